@@ -1,0 +1,32 @@
+// Top-level argument parsing; errors become one line on stderr and a non-zero exit.
+#include "cli/cli.h"
+
+#include <cstdio>
+
+#include "cli/commands.h"
+#include "util/error.h"
+
+namespace nagare {
+
+int cli_main(int argc, char** argv) {
+  CLI::App app{"nagare: run and serve LLMs locally"};
+  app.require_subcommand(1);
+  CommandAction action;
+  add_show_command(app, action);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  try {
+    return action ? action() : 1;
+  } catch (const Error& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
+}
+
+}  // namespace nagare

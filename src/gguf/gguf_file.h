@@ -1,0 +1,105 @@
+// GGUF reader: mmaps a model file, parses its metadata and tensor index, and validates every
+// offset, count and size before anything is used, so a corrupt file is an Error, never a crash.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "gguf/ggml_type.h"
+
+namespace nagare {
+
+enum class GgufValueType : uint32_t {
+  UINT8 = 0, INT8 = 1, UINT16 = 2, INT16 = 3, UINT32 = 4, INT32 = 5, FLOAT32 = 6, BOOL = 7,
+  STRING = 8, ARRAY = 9, UINT64 = 10, INT64 = 11, FLOAT64 = 12,
+};
+
+struct GgufValue;
+struct GgufArray {
+  GgufValueType elem_type;
+  std::vector<GgufValue> items;
+};
+
+// One metadata value. Integers keep their sign class; floats are widened to double.
+struct GgufValue {
+  GgufValueType type = GgufValueType::UINT8;
+  std::variant<uint64_t, int64_t, double, bool, std::string, std::shared_ptr<GgufArray>> v;
+
+  bool is_integer() const;
+  bool is_float() const { return type == GgufValueType::FLOAT32 || type == GgufValueType::FLOAT64; }
+  int64_t as_int() const;  // any integer type (or bool); throws Error otherwise
+  double as_float() const; // any numeric type
+  bool as_bool() const;
+  const std::string& as_string() const;
+  const GgufArray& as_array() const;
+  std::string to_display(size_t max_items = 8) const;  // short human-readable form
+};
+
+struct GgufTensor {
+  std::string name;
+  GgmlType type;
+  std::vector<int64_t> dims;  // dims[0] is the contiguous (row) length, as in ggml's ne[]
+  uint64_t offset = 0;        // relative to the data section
+  const uint8_t* data = nullptr;
+  size_t nbytes = 0;
+  int64_t n_elements() const;
+  int64_t rows() const { return dims.empty() ? 1 : n_elements() / dims[0]; }
+};
+
+class GgufFile {
+ public:
+  // Opens and validates `path`; throws Error naming the file and the problem.
+  static std::unique_ptr<GgufFile> open(const std::string& path);
+  ~GgufFile();
+  GgufFile(const GgufFile&) = delete;
+  GgufFile& operator=(const GgufFile&) = delete;
+
+  const std::string& path() const { return path_; }
+  uint32_t version() const { return version_; }
+  size_t file_size() const { return size_; }
+  uint64_t alignment() const { return alignment_; }
+
+  const std::map<std::string, GgufValue>& metadata() const { return metadata_; }
+  const std::vector<std::string>& metadata_order() const { return metadata_order_; }
+  const GgufValue* find(const std::string& key) const;
+  bool has(const std::string& key) const { return find(key) != nullptr; }
+
+  // Typed getters: throw Error naming the key when missing or of the wrong type.
+  std::string get_string(const std::string& key) const;
+  int64_t get_int(const std::string& key) const;
+  double get_float(const std::string& key) const;
+  std::vector<std::string> get_string_array(const std::string& key) const;
+  std::vector<double> get_float_array(const std::string& key) const;
+  std::vector<int64_t> get_int_array(const std::string& key) const;
+  // Same, with a default when the key is absent (still throws on a wrong type).
+  std::string get_string(const std::string& key, const std::string& def) const;
+  int64_t get_int(const std::string& key, int64_t def) const;
+  double get_float(const std::string& key, double def) const;
+  bool get_bool(const std::string& key, bool def) const;
+
+  const std::vector<GgufTensor>& tensors() const { return tensors_; }
+  const GgufTensor* find_tensor(const std::string& name) const;
+  const GgufTensor& tensor(const std::string& name) const;  // throws Error if absent
+
+ private:
+  GgufFile() = default;
+  void parse();
+
+  std::string path_;
+  int fd_ = -1;
+  const uint8_t* base_ = nullptr;
+  size_t size_ = 0;
+  uint32_t version_ = 0;
+  uint64_t alignment_ = 32;
+  std::map<std::string, GgufValue> metadata_;
+  std::vector<std::string> metadata_order_;
+  std::vector<GgufTensor> tensors_;
+  std::map<std::string, size_t> tensor_index_;
+};
+
+}  // namespace nagare
