@@ -26,10 +26,33 @@ void dequantize_row(GgmlType type, const void* src, float* dst, int64_t n);
 // the K-quants, F16 for F16, BF16 for BF16, F32 for F32.
 GgmlType activation_type_for(GgmlType weight_type);
 
-// Quantizes n floats into `act_type` (one of Q8_0, Q8_1, Q8_K, F16, BF16, F32).
+// Quantizes n floats into `act_type` (one of Q8_0, Q8_1, Q8_K, F16, BF16, F32) with ggml's
+// reference arithmetic (quantize_row_*_ref), byte for byte. Also accepts the weight types
+// can_quantize() names (reference quantizers, for tests and tools; not the imatrix variants).
 void quantize_row(GgmlType act_type, const float* src, void* dst, int64_t n);
 
 // Dot product of n elements: w_row in weight_type, act_row in activation_type_for(weight_type).
+// Integer sums per block, then scaled, in the same order as ggml's scalar (generic) kernels;
+// F32/F16/BF16 accumulate float products in double, as ggml's scalar ggml_vec_dot_f32/f16/bf16.
 float vec_dot(GgmlType weight_type, const void* w_row, const void* act_row, int64_t n);
+
+// The three entry points above throw Error for a type they do not support or an n that is not
+// a multiple of the type's block size (a caller's bug, normally caught at model load).
+
+// Elements per block of `type` (1 for F32/F16/BF16); 0 for a type this build does not know.
+int64_t block_elements(GgmlType type);
+
+// Whether quantize_row accepts `type`: the activation types above plus Q4_0, Q4_1, Q5_0, Q5_1,
+// Q4_K, Q5_K, Q6_K.
+bool can_quantize(GgmlType type);
+
+// Kernel lookup, for loops that dispatch once and call many times; nullptr when unsupported.
+// The returned functions check nothing: n must be a multiple of the block size.
+using DequantizeRowFn = void (*)(const void* src, float* dst, int64_t n);
+using QuantizeRowFn = void (*)(const float* src, void* dst, int64_t n);
+using VecDotFn = float (*)(const void* w_row, const void* act_row, int64_t n);
+DequantizeRowFn dequantize_row_fn(GgmlType type);
+QuantizeRowFn quantize_row_fn(GgmlType type);
+VecDotFn vec_dot_fn(GgmlType weight_type);
 
 }  // namespace nagare

@@ -1,0 +1,177 @@
+// Type dispatch for the quantized-format kernels, and the plain float formats F32/F16/BF16.
+#include "kernels/quant.h"
+
+#include <cstring>
+#include <string>
+
+#include "kernels/fp16.h"
+#include "kernels/quant_ref.h"
+#include "util/error.h"
+
+namespace nagare {
+namespace ref {
+
+void dequantize_row_f32(const void* src, float* dst, int64_t n) { std::memcpy(dst, src, size_t(n) * 4); }
+
+void dequantize_row_f16(const void* src, float* dst, int64_t n) {
+  const auto* h = static_cast<const uint16_t*>(src);
+  for (int64_t i = 0; i < n; ++i) dst[i] = fp16_to_fp32(h[i]);
+}
+
+void dequantize_row_bf16(const void* src, float* dst, int64_t n) {
+  const auto* h = static_cast<const uint16_t*>(src);
+  for (int64_t i = 0; i < n; ++i) dst[i] = bf16_to_fp32(h[i]);
+}
+
+void quantize_row_f32(const float* src, void* dst, int64_t n) { std::memcpy(dst, src, size_t(n) * 4); }
+
+void quantize_row_f16(const float* src, void* dst, int64_t n) {
+  auto* h = static_cast<uint16_t*>(dst);
+  for (int64_t i = 0; i < n; ++i) h[i] = fp32_to_fp16(src[i]);
+}
+
+void quantize_row_bf16(const float* src, void* dst, int64_t n) {
+  auto* h = static_cast<uint16_t*>(dst);
+  for (int64_t i = 0; i < n; ++i) h[i] = fp32_to_bf16(src[i]);
+}
+
+float vec_dot_f32(const void* w, const void* a, int64_t n) {
+  const auto* x = static_cast<const float*>(w);
+  const auto* y = static_cast<const float*>(a);
+  double sum = 0.0;
+  for (int64_t i = 0; i < n; ++i) sum += double(x[i] * y[i]);
+  return float(sum);
+}
+
+float vec_dot_f16(const void* w, const void* a, int64_t n) {
+  const auto* x = static_cast<const uint16_t*>(w);
+  const auto* y = static_cast<const uint16_t*>(a);
+  double sum = 0.0;
+  for (int64_t i = 0; i < n; ++i) sum += double(fp16_to_fp32(x[i]) * fp16_to_fp32(y[i]));
+  return float(sum);
+}
+
+float vec_dot_bf16(const void* w, const void* a, int64_t n) {
+  const auto* x = static_cast<const uint16_t*>(w);
+  const auto* y = static_cast<const uint16_t*>(a);
+  double sum = 0.0;
+  for (int64_t i = 0; i < n; ++i) sum += double(bf16_to_fp32(x[i]) * bf16_to_fp32(y[i]));
+  return float(sum);
+}
+
+}  // namespace ref
+
+bool is_supported_weight_type(GgmlType type) { return vec_dot_fn(type) != nullptr; }
+
+int64_t block_elements(GgmlType type) {
+  auto info = ggml_type_info(static_cast<uint32_t>(type));
+  return info ? info->block_elements : 0;
+}
+
+size_t row_bytes(GgmlType type, int64_t n) {
+  auto info = ggml_type_info(static_cast<uint32_t>(type));
+  if (!info) throw Error("row_bytes: unknown tensor type " + std::to_string(uint32_t(type)));
+  return size_t(n / info->block_elements) * info->block_bytes;
+}
+
+GgmlType activation_type_for(GgmlType weight_type) {
+  switch (weight_type) {
+    case GgmlType::Q4_0:
+    case GgmlType::Q5_0:
+    case GgmlType::Q8_0: return GgmlType::Q8_0;
+    case GgmlType::Q4_1:
+    case GgmlType::Q5_1: return GgmlType::Q8_1;
+    case GgmlType::Q4_K:
+    case GgmlType::Q5_K:
+    case GgmlType::Q6_K: return GgmlType::Q8_K;
+    case GgmlType::F16: return GgmlType::F16;
+    case GgmlType::BF16: return GgmlType::BF16;
+    default: return GgmlType::F32;
+  }
+}
+
+DequantizeRowFn dequantize_row_fn(GgmlType type) {
+  switch (type) {
+    case GgmlType::F32: return ref::dequantize_row_f32;
+    case GgmlType::F16: return ref::dequantize_row_f16;
+    case GgmlType::BF16: return ref::dequantize_row_bf16;
+    case GgmlType::Q4_0: return ref::dequantize_row_q4_0;
+    case GgmlType::Q4_1: return ref::dequantize_row_q4_1;
+    case GgmlType::Q5_0: return ref::dequantize_row_q5_0;
+    case GgmlType::Q5_1: return ref::dequantize_row_q5_1;
+    case GgmlType::Q8_0: return ref::dequantize_row_q8_0;
+    case GgmlType::Q8_1: return ref::dequantize_row_q8_1;
+    case GgmlType::Q4_K: return ref::dequantize_row_q4_k;
+    case GgmlType::Q5_K: return ref::dequantize_row_q5_k;
+    case GgmlType::Q6_K: return ref::dequantize_row_q6_k;
+    case GgmlType::Q8_K: return ref::dequantize_row_q8_k;
+    default: return nullptr;
+  }
+}
+
+QuantizeRowFn quantize_row_fn(GgmlType type) {
+  switch (type) {
+    case GgmlType::F32: return ref::quantize_row_f32;
+    case GgmlType::F16: return ref::quantize_row_f16;
+    case GgmlType::BF16: return ref::quantize_row_bf16;
+    case GgmlType::Q4_0: return ref::quantize_row_q4_0;
+    case GgmlType::Q4_1: return ref::quantize_row_q4_1;
+    case GgmlType::Q5_0: return ref::quantize_row_q5_0;
+    case GgmlType::Q5_1: return ref::quantize_row_q5_1;
+    case GgmlType::Q8_0: return ref::quantize_row_q8_0;
+    case GgmlType::Q8_1: return ref::quantize_row_q8_1;
+    case GgmlType::Q4_K: return ref::quantize_row_q4_k;
+    case GgmlType::Q5_K: return ref::quantize_row_q5_k;
+    case GgmlType::Q6_K: return ref::quantize_row_q6_k;
+    case GgmlType::Q8_K: return ref::quantize_row_q8_k;
+    default: return nullptr;
+  }
+}
+
+VecDotFn vec_dot_fn(GgmlType weight_type) {
+  switch (weight_type) {
+    case GgmlType::F32: return ref::vec_dot_f32;
+    case GgmlType::F16: return ref::vec_dot_f16;
+    case GgmlType::BF16: return ref::vec_dot_bf16;
+    case GgmlType::Q4_0: return ref::vec_dot_q4_0_q8_0;
+    case GgmlType::Q4_1: return ref::vec_dot_q4_1_q8_1;
+    case GgmlType::Q5_0: return ref::vec_dot_q5_0_q8_0;
+    case GgmlType::Q5_1: return ref::vec_dot_q5_1_q8_1;
+    case GgmlType::Q8_0: return ref::vec_dot_q8_0_q8_0;
+    case GgmlType::Q4_K: return ref::vec_dot_q4_k_q8_k;
+    case GgmlType::Q5_K: return ref::vec_dot_q5_k_q8_k;
+    case GgmlType::Q6_K: return ref::vec_dot_q6_k_q8_k;
+    default: return nullptr;
+  }
+}
+
+bool can_quantize(GgmlType type) { return quantize_row_fn(type) != nullptr; }
+
+namespace {
+
+// Resolves the kernel or throws: the checks a public entry point makes before calling it.
+template <typename Fn>
+Fn checked(Fn fn, const char* what, GgmlType type, int64_t n) {
+  if (fn == nullptr) throw Error(std::string(what) + ": unsupported tensor type " + std::string(ggml_type_name(type)));
+  const int64_t block = block_elements(type);
+  if (n < 0 || n % block != 0)
+    throw Error(std::string(what) + ": " + std::to_string(n) + " elements is not a whole number of " +
+                std::string(ggml_type_name(type)) + " blocks of " + std::to_string(block));
+  return fn;
+}
+
+}  // namespace
+
+void dequantize_row(GgmlType type, const void* src, float* dst, int64_t n) {
+  checked(dequantize_row_fn(type), "dequantize_row", type, n)(src, dst, n);
+}
+
+void quantize_row(GgmlType act_type, const float* src, void* dst, int64_t n) {
+  checked(quantize_row_fn(act_type), "quantize_row", act_type, n)(src, dst, n);
+}
+
+float vec_dot(GgmlType weight_type, const void* w_row, const void* act_row, int64_t n) {
+  return checked(vec_dot_fn(weight_type), "vec_dot", weight_type, n)(w_row, act_row, n);
+}
+
+}  // namespace nagare

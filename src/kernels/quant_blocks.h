@@ -1,0 +1,103 @@
+// Memory layouts of the GGUF/ggml quantized blocks, byte for byte as stored in model files
+// (ggml-common.h). Half-precision fields are raw IEEE binary16 bits; see kernels/fp16.h.
+#pragma once
+
+#include <cstdint>
+
+namespace nagare {
+
+constexpr int kQK = 32;    // elements per block of the legacy formats (Q4_0 ... Q8_1)
+constexpr int kQK_K = 256;  // elements per super-block of the K-quants
+constexpr int kKScaleBytes = 12;  // packed 6-bit scales and mins of Q4_K / Q5_K
+
+// x = d * (q - 8), q in [0, 15]; element j in the low nibble of qs[j], j + 16 in the high one.
+struct BlockQ4_0 {
+  uint16_t d;
+  uint8_t qs[kQK / 2];
+};
+
+// x = d * q + m, q in [0, 15]; nibble order as Q4_0.
+struct BlockQ4_1 {
+  uint16_t d;
+  uint16_t m;
+  uint8_t qs[kQK / 2];
+};
+
+// x = d * (q - 16), q in [0, 31]: low 4 bits as Q4_0, bit 4 of element j is bit j of qh
+// (read as a little-endian uint32).
+struct BlockQ5_0 {
+  uint16_t d;
+  uint8_t qh[4];
+  uint8_t qs[kQK / 2];
+};
+
+// x = d * q + m, q in [0, 31]; bit layout as Q5_0.
+struct BlockQ5_1 {
+  uint16_t d;
+  uint16_t m;
+  uint8_t qh[4];
+  uint8_t qs[kQK / 2];
+};
+
+// x = d * q.
+struct BlockQ8_0 {
+  uint16_t d;
+  int8_t qs[kQK];
+};
+
+// Activation format for Q4_1 / Q5_1: x = d * q; s = fp16(d * sum(q)) lets the dot product
+// apply the weight's offset m without touching the quants.
+struct BlockQ8_1 {
+  uint16_t d;
+  uint16_t s;
+  int8_t qs[kQK];
+};
+
+// 8 sub-blocks of 32: x = d * sc[j] * q - dmin * m[j], q in [0, 15], 6-bit sc/m packed in
+// `scales` (see get_scale_min_k4 in quant_k.cc). Each 32-byte group of qs holds two sub-blocks:
+// the low nibbles the first, the high nibbles the second.
+struct BlockQ4_K {
+  uint16_t d;
+  uint16_t dmin;
+  uint8_t scales[kKScaleBytes];
+  uint8_t qs[kQK_K / 2];
+};
+
+// As Q4_K with q in [0, 31]: bit 4 of element l of sub-block j is bit j of qh[l].
+struct BlockQ5_K {
+  uint16_t d;
+  uint16_t dmin;
+  uint8_t scales[kKScaleBytes];
+  uint8_t qh[kQK_K / 8];
+  uint8_t qs[kQK_K / 2];
+};
+
+// 16 sub-blocks of 16: x = d * scales[j] * (q - 32), q in [0, 63] from 4 low bits in ql and
+// 2 high bits in qh, interleaved in 128-element halves.
+struct BlockQ6_K {
+  uint8_t ql[kQK_K / 2];
+  uint8_t qh[kQK_K / 4];
+  int8_t scales[kQK_K / 16];
+  uint16_t d;
+};
+
+// Activation format for the K-quants: x = d * q (d is a full float); bsums[j] is the sum of
+// the 16 quants of group j, so the dot product can apply the weights' mins per group.
+struct BlockQ8_K {
+  float d;
+  int8_t qs[kQK_K];
+  int16_t bsums[kQK_K / 16];
+};
+
+static_assert(sizeof(BlockQ4_0) == 18);
+static_assert(sizeof(BlockQ4_1) == 20);
+static_assert(sizeof(BlockQ5_0) == 22);
+static_assert(sizeof(BlockQ5_1) == 24);
+static_assert(sizeof(BlockQ8_0) == 34);
+static_assert(sizeof(BlockQ8_1) == 36);
+static_assert(sizeof(BlockQ4_K) == 144);
+static_assert(sizeof(BlockQ5_K) == 176);
+static_assert(sizeof(BlockQ6_K) == 210);
+static_assert(sizeof(BlockQ8_K) == 292);
+
+}  // namespace nagare

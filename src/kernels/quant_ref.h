@@ -1,0 +1,53 @@
+// Scalar reference kernels, one per format, behind kernels/quant.h's dispatch. SIMD variants
+// are tested against these; each takes n elements (a multiple of the block size) and checks
+// nothing.
+#pragma once
+
+#include <cstdint>
+
+namespace nagare::ref {
+
+// Plain float types. Dot products accumulate float products in double (ggml's scalar path).
+void dequantize_row_f32(const void* src, float* dst, int64_t n);
+void dequantize_row_f16(const void* src, float* dst, int64_t n);
+void dequantize_row_bf16(const void* src, float* dst, int64_t n);
+void quantize_row_f32(const float* src, void* dst, int64_t n);
+void quantize_row_f16(const float* src, void* dst, int64_t n);
+void quantize_row_bf16(const float* src, void* dst, int64_t n);
+float vec_dot_f32(const void* w, const void* a, int64_t n);
+float vec_dot_f16(const void* w, const void* a, int64_t n);
+float vec_dot_bf16(const void* w, const void* a, int64_t n);
+
+// Legacy 32-element blocks (quant_legacy.cc).
+void dequantize_row_q4_0(const void* src, float* dst, int64_t n);
+void dequantize_row_q4_1(const void* src, float* dst, int64_t n);
+void dequantize_row_q5_0(const void* src, float* dst, int64_t n);
+void dequantize_row_q5_1(const void* src, float* dst, int64_t n);
+void dequantize_row_q8_0(const void* src, float* dst, int64_t n);
+void dequantize_row_q8_1(const void* src, float* dst, int64_t n);
+void quantize_row_q4_0(const float* src, void* dst, int64_t n);
+void quantize_row_q4_1(const float* src, void* dst, int64_t n);
+void quantize_row_q5_0(const float* src, void* dst, int64_t n);
+void quantize_row_q5_1(const float* src, void* dst, int64_t n);
+void quantize_row_q8_0(const float* src, void* dst, int64_t n);
+void quantize_row_q8_1(const float* src, void* dst, int64_t n);
+float vec_dot_q4_0_q8_0(const void* w, const void* a, int64_t n);
+float vec_dot_q4_1_q8_1(const void* w, const void* a, int64_t n);
+float vec_dot_q5_0_q8_0(const void* w, const void* a, int64_t n);
+float vec_dot_q5_1_q8_1(const void* w, const void* a, int64_t n);
+float vec_dot_q8_0_q8_0(const void* w, const void* a, int64_t n);
+
+// K-quants, 256-element super-blocks (quant_k.cc).
+void dequantize_row_q4_k(const void* src, float* dst, int64_t n);
+void dequantize_row_q5_k(const void* src, float* dst, int64_t n);
+void dequantize_row_q6_k(const void* src, float* dst, int64_t n);
+void dequantize_row_q8_k(const void* src, float* dst, int64_t n);
+void quantize_row_q4_k(const float* src, void* dst, int64_t n);
+void quantize_row_q5_k(const float* src, void* dst, int64_t n);
+void quantize_row_q6_k(const float* src, void* dst, int64_t n);
+void quantize_row_q8_k(const float* src, void* dst, int64_t n);
+float vec_dot_q4_k_q8_k(const void* w, const void* a, int64_t n);
+float vec_dot_q5_k_q8_k(const void* w, const void* a, int64_t n);
+float vec_dot_q6_k_q8_k(const void* w, const void* a, int64_t n);
+
+}  // namespace nagare::ref
