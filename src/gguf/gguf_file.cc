@@ -1,4 +1,5 @@
-// GGUF parsing. Every read goes through Cursor, which checks bounds against the mapped size.
+// GGUF parsing. Every read goes through Cursor, which checks bounds against the mapped size, and
+// every count is checked against the bytes left before anything is allocated for it.
 #include "gguf/gguf_file.h"
 
 #include <fcntl.h>
@@ -18,11 +19,28 @@ namespace {
 constexpr uint32_t kMagic = 0x46554747;  // "GGUF" little-endian
 // Sanity caps: far above any real model, low enough that a fuzzed count cannot exhaust memory.
 constexpr uint64_t kMaxStringBytes = uint64_t(1) << 30;
-constexpr uint64_t kMaxArrayItems = uint64_t(1) << 28;
+constexpr uint64_t kMaxArrayItems = uint64_t(1) << 24;
+// All metadata arrays together (largest real vocabularies: ~262k tokens, ~1M merges).
+constexpr uint64_t kMaxTotalArrayItems = uint64_t(1) << 24;
 constexpr uint64_t kMaxTensors = uint64_t(1) << 20;
 constexpr uint64_t kMaxKeys = uint64_t(1) << 20;
-constexpr uint32_t kMaxDims = 4;
+constexpr uint64_t kMaxTensorElements = uint64_t(1) << 42;
+constexpr uint32_t kMaxDims = 4;  // GGML_MAX_DIMS
 constexpr int kMaxNesting = 8;
+// Smallest possible encodings, used to reject counts that cannot fit in the bytes left.
+constexpr uint64_t kMinKvBytes = 8 + 4 + 1;              // empty key, type, one-byte value
+constexpr uint64_t kMinTensorInfoBytes = 8 + 4 + 8 + 4 + 8;  // empty name, 1 dim, type, offset
+
+uint64_t min_encoded_size(GgufValueType t) {
+  switch (t) {
+    case GgufValueType::UINT8: case GgufValueType::INT8: case GgufValueType::BOOL: return 1;
+    case GgufValueType::UINT16: case GgufValueType::INT16: return 2;
+    case GgufValueType::UINT32: case GgufValueType::INT32: case GgufValueType::FLOAT32: return 4;
+    case GgufValueType::STRING: return 8;  // length only
+    case GgufValueType::ARRAY: return 12;  // element type and length
+    default: return 8;
+  }
+}
 
 class Cursor {
  public:
@@ -34,8 +52,9 @@ class Cursor {
     s << path_ << ": invalid GGUF file: " << what << " (at byte " << pos_ << " of " << size_ << ")";
     throw Error(s.str());
   }
+  size_t left() const { return size_ - pos_; }
   void need(uint64_t n, const char* what) const {
-    if (n > size_ - pos_) fail(std::string("truncated while reading ") + what);
+    if (n > left()) fail(std::string("truncated while reading ") + what);
   }
   template <typename T>
   T read(const char* what) {
@@ -47,13 +66,15 @@ class Cursor {
   }
   std::string read_string(const char* what) {
     uint64_t n = read<uint64_t>(what);
-    if (n > kMaxStringBytes) fail(std::string("string length too large in ") + what);
+    if (n > kMaxStringBytes) fail(std::string("length ") + std::to_string(n) + " of " + what + " is too large");
     need(n, what);
     std::string s(reinterpret_cast<const char*>(base_ + pos_), n);
     pos_ += n;
     return s;
   }
   size_t pos() const { return pos_; }
+
+  uint64_t array_items_left = kMaxTotalArrayItems;
 
  private:
   const uint8_t* base_;
@@ -71,9 +92,12 @@ GgufArray read_array(Cursor& c, int depth) {
   if (et > uint32_t(GgufValueType::FLOAT64)) c.fail("unknown array element type " + std::to_string(et));
   a.elem_type = GgufValueType(et);
   uint64_t n = c.read<uint64_t>("array length");
-  if (n > kMaxArrayItems) c.fail("array length too large");
-  // Every element takes at least one byte, so a count beyond the remaining bytes is corrupt.
-  c.need(n, "array elements");
+  if (n > kMaxArrayItems) c.fail("array length " + std::to_string(n) + " is too large");
+  if (n > c.left() / min_encoded_size(a.elem_type))
+    c.fail("truncated: array of " + std::to_string(n) + " " + std::string(gguf_value_type_name(a.elem_type)) +
+           " items does not fit in the bytes left");
+  if (n > c.array_items_left) c.fail("metadata arrays hold too many items in total");
+  c.array_items_left -= n;
   a.items.reserve(n);
   for (uint64_t i = 0; i < n; ++i) a.items.push_back(read_value(c, a.elem_type, depth + 1));
   return a;
@@ -95,7 +119,7 @@ GgufValue read_value(Cursor& c, GgufValueType type, int depth) {
     case GgufValueType::FLOAT64: v.v = c.read<double>("f64"); break;
     case GgufValueType::BOOL: {
       uint8_t b = c.read<uint8_t>("bool");
-      if (b > 1) c.fail("bool value is not 0 or 1");
+      if (b > 1) c.fail("bool value is " + std::to_string(b) + ", not 0 or 1");
       v.v = b != 0;
       break;
     }
@@ -106,70 +130,11 @@ GgufValue read_value(Cursor& c, GgufValueType type, int depth) {
   return v;
 }
 
-std::string type_name(GgufValueType t) {
-  static const char* names[] = {"u8", "i8", "u16", "i16", "u32", "i32", "f32", "bool",
-                                "string", "array", "u64", "i64", "f64"};
-  uint32_t i = uint32_t(t);
-  return i < 13 ? names[i] : "unknown";
+uint32_t byte_swap(uint32_t x) {
+  return (x >> 24) | ((x >> 8) & 0xff00) | ((x << 8) & 0xff0000) | (x << 24);
 }
 
 }  // namespace
-
-bool GgufValue::is_integer() const {
-  return std::holds_alternative<uint64_t>(v) || std::holds_alternative<int64_t>(v);
-}
-
-int64_t GgufValue::as_int() const {
-  if (auto* u = std::get_if<uint64_t>(&v)) return int64_t(*u);
-  if (auto* i = std::get_if<int64_t>(&v)) return *i;
-  if (auto* b = std::get_if<bool>(&v)) return *b;
-  throw Error("expected an integer, found " + type_name(type));
-}
-
-double GgufValue::as_float() const {
-  if (auto* d = std::get_if<double>(&v)) return *d;
-  if (auto* u = std::get_if<uint64_t>(&v)) return double(*u);
-  if (auto* i = std::get_if<int64_t>(&v)) return double(*i);
-  throw Error("expected a number, found " + type_name(type));
-}
-
-bool GgufValue::as_bool() const {
-  if (auto* b = std::get_if<bool>(&v)) return *b;
-  if (is_integer()) return as_int() != 0;
-  throw Error("expected a bool, found " + type_name(type));
-}
-
-const std::string& GgufValue::as_string() const {
-  if (auto* s = std::get_if<std::string>(&v)) return *s;
-  throw Error("expected a string, found " + type_name(type));
-}
-
-const GgufArray& GgufValue::as_array() const {
-  if (auto* a = std::get_if<std::shared_ptr<GgufArray>>(&v)) return **a;
-  throw Error("expected an array, found " + type_name(type));
-}
-
-std::string GgufValue::to_display(size_t max_items) const {
-  std::ostringstream s;
-  if (auto* a = std::get_if<std::shared_ptr<GgufArray>>(&v)) {
-    const auto& items = (*a)->items;
-    s << "[" << type_name((*a)->elem_type) << " x " << items.size() << "]";
-    if (max_items > 0 && !items.empty()) {
-      s << " ";
-      for (size_t i = 0; i < items.size() && i < max_items; ++i) s << (i ? ", " : "") << items[i].to_display(0);
-      if (items.size() > max_items) s << ", ...";
-    }
-  } else if (auto* str = std::get_if<std::string>(&v)) {
-    s << '"' << (str->size() > 80 ? str->substr(0, 77) + "..." : *str) << '"';
-  } else if (auto* b = std::get_if<bool>(&v)) {
-    s << (*b ? "true" : "false");
-  } else if (auto* d = std::get_if<double>(&v)) {
-    s << *d;
-  } else {
-    s << as_int();
-  }
-  return s.str();
-}
 
 int64_t GgufTensor::n_elements() const {
   int64_t n = 1;
@@ -184,36 +149,59 @@ std::unique_ptr<GgufFile> GgufFile::open(const std::string& path) {
   if (f->fd_ < 0) throw Error(path + ": cannot open: " + std::strerror(errno));
   struct stat st;
   if (fstat(f->fd_, &st) != 0) throw Error(path + ": cannot stat: " + std::strerror(errno));
+  if (S_ISDIR(st.st_mode)) throw Error(path + ": is a directory, not a GGUF file");
   if (!S_ISREG(st.st_mode)) throw Error(path + ": not a regular file");
   f->size_ = size_t(st.st_size);
-  if (f->size_ < 24) throw Error(path + ": invalid GGUF file: too small (" + std::to_string(f->size_) + " bytes)");
-  void* m = mmap(nullptr, f->size_, PROT_READ, MAP_SHARED, f->fd_, 0);
-  if (m == MAP_FAILED) throw Error(path + ": cannot mmap: " + std::strerror(errno));
-  f->base_ = static_cast<const uint8_t*>(m);
+  if (f->size_ > 0) {  // mmap of length 0 fails; parse() reports the empty file
+    void* m = mmap(nullptr, f->size_, PROT_READ, MAP_SHARED, f->fd_, 0);
+    if (m == MAP_FAILED) throw Error(path + ": cannot mmap: " + std::strerror(errno));
+    f->base_ = static_cast<const uint8_t*>(m);
+    f->mapped_ = true;
+  }
+  f->parse();
+  return f;
+}
+
+std::unique_ptr<GgufFile> GgufFile::from_bytes(const std::string& name, std::vector<uint8_t> bytes) {
+  std::unique_ptr<GgufFile> f(new GgufFile());
+  f->path_ = name;
+  f->owned_ = std::move(bytes);
+  f->base_ = f->owned_.data();
+  f->size_ = f->owned_.size();
   f->parse();
   return f;
 }
 
 GgufFile::~GgufFile() {
-  if (base_) munmap(const_cast<uint8_t*>(base_), size_);
+  if (mapped_) munmap(const_cast<uint8_t*>(base_), size_);
   if (fd_ >= 0) ::close(fd_);
 }
 
 void GgufFile::parse() {
+  if (size_ < 24)
+    throw Error(path_ + ": invalid GGUF file: too small (" + std::to_string(size_) + " bytes; the header alone is 24)");
   Cursor c(base_, size_, path_);
   if (c.read<uint32_t>("magic") != kMagic) c.fail("bad magic (not a GGUF file)");
   version_ = c.read<uint32_t>("version");
-  if (version_ != 2 && version_ != 3)
+  if (version_ != 2 && version_ != 3) {
+    uint32_t swapped = byte_swap(version_);
+    if (swapped >= 1 && swapped <= 3) c.fail("big-endian GGUF files are not supported");
     c.fail("unsupported GGUF version " + std::to_string(version_) + " (supported: 2, 3)");
+  }
   uint64_t n_tensors = c.read<uint64_t>("tensor count");
   uint64_t n_kv = c.read<uint64_t>("metadata count");
-  if (n_tensors > kMaxTensors) c.fail("tensor count too large: " + std::to_string(n_tensors));
-  if (n_kv > kMaxKeys) c.fail("metadata count too large: " + std::to_string(n_kv));
+  if (n_tensors > kMaxTensors) c.fail("tensor count " + std::to_string(n_tensors) + " is too large");
+  if (n_kv > kMaxKeys) c.fail("metadata count " + std::to_string(n_kv) + " is too large");
+  if (n_tensors > c.left() / kMinTensorInfoBytes)
+    c.fail("truncated: tensor count " + std::to_string(n_tensors) + " does not fit in the file");
+  if (n_kv > c.left() / kMinKvBytes)
+    c.fail("truncated: metadata count " + std::to_string(n_kv) + " does not fit in the file");
 
   for (uint64_t i = 0; i < n_kv; ++i) {
     std::string key = c.read_string("metadata key");
     uint32_t t = c.read<uint32_t>("metadata value type");
-    if (t > uint32_t(GgufValueType::FLOAT64)) c.fail("unknown metadata value type " + std::to_string(t) + " for key '" + key + "'");
+    if (t > uint32_t(GgufValueType::FLOAT64))
+      c.fail("unknown metadata value type " + std::to_string(t) + " for key '" + key + "'");
     GgufValue v = read_value(c, GgufValueType(t), 0);
     if (metadata_.count(key)) c.fail("duplicate metadata key '" + key + "'");
     metadata_order_.push_back(key);
@@ -223,19 +211,25 @@ void GgufFile::parse() {
   if (auto* a = find("general.alignment")) {
     if (!a->is_integer()) c.fail("general.alignment is not an integer");
     int64_t al = a->as_int();
-    if (al <= 0 || al > 65536 || (al & (al - 1)) != 0) c.fail("general.alignment must be a power of two, got " + std::to_string(al));
+    if (al <= 0 || al > 65536 || (al & (al - 1)) != 0)
+      c.fail("general.alignment must be a power of two up to 65536, got " + std::to_string(al));
     alignment_ = uint64_t(al);
   }
 
-  tensors_.reserve(n_tensors);
+  tensors_.reserve(n_tensors);  // bounded by the bytes left (checked above)
   for (uint64_t i = 0; i < n_tensors; ++i) {
     GgufTensor t;
     t.name = c.read_string("tensor name");
     uint32_t nd = c.read<uint32_t>("tensor dimension count");
-    if (nd == 0 || nd > kMaxDims) c.fail("tensor '" + t.name + "' has " + std::to_string(nd) + " dimensions");
+    if (nd == 0 || nd > kMaxDims)
+      c.fail("tensor '" + t.name + "' has " + std::to_string(nd) + " dimensions (supported: 1 to 4)");
+    uint64_t n = 1;
     for (uint32_t d = 0; d < nd; ++d) {
       uint64_t dim = c.read<uint64_t>("tensor dimension");
-      if (dim == 0 || dim > (uint64_t(1) << 40)) c.fail("tensor '" + t.name + "' has invalid dimension " + std::to_string(dim));
+      if (dim == 0) c.fail("tensor '" + t.name + "' has a zero dimension");
+      if (dim > kMaxTensorElements / n)  // overflow-safe: n * dim <= kMaxTensorElements
+        c.fail("tensor '" + t.name + "' is too large (dimension " + std::to_string(dim) + ")");
+      n *= dim;
       t.dims.push_back(int64_t(dim));
     }
     uint32_t type = c.read<uint32_t>("tensor type");
@@ -243,10 +237,6 @@ void GgufFile::parse() {
     if (!info) c.fail("tensor '" + t.name + "' has unknown type id " + std::to_string(type));
     t.type = GgmlType(type);
     t.offset = c.read<uint64_t>("tensor offset");
-    // Overflow-safe element count and byte size.
-    unsigned __int128 n = 1;
-    for (auto d : t.dims) n *= uint64_t(d);
-    if (n > (uint64_t(1) << 42)) c.fail("tensor '" + t.name + "' is too large");
     if (t.dims[0] % info->block_elements != 0)
       c.fail("tensor '" + t.name + "' row length " + std::to_string(t.dims[0]) + " is not a multiple of the " +
              std::string(info->name) + " block size " + std::to_string(info->block_elements));
@@ -256,10 +246,18 @@ void GgufFile::parse() {
     tensors_.push_back(std::move(t));
   }
 
+  // The data section starts at the next multiple of the alignment. A file without tensors may
+  // end before that padding (llama.cpp accepts such files too).
   uint64_t data_start = (c.pos() + alignment_ - 1) / alignment_ * alignment_;
-  if (data_start > size_) c.fail("data section starts past the end of the file");
+  if (data_start > size_) {
+    if (!tensors_.empty()) c.fail("data section starts past the end of the file");
+    data_start = size_;
+  }
+  data_offset_ = data_start;
   for (auto& t : tensors_) {
-    if (t.offset % alignment_ != 0) c.fail("tensor '" + t.name + "' offset is not aligned to " + std::to_string(alignment_));
+    if (t.offset % alignment_ != 0)
+      c.fail("tensor '" + t.name + "' offset " + std::to_string(t.offset) + " is not aligned to " +
+             std::to_string(alignment_));
     if (t.offset > size_ - data_start || t.nbytes > size_ - data_start - t.offset)
       c.fail("tensor '" + t.name + "' data (offset " + std::to_string(t.offset) + ", " + std::to_string(t.nbytes) +
              " bytes) extends past the end of the file");
@@ -290,7 +288,7 @@ std::string GgufFile::get_string(const std::string& key) const {
 }
 int64_t GgufFile::get_int(const std::string& key) const {
   return with_key(*this, key, [](const GgufValue& v) {
-    if (!v.is_integer()) throw Error("expected an integer");
+    if (!v.is_integer()) throw Error("expected an integer, found " + std::string(gguf_value_type_name(v.type)));
     return v.as_int();
   });
 }

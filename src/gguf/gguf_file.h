@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -18,6 +19,9 @@ enum class GgufValueType : uint32_t {
   UINT8 = 0, INT8 = 1, UINT16 = 2, INT16 = 3, UINT32 = 4, INT32 = 5, FLOAT32 = 6, BOOL = 7,
   STRING = 8, ARRAY = 9, UINT64 = 10, INT64 = 11, FLOAT64 = 12,
 };
+
+// Short name of a value type as used in messages and listings: "u8", "string", "array", ...
+std::string_view gguf_value_type_name(GgufValueType t);
 
 struct GgufValue;
 struct GgufArray {
@@ -37,7 +41,22 @@ struct GgufValue {
   bool as_bool() const;
   const std::string& as_string() const;
   const GgufArray& as_array() const;
-  std::string to_display(size_t max_items = 8) const;  // short human-readable form
+  // Short human-readable form: strings quoted, escaped and cut at 80 bytes; arrays show their
+  // element type, length and first max_items items.
+  std::string to_display(size_t max_items = 8) const;
+
+  // Deep equality: same type and value; floats compare bitwise (so NaN equals itself), arrays
+  // by element type and items.
+  bool operator==(const GgufValue& other) const;
+
+  // Constructors that keep `type` and the stored alternative consistent; they throw Error when a
+  // value does not fit its type (e.g. 300 as u8) or an array item has the wrong type.
+  static GgufValue make_uint(GgufValueType t, uint64_t x);  // UINT8/16/32/64
+  static GgufValue make_int(GgufValueType t, int64_t x);    // INT8/16/32/64
+  static GgufValue make_float(GgufValueType t, double x);   // FLOAT32 (rounded to float)/FLOAT64
+  static GgufValue make_bool(bool b);
+  static GgufValue make_string(std::string s);
+  static GgufValue make_array(GgufValueType elem_type, std::vector<GgufValue> items);
 };
 
 struct GgufTensor {
@@ -55,6 +74,9 @@ class GgufFile {
  public:
   // Opens and validates `path`; throws Error naming the file and the problem.
   static std::unique_ptr<GgufFile> open(const std::string& path);
+  // Parses a file image held in memory (tests, fuzzing, embedded files); `name` stands in for
+  // the path in messages. Tensor data points into the moved-in buffer.
+  static std::unique_ptr<GgufFile> from_bytes(const std::string& name, std::vector<uint8_t> bytes);
   ~GgufFile();
   GgufFile(const GgufFile&) = delete;
   GgufFile& operator=(const GgufFile&) = delete;
@@ -63,6 +85,7 @@ class GgufFile {
   uint32_t version() const { return version_; }
   size_t file_size() const { return size_; }
   uint64_t alignment() const { return alignment_; }
+  uint64_t data_offset() const { return data_offset_; }  // file offset of the tensor data section
 
   const std::map<std::string, GgufValue>& metadata() const { return metadata_; }
   const std::vector<std::string>& metadata_order() const { return metadata_order_; }
@@ -92,10 +115,13 @@ class GgufFile {
 
   std::string path_;
   int fd_ = -1;
+  bool mapped_ = false;
+  std::vector<uint8_t> owned_;  // the image, for from_bytes
   const uint8_t* base_ = nullptr;
   size_t size_ = 0;
   uint32_t version_ = 0;
   uint64_t alignment_ = 32;
+  uint64_t data_offset_ = 0;
   std::map<std::string, GgufValue> metadata_;
   std::vector<std::string> metadata_order_;
   std::vector<GgufTensor> tensors_;
