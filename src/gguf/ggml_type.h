@@ -13,7 +13,7 @@ enum class GgmlType : uint32_t {
   Q2_K = 10, Q3_K = 11, Q4_K = 12, Q5_K = 13, Q6_K = 14, Q8_K = 15,
   IQ2_XXS = 16, IQ2_XS = 17, IQ3_XXS = 18, IQ1_S = 19, IQ4_NL = 20, IQ3_S = 21, IQ2_S = 22,
   IQ4_XS = 23, I8 = 24, I16 = 25, I32 = 26, I64 = 27, F64 = 28, IQ1_M = 29, BF16 = 30,
-  TQ1_0 = 34, TQ2_0 = 35,
+  TQ1_0 = 34, TQ2_0 = 35, MXFP4 = 39, NVFP4 = 40, Q1_0 = 41,
 };
 
 struct GgmlTypeInfo {
@@ -22,7 +22,8 @@ struct GgmlTypeInfo {
   uint32_t block_bytes;     // bytes per block
 };
 
-// Geometry of a type id read from a file; nullopt for ids this build does not know.
+// Geometry of a type id read from a file; nullopt for ids this build does not know. Checked
+// against gguf-py's GGML_QUANT_SIZES by tests/unit/gguf/gguf_golden_test.cc.
 constexpr std::optional<GgmlTypeInfo> ggml_type_info(uint32_t id) {
   switch (static_cast<GgmlType>(id)) {
     case GgmlType::F32: return GgmlTypeInfo{"F32", 1, 4};
@@ -56,6 +57,9 @@ constexpr std::optional<GgmlTypeInfo> ggml_type_info(uint32_t id) {
     case GgmlType::IQ1_M: return GgmlTypeInfo{"IQ1_M", 256, 56};
     case GgmlType::TQ1_0: return GgmlTypeInfo{"TQ1_0", 256, 54};
     case GgmlType::TQ2_0: return GgmlTypeInfo{"TQ2_0", 256, 66};
+    case GgmlType::MXFP4: return GgmlTypeInfo{"MXFP4", 32, 17};
+    case GgmlType::NVFP4: return GgmlTypeInfo{"NVFP4", 64, 36};
+    case GgmlType::Q1_0: return GgmlTypeInfo{"Q1_0", 128, 18};
   }
   return std::nullopt;
 }
