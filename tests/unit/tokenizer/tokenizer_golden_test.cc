@@ -1,0 +1,101 @@
+// Token ids, pieces and detokenized text against llama.cpp's (tests/golden/tokenizer/*.json,
+// made by scripts/golden/tokenizer.py) for both test models.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "gguf/gguf_file.h"
+#include "tokenizer/tokenizer.h"
+#include "tokenizer_test_util.h"
+
+namespace nagare {
+namespace {
+
+using test::from_hex;
+using test::printable;
+
+struct GoldenCase {
+  const char* model;
+  const char* golden;
+};
+
+class TokenizerGolden : public ::testing::TestWithParam<GoldenCase> {
+ protected:
+  void SetUp() override {
+    tok_ = test::load_tokenizer(GetParam().model);
+    std::ifstream in(std::string(NAGARE_SOURCE_DIR) + "/tests/golden/tokenizer/" + GetParam().golden);
+    ASSERT_TRUE(in) << "missing golden file " << GetParam().golden;
+    golden_ = nlohmann::json::parse(in);
+  }
+  std::shared_ptr<const Tokenizer> tok_;
+  nlohmann::json golden_;
+};
+
+TEST_P(TokenizerGolden, VocabFacts) {
+  EXPECT_EQ(tok_->vocab_size(), golden_["vocab_size"].get<int>());
+  EXPECT_EQ(tok_->bos_id(), golden_["bos_id"].get<int>());
+  EXPECT_EQ(tok_->eos_id(), golden_["eos_id"].get<int>());
+  EXPECT_EQ(tok_->add_bos(), golden_["add_bos"].get<bool>());
+  EXPECT_EQ(tok_->add_eos(), golden_["add_eos"].get<bool>());
+  std::set<int> eog = golden_["eog_ids"].get<std::set<int>>();
+  for (int32_t id = 0; id < tok_->vocab_size(); ++id) {
+    EXPECT_EQ(tok_->is_end_of_generation(id), eog.count(id) == 1) << "id " << id;
+  }
+  EXPECT_FALSE(tok_->is_end_of_generation(-1));
+  EXPECT_FALSE(tok_->is_end_of_generation(tok_->vocab_size()));
+}
+
+TEST_P(TokenizerGolden, EncodeMatchesLlamaCpp) {
+  int n = 0;
+  for (const auto& c : golden_["cases"]) {
+    const std::string text = from_hex(c["text_hex"]);
+    const bool add_special = c["add_special"], parse_special = c["parse_special"];
+    const auto expected = c["ids"].get<std::vector<int32_t>>();
+    const auto got = tok_->encode(text, add_special, parse_special);
+    EXPECT_EQ(got, expected) << "text '" << printable(text) << "' add_special=" << add_special
+                             << " parse_special=" << parse_special;
+    ++n;
+  }
+  EXPECT_GT(n, 200);
+}
+
+TEST_P(TokenizerGolden, DecodeMatchesLlamaCpp) {
+  for (const auto& c : golden_["cases"]) {
+    const auto ids = c["ids"].get<std::vector<int32_t>>();
+    EXPECT_EQ(printable(tok_->decode(ids, false)), printable(from_hex(c["decode_hex"])))
+        << "text '" << printable(from_hex(c["text_hex"])) << "'";
+    EXPECT_EQ(printable(tok_->decode(ids, true)), printable(from_hex(c["decode_special_hex"])))
+        << "text '" << printable(from_hex(c["text_hex"])) << "'";
+  }
+}
+
+TEST_P(TokenizerGolden, PiecesMatchLlamaCpp) {
+  int n = 0;
+  for (const auto& [key, pair] : golden_["pieces"].items()) {
+    const int32_t id = std::stoi(key);
+    EXPECT_EQ(printable(tok_->token_to_piece(id, false)), printable(from_hex(pair[0])))
+        << "id " << id << " '" << tok_->token_text(id) << "'";
+    EXPECT_EQ(printable(tok_->token_to_piece(id, true)), printable(from_hex(pair[1])))
+        << "id " << id << " '" << tok_->token_text(id) << "'";
+    ++n;
+  }
+  EXPECT_GT(n, 1000);
+  EXPECT_EQ(tok_->token_to_piece(-1, true), "");
+  EXPECT_EQ(tok_->token_to_piece(tok_->vocab_size(), true), "");
+}
+
+INSTANTIATE_TEST_SUITE_P(Models, TokenizerGolden,
+                         ::testing::Values(GoldenCase{test::kSmollm, "smollm2.json"},
+                                           GoldenCase{test::kGemma, "gemma3.json"}),
+                         [](const auto& info) {
+                           return std::string(info.param.golden).substr(0, 6);
+                         });
+
+}  // namespace
+}  // namespace nagare
