@@ -1,0 +1,108 @@
+#!/usr/bin/env python3
+"""Reference outputs for nagare's Sampler filter chain, from llama.cpp's own samplers.
+
+Runs llama.cpp's default chain order (penalties -> top_k -> top_p -> min_p -> temperature) through
+llama-cpp-python's low-level sampler API on crafted logits, then softmaxes what is left, and
+writes the kept token ids with their probabilities to tests/golden/engine/sampler_chain.txt.
+The draw itself is not compared: llama.cpp draws with std::discrete_distribution, whose output
+is implementation-defined, while nagare uses its own fixed generator.
+
+Usage: /tmp/refvenv/bin/python scripts/golden/sampler_chain.py
+"""
+import ctypes
+import math
+import os
+import random
+
+import llama_cpp.llama_cpp as L
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+OUT = os.path.join(ROOT, "tests", "golden", "engine", "sampler_chain.txt")
+
+
+def run_chain(logits, history, temp, top_k, top_p, min_p, rep, last_n, freq, pres):
+    chain = L.llama_sampler_chain_init(L.llama_sampler_chain_default_params())
+    # The binding declares an older 5-argument signature (n_vocab first) while newer libllama
+    # takes 4; integers and floats travel in separate registers, so passing last_n twice is
+    # right for both.
+    # llama.cpp's CLI turns -1 into the context size before building the sampler; the whole
+    # history is the same thing here.
+    n_last = len(history) if last_n == -1 else last_n
+    if n_last != 0:
+        L.llama_sampler_chain_add(chain, L.llama_sampler_init_penalties(n_last, n_last, rep, freq, pres))
+    L.llama_sampler_chain_add(chain, L.llama_sampler_init_top_k(top_k))
+    L.llama_sampler_chain_add(chain, L.llama_sampler_init_top_p(top_p, 1))
+    L.llama_sampler_chain_add(chain, L.llama_sampler_init_min_p(min_p, 1))
+    L.llama_sampler_chain_add(chain, L.llama_sampler_init_temp(temp))
+    for t in history:
+        L.llama_sampler_accept(chain, t)
+    n = len(logits)
+    data = (L.llama_token_data * n)()
+    for i, x in enumerate(logits):
+        data[i].id = i
+        data[i].logit = x
+        data[i].p = 0.0
+    arr = L.llama_token_data_array(data=ctypes.cast(data, ctypes.POINTER(L.llama_token_data)),
+                                   size=n, selected=-1, sorted=False)
+    L.llama_sampler_apply(chain, ctypes.byref(arr))
+    kept = [(arr.data[i].id, arr.data[i].logit) for i in range(arr.size)]
+    L.llama_sampler_free(chain)
+    mx = max(l for _, l in kept)
+    ws = [(i, math.exp(l - mx)) for i, l in kept if l != -math.inf]
+    total = sum(w for _, w in ws)
+    probs = sorted(((i, w / total) for i, w in ws), key=lambda t: (-t[1], t[0]))
+    return [(i, p) for i, p in probs if p > 0.0]
+
+
+def f32(x):
+    return ctypes.c_float(x).value
+
+
+def main():
+    rng = random.Random(20240601)
+    cases = []
+
+    def add(name, n, temp=0.8, top_k=40, top_p=0.95, min_p=0.05, rep=1.0, last_n=64, freq=0.0,
+            pres=0.0, scale=3.0, hist_len=0):
+        logits = [f32(rng.gauss(0.0, scale)) for _ in range(n)]
+        # Repeat a few tokens, including high ones, so the penalties change the ranking.
+        top = sorted(range(n), key=lambda i: -logits[i])[:10]
+        history = [rng.choice(top) if rng.random() < 0.5 else rng.randrange(n) for _ in range(hist_len)]
+        cases.append((name, (temp, top_k, top_p, min_p, rep, last_n, freq, pres), history, logits))
+
+    add("defaults", 1000)
+    add("defaults_small_scale", 1000, scale=0.5)
+    add("top_k_only", 500, top_k=7, top_p=1.0, min_p=0.0, temp=1.0)
+    add("top_p_only", 500, top_k=0, top_p=0.7, min_p=0.0, temp=1.0, scale=1.0)
+    add("min_p_only", 500, top_k=0, top_p=1.0, min_p=0.2, temp=1.0, scale=1.0)
+    add("temperature_only", 300, top_k=0, top_p=1.0, min_p=0.0, temp=1.7)
+    add("low_temperature", 300, top_k=0, top_p=1.0, min_p=0.0, temp=0.25, scale=1.0)
+    add("repeat_penalty", 400, top_k=20, top_p=1.0, min_p=0.0, temp=1.0, rep=1.3, last_n=16, hist_len=40)
+    add("freq_presence", 400, top_k=20, top_p=1.0, min_p=0.0, temp=1.0, freq=0.4, pres=0.7, last_n=32, hist_len=40)
+    add("all_penalties_chain", 2000, rep=1.1, freq=0.2, pres=0.3, last_n=64, hist_len=100)
+    add("whole_history_penalty", 400, top_k=30, top_p=1.0, min_p=0.0, temp=1.0, rep=1.5, last_n=-1, hist_len=50)
+    # Vocabularies above Sampler::kHeapTopK take the full-array paths.
+    add("big_vocab_top_p", 4500, top_k=0, top_p=0.9, min_p=0.0, temp=1.0, scale=2.0)
+    add("big_vocab_min_p", 4500, top_k=0, top_p=1.0, min_p=0.01, temp=0.9, scale=1.5)
+    add("big_top_k", 5000, top_k=4200, top_p=0.5, min_p=0.0, temp=1.0, scale=0.7)
+    add("big_top_k_min_p", 5000, top_k=4200, top_p=1.0, min_p=0.3, temp=1.0, scale=0.3)
+    add("big_vocab_everything", 4500, top_k=0, top_p=1.0, min_p=0.0, temp=1.2, scale=1.0)
+    add("big_vocab_penalties", 4500, top_k=0, top_p=0.8, min_p=0.02, temp=0.7, rep=1.2, freq=0.1, pres=0.2, last_n=64, hist_len=80)
+
+    with open(OUT, "w") as f:
+        f.write("# Generated by scripts/golden/sampler_chain.py from llama.cpp samplers (llama-cpp-python %s).\n"
+                % __import__("llama_cpp").__version__)
+        f.write("# case NAME / params temperature top_k top_p min_p repetition_penalty repeat_last_n "
+                "frequency_penalty presence_penalty / history N ids / logits N values / kept N (id prob)*\n")
+        for name, params, history, logits in cases:
+            kept = run_chain(logits, history, *params)
+            f.write("case %s\n" % name)
+            f.write("params %s\n" % " ".join(repr(p) for p in params))
+            f.write("history %d %s\n" % (len(history), " ".join(map(str, history))))
+            f.write("logits %d %s\n" % (len(logits), " ".join("%.9g" % x for x in logits)))
+            f.write("kept %d %s\n" % (len(kept), " ".join("%d %.9g" % (i, p) for i, p in kept)))
+            print("%-24s kept %d" % (name, len(kept)))
+
+
+if __name__ == "__main__":
+    main()
