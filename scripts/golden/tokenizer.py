@@ -21,6 +21,16 @@ MODELS = {
     "smollm2": "models/SmolLM2-135M-Instruct.Q4_1.gguf",
     "gemma3": "models/gemma-3-270m-q4_k_m.gguf",
 }
+# Vocab-only copies of a test model with some tokenizer metadata changed, to cover the other
+# pre-tokenizers (and their detokenize clean-up) and SPM's add_space_prefix. The C++ test builds
+# the same files with GgufWriter. name -> (model, {key: value}); values are str or bool.
+VARIANTS = {
+    "smollm2-llama-bpe": ("smollm2", {"tokenizer.ggml.pre": "llama-bpe"}),
+    "smollm2-qwen2": ("smollm2", {"tokenizer.ggml.pre": "qwen2"}),
+    "smollm2-gpt-2": ("smollm2", {"tokenizer.ggml.pre": "gpt-2"}),
+    "smollm2-default": ("smollm2", {"tokenizer.ggml.pre": "default"}),
+    "gemma3-space-prefix": ("gemma3", {"tokenizer.ggml.add_space_prefix": True}),
+}
 
 CORPUS = [
     "",
@@ -48,6 +58,8 @@ CORPUS = [
     "don't I'M you're we've they'll she'd it's",
     "DON'T YOU'RE 'S 'll 'Ve",
     "it\u2019s \u201cquoted\u201d text",
+    "Hello , world . How are you ? Fine ! a ' b",
+    "it 's and I 'm and we 're and you 've , they 'll 'd 't",
     "The quick brown fox jumps over the lazy dog.",
     "Hello, world! How are you? I'm fine... (really) [yes] {ok} <tag> @user #hash $100 50% "
     "a&b *bold* ~tilde~ `code` ^caret | pipe",
@@ -135,12 +147,42 @@ def detokenize(vocab, ids, special: bool) -> bytes:
     return buf.raw[:n]
 
 
+def write_variant(src_path, overrides, dst_path):
+    """Copies every metadata key of src_path (no tensors) with `overrides` applied."""
+    import gguf
+    reader = gguf.GGUFReader(src_path)
+    arch = reader.fields["general.architecture"].contents()
+    writer = gguf.GGUFWriter(dst_path, arch)
+    for key, field in reader.fields.items():
+        if key.startswith("GGUF.") or key == "general.architecture":
+            continue
+        vtype = field.types[0]
+        sub = field.types[1] if vtype == gguf.GGUFValueType.ARRAY else None
+        value = overrides.get(key, field.contents())
+        writer.add_key_value(key, value, vtype, sub)
+    for key, value in overrides.items():
+        if key not in reader.fields:
+            vtype = gguf.GGUFValueType.BOOL if isinstance(value, bool) else gguf.GGUFValueType.STRING
+            writer.add_key_value(key, value, vtype)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+
+
 def main():
+    import tempfile
     out_dir = os.path.join(ROOT, "tests/golden/tokenizer")
     os.makedirs(out_dir, exist_ok=True)
     texts = [t.encode("utf-8") for t in CORPUS] + RAW_CORPUS + [long_text().encode("utf-8")]
-    for name, rel in MODELS.items():
-        llm = llama_cpp.Llama(model_path=os.path.join(ROOT, rel), vocab_only=True, verbose=False)
+    tmp = tempfile.mkdtemp()
+    jobs = [(name, os.path.join(ROOT, rel), rel, None) for name, rel in MODELS.items()]
+    for name, (base, overrides) in VARIANTS.items():
+        path = os.path.join(tmp, name + ".gguf")
+        write_variant(os.path.join(ROOT, MODELS[base]), overrides, path)
+        jobs.append((name, path, MODELS[base], overrides))
+    for name, model_path, rel, overrides in jobs:
+        llm = llama_cpp.Llama(model_path=model_path, vocab_only=True, verbose=False)
         vocab = llm._model.vocab
         n_vocab = llama_cpp.llama_vocab_n_tokens(vocab)
         cases = []
@@ -160,12 +202,15 @@ def main():
                     })
         sample = set(seen) | set(range(0, n_vocab, 97)) | set(range(0, min(n_vocab, 400)))
         sample |= {n_vocab - 1}
+        if overrides:  # pieces do not depend on the overridden keys; the base file has them
+            sample = set()
         pieces = {str(i): [piece(vocab, i, False).hex(), piece(vocab, i, True).hex()]
                   for i in sorted(sample)}
         eog = [i for i in range(n_vocab) if llama_cpp.llama_vocab_is_eog(vocab, i)]
         doc = {
             "generator": "scripts/golden/tokenizer.py (llama-cpp-python %s)" % llama_cpp.__version__,
             "model": rel,
+            "overrides": overrides or {},
             "vocab_size": n_vocab,
             "bos_id": llama_cpp.llama_vocab_bos(vocab),
             "eos_id": llama_cpp.llama_vocab_eos(vocab),

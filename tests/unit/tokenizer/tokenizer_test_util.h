@@ -3,11 +3,18 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <cstdio>
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
+#include <variant>
+#include <vector>
 
 #include "gguf/gguf_file.h"
+#include "gguf/gguf_writer.h"
 #include "tokenizer/tokenizer.h"
 
 namespace nagare::test {
@@ -27,6 +34,37 @@ inline std::shared_ptr<const Tokenizer> load_tokenizer(const std::string& name) 
     auto file = GgufFile::open(model_path(name));  // throws with the path if missing
     slot = Tokenizer::from_gguf(*file);
   }
+  return slot;
+}
+
+// A tokenizer from a vocab-only copy of a test model with some metadata replaced (strings or
+// bools), written with GgufWriter the way scripts/golden/tokenizer.py writes it for llama.cpp.
+using Override = std::pair<std::string, std::variant<std::string, bool>>;
+inline std::shared_ptr<const Tokenizer> load_variant(const std::string& name,
+                                                     const std::vector<Override>& overrides) {
+  static std::map<std::string, std::shared_ptr<const Tokenizer>> cache;
+  std::string cache_key = name;
+  for (const auto& [k, v] : overrides) {
+    cache_key += "|" + k + "=" + (v.index() == 0 ? std::get<0>(v) : std::get<1>(v) ? "1" : "0");
+  }
+  auto& slot = cache[cache_key];
+  if (slot) return slot;
+  auto src = GgufFile::open(model_path(name));
+  GgufWriter w;
+  for (const std::string& key : src->metadata_order()) w.set(key, *src->find(key));
+  for (const auto& [k, v] : overrides) {
+    if (v.index() == 0) {
+      w.set_string(k, std::get<0>(v));
+    } else {
+      w.set_bool(k, std::get<1>(v));
+    }
+  }
+  const std::string path = ::testing::TempDir() + "/nagare_tok_" + std::to_string(::getpid()) + "_" +
+                           std::to_string(cache.size()) + ".gguf";
+  w.write(path);
+  auto file = GgufFile::open(path);
+  slot = Tokenizer::from_gguf(*file);
+  std::remove(path.c_str());
   return slot;
 }
 
