@@ -1,0 +1,125 @@
+// Tree-walking evaluator for parsed Jinja templates with jinja2's runtime semantics (scoping,
+// Undefined, loop variables, macros) and hard limits on depth, steps and output size.
+#pragma once
+
+#include <cstdint>
+#include <ctime>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "chat/jinja_ast.h"
+#include "chat/jinja_value.h"
+
+namespace nagare::jinja {
+
+// A failure while rendering. `raised` marks raise_exception() from the template itself.
+struct RenderError {
+  std::string message;
+  size_t pos = 0;
+  bool raised = false;
+};
+
+struct CallArgs {
+  std::vector<Value> pos;
+  std::vector<std::pair<std::string, Value>> kw;
+  // The argument at position `index`, or the keyword `name`; nullptr when absent.
+  const Value* get(size_t index, const char* name) const;
+  // Fails unless every keyword is in `names` and at most `max_pos` positionals were given.
+  void check(Interp& in, const char* fn, size_t max_pos, std::initializer_list<const char*> names) const;
+};
+
+struct LoopObj {
+  std::shared_ptr<const ValueList> items;
+  size_t index0 = 0;
+  int depth0 = 0;
+};
+
+struct Limits {
+  size_t max_string_bytes = 64u << 20;  // any one string, the output included
+  uint64_t max_alloc_bytes = 1ull << 30;  // all strings and lists built during one render
+  uint64_t max_steps = 20'000'000;       // evaluated nodes: bounds run time
+  int max_depth = 400;                    // nested evaluation, macro recursion included
+  int64_t max_range = 100000;             // range() length, as jinja2's sandbox
+};
+
+class Interp {
+ public:
+  Interp(const Limits& limits, std::optional<std::tm> now) : limits_(limits), now_(now) {}
+
+  // Renders `body` with `vars` as the template's global variables (plus the built-in globals).
+  std::string render(const StmtList& body, const std::vector<std::pair<std::string, Value>>& vars);
+
+  [[noreturn]] void fail(const std::string& message) const;
+  [[noreturn]] void fail_undefined(const Value& undefined) const { fail(undefined.undefined_hint()); }
+  void charge(uint64_t bytes);                 // counts built bytes against the limits
+  Value make_string(std::string s);            // charges and checks the size
+  Value make_list(ValueList items, bool is_tuple = false);
+
+  Value getattr(const Value& obj, const std::string& name);
+  Value getitem(const Value& obj, const Value& key);
+  Value call(const Value& fn, CallArgs& args);
+  ValueList iterate(const Value& v);  // Python iteration: list items, dict keys, characters
+  bool contains(const Value& container, const Value& item);
+  Value binop(const std::string& op, const Value& a, const Value& b);
+  const std::optional<std::tm>& now() const { return now_; }
+  const Limits& limits() const { return limits_; }
+
+ private:
+  struct Scope {
+    std::vector<std::pair<std::string, Value>> vars;
+    std::shared_ptr<Scope> parent;
+    Value* find(const std::string& name);
+    void set(const std::string& name, Value v);
+  };
+  enum class Flow { Normal, Break, Continue };
+
+  Limits limits_;
+  std::optional<std::tm> now_;
+  std::shared_ptr<Scope> scope_;
+  std::string* out_ = nullptr;
+  uint64_t steps_ = 0;
+  uint64_t allocated_ = 0;
+  int depth_ = 0;
+  size_t pos_ = 0;  // source offset of the node being evaluated, for errors
+
+  struct DepthGuard {
+    Interp& in;
+    explicit DepthGuard(Interp& i);
+    ~DepthGuard() { --in.depth_; }
+  };
+
+  Flow exec_list(const StmtList& body);
+  Flow exec(const Stmt& s);
+  Flow exec_for(const Stmt& s);
+  void exec_set(const Stmt& s);
+  void assign(const Expr& target, Value v, bool allow_namespace);
+  std::string capture(const StmtList& body);
+  void write(const Value& v);
+  Value define_macro(const Stmt& s);
+
+  Value eval(const Expr& e);
+  Value eval_call(const Expr& e);
+  Value eval_filter(const Expr& e, const Value* subject);
+  Value eval_test(const Expr& e);
+  Value eval_slice(const Value& obj, const Expr& slice);
+  bool compare(const std::string& op, const Value& a, const Value& b);
+  void eval_args(const Expr& e, size_t first, CallArgs& args);
+  Value lookup(const std::string& name);
+  Value loop_attr(const Value& loop, const std::string& name);
+};
+
+// Filters, tests, methods and globals (jinja_filters.cc, jinja_methods.cc).
+Value apply_filter(Interp& in, const std::string& name, const Value& subject, CallArgs& args);
+bool apply_test(Interp& in, const std::string& name, const Value& subject, CallArgs& args);
+// A bound method of a str / dict / list value, or nullopt when `name` is none of its methods.
+std::optional<Value> get_method(Interp& in, const Value& obj, const std::string& name);
+std::vector<std::pair<std::string, Value>> builtin_globals();
+// Python's int(x) / float(x) conversions as jinja2's int and float filters use them.
+std::optional<int64_t> to_int(const Value& v);
+std::optional<double> to_float(const Value& v);
+std::string format_percent(Interp& in, const std::string& fmt, const Value& args);
+
+}  // namespace nagare::jinja
