@@ -59,10 +59,6 @@ const GgufArray* find_array(const GgufFile& f, const std::string& key) {
   return &v->as_array();
 }
 
-bool in(std::string_view s, std::initializer_list<std::string_view> list) {
-  return std::find(list.begin(), list.end(), s) != list.end();
-}
-
 // llama.cpp's piece for `id` with special=true (llama_vocab::impl::token_to_piece).
 std::string make_piece(const Vocab& v, int32_t id) {
   const uint32_t a = v.attr[id];
@@ -224,16 +220,15 @@ Vocab Vocab::load(const GgufFile& f) {
   v.add_eos = f.get_bool("tokenizer.ggml.add_eos_token", v.add_eos);
 
   // Find special tokens by their text, as llama.cpp does, and make sure they are control tokens.
-  // (llama.cpp walks an unordered map, so with several candidates its pick is arbitrary; nagare
-  // takes the lowest id.)
+  // A text names the id it maps to (the last one, if the vocab repeats it). With several
+  // candidate texts llama.cpp's pick depends on unordered_map order; nagare takes the lowest id.
   auto detect = [&](int32_t& id, std::initializer_list<std::string_view> names) {
     if (id != -1) return;
-    for (int32_t i = 0; i < n_tokens; ++i) {
-      if (v.text_to_id.at(v.text[i]) != i || !in(v.text[i], names)) continue;
-      id = i;
-      v.attr[i] |= kAttrControl;
-      return;
+    for (std::string_view name : names) {
+      const int32_t i = v.find(name);
+      if (i >= 0 && (id < 0 || i < id)) id = i;
     }
+    if (id >= 0) v.attr[id] |= kAttrControl;
   };
   detect(v.eot, {"<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>",
                  "<|end_of_text|>", "<EOT>", "_<EOT>", "[EOT]",
@@ -265,33 +260,27 @@ Vocab Vocab::load(const GgufFile& f) {
   for (int32_t id : {fim_pad, fim_rep, fim_sep}) {
     if (id >= 0) v.is_eog[id] = 1;
   }
-  for (int32_t i = 0; i < n_tokens; ++i) {
-    if (v.text_to_id.at(v.text[i]) != i) continue;  // only the id the text maps to
-    if (in(v.text[i], {"<|eot_id|>", "<|im_end|>", "<|end|>", "<|return|>", "<|call|>",
-                       "<|flush|>", "<|calls|>", "<end_of_turn>", "<|endoftext|>", "</s>",
-                       "<|eom_id|>", "<EOT>", "_<EOT>", "[EOT]", "[EOS]", "<|end_of_text|>",
-                       "<end_of_utterance>", "<eos>", "<turn|>", "<|tool_response>",
-                       "<\xEF\xBD\x9C" "end\xE2\x96\x81" "of\xE2\x96\x81" "sentence\xEF\xBD\x9C>",
-                       "[e~["})) {
-      v.is_eog[i] = 1;
-      v.attr[i] |= kAttrControl;
-    }
+  for (std::string_view name :
+       {"<|eot_id|>", "<|im_end|>", "<|end|>", "<|return|>", "<|call|>", "<|flush|>", "<|calls|>",
+        "<end_of_turn>", "<|endoftext|>", "</s>", "<|eom_id|>", "<EOT>", "_<EOT>", "[EOT]", "[EOS]",
+        "<|end_of_text|>", "<end_of_utterance>", "<eos>", "<turn|>", "<|tool_response>",
+        "<\xEF\xBD\x9C" "end\xE2\x96\x81" "of\xE2\x96\x81" "sentence\xEF\xBD\x9C>", "[e~["}) {
+    const int32_t i = v.find(name);
+    if (i < 0) continue;
+    v.is_eog[i] = 1;
+    v.attr[i] |= kAttrControl;
   }
   // gpt-oss renders these even though they are special.
-  for (int32_t i = 0; i < n_tokens; ++i) {
-    if (v.text_to_id.at(v.text[i]) == i &&
-        in(v.text[i], {"<|channel|>", "<|message|>", "<|start|>", "<|constrain|>"})) {
-      v.attr[i] = kAttrUserDefined;
-    }
+  for (std::string_view name : {"<|channel|>", "<|message|>", "<|start|>", "<|constrain|>"}) {
+    const int32_t i = v.find(name);
+    if (i >= 0) v.attr[i] = kAttrUserDefined;
   }
   for (int32_t id : {v.eos, v.eot, v.eom}) {
     if (id >= 0) v.is_eog[id] = 1;
   }
   auto eog_with_text = [&](std::string_view t) {
-    for (int32_t i = 0; i < n_tokens; ++i) {
-      if (v.is_eog[i] && v.text[i] == t) return i;
-    }
-    return -1;
+    const int32_t i = v.find(t);
+    return i >= 0 && v.is_eog[i] ? i : -1;
   };
   {
     // o200k_harmony / solar-open: <|end|> is not an end of generation there.
