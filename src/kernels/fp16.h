@@ -12,17 +12,10 @@ inline float fp16_to_fp32(uint16_t h) {
   uint32_t mant = h & 0x3ff;
   uint32_t bits;
   if (exp == 0) {
-    if (mant == 0) {
-      bits = sign;
-    } else {  // subnormal: normalize
-      exp = 127 - 15 + 1;
-      while ((mant & 0x400) == 0) {
-        mant <<= 1;
-        exp--;
-      }
-      mant &= 0x3ff;
-      bits = sign | (exp << 23) | (mant << 13);
-    }
+    // Zero or subnormal: mant * 2^-24, exact in float (mant has at most 10 bits).
+    const float mag = float(mant) * 0x1p-24f;
+    std::memcpy(&bits, &mag, 4);
+    bits |= sign;
   } else if (exp == 31) {
     bits = sign | 0x7f800000 | (mant << 13);
   } else {

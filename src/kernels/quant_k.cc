@@ -425,10 +425,13 @@ struct LaneSums {
   }
 };
 
-// aux32[l] += scale * sum of the `len` products q[k] * a[k] with k = l mod 8.
+// aux32[l] += scale * sum of the `len` products q[k] * a[k] with k = l mod 8 (integer, so
+// summing before scaling gives the reference's exact values).
 inline void lane_dot(const int8_t* q8, const int8_t* a, int len, int32_t scale, int32_t aux32[8]) {
+  int32_t part[8] = {};
   for (int k = 0; k < len; k += 8)
-    for (int l = 0; l < 8; ++l) aux32[l] += scale * (int32_t(q8[k + l]) * int32_t(a[k + l]));
+    for (int l = 0; l < 8; ++l) part[l] += int32_t(q8[k + l]) * int32_t(a[k + l]);
+  for (int l = 0; l < 8; ++l) aux32[l] += scale * part[l];
 }
 
 // min correction of Q4_K / Q5_K: sum over 16-element groups of bsum * the sub-block's min.

@@ -10,6 +10,8 @@
 #endif
 
 #include <algorithm>
+#include <array>
+#include <bit>
 #include <cmath>
 #include <cstring>
 
@@ -27,8 +29,27 @@ inline uint32_t q5_high_bits(const uint8_t qh[4]) {
   return bits;
 }
 
-// Scale d = max / divisor where max is the element of largest magnitude (its sign kept), as
-// Q4_0 / Q5_0 quantize: the extreme maps to the most negative quant exactly.
+// kHighBit[b] spreads the 8 bits of b over 8 bytes: byte k (in memory order) is bit k of b,
+// moved to bit 4. It turns a Q5 block's 32 packed high bits into 32 bytes without per-element
+// variable shifts, so the unpacking below vectorizes.
+constexpr auto kHighBit = [] {
+  std::array<uint64_t, 256> t{};
+  for (int b = 0; b < 256; ++b)
+    for (int k = 0; k < 8; ++k) t[size_t(b)] |= uint64_t((b >> k) & 1) << (8 * k + 4);
+  return t;
+}();
+static_assert(std::endian::native == std::endian::little, "kHighBit assumes little-endian byte order");
+
+// The 32 five-bit quants of a Q5 block, in [0, 31].
+inline void unpack_q5(const uint8_t qs[16], const uint8_t qh[4], int8_t q[32]) {
+  uint8_t hi[kQK];
+  for (int k = 0; k < 4; ++k) std::memcpy(hi + 8 * k, &kHighBit[qh[k]], 8);
+  for (int j = 0; j < kQK / 2; ++j) {
+    q[j] = int8_t((qs[j] & 0x0f) | hi[j]);
+    q[j + kQK / 2] = int8_t((qs[j] >> 4) | hi[j + kQK / 2]);
+  }
+}
+
 inline float signed_absmax(const float* x) {
   float amax = 0.0f, max = 0.0f;
   for (int j = 0; j < kQK; ++j) {
@@ -266,14 +287,10 @@ float vec_dot_q5_0_q8_0(const void* w, const void* a, int64_t n) {
   const auto* y = static_cast<const BlockQ8_0*>(a);
   float sumf = 0.0f;
   for (int64_t i = 0; i < n / kQK; ++i) {
-    const uint32_t qh = q5_high_bits(x[i].qh);
+    int8_t q[kQK];
+    unpack_q5(x[i].qs, x[i].qh, q);
     int sumi = 0;
-    for (int j = 0; j < kQK / 2; ++j) {
-      const int hi0 = ((qh >> j) << 4) & 0x10;
-      const int hi1 = (qh >> (j + 12)) & 0x10;
-      sumi += (((x[i].qs[j] & 0x0f) | hi0) - 16) * y[i].qs[j];
-      sumi += (((x[i].qs[j] >> 4) | hi1) - 16) * y[i].qs[j + kQK / 2];
-    }
+    for (int j = 0; j < kQK; ++j) sumi += (q[j] - 16) * y[i].qs[j];
     sumf += (fp16_to_fp32(x[i].d) * fp16_to_fp32(y[i].d)) * float(sumi);
   }
   return sumf;
@@ -284,14 +301,10 @@ float vec_dot_q5_1_q8_1(const void* w, const void* a, int64_t n) {
   const auto* y = static_cast<const BlockQ8_1*>(a);
   float sumf = 0.0f;
   for (int64_t i = 0; i < n / kQK; ++i) {
-    const uint32_t qh = q5_high_bits(x[i].qh);
+    int8_t q[kQK];
+    unpack_q5(x[i].qs, x[i].qh, q);
     int sumi = 0;
-    for (int j = 0; j < kQK / 2; ++j) {
-      const int hi0 = ((qh >> j) << 4) & 0x10;
-      const int hi1 = (qh >> (j + 12)) & 0x10;
-      sumi += ((x[i].qs[j] & 0x0f) | hi0) * y[i].qs[j];
-      sumi += ((x[i].qs[j] >> 4) | hi1) * y[i].qs[j + kQK / 2];
-    }
+    for (int j = 0; j < kQK; ++j) sumi += q[j] * y[i].qs[j];
     sumf += (fp16_to_fp32(x[i].d) * fp16_to_fp32(y[i].d)) * float(sumi) +
             fp16_to_fp32(x[i].m) * fp16_to_fp32(y[i].s);
   }
