@@ -78,6 +78,8 @@ class Sampler {
   static bool better(const Cand& a, const Cand& b) {
     return a.logit > b.logit || (a.logit == b.logit && a.id < b.id);
   }
+  template <class Seg, class One>
+  void scan_runs(Seg&& seg, One&& one) const;
   template <class F>
   void scan(const float* logits, F&& f) const;
   void compute_penalties(const float* logits, std::span<const int32_t> history);
@@ -87,7 +89,7 @@ class Sampler {
   // Runs penalties and the filters; the kept set is cand_[0, kept) (a prefix of the total
   // order), with cand_[0, sorted_) sorted.
   size_t filter(const float* logits, std::span<const int32_t> history);
-  int32_t draw_sorted(size_t m);
+  int32_t draw_in_place(size_t m, float mx);
   int32_t draw_by_id(const float* logits, size_t m);
 
   SamplingParams params_;
@@ -100,6 +102,7 @@ class Sampler {
   size_t size_ = 0;              // candidates still in play
   size_t sorted_ = 0;            // cand_[0, sorted_) is sorted by `better`
   float max_logit_ = 0.0f;       // highest logit after penalties
+  bool id_order_ = false;        // cand_[0, size_) is every token, still in id order
 };
 
 }  // namespace nagare

@@ -99,6 +99,26 @@ TEST(Sampler, GreedyPicksArgmaxLowestIdOnTies) {
   EXPECT_EQ(s.sample(all_masked.data(), {}), 0);
 }
 
+TEST(Sampler, NanAndInfDoNotHideValuesInBlockScans) {
+  // Selection skips 16-token blocks by their maximum; a NaN in a block must not mask a larger
+  // value next to it, and +inf counts as the largest value.
+  for (int pos = 0; pos < 16; ++pos) {
+    std::vector<float> l(80, 0.0f);
+    for (int i = 0; i < 16; ++i) l[32 + i] = std::nanf("");
+    l[32 + pos] = 5.0f;
+    l[70] = 4.0f;
+    Sampler greedy(plain(0.0f), 80);
+    EXPECT_EQ(greedy.sample(l.data(), {}), 32 + pos);
+    SamplingParams p = plain();
+    p.top_k = 2;
+    Sampler top2(p, 80);
+    EXPECT_EQ(ids_of(top2.candidates(l.data(), {})), (std::vector<int32_t>{32 + pos, 70}));
+    l[40] = kInf;
+    EXPECT_EQ(greedy.sample(l.data(), {}), 40);
+    EXPECT_EQ(top2.candidates(l.data(), {})[0].token, 40);
+  }
+}
+
 TEST(Sampler, GreedyAppliesPenaltiesFirst) {
   SamplingParams p = plain(0.0f);
   p.repetition_penalty = 2.0f;
@@ -118,6 +138,17 @@ TEST(Sampler, TemperatureOnlyKeepsEverythingWithSoftmaxProbs) {
     ASSERT_EQ(c.size(), 5u);
     EXPECT_EQ(ids_of(c), (std::vector<int32_t>{4, 1, 0, 2, 3}));
     for (const TokenProb& tp : c) EXPECT_NEAR(tp.prob, ref[tp.token], 1e-6) << "T=" << t;
+  }
+}
+
+TEST(Sampler, TinyTemperatureIsNearlyGreedy) {
+  const std::vector<float> l = {1.0f, 2.0f, 1.9f, -1.0f};
+  for (float t : {1e-3f, 1e-30f, 1e-45f}) {
+    Sampler s(plain(t), 4);
+    for (int i = 0; i < 20; ++i) ASSERT_EQ(s.sample(l.data(), {}), 1) << "T=" << t;
+    const std::vector<TokenProb> c = s.candidates(l.data(), {});
+    EXPECT_EQ(c[0].token, 1);
+    EXPECT_FLOAT_EQ(c[0].prob, 1.0f) << "T=" << t;
   }
 }
 
@@ -462,8 +493,9 @@ TEST(Sampler, EmpiricalDistributionMatchesSoftmax) {
 }
 
 TEST(Sampler, EmpiricalDistributionLargeVocabIdOrderDraw) {
-  // A kept set above the sort limit is drawn in id order; check its distribution too. Ten
-  // likely tokens spread over the vocabulary and a tail of 6000 unlikely ones (one bin).
+  // A kept set above the sort limit is drawn in id order, either in place (nothing filtered)
+  // or by a membership scan (a tiny min_p partitions the candidates without removing any).
+  // Ten likely tokens spread over the vocabulary and a tail of 6000 unlikely ones (one bin).
   const int32_t v = 6000;
   std::vector<float> l(v, -3.0f);
   const std::vector<int32_t> hot = {5, 700, 1234, 2000, 2999, 3001, 4095, 4096, 5000, 5999};
@@ -474,17 +506,21 @@ TEST(Sampler, EmpiricalDistributionLargeVocabIdOrderDraw) {
     const auto it = std::find(hot.begin(), hot.end(), t);
     bins[it == hot.end() ? hot.size() : static_cast<size_t>(it - hot.begin())] += p[t];
   }
-  SamplingParams sp = plain();
-  sp.seed = 11;
-  Sampler s(sp, v);
-  const int64_t n = 20000;
-  std::vector<int64_t> counts(bins.size());
-  for (int64_t i = 0; i < n; ++i) {
-    const int32_t t = s.sample(l.data(), {});
-    const auto it = std::find(hot.begin(), hot.end(), t);
-    counts[it == hot.end() ? hot.size() : static_cast<size_t>(it - hot.begin())]++;
+  for (float min_p : {0.0f, 1e-6f}) {
+    SamplingParams sp = plain();
+    sp.seed = 11;
+    sp.min_p = min_p;
+    Sampler s(sp, v);
+    ASSERT_EQ(s.candidates(l.data(), {}).size(), static_cast<size_t>(v));
+    const int64_t n = 20000;
+    std::vector<int64_t> counts(bins.size());
+    for (int64_t i = 0; i < n; ++i) {
+      const int32_t t = s.sample(l.data(), {});
+      const auto it = std::find(hot.begin(), hot.end(), t);
+      counts[it == hot.end() ? hot.size() : static_cast<size_t>(it - hot.begin())]++;
+    }
+    EXPECT_LT(chi_square(counts, bins, n), 29.59) << "df 10, min_p " << min_p;
   }
-  EXPECT_LT(chi_square(counts, bins, n), 29.59) << "df 10";
 }
 
 TEST(Sampler, MaskedTokensAreNeverDrawn) {
