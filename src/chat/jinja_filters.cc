@@ -37,7 +37,9 @@ int64_t length_of(Interp& in, const Value& v) {
   switch (v.type()) {
     case Value::Type::Undefined: return 0;
     case Value::Type::String: return static_cast<int64_t>(utf8::length(v.str()));
-    case Value::Type::List: return static_cast<int64_t>(v.items().size());
+    case Value::Type::List:
+      if (v.list_obj().lazy == ListObj::Lazy::Iterator) break;
+      return static_cast<int64_t>(v.items().size());
     case Value::Type::Dict:
       if (!v.dict_obj().is_namespace) return static_cast<int64_t>(v.dict_obj().items.size());
       break;
@@ -61,6 +63,8 @@ Value get_path(Interp& in, const Value& item, const std::string& path) {
   }
 }
 
+}  // namespace
+
 std::string html_escape(const std::string& s) {
   std::string out;
   for (char c : s) {
@@ -74,6 +78,22 @@ std::string html_escape(const std::string& s) {
     }
   }
   return out;
+}
+
+namespace {
+
+// Result of a str filter: Markup in, Markup out (markupsafe's str methods keep the type).
+Value keep_markup(Interp& in, const Value& v, std::string s) {
+  if (v.is_markup()) {
+    in.charge(s.size());
+    return Value::markup(std::move(s));
+  }
+  return in.make_string(std::move(s));
+}
+
+Value generator(Interp& in, ValueList items, const char* type = "generator") {
+  in.charge(items.size() * sizeof(Value));
+  return Value::lazy(std::move(items), ListObj::Lazy::Iterator, type);
 }
 
 // Sort key for sort/dictsort/min/max/unique: lower-cased strings unless case-sensitive.
@@ -142,17 +162,19 @@ Value select_like(Interp& in, const Value& seq, CallArgs& args, bool by_attr, bo
     test_args.pos.assign(args.pos.begin() + static_cast<long>(first_arg) + 1, args.pos.end());
     test_args.kw = args.kw;
   }
+  if (!seq.truthy()) return generator(in, {});  // jinja2: `if value:` before iterating
   for (const Value& item : in.iterate(seq)) {
     const Value subject = by_attr ? get_path(in, item, attr) : item;
     CallArgs a = test_args;
     const bool ok = test.empty() ? subject.truthy() : apply_test(in, test, subject, a);
     if (ok == keep) out.push_back(item);
   }
-  return in.make_list(std::move(out));
+  return generator(in, std::move(out));
 }
 
 Value map_filter(Interp& in, const Value& seq, CallArgs& args) {
   ValueList out;
+  if (!seq.truthy()) return generator(in, {});
   const Value* attribute = nullptr;
   for (const auto& kv : args.kw)
     if (kv.first == "attribute") attribute = &kv.second;
@@ -164,7 +186,7 @@ Value map_filter(Interp& in, const Value& seq, CallArgs& args) {
       Value v = get_path(in, item, to_str(*attribute));
       out.push_back(v.is_undefined() && def ? *def : v);
     }
-    return in.make_list(std::move(out));
+    return generator(in, std::move(out));
   }
   if (args.pos.empty()) in.fail("map requires a filter argument");
   const std::string name = to_str(args.pos[0]);
@@ -175,7 +197,7 @@ Value map_filter(Interp& in, const Value& seq, CallArgs& args) {
     fa.kw = args.kw;
     out.push_back(apply_filter(in, name, item, fa));
   }
-  return in.make_list(std::move(out));
+  return generator(in, std::move(out));
 }
 
 Value sorted_filter(Interp& in, const Value& seq, CallArgs& args) {
@@ -285,19 +307,22 @@ Value apply_filter(Interp& in, const std::string& name, const Value& v, CallArgs
     return v;
   }
   if (n == "length" || n == "count") return Value(length_of(in, v));
-  if (n == "string") return in.make_string(to_str(v));
-  if (n == "safe") return v.is_string() ? v : in.make_string(to_str(v));
+  if (n == "string") return keep_markup(in, v, to_str(v));
+  if (n == "safe") return v.is_markup() ? v : Value::markup(to_str(v));
   if (n == "trim") {
     const Value* chars = args.get(0, "chars");
     const std::string cs = chars && !chars->is_none() ? to_str(*chars) : std::string();
-    return in.make_string(utf8::strip(to_str(v), chars && !chars->is_none() ? &cs : nullptr, true, true));
+    return keep_markup(in, v, utf8::strip(to_str(v), chars && !chars->is_none() ? &cs : nullptr, true, true));
   }
-  if (n == "upper") return in.make_string(utf8::upper(to_str(v)));
-  if (n == "lower") return in.make_string(utf8::lower(to_str(v)));
-  if (n == "capitalize") return in.make_string(utf8::capitalize(to_str(v)));
-  if (n == "title") return in.make_string(jinja_title(to_str(v)));
+  if (n == "upper") return keep_markup(in, v, utf8::upper(to_str(v)));
+  if (n == "lower") return keep_markup(in, v, utf8::lower(to_str(v)));
+  if (n == "capitalize") return keep_markup(in, v, utf8::capitalize(to_str(v)));
+  if (n == "title") return keep_markup(in, v, jinja_title(to_str(v)));
   if (n == "tojson") return tojson_filter(in, v, args);
-  if (n == "escape" || n == "e" || n == "forceescape") return in.make_string(html_escape(to_str(v)));
+  if (n == "escape" || n == "e" || n == "forceescape") {
+    if (v.is_markup() && n != "forceescape") return v;
+    return Value::markup(html_escape(to_str(v)));
+  }
   if (n == "replace") {
     args.check(in, "replace", 3, {"old", "new", "count"});
     const Value* old = args.get(0, "old");
@@ -321,6 +346,8 @@ Value apply_filter(Interp& in, const std::string& name, const Value& v, CallArgs
     return in.make_string(std::move(out));
   }
   if (n == "first" || n == "last") {
+    if (n == "last" && v.is_list() && v.list_obj().lazy == ListObj::Lazy::Iterator)
+      in.fail("'" + v.type_name() + "' object is not reversible");
     ValueList items = in.iterate(v);
     if (items.empty()) return Value::undefined("No " + n + " item, sequence was empty.");
     return n == "first" ? items.front() : items.back();
@@ -331,18 +358,20 @@ Value apply_filter(Interp& in, const std::string& name, const Value& v, CallArgs
       const std::vector<uint32_t> cps = utf8::to_code_points(v.str());
       std::string out;
       for (auto it = cps.rbegin(); it != cps.rend(); ++it) utf8::encode(*it, out);
-      return in.make_string(std::move(out));
+      return keep_markup(in, v, std::move(out));
     }
+    const bool iterator = v.is_list() && v.list_obj().lazy == ListObj::Lazy::Iterator;
     ValueList items = in.iterate(v);
     std::reverse(items.begin(), items.end());
-    return in.make_list(std::move(items));
+    if (iterator) return in.make_list(std::move(items));  // reversed() fails; jinja2 falls back to a list
+    return generator(in, std::move(items), v.is_dict() ? "dict_reversekeyiterator" : "list_reverseiterator");
   }
   if (n == "items") {
     if (v.is_undefined()) return in.make_list({});
     if (!v.is_dict() || v.dict_obj().is_namespace) in.fail("Can only get item pairs from a mapping.");
     ValueList out;
     for (const auto& kv : v.dict_obj().items) out.push_back(Value::list({kv.first, kv.second}, true));
-    return in.make_list(std::move(out));
+    return generator(in, std::move(out));
   }
   if (n == "dictsort") {
     if (!v.is_dict()) in.fail("dictsort requires a mapping");
@@ -408,7 +437,7 @@ Value apply_filter(Interp& in, const std::string& name, const Value& v, CallArgs
     const Value* width = args.get(0, "width");
     const std::string ind = width && width->is_string() ? width->str()
                                                         : std::string(static_cast<size_t>(std::clamp<int64_t>(width ? width->as_int() : 4, 0, 1024)), ' ');
-    return in.make_string(indent_text(to_str(v), ind, arg_bool(args, 1, "first", false), arg_bool(args, 2, "blank", false)));
+    return keep_markup(in, v, indent_text(to_str(v), ind, arg_bool(args, 1, "first", false), arg_bool(args, 2, "blank", false)));
   }
   if (n == "center") {
     const Value* w = args.get(0, "width");
@@ -443,7 +472,7 @@ Value apply_filter(Interp& in, const std::string& name, const Value& v, CallArgs
         out.push_back(item);
       }
     }
-    return in.make_list(std::move(out));
+    return generator(in, std::move(out));
   }
   if (n == "min" || n == "max") return min_max(in, v, args, n == "max");
   if (n == "sum") {
@@ -475,7 +504,7 @@ Value apply_filter(Interp& in, const std::string& name, const Value& v, CallArgs
         while (static_cast<int64_t>(cur.size()) < size) cur.push_back(*fill);
       out.push_back(Value::list(std::move(cur)));
     }
-    return in.make_list(std::move(out));
+    return generator(in, std::move(out));
   }
   if (n == "wordcount") {
     const std::string s = to_str(v);
@@ -504,7 +533,7 @@ bool apply_test(Interp& in, const std::string& name, const Value& v, CallArgs& a
   if (n == "string") return v.is_string();
   if (n == "mapping") return v.is_dict() && !v.dict_obj().is_namespace;
   if (n == "iterable") return v.is_undefined() || v.is_string() || v.is_list() || (v.is_dict() && !v.dict_obj().is_namespace);
-  if (n == "sequence") return v.is_undefined() || v.is_string() || v.is_list() || (v.is_dict() && !v.dict_obj().is_namespace);
+  if (n == "sequence") return v.is_undefined() || v.is_string() || (v.is_list() && !v.is_lazy()) || (v.is_dict() && !v.dict_obj().is_namespace);
   if (n == "number") return v.is_number();
   if (n == "integer") return v.is_int();
   if (n == "float") return v.is_float();
@@ -553,8 +582,8 @@ bool apply_test(Interp& in, const std::string& name, const Value& v, CallArgs& a
     }
     return cased;
   }
-  if (n == "filter") return is_known_filter(to_str(arg()));
-  if (n == "test") return is_known_test(to_str(arg()));
+  if (n == "filter") return v.is_string() && is_known_filter(v.str());
+  if (n == "test") return v.is_string() && is_known_test(v.str());
   in.fail("No test named '" + name + "'.");
 }
 

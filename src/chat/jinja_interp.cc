@@ -273,7 +273,7 @@ Value Interp::define_macro(const Stmt& s) {
       }
       ValueList extra;
       for (size_t i = n; i < args.pos.size(); ++i) extra.push_back(args.pos[i]);
-      local->set("varargs", Value::list(std::move(extra)));
+      local->set("varargs", Value::list(std::move(extra), true));
       local->set("kwargs", kwargs);
       std::string text = in.capture(m->body);
       in.scope_ = saved;
@@ -458,6 +458,7 @@ Value Interp::eval_slice(const Value& obj, const Expr& slice) {
   const int64_t step = parts[2].value_or(1);
   if (step == 0) fail("slice step cannot be zero");
   if (obj.is_undefined()) fail_undefined(obj);
+  if (obj.is_lazy()) return Value::undefined("'" + obj.type_name() + "' object is not subscriptable");
   auto pick = [&](int64_t n, auto&& take) {
     int64_t b, e;
     adjust_slice(n, parts[0], parts[1], step, b, e);
@@ -472,7 +473,7 @@ Value Interp::eval_slice(const Value& obj, const Expr& slice) {
       const std::vector<size_t> off = utf8::offsets(s);
       pick(static_cast<int64_t>(off.size() - 1), [&](int64_t i) { out.append(s, off[i], off[i + 1] - off[i]); });
     }
-    return make_string(std::move(out));
+    return obj.is_markup() ? Value::markup(std::move(out)) : make_string(std::move(out));
   }
   if (obj.is_list()) {
     const ValueList& items = obj.items();
@@ -508,7 +509,7 @@ bool Interp::contains(const Value& container, const Value& item) {
       if (!item.is_string()) fail("'in <string>' requires string as left operand, not " + item.type_name());
       return container.str().find(item.str()) != std::string::npos;
     case Value::Type::List:
-      for (const Value& x : container.items())
+      for (const Value& x : iterate(container))
         if (equals(x, item)) return true;
       return false;
     case Value::Type::Dict: return container.dict_obj().find(item) != nullptr;
@@ -519,7 +520,12 @@ bool Interp::contains(const Value& container, const Value& item) {
 ValueList Interp::iterate(const Value& v) {
   switch (v.type()) {
     case Value::Type::Undefined: return {};
-    case Value::Type::List: return v.items();
+    case Value::Type::List:
+      if (v.list_obj().lazy == ListObj::Lazy::Iterator) {  // a generator runs once
+        if (v.list_obj().consumed) return {};
+        v.list_obj().consumed = true;
+      }
+      return v.items();
     case Value::Type::Dict: {
       if (v.dict_obj().is_namespace) break;
       ValueList keys;
@@ -601,7 +607,7 @@ Value Interp::getitem(const Value& obj, const Value& key) {
   if (obj.is_undefined()) fail_undefined(obj);
   if (obj.is_dict() && !obj.dict_obj().is_namespace) {
     if (const Value* v = obj.dict_obj().find(key)) return *v;
-  } else if ((obj.is_list() || obj.is_string()) && (key.is_int() || key.is_bool())) {
+  } else if (((obj.is_list() && !obj.is_lazy()) || obj.is_string()) && (key.is_int() || key.is_bool())) {
     int64_t i = key.as_int();
     if (obj.is_list()) {
       const auto n = static_cast<int64_t>(obj.items().size());
@@ -612,12 +618,18 @@ Value Interp::getitem(const Value& obj, const Value& key) {
       if (utf8::is_ascii(s)) {
         const auto n = static_cast<int64_t>(s.size());
         if (i < 0) i += n;
-        if (i >= 0 && i < n) return Value(std::string(1, s[static_cast<size_t>(i)]));
+        if (i >= 0 && i < n) {
+          Value c(std::string(1, s[static_cast<size_t>(i)]));
+          return obj.is_markup() ? Value::markup(c.str()) : c;
+        }
       } else {
         const std::vector<size_t> off = utf8::offsets(s);
         const auto n = static_cast<int64_t>(off.size() - 1);
         if (i < 0) i += n;
-        if (i >= 0 && i < n) return Value(s.substr(off[i], off[i + 1] - off[i]));
+        if (i >= 0 && i < n) {
+          std::string c = s.substr(off[i], off[i + 1] - off[i]);
+          return obj.is_markup() ? Value::markup(std::move(c)) : Value(std::move(c));
+        }
       }
     }
   } else if (obj.is_loop() && key.is_string()) {
@@ -714,14 +726,20 @@ Value Interp::binop(const std::string& op, const Value& a, const Value& b) {
   }
   if (o == '+' && a.is_string() && b.is_string()) {
     if (a.str().size() + b.str().size() > limits_.max_string_bytes) fail("template built a string that is too large");
+    if (a.is_markup() || b.is_markup()) {  // Markup.__add__ / __radd__ escape the plain operand
+      std::string s = (a.is_markup() ? a.str() : html_escape(a.str())) + (b.is_markup() ? b.str() : html_escape(b.str()));
+      charge(s.size());
+      return Value::markup(std::move(s));
+    }
     return make_string(a.str() + b.str());
   }
-  if (o == '+' && a.is_list() && b.is_list() && a.list_obj().is_tuple == b.list_obj().is_tuple) {
+  if (o == '+' && a.is_list() && b.is_list() && !a.is_lazy() && !b.is_lazy() &&
+      a.list_obj().is_tuple == b.list_obj().is_tuple) {
     ValueList items = a.items();
     items.insert(items.end(), b.items().begin(), b.items().end());
     return make_list(std::move(items), a.list_obj().is_tuple);
   }
-  if (op == "*" && (a.is_string() || a.is_list() || b.is_string() || b.is_list())) {
+  if (op == "*" && !a.is_lazy() && !b.is_lazy() && (a.is_string() || a.is_list() || b.is_string() || b.is_list())) {
     const Value& seq = (a.is_string() || a.is_list()) ? a : b;
     const Value& count = (a.is_string() || a.is_list()) ? b : a;
     if (!count.is_int() && !count.is_bool())
@@ -733,6 +751,10 @@ Value Interp::binop(const std::string& op, const Value& a, const Value& b) {
         fail("template built a string that is too large");
       std::string s;
       for (int64_t i = 0; i < n; ++i) s += seq.str();
+      if (seq.is_markup()) {
+        charge(s.size());
+        return Value::markup(std::move(s));
+      }
       return make_string(std::move(s));
     }
     const size_t unit = seq.items().size();

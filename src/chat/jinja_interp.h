@@ -121,5 +121,6 @@ std::vector<std::pair<std::string, Value>> builtin_globals();
 std::optional<int64_t> to_int(const Value& v);
 std::optional<double> to_float(const Value& v);
 std::string format_percent(Interp& in, const std::string& fmt, const Value& args);
+std::string html_escape(const std::string& s);  // markupsafe.escape
 
 }  // namespace nagare::jinja

@@ -146,7 +146,32 @@ Value bind(const Value& self, const char* name, Value (*fn)(Interp&, const Value
   return Value::func(name, [self, fn](Interp& in, CallArgs& a) { return fn(in, self, a); });
 }
 
+Value string_method(Interp& in, const Value& self, const std::string& name, CallArgs& a);
+
+// Markup's str methods return Markup, with string arguments escaped (markupsafe's wrappers).
+Value markup_method(Interp& in, const Value& self, const std::string& name, CallArgs& a) {
+  static const char* const kWrapped[] = {"capitalize", "title", "lower", "upper", "replace", "ljust", "rjust",
+                                         "lstrip", "rstrip", "center", "strip", "swapcase", "zfill"};
+  bool wrapped = false;
+  for (const char* w : kWrapped) wrapped = wrapped || name == w;
+  if (wrapped) {
+    CallArgs escaped = a;
+    for (Value& v : escaped.pos)
+      if (v.is_string() && !v.is_markup()) v = Value(html_escape(v.str()));
+    Value r = string_method(in, Value(self.str()), name, escaped);
+    return r.is_string() ? Value::markup(r.str()) : r;
+  }
+  Value r = string_method(in, Value(self.str()), name, a);
+  if (name == "split" || name == "rsplit" || name == "splitlines") {
+    ValueList parts;
+    for (const Value& p : r.items()) parts.push_back(Value::markup(p.str()));
+    return in.make_list(std::move(parts));
+  }
+  return r;
+}
+
 Value string_method(Interp& in, const Value& self, const std::string& name, CallArgs& a) {
+  if (self.is_markup()) return markup_method(in, self, name, a);
   const std::string& s = self.str();
   auto chars_arg = [&](size_t i) -> const std::string* {
     if (i < a.pos.size() && a.pos[i].is_string()) return &a.pos[i].str();
@@ -297,13 +322,15 @@ std::optional<Value> get_method(Interp& in, const Value& obj, const std::string&
         ValueList out;
         for (const auto& kv : obj.dict_obj().items)
           out.push_back(which == 0 ? Value::list({kv.first, kv.second}, true) : which == 1 ? kv.first : kv.second);
-        return i.make_list(std::move(out));
+        i.charge(out.size() * sizeof(Value));
+        return Value::lazy(std::move(out), ListObj::Lazy::View,
+                           which == 0 ? "dict_items" : which == 1 ? "dict_keys" : "dict_values");
       });
     }
     if (in_list(kUnsafeDict, name)) return unsafe(name, obj);
     return std::nullopt;
   }
-  if (obj.is_list()) {
+  if (obj.is_list() && !obj.is_lazy()) {
     if (name == "index" || name == "count") {
       const bool idx = name == "index";
       return Value::func(name, [obj, idx](Interp& i, CallArgs& a) -> Value {

@@ -57,6 +57,20 @@ Value Value::list(ValueList items, bool is_tuple) {
   return v;
 }
 
+Value Value::lazy(ValueList items, ListObj::Lazy kind, const char* type_name) {
+  Value v = list(std::move(items));
+  auto* obj = static_cast<ListObj*>(v.obj_.get());
+  obj->lazy = kind;
+  obj->lazy_type = type_name;
+  return v;
+}
+
+Value Value::markup(std::string s) {
+  Value v(std::move(s));
+  v.markup_ = true;
+  return v;
+}
+
 Value Value::dict(std::shared_ptr<DictObj> d) {
   Value v;
   v.type_ = Type::Dict;
@@ -105,7 +119,7 @@ bool Value::truthy() const {
     case Type::Int: return num_.i != 0;
     case Type::Float: return num_.f != 0.0;
     case Type::String: return !str_->empty();
-    case Type::List: return !items().empty();
+    case Type::List: return list_obj().lazy == ListObj::Lazy::Iterator || !items().empty();
     case Type::Dict: return dict_obj().is_namespace || !dict_obj().items.empty();
     case Type::Func:
     case Type::Loop: return true;
@@ -121,7 +135,9 @@ std::string Value::type_name() const {
     case Type::Int: return "int";
     case Type::Float: return "float";
     case Type::String: return "str";
-    case Type::List: return list_obj().is_tuple ? "tuple" : "list";
+    case Type::List:
+      if (list_obj().lazy != ListObj::Lazy::No) return list_obj().lazy_type;
+      return list_obj().is_tuple ? "tuple" : "list";
     case Type::Dict: return dict_obj().is_namespace ? "Namespace" : "dict";
     case Type::Func: return "function";
     case Type::Loop: return "LoopContext";
@@ -200,6 +216,16 @@ void append_string_repr(std::string& out, const std::string& s) {
 void append_repr(std::string& out, const Value& v);
 
 void append_container(std::string& out, const Value& v) {
+  if (v.is_list() && v.list_obj().lazy == ListObj::Lazy::Iterator) {
+    out += std::string("<") + v.list_obj().lazy_type + " object>";
+    return;
+  }
+  if (v.is_list() && v.list_obj().lazy == ListObj::Lazy::View) {
+    out += std::string(v.list_obj().lazy_type) + "(";
+    append_container(out, Value::list(v.items()));
+    out += ")";
+    return;
+  }
   if (v.is_list()) {
     const bool tuple = v.list_obj().is_tuple;
     out += tuple ? '(' : '[';
@@ -351,6 +377,8 @@ struct JsonWriter {
       case Value::Type::Float: out += json_float(v.as_double()); break;
       case Value::Type::String: json_string(out, v.str(), fmt.ensure_ascii); break;
       case Value::Type::List: {
+        if (v.is_lazy())
+          throw std::runtime_error("Object of type " + v.type_name() + " is not JSON serializable");
         const ValueList& items = v.items();
         if (items.empty()) {
           out += "[]";
@@ -422,6 +450,7 @@ bool equals(const Value& a, const Value& b) {
     case T::None: return true;
     case T::String: return a.str_ptr() == b.str_ptr() || a.str() == b.str();
     case T::List: {
+      if (a.is_lazy() || b.is_lazy()) return &a.list_obj() == &b.list_obj();
       if (a.list_obj().is_tuple != b.list_obj().is_tuple) return false;
       const ValueList &x = a.items(), &y = b.items();
       if (x.size() != y.size()) return false;
@@ -451,7 +480,8 @@ bool less_than(const Value& a, const Value& b) {
     return a.as_int() < b.as_int();
   }
   if (a.is_string() && b.is_string()) return a.str() < b.str();
-  if (a.is_list() && b.is_list() && a.list_obj().is_tuple == b.list_obj().is_tuple) {
+  if (a.is_list() && b.is_list() && !a.is_lazy() && !b.is_lazy() &&
+      a.list_obj().is_tuple == b.list_obj().is_tuple) {
     const ValueList &x = a.items(), &y = b.items();
     for (size_t i = 0; i < x.size() && i < y.size(); ++i) {
       if (equals(x[i], y[i])) continue;

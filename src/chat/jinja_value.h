@@ -20,6 +20,12 @@ using ValueList = std::vector<Value>;
 struct ListObj {
   ValueList items;
   bool is_tuple = false;  // repr as (a, b); otherwise identical to a list
+  // jinja2's map/select/... filters return generators and dict.items() a view: iterable, but not
+  // subscriptable or JSON-serializable; a generator is always truthy, has no len() and is used
+  // up by its first iteration. Templates can observe all of that, so it is kept.
+  enum class Lazy : uint8_t { No, Iterator, View } lazy = Lazy::No;
+  const char* lazy_type = "";  // Python type name: "generator", "dict_items", ...
+  mutable bool consumed = false;
 };
 
 struct DictObj {
@@ -51,6 +57,9 @@ class Value {
   Value(std::string s);
   Value(const char* s) : Value(std::string(s)) {}
   static Value list(ValueList items = {}, bool is_tuple = false);
+  static Value lazy(ValueList items, ListObj::Lazy kind, const char* type_name);
+  // A markupsafe.Markup string (from |safe or |escape): `+` HTML-escapes the other operand.
+  static Value markup(std::string s);
   static Value dict(std::shared_ptr<DictObj> d);
   static Value dict();
   static Value func(std::string name, std::function<Value(Interp&, CallArgs&)> fn);
@@ -65,6 +74,8 @@ class Value {
   bool is_number() const { return type_ == Type::Int || type_ == Type::Float || type_ == Type::Bool; }
   bool is_string() const { return type_ == Type::String; }
   bool is_list() const { return type_ == Type::List; }
+  bool is_lazy() const { return type_ == Type::List && list_obj().lazy != ListObj::Lazy::No; }
+  bool is_markup() const { return markup_; }
   bool is_dict() const { return type_ == Type::Dict; }
   bool is_func() const { return type_ == Type::Func; }
   bool is_loop() const { return type_ == Type::Loop; }
@@ -87,6 +98,7 @@ class Value {
 
  private:
   Type type_ = Type::Undefined;
+  bool markup_ = false;
   union {
     bool b;
     int64_t i;
