@@ -1,0 +1,136 @@
+#include "kernels/ops.h"
+
+#include <cmath>
+
+#include "kernels/fp16.h"
+
+namespace nagare {
+
+void rms_norm(const float* x, const float* weight, float* y, int64_t n, float eps) {
+  double sum = 0;  // double: the mean of squares is a long reduction; ggml accumulates in double too
+  for (int64_t i = 0; i < n; ++i) sum += double(x[i]) * double(x[i]);
+  float scale = 1.0f / std::sqrt(float(sum / double(n)) + eps);
+  if (weight) {
+    for (int64_t i = 0; i < n; ++i) y[i] = x[i] * scale * weight[i];
+  } else {
+    for (int64_t i = 0; i < n; ++i) y[i] = x[i] * scale;
+  }
+}
+
+Rope::Rope(int32_t rot_dims, float freq_base, float freq_scale, RopeStyle style, const float* freq_factors)
+    : rot_dims_(rot_dims), freq_base_(freq_base), freq_scale_(freq_scale), style_(style), freq_factors_(freq_factors) {}
+
+void Rope::apply(float* x, int32_t n_heads, int32_t head_dim, int32_t pos) const {
+  // theta_i = pos * scale * base^(-2i/d), built by repeated multiplication in float as ggml does,
+  // so angles agree with llama.cpp to the last bit in the common case.
+  const float theta_scale = std::pow(freq_base_, -2.0f / float(rot_dims_));
+  const int32_t half = rot_dims_ / 2;
+  float theta = float(pos) * freq_scale_;
+  for (int32_t i = 0; i < half; ++i) {
+    const float angle = freq_factors_ ? theta / freq_factors_[i] : theta;
+    const float c = std::cos(angle), s = std::sin(angle);
+    for (int32_t h = 0; h < n_heads; ++h) {
+      float* v = x + int64_t(h) * head_dim;
+      int32_t a = style_ == RopeStyle::kNorm ? 2 * i : i;
+      int32_t b = style_ == RopeStyle::kNorm ? 2 * i + 1 : i + half;
+      const float x0 = v[a], x1 = v[b];
+      v[a] = x0 * c - x1 * s;
+      v[b] = x0 * s + x1 * c;
+    }
+    theta *= theta_scale;
+  }
+}
+
+void silu_mul(const float* gate, const float* up, float* out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) out[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
+}
+
+namespace {
+float gelu_tanh(float x) {
+  constexpr float kSqrt2OverPi = 0.79788456080286535587989211986876f;
+  constexpr float kCoef = 0.044715f;
+  return 0.5f * x * (1.0f + std::tanh(kSqrt2OverPi * x * (1.0f + kCoef * x * x)));
+}
+
+// GELU of every half-precision input, stored as half: ggml evaluates GELU through exactly this
+// table, so using it too keeps gemma's activations bit-compatible with the reference.
+struct GeluTable {
+  uint16_t values[65536];
+  GeluTable() {
+    for (uint32_t i = 0; i < 65536; ++i) values[i] = fp32_to_fp16(gelu_tanh(fp16_to_fp32(uint16_t(i))));
+  }
+};
+}  // namespace
+
+void gelu_tanh_mul(const float* gate, const float* up, float* out, int64_t n) {
+  static const GeluTable table;
+  for (int64_t i = 0; i < n; ++i) {
+    const float x = gate[i];
+    float g;
+    if (x <= -10.0f) g = 0.0f;
+    else if (x >= 10.0f) g = x;
+    else g = fp16_to_fp32(table.values[fp32_to_fp16(x)]);
+    out[i] = g * up[i];
+  }
+}
+
+void add_in_place(float* x, const float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) x[i] += y[i];
+}
+
+void scale_in_place(float* x, float s, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) x[i] *= s;
+}
+
+}  // namespace nagare
+
+#include "kernels/fp16.h"
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+namespace nagare {
+namespace {
+#if defined(__x86_64__)
+__attribute__((target("avx2,f16c"))) void fp16_to_fp32_f16c(const uint16_t* src, float* dst, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i))));
+  for (; i < n; ++i) dst[i] = fp16_to_fp32(src[i]);
+}
+__attribute__((target("avx2,f16c"))) void fp32_to_fp16_f16c(const float* src, uint16_t* dst, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + i), _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT));
+  for (; i < n; ++i) dst[i] = fp32_to_fp16(src[i]);
+}
+const bool kHasF16c = __builtin_cpu_supports("f16c") && __builtin_cpu_supports("avx2");
+#endif
+}  // namespace
+
+void fp16_to_fp32_row(const uint16_t* src, float* dst, int64_t n) {
+#if defined(__x86_64__)
+  if (kHasF16c) return fp16_to_fp32_f16c(src, dst, n);
+#endif
+  for (int64_t i = 0; i < n; ++i) dst[i] = fp16_to_fp32(src[i]);
+}
+
+void fp32_to_fp16_row(const float* src, uint16_t* dst, int64_t n) {
+#if defined(__x86_64__)
+  if (kHasF16c) return fp32_to_fp16_f16c(src, dst, n);
+#endif
+  for (int64_t i = 0; i < n; ++i) dst[i] = fp32_to_fp16(src[i]);
+}
+
+float dot_f32(const float* a, const float* b, int64_t n) {
+  // Eight independent partial sums in a fixed order: vectorizable, and the same order always.
+  float acc[8] = {};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int j = 0; j < 8; ++j) acc[j] += a[i + j] * b[i + j];
+  float sum = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+  for (; i < n; ++i) sum += a[i] * b[i];
+  return sum;
+}
+
+}  // namespace nagare

@@ -1,0 +1,43 @@
+// Element-wise and small reduction operations of a transformer layer (float32).
+#pragma once
+
+#include <cstdint>
+
+namespace nagare {
+
+// y = x / sqrt(mean(x^2) + eps) * weight (weight may be null: plain normalization). y may alias x.
+void rms_norm(const float* x, const float* weight, float* y, int64_t n, float eps);
+
+enum class RopeStyle { kNorm, kNeox };  // pairs (2i, 2i+1) as llama; pairs (i, i + d/2) as GPT-NeoX/Gemma
+
+// Precomputed rotation frequencies for one head dimension and base; apply() rotates in place.
+class Rope {
+ public:
+  Rope() = default;
+  // freq_factors (rot_dims/2 values, may be null) divide each frequency, as llama 3.1's rope_freqs.
+  Rope(int32_t rot_dims, float freq_base, float freq_scale, RopeStyle style, const float* freq_factors = nullptr);
+  // Rotates the first rot_dims elements of each of n_heads vectors of length head_dim at `pos`.
+  void apply(float* x, int32_t n_heads, int32_t head_dim, int32_t pos) const;
+
+ private:
+  int32_t rot_dims_ = 0;
+  float freq_base_ = 10000.f, freq_scale_ = 1.f;
+  RopeStyle style_ = RopeStyle::kNorm;
+  const float* freq_factors_ = nullptr;
+};
+
+void silu_mul(const float* gate, const float* up, float* out, int64_t n);       // silu(gate) * up
+void gelu_tanh_mul(const float* gate, const float* up, float* out, int64_t n);  // gelu(gate) * up
+void add_in_place(float* x, const float* y, int64_t n);
+void scale_in_place(float* x, float s, int64_t n);
+
+}  // namespace nagare
+
+namespace nagare {
+
+// Half-float rows <-> float rows (uses F16C where the CPU has it; exact either way).
+void fp16_to_fp32_row(const uint16_t* src, float* dst, int64_t n);
+void fp32_to_fp16_row(const float* src, uint16_t* dst, int64_t n);
+float dot_f32(const float* a, const float* b, int64_t n);
+
+}  // namespace nagare

@@ -1,0 +1,44 @@
+// A ragged batch for one forward pass: prefill chunks of new sequences and single decode tokens
+// of running ones together. Each token names its sequence, whose block table says where its
+// keys and values live in the paged KV cache.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+namespace nagare {
+
+struct BatchSequence {
+  const int32_t* block_table = nullptr;  // KV block ids covering positions [0, n_blocks * block_size)
+  int32_t n_blocks = 0;
+};
+
+struct Batch {
+  std::vector<int32_t> tokens;
+  std::vector<int32_t> positions;   // position of each token in its sequence
+  std::vector<int32_t> seq;         // index into `sequences`
+  std::vector<uint8_t> want_logits; // 1: return this token's logits
+  std::vector<BatchSequence> sequences;
+
+  void clear() {
+    tokens.clear();
+    positions.clear();
+    seq.clear();
+    want_logits.clear();
+    sequences.clear();
+  }
+  void add(int32_t token, int32_t pos, int32_t seq_index, bool logits) {
+    tokens.push_back(token);
+    positions.push_back(pos);
+    seq.push_back(seq_index);
+    want_logits.push_back(logits ? 1 : 0);
+  }
+  int64_t size() const { return int64_t(tokens.size()); }
+  int64_t n_logits() const {
+    int64_t n = 0;
+    for (auto w : want_logits) n += w;
+    return n;
+  }
+};
+
+}  // namespace nagare

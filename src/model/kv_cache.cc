@@ -1,0 +1,27 @@
+#include "model/kv_cache.h"
+
+#include "model/model_config.h"
+#include "util/error.h"
+
+namespace nagare {
+
+size_t KvCache::bytes_per_token(const ModelConfig& c) {
+  return size_t(c.n_layer) * c.n_head_kv * (c.head_dim_k + c.head_dim_v) * sizeof(uint16_t);
+}
+
+int32_t KvCache::blocks_for_bytes(const ModelConfig& c, size_t bytes, int32_t block_size) {
+  return int32_t(bytes / (bytes_per_token(c) * size_t(block_size)));
+}
+
+KvCache::KvCache(const ModelConfig& c, int32_t n_blocks, int32_t block_size)
+    : n_blocks_(n_blocks),
+      block_size_(block_size),
+      n_slots_(int64_t(n_blocks) * block_size),
+      k_stride_(int64_t(c.n_head_kv) * c.head_dim_k),
+      v_stride_(int64_t(c.n_head_kv) * c.head_dim_v) {
+  if (n_blocks <= 0 || block_size <= 0) throw Error("KV cache needs at least one block");
+  keys_.resize(size_t(c.n_layer) * n_slots_ * k_stride_);
+  values_.resize(size_t(c.n_layer) * n_slots_ * v_stride_);
+}
+
+}  // namespace nagare

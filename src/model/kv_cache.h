@@ -1,0 +1,38 @@
+// Paged key/value storage: a pool of fixed-size blocks shared by all sequences of one model.
+// Which block belongs to which sequence is decided above (engine); here is only the memory.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace nagare {
+
+struct ModelConfig;
+
+class KvCache {
+ public:
+  // Keys and values are stored as IEEE half floats, as llama.cpp does by default.
+  KvCache(const ModelConfig& config, int32_t n_blocks, int32_t block_size = 16);
+
+  // Blocks needed for a budget of `bytes`.
+  static int32_t blocks_for_bytes(const ModelConfig& config, size_t bytes, int32_t block_size = 16);
+  static size_t bytes_per_token(const ModelConfig& config);
+
+  int32_t n_blocks() const { return n_blocks_; }
+  int32_t block_size() const { return block_size_; }
+  size_t bytes() const { return (keys_.size() + values_.size()) * sizeof(uint16_t); }
+
+  // The n_head_kv * head_dim half floats of one token slot (slot = block * block_size + offset).
+  uint16_t* key(int32_t layer, int64_t slot) { return keys_.data() + (layer * n_slots_ + slot) * k_stride_; }
+  uint16_t* value(int32_t layer, int64_t slot) { return values_.data() + (layer * n_slots_ + slot) * v_stride_; }
+  const uint16_t* key(int32_t layer, int64_t slot) const { return keys_.data() + (layer * n_slots_ + slot) * k_stride_; }
+  const uint16_t* value(int32_t layer, int64_t slot) const { return values_.data() + (layer * n_slots_ + slot) * v_stride_; }
+
+ private:
+  int32_t n_blocks_, block_size_;
+  int64_t n_slots_, k_stride_, v_stride_;
+  std::vector<uint16_t> keys_, values_;
+};
+
+}  // namespace nagare

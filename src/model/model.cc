@@ -1,0 +1,279 @@
+// The forward pass shared by every supported architecture (see ModelConfig for what differs).
+#include "model/model.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "kernels/fp16.h"
+#include "kernels/ops.h"
+#include "kernels/quant.h"
+#include "util/error.h"
+
+namespace nagare {
+namespace {
+
+int activation_slot(GgmlType act) {
+  switch (act) {
+    case GgmlType::F32: return 0;
+    case GgmlType::F16: return 1;
+    case GgmlType::BF16: return 2;
+    case GgmlType::Q8_0: return 3;
+    case GgmlType::Q8_1: return 4;
+    case GgmlType::Q8_K: return 5;
+    default: throw Error("no activation format for this weight type");
+  }
+}
+
+float round_to_fp16(float x) { return fp16_to_fp32(fp32_to_fp16(x)); }
+void round_to_fp16(const float* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = round_to_fp16(x[i]);
+}
+
+template <typename T>
+void grow(std::vector<T>& v, size_t n) {
+  if (v.size() < n) v.resize(n);
+}
+
+}  // namespace
+
+std::unique_ptr<Model> Model::load(const std::string& path) {
+  std::unique_ptr<Model> m(new Model());
+  m->file_ = GgufFile::open(path);
+  m->config_ = ModelConfig::from_gguf(*m->file_);
+  m->bind_weights();
+  return m;
+}
+
+void Model::bind_weights() {
+  const GgufFile& f = *file_;
+  const ModelConfig& c = config_;
+  auto shape_error = [&](const GgufTensor& t, const std::string& want) {
+    std::string got;
+    for (auto d : t.dims) got += (got.empty() ? "" : " x ") + std::to_string(d);
+    return Error(f.path() + ": tensor '" + t.name + "' has shape [" + got + "], expected [" + want + "]");
+  };
+  auto matrix = [&](const std::string& name, int64_t rows, int64_t cols) {
+    const GgufTensor& t = f.tensor(name);
+    if (t.dims.size() != 2 || t.dims[0] != cols || t.dims[1] != rows)
+      throw shape_error(t, std::to_string(cols) + " x " + std::to_string(rows));
+    if (!is_supported_weight_type(t.type))
+      throw Error(f.path() + ": tensor '" + name + "' has unsupported type " + std::string(ggml_type_name(t.type)));
+    return WeightMatrix{t.type, t.data, rows, cols, row_bytes(t.type, cols)};
+  };
+  auto vec = [&](const std::string& name, int64_t n) -> const float* {
+    const GgufTensor& t = f.tensor(name);
+    if (t.type != GgmlType::F32)
+      throw Error(f.path() + ": tensor '" + name + "' must be F32, is " + std::string(ggml_type_name(t.type)));
+    if (t.n_elements() != n) throw shape_error(t, std::to_string(n));
+    if (reinterpret_cast<uintptr_t>(t.data) % alignof(float) != 0) throw Error(f.path() + ": tensor '" + name + "' is misaligned");
+    return reinterpret_cast<const float*>(t.data);
+  };
+
+  token_embd_ = &f.tensor("token_embd.weight");
+  if (!is_supported_weight_type(token_embd_->type))
+    throw Error(f.path() + ": tensor 'token_embd.weight' has unsupported type " + std::string(ggml_type_name(token_embd_->type)));
+  output_norm_ = vec("output_norm.weight", c.n_embd);
+  output_ = matrix(f.find_tensor("output.weight") ? "output.weight" : "token_embd.weight", c.n_vocab, c.n_embd);
+
+  const float* freq_factors = f.find_tensor("rope_freqs.weight") ? vec("rope_freqs.weight", c.rope_dims / 2) : nullptr;
+  const int64_t q_dim = int64_t(c.n_head) * c.head_dim_k, k_dim = int64_t(c.n_head_kv) * c.head_dim_k;
+  const int64_t v_dim = int64_t(c.n_head_kv) * c.head_dim_v, o_dim = int64_t(c.n_head) * c.head_dim_v;
+  layers_.resize(c.n_layer);
+  for (int32_t il = 0; il < c.n_layer; ++il) {
+    Layer& L = layers_[il];
+    const std::string p = "blk." + std::to_string(il) + ".";
+    L.attn_norm = vec(p + "attn_norm.weight", c.n_embd);
+    L.wq = matrix(p + "attn_q.weight", q_dim, c.n_embd);
+    L.wk = matrix(p + "attn_k.weight", k_dim, c.n_embd);
+    L.wv = matrix(p + "attn_v.weight", v_dim, c.n_embd);
+    L.wo = matrix(p + "attn_output.weight", c.n_embd, o_dim);
+    L.ffn_norm = vec(p + "ffn_norm.weight", c.n_embd);
+    L.gate = matrix(p + "ffn_gate.weight", c.n_ff, c.n_embd);
+    L.up = matrix(p + "ffn_up.weight", c.n_ff, c.n_embd);
+    L.down = matrix(p + "ffn_down.weight", c.n_embd, c.n_ff);
+    if (c.qk_norm) {
+      L.q_norm = vec(p + "attn_q_norm.weight", c.head_dim_k);
+      L.k_norm = vec(p + "attn_k_norm.weight", c.head_dim_k);
+    }
+    if (c.post_norms) {
+      L.post_attn_norm = vec(p + "post_attention_norm.weight", c.n_embd);
+      L.post_ffn_norm = vec(p + "post_ffw_norm.weight", c.n_embd);
+    }
+    L.rope = c.layer_uses_swa[il] ? Rope(c.rope_dims, c.rope_base_swa, c.rope_scale_swa, c.rope_style)
+                                  : Rope(c.rope_dims, c.rope_base, c.rope_scale, c.rope_style, freq_factors);
+  }
+}
+
+void Model::ActivationCache::reset(const float* x, int64_t n_tokens, int64_t cols) {
+  x_ = x;
+  n_tokens_ = n_tokens;
+  cols_ = cols;
+  std::fill(std::begin(valid_), std::end(valid_), false);
+}
+
+const QuantizedActivations& Model::ActivationCache::get(GgmlType weight_type, ThreadPool& pool) {
+  GgmlType act = activation_type_for(weight_type);
+  int slot = activation_slot(act);
+  if (!valid_[slot]) {
+    acts_[slot].quantize(act, x_, n_tokens_, cols_, cols_, pool);
+    valid_[slot] = true;
+  }
+  return acts_[slot];
+}
+
+void Model::Workspace::reserve(const ModelConfig& c, int64_t n, int64_t n_logits, int n_threads, int64_t max_keys) {
+  grow(x, n * c.n_embd);
+  grow(xn, n * std::max<int64_t>(c.n_embd, int64_t(c.n_head) * c.head_dim_v));
+  grow(q, n * c.n_head * c.head_dim_k);
+  grow(k, n * c.n_head_kv * c.head_dim_k);
+  grow(v, n * c.n_head_kv * c.head_dim_v);
+  grow(attn, n * c.n_head * c.head_dim_v);
+  grow(proj, n * c.n_embd);
+  grow(gate, n * c.n_ff);
+  grow(up, n * c.n_ff);
+  grow(final_in, n_logits * c.n_embd);
+  // Per thread: attention scores for every key, one key and one value row and the query.
+  grow(scores, int64_t(n_threads) * (max_keys + 2 * c.head_dim_k + c.head_dim_v));
+}
+
+void Model::matmul_into(const WeightMatrix& w, int64_t n_tokens, float* out, ThreadPool& pool) {
+  matmul(w, ws_.acts.get(w.type, pool), n_tokens, out, w.rows, pool);
+}
+
+void Model::attention(const Batch& batch, const KvCache& kv, int32_t il, ThreadPool& pool) {
+  const ModelConfig& c = config_;
+  const int64_t n = batch.size();
+  const int32_t group = c.n_head / c.n_head_kv;
+  const int32_t bs = kv.block_size();
+  const bool swa = c.layer_uses_swa[il];
+  const int64_t per_thread = int64_t(ws_.scores.size()) / pool.size();
+  pool.parallel_for(n * c.n_head, [&](int64_t task, int thread) {
+    const int64_t t = task / c.n_head;
+    const int32_t h = int32_t(task % c.n_head), g = h / group;
+    const int32_t pos = batch.positions[t];
+    const BatchSequence& s = batch.sequences[batch.seq[t]];
+    const int32_t first = swa ? std::max(0, pos - c.sliding_window + 1) : 0;
+    float* scores = ws_.scores.data() + thread * per_thread;
+    float* krow = scores + (pos - first + 1);
+    float* vrow = krow + c.head_dim_k;
+    // As llama.cpp: q meets the half-precision keys rounded to half, and the attention weights
+    // are rounded to half before they scale the half-precision values.
+    float* q = vrow + c.head_dim_v;
+    round_to_fp16(ws_.q.data() + (t * c.n_head + h) * c.head_dim_k, q, c.head_dim_k);
+
+    // Keys in position order, one fixed reduction order: the result is the same whatever batch
+    // this token is in and however its prompt was chunked.
+    float max_score = -INFINITY;
+    for (int32_t p = first; p <= pos; ++p) {
+      const int64_t slot = int64_t(s.block_table[p / bs]) * bs + p % bs;
+      fp16_to_fp32_row(kv.key(il, slot) + int64_t(g) * c.head_dim_k, krow, c.head_dim_k);
+      const float sc = dot_f32(q, krow, c.head_dim_k) * c.attn_scale;
+      scores[p - first] = sc;
+      max_score = std::max(max_score, sc);
+    }
+    float sum = 0;
+    for (int32_t p = first; p <= pos; ++p) {
+      const float e = std::exp(scores[p - first] - max_score);
+      scores[p - first] = e;
+      sum += e;
+    }
+    const float inv = 1.0f / sum;
+    float* out = ws_.attn.data() + (t * c.n_head + h) * c.head_dim_v;
+    std::fill(out, out + c.head_dim_v, 0.0f);
+    for (int32_t p = first; p <= pos; ++p) {
+      const int64_t slot = int64_t(s.block_table[p / bs]) * bs + p % bs;
+      fp16_to_fp32_row(kv.value(il, slot) + int64_t(g) * c.head_dim_v, vrow, c.head_dim_v);
+      const float w = round_to_fp16(scores[p - first] * inv);
+      for (int32_t d = 0; d < c.head_dim_v; ++d) out[d] += w * vrow[d];
+    }
+  });
+}
+
+void Model::forward(const Batch& batch, KvCache& kv, float* logits, ThreadPool& pool) {
+  const ModelConfig& c = config_;
+  const int64_t n = batch.size();
+  if (n == 0) return;
+  int64_t max_keys = 0;
+  for (int64_t t = 0; t < n; ++t) {
+    if (batch.tokens[t] < 0 || batch.tokens[t] >= c.n_vocab) throw Error("token id " + std::to_string(batch.tokens[t]) + " is outside the vocabulary");
+    if (batch.seq[t] < 0 || size_t(batch.seq[t]) >= batch.sequences.size()) throw Error("batch token names no sequence");
+    const BatchSequence& s = batch.sequences[batch.seq[t]];
+    if (batch.positions[t] < 0 || int64_t(batch.positions[t]) >= int64_t(s.n_blocks) * kv.block_size())
+      throw Error("position " + std::to_string(batch.positions[t]) + " has no KV block");
+    max_keys = std::max<int64_t>(max_keys, batch.positions[t] + 1);
+  }
+  const int64_t n_logits = batch.n_logits();
+  ws_.reserve(c, n, n_logits, pool.size(), max_keys);
+  const int64_t d = c.n_embd;
+  const int64_t q_dim = int64_t(c.n_head) * c.head_dim_k, k_dim = int64_t(c.n_head_kv) * c.head_dim_k;
+  const int64_t v_dim = int64_t(c.n_head_kv) * c.head_dim_v, o_dim = int64_t(c.n_head) * c.head_dim_v;
+  float* x = ws_.x.data();
+  float* xn = ws_.xn.data();
+
+  const size_t embd_row = row_bytes(token_embd_->type, d);
+  pool.parallel_for(n, [&](int64_t t, int) {
+    dequantize_row(token_embd_->type, token_embd_->data + size_t(batch.tokens[t]) * embd_row, x + t * d, d);
+    if (c.embed_scale != 1.f) scale_in_place(x + t * d, c.embed_scale, d);
+  });
+
+  for (int32_t il = 0; il < c.n_layer; ++il) {
+    const Layer& L = layers_[il];
+    pool.parallel_for(n, [&](int64_t t, int) { rms_norm(x + t * d, L.attn_norm, xn + t * d, d, c.norm_eps); });
+    ws_.acts.reset(xn, n, d);
+    matmul_into(L.wq, n, ws_.q.data(), pool);
+    matmul_into(L.wk, n, ws_.k.data(), pool);
+    matmul_into(L.wv, n, ws_.v.data(), pool);
+
+    pool.parallel_for(n, [&](int64_t t, int) {
+      float* q = ws_.q.data() + t * q_dim;
+      float* k = ws_.k.data() + t * k_dim;
+      if (c.qk_norm) {
+        for (int32_t h = 0; h < c.n_head; ++h) rms_norm(q + h * c.head_dim_k, L.q_norm, q + h * c.head_dim_k, c.head_dim_k, c.norm_eps);
+        for (int32_t h = 0; h < c.n_head_kv; ++h) rms_norm(k + h * c.head_dim_k, L.k_norm, k + h * c.head_dim_k, c.head_dim_k, c.norm_eps);
+      }
+      L.rope.apply(q, c.n_head, c.head_dim_k, batch.positions[t]);
+      L.rope.apply(k, c.n_head_kv, c.head_dim_k, batch.positions[t]);
+      const BatchSequence& s = batch.sequences[batch.seq[t]];
+      const int32_t pos = batch.positions[t];
+      const int64_t slot = int64_t(s.block_table[pos / kv.block_size()]) * kv.block_size() + pos % kv.block_size();
+      fp32_to_fp16_row(k, kv.key(il, slot), k_dim);
+      fp32_to_fp16_row(ws_.v.data() + t * v_dim, kv.value(il, slot), v_dim);
+    });
+
+    attention(batch, kv, il, pool);
+    ws_.acts.reset(ws_.attn.data(), n, o_dim);
+    matmul_into(L.wo, n, ws_.proj.data(), pool);
+
+    pool.parallel_for(n, [&](int64_t t, int) {
+      float* p = ws_.proj.data() + t * d;
+      if (L.post_attn_norm) rms_norm(p, L.post_attn_norm, p, d, c.norm_eps);
+      add_in_place(x + t * d, p, d);
+      rms_norm(x + t * d, L.ffn_norm, xn + t * d, d, c.norm_eps);
+    });
+    ws_.acts.reset(xn, n, d);
+    matmul_into(L.gate, n, ws_.gate.data(), pool);
+    matmul_into(L.up, n, ws_.up.data(), pool);
+    pool.parallel_for(n, [&](int64_t t, int) {
+      float* g = ws_.gate.data() + t * c.n_ff;
+      const float* u = ws_.up.data() + t * c.n_ff;
+      if (c.activation == FfnActivation::kSilu) silu_mul(g, u, g, c.n_ff);
+      else gelu_tanh_mul(g, u, g, c.n_ff);
+    });
+    ws_.acts.reset(ws_.gate.data(), n, c.n_ff);
+    matmul_into(L.down, n, ws_.proj.data(), pool);
+    pool.parallel_for(n, [&](int64_t t, int) {
+      float* p = ws_.proj.data() + t * d;
+      if (L.post_ffn_norm) rms_norm(p, L.post_ffn_norm, p, d, c.norm_eps);
+      add_in_place(x + t * d, p, d);
+    });
+  }
+
+  if (n_logits == 0) return;
+  for (int64_t t = 0, i = 0; t < n; ++t)
+    if (batch.want_logits[t]) rms_norm(x + t * d, output_norm_, ws_.final_in.data() + (i++) * d, d, c.norm_eps);
+  ws_.acts.reset(ws_.final_in.data(), n_logits, d);
+  matmul_into(output_, n_logits, logits, pool);
+}
+
+}  // namespace nagare

@@ -1,0 +1,77 @@
+// A loaded decoder-only transformer: weights stay in the mmapped GGUF file; forward(Batch)
+// computes the logits of the batch's marked tokens and fills their KV slots.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gguf/gguf_file.h"
+#include "kernels/matmul.h"
+#include "model/batch.h"
+#include "model/kv_cache.h"
+#include "model/model_config.h"
+#include "util/thread_pool.h"
+
+namespace nagare {
+
+class Model {
+ public:
+  // Opens and checks the file: architecture, every tensor's presence, shape and type.
+  static std::unique_ptr<Model> load(const std::string& path);
+
+  const ModelConfig& config() const { return config_; }
+  const GgufFile& file() const { return *file_; }
+
+  // Runs the batch; writes n_vocab logits per token with want_logits set, in batch order, to
+  // `logits` (batch.n_logits() * n_vocab floats). Results for a token never depend on the rest
+  // of the batch. Not thread-safe: one engine loop drives one model.
+  void forward(const Batch& batch, KvCache& kv, float* logits, ThreadPool& pool);
+
+ private:
+  struct Layer {
+    const float* attn_norm = nullptr;
+    WeightMatrix wq, wk, wv, wo;
+    const float* q_norm = nullptr;
+    const float* k_norm = nullptr;
+    const float* post_attn_norm = nullptr;
+    const float* ffn_norm = nullptr;
+    WeightMatrix gate, up, down;
+    const float* post_ffn_norm = nullptr;
+    Rope rope;
+  };
+  // One input quantized into each activation format at most once (q, k and v share it).
+  class ActivationCache {
+   public:
+    void reset(const float* x, int64_t n_tokens, int64_t cols);
+    const QuantizedActivations& get(GgmlType weight_type, ThreadPool& pool);
+
+   private:
+    static constexpr int kFormats = 6;
+    QuantizedActivations acts_[kFormats];
+    bool valid_[kFormats] = {};
+    const float* x_ = nullptr;
+    int64_t n_tokens_ = 0, cols_ = 0;
+  };
+  // Scratch buffers, grown to the largest batch seen and then reused: nothing per token.
+  struct Workspace {
+    std::vector<float> x, xn, q, k, v, attn, proj, gate, up, scores, final_in;
+    ActivationCache acts;
+    void reserve(const ModelConfig& c, int64_t n_tokens, int64_t n_logits, int n_threads, int64_t max_keys);
+  };
+
+  Model() = default;
+  void bind_weights();
+  void attention(const Batch& batch, const KvCache& kv, int32_t layer, ThreadPool& pool);
+  void matmul_into(const WeightMatrix& w, int64_t n_tokens, float* out, ThreadPool& pool);
+
+  std::unique_ptr<GgufFile> file_;
+  ModelConfig config_;
+  std::vector<Layer> layers_;
+  const GgufTensor* token_embd_ = nullptr;
+  const float* output_norm_ = nullptr;
+  WeightMatrix output_;
+  Workspace ws_;
+};
+
+}  // namespace nagare

@@ -1,0 +1,51 @@
+// Hyperparameters of a decoder-only transformer, read from GGUF metadata. One config describes
+// every supported architecture; the forward pass branches on its fields, not on names.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "kernels/ops.h"
+
+namespace nagare {
+
+class GgufFile;
+
+enum class FfnActivation { kSilu, kGeluTanh };
+
+struct ModelConfig {
+  std::string arch;
+  int32_t n_vocab = 0;
+  int32_t n_embd = 0;
+  int32_t n_layer = 0;
+  int32_t n_head = 0;
+  int32_t n_head_kv = 0;
+  int32_t head_dim_k = 0;
+  int32_t head_dim_v = 0;
+  int32_t n_ff = 0;
+  int32_t n_ctx_train = 0;
+  float norm_eps = 1e-5f;
+
+  int32_t rope_dims = 0;
+  RopeStyle rope_style = RopeStyle::kNorm;
+  float rope_base = 10000.f;
+  float rope_scale = 1.f;      // multiplies positions (1 / linear scaling factor)
+  float rope_base_swa = 10000.f;  // sliding-window layers (gemma3)
+  float rope_scale_swa = 1.f;
+
+  float embed_scale = 1.f;     // gemma multiplies embeddings by sqrt(n_embd)
+  float attn_scale = 0.f;      // multiplies q.k; 1/sqrt(head_dim_k) unless the arch says otherwise
+  bool qk_norm = false;        // per-head RMSNorm of q and k (gemma3)
+  bool post_norms = false;     // RMSNorm after attention and after the FFN (gemma2/3)
+  FfnActivation activation = FfnActivation::kSilu;
+
+  int32_t sliding_window = 0;  // tokens; 0: none
+  std::vector<bool> layer_uses_swa;
+
+  // Reads and checks the hyperparameters; throws Error naming the file for an unknown
+  // architecture or inconsistent values.
+  static ModelConfig from_gguf(const GgufFile& file);
+};
+
+}  // namespace nagare
