@@ -155,21 +155,23 @@ BUILTINS = {
 }
 
 
-def gguf_template(path):
+def gguf_info(path):
+    """(chat template or None, bos token, eos token, architecture) of a GGUF model."""
     import gguf  # only needed to regenerate
 
     reader = gguf.GGUFReader(path)
 
     def field_str(name):
-        f = reader.fields[name]
-        return bytes(f.parts[f.data[0]]).decode("utf-8")
+        f = reader.fields.get(name)
+        return None if f is None else bytes(f.parts[f.data[0]]).decode("utf-8")
 
     def token(id_key):
         tokens = reader.fields["tokenizer.ggml.tokens"]
         tid = int(reader.fields[id_key].parts[reader.fields[id_key].data[0]][0])
         return bytes(tokens.parts[tokens.data[tid]]).decode("utf-8")
 
-    return field_str("tokenizer.chat_template"), token("tokenizer.ggml.bos_token_id"), token("tokenizer.ggml.eos_token_id")
+    return (field_str("tokenizer.chat_template"), token("tokenizer.ggml.bos_token_id"),
+            token("tokenizer.ggml.eos_token_id"), field_str("general.architecture"))
 
 
 # ---------------------------------------------------------------- conversations
@@ -293,6 +295,13 @@ FEATURES = [
      {"messages": TOOL_CONVERSATION}),
     ("attr_and_items_order", "{% for k, v in messages[2]|items %}{{ k }};{% endfor %}{{ messages[2].tool_calls[0].function|attr('name') }}|{{ messages[2].tool_calls[0]['function']['name'] }}", {"messages": TOOL_CONVERSATION}),
     ("bool_and_none_vars", "{{ add_generation_prompt }} {{ tools }} {{ documents }} {{ bos_token }}{{ eos_token }} {{ custom_flag }}", {"custom_flag": True}),
+    ("generators", "{% set users = messages|selectattr('role', 'equalto', 'user') %}{{ 'truthy' if messages|selectattr('role', 'equalto', 'nobody') else 'falsy' }}|{{ users|list|length }}|{{ users|list|length }}|{{ (messages|map(attribute='role'))[0] is defined }}|{{ messages|map(attribute='role') is sequence }}|{{ messages|map(attribute='role') is iterable }}|{{ none|selectattr('x')|list }}|{{ nothing|map('upper')|list }}|{{ [3, 1]|reverse|list }}|{{ [1, 2]|reverse is sequence }}|{{ (messages|selectattr('role', 'equalto', 'user')|first).content }}", {}),
+    ("dict_views", "{% set d = {'a': 1, 'b': 2} %}{{ d.items() }}|{{ d.keys() }}|{{ d.values()|list }}|{{ d.items()|length }}|{{ 'a' in d.keys() }}|{{ d.items() is sequence }}|{{ d.keys()[0] is defined }}|{{ {}.items() if {}.items() else 'empty' }}", {}),
+    ("markup", "{{ '<b>'|safe + '<i>' }}|{{ '<i>' + '<b>'|safe }}|{{ '<b>'|safe ~ '<i>' }}|{{ '<x>'|e }}|{{ ('<a>'|safe).upper() + '&' }}|{{ '<'|safe * 2 }}|{{ ('a<b'|safe).replace('a', '<') }}|{{ ('<b>'|safe)[1] + '<' }}|{{ '<b>'|safe|upper + '>' }}|{{ '<b>'|escape|escape }}|{{ 'x'|safe|length }}", {}),
+    ("generator_errors_tojson", "{{ messages|map(attribute='role')|tojson }}", {}),
+    ("generator_errors_length", "{{ messages|map(attribute='role')|length }}", {}),
+    ("generator_errors_last", "{{ messages|map(attribute='role')|last }}", {}),
+    ("loop_over_none_filter", "{% for t in tools|selectattr('type', 'equalto', 'function') %}x{% endfor %}ok", {}),
     # Failures that must match: raise_exception, runtime errors, sandbox.
     ("raise_exception", "{% if messages|length > 1 %}{{ raise_exception('Too many messages: ' ~ messages|length) }}{% endif %}", {}),
     ("undefined_attr_chain", "{{ nothing.attr }}", {}),
@@ -327,9 +336,14 @@ FEATURES = [
 def main():
     os.makedirs(OUT, exist_ok=True)
     templates = {}
-    smol_path = os.path.join(ROOT, "models", "SmolLM2-135M-Instruct.Q4_1.gguf")
-    source, bos, eos = gguf_template(smol_path)
-    templates["smollm2"] = {"source": source, "bos_token": bos, "eos_token": eos, "builtin": None}
+    source, bos, eos, arch = gguf_info(os.path.join(ROOT, "models", "SmolLM2-135M-Instruct.Q4_1.gguf"))
+    templates["smollm2"] = {"source": source, "bos_token": bos, "eos_token": eos, "builtin": None,
+                            "architecture": arch}
+    # Gemma 3 270M ships no template: nagare falls back to the built-in for its architecture.
+    source, bos, eos, arch = gguf_info(os.path.join(ROOT, "models", "gemma-3-270m-q4_k_m.gguf"))
+    assert source is None
+    templates["gemma3-270m"] = {"source": BUILTINS["gemma"][0], "bos_token": bos, "eos_token": eos,
+                                "builtin": "gemma", "architecture": arch}
     for name, (src, b, e) in BUILTINS.items():
         templates[name] = {"source": src, "bos_token": b, "eos_token": e, "builtin": name}
     real_dir = os.path.join(OUT, "templates")
@@ -344,7 +358,7 @@ def main():
     for tname, t in templates.items():
         for ci, conv in enumerate(conversations):
             extras = [0]
-            if tname not in BUILTINS and tname != "smollm2" and ci in (1, len(conversations) - 1):
+            if "file" in t and ci in (1, len(conversations) - 1):
                 extras = [0, 1, 2]  # real templates: also with tools and enable_thinking=False
             for ei in extras:
                 for agp in (False, True):

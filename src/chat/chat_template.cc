@@ -62,11 +62,11 @@ ChatTemplate& ChatTemplate::operator=(ChatTemplate&&) noexcept = default;
 std::string ChatTemplate::render(const std::vector<ChatMessage>& messages, bool add_generation_prompt) const {
   nlohmann::ordered_json list = nlohmann::ordered_json::array();
   for (const auto& m : messages) list.push_back({{"role", m.role}, {"content", m.content}});
-  return render(list, add_generation_prompt);
+  return render_json(list, add_generation_prompt);
 }
 
-std::string ChatTemplate::render(const nlohmann::ordered_json& messages, bool add_generation_prompt,
-                                 const ChatRenderOptions& options) const {
+std::string ChatTemplate::render_json(const nlohmann::ordered_json& messages, bool add_generation_prompt,
+                                      const ChatRenderOptions& options) const {
   std::vector<std::pair<std::string, jinja::Value>> vars;
   vars.emplace_back("messages", from_json(messages));
   vars.emplace_back("tools", jinja::Value::none());

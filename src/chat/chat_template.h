@@ -45,8 +45,8 @@ class ChatTemplate {
   std::string render(const std::vector<ChatMessage>& messages, bool add_generation_prompt) const;
   // Same with messages as JSON (a list of objects: content parts, tool_calls, ... all reach the
   // template) and extra variables.
-  std::string render(const nlohmann::ordered_json& messages, bool add_generation_prompt,
-                     const ChatRenderOptions& options = {}) const;
+  std::string render_json(const nlohmann::ordered_json& messages, bool add_generation_prompt,
+                          const ChatRenderOptions& options = {}) const;
 
   const std::string& source() const { return source_; }
 

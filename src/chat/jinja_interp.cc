@@ -206,6 +206,7 @@ Interp::Flow Interp::exec_for(const Stmt& s) {
   auto items = std::make_shared<const ValueList>(std::move(all));
   Flow result = Flow::Normal;
   for (size_t i = 0; i < items->size(); ++i) {
+    if (++steps_ > limits_.max_steps) fail("template took too many steps");
     auto loop = std::make_shared<LoopObj>();
     loop->items = items;
     loop->index0 = i;

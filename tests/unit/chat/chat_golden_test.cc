@@ -46,7 +46,7 @@ std::string check_case(const ChatTemplate& t, const Json& messages, bool agp, co
                        const Json& c) {
   std::string got;
   try {
-    got = t.render(messages, agp, opts);
+    got = t.render_json(messages, agp, opts);
   } catch (const Error& e) {
     if (c.contains("error")) {
       if (c["error_type"] == "TemplateError" && std::string(e.what()).find(c["error"].get<std::string>()) == std::string::npos)
@@ -69,6 +69,11 @@ TEST(ChatGolden, RendersMatchJinja2) {
   for (const auto& [name, t] : g["templates"].items()) {
     const std::string source = t.contains("file") ? read_file(golden_path(t["file"].get<std::string>()))
                                                   : t["source"].get<std::string>();
+    // A model without a template gets the built-in named for its architecture.
+    if (t.contains("architecture") && !t["builtin"].is_null())
+      EXPECT_EQ(ChatTemplate::default_name_for_architecture(t["architecture"].get<std::string>()),
+                t["builtin"].get<std::string>())
+          << name;
     if (!t["builtin"].is_null()) {
       const auto builtin = ChatTemplate::builtin_source(t["builtin"].get<std::string>());
       ASSERT_TRUE(builtin.has_value()) << name;

@@ -1,0 +1,200 @@
+// ChatTemplate API, error reporting, limits and robustness: hostile or broken templates must end
+// in a nagare::Error (never a crash, hang or stack overflow).
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "chat/chat_template.h"
+#include "util/error.h"
+
+namespace nagare {
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+std::string error_of(const std::string& source, const std::vector<ChatMessage>& msgs = {{"user", "hi"}}) {
+  try {
+    ChatTemplate t(source);
+    t.render(msgs, true);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return {};
+}
+
+bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+TEST(ChatTemplate, BuiltinsByName) {
+  for (const char* name : {"chatml", "llama3", "mistral", "gemma"}) {
+    auto src = ChatTemplate::builtin_source(name);
+    ASSERT_TRUE(src.has_value()) << name;
+    EXPECT_NO_THROW(ChatTemplate{*src}) << name;
+  }
+  EXPECT_FALSE(ChatTemplate::builtin_source("llama2").has_value());
+  EXPECT_FALSE(ChatTemplate::builtin_source("").has_value());
+}
+
+TEST(ChatTemplate, DefaultNameForArchitecture) {
+  EXPECT_EQ(ChatTemplate::default_name_for_architecture("gemma3"), "gemma");
+  EXPECT_EQ(ChatTemplate::default_name_for_architecture("gemma2"), "gemma");
+  EXPECT_EQ(ChatTemplate::default_name_for_architecture("gemma"), "gemma");
+  EXPECT_EQ(ChatTemplate::default_name_for_architecture("llama"), "chatml");
+  EXPECT_EQ(ChatTemplate::default_name_for_architecture("qwen2"), "chatml");
+  EXPECT_EQ(ChatTemplate::default_name_for_architecture(""), "chatml");
+}
+
+TEST(ChatTemplate, RendersChatMessages) {
+  ChatTemplate t(*ChatTemplate::builtin_source("chatml"));
+  EXPECT_EQ(t.render({{"system", "S"}, {"user", "Hi"}}, true),
+            "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
+  EXPECT_EQ(t.render({{"user", "Hi"}}, false), "<|im_start|>user\nHi<|im_end|>\n");
+  ChatTemplate moved = std::move(t);
+  EXPECT_EQ(moved.render({}, true), "<|im_start|>assistant\n");
+}
+
+TEST(ChatTemplate, RaiseExceptionMessageReachesTheError) {
+  ChatTemplate mistral(*ChatTemplate::builtin_source("mistral"), "<s>", "</s>");
+  try {
+    mistral.render({{"user", "a"}, {"user", "b"}}, true);
+    FAIL() << "expected an Error";
+  } catch (const Error& e) {
+    EXPECT_TRUE(contains(e.what(), "Conversation roles must alternate user/assistant/user/assistant/...")) << e.what();
+  }
+  EXPECT_TRUE(contains(error_of("{{ raise_exception('custom ' ~ 42) }}"), "custom 42"));
+}
+
+TEST(ChatTemplate, SyntaxErrorsNameLineAndColumn) {
+  const std::string e = error_of("first line\nsecond {{ 1 + }}");
+  EXPECT_TRUE(contains(e, "syntax error")) << e;
+  EXPECT_TRUE(contains(e, "line 2, column")) << e;
+  EXPECT_TRUE(contains(error_of("{% if x %}\n\n{% endfor %}"), "line 3")) << error_of("{% if x %}\n\n{% endfor %}");
+  EXPECT_TRUE(contains(error_of("{{ 'x'|nosuchfilter }}"), "No filter named 'nosuchfilter'"));
+  EXPECT_TRUE(contains(error_of("a\r\nb\r\n{% bogus %}"), "line 3")) << "CRLF counts as one line break";
+}
+
+TEST(ChatTemplate, RuntimeErrorsNameLine) {
+  const std::string e = error_of("ok\n{{ messages[0].nope.deeper }}");
+  EXPECT_TRUE(contains(e, "line 2")) << e;
+  EXPECT_TRUE(contains(e, "'dict object' has no attribute 'nope'")) << e;
+  EXPECT_TRUE(contains(error_of("{{ undefined_thing.x }}"), "'undefined_thing' is undefined"));
+}
+
+TEST(ChatTemplate, ExtraVariablesAndFixedClock) {
+  ChatTemplate t("{{ greeting }} {{ tools|length }} {{ strftime_now('%Y-%m-%d %a') }}");
+  ChatRenderOptions opts;
+  opts.extra = {{"greeting", "hello"}, {"tools", Json::array({1, 2})}};
+  std::tm tm{};
+  tm.tm_year = 2025 - 1900, tm.tm_mon = 0, tm.tm_mday = 31, tm.tm_wday = 5;
+  opts.now = tm;
+  EXPECT_EQ(t.render_json(Json::array(), false, opts), "hello 2 2025-01-31 Fri");
+  // Without a fixed clock strftime_now reads the local time.
+  const std::string year = ChatTemplate("{{ strftime_now('%Y') }}").render({}, false);
+  EXPECT_EQ(year.size(), 4u);
+}
+
+TEST(ChatTemplate, DeepNestingIsAnErrorNotAStackOverflow) {
+  const int n = 100000;
+  EXPECT_TRUE(contains(error_of("{{ " + std::string(n, '(') + "1" + std::string(n, ')') + " }}"), "nested too deeply"));
+  EXPECT_TRUE(contains(error_of("{{ " + std::string(n, '[') + std::string(n, ']') + " }}"), "nested too deeply"));
+  std::string nots = "{{ ";
+  for (int i = 0; i < n; ++i) nots += "not ";
+  EXPECT_TRUE(contains(error_of(nots + "1 }}"), "nested too deeply"));
+  std::string sum = "{{ 1";
+  for (int i = 0; i < n; ++i) sum += " + 1";
+  EXPECT_TRUE(contains(error_of(sum + " }}"), "nested too deeply"));
+  std::string filters = "{{ 'x'";
+  for (int i = 0; i < n; ++i) filters += "|upper";
+  EXPECT_TRUE(contains(error_of(filters + " }}"), "nested too deeply"));
+  std::string ifs;
+  for (int i = 0; i < 20000; ++i) ifs += "{% if true %}";
+  EXPECT_TRUE(contains(error_of(ifs), "nested too deeply"));
+  std::string conds = "{{ 1";
+  for (int i = 0; i < n; ++i) conds += " if true else 1";
+  EXPECT_TRUE(contains(error_of(conds + " }}"), "nested too deeply"));
+  // Deeply nested input data is refused as well.
+  Json deep = "leaf";
+  for (int i = 0; i < 2000; ++i) deep = Json::array({deep});
+  EXPECT_THROW(ChatTemplate("{{ messages }}").render_json(Json::array({deep}), false), Error);
+}
+
+TEST(ChatTemplate, RunawayTemplatesHitLimits) {
+  EXPECT_TRUE(contains(error_of("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}"), "recursion too deep"));
+  const std::string nested = error_of("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}");
+  EXPECT_TRUE(contains(nested, "too many steps") || contains(nested, "too much data")) << nested;
+  EXPECT_TRUE(contains(error_of("{% for i in range(100000) %}{% for j in range(200) %}{{ i }}{% endfor %}{% endfor %}"),
+                       "too many steps"));
+  EXPECT_TRUE(contains(error_of("{{ range(100001)|length }}"), "Range too big"));
+  EXPECT_TRUE(contains(error_of("{{ 'x' * 1000000000 }}"), "too large"));
+  EXPECT_TRUE(contains(error_of("{% for i in range(100000) %}{{ 'x' * 1000 }}{% endfor %}"), "too large"));
+  EXPECT_TRUE(contains(
+      error_of("{% set ns = namespace(s='xx') %}{% for i in range(64) %}{% set ns.s = ns.s + ns.s %}{% endfor %}"),
+      "too large"));
+  EXPECT_TRUE(contains(error_of("{% set ns = namespace(l=[0]) %}{% for i in range(64) %}{% set ns.l = ns.l + ns.l %}{% endfor %}"),
+                       "too much data"));
+  EXPECT_TRUE(contains(error_of("{{ 2 ** 64 }}"), "overflow"));
+  EXPECT_TRUE(contains(error_of("{{ 9223372036854775807 + 1 }}"), "overflow"));
+}
+
+// Every prefix and many random corruptions of real templates either parse or give an Error, and
+// whatever parses renders or gives an Error: no crash, no other exception type, no hang.
+TEST(ChatTemplate, TruncatedAndGarbledTemplatesNeverCrash) {
+  std::vector<std::string> sources;
+  for (const char* name : {"chatml", "llama3", "mistral", "gemma"}) sources.push_back(*ChatTemplate::builtin_source(name));
+  const std::string dir = std::string(NAGARE_SOURCE_DIR) + "/tests/golden/chat/templates";
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    if (entry.path().extension() != ".jinja") continue;
+    std::ifstream f(entry.path(), std::ios::binary);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    sources.push_back(ss.str());
+  }
+  ASSERT_GT(sources.size(), 10u);
+  const Json msgs = Json::parse(R"([{"role":"system","content":"s"},{"role":"user","content":"u {{x}}"},
+      {"role":"assistant","content":"a","tool_calls":[{"function":{"name":"f","arguments":{"k":1}}}]},
+      {"role":"tool","content":"t"},{"role":"user","content":"u2"}])");
+  std::mt19937 rng(1234);
+  const std::string alphabet = "{}%#-+()[]'\"|.~:,=!<> \n\tabcxyz019_\\";
+  int parsed = 0, rendered = 0, variants = 0;
+  auto attempt = [&](const std::string& src) {
+    ++variants;
+    std::unique_ptr<ChatTemplate> t;
+    try {
+      t = std::make_unique<ChatTemplate>(src, "<s>", "</s>");
+    } catch (const Error&) {
+      return;
+    }
+    ++parsed;
+    try {
+      t->render_json(msgs, true);
+      ++rendered;
+    } catch (const Error&) {
+    }
+  };
+  for (const std::string& src : sources) {
+    const size_t stride = std::max<size_t>(1, src.size() / 300);
+    for (size_t cut = 0; cut < src.size(); cut += stride) ASSERT_NO_FATAL_FAILURE(attempt(src.substr(0, cut)));
+    for (int k = 0; k < 150; ++k) {
+      std::string g = src;
+      const int edits = 1 + static_cast<int>(rng() % 4);
+      for (int e = 0; e < edits && !g.empty(); ++e) {
+        const size_t at = rng() % g.size();
+        switch (rng() % 4) {
+          case 0: g[at] = alphabet[rng() % alphabet.size()]; break;
+          case 1: g.erase(at, 1 + rng() % 8); break;
+          case 2: g.insert(at, 1, alphabet[rng() % alphabet.size()]); break;
+          default: g[at] = static_cast<char>(rng() % 256); break;
+        }
+      }
+      attempt(g);
+    }
+  }
+  // Some variants must get through parsing and rendering, or the loop tested nothing.
+  EXPECT_GT(parsed, variants / 10);
+  EXPECT_GT(rendered, 100);
+}
+
+}  // namespace
+}  // namespace nagare
