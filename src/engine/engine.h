@@ -1,0 +1,59 @@
+// The serving engine of one model: a scheduler thread doing continuous batching with chunked
+// prefill over a paged KV cache with automatic prefix caching. Clients submit requests from any
+// thread and read results from their RequestStream.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "engine/request.h"
+#include "model/model.h"
+#include "tokenizer/tokenizer.h"
+
+namespace nagare {
+
+struct EngineOptions {
+  int32_t n_ctx = 4096;                 // most tokens (prompt + output) of one request
+  size_t kv_cache_bytes = 0;            // 0: room for max(n_ctx, 4 requests of 2048 tokens)
+  int32_t block_size = 16;              // tokens per KV block
+  int32_t max_batch_tokens = 512;       // tokens per forward step (decodes + prefill chunks)
+  int32_t max_running = 64;             // sequences decoding at once
+  bool prefix_cache = true;
+  int32_t threads = 0;                  // 0: physical cores
+};
+
+struct EngineStats {
+  int32_t running = 0;
+  int32_t waiting = 0;
+  int32_t kv_blocks_total = 0;
+  int32_t kv_blocks_in_use = 0;         // referenced by a live sequence
+  int32_t kv_blocks_cached = 0;         // unreferenced but kept for prefix reuse
+  uint64_t prompt_tokens = 0;           // all admitted prompt tokens
+  uint64_t prefix_cache_hit_tokens = 0; // of which served from the cache
+  uint64_t generated_tokens = 0;
+  uint64_t preemptions = 0;
+  uint64_t steps = 0;
+};
+
+class Engine {
+ public:
+  Engine(std::unique_ptr<Model> model, std::unique_ptr<Tokenizer> tokenizer, const EngineOptions& options);
+  ~Engine();  // cancels every request and joins the scheduler thread
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Queues a request (first come, first served). Throws Error for a request that can never run:
+  // empty prompt, prompt + min output beyond n_ctx, bad sampling parameters.
+  std::shared_ptr<RequestStream> submit(GenerateRequest request);
+
+  EngineStats stats() const;
+  const Model& model() const;
+  const Tokenizer& tokenizer() const;
+  const EngineOptions& options() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace nagare
