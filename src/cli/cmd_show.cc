@@ -1,49 +1,270 @@
-// `nagare show MODEL`: what a GGUF file holds, without loading the weights.
+// `nagare show MODEL`: what a GGUF file holds — architecture, size, quantization, tokenizer,
+// special tokens, chat template — read from its metadata and tensor index, without loading
+// weights. Odd metadata (wrong types, ids out of range) is shown as found, never an error; only
+// an unreadable file is.
+#include <algorithm>
+#include <cinttypes>
+#include <cmath>
 #include <cstdio>
 #include <map>
+#include <sstream>
+#include <string>
+#include <vector>
 
 #include "cli/commands.h"
+#include "gguf/file_type.h"
 #include "gguf/gguf_file.h"
 
 namespace nagare {
+namespace {
+
+// 4 significant digits with a K/M/B/T suffix: 134515008 -> "134.5M".
+std::string human_count(uint64_t n) {
+  static const char* kUnits[] = {"", "K", "M", "B", "T"};
+  double x = double(n);
+  int u = 0;
+  while (x >= 1000 && u < 4) x /= 1000, ++u;
+  char buf[32];
+  if (u == 0) std::snprintf(buf, sizeof buf, "%" PRIu64, n);
+  else std::snprintf(buf, sizeof buf, x >= 100 ? "%.1f%s" : x >= 10 ? "%.2f%s" : "%.3f%s", x, kUnits[u]);
+  return buf;
+}
+
+std::string human_bytes(uint64_t n) {
+  static const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double x = double(n);
+  int u = 0;
+  while (x >= 1024 && u < 4) x /= 1024, ++u;
+  char buf[32];
+  if (u == 0) std::snprintf(buf, sizeof buf, "%" PRIu64 " B", n);
+  else std::snprintf(buf, sizeof buf, "%.1f %s", x, kUnits[u]);
+  return buf;
+}
+
+class Report {
+ public:
+  void section(const std::string& title) {
+    if (!out_.empty()) out_ += "\n";
+    out_ += "  " + title + "\n";
+  }
+  void row(const std::string& label, const std::string& value) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "    %-22s", label.c_str());
+    out_ += buf + value + "\n";
+  }
+  void line(const std::string& text) { out_ += "    " + text + "\n"; }
+  const std::string& str() const { return out_; }
+
+ private:
+  std::string out_;
+};
+
+// A metadata value for display: integers plain, arrays of integers as "a, b, ... (per layer)",
+// anything else as the reader shows it; nullopt when the key is absent.
+std::optional<std::string> show_value(const GgufFile& f, const std::string& key) {
+  const GgufValue* v = f.find(key);
+  if (!v) return std::nullopt;
+  if (v->type == GgufValueType::STRING) return v->as_string();
+  if (v->is_float() && v->as_float() == std::floor(v->as_float()) && std::fabs(v->as_float()) < 1e15)
+    return std::to_string(int64_t(v->as_float()));  // rope base 1000000, not 1e+06
+  if (v->type == GgufValueType::ARRAY) {
+    const GgufArray& a = v->as_array();
+    if (!a.items.empty() && a.items[0].is_integer()) {
+      auto [lo, hi] = std::minmax_element(a.items.begin(), a.items.end(),
+                                          [](const GgufValue& x, const GgufValue& y) { return x.as_float() < y.as_float(); });
+      if (lo->as_float() == hi->as_float()) return lo->to_display() + " (all " + std::to_string(a.items.size()) + " layers)";
+      return lo->to_display() + " to " + hi->to_display() + " (per layer)";
+    }
+  }
+  return v->to_display();
+}
+
+void add_model_section(Report& r, const GgufFile& f, const std::string& arch) {
+  r.section("Model");
+  r.row("architecture", arch.empty() ? "(unknown)" : arch);
+  if (auto name = show_value(f, "general.name")) r.row("name", *name);
+  uint64_t params = 0;
+  for (const auto& t : f.tensors()) params += uint64_t(t.n_elements());
+  r.row("parameters", human_count(params));
+  auto row_if = [&](const std::string& label, const std::string& key) {
+    if (auto v = show_value(f, key)) r.row(label, *v);
+  };
+  row_if("context length", arch + ".context_length");
+  row_if("embedding length", arch + ".embedding_length");
+  row_if("feed forward length", arch + ".feed_forward_length");
+  row_if("layers", arch + ".block_count");
+  if (auto heads = show_value(f, arch + ".attention.head_count")) {
+    auto kv = show_value(f, arch + ".attention.head_count_kv");
+    r.row("attention heads", *heads + (kv ? " (kv heads: " + *kv + ")" : ""));
+  }
+  row_if("head dimension", arch + ".attention.key_length");
+  row_if("sliding window", arch + ".attention.sliding_window");
+  if (auto experts = show_value(f, arch + ".expert_count")) {
+    auto used = show_value(f, arch + ".expert_used_count");
+    r.row("experts", *experts + (used ? " (" + *used + " used per token)" : ""));
+  }
+  row_if("rope freq base", arch + ".rope.freq_base");
+
+  std::string quant;
+  if (const GgufValue* ft = f.find("general.file_type")) {
+    auto name = ft->is_integer() ? llama_file_type_name(ft->as_int()) : std::nullopt;
+    quant = name ? std::string(*name) : "unknown (general.file_type = " + ft->to_display() + ")";
+  } else {
+    quant = "unknown (no general.file_type)";
+  }
+  r.row("quantization", quant);
+  char file[96];
+  std::snprintf(file, sizeof file, "%s, GGUF v%u, %zu tensors, %zu metadata keys", human_bytes(f.file_size()).c_str(),
+                f.version(), f.tensors().size(), f.metadata().size());
+  r.row("file", file);
+}
+
+void add_tensor_mix(Report& r, const GgufFile& f) {
+  struct Mix {
+    size_t count = 0;
+    uint64_t bytes = 0, elements = 0;
+  };
+  std::map<std::string, Mix> mix;
+  uint64_t total = 0;
+  for (const auto& t : f.tensors()) {
+    Mix& m = mix[std::string(ggml_type_name(t.type))];
+    m.count++;
+    m.bytes += t.nbytes;
+    m.elements += uint64_t(t.n_elements());
+    total += t.nbytes;
+  }
+  std::vector<std::pair<std::string, Mix>> rows(mix.begin(), mix.end());
+  std::stable_sort(rows.begin(), rows.end(), [](auto& a, auto& b) { return a.second.bytes > b.second.bytes; });
+  r.section("Tensor types");
+  for (const auto& [name, m] : rows) {
+    char buf[128];
+    std::snprintf(buf, sizeof buf, "%-8s %5zu tensor%s %11s  %5.1f%%  %s params", name.c_str(), m.count,
+                  m.count == 1 ? " " : "s", human_bytes(m.bytes).c_str(), total ? 100.0 * double(m.bytes) / double(total) : 0.0,
+                  human_count(m.elements).c_str());
+    r.line(buf);
+  }
+  if (rows.empty()) r.line("(no tensors)");
+}
+
+void add_tokenizer_section(Report& r, const GgufFile& f) {
+  const GgufValue* tokens_v = f.find("tokenizer.ggml.tokens");
+  const GgufArray* tokens = tokens_v && tokens_v->type == GgufValueType::ARRAY ? &tokens_v->as_array() : nullptr;
+  auto model = show_value(f, "tokenizer.ggml.model");
+  if (!tokens && !model) return;
+  r.section("Tokenizer");
+  std::string m = model ? *model : "(unknown)";
+  if (auto pre = show_value(f, "tokenizer.ggml.pre")) m += " (pre-tokenizer: " + *pre + ")";
+  r.row("model", m);
+  r.row("vocabulary size", tokens ? std::to_string(tokens->items.size()) : "(no token list)");
+  if (const GgufValue* merges = f.find("tokenizer.ggml.merges"); merges && merges->type == GgufValueType::ARRAY)
+    r.row("merges", std::to_string(merges->as_array().items.size()));
+  static const std::pair<const char*, const char*> kSpecial[] = {
+      {"bos", "bos_token_id"},       {"eos", "eos_token_id"},           {"eot", "eot_token_id"},
+      {"eom", "eom_token_id"},       {"unk", "unknown_token_id"},       {"sep", "seperator_token_id"},
+      {"sep", "separator_token_id"}, {"pad", "padding_token_id"},       {"mask", "mask_token_id"},
+  };
+  for (auto [label, key] : kSpecial) {
+    const GgufValue* v = f.find(std::string("tokenizer.ggml.") + key);
+    if (!v) continue;
+    std::string text;
+    if (!v->is_integer()) {
+      text = v->to_display() + " (not an integer)";
+    } else {
+      int64_t id = v->as_int();
+      text = std::to_string(id);
+      if (id < 0) text += " (none)";
+      else if (!tokens || uint64_t(id) >= tokens->items.size()) text += " (out of range)";
+      else text += " " + tokens->items[size_t(id)].to_display();
+    }
+    r.row(std::string(label) + " token", text);
+  }
+  std::string add;
+  for (const char* which : {"bos", "eos"}) {
+    const GgufValue* v = f.find(std::string("tokenizer.ggml.add_") + which + "_token");
+    if (v && v->type == GgufValueType::BOOL) add += std::string(add.empty() ? "" : ", ") + which + (v->as_bool() ? " yes" : " no");
+  }
+  if (!add.empty()) r.row("adds tokens", add);
+}
+
+constexpr size_t kTemplatePreviewLines = 30;
+
+void add_template_section(Report& r, const GgufFile& f) {
+  r.section("Chat template");
+  const GgufValue* v = f.find("tokenizer.chat_template");
+  if (!v || v->type != GgufValueType::STRING || v->as_string().empty()) {
+    r.line(v ? "(unusable: " + v->to_display() + ")" : "(none)");
+    return;
+  }
+  std::istringstream in(v->as_string());
+  std::vector<std::string> lines;
+  for (std::string l; std::getline(in, l);) lines.push_back(l);
+  for (size_t i = 0; i < lines.size() && i < kTemplatePreviewLines; ++i) r.line(lines[i]);
+  if (lines.size() > kTemplatePreviewLines)
+    r.line("... (" + std::to_string(lines.size() - kTemplatePreviewLines) +
+           " more lines; `nagare show --template` prints all of it)");
+}
+
+void add_verbose_sections(Report& r, const GgufFile& f) {
+  r.section("Metadata");
+  size_t width = 0;
+  for (const auto& k : f.metadata_order()) width = std::max(width, k.size());
+  width = std::min<size_t>(width, 48);
+  for (const auto& k : f.metadata_order()) {
+    const GgufValue& v = *f.find(k);
+    std::string type(gguf_value_type_name(v.type));
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%-*s %-6s ", int(width), k.c_str(), type.c_str());
+    r.line(std::string(buf) + v.to_display(8));
+  }
+  r.section("Tensors");
+  width = 0;
+  for (const auto& t : f.tensors()) width = std::max(width, t.name.size());
+  width = std::min<size_t>(width, 48);
+  for (const auto& t : f.tensors()) {
+    std::string shape = "[";
+    for (size_t i = 0; i < t.dims.size(); ++i) shape += (i ? ", " : "") + std::to_string(t.dims[i]);
+    shape += "]";
+    char buf[256];
+    std::snprintf(buf, sizeof buf, "%-*s %-7s %-16s %11s  at %" PRIu64, int(width), t.name.c_str(),
+                  std::string(ggml_type_name(t.type)).c_str(), shape.c_str(), human_bytes(t.nbytes).c_str(),
+                  f.data_offset() + t.offset);
+    r.line(buf);
+  }
+}
+
+int run_show(const std::string& path, bool verbose, bool template_only) {
+  auto f = GgufFile::open(path);
+  if (template_only) {
+    const GgufValue* v = f->find("tokenizer.chat_template");
+    if (v && v->type == GgufValueType::STRING) {
+      std::fwrite(v->as_string().data(), 1, v->as_string().size(), stdout);
+      if (!v->as_string().empty() && v->as_string().back() != '\n') std::fputc('\n', stdout);
+    }
+    return 0;
+  }
+  std::string arch;
+  if (const GgufValue* a = f->find("general.architecture"); a && a->type == GgufValueType::STRING) arch = a->as_string();
+  Report r;
+  add_model_section(r, *f, arch);
+  add_tensor_mix(r, *f);
+  add_tokenizer_section(r, *f);
+  add_template_section(r, *f);
+  if (verbose) add_verbose_sections(r, *f);
+  std::fwrite(r.str().data(), 1, r.str().size(), stdout);
+  return 0;
+}
+
+}  // namespace
 
 void add_show_command(CLI::App& app, CommandAction& action) {
   auto* cmd = app.add_subcommand("show", "Show a model's architecture, size, quantization, vocabulary and template");
   static std::string model;
+  static bool verbose = false;
+  static bool template_only = false;
   cmd->add_option("model", model, "Path to a .gguf file")->required();
-  cmd->callback([&action] {
-    action = [] {
-      auto f = GgufFile::open(model);
-      std::string arch = f->get_string("general.architecture", "unknown");
-      int64_t params = 0;
-      std::map<std::string, int64_t> quant_mix;
-      for (auto& t : f->tensors()) {
-        params += t.n_elements();
-        quant_mix[std::string(ggml_type_name(t.type))]++;
-      }
-      std::printf("  architecture        %s\n", arch.c_str());
-      std::printf("  name                %s\n", f->get_string("general.name", "").c_str());
-      std::printf("  parameters          %.2fM\n", params / 1e6);
-      std::printf("  context length      %lld\n", (long long)f->get_int(arch + ".context_length", 0));
-      std::printf("  embedding length    %lld\n", (long long)f->get_int(arch + ".embedding_length", 0));
-      std::printf("  layers              %lld\n", (long long)f->get_int(arch + ".block_count", 0));
-      std::printf("  file type           %lld\n", (long long)f->get_int("general.file_type", -1));
-      std::printf("  quantization mix   ");
-      for (auto& [name, n] : quant_mix) std::printf(" %s:%lld", name.c_str(), (long long)n);
-      std::printf("\n");
-      if (auto* tokens = f->find("tokenizer.ggml.tokens"))
-        std::printf("  vocabulary size     %zu (%s)\n", tokens->as_array().items.size(),
-                    f->get_string("tokenizer.ggml.model", "?").c_str());
-      for (const char* key : {"bos", "eos", "eot", "unknown", "padding"}) {
-        std::string k = std::string("tokenizer.ggml.") + key + "_token_id";
-        if (f->has(k)) std::printf("  %-19s %lld\n", (std::string(key) + " token").c_str(), (long long)f->get_int(k));
-      }
-      std::string tmpl = f->get_string("tokenizer.chat_template", "");
-      std::printf("  chat template       %s\n", tmpl.empty() ? "(none)" : "");
-      if (!tmpl.empty()) std::printf("%s\n", tmpl.c_str());
-      return 0;
-    };
-  });
+  cmd->add_flag("-v,--verbose", verbose, "Also list every metadata key and every tensor");
+  cmd->add_flag("--template", template_only, "Print only the chat template, verbatim");
+  cmd->callback([&action] { action = [] { return run_show(model, verbose, template_only); }; });
 }
 
 }  // namespace nagare

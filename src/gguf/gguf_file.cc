@@ -52,6 +52,10 @@ class Cursor {
     s << path_ << ": invalid GGUF file: " << what << " (at byte " << pos_ << " of " << size_ << ")";
     throw Error(s.str());
   }
+  // For problems found after the index is read, where the read position means nothing.
+  [[noreturn]] void fail_data(const std::string& what) const {
+    throw Error(path_ + ": invalid GGUF file: " + what + " (the file has " + std::to_string(size_) + " bytes)");
+  }
   size_t left() const { return size_ - pos_; }
   void need(uint64_t n, const char* what) const {
     if (n > left()) fail(std::string("truncated while reading ") + what);
@@ -250,16 +254,16 @@ void GgufFile::parse() {
   // end before that padding (llama.cpp accepts such files too).
   uint64_t data_start = (c.pos() + alignment_ - 1) / alignment_ * alignment_;
   if (data_start > size_) {
-    if (!tensors_.empty()) c.fail("data section starts past the end of the file");
+    if (!tensors_.empty()) c.fail_data("data section starts past the end of the file");
     data_start = size_;
   }
   data_offset_ = data_start;
   for (auto& t : tensors_) {
     if (t.offset % alignment_ != 0)
-      c.fail("tensor '" + t.name + "' offset " + std::to_string(t.offset) + " is not aligned to " +
+      c.fail_data("tensor '" + t.name + "' offset " + std::to_string(t.offset) + " is not aligned to " +
              std::to_string(alignment_));
     if (t.offset > size_ - data_start || t.nbytes > size_ - data_start - t.offset)
-      c.fail("tensor '" + t.name + "' data (offset " + std::to_string(t.offset) + ", " + std::to_string(t.nbytes) +
+      c.fail_data("tensor '" + t.name + "' data (offset " + std::to_string(t.offset) + ", " + std::to_string(t.nbytes) +
              " bytes) extends past the end of the file");
     t.data = base_ + data_start + t.offset;
   }

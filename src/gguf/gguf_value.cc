@@ -1,6 +1,7 @@
 // GgufValue: typed accessors, constructors, equality and display of one metadata value.
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <sstream>
@@ -50,6 +51,16 @@ std::string quote(const std::string& s, size_t max) {
   }
   out += cut ? "\"..." : "\"";
   return out;
+}
+// The shortest %g form (at least 6 digits) that reads back as the same value: 0.1f -> "0.1",
+// not "0.100000001".
+std::string shortest_float(double x, bool is_f32) {
+  char buf[40];
+  for (int p = 6; p <= (is_f32 ? 9 : 17); ++p) {
+    std::snprintf(buf, sizeof buf, "%.*g", p, x);
+    if (is_f32 ? std::strtof(buf, nullptr) == float(x) : std::strtod(buf, nullptr) == x) break;
+  }
+  return buf;
 }
 }  // namespace
 
@@ -103,8 +114,7 @@ std::string GgufValue::to_display(size_t max_items) const {
   } else if (auto* b = std::get_if<bool>(&v)) {
     s << (*b ? "true" : "false");
   } else if (auto* d = std::get_if<double>(&v)) {
-    s.precision(type == GgufValueType::FLOAT32 ? 9 : 17);  // enough digits to round-trip
-    s << *d;
+    s << shortest_float(*d, type == GgufValueType::FLOAT32);
   } else if (auto* u = std::get_if<uint64_t>(&v)) {
     s << *u;
   } else {

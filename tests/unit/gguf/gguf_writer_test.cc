@@ -240,7 +240,12 @@ TEST(GgufValue, DisplayAndEquality) {
   EXPECT_EQ(GgufValue::make_string("a\nb\"c").to_display(), "\"a\\nb\\\"c\"");
   EXPECT_EQ(GgufValue::make_uint(T::UINT64, ~uint64_t(0)).to_display(), "18446744073709551615");
   EXPECT_EQ(GgufValue::make_int(T::INT8, -5).to_display(), "-5");
-  EXPECT_EQ(GgufValue::make_float(T::FLOAT32, 0.1).to_display(), "0.100000001");
+  EXPECT_EQ(GgufValue::make_float(T::FLOAT32, 0.1).to_display(), "0.1");  // shortest that round-trips
+  EXPECT_EQ(GgufValue::make_float(T::FLOAT32, 1e-5).to_display(), "1e-05");
+  EXPECT_EQ(GgufValue::make_float(T::FLOAT32, 1.0 / 3).to_display(), "0.33333334");
+  EXPECT_EQ(GgufValue::make_float(T::FLOAT64, 0.1).to_display(), "0.1");
+  EXPECT_EQ(GgufValue::make_float(T::FLOAT64, 1.0 / 3).to_display(), "0.3333333333333333");
+  EXPECT_EQ(GgufValue::make_float(T::FLOAT32, 100000).to_display(), "100000");
   EXPECT_EQ(GgufValue::make_bool(true).to_display(), "true");
   // 83 bytes: byte 80 is in the middle of a 2-byte character, so the cut backs up to byte 79.
   std::string long_utf8 = "x", want = "\"x";
