@@ -5,9 +5,11 @@ For each test model this tokenizes a corpus with every (add_special, parse_speci
 low-level llama_tokenize, records llama_detokenize(remove_special=False, unparse_special=s) for
 both s, llama_token_to_piece for the ids seen plus a sample of the vocab, and the vocab facts the
 Tokenizer API exposes (bos/eos/add_bos/eog). Texts and pieces are stored as hex so invalid UTF-8
-survives JSON.
+survives JSON. It does the same for VARIANTS: vocab-only copies of a model with tokenizer metadata
+changed (other pre-tokenizers, SPM add_space_prefix), which the C++ test rebuilds with GgufWriter.
 
-Usage: /tmp/refvenv/bin/python scripts/golden/tokenizer.py   (writes tests/golden/tokenizer/*.json)
+Needs the llama-cpp-python and gguf packages and the models (scripts/fetch-models).
+Usage: python scripts/golden/tokenizer.py   (writes tests/golden/tokenizer/*.json)
 """
 import ctypes
 import json
@@ -202,6 +204,17 @@ def main():
                     })
         sample = set(seen) | set(range(0, n_vocab, 97)) | set(range(0, min(n_vocab, 400)))
         sample |= {n_vocab - 1}
+        # Every token that is not plain normal (control, user-defined, byte, ...), except most of
+        # gemma3's thousands of <unusedN>.
+        n_unused = 0
+        for i in range(n_vocab):
+            if llama_cpp.llama_vocab_get_attr(vocab, i) == llama_cpp.LLAMA_TOKEN_ATTR_NORMAL:
+                continue
+            if b"unused" in llama_cpp.llama_vocab_get_text(vocab, i):
+                n_unused += 1
+                if n_unused > 20:
+                    continue
+            sample.add(i)
         if overrides:  # pieces do not depend on the overridden keys; the base file has them
             sample = set()
         pieces = {str(i): [piece(vocab, i, False).hex(), piece(vocab, i, True).hex()]
