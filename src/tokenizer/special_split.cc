@@ -153,7 +153,7 @@ void SpecialSplitter::split(std::string_view text, bool parse_special,
       // Skip hits already covered by longer tokens before paying for their rank.
       if (!(lengths[i] & bit) || !is_free(i, len)) continue;
       // With one token of this length every hit has its rank; otherwise look it up.
-      const bool longest = (lengths[i] >> len) == 0;
+      const bool longest = len == kMaskBits || (lengths[i] >> len) == 0;
       const int32_t rank = one_token ? 0
                            : longest ? longest_rank[i]
                                      : rank_at(text, i, len, parse_special);
