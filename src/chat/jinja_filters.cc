@@ -57,7 +57,8 @@ Value get_path(Interp& in, const Value& item, const std::string& path) {
     const size_t dot = path.find('.', start);
     const std::string part = path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
     const bool numeric = !part.empty() && std::all_of(part.begin(), part.end(), [](char c) { return c >= '0' && c <= '9'; });
-    v = in.getitem(v, numeric ? Value(static_cast<int64_t>(std::stoll(part))) : Value(part));
+    const bool small = numeric && part.size() <= 18;  // longer digit runs are names to jinja2 too
+    v = in.getitem(v, small ? Value(static_cast<int64_t>(std::stoll(part))) : Value(part));
     if (dot == std::string::npos) return v;
     start = dot + 1;
   }
@@ -493,7 +494,7 @@ Value apply_filter(Interp& in, const std::string& name, const Value& v, CallArgs
     const Value* count = args.get(0, "linecount");
     const Value* fill = args.get(1, "fill_with");
     const int64_t size = count ? count->as_int() : 1;
-    if (size <= 0) in.fail("batch size must be positive");
+    if (size <= 0 || size > 1000000) in.fail("batch size must be between 1 and 1000000");
     ValueList out, cur;
     for (const Value& item : in.iterate(v)) {
       cur.push_back(item);

@@ -39,8 +39,8 @@ struct LoopObj {
 
 struct Limits {
   size_t max_string_bytes = 64u << 20;  // any one string, the output included
-  uint64_t max_alloc_bytes = 512ull << 20;  // all strings and lists built during one render
-  uint64_t max_steps = 10'000'000;       // evaluated nodes and loop iterations: bounds run time
+  uint64_t max_alloc_bytes = 256ull << 20;  // all strings and lists built during one render
+  uint64_t max_steps = 5'000'000;        // evaluated nodes and loop iterations: bounds run time
   int max_depth = 400;                    // nested evaluation, macro recursion included
   int64_t max_range = 100000;             // range() length, as jinja2's sandbox
 };

@@ -131,7 +131,7 @@ std::string str_format(Interp& in, const std::string& fmt, const CallArgs& a) {
     if (field.find_first_of(":!.[") != std::string::npos) in.fail("format specs are not supported in str.format");
     const Value* v = nullptr;
     if (field.empty()) v = a.get(auto_index++, nullptr);
-    else if (field.find_first_not_of("0123456789") == std::string::npos) v = a.get(std::stoul(field), nullptr);
+    else if (field.size() <= 9 && field.find_first_not_of("0123456789") == std::string::npos) v = a.get(std::stoul(field), nullptr);
     else
       for (const auto& kv : a.kw)
         if (kv.first == field) v = &kv.second;
@@ -269,6 +269,7 @@ Value string_method(Interp& in, const Value& self, const std::string& name, Call
   }
   if (name == "ljust" || name == "rjust" || name == "center") {
     const std::string fill = a.pos.size() > 1 && a.pos[1].is_string() ? a.pos[1].str() : " ";
+    if (utf8::length(fill) != 1) in.fail("The fill character must be exactly one character long");
     return in.make_string(pad(s, int_arg(a, 0, 0), fill, name == "ljust" ? -1 : name == "rjust" ? 1 : 0));
   }
   if (name == "zfill") {
