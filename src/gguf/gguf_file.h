@@ -36,7 +36,7 @@ struct GgufValue {
 
   bool is_integer() const;
   bool is_float() const { return type == GgufValueType::FLOAT32 || type == GgufValueType::FLOAT64; }
-  int64_t as_int() const;  // any integer type (or bool); throws Error otherwise
+  int64_t as_int() const;  // any integer type (or bool; u64 above INT64_MAX wraps); throws Error otherwise
   double as_float() const; // any numeric type
   bool as_bool() const;
   const std::string& as_string() const;
@@ -59,6 +59,9 @@ struct GgufValue {
   static GgufValue make_array(GgufValueType elem_type, std::vector<GgufValue> items);
 };
 
+// A tensor of an opened file. The reader guarantees: 1 to 4 dims, each >= 1, at most 2^42
+// elements, a row length that is a whole number of blocks, and data[0, nbytes) inside the file
+// at an offset that is a multiple of the file's alignment.
 struct GgufTensor {
   std::string name;
   GgmlType type;
@@ -72,7 +75,8 @@ struct GgufTensor {
 
 class GgufFile {
  public:
-  // Opens and validates `path`; throws Error naming the file and the problem.
+  // Opens and validates `path`; throws Error "<path>: <problem>" (corrupt files:
+  // "<path>: invalid GGUF file: <problem> (at byte N of SIZE)").
   static std::unique_ptr<GgufFile> open(const std::string& path);
   // Parses a file image held in memory (tests, fuzzing, embedded files); `name` stands in for
   // the path in messages. Tensor data points into the moved-in buffer.
