@@ -1,0 +1,360 @@
+// The scheduler loop: admit (FCFS) under a per-step token budget, run one forward over decodes
+// and prefill chunks together, sample, stream, retire; preempt the latest arrivals (and later
+// recompute them) when KV blocks run out.
+#include "engine/engine.h"
+
+#include <algorithm>
+#include <cmath>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <list>
+#include <mutex>
+#include <thread>
+
+#include "engine/block_manager.h"
+#include "engine/sequence.h"
+#include "util/error.h"
+
+namespace nagare {
+namespace {
+
+double ms_between(SteadyClock::time_point a, SteadyClock::time_point b) {
+  return std::chrono::duration<double, std::milli>(b - a).count();
+}
+
+}  // namespace
+
+struct Engine::Impl {
+  Impl(std::unique_ptr<Model> m, std::unique_ptr<Tokenizer> t, const EngineOptions& o);
+  ~Impl();
+
+  void loop();
+  bool step();  // false when there was nothing to do
+  void take_incoming();
+  void drop_cancelled();
+  void schedule();
+  void preempt(Sequence& s);
+  void emit(Sequence& s, int32_t token, const float* logits);
+  void flush_text(Sequence& s);
+  void finish(Sequence& s, FinishReason reason, std::string error = "");
+  void publish_stats();
+
+  std::unique_ptr<Model> model;
+  std::unique_ptr<Tokenizer> tokenizer;
+  EngineOptions options;
+  ThreadPool pool;
+  std::unique_ptr<KvCache> kv;
+  std::unique_ptr<BlockManager> blocks;
+  std::vector<int32_t> eog_tokens;
+
+  // Shared with submitters.
+  mutable std::mutex mutex;
+  std::condition_variable wake;
+  std::deque<std::unique_ptr<Sequence>> incoming;
+  bool stopping = false;
+  EngineStats published;
+  uint64_t next_arrival = 0;
+
+  // Engine thread only.
+  std::deque<std::unique_ptr<Sequence>> waiting;
+  std::vector<std::unique_ptr<Sequence>> running;  // in arrival order
+  std::vector<Sequence*> batch_seqs;
+  Batch batch;
+  std::vector<float> logits;
+  EngineStats counters;
+  std::thread thread;
+};
+
+Engine::Impl::Impl(std::unique_ptr<Model> m, std::unique_ptr<Tokenizer> t, const EngineOptions& o)
+    : model(std::move(m)), tokenizer(std::move(t)), options(o), pool(o.threads) {
+  const ModelConfig& c = model->config();
+  if (options.n_ctx <= 0) options.n_ctx = std::min(c.n_ctx_train, 4096);
+  if (options.block_size <= 0) throw Error("block size must be positive");
+  options.max_batch_tokens = std::max(options.max_batch_tokens, 1);
+  options.max_running = std::clamp(options.max_running, 1, options.max_batch_tokens);
+  const int32_t ctx_blocks = (options.n_ctx + options.block_size - 1) / options.block_size;
+  int32_t n_blocks = options.kv_cache_bytes
+                         ? KvCache::blocks_for_bytes(c, options.kv_cache_bytes, options.block_size)
+                         : std::max(ctx_blocks, 4 * ((2048 + options.block_size - 1) / options.block_size));
+  if (n_blocks < ctx_blocks)
+    throw Error("the KV cache (" + std::to_string(n_blocks) + " blocks of " + std::to_string(options.block_size) +
+                " tokens) cannot hold one request of the context size " + std::to_string(options.n_ctx) +
+                "; raise --kv-cache-size or lower --ctx-size");
+  kv = std::make_unique<KvCache>(c, n_blocks, options.block_size);
+  blocks = std::make_unique<BlockManager>(n_blocks, options.block_size, options.prefix_cache);
+  for (int32_t id = 0; id < tokenizer->vocab_size(); ++id)
+    if (tokenizer->is_end_of_generation(id)) eog_tokens.push_back(id);
+  logits.resize(size_t(options.max_running) * c.n_vocab);
+  counters.kv_blocks_total = n_blocks;
+  published = counters;
+  thread = std::thread([this] { loop(); });
+}
+
+Engine::Impl::~Impl() {
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    stopping = true;
+  }
+  wake.notify_all();
+  thread.join();
+  RequestStats none;
+  for (auto& s : incoming) s->stream->finish(FinishReason::kCancelled, none, "server shutting down");
+  for (auto& s : waiting) s->stream->finish(FinishReason::kCancelled, s->stats, "server shutting down");
+  for (auto& s : running) s->stream->finish(FinishReason::kCancelled, s->stats, "server shutting down");
+}
+
+void Engine::Impl::loop() {
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(mutex);
+      wake.wait(lock, [&] { return stopping || !incoming.empty() || !waiting.empty() || !running.empty(); });
+      if (stopping) return;
+    }
+    try {
+      step();
+    } catch (const std::exception& e) {
+      // A failed step must not take the server down: fail the affected requests, keep serving.
+      for (auto& s : running) finish(*s, FinishReason::kError, std::string("internal error: ") + e.what());
+      running.clear();
+    }
+    publish_stats();
+  }
+}
+
+void Engine::Impl::take_incoming() {
+  std::lock_guard<std::mutex> lock(mutex);
+  while (!incoming.empty()) {
+    waiting.push_back(std::move(incoming.front()));
+    incoming.pop_front();
+  }
+}
+
+void Engine::Impl::finish(Sequence& s, FinishReason reason, std::string error) {
+  blocks->release(s.block_table);
+  s.stats.completion_tokens = s.n_generated;
+  const auto now = SteadyClock::now();
+  if (s.n_generated > 0) s.stats.decode_ms = ms_between(s.first_token_at, now);
+  s.stream->finish(reason, s.stats, std::move(error));
+}
+
+void Engine::Impl::drop_cancelled() {
+  auto cancelled = [&](std::unique_ptr<Sequence>& s) {
+    if (!s->stream->cancelled()) return false;
+    finish(*s, FinishReason::kCancelled);
+    return true;
+  };
+  std::erase_if(running, cancelled);
+  std::erase_if(waiting, cancelled);
+}
+
+void Engine::Impl::preempt(Sequence& s) {
+  // Recompute later: drop its KV (its full blocks stay in the prefix cache, so a resumed
+  // sequence usually finds most of them again).
+  blocks->release(s.block_table);
+  s.n_computed = 0;
+  s.n_registered_blocks = 0;
+  s.chain_hash = 0;
+  s.admitted = false;
+  counters.preemptions++;
+}
+
+void Engine::Impl::schedule() {
+  batch.clear();
+  batch_seqs.clear();
+  int32_t budget = options.max_batch_tokens;
+
+  // 1. Running sequences, oldest first: one decode token each, or their next prefill chunk.
+  for (size_t i = 0; i < running.size() && budget > 0;) {
+    Sequence& s = *running[i];
+    const int32_t take = std::min<int32_t>(int32_t(s.tokens.size()) - s.n_computed, budget);
+    if (!blocks->grow(s.block_table, s.n_computed + take)) {
+      // Out of KV: preempt the latest arrival (possibly this one) and try again.
+      Sequence& victim = *running.back();
+      preempt(victim);
+      waiting.push_front(std::move(running.back()));
+      running.pop_back();
+      continue;
+    }
+    s.scheduled = take;
+    budget -= take;
+    batch_seqs.push_back(&s);
+    ++i;
+  }
+
+  // 2. Waiting sequences in arrival order, while budget, sequence slots and blocks last.
+  while (!waiting.empty() && budget > 0 && int32_t(running.size()) < options.max_running) {
+    Sequence& s = *waiting.front();
+    if (!s.admitted) {
+      // Reuse cached blocks, but always compute at least the last token (its logits are needed).
+      const int32_t hit = blocks->match_prefix(s.tokens, int32_t(s.tokens.size()) - 1, s.block_table);
+      s.n_computed = hit;
+      s.stats.cached_prompt_tokens = std::max(s.stats.cached_prompt_tokens, hit);
+      s.admitted = true;
+      if (s.started_at == SteadyClock::time_point{}) {
+        s.started_at = SteadyClock::now();
+        s.stats.queued_ms = ms_between(s.queued_at, s.started_at);
+        counters.prefix_cache_hit_tokens += uint64_t(hit);
+      }
+    }
+    const int32_t take = std::min<int32_t>(int32_t(s.tokens.size()) - s.n_computed, budget);
+    if (!blocks->grow(s.block_table, s.n_computed + take)) {
+      // Wait for blocks to free up, holding none meanwhile.
+      blocks->release(s.block_table);
+      s.n_computed = 0;
+      s.admitted = false;
+      break;
+    }
+    s.scheduled = take;
+    budget -= take;
+    running.push_back(std::move(waiting.front()));
+    waiting.pop_front();
+    batch_seqs.push_back(running.back().get());
+  }
+  // Keep `running` in arrival order so preemption always picks the latest arrival.
+  std::sort(running.begin(), running.end(), [](auto& a, auto& b) { return a->arrival < b->arrival; });
+
+  for (Sequence* s : batch_seqs) {
+    const int32_t seq_index = int32_t(batch.sequences.size());
+    batch.sequences.push_back({s->block_table.data(), int32_t(s->block_table.size())});
+    for (int32_t i = 0; i < s->scheduled; ++i) {
+      const int32_t pos = s->n_computed + i;
+      batch.add(s->tokens[pos], pos, seq_index, pos + 1 == int32_t(s->tokens.size()));
+    }
+  }
+}
+
+void Engine::Impl::emit(Sequence& s, int32_t token, const float* row) {
+  TokenEvent ev;
+  ev.token = token;
+  if (s.request.top_logprobs >= 0) {
+    ev.top.resize(size_t(s.request.top_logprobs));
+    ev.logprob = s.sampler.logprobs(row, token, ev.top);
+  }
+  s.text.clear();
+  if (!tokenizer->is_control(token)) s.utf8.push(tokenizer->piece_view(token, false), s.text);
+  s.stop.push(s.text, ev.text);
+  s.stream->push(std::move(ev));
+}
+
+void Engine::Impl::flush_text(Sequence& s) {
+  // Text held back (an incomplete character, a possible stop string's start) goes out now.
+  std::string tail, out;
+  s.utf8.finish(tail);
+  s.stop.push(tail, out);
+  if (!s.stop.stopped()) s.stop.finish(out);
+  if (!out.empty()) s.stream->push(TokenEvent{-1, std::move(out), 0.0f, {}});
+}
+
+bool Engine::Impl::step() {
+  take_incoming();
+  drop_cancelled();
+  if (running.empty() && waiting.empty()) return false;
+  schedule();
+  if (batch.size() == 0) return false;
+
+  model->forward(batch, *kv, logits.data(), pool);
+  counters.steps++;
+
+  const int64_t V = model->config().n_vocab;
+  int64_t row_index = 0;
+  std::vector<Sequence*> done;
+  for (Sequence* s : batch_seqs) {
+    const bool was_prefill = s->n_computed < int32_t(s->request.prompt.size());
+    s->n_computed += s->scheduled;
+    if (was_prefill) counters.prompt_tokens += uint64_t(std::min<int32_t>(s->scheduled, int32_t(s->request.prompt.size())));
+    blocks->register_full_blocks(s->tokens, s->n_computed, s->block_table, s->n_registered_blocks, s->chain_hash);
+    if (s->n_computed < int32_t(s->tokens.size())) continue;  // prefill continues next step
+
+    float* row = logits.data() + row_index++ * V;
+    const bool allow_eog = !s->request.ignore_eos && s->n_generated >= s->request.min_tokens;
+    if (!allow_eog)
+      for (int32_t id : eog_tokens) row[id] = -INFINITY;
+    const int32_t token = s->sampler.sample(row, s->tokens);
+    if (s->n_generated == 0) {
+      s->first_token_at = SteadyClock::now();
+      s->stats.prefill_ms = ms_between(s->started_at, s->first_token_at);
+    }
+    s->n_generated++;
+    counters.generated_tokens++;
+
+    if (allow_eog && tokenizer->is_end_of_generation(token)) {
+      // The end-of-generation token ends the output without being part of it.
+      flush_text(*s);
+      finish(*s, FinishReason::kStop);
+      done.push_back(s);
+      continue;
+    }
+    s->tokens.push_back(token);
+    emit(*s, token, row);
+    if (s->stop.stopped()) {
+      finish(*s, FinishReason::kStop);
+      done.push_back(s);
+    } else if (s->n_generated >= s->max_tokens || int32_t(s->tokens.size()) >= options.n_ctx) {
+      flush_text(*s);
+      finish(*s, s->stop.stopped() ? FinishReason::kStop : FinishReason::kLength);
+      done.push_back(s);
+    }
+  }
+  if (!done.empty())
+    std::erase_if(running, [&](auto& s) { return std::find(done.begin(), done.end(), s.get()) != done.end(); });
+  return true;
+}
+
+void Engine::Impl::publish_stats() {
+  counters.running = int32_t(running.size());
+  counters.kv_blocks_in_use = blocks->blocks_in_use();
+  counters.kv_blocks_cached = blocks->blocks_cached();
+  std::lock_guard<std::mutex> lock(mutex);
+  counters.waiting = int32_t(waiting.size() + incoming.size());
+  published = counters;
+}
+
+Engine::Engine(std::unique_ptr<Model> model, std::unique_ptr<Tokenizer> tokenizer, const EngineOptions& options)
+    : impl_(std::make_unique<Impl>(std::move(model), std::move(tokenizer), options)) {}
+
+Engine::~Engine() = default;
+
+std::shared_ptr<RequestStream> Engine::submit(GenerateRequest request) {
+  const int32_t n_ctx = impl_->options.n_ctx;
+  const int32_t n_prompt = int32_t(request.prompt.size());
+  if (n_prompt == 0) throw Error("the prompt is empty");
+  for (int32_t t : request.prompt)
+    if (t < 0 || t >= impl_->model->config().n_vocab) throw Error("prompt token id " + std::to_string(t) + " is outside the vocabulary");
+  if (n_prompt + std::max(1, request.min_tokens) > n_ctx)
+    throw Error("the prompt is " + std::to_string(n_prompt) + " tokens long" +
+                (request.min_tokens > 1 ? " (plus min_tokens " + std::to_string(request.min_tokens) + ")" : std::string()) +
+                ", more than this model's context of " + std::to_string(n_ctx) + " tokens allows");
+  if (request.top_logprobs > 20) throw Error("top_logprobs must be at most 20");
+  request.sampling.validate();
+  if (request.min_tokens < 0) throw Error("min_tokens must not be negative");
+
+  auto stream = std::make_shared<RequestStream>();
+  auto seq = std::make_unique<Sequence>(std::move(request), stream, impl_->model->config().n_vocab);
+  // Output is bounded by the context; max_tokens beyond it ends with finish_reason "length".
+  const int32_t room = n_ctx - n_prompt;
+  seq->max_tokens = seq->request.max_tokens < 0 ? room : std::min(seq->request.max_tokens, room);
+  seq->stats.prompt_tokens = n_prompt;
+  if (seq->request.max_tokens == 0) {
+    stream->finish(FinishReason::kLength, seq->stats);
+    return stream;
+  }
+  {
+    std::lock_guard<std::mutex> lock(impl_->mutex);
+    seq->arrival = impl_->next_arrival++;
+    impl_->incoming.push_back(std::move(seq));
+  }
+  impl_->wake.notify_all();
+  return stream;
+}
+
+EngineStats Engine::stats() const {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  return impl_->published;
+}
+
+const Model& Engine::model() const { return *impl_->model; }
+const Tokenizer& Engine::tokenizer() const { return *impl_->tokenizer; }
+const EngineOptions& Engine::options() const { return impl_->options; }
+
+}  // namespace nagare

@@ -1,0 +1,50 @@
+// The engine's state of one request: its tokens, KV blocks, progress, sampler and text output.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "engine/request.h"
+#include "engine/sampler.h"
+#include "engine/stop_matcher.h"
+#include "engine/utf8_stream.h"
+
+namespace nagare {
+
+using SteadyClock = std::chrono::steady_clock;
+
+struct Sequence {
+  Sequence(GenerateRequest r, std::shared_ptr<RequestStream> s, int32_t vocab_size)
+      : request(std::move(r)),
+        stream(std::move(s)),
+        sampler(request.sampling, vocab_size),
+        stop(request.stop),
+        queued_at(SteadyClock::now()) {
+    tokens = request.prompt;
+  }
+
+  GenerateRequest request;
+  std::shared_ptr<RequestStream> stream;
+  Sampler sampler;
+  Utf8Stream utf8;
+  StopMatcher stop;
+  uint64_t arrival = 0;             // FCFS order; later arrivals are preempted first
+
+  std::vector<int32_t> tokens;      // prompt + generated
+  std::vector<int32_t> block_table;
+  int32_t n_computed = 0;           // leading tokens whose KV is in the cache
+  int32_t n_registered_blocks = 0;  // leading full blocks registered in the prefix cache
+  uint64_t chain_hash = 0;
+  int32_t n_generated = 0;
+  int32_t max_tokens = 0;           // resolved against the context size
+  int32_t scheduled = 0;            // tokens in this step's batch
+  bool admitted = false;
+
+  RequestStats stats;
+  SteadyClock::time_point queued_at, started_at, first_token_at;
+  std::string text;                 // scratch for this step's output text
+};
+
+}  // namespace nagare
