@@ -1,0 +1,36 @@
+// A model's chat format: its GGUF chat template (or the built-in one for its architecture) and
+// how rendered conversations become prompt tokens. Shared by `nagare run` and the server.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "chat/chat_template.h"
+#include "gguf/gguf_file.h"
+#include "tokenizer/tokenizer.h"
+
+namespace nagare {
+
+class ChatPrompt {
+ public:
+  ChatPrompt(const GgufFile& file, const Tokenizer& tokenizer);
+
+  // Renders the conversation and tokenizes it (special tokens parsed; BOS added when the
+  // vocabulary asks for it and the template did not already write it).
+  std::vector<int32_t> tokenize(const std::vector<ChatMessage>& messages, bool add_generation_prompt = true) const;
+  std::string render(const std::vector<ChatMessage>& messages, bool add_generation_prompt = true) const;
+  // Plain text completion: tokenized with BOS as the vocabulary asks, special tokens as text.
+  std::vector<int32_t> tokenize_text(const std::string& text) const;
+
+  const ChatTemplate& chat_template() const { return template_; }
+  bool builtin() const { return builtin_; }  // the file had no template
+
+ private:
+  const Tokenizer& tokenizer_;
+  std::string bos_text_;
+  bool builtin_ = false;
+  ChatTemplate template_;
+};
+
+}  // namespace nagare
