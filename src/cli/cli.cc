@@ -13,6 +13,9 @@ int cli_main(int argc, char** argv) {
   app.require_subcommand(1);
   CommandAction action;
   add_show_command(app, action);
+  add_run_command(app, action);
+  add_serve_command(app, action);
+  add_bench_command(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -10,5 +10,8 @@ namespace nagare {
 using CommandAction = std::function<int()>;
 
 void add_show_command(CLI::App& app, CommandAction& action);
+void add_run_command(CLI::App& app, CommandAction& action);
+void add_serve_command(CLI::App& app, CommandAction& action);
+void add_bench_command(CLI::App& app, CommandAction& action);
 
 }  // namespace nagare
