@@ -1,0 +1,174 @@
+// Loading checks on small synthetic GGUF files: every problem is one Error naming the file and
+// the problem; a valid tiny model runs, and a sequence's logits do not depend on its batch.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <map>
+#include <random>
+#include <set>
+
+#include "gguf/gguf_writer.h"
+#include "model/model.h"
+#include "util/error.h"
+
+namespace nagare {
+namespace {
+
+constexpr int kEmbd = 32, kHeads = 2, kKvHeads = 1, kFf = 64, kVocab = 40;
+
+struct TinyModel {
+  std::string arch = "llama";
+  std::map<std::string, GgmlType> type_override;
+  std::set<std::string> skip;
+  std::map<std::string, std::vector<int64_t>> shape_override;
+
+  std::string write(const std::string& name) const {
+    GgufWriter w;
+    w.set_string("general.architecture", arch);
+    w.set_u32(arch + ".embedding_length", kEmbd);
+    w.set_u32(arch + ".block_count", 2);
+    w.set_u32(arch + ".attention.head_count", kHeads);
+    w.set_u32(arch + ".attention.head_count_kv", kKvHeads);
+    w.set_u32(arch + ".feed_forward_length", kFf);
+    w.set_u32(arch + ".context_length", 128);
+    w.set_f32(arch + ".attention.layer_norm_rms_epsilon", 1e-5f);
+    std::mt19937 rng(7);
+    std::normal_distribution<float> nd(0.0f, 0.3f);
+    auto add = [&](const std::string& tname, std::vector<int64_t> dims) {
+      if (skip.count(tname)) return;
+      if (shape_override.count(tname)) dims = shape_override.at(tname);
+      int64_t n = 1;
+      for (auto d : dims) n *= d;
+      auto it = type_override.find(tname);
+      if (it != type_override.end()) {
+        auto info = ggml_type_info(uint32_t(it->second));
+        std::vector<uint8_t> bytes(size_t(n / info->block_elements * info->block_bytes), 0);
+        w.add_tensor(tname, it->second, dims, bytes.data(), bytes.size());
+        return;
+      }
+      std::vector<float> v(static_cast<size_t>(n));
+      for (auto& x : v) x = nd(rng);
+      w.add_tensor_f32(tname, dims, v);
+    };
+    add("token_embd.weight", {kEmbd, kVocab});
+    add("output_norm.weight", {kEmbd});
+    for (int il = 0; il < 2; ++il) {
+      std::string p = "blk." + std::to_string(il) + ".";
+      const int hd = kEmbd / kHeads;
+      add(p + "attn_norm.weight", {kEmbd});
+      add(p + "attn_q.weight", {kEmbd, kEmbd});
+      add(p + "attn_k.weight", {kEmbd, kKvHeads * hd});
+      add(p + "attn_v.weight", {kEmbd, kKvHeads * hd});
+      add(p + "attn_output.weight", {kEmbd, kEmbd});
+      add(p + "ffn_norm.weight", {kEmbd});
+      add(p + "ffn_gate.weight", {kEmbd, kFf});
+      add(p + "ffn_up.weight", {kEmbd, kFf});
+      add(p + "ffn_down.weight", {kFf, kEmbd});
+    }
+    std::string path = (std::filesystem::temp_directory_path() / ("nagare_test_" + name + ".gguf")).string();
+    w.write(path);
+    return path;
+  }
+};
+
+void expect_load_error(const std::string& path, const std::string& needle) {
+  try {
+    Model::load(path);
+    FAIL() << "expected an error containing '" << needle << "'";
+  } catch (const Error& e) {
+    std::string msg = e.what();
+    EXPECT_NE(msg.find(path), std::string::npos) << msg;
+    EXPECT_NE(msg.find(needle), std::string::npos) << msg;
+  }
+}
+
+TEST(ModelLoad, UnknownArchitecture) {
+  TinyModel m;
+  m.arch = "mamba";
+  expect_load_error(m.write("arch"), "unsupported model architecture 'mamba'");
+}
+
+TEST(ModelLoad, UnsupportedTensorType) {
+  TinyModel m;
+  m.type_override["blk.1.attn_q.weight"] = GgmlType::Q2_K;
+  m.shape_override["blk.1.attn_q.weight"] = {256, kEmbd};
+  expect_load_error(m.write("type"), "blk.1.attn_q.weight");
+  TinyModel m2;
+  m2.type_override["blk.0.ffn_up.weight"] = GgmlType::IQ4_NL;
+  expect_load_error(m2.write("type2"), "unsupported type IQ4_NL");
+}
+
+TEST(ModelLoad, MissingTensor) {
+  TinyModel m;
+  m.skip.insert("blk.1.ffn_down.weight");
+  expect_load_error(m.write("missing"), "missing tensor 'blk.1.ffn_down.weight'");
+}
+
+TEST(ModelLoad, WrongShape) {
+  TinyModel m;
+  m.shape_override["blk.0.attn_k.weight"] = {kEmbd, 8};
+  expect_load_error(m.write("shape"), "blk.0.attn_k.weight");
+}
+
+TEST(ModelLoad, MissingFile) {
+  try {
+    Model::load("/nonexistent/model.gguf");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("/nonexistent/model.gguf"), std::string::npos);
+  }
+}
+
+TEST(ModelForward, TinyModelLogitsAreFiniteAndBatchInvariant) {
+  auto model = Model::load(TinyModel{}.write("valid"));
+  KvCache kv(model->config(), 8, 4);
+  ThreadPool pool(2);
+  std::vector<int32_t> ta = {0, 1, 2, 3, 4, 5}, tb = {6, 7};
+  std::vector<int32_t> seq_a = {3, 5, 7, 9, 11, 13, 15, 17, 19};
+  std::vector<int32_t> seq_b = {2, 4};
+  // A alone.
+  Batch alone;
+  alone.sequences.push_back({ta.data(), 3});
+  for (int i = 0; i < 9; ++i) alone.add(seq_a[i], i, 0, true);
+  std::vector<float> la(9 * kVocab);
+  model->forward(alone, kv, la.data(), pool);
+  for (float x : la) ASSERT_TRUE(std::isfinite(x));
+  // A again, interleaved with B and split into two steps (chunked prefill).
+  Batch first;
+  first.sequences.push_back({ta.data(), 3});
+  first.sequences.push_back({tb.data(), 2});
+  first.add(seq_b[0], 0, 1, true);
+  for (int i = 0; i < 5; ++i) first.add(seq_a[i], i, 0, true);
+  first.add(seq_b[1], 1, 1, true);
+  std::vector<float> l1(7 * kVocab);
+  model->forward(first, kv, l1.data(), pool);
+  Batch second;
+  second.sequences.push_back({ta.data(), 3});
+  for (int i = 5; i < 9; ++i) second.add(seq_a[i], i, 0, true);
+  std::vector<float> l2(4 * kVocab);
+  model->forward(second, kv, l2.data(), pool);
+  for (int i = 0; i < 5; ++i)
+    EXPECT_TRUE(std::equal(la.begin() + i * kVocab, la.begin() + (i + 1) * kVocab, l1.begin() + (i + 1) * kVocab)) << i;
+  for (int i = 5; i < 9; ++i)
+    EXPECT_TRUE(std::equal(la.begin() + i * kVocab, la.begin() + (i + 1) * kVocab, l2.begin() + (i - 5) * kVocab)) << i;
+}
+
+TEST(ModelForward, RejectsTokensAndPositionsOutOfRange) {
+  auto model = Model::load(TinyModel{}.write("valid2"));
+  KvCache kv(model->config(), 2, 4);
+  ThreadPool pool(1);
+  std::vector<int32_t> table = {0, 1};
+  std::vector<float> logits(kVocab);
+  Batch b;
+  b.sequences.push_back({table.data(), 2});
+  b.add(kVocab, 0, 0, true);
+  EXPECT_THROW(model->forward(b, kv, logits.data(), pool), Error);
+  b.clear();
+  b.sequences.push_back({table.data(), 2});
+  b.add(1, 8, 0, true);  // beyond the two blocks of four
+  EXPECT_THROW(model->forward(b, kv, logits.data(), pool), Error);
+}
+
+}  // namespace
+}  // namespace nagare
