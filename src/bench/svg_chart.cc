@@ -35,6 +35,7 @@ std::string tick_label(double v) {
 struct Axis {
   std::vector<double> levels;  // categorical positions when `categorical`
   bool categorical = false;
+  bool integer = false;  // concurrency levels are whole numbers
   double xmax = 1;
   double x(double level) const {
     if (categorical) {
@@ -73,7 +74,7 @@ void panel(std::string& svg, int index, const std::string& title, const std::str
   }
   std::vector<double> xt;
   if (axis.categorical) xt = axis.levels;
-  else xt = nice_ticks(axis.xmax);
+  else xt = nice_ticks(axis.xmax, 5, axis.integer);
   for (double t : xt) {
     svg += "<line x1=\"" + f1(X(t)) + "\" y1=\"" + f1(top + kPanelH) + "\" x2=\"" + f1(X(t)) + "\" y2=\"" +
            f1(top + kPanelH + 4) + "\" stroke=\"#333\"/>\n";
@@ -126,15 +127,16 @@ std::string xml_escape(const std::string& s) {
   return out;
 }
 
-std::vector<double> nice_ticks(double max, int target_count) {
+std::vector<double> nice_ticks(double max, int target_count, bool integer_steps) {
   if (!(max > 0) || !std::isfinite(max)) max = 1;
   double raw = max / std::max(1, target_count);
   double mag = std::pow(10.0, std::floor(std::log10(raw)));
   double step = mag;
   for (double m : {1.0, 2.0, 2.5, 5.0, 10.0}) {
     step = m * mag;
-    if (step >= raw) break;
+    if (step >= raw && (!integer_steps || step == std::floor(step))) break;
   }
+  if (integer_steps && step < 1) step = 1;
   std::vector<double> ticks;
   for (int i = 0;; ++i) {
     double t = step * i;
@@ -157,7 +159,8 @@ std::string render_chart(const std::vector<BenchResult>& runs) {
   axis.levels.assign(all.begin(), all.end());
   // Infinity (rate "inf") has no place on a linear axis; so does a single level.
   axis.categorical = std::isinf(axis.levels.back()) || axis.levels.size() == 1;
-  axis.xmax = nice_ticks(axis.levels.back()).back();
+  axis.integer = !rate;
+  axis.xmax = nice_ticks(axis.levels.back(), 5, axis.integer).back();
 
   std::vector<std::vector<Series>> tput, lat;
   for (const BenchResult& r : runs) {

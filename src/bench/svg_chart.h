@@ -15,7 +15,8 @@ std::string render_chart(const std::vector<BenchResult>& runs);
 // Escapes text for XML character data and attribute values.
 std::string xml_escape(const std::string& s);
 
-// Round axis ticks covering [0, max]: 0, step, 2 step, ... with step in {1, 2, 2.5, 5} x 10^k.
-std::vector<double> nice_ticks(double max, int target_count = 5);
+// Round axis ticks covering [0, max]: 0, step, 2 step, ... with step in {1, 2, 2.5, 5} x 10^k,
+// about target_count of them; integer_steps keeps steps whole (concurrency has no 2.5).
+std::vector<double> nice_ticks(double max, int target_count = 5, bool integer_steps = false);
 
 }  // namespace nagare::bench
