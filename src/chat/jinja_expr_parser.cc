@@ -226,7 +226,6 @@ ExprPtr Parser::parse_unary(bool with_filter) {
 }
 
 ExprPtr Parser::parse_primary() {
-  DepthGuard guard(*this);
   const Token& t = cur();
   ExprPtr n;
   if (t.type == Tok::Name) {

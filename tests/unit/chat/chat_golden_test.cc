@@ -70,10 +70,11 @@ TEST(ChatGolden, RendersMatchJinja2) {
     const std::string source = t.contains("file") ? read_file(golden_path(t["file"].get<std::string>()))
                                                   : t["source"].get<std::string>();
     // A model without a template gets the built-in named for its architecture.
-    if (t.contains("architecture") && !t["builtin"].is_null())
+    if (t.contains("architecture") && !t["builtin"].is_null()) {
       EXPECT_EQ(ChatTemplate::default_name_for_architecture(t["architecture"].get<std::string>()),
                 t["builtin"].get<std::string>())
           << name;
+    }
     if (!t["builtin"].is_null()) {
       const auto builtin = ChatTemplate::builtin_source(t["builtin"].get<std::string>());
       ASSERT_TRUE(builtin.has_value()) << name;

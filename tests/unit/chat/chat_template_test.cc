@@ -2,6 +2,8 @@
 // in a nagare::Error (never a crash, hang or stack overflow).
 #include <gtest/gtest.h>
 
+#include <pthread.h>
+
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -136,6 +138,41 @@ TEST(ChatTemplate, RunawayTemplatesHitLimits) {
                        "too much data"));
   EXPECT_TRUE(contains(error_of("{{ 2 ** 64 }}"), "overflow"));
   EXPECT_TRUE(contains(error_of("{{ 9223372036854775807 + 1 }}"), "overflow"));
+}
+
+// The deepest templates the limits allow still fit in a small thread stack (release builds use
+// well under 256 KiB; sanitizer builds about 2 MiB), far below the usual 8 MiB.
+TEST(ChatTemplate, WorstCaseNestingFitsInFourMegabyteStack) {
+  static std::vector<std::string> results;
+  results.clear();
+  auto body = [](void*) -> void* {
+    const std::vector<std::string> sources = {
+        "{{ " + std::string(99, '(') + "'x'" + std::string(99, ')') + " }}",
+        "{% macro f(n) %}{% if true %}{% for i in [1] %}{{ ((f(n + 1)|trim)) }}{% endfor %}{% endif %}{% endmacro %}{{ f(0) }}",
+        [] {
+          std::string s;
+          for (int i = 0; i < 95; ++i) s += "{% if true %}{% for x in [1] %}";
+          return s + "deep";
+        }() + [] {
+          std::string s;
+          for (int i = 0; i < 95; ++i) s += "{% endfor %}{% endif %}";
+          return s;
+        }(),
+    };
+    for (const auto& src : sources) results.push_back(error_of(src));
+    return nullptr;
+  };
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, 4u << 20);
+  pthread_t thread;
+  ASSERT_EQ(pthread_create(&thread, &attr, body, nullptr), 0);
+  pthread_join(thread, nullptr);
+  pthread_attr_destroy(&attr);
+  ASSERT_EQ(results.size(), 3u);
+  EXPECT_EQ(results[0], "");
+  EXPECT_TRUE(contains(results[1], "recursion too deep")) << results[1];
+  EXPECT_EQ(results[2], "");
 }
 
 // Every prefix and many random corruptions of real templates either parse or give an Error, and
