@@ -1,0 +1,139 @@
+#include "api/completion_job.h"
+
+#include <ctime>
+
+#include "api/api_error.h"
+
+namespace nagare {
+
+CompletionJob::CompletionJob(const ServedModel& model, OpenAiRequest request)
+    : model_(model), request_(std::move(request)),
+      formatter_(request_.endpoint, model.name(), model.engine().tokenizer(),
+                 request_.stream && request_.include_usage, int64_t(std::time(nullptr))) {
+  model_.check_model(request_.model);
+  prompts_ = model_.prompts().prompt_tokens(request_);
+  const size_t n = static_cast<size_t>(request_.n);
+  choices_.resize(prompts_.size() * n);
+  for (size_t i = 0; i < choices_.size(); ++i) {
+    choices_[i].index = static_cast<int32_t>(i);
+    choices_[i].prompt = i / n;
+  }
+}
+
+CompletionJob::~CompletionJob() { cancel(); }
+
+void CompletionJob::submit() {
+  for (Choice& c : choices_) {
+    GenerateRequest g = request_.generate;
+    g.prompt = prompts_[c.prompt];
+    g.top_logprobs = request_.logprobs;
+    if (request_.seeded) g.sampling.seed += static_cast<uint64_t>(c.index);
+    try {
+      c.stream = model_.engine().submit(std::move(g));
+    } catch (const Error& e) {
+      cancel();
+      throw ApiError::invalid(e.what());
+    }
+  }
+  remaining_ = choices_.size();
+}
+
+void CompletionJob::set_notify(const std::function<void()>& notify) {
+  for (Choice& c : choices_)
+    if (c.stream) c.stream->set_notify(notify);
+}
+
+void CompletionJob::cancel() {
+  for (Choice& c : choices_)
+    if (c.stream && !c.done) c.stream->cancel();
+}
+
+Usage CompletionJob::usage() const {
+  Usage u;
+  for (const auto& p : prompts_) u.prompt_tokens += int64_t(p.size());
+  for (const Choice& c : choices_) {
+    if (!c.stream) continue;
+    const RequestStats s = c.stream->stats();
+    u.completion_tokens += s.completion_tokens;
+    // Each prompt counts once however many choices it has (as OpenAI counts n > 1).
+    if (c.index % request_.n == 0) u.cached_tokens += s.cached_prompt_tokens;
+  }
+  return u;
+}
+
+// An engine failure (or the engine shutting down) ends the whole response: the other choices
+// are cancelled; a stream gets an error event, a body becomes an error response.
+void CompletionJob::fail(FinishReason reason, const std::string& message, std::string& out) {
+  failed_ = true;
+  cancel();
+  const bool shutdown = reason == FinishReason::kCancelled;
+  status_ = shutdown ? 503 : 500;
+  const std::string text = shutdown ? "the request was cancelled (the server is shutting down)"
+                                    : "generation failed: " + (message.empty() ? std::string("unknown error") : message);
+  const Json err = error_json(text, error_type_for_status(status_));
+  if (request_.stream) out += OpenAiFormatter::sse(err);
+  else error_body_ = to_wire(err);
+}
+
+void CompletionJob::poll_choice(Choice& c, std::string& out) {
+  const bool chat = request_.endpoint == Endpoint::kChat;
+  const bool with_logprobs = request_.logprobs >= 0;
+  if (request_.stream && chat && !c.started) out += OpenAiFormatter::sse(formatter_.role_chunk(c.index));
+  c.started = true;
+
+  scratch_.clear();
+  const bool finished = c.stream->drain(scratch_);
+  if (!scratch_.empty()) {
+    if (request_.stream) {
+      std::string text;
+      for (const TokenEvent& e : scratch_) text += e.text;
+      if (!text.empty() || with_logprobs)
+        out += OpenAiFormatter::sse(formatter_.delta_chunk(c.index, text, scratch_, with_logprobs, c.text_bytes));
+    } else {
+      for (TokenEvent& e : scratch_) {
+        c.result.text += e.text;
+        if (with_logprobs) c.result.tokens.push_back(std::move(e));
+      }
+    }
+    if (with_logprobs)
+      for (const TokenEvent& e : scratch_) c.text_bytes += int64_t(model_.engine().tokenizer().piece_view(e.token, true).size());
+  }
+  if (!finished) return;
+  c.done = true;
+  --remaining_;
+  c.finish = c.stream->finish_reason();
+  c.result.finish = c.finish;
+  if (c.finish == FinishReason::kError || c.finish == FinishReason::kCancelled) {
+    fail(c.finish, c.stream->error(), out);
+    return;
+  }
+  if (request_.stream) out += OpenAiFormatter::sse(formatter_.finish_chunk(c.index, c.finish));
+}
+
+bool CompletionJob::poll(std::string& out) {
+  if (complete_) return true;
+  for (Choice& c : choices_) {
+    if (failed_) break;
+    if (c.stream && !c.done) poll_choice(c, out);
+  }
+  if (failed_) {
+    if (request_.stream && !complete_) out += OpenAiFormatter::kSseDone;
+    else if (!request_.stream) out += error_body_;
+    complete_ = true;
+    return true;
+  }
+  if (remaining_ > 0) return false;
+  complete_ = true;
+  if (request_.stream) {
+    if (request_.include_usage) out += OpenAiFormatter::sse(formatter_.usage_chunk(usage()));
+    out += OpenAiFormatter::kSseDone;
+  } else {
+    std::vector<ChoiceResult> results;
+    results.reserve(choices_.size());
+    for (Choice& c : choices_) results.push_back(std::move(c.result));
+    out += to_wire(formatter_.body(results, usage(), request_.logprobs >= 0));
+  }
+  return true;
+}
+
+}  // namespace nagare

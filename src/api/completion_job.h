@@ -1,0 +1,71 @@
+// CompletionJob: one OpenAI completion request in flight -- its n x prompts engine requests, and
+// the bytes the client gets back (SSE chunks as tokens arrive, or one JSON body at the end).
+// Transport-agnostic: the server calls poll() whenever the notify callback fires.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "api/openai_request.h"
+#include "api/openai_response.h"
+#include "api/served_model.h"
+
+namespace nagare {
+
+class CompletionJob {
+ public:
+  // Checks the model name, builds and checks the prompts; throws ApiError. Nothing runs yet.
+  CompletionJob(const ServedModel& model, OpenAiRequest request);
+  ~CompletionJob();  // cancels whatever still runs
+  CompletionJob(const CompletionJob&) = delete;
+  CompletionJob& operator=(const CompletionJob&) = delete;
+
+  // Submits every choice to the engine; throws ApiError (400) when the engine rejects one (the
+  // ones already submitted are cancelled).
+  void submit();
+  // Called from the engine thread after each token or finish of any choice; must not block.
+  // Set after submit(); poll() once afterwards, as events may predate it.
+  void set_notify(const std::function<void()>& notify);
+  // Streaming: appends the SSE bytes ready now. Otherwise appends the whole body once every
+  // choice is done. Returns true when the response is complete.
+  bool poll(std::string& out);
+  // The client went away: cancels every choice (the engine frees their KV blocks).
+  void cancel();
+
+  bool streaming() const { return request_.stream; }
+  // Status of the non-streaming body: 200, or an error status when the engine failed.
+  int status() const { return status_; }
+  const std::string& id() const { return formatter_.id(); }
+
+ private:
+  struct Choice {
+    int32_t index = 0;
+    size_t prompt = 0;  // index into prompts_
+    std::shared_ptr<RequestStream> stream;
+    bool started = false;   // role chunk sent
+    bool done = false;
+    FinishReason finish = FinishReason::kNone;
+    int64_t text_bytes = 0;  // piece bytes so far (legacy logprobs text_offset)
+    ChoiceResult result;     // non-streaming accumulation
+  };
+  void poll_choice(Choice& c, std::string& out);
+  void fail(FinishReason reason, const std::string& message, std::string& out);
+  Usage usage() const;
+
+  const ServedModel& model_;
+  OpenAiRequest request_;
+  std::vector<std::vector<int32_t>> prompts_;
+  OpenAiFormatter formatter_;
+  std::vector<Choice> choices_;
+  std::vector<TokenEvent> scratch_;
+  size_t remaining_ = 0;
+  bool failed_ = false;
+  bool complete_ = false;
+  int status_ = 200;
+  std::string error_body_;
+};
+
+}  // namespace nagare
