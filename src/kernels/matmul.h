@@ -1,16 +1,21 @@
 // Weight-matrix times activations: out[t][r] = dot(W row r, x[t]) for a batch of tokens.
-// Each output element is one vec_dot over the whole row, so a token's result never depends on
-// the batch it is in (batch invariance), whatever the thread count or batch size.
+// Each output element is computed by one fixed sequence of operations over the whole row
+// (exact integer block sums, then one float order), whatever the batch size, the token's place
+// in the batch, the tiling or the thread count: a token's result never depends on its batch.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "gguf/ggml_type.h"
 #include "util/thread_pool.h"
 
 namespace nagare {
+
+class PackedWeights;  // kernels/gemm.h
+struct KernelTable;   // kernels/dispatch.h
 
 // A 2-D weight in GGUF layout: `rows` rows of `cols` contiguous elements of `type`.
 struct WeightMatrix {
@@ -19,7 +24,14 @@ struct WeightMatrix {
   int64_t rows = 0;
   int64_t cols = 0;
   size_t row_stride = 0;  // bytes per row
+  // Row-interleaved copy for the SIMD tile kernels, made by pack_for_gemm(); without it
+  // matmul() takes one vec_dot per output element (same results, slower).
+  std::shared_ptr<const PackedWeights> packed;
 };
+
+// Makes w.packed when the active ISA has tile kernels for w.type; otherwise does nothing.
+// Costs one copy of the weight (the GGUF data is no longer read by matmul afterwards).
+void pack_for_gemm(WeightMatrix& w);
 
 // Activations of a batch quantized once into one activation format (see activation_type_for);
 // every weight whose dot product takes that format can then be multiplied with them.
@@ -31,16 +43,24 @@ class QuantizedActivations {
   const void* row(int64_t t) const { return buffer_.data() + t * row_bytes_; }
   GgmlType act_type() const { return act_type_; }
   int64_t cols() const { return cols_; }
+  size_t row_bytes() const { return row_bytes_; }
+  // Per-block side data of row t for the tile kernels (kernels/gemm.h); empty for float formats.
+  const uint8_t* extras(int64_t t) const { return extras_.data() + t * extra_bytes_; }
+  size_t extra_bytes() const { return extra_bytes_; }
 
  private:
-  std::vector<uint8_t> buffer_;  // grows to the largest batch seen, then is reused
-  size_t row_bytes_ = 0;
+  std::vector<uint8_t> buffer_;  // grow to the largest batch seen, then are reused
+  std::vector<uint8_t> extras_;
+  size_t row_bytes_ = 0, extra_bytes_ = 0;
   GgmlType act_type_ = GgmlType::F32;
   int64_t cols_ = 0;
 };
 
-// out[t * out_stride + r] for r in [0, w.rows), t in [0, n_tokens).
+// out[t * out_stride + r] for r in [0, w.rows), t in [0, n_tokens), with the active ISA's kernels.
 void matmul(const WeightMatrix& w, const QuantizedActivations& x, int64_t n_tokens, float* out,
             int64_t out_stride, ThreadPool& pool);
+// The same with a given ISA's kernels (tests compare the ISAs).
+void matmul(const WeightMatrix& w, const QuantizedActivations& x, int64_t n_tokens, float* out,
+            int64_t out_stride, ThreadPool& pool, const KernelTable& kernels);
 
 }  // namespace nagare

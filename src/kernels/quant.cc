@@ -4,6 +4,7 @@
 #include <cstring>
 #include <string>
 
+#include "kernels/dispatch.h"
 #include "kernels/fp16.h"
 #include "kernels/quant_ref.h"
 #include "util/error.h"
@@ -110,40 +111,21 @@ DequantizeRowFn dequantize_row_fn(GgmlType type) {
 }
 
 QuantizeRowFn quantize_row_fn(GgmlType type) {
+  // Activation formats go to the active ISA's quantizers (byte-identical to the reference).
+  if (QuantizeRowFn fn = active_kernels().quantize_fn(type)) return fn;
   switch (type) {
-    case GgmlType::F32: return ref::quantize_row_f32;
-    case GgmlType::F16: return ref::quantize_row_f16;
-    case GgmlType::BF16: return ref::quantize_row_bf16;
     case GgmlType::Q4_0: return ref::quantize_row_q4_0;
     case GgmlType::Q4_1: return ref::quantize_row_q4_1;
     case GgmlType::Q5_0: return ref::quantize_row_q5_0;
     case GgmlType::Q5_1: return ref::quantize_row_q5_1;
-    case GgmlType::Q8_0: return ref::quantize_row_q8_0;
-    case GgmlType::Q8_1: return ref::quantize_row_q8_1;
     case GgmlType::Q4_K: return ref::quantize_row_q4_k;
     case GgmlType::Q5_K: return ref::quantize_row_q5_k;
     case GgmlType::Q6_K: return ref::quantize_row_q6_k;
-    case GgmlType::Q8_K: return ref::quantize_row_q8_k;
     default: return nullptr;
   }
 }
 
-VecDotFn vec_dot_fn(GgmlType weight_type) {
-  switch (weight_type) {
-    case GgmlType::F32: return ref::vec_dot_f32;
-    case GgmlType::F16: return ref::vec_dot_f16;
-    case GgmlType::BF16: return ref::vec_dot_bf16;
-    case GgmlType::Q4_0: return ref::vec_dot_q4_0_q8_0;
-    case GgmlType::Q4_1: return ref::vec_dot_q4_1_q8_1;
-    case GgmlType::Q5_0: return ref::vec_dot_q5_0_q8_0;
-    case GgmlType::Q5_1: return ref::vec_dot_q5_1_q8_1;
-    case GgmlType::Q8_0: return ref::vec_dot_q8_0_q8_0;
-    case GgmlType::Q4_K: return ref::vec_dot_q4_k_q8_k;
-    case GgmlType::Q5_K: return ref::vec_dot_q5_k_q8_k;
-    case GgmlType::Q6_K: return ref::vec_dot_q6_k_q8_k;
-    default: return nullptr;
-  }
-}
+VecDotFn vec_dot_fn(GgmlType weight_type) { return active_kernels().vec_dot_fn(weight_type); }
 
 bool can_quantize(GgmlType type) { return quantize_row_fn(type) != nullptr; }
 

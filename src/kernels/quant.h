@@ -1,6 +1,6 @@
 // Quantized tensor formats (GGUF block layouts): dequantization, activation quantization and
-// the dot product of one weight row with one quantized activation row. These are the scalar
-// reference kernels; SIMD variants must match them (see the CPU-speed work).
+// the dot product of one weight row with one quantized activation row. The entry points run the
+// active ISA's kernels (kernels/dispatch.h); the scalar reference kernels are in quant_ref.h.
 #pragma once
 
 #include <cstddef>
@@ -27,13 +27,16 @@ void dequantize_row(GgmlType type, const void* src, float* dst, int64_t n);
 GgmlType activation_type_for(GgmlType weight_type);
 
 // Quantizes n floats into `act_type` (one of Q8_0, Q8_1, Q8_K, F16, BF16, F32) with ggml's
-// reference arithmetic (quantize_row_*_ref), byte for byte. Also accepts the weight types
-// can_quantize() names (reference quantizers, for tests and tools; not the imatrix variants).
+// reference arithmetic (quantize_row_*_ref), byte for byte on every ISA. Also accepts the weight
+// types can_quantize() names (reference quantizers, for tests and tools; not the imatrix ones).
 void quantize_row(GgmlType act_type, const float* src, void* dst, int64_t n);
 
 // Dot product of n elements: w_row in weight_type, act_row in activation_type_for(weight_type).
-// Integer sums per block, then scaled, in the same order as ggml's scalar (generic) kernels;
-// F32/F16/BF16 accumulate float products in double, as ggml's scalar ggml_vec_dot_f32/f16/bf16.
+// Exact integer sums per block, then scaled. The scalar kernels follow ggml's scalar (generic)
+// kernels' float order; F32/F16/BF16 accumulate float products in double, as ggml's scalar
+// ggml_vec_dot_f32/f16/bf16. The SIMD kernels (AVX2, AVX-512) give the same bits as the scalar
+// ones for Q4_0/Q4_1/Q5_0/Q5_1/Q8_0 and, for the K-quants and float types, one float order of
+// their own (kernels/gemm_x86.h), the same on every SIMD ISA and in matmul()'s tile kernels.
 float vec_dot(GgmlType weight_type, const void* w_row, const void* act_row, int64_t n);
 
 // The three entry points above throw Error for a type they do not support or an n that is not

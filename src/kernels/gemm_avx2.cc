@@ -1,0 +1,104 @@
+// AVX2 tile kernels over packed weights: 8 rows per vector (a 16-row group is two vectors),
+// pmaddubsw + pmaddwd for the integer dots. Built with -mavx2 -mfma -mf16c (CMakeLists.txt).
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "kernels/dispatch.h"
+
+namespace nagare {
+namespace {
+
+struct V {
+  static constexpr int kLanes = 8, kVecs = 2;
+  static constexpr bool kVnni = false;
+  using I = __m256i;
+  using F = __m256;
+
+  template <GgmlType kType>
+  static constexpr int tile_groups() {
+    return 1;
+  }
+  template <GgmlType kType>
+  static constexpr int tile_tokens() {
+    return 2;
+  }
+
+  static I zero() { return _mm256_setzero_si256(); }
+  static F fzero() { return _mm256_setzero_ps(); }
+  static I set1(int32_t v) { return _mm256_set1_epi32(v); }
+  static F fset1(float v) { return _mm256_set1_ps(v); }
+  // Half h of a 64-byte k-group vector: rows 8h .. 8h+7.
+  static I load(const uint8_t* p, int h) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32 * h)); }
+  static I lo(I v) { return _mm256_and_si256(v, _mm256_set1_epi8(0x0f)); }
+  static I hi(I v) { return _mm256_and_si256(_mm256_srli_epi16(v, 4), _mm256_set1_epi8(0x0f)); }
+  static I or_(I a, I b) { return _mm256_or_si256(a, b); }
+  // Adds 16 to the bytes whose bit is set in the 32-bit word of half h at p.
+  static I add_bit4(I w, const uint8_t* p, int h) {
+    uint32_t bits;
+    std::memcpy(&bits, p + 4 * h, 4);
+    const I spread = _mm256_shuffle_epi8(_mm256_set1_epi32(int32_t(bits)),
+                                         _mm256_setr_epi64x(0, 0x0101010101010101, 0x0202020202020202, 0x0303030303030303));
+    const I bit = _mm256_set1_epi64x(int64_t(0x8040201008040201));
+    const I set = _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
+    return _mm256_add_epi8(w, _mm256_and_si256(set, _mm256_set1_epi8(0x10)));
+  }
+  static I bits45(I h, int c) {
+    I v = c == 0 ? _mm256_slli_epi16(h, 4) : c == 1 ? _mm256_slli_epi16(h, 2) : c == 2 ? h : _mm256_srli_epi16(h, 2);
+    return _mm256_and_si256(v, _mm256_set1_epi8(0x30));
+  }
+  static I bcast4(const int8_t* a) {
+    int32_t v;
+    std::memcpy(&v, a, 4);
+    return _mm256_set1_epi32(v);
+  }
+  // Weights are at most 63 and |a| <= 127, so the 16-bit pair sums cannot saturate.
+  static I dot(I acc, I w, const int8_t* a) {
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(w, bcast4(a)), _mm256_set1_epi16(1)));
+  }
+  // Q8_0's signed weights: |w| times a with w's sign (|w| <= 128, |a| <= 127: no saturation).
+  static I q8_prepare(I w) { return _mm256_abs_epi8(w); }
+  static I dot_q8(I acc, I w, I w_abs, const int8_t* a) {
+    const I p = _mm256_maddubs_epi16(w_abs, _mm256_sign_epi8(bcast4(a), w));
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(p, _mm256_set1_epi16(1)));
+  }
+  static F load_f16(const uint8_t* p, int h) {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * h)));
+  }
+  static I load_u8_i32(const uint8_t* p, int h) {
+    return _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p + 8 * h)));
+  }
+  static I load_s8_i32(const uint8_t* p, int h) {
+    return _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p + 8 * h)));
+  }
+  static I load_u8_i16(const uint8_t* p, int h) {
+    return _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * h)));
+  }
+  static I madd16(I a, I b) { return _mm256_madd_epi16(a, b); }
+  static I add(I a, I b) { return _mm256_add_epi32(a, b); }
+  static I mullo(I a, I b) { return _mm256_mullo_epi32(a, b); }
+  static F cvt(I v) { return _mm256_cvtepi32_ps(v); }
+  static F fmul(F a, F b) { return _mm256_mul_ps(a, b); }
+  static F fadd(F a, F b) { return _mm256_add_ps(a, b); }
+  static F fsub(F a, F b) { return _mm256_sub_ps(a, b); }
+  static void store(float* p, F v, int n) {
+    if (n == kLanes) {
+      _mm256_storeu_ps(p, v);
+    } else {
+      const I idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+      _mm256_maskstore_ps(p, _mm256_cmpgt_epi32(_mm256_set1_epi32(n), idx), v);
+    }
+  }
+};
+
+#include "kernels/gemm_x86.h"
+
+}  // namespace
+
+void register_avx2_gemm(KernelTable& k) { register_gemm(k); }
+
+}  // namespace nagare
+#endif

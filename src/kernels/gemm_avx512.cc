@@ -1,0 +1,96 @@
+// AVX-512 (F, BW, VL, VNNI) tile kernels over packed weights: 16 rows per vector, vpdpbusd for
+// the integer dots. Built with -mavx512* (CMakeLists.txt); only called where the CPU has them.
+#if defined(__x86_64__)
+// GCC 12 warns about the deliberately undefined source of AVX-512 intrinsics such as
+// _mm512_cvtph_ps once inlined (GCC bug 105593); the values are never read.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "kernels/dispatch.h"
+
+namespace nagare {
+namespace {
+
+struct V {
+  static constexpr int kLanes = 16, kVecs = 1;
+  static constexpr bool kVnni = true;
+  using I = __m512i;
+  using F = __m512;
+
+  template <GgmlType kType>
+  static constexpr int tile_groups() {
+    return 2;
+  }
+  template <GgmlType kType>
+  static constexpr int tile_tokens() {
+    return 4;
+  }
+
+  static I zero() { return _mm512_setzero_si512(); }
+  static F fzero() { return _mm512_setzero_ps(); }
+  static I set1(int32_t v) { return _mm512_set1_epi32(v); }
+  static F fset1(float v) { return _mm512_set1_ps(v); }
+  static I load(const uint8_t* p, int) { return _mm512_loadu_si512(p); }
+  static I lo(I v) { return _mm512_and_si512(v, _mm512_set1_epi8(0x0f)); }
+  static I hi(I v) { return _mm512_and_si512(_mm512_srli_epi16(v, 4), _mm512_set1_epi8(0x0f)); }
+  static I or_(I a, I b) { return _mm512_or_si512(a, b); }
+  // Adds 16 to the bytes whose bit is set in the 64-bit word at p.
+  static I add_bit4(I w, const uint8_t* p, int) {
+    uint64_t bits;
+    std::memcpy(&bits, p, 8);
+    return _mm512_mask_add_epi8(w, _cvtu64_mask64(bits), w, _mm512_set1_epi8(0x10));
+  }
+  // Bits 2c..2c+1 of each byte moved to bits 4..5 (Q6_K's high bits).
+  static I bits45(I h, int c) {
+    I v = c == 0 ? _mm512_slli_epi16(h, 4) : c == 1 ? _mm512_slli_epi16(h, 2) : c == 2 ? h : _mm512_srli_epi16(h, 2);
+    return _mm512_and_si512(v, _mm512_set1_epi8(0x30));
+  }
+  static I bcast4(const int8_t* a) {
+    int32_t v;
+    std::memcpy(&v, a, 4);
+    return _mm512_set1_epi32(v);
+  }
+  // acc + per lane: 4 unsigned weight bytes times the 4 signed activations at a.
+  static I dot(I acc, I w, const int8_t* a) { return _mm512_dpbusd_epi32(acc, w, bcast4(a)); }
+  // Q8_0's signed weights, offset by 128 to unsigned (the kernel subtracts 128 * sum(a)).
+  static I q8_prepare(I w) { return w; }
+  static I dot_q8(I acc, I w, I, const int8_t* a) {
+    return _mm512_dpbusd_epi32(acc, _mm512_xor_si512(w, _mm512_set1_epi8(char(0x80))), bcast4(a));
+  }
+  static F load_f16(const uint8_t* p, int) {
+    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+  }
+  static I load_u8_i32(const uint8_t* p, int) {
+    return _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  }
+  static I load_s8_i32(const uint8_t* p, int) {
+    return _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  }
+  static I load_u8_i16(const uint8_t* p, int) {
+    return _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+  }
+  static I madd16(I a, I b) { return _mm512_madd_epi16(a, b); }
+  static I add(I a, I b) { return _mm512_add_epi32(a, b); }
+  static I mullo(I a, I b) { return _mm512_mullo_epi32(a, b); }
+  static F cvt(I v) { return _mm512_cvtepi32_ps(v); }
+  static F fmul(F a, F b) { return _mm512_mul_ps(a, b); }
+  static F fadd(F a, F b) { return _mm512_add_ps(a, b); }
+  static F fsub(F a, F b) { return _mm512_sub_ps(a, b); }
+  static void store(float* p, F v, int n) {
+    if (n == kLanes) _mm512_storeu_ps(p, v);
+    else _mm512_mask_storeu_ps(p, __mmask16((1u << n) - 1), v);
+  }
+};
+
+#include "kernels/gemm_x86.h"
+
+}  // namespace
+
+void register_avx512_gemm(KernelTable& k) { register_gemm(k); }
+
+}  // namespace nagare
+#endif

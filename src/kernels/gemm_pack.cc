@@ -1,0 +1,315 @@
+// Repacking of GGUF weight rows into the 16-row interleaved layout of kernels/gemm.h, and the
+// activation side data. Plain scalar code: it runs once per weight at load time.
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <string>
+
+#include "kernels/fp16.h"
+#include "kernels/gemm.h"
+#include "kernels/quant_blocks.h"
+#include "util/error.h"
+
+namespace nagare {
+namespace {
+
+// One row's block as plain integers: the quants (unsigned, as stored: Q8_0 keeps its int8 bits),
+// raw fp16 scale and min, K-quant sub-block scales and mins.
+struct RowBlock {
+  uint8_t q[kQK_K];
+  uint16_t d, m;
+  uint8_t sc[16], mn[8];
+};
+
+void unpack_q4_k_scales(const uint8_t* s, uint8_t sc[8], uint8_t mn[8]) {
+  for (int j = 0; j < 8; ++j) {
+    if (j < 4) {
+      sc[j] = s[j] & 63;
+      mn[j] = s[j + 4] & 63;
+    } else {
+      sc[j] = uint8_t((s[j + 4] & 0x0f) | ((s[j - 4] >> 6) << 4));
+      mn[j] = uint8_t((s[j + 4] >> 4) | ((s[j] >> 6) << 4));
+    }
+  }
+}
+
+void unpack(GgmlType type, const uint8_t* src, RowBlock& o) {
+  std::memset(&o, 0, sizeof o);
+  switch (type) {
+    case GgmlType::Q4_0:
+    case GgmlType::Q4_1: {
+      const uint8_t* qs;
+      if (type == GgmlType::Q4_0) {
+        auto* b = reinterpret_cast<const BlockQ4_0*>(src);
+        o.d = b->d;
+        qs = b->qs;
+      } else {
+        auto* b = reinterpret_cast<const BlockQ4_1*>(src);
+        o.d = b->d;
+        o.m = b->m;
+        qs = b->qs;
+      }
+      for (int j = 0; j < 16; ++j) {
+        o.q[j] = qs[j] & 15;
+        o.q[j + 16] = qs[j] >> 4;
+      }
+      break;
+    }
+    case GgmlType::Q5_0:
+    case GgmlType::Q5_1: {
+      const uint8_t *qs, *qhp;
+      if (type == GgmlType::Q5_0) {
+        auto* b = reinterpret_cast<const BlockQ5_0*>(src);
+        o.d = b->d;
+        qs = b->qs;
+        qhp = b->qh;
+      } else {
+        auto* b = reinterpret_cast<const BlockQ5_1*>(src);
+        o.d = b->d;
+        o.m = b->m;
+        qs = b->qs;
+        qhp = b->qh;
+      }
+      uint32_t qh;
+      std::memcpy(&qh, qhp, 4);
+      for (int j = 0; j < 16; ++j) {
+        o.q[j] = uint8_t((qs[j] & 15) | (((qh >> j) & 1) << 4));
+        o.q[j + 16] = uint8_t((qs[j] >> 4) | (((qh >> (j + 16)) & 1) << 4));
+      }
+      break;
+    }
+    case GgmlType::Q8_0: {
+      auto* b = reinterpret_cast<const BlockQ8_0*>(src);
+      o.d = b->d;
+      std::memcpy(o.q, b->qs, 32);
+      break;
+    }
+    case GgmlType::Q4_K:
+    case GgmlType::Q5_K: {
+      const uint8_t *qs, *qh = nullptr;
+      if (type == GgmlType::Q4_K) {
+        auto* b = reinterpret_cast<const BlockQ4_K*>(src);
+        o.d = b->d;
+        o.m = b->dmin;
+        unpack_q4_k_scales(b->scales, o.sc, o.mn);
+        qs = b->qs;
+      } else {
+        auto* b = reinterpret_cast<const BlockQ5_K*>(src);
+        o.d = b->d;
+        o.m = b->dmin;
+        unpack_q4_k_scales(b->scales, o.sc, o.mn);
+        qs = b->qs;
+        qh = b->qh;
+      }
+      for (int j = 0; j < 4; ++j)
+        for (int l = 0; l < 32; ++l) {
+          o.q[64 * j + l] = qs[32 * j + l] & 15;
+          o.q[64 * j + 32 + l] = qs[32 * j + l] >> 4;
+          if (qh) {
+            o.q[64 * j + l] |= uint8_t(((qh[l] >> (2 * j)) & 1) << 4);
+            o.q[64 * j + 32 + l] |= uint8_t(((qh[l] >> (2 * j + 1)) & 1) << 4);
+          }
+        }
+      break;
+    }
+    case GgmlType::Q6_K: {
+      auto* b = reinterpret_cast<const BlockQ6_K*>(src);
+      o.d = b->d;
+      std::memcpy(o.sc, b->scales, 16);
+      for (int h = 0; h < 2; ++h) {
+        const uint8_t* ql = b->ql + 64 * h;
+        const uint8_t* qh = b->qh + 32 * h;
+        uint8_t* q = o.q + 128 * h;
+        for (int l = 0; l < 32; ++l) {
+          q[l] = uint8_t((ql[l] & 15) | ((qh[l] & 3) << 4));
+          q[l + 32] = uint8_t((ql[l + 32] & 15) | (((qh[l] >> 2) & 3) << 4));
+          q[l + 64] = uint8_t((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4));
+          q[l + 96] = uint8_t((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4));
+        }
+      }
+      break;
+    }
+    default: break;
+  }
+}
+
+// Writes block b of one group from its 16 rows' integers.
+void pack_block(GgmlType type, const PackedLayout& L, const RowBlock* rb, uint8_t* group, int64_t b) {
+  const int64_t E = L.block_elements;
+  if (L.qs_bytes) {
+    uint8_t* qs = group + L.qs + size_t(b) * L.qs_bytes;
+    if (type == GgmlType::Q8_0) {
+      for (int g = 0; g < E / 4; ++g)
+        for (int r = 0; r < kGemmRows; ++r)
+          for (int m = 0; m < 4; ++m) qs[64 * g + 4 * r + m] = rb[r].q[4 * g + m];
+    } else {
+      for (int i = 0; i < E / 8; ++i)
+        for (int r = 0; r < kGemmRows; ++r)
+          for (int m = 0; m < 4; ++m)
+            qs[64 * i + 4 * r + m] = uint8_t((rb[r].q[8 * i + m] & 15) | ((rb[r].q[8 * i + 4 + m] & 15) << 4));
+    }
+  }
+  if (L.hb_bytes) {
+    uint8_t* hb = group + L.hb + size_t(b) * L.hb_bytes;
+    for (int g = 0; g < E / 4; ++g) {
+      uint64_t bits = 0;
+      for (int r = 0; r < kGemmRows; ++r)
+        for (int m = 0; m < 4; ++m) bits |= uint64_t((rb[r].q[4 * g + m] >> 4) & 1) << (4 * r + m);
+      std::memcpy(hb + 8 * g, &bits, 8);
+    }
+  }
+  if (L.h2_bytes) {
+    uint8_t* h2 = group + L.h2 + size_t(b) * L.h2_bytes;
+    for (int h = 0; h < E / 16; ++h)
+      for (int r = 0; r < kGemmRows; ++r)
+        for (int m = 0; m < 4; ++m) {
+          int v = 0;
+          for (int c = 0; c < 4; ++c) v |= ((rb[r].q[4 * (4 * h + c) + m] >> 4) & 3) << (2 * c);
+          h2[64 * h + 4 * r + m] = uint8_t(v);
+        }
+  }
+  if (L.sc_bytes) {
+    uint8_t* sc = group + L.sc + size_t(b) * L.sc_bytes;
+    const int n_sub = int(L.sc_bytes / kGemmRows);
+    for (int j = 0; j < n_sub; ++j)
+      for (int r = 0; r < kGemmRows; ++r) sc[kGemmRows * j + r] = rb[r].sc[j];
+  }
+  if (L.mn_bytes) {
+    uint8_t* mn = group + L.mn + size_t(b) * L.mn_bytes;
+    for (int p = 0; p < 4; ++p)
+      for (int r = 0; r < kGemmRows; ++r)
+        for (int k = 0; k < 2; ++k) mn[2 * kGemmRows * p + 2 * r + k] = rb[r].mn[2 * p + k];
+  }
+  uint8_t* d = group + L.d + size_t(b) * L.d_bytes;
+  for (int r = 0; r < kGemmRows; ++r) std::memcpy(d + 2 * r, &rb[r].d, 2);
+  if (L.m_bytes) {
+    uint8_t* m = group + L.m + size_t(b) * L.m_bytes;
+    for (int r = 0; r < kGemmRows; ++r) std::memcpy(m + 2 * r, &rb[r].m, 2);
+  }
+}
+
+}  // namespace
+
+bool can_pack(GgmlType type) {
+  switch (type) {
+    case GgmlType::Q4_0:
+    case GgmlType::Q4_1:
+    case GgmlType::Q5_0:
+    case GgmlType::Q5_1:
+    case GgmlType::Q8_0:
+    case GgmlType::Q4_K:
+    case GgmlType::Q5_K:
+    case GgmlType::Q6_K: return true;
+    default: return false;
+  }
+}
+
+PackedLayout packed_layout(GgmlType type, int64_t cols) {
+  PackedLayout L;
+  const size_t R = kGemmRows;
+  switch (type) {
+    // {block elements, bytes per block of: qs, hb, h2, sc, mn, d, m}
+    case GgmlType::Q4_0: L = {32, 16 * R, 0, 0, 0, 0, 2 * R, 0}; break;
+    case GgmlType::Q4_1: L = {32, 16 * R, 0, 0, 0, 0, 2 * R, 2 * R}; break;
+    case GgmlType::Q5_0: L = {32, 16 * R, 4 * R, 0, 0, 0, 2 * R, 0}; break;
+    case GgmlType::Q5_1: L = {32, 16 * R, 4 * R, 0, 0, 0, 2 * R, 2 * R}; break;
+    case GgmlType::Q8_0: L = {32, 32 * R, 0, 0, 0, 0, 2 * R, 0}; break;
+    case GgmlType::Q4_K: L = {256, 128 * R, 0, 0, 8 * R, 8 * R, 2 * R, 2 * R}; break;
+    case GgmlType::Q5_K: L = {256, 128 * R, 32 * R, 0, 8 * R, 8 * R, 2 * R, 2 * R}; break;
+    case GgmlType::Q6_K: L = {256, 128 * R, 0, 64 * R, 16 * R, 0, 2 * R, 0}; break;
+    default: throw Error("no packed layout for tensor type " + std::string(ggml_type_name(type)));
+  }
+  if (cols < 0 || cols % L.block_elements != 0)
+    throw Error(std::to_string(cols) + " columns is not a whole number of " + std::string(ggml_type_name(type)) +
+                " blocks");
+  // Sections in this order keep the 64-byte-per-k-group ones 64-byte aligned (every per-block
+  // size above is a multiple of 32, the wide ones of 64).
+  const size_t nb = size_t(cols / L.block_elements);
+  size_t off = 0;
+  auto place = [&](size_t bytes, size_t& at) {
+    at = off;
+    off += nb * bytes;
+  };
+  place(L.qs_bytes, L.qs);
+  place(L.hb_bytes, L.hb);
+  place(L.h2_bytes, L.h2);
+  place(L.sc_bytes, L.sc);
+  place(L.mn_bytes, L.mn);
+  place(L.d_bytes, L.d);
+  place(L.m_bytes, L.m);
+  L.group_bytes = (off + 63) / 64 * 64;
+  return L;
+}
+
+void PackedWeights::Free::operator()(uint8_t* p) const { std::free(p); }
+
+PackedWeights::PackedWeights(GgmlType type, const uint8_t* data, int64_t rows, int64_t cols, size_t row_stride)
+    : type_(type), rows_(rows), cols_(cols), groups_((rows + kGemmRows - 1) / kGemmRows), layout_(packed_layout(type, cols)) {
+  const size_t bytes = std::max<size_t>(64, size_t(groups_) * layout_.group_bytes);
+  data_.reset(static_cast<uint8_t*>(std::aligned_alloc(64, bytes)));
+  if (!data_) throw std::bad_alloc();
+  std::memset(data_.get(), 0, bytes);
+  const int64_t nb = cols / layout_.block_elements;
+  const size_t block_bytes = ggml_type_info(uint32_t(type))->block_bytes;
+  RowBlock rb[kGemmRows];
+  for (int64_t g = 0; g < groups_; ++g) {
+    uint8_t* group = data_.get() + size_t(g) * layout_.group_bytes;
+    for (int64_t b = 0; b < nb; ++b) {
+      for (int r = 0; r < kGemmRows; ++r) {
+        const int64_t row = g * kGemmRows + r;
+        if (row < rows) unpack(type, data + size_t(row) * row_stride + size_t(b) * block_bytes, rb[r]);
+        else std::memset(&rb[r], 0, sizeof rb[r]);  // padding rows: all zero, never stored
+      }
+      pack_block(type, layout_, rb, group, b);
+    }
+  }
+}
+
+size_t act_extra_bytes(GgmlType act_type, int64_t cols) {
+  switch (act_type) {
+    case GgmlType::Q8_0: return size_t(cols / kQK) * sizeof(ActExtrasQ8_0);
+    case GgmlType::Q8_1: return size_t(cols / kQK) * sizeof(ActExtrasQ8_1);
+    case GgmlType::Q8_K: return size_t(cols / kQK_K) * sizeof(ActExtrasQ8_K);
+    default: return 0;
+  }
+}
+
+void compute_act_extras(GgmlType act_type, const void* row, void* extras, int64_t cols) {
+  switch (act_type) {
+    case GgmlType::Q8_0: {
+      auto* x = static_cast<const BlockQ8_0*>(row);
+      auto* e = static_cast<ActExtrasQ8_0*>(extras);
+      for (int64_t b = 0; b < cols / kQK; ++b) {
+        int32_t s = 0;
+        for (int j = 0; j < kQK; ++j) s += x[b].qs[j];
+        e[b] = {fp16_to_fp32(x[b].d), s};
+      }
+      break;
+    }
+    case GgmlType::Q8_1: {
+      auto* x = static_cast<const BlockQ8_1*>(row);
+      auto* e = static_cast<ActExtrasQ8_1*>(extras);
+      for (int64_t b = 0; b < cols / kQK; ++b) e[b] = {fp16_to_fp32(x[b].d), fp16_to_fp32(x[b].s)};
+      break;
+    }
+    case GgmlType::Q8_K: {
+      auto* x = static_cast<const BlockQ8_K*>(row);
+      auto* e = static_cast<ActExtrasQ8_K*>(extras);
+      for (int64_t b = 0; b < cols / kQK_K; ++b) {
+        // Q4_K/Q5_K take their mins against the stored bsums, as the reference does; Q6_K's
+        // offset of 32 is applied to the sums of the quants themselves, as the reference does.
+        for (int j = 0; j < 8; ++j) e[b].sub_sums[j] = int16_t(x[b].bsums[2 * j] + x[b].bsums[2 * j + 1]);
+        for (int j = 0; j < 16; ++j) {
+          int32_t s = 0;
+          for (int l = 0; l < 16; ++l) s += x[b].qs[16 * j + l];
+          e[b].neg32_bsums[j] = -32 * s;
+        }
+      }
+      break;
+    }
+    default: break;
+  }
+}
+
+}  // namespace nagare

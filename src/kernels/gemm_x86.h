@@ -1,0 +1,321 @@
+// Packed-weight tile kernels for x86 (see kernels/gemm.h), written once against a vector type V
+// and compiled twice: by gemm_avx2.cc (V = 8 rows per __m256i, pmaddubsw) and gemm_avx512.cc
+// (V = 16 rows per __m512i, VNNI vpdpbusd). Include only from those files, inside
+// `namespace nagare { namespace {` after V is defined, so nothing here has external linkage.
+//
+// One vector lane is one weight row: a 32-bit lane gathers the products of 4 consecutive
+// elements ("k-group") of its row with the same 4 activations, broadcast to every lane. Integer
+// sums per block are exact; the float steps per (row, token) are written as scalar code would
+// be (no FMA: these files build with -ffp-contract=off), in this fixed order:
+//   Q4_0, Q5_0, Q8_0, Q4_1, Q5_1  the scalar reference's order (kernels/quant_legacy.cc), so
+//                                 results equal nagare::ref bit for bit;
+//   Q4_K, Q5_K  acc = (acc + (d_w * d_a) * float(isum)) - (dmin_w * d_a) * float(imin);
+//   Q6_K        acc = acc + (d_w * d_a) * float(isum)
+// per block, with isum / imin the super-block's exact integer sums. The raw-layout kernels of
+// quant_x86.h use the same order, so every SIMD path gives the same bits for an output element
+// whatever the tile, batch, or ISA.
+
+using I = typename V::I;
+using F = typename V::F;
+constexpr int kVecs = V::kVecs;  // vectors per 16-row group
+
+constexpr size_t kQ8_0Bytes = 34, kQ8_1Bytes = 36, kQ8_KBytes = 292;  // activation blocks
+
+template <typename T>
+inline T load_as(const void* p) {
+  T v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+// Stores one vector of 16 / 8 consecutive rows of one token, clipped to the valid rows.
+inline void store_rows(float* out, F v, int64_t row, int64_t rows) {
+  const int64_t n = rows - row;
+  if (n > 0) V::store(out + row, v, n >= V::kLanes ? V::kLanes : int(n));
+}
+
+template <GgmlType kType, int G, int T>
+void tile_legacy(const GemmWeightsView& w, int64_t g, const GemmActView& x, int64_t t, float* out, int64_t os) {
+  constexpr int R = G * kVecs;
+  constexpr bool kQ5 = kType == GgmlType::Q5_0 || kType == GgmlType::Q5_1;
+  constexpr bool kHasMin = kType == GgmlType::Q4_1 || kType == GgmlType::Q5_1;
+  // Signed formats are dotted as unsigned quants minus an offset times the activation sum.
+  constexpr int kOffset = kType == GgmlType::Q4_0   ? 8
+                          : kType == GgmlType::Q5_0 ? 16
+                          : kType == GgmlType::Q8_0 ? (V::kVnni ? 128 : 0)
+                                                    : 0;
+  constexpr size_t kActBytes = kHasMin ? kQ8_1Bytes : kQ8_0Bytes;
+  constexpr size_t kActQs = kHasMin ? 4 : 2;
+  const PackedLayout& L = w.layout;
+  const uint8_t* grp[G];
+  for (int gi = 0; gi < G; ++gi) grp[gi] = w.data + size_t(g + gi) * w.group_bytes;
+  const int8_t* a[T];
+  const uint8_t* e[T];
+  for (int tt = 0; tt < T; ++tt) {
+    a[tt] = reinterpret_cast<const int8_t*>(x.rows + size_t(t + tt) * x.row_bytes + kActQs);
+    e[tt] = x.extras + size_t(t + tt) * x.extra_bytes;
+  }
+  F acc[R][T];
+  for (auto& row : acc)
+    for (auto& v : row) v = V::fzero();
+
+  for (int64_t b = 0; b < w.blocks; ++b) {
+    I s[R][T];
+    for (int tt = 0; tt < T; ++tt) {
+      int32_t init = 0;
+      if constexpr (kOffset != 0) init = -kOffset * load_as<ActExtrasQ8_0>(e[tt] + b * sizeof(ActExtrasQ8_0)).sum;
+      const I c = V::set1(init);
+      for (int r = 0; r < R; ++r) s[r][tt] = c;
+    }
+    if constexpr (kType == GgmlType::Q8_0) {
+      for (int kg = 0; kg < 8; ++kg) {
+        I wv[R], wa[R];
+        for (int r = 0; r < R; ++r) {
+          wv[r] = V::load(grp[r / kVecs] + L.qs + b * L.qs_bytes + 64 * kg, r % kVecs);
+          wa[r] = V::q8_prepare(wv[r]);
+        }
+        for (int tt = 0; tt < T; ++tt) {
+          const int8_t* ap = a[tt] + b * kActBytes + 4 * kg;
+          for (int r = 0; r < R; ++r) s[r][tt] = V::dot_q8(s[r][tt], wv[r], wa[r], ap);
+        }
+      }
+    } else {
+      for (int i = 0; i < 4; ++i) {
+        I w0[R], w1[R];
+        for (int r = 0; r < R; ++r) {
+          const uint8_t* gp = grp[r / kVecs];
+          const I raw = V::load(gp + L.qs + b * L.qs_bytes + 64 * i, r % kVecs);
+          w0[r] = V::lo(raw);
+          w1[r] = V::hi(raw);
+          if constexpr (kQ5) {
+            const uint8_t* hb = gp + L.hb + b * L.hb_bytes + 16 * i;
+            w0[r] = V::add_bit4(w0[r], hb, r % kVecs);
+            w1[r] = V::add_bit4(w1[r], hb + 8, r % kVecs);
+          }
+        }
+        for (int tt = 0; tt < T; ++tt) {
+          const int8_t* ap = a[tt] + b * kActBytes + 8 * i;
+          for (int r = 0; r < R; ++r) {
+            s[r][tt] = V::dot(s[r][tt], w0[r], ap);
+            s[r][tt] = V::dot(s[r][tt], w1[r], ap + 4);
+          }
+        }
+      }
+    }
+    for (int r = 0; r < R; ++r) {
+      const uint8_t* gp = grp[r / kVecs];
+      const F dx = V::load_f16(gp + L.d + b * L.d_bytes, r % kVecs);
+      F mx = V::fzero();
+      if constexpr (kHasMin) mx = V::load_f16(gp + L.m + b * L.m_bytes, r % kVecs);
+      for (int tt = 0; tt < T; ++tt) {
+        const F sf = V::cvt(s[r][tt]);
+        if constexpr (kHasMin) {
+          const ActExtrasQ8_1 ex = load_as<ActExtrasQ8_1>(e[tt] + b * sizeof(ActExtrasQ8_1));
+          const F term = V::fadd(V::fmul(V::fmul(dx, V::fset1(ex.d)), sf), V::fmul(mx, V::fset1(ex.s)));
+          acc[r][tt] = V::fadd(acc[r][tt], term);
+        } else {
+          const F dy = V::fset1(load_as<ActExtrasQ8_0>(e[tt] + b * sizeof(ActExtrasQ8_0)).d);
+          if constexpr (kType == GgmlType::Q4_0) acc[r][tt] = V::fadd(acc[r][tt], V::fmul(V::fmul(sf, dx), dy));
+          else acc[r][tt] = V::fadd(acc[r][tt], V::fmul(sf, V::fmul(dx, dy)));
+        }
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int tt = 0; tt < T; ++tt)
+      store_rows(out + (t + tt) * os, acc[r][tt], (g + r / kVecs) * kGemmRows + (r % kVecs) * V::kLanes, w.rows);
+}
+
+// Q4_K and Q5_K: eight 32-element sub-blocks with 6-bit scales and mins per super-block.
+template <GgmlType kType, int G, int T>
+void tile_q45_k(const GemmWeightsView& w, int64_t g, const GemmActView& x, int64_t t, float* out, int64_t os) {
+  constexpr int R = G * kVecs;
+  constexpr bool kQ5 = kType == GgmlType::Q5_K;
+  const PackedLayout& L = w.layout;
+  const uint8_t* grp[G];
+  for (int gi = 0; gi < G; ++gi) grp[gi] = w.data + size_t(g + gi) * w.group_bytes;
+  const uint8_t* a[T];
+  const uint8_t* e[T];
+  for (int tt = 0; tt < T; ++tt) {
+    a[tt] = x.rows + size_t(t + tt) * x.row_bytes;
+    e[tt] = x.extras + size_t(t + tt) * x.extra_bytes;
+  }
+  F acc[R][T];
+  for (auto& row : acc)
+    for (auto& v : row) v = V::fzero();
+
+  for (int64_t b = 0; b < w.blocks; ++b) {
+    I isum[R][T];
+    for (auto& row : isum)
+      for (auto& v : row) v = V::zero();
+    for (int j = 0; j < 8; ++j) {
+      I s[R][T];
+      for (auto& row : s)
+        for (auto& v : row) v = V::zero();
+      for (int ii = 0; ii < 4; ++ii) {
+        const int i = 4 * j + ii;
+        I w0[R], w1[R];
+        for (int r = 0; r < R; ++r) {
+          const uint8_t* gp = grp[r / kVecs];
+          const I raw = V::load(gp + L.qs + b * L.qs_bytes + 64 * i, r % kVecs);
+          w0[r] = V::lo(raw);
+          w1[r] = V::hi(raw);
+          if constexpr (kQ5) {
+            const uint8_t* hb = gp + L.hb + b * L.hb_bytes + 16 * i;
+            w0[r] = V::add_bit4(w0[r], hb, r % kVecs);
+            w1[r] = V::add_bit4(w1[r], hb + 8, r % kVecs);
+          }
+        }
+        for (int tt = 0; tt < T; ++tt) {
+          const int8_t* ap = reinterpret_cast<const int8_t*>(a[tt] + b * kQ8_KBytes + 4) + 8 * i;
+          for (int r = 0; r < R; ++r) {
+            s[r][tt] = V::dot(s[r][tt], w0[r], ap);
+            s[r][tt] = V::dot(s[r][tt], w1[r], ap + 4);
+          }
+        }
+      }
+      for (int r = 0; r < R; ++r) {
+        const I sc = V::load_u8_i32(grp[r / kVecs] + L.sc + b * L.sc_bytes + kGemmRows * j, r % kVecs);
+        for (int tt = 0; tt < T; ++tt) isum[r][tt] = V::add(isum[r][tt], V::mullo(s[r][tt], sc));
+      }
+    }
+    I imin[R][T];
+    for (auto& row : imin)
+      for (auto& v : row) v = V::zero();
+    for (int p = 0; p < 4; ++p) {
+      for (int r = 0; r < R; ++r) {
+        const I mn = V::load_u8_i16(grp[r / kVecs] + L.mn + b * L.mn_bytes + 2 * kGemmRows * p, r % kVecs);
+        for (int tt = 0; tt < T; ++tt) {
+          const int32_t pair = load_as<int32_t>(e[tt] + b * sizeof(ActExtrasQ8_K) + 4 * p);  // sub_sums[2p..2p+1]
+          imin[r][tt] = V::add(imin[r][tt], V::madd16(mn, V::set1(pair)));
+        }
+      }
+    }
+    for (int r = 0; r < R; ++r) {
+      const uint8_t* gp = grp[r / kVecs];
+      const F dx = V::load_f16(gp + L.d + b * L.d_bytes, r % kVecs);
+      const F dm = V::load_f16(gp + L.m + b * L.m_bytes, r % kVecs);
+      for (int tt = 0; tt < T; ++tt) {
+        const F yd = V::fset1(load_as<float>(a[tt] + b * kQ8_KBytes));
+        const F plus = V::fmul(V::fmul(dx, yd), V::cvt(isum[r][tt]));
+        const F minus = V::fmul(V::fmul(dm, yd), V::cvt(imin[r][tt]));
+        acc[r][tt] = V::fsub(V::fadd(acc[r][tt], plus), minus);
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int tt = 0; tt < T; ++tt)
+      store_rows(out + (t + tt) * os, acc[r][tt], (g + r / kVecs) * kGemmRows + (r % kVecs) * V::kLanes, w.rows);
+}
+
+// Q6_K: sixteen 16-element sub-blocks with int8 scales; quants q - 32 with q in [0, 63].
+template <int G, int T>
+void tile_q6_k(const GemmWeightsView& w, int64_t g, const GemmActView& x, int64_t t, float* out, int64_t os) {
+  constexpr int R = G * kVecs;
+  const PackedLayout& L = w.layout;
+  const uint8_t* grp[G];
+  for (int gi = 0; gi < G; ++gi) grp[gi] = w.data + size_t(g + gi) * w.group_bytes;
+  const uint8_t* a[T];
+  const uint8_t* e[T];
+  for (int tt = 0; tt < T; ++tt) {
+    a[tt] = x.rows + size_t(t + tt) * x.row_bytes;
+    e[tt] = x.extras + size_t(t + tt) * x.extra_bytes;
+  }
+  F acc[R][T];
+  for (auto& row : acc)
+    for (auto& v : row) v = V::fzero();
+
+  for (int64_t b = 0; b < w.blocks; ++b) {
+    I isum[R][T];
+    for (auto& row : isum)
+      for (auto& v : row) v = V::zero();
+    for (int j = 0; j < 16; ++j) {
+      I s[R][T];
+      for (int tt = 0; tt < T; ++tt) {
+        const I c = V::set1(load_as<int32_t>(e[tt] + b * sizeof(ActExtrasQ8_K) + offsetof(ActExtrasQ8_K, neg32_bsums) + 4 * j));
+        for (int r = 0; r < R; ++r) s[r][tt] = c;
+      }
+      I h2[R];
+      for (int r = 0; r < R; ++r) h2[r] = V::load(grp[r / kVecs] + L.h2 + b * L.h2_bytes + 64 * j, r % kVecs);
+      for (int ii = 0; ii < 2; ++ii) {
+        const int i = 2 * j + ii;
+        I w0[R], w1[R];
+        for (int r = 0; r < R; ++r) {
+          const I raw = V::load(grp[r / kVecs] + L.qs + b * L.qs_bytes + 64 * i, r % kVecs);
+          w0[r] = V::or_(V::lo(raw), V::bits45(h2[r], 2 * ii));
+          w1[r] = V::or_(V::hi(raw), V::bits45(h2[r], 2 * ii + 1));
+        }
+        for (int tt = 0; tt < T; ++tt) {
+          const int8_t* ap = reinterpret_cast<const int8_t*>(a[tt] + b * kQ8_KBytes + 4) + 8 * i;
+          for (int r = 0; r < R; ++r) {
+            s[r][tt] = V::dot(s[r][tt], w0[r], ap);
+            s[r][tt] = V::dot(s[r][tt], w1[r], ap + 4);
+          }
+        }
+      }
+      for (int r = 0; r < R; ++r) {
+        const I sc = V::load_s8_i32(grp[r / kVecs] + L.sc + b * L.sc_bytes + kGemmRows * j, r % kVecs);
+        for (int tt = 0; tt < T; ++tt) isum[r][tt] = V::add(isum[r][tt], V::mullo(s[r][tt], sc));
+      }
+    }
+    for (int r = 0; r < R; ++r) {
+      const F dx = V::load_f16(grp[r / kVecs] + L.d + b * L.d_bytes, r % kVecs);
+      for (int tt = 0; tt < T; ++tt) {
+        const F yd = V::fset1(load_as<float>(a[tt] + b * kQ8_KBytes));
+        acc[r][tt] = V::fadd(acc[r][tt], V::fmul(V::fmul(dx, yd), V::cvt(isum[r][tt])));
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int tt = 0; tt < T; ++tt)
+      store_rows(out + (t + tt) * os, acc[r][tt], (g + r / kVecs) * kGemmRows + (r % kVecs) * V::kLanes, w.rows);
+}
+
+using TileFn = void (*)(const GemmWeightsView&, int64_t, const GemmActView&, int64_t, float*, int64_t);
+
+template <GgmlType kType, int G, int T>
+constexpr TileFn tile_fn() {
+  if constexpr (kType == GgmlType::Q4_K || kType == GgmlType::Q5_K) return &tile_q45_k<kType, G, T>;
+  else if constexpr (kType == GgmlType::Q6_K) return &tile_q6_k<G, T>;
+  else return &tile_legacy<kType, G, T>;
+}
+
+// Tiles of up to kG groups x kT tokens; the ragged edges use smaller instances of the same code.
+template <GgmlType kType, int kG, int kT>
+struct TileTable {
+  TileFn fn[kG][kT];
+  constexpr TileTable() : fn{} { fill<0>(); }
+  template <int N>
+  constexpr void fill() {
+    if constexpr (N < kG * kT) {
+      fn[N / kT][N % kT] = tile_fn<kType, N / kT + 1, N % kT + 1>();
+      fill<N + 1>();
+    }
+  }
+};
+
+template <GgmlType kType>
+void gemm(const GemmWeightsView& w, int64_t g0, int64_t g1, const GemmActView& x, int64_t t0, int64_t t1, float* out,
+          int64_t os) {
+  constexpr int kG = V::template tile_groups<kType>(), kT = V::template tile_tokens<kType>();
+  static constexpr TileTable<kType, kG, kT> table;
+  // Weights of a group tile stay in L1 while every token tile passes over them.
+  for (int64_t g = g0; g < g1; g += kG) {
+    const int gn = int(g1 - g < kG ? g1 - g : kG);
+    for (int64_t t = t0; t < t1; t += kT) {
+      const int tn = int(t1 - t < kT ? t1 - t : kT);
+      table.fn[gn - 1][tn - 1](w, g, x, t, out, os);
+    }
+  }
+}
+
+void register_gemm(KernelTable& k) {
+  k.gemm[int(GgmlType::Q4_0)] = &gemm<GgmlType::Q4_0>;
+  k.gemm[int(GgmlType::Q4_1)] = &gemm<GgmlType::Q4_1>;
+  k.gemm[int(GgmlType::Q5_0)] = &gemm<GgmlType::Q5_0>;
+  k.gemm[int(GgmlType::Q5_1)] = &gemm<GgmlType::Q5_1>;
+  k.gemm[int(GgmlType::Q8_0)] = &gemm<GgmlType::Q8_0>;
+  k.gemm[int(GgmlType::Q4_K)] = &gemm<GgmlType::Q4_K>;
+  k.gemm[int(GgmlType::Q5_K)] = &gemm<GgmlType::Q5_K>;
+  k.gemm[int(GgmlType::Q6_K)] = &gemm<GgmlType::Q6_K>;
+}

@@ -1,0 +1,24 @@
+// AVX2 (+FMA, F16C) raw-layout kernels: activation quantizers and vec_dot, pmaddubsw dots.
+// Built with -mavx2 -mfma -mf16c (CMakeLists.txt); only called where the CPU has them.
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+
+#include "kernels/dispatch.h"
+#include "kernels/quant_blocks.h"
+
+namespace nagare {
+namespace {
+
+#include "kernels/quant_x86.h"
+
+}  // namespace
+
+void register_avx2_quant(KernelTable& k) { register_quant(k); }
+
+}  // namespace nagare
+#endif

@@ -1,0 +1,27 @@
+// AVX-512 (F, BW, VL, VNNI) raw-layout kernels: the code of quant_x86.h with VNNI vpdpbusd dots
+// and EVEX encodings. Built with -mavx512* (CMakeLists.txt); only called where the CPU has them.
+#if defined(__x86_64__)
+// GCC 12 warns about the deliberately undefined source of AVX-512 intrinsics such as
+// _mm512_cvtph_ps once inlined (GCC bug 105593); the values are never read.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+
+#include "kernels/dispatch.h"
+#include "kernels/quant_blocks.h"
+
+namespace nagare {
+namespace {
+
+#include "kernels/quant_x86.h"
+
+}  // namespace
+
+void register_avx512_quant(KernelTable& k) { register_quant(k); }
+
+}  // namespace nagare
+#endif

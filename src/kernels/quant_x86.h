@@ -1,0 +1,387 @@
+// Raw-layout (GGUF block) kernels for x86 with 256-bit vectors, compiled twice: by
+// quant_avx2.cc (pmaddubsw dots) and quant_avx512.cc (the same code with VNNI vpdpbusd and
+// EVEX encodings). Include only from those files, inside `namespace nagare { namespace {`.
+//
+// Activation quantizers produce exactly the bytes of the scalar reference (same float
+// operations; std::round's ties-away and the reference's first-maximum choice reproduced).
+// vec_dot follows the canonical SIMD order of kernels/gemm_x86.h for the quantized types, so it
+// equals the packed GEMM bit for bit; for F32/F16/BF16 it sums float products in 32 double
+// lanes (lane = i mod 32 in chunks of 8, zero-padded), then adds the lanes in a fixed tree.
+
+inline float h2f(uint16_t h) { return _cvtsh_ss(h); }
+inline uint16_t f2h(float f) { return uint16_t(_cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT)); }
+
+inline int32_t hsum_i32(__m256i v) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+  return _mm_cvtsi128_si32(s);
+}
+
+inline float hmax_f32(__m256 v) {
+  __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+  m = _mm_max_ss(m, _mm_movehdup_ps(m));
+  return _mm_cvtss_f32(m);
+}
+
+inline __m256 abs_ps(__m256 v) { return _mm256_and_ps(v, _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff))); }
+
+// Per 32-bit lane: the sum of 4 products of unsigned bytes of w and signed bytes of a.
+inline __m256i dot_u8s8(__m256i w, __m256i a) {
+#if defined(__AVX512VNNI__)
+  return _mm256_dpbusd_epi32(_mm256_setzero_si256(), w, a);
+#else
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(w, a), _mm256_set1_epi16(1));
+#endif
+}
+
+// The same with signed w (|w| <= 128, |a| <= 127, as every activation quantizer makes them).
+inline __m256i dot_s8s8(__m256i w, __m256i a) { return dot_u8s8(_mm256_abs_epi8(w), _mm256_sign_epi8(a, w)); }
+
+// Per 32-bit lane: `scale` times the sum of 4 products (scale < 2^15, w unsigned < 64).
+inline __m256i dot_u8s8_scaled(__m256i w, __m256i a, int32_t scale) {
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(w, a), _mm256_set1_epi16(int16_t(scale)));
+}
+
+// 16 bytes of nibbles -> 32 bytes: the low nibbles, then the high ones.
+inline __m256i unpack_nibbles(const uint8_t* qs) {
+  const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
+  return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(v, 4), v), _mm256_set1_epi8(0x0f));
+}
+
+// 0x10 in byte j where bit j of the 32 bits at p is set (the fifth bit of Q5 quants).
+inline __m256i bit4_from_bits(const uint8_t* p) {
+  uint32_t bits;
+  std::memcpy(&bits, p, 4);
+  const __m256i spread = _mm256_shuffle_epi8(_mm256_set1_epi32(int32_t(bits)),
+                                             _mm256_setr_epi64x(0, 0x0101010101010101, 0x0202020202020202, 0x0303030303030303));
+  const __m256i bit = _mm256_set1_epi64x(int64_t(0x8040201008040201));
+  return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit), _mm256_set1_epi8(0x10));
+}
+
+inline __m256i load32(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
+
+// ---- activation quantizers ----
+
+// std::round (ties away from zero) of floats whose magnitude is below 2^23.
+inline __m256 round_away(__m256 v) {
+  const __m256 a = abs_ps(v);
+  const __m256 t = _mm256_round_ps(a, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+  const __m256 up = _mm256_and_ps(_mm256_cmp_ps(_mm256_sub_ps(a, t), _mm256_set1_ps(0.5f), _CMP_GE_OQ), _mm256_set1_ps(1.0f));
+  return _mm256_or_ps(_mm256_add_ps(t, up), _mm256_and_ps(v, _mm256_set1_ps(-0.0f)));
+}
+
+// Four vectors of 8 int32 -> their 32 low bytes in order: the reference's int8_t(int)
+// conversion, which also decides what the degenerate blocks (an infinite inverse scale from
+// denormal inputs) store.
+inline __m256i pack_low_bytes(__m256i a, __m256i b, __m256i c, __m256i d) {
+  const __m256i m = _mm256_set1_epi32(0xff);
+  const __m256i ab = _mm256_packus_epi32(_mm256_and_si256(a, m), _mm256_and_si256(b, m));
+  const __m256i cd = _mm256_packus_epi32(_mm256_and_si256(c, m), _mm256_and_si256(d, m));
+  return _mm256_permutevar8x32_epi32(_mm256_packus_epi16(ab, cd), _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+// int8_t(v) of each lane, widened back: what the reference sums after storing.
+inline __m256i low_byte_signed(__m256i v) { return _mm256_srai_epi32(_mm256_slli_epi32(v, 24), 24); }
+
+// The reference's nearest_int: round to nearest even by adding 1.5 * 2^23 (also for inf/NaN).
+inline __m256i nearest_int(__m256 v) {
+  const __m256i bits = _mm256_castps_si256(_mm256_add_ps(v, _mm256_set1_ps(12582912.0f)));
+  return _mm256_sub_epi32(_mm256_and_si256(bits, _mm256_set1_epi32(0x007fffff)), _mm256_set1_epi32(0x00400000));
+}
+
+template <bool kSum>
+inline void quantize_q8_block(const float* x, int8_t* qs, uint16_t* d_out, uint16_t* s_out) {
+  __m256 v[4];
+  for (int k = 0; k < 4; ++k) v[k] = _mm256_loadu_ps(x + 8 * k);
+  const __m256 m = _mm256_max_ps(_mm256_max_ps(abs_ps(v[0]), abs_ps(v[1])), _mm256_max_ps(abs_ps(v[2]), abs_ps(v[3])));
+  const float d = hmax_f32(m) / 127;
+  const float id = d != 0.0f ? 1.0f / d : 0.0f;
+  *d_out = f2h(d);
+  __m256i q[4];
+  for (int k = 0; k < 4; ++k) q[k] = _mm256_cvttps_epi32(round_away(_mm256_mul_ps(v[k], _mm256_set1_ps(id))));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(qs), pack_low_bytes(q[0], q[1], q[2], q[3]));
+  if constexpr (kSum) {
+    for (auto& v : q) v = low_byte_signed(v);
+    const int32_t sum = hsum_i32(_mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3])));
+    *s_out = f2h(float(sum) * d);
+  }
+}
+
+void quantize_row_q8_0(const float* x, void* dst, int64_t n) {
+  auto* y = static_cast<BlockQ8_0*>(dst);
+  for (int64_t i = 0; i < n / kQK; ++i) quantize_q8_block<false>(x + i * kQK, y[i].qs, &y[i].d, nullptr);
+}
+
+void quantize_row_q8_1(const float* x, void* dst, int64_t n) {
+  auto* y = static_cast<BlockQ8_1*>(dst);
+  for (int64_t i = 0; i < n / kQK; ++i) quantize_q8_block<true>(x + i * kQK, y[i].qs, &y[i].d, &y[i].s);
+}
+
+void quantize_row_q8_k(const float* x, void* dst, int64_t n) {
+  auto* y = static_cast<BlockQ8_K*>(dst);
+  for (int64_t i = 0; i < n / kQK_K; ++i, x += kQK_K) {
+    __m256 m = _mm256_setzero_ps();
+    for (int k = 0; k < kQK_K; k += 8) m = _mm256_max_ps(m, abs_ps(_mm256_loadu_ps(x + k)));
+    const float amax = hmax_f32(m);
+    if (amax == 0.0f) {
+      std::memset(&y[i], 0, sizeof(BlockQ8_K));
+      continue;
+    }
+    // The reference keeps the first element of largest magnitude (its sign picks the scale's).
+    float max = 0;
+    for (int k = 0; k < kQK_K; k += 8) {
+      const int hit = _mm256_movemask_ps(_mm256_cmp_ps(abs_ps(_mm256_loadu_ps(x + k)), _mm256_set1_ps(amax), _CMP_EQ_OQ));
+      if (hit) {
+        max = x[k + __builtin_ctz(unsigned(hit))];
+        break;
+      }
+    }
+    const float iscale = -127.f / max;
+    for (int k = 0; k < kQK_K; k += 32) {
+      __m256i q[4];
+      for (int c = 0; c < 4; ++c) {
+        const __m256i r = nearest_int(_mm256_mul_ps(_mm256_loadu_ps(x + k + 8 * c), _mm256_set1_ps(iscale)));
+        q[c] = _mm256_min_epi32(r, _mm256_set1_epi32(127));
+      }
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(y[i].qs + k), pack_low_bytes(q[0], q[1], q[2], q[3]));
+      for (auto& v : q) v = low_byte_signed(v);
+      y[i].bsums[k / 16] = int16_t(hsum_i32(_mm256_add_epi32(q[0], q[1])));
+      y[i].bsums[k / 16 + 1] = int16_t(hsum_i32(_mm256_add_epi32(q[2], q[3])));
+    }
+    y[i].d = 1 / iscale;
+  }
+}
+
+void quantize_row_f16(const float* x, void* dst, int64_t n) {
+  auto* h = static_cast<uint16_t*>(dst);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(h + i), _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
+  for (; i < n; ++i) h[i] = f2h(x[i]);
+}
+
+inline uint16_t f2bf(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  if ((u & 0x7fffffff) > 0x7f800000) return uint16_t((u >> 16) | 64);  // quiet NaN
+  return uint16_t((u + (0x7fff + ((u >> 16) & 1))) >> 16);
+}
+
+void quantize_row_bf16(const float* x, void* dst, int64_t n) {
+  auto* h = static_cast<uint16_t*>(dst);
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    __m256i r[2];
+    for (int c = 0; c < 2; ++c) {
+      const __m256i u = _mm256_castps_si256(_mm256_loadu_ps(x + i + 8 * c));
+      const __m256i nan = _mm256_cmpgt_epi32(_mm256_and_si256(u, _mm256_set1_epi32(0x7fffffff)), _mm256_set1_epi32(0x7f800000));
+      const __m256i bias = _mm256_add_epi32(_mm256_set1_epi32(0x7fff), _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1)));
+      const __m256i rounded = _mm256_srli_epi32(_mm256_add_epi32(u, bias), 16);
+      const __m256i quiet = _mm256_or_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(64));
+      r[c] = _mm256_blendv_epi8(rounded, quiet, nan);
+    }
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(h + i), _mm256_permute4x64_epi64(_mm256_packus_epi32(r[0], r[1]), 0xd8));
+  }
+  for (; i < n; ++i) h[i] = f2bf(x[i]);
+}
+
+void quantize_row_f32(const float* x, void* dst, int64_t n) { std::memcpy(dst, x, size_t(n) * 4); }
+
+// ---- dot products of the legacy formats: the reference's float order exactly ----
+
+float vec_dot_q4_0(const void* w, const void* a, int64_t n) {
+  const auto* x = static_cast<const BlockQ4_0*>(w);
+  const auto* y = static_cast<const BlockQ8_0*>(a);
+  float sumf = 0.0f;
+  for (int64_t i = 0; i < n / kQK; ++i) {
+    const __m256i q = _mm256_sub_epi8(unpack_nibbles(x[i].qs), _mm256_set1_epi8(8));
+    const int32_t sumi = hsum_i32(dot_s8s8(q, load32(y[i].qs)));
+    sumf += float(sumi) * h2f(x[i].d) * h2f(y[i].d);
+  }
+  return sumf;
+}
+
+float vec_dot_q4_1(const void* w, const void* a, int64_t n) {
+  const auto* x = static_cast<const BlockQ4_1*>(w);
+  const auto* y = static_cast<const BlockQ8_1*>(a);
+  float sumf = 0.0f;
+  for (int64_t i = 0; i < n / kQK; ++i) {
+    const int32_t sumi = hsum_i32(dot_u8s8(unpack_nibbles(x[i].qs), load32(y[i].qs)));
+    sumf += (h2f(x[i].d) * h2f(y[i].d)) * float(sumi) + h2f(x[i].m) * h2f(y[i].s);
+  }
+  return sumf;
+}
+
+float vec_dot_q5_0(const void* w, const void* a, int64_t n) {
+  const auto* x = static_cast<const BlockQ5_0*>(w);
+  const auto* y = static_cast<const BlockQ8_0*>(a);
+  float sumf = 0.0f;
+  for (int64_t i = 0; i < n / kQK; ++i) {
+    const __m256i q = _mm256_or_si256(unpack_nibbles(x[i].qs), bit4_from_bits(x[i].qh));
+    const int32_t sumi = hsum_i32(dot_s8s8(_mm256_sub_epi8(q, _mm256_set1_epi8(16)), load32(y[i].qs)));
+    sumf += (h2f(x[i].d) * h2f(y[i].d)) * float(sumi);
+  }
+  return sumf;
+}
+
+float vec_dot_q5_1(const void* w, const void* a, int64_t n) {
+  const auto* x = static_cast<const BlockQ5_1*>(w);
+  const auto* y = static_cast<const BlockQ8_1*>(a);
+  float sumf = 0.0f;
+  for (int64_t i = 0; i < n / kQK; ++i) {
+    const __m256i q = _mm256_or_si256(unpack_nibbles(x[i].qs), bit4_from_bits(x[i].qh));
+    const int32_t sumi = hsum_i32(dot_u8s8(q, load32(y[i].qs)));
+    sumf += (h2f(x[i].d) * h2f(y[i].d)) * float(sumi) + h2f(x[i].m) * h2f(y[i].s);
+  }
+  return sumf;
+}
+
+float vec_dot_q8_0(const void* w, const void* a, int64_t n) {
+  const auto* x = static_cast<const BlockQ8_0*>(w);
+  const auto* y = static_cast<const BlockQ8_0*>(a);
+  float sumf = 0.0f;
+  for (int64_t i = 0; i < n / kQK; ++i) {
+    const int32_t sumi = hsum_i32(dot_s8s8(load32(x[i].qs), load32(y[i].qs)));
+    sumf += float(sumi) * (h2f(x[i].d) * h2f(y[i].d));
+  }
+  return sumf;
+}
+
+// ---- K-quants: exact integer sums per super-block, then gemm_x86.h's float order ----
+
+inline void k4_scales(const uint8_t* s, uint8_t sc[8], uint8_t mn[8]) {
+  for (int j = 0; j < 4; ++j) {
+    sc[j] = s[j] & 63;
+    mn[j] = s[j + 4] & 63;
+    sc[j + 4] = uint8_t((s[j + 8] & 0x0f) | ((s[j] >> 6) << 4));
+    mn[j + 4] = uint8_t((s[j + 8] >> 4) | ((s[j + 4] >> 6) << 4));
+  }
+}
+
+template <bool kQ5>
+float vec_dot_q45_k(const void* w, const void* a, int64_t n) {
+  using Block = std::conditional_t<kQ5, BlockQ5_K, BlockQ4_K>;
+  const auto* x = static_cast<const Block*>(w);
+  const auto* y = static_cast<const BlockQ8_K*>(a);
+  float acc = 0.0f;
+  for (int64_t i = 0; i < n / kQK_K; ++i) {
+    uint8_t sc[8], mn[8];
+    k4_scales(x[i].scales, sc, mn);
+    __m256i isum = _mm256_setzero_si256();
+    __m256i qh = _mm256_setzero_si256();
+    if constexpr (kQ5) qh = load32(x[i].qh);
+    for (int j = 0; j < 4; ++j) {
+      const __m256i q = load32(x[i].qs + 32 * j);
+      __m256i lo = _mm256_and_si256(q, _mm256_set1_epi8(0x0f));
+      __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), _mm256_set1_epi8(0x0f));
+      if constexpr (kQ5) {
+        // Bit 2j (2j+1) of qh[l] is bit 4 of element l of sub-block 2j (2j+1).
+        const __m128i s0 = _mm_cvtsi32_si128(2 * j), s1 = _mm_cvtsi32_si128(2 * j + 1);
+        const __m256i b4 = _mm256_set1_epi8(0x10);
+        lo = _mm256_or_si256(lo, _mm256_and_si256(_mm256_slli_epi16(_mm256_srl_epi16(qh, s0), 4), b4));
+        hi = _mm256_or_si256(hi, _mm256_and_si256(_mm256_slli_epi16(_mm256_srl_epi16(qh, s1), 4), b4));
+      }
+      isum = _mm256_add_epi32(isum, dot_u8s8_scaled(lo, load32(y[i].qs + 64 * j), sc[2 * j]));
+      isum = _mm256_add_epi32(isum, dot_u8s8_scaled(hi, load32(y[i].qs + 64 * j + 32), sc[2 * j + 1]));
+    }
+    int32_t imin = 0;
+    for (int j = 0; j < 8; ++j) imin += int32_t(mn[j]) * (y[i].bsums[2 * j] + y[i].bsums[2 * j + 1]);
+    const float plus = (h2f(x[i].d) * y[i].d) * float(hsum_i32(isum));
+    const float minus = (h2f(x[i].dmin) * y[i].d) * float(imin);
+    acc = (acc + plus) - minus;
+  }
+  return acc;
+}
+
+float vec_dot_q4_k(const void* w, const void* a, int64_t n) { return vec_dot_q45_k<false>(w, a, n); }
+float vec_dot_q5_k(const void* w, const void* a, int64_t n) { return vec_dot_q45_k<true>(w, a, n); }
+
+float vec_dot_q6_k(const void* w, const void* a, int64_t n) {
+  const auto* x = static_cast<const BlockQ6_K*>(w);
+  const auto* y = static_cast<const BlockQ8_K*>(a);
+  float acc = 0.0f;
+  const __m256i m4 = _mm256_set1_epi8(0x0f), m2 = _mm256_set1_epi8(0x03);
+  for (int64_t i = 0; i < n / kQK_K; ++i) {
+    __m256i isum = _mm256_setzero_si256();
+    for (int h = 0; h < 2; ++h) {
+      const __m256i ql0 = load32(x[i].ql + 64 * h), ql1 = load32(x[i].ql + 64 * h + 32);
+      const __m256i qh = load32(x[i].qh + 32 * h);
+      const __m256i q[4] = {
+          _mm256_or_si256(_mm256_and_si256(ql0, m4), _mm256_slli_epi16(_mm256_and_si256(qh, m2), 4)),
+          _mm256_or_si256(_mm256_and_si256(ql1, m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), m2), 4)),
+          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4),
+                          _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), m2), 4)),
+          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4),
+                          _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), m2), 4)),
+      };
+      for (int c = 0; c < 4; ++c) {
+        const int e0 = 128 * h + 32 * c;  // first element; sub-blocks e0/16 and e0/16 + 1
+        const __m256i qs = _mm256_sub_epi8(q[c], _mm256_set1_epi8(32));
+        const __m256i a8 = load32(y[i].qs + e0);
+        const __m256i p = _mm256_maddubs_epi16(_mm256_abs_epi8(qs), _mm256_sign_epi8(a8, qs));
+        const __m256i scales = _mm256_set_m128i(_mm_set1_epi16(x[i].scales[e0 / 16 + 1]), _mm_set1_epi16(x[i].scales[e0 / 16]));
+        isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p, scales));
+      }
+    }
+    acc = acc + (h2f(x[i].d) * y[i].d) * float(hsum_i32(isum));
+  }
+  return acc;
+}
+
+// ---- F32 / F16 / BF16 ----
+
+inline __m256 load8_f32(const void* p, int64_t i) { return _mm256_loadu_ps(static_cast<const float*>(p) + i); }
+inline __m256 load8_f16(const void* p, int64_t i) {
+  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(p) + i)));
+}
+inline __m256 load8_bf16(const void* p, int64_t i) {
+  const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(p) + i));
+  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+
+template <__m256 (*kLoad)(const void*, int64_t), size_t kElem>
+float vec_dot_float(const void* w, const void* a, int64_t n) {
+  __m256d acc[4][2];
+  for (auto& set : acc) set[0] = set[1] = _mm256_setzero_pd();
+  auto add_chunk = [&](int set, __m256 p) {
+    acc[set][0] = _mm256_add_pd(acc[set][0], _mm256_cvtps_pd(_mm256_castps256_ps128(p)));
+    acc[set][1] = _mm256_add_pd(acc[set][1], _mm256_cvtps_pd(_mm256_extractf128_ps(p, 1)));
+  };
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32)
+    for (int c = 0; c < 4; ++c) add_chunk(c, _mm256_mul_ps(kLoad(w, i + 8 * c), kLoad(a, i + 8 * c)));
+  int set = 0;
+  for (; i + 8 <= n; i += 8, ++set) add_chunk(set, _mm256_mul_ps(kLoad(w, i), kLoad(a, i)));
+  if (i < n) {  // the last partial chunk, zero-padded
+    alignas(32) uint8_t wb[32] = {}, ab[32] = {};
+    std::memcpy(wb, static_cast<const uint8_t*>(w) + i * kElem, size_t(n - i) * kElem);
+    std::memcpy(ab, static_cast<const uint8_t*>(a) + i * kElem, size_t(n - i) * kElem);
+    add_chunk(set, _mm256_mul_ps(kLoad(wb, 0), kLoad(ab, 0)));
+  }
+  alignas(32) double l[8];
+  _mm256_store_pd(l, _mm256_add_pd(_mm256_add_pd(acc[0][0], acc[1][0]), _mm256_add_pd(acc[2][0], acc[3][0])));
+  _mm256_store_pd(l + 4, _mm256_add_pd(_mm256_add_pd(acc[0][1], acc[1][1]), _mm256_add_pd(acc[2][1], acc[3][1])));
+  return float(((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7])));
+}
+
+void register_quant(KernelTable& k) {
+  k.quantize[int(GgmlType::F32)] = quantize_row_f32;
+  k.quantize[int(GgmlType::F16)] = quantize_row_f16;
+  k.quantize[int(GgmlType::BF16)] = quantize_row_bf16;
+  k.quantize[int(GgmlType::Q8_0)] = quantize_row_q8_0;
+  k.quantize[int(GgmlType::Q8_1)] = quantize_row_q8_1;
+  k.quantize[int(GgmlType::Q8_K)] = quantize_row_q8_k;
+  k.vec_dot[int(GgmlType::F32)] = vec_dot_float<load8_f32, 4>;
+  k.vec_dot[int(GgmlType::F16)] = vec_dot_float<load8_f16, 2>;
+  k.vec_dot[int(GgmlType::BF16)] = vec_dot_float<load8_bf16, 2>;
+  k.vec_dot[int(GgmlType::Q4_0)] = vec_dot_q4_0;
+  k.vec_dot[int(GgmlType::Q4_1)] = vec_dot_q4_1;
+  k.vec_dot[int(GgmlType::Q5_0)] = vec_dot_q5_0;
+  k.vec_dot[int(GgmlType::Q5_1)] = vec_dot_q5_1;
+  k.vec_dot[int(GgmlType::Q8_0)] = vec_dot_q8_0;
+  k.vec_dot[int(GgmlType::Q4_K)] = vec_dot_q4_k;
+  k.vec_dot[int(GgmlType::Q5_K)] = vec_dot_q5_k;
+  k.vec_dot[int(GgmlType::Q6_K)] = vec_dot_q6_k;
+}

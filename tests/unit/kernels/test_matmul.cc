@@ -1,0 +1,228 @@
+// matmul() on every ISA: the packed tile kernels equal vec_dot per element bit for bit (and the
+// scalar reference for the legacy formats), and each output element is bit-identical whatever
+// the batch size, the token's position in the batch, the thread count and the ISA's tiling.
+#include "kernels/matmul.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+
+#include "gguf/gguf_file.h"
+#include "kernels/dispatch.h"
+#include "kernels/gemm.h"
+#include "kernels/quant.h"
+#include "test_quant_util.h"
+#include "util/error.h"
+
+namespace nagare {
+namespace {
+
+using testing::float_bits;
+using testing::random_row;
+
+std::string name(GgmlType t) { return std::string(ggml_type_name(t)); }
+
+const GgmlType kPackable[] = {GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q5_1,
+                              GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K};
+
+std::vector<const KernelTable*> tables() {
+  std::vector<const KernelTable*> out;
+  for (Isa isa : kAllIsas)
+    if (const KernelTable* k = kernel_table(isa)) out.push_back(k);
+  return out;
+}
+
+// A random weight matrix quantized with the reference quantizers, with its packed copy.
+struct Weights {
+  std::vector<uint8_t> bytes;
+  WeightMatrix w;
+  Weights(GgmlType type, int64_t rows, int64_t cols, std::mt19937& rng, bool pack = true) {
+    const size_t stride = row_bytes(type, cols);
+    bytes.resize(stride * size_t(rows));
+    for (int64_t r = 0; r < rows; ++r)
+      quantize_row(type, random_row(rng, cols, -3, 1).data(), bytes.data() + size_t(r) * stride, cols);
+    w = WeightMatrix{type, bytes.data(), rows, cols, stride, nullptr};
+    if (pack && can_pack(type)) w.packed = std::make_shared<const PackedWeights>(type, bytes.data(), rows, cols, stride);
+  }
+};
+
+std::vector<float> random_tokens(std::mt19937& rng, int64_t n_tokens, int64_t cols) {
+  std::vector<float> x;
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    auto row = random_row(rng, cols, -4, 3);
+    x.insert(x.end(), row.begin(), row.end());
+  }
+  return x;
+}
+
+// out[t][r] for the whole batch; out_stride > rows, with a sentinel in the gap that must survive.
+constexpr float kSentinel = -12345.0f;
+std::vector<float> run(const WeightMatrix& w, const std::vector<float>& x, int64_t n_tokens, ThreadPool& pool,
+                       const KernelTable& k, int64_t pad = 3) {
+  QuantizedActivations acts;
+  acts.quantize(activation_type_for(w.type), x.data(), n_tokens, w.cols, w.cols, pool);
+  const int64_t stride = w.rows + pad;
+  std::vector<float> out(size_t(n_tokens * stride), kSentinel);
+  matmul(w, acts, n_tokens, out.data(), stride, pool, k);
+  for (int64_t t = 0; t < n_tokens; ++t)
+    for (int64_t r = w.rows; r < stride; ++r) EXPECT_EQ(out[size_t(t * stride + r)], kSentinel) << "write outside the rows";
+  std::vector<float> dense;
+  for (int64_t t = 0; t < n_tokens; ++t) dense.insert(dense.end(), out.begin() + t * stride, out.begin() + t * stride + w.rows);
+  return dense;
+}
+
+// Per-element vec_dot of the given table, the definition every matmul path must reproduce.
+std::vector<float> per_element(const WeightMatrix& w, const std::vector<float>& x, int64_t n_tokens, const KernelTable& k) {
+  const GgmlType at = activation_type_for(w.type);
+  std::vector<uint8_t> a(row_bytes(at, w.cols));
+  std::vector<float> out;
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    quantize_row(at, x.data() + t * w.cols, a.data(), w.cols);
+    for (int64_t r = 0; r < w.rows; ++r) out.push_back(k.vec_dot_fn(w.type)(w.data + size_t(r) * w.row_stride, a.data(), w.cols));
+  }
+  return out;
+}
+
+void expect_bits_equal(const std::vector<float>& got, const std::vector<float>& want, const std::string& what) {
+  ASSERT_EQ(got.size(), want.size()) << what;
+  for (size_t i = 0; i < got.size(); ++i)
+    ASSERT_EQ(float_bits(got[i]), float_bits(want[i])) << what << ": element " << i << " got " << got[i] << " want " << want[i];
+}
+
+TEST(Matmul, PackedLayoutSizes) {
+  // Each packed group holds exactly its 16 rows' bytes (the fp16 scales stay fp16), plus the
+  // K-quants' unpacked scales and mins.
+  for (GgmlType t : kPackable) {
+    const int64_t blk = block_elements(t);
+    const PackedLayout L = packed_layout(t, 4 * blk);
+    const size_t per_block = L.qs_bytes + L.hb_bytes + L.h2_bytes + L.sc_bytes + L.mn_bytes + L.d_bytes + L.m_bytes;
+    const size_t gguf = ggml_type_info(uint32_t(t))->block_bytes * kGemmRows;
+    if (blk == 32) EXPECT_EQ(per_block, gguf) << name(t);
+    else EXPECT_LE(per_block, gguf + 4 * kGemmRows) << name(t);
+    EXPECT_EQ(L.group_bytes % 64, 0u);
+    EXPECT_EQ(L.qs % 64, 0u);
+  }
+  EXPECT_THROW(packed_layout(GgmlType::F16, 64), Error);
+  EXPECT_THROW(packed_layout(GgmlType::Q4_K, 128), Error);
+  EXPECT_FALSE(can_pack(GgmlType::F32));
+}
+
+// Every ISA's matmul equals that ISA's per-element vec_dot; all SIMD ISAs agree with each other
+// for every type, and every ISA agrees with the scalar reference for the legacy formats.
+TEST(Matmul, TileKernelsEqualVecDotOnEveryIsa) {
+  std::mt19937 rng(21);
+  ThreadPool pool(2);
+  const int64_t row_counts[] = {1, 7, 16, 33, 50};
+  for (GgmlType t : kPackable) {
+    const int64_t blk = block_elements(t);
+    for (int64_t cols : {blk, 3 * blk, blk == 32 ? int64_t(640) : int64_t(1024)}) {
+      for (int64_t rows : row_counts) {
+        Weights W(t, rows, cols, rng);
+        const int64_t n_tokens = 5;
+        const auto x = random_tokens(rng, n_tokens, cols);
+        const auto ref = per_element(W.w, x, n_tokens, *kernel_table(Isa::kScalar));
+        std::vector<float> simd;
+        for (const KernelTable* k : tables()) {
+          const std::string what = std::string(isa_name(k->isa)) + " " + name(t) + " " + std::to_string(rows) + "x" + std::to_string(cols);
+          const auto got = run(W.w, x, n_tokens, pool, *k);
+          expect_bits_equal(got, per_element(W.w, x, n_tokens, *k), what + " vs its vec_dot");
+          if (blk == 32) expect_bits_equal(got, ref, what + " vs the scalar reference");
+          if (k->isa != Isa::kScalar) {
+            if (simd.empty()) simd = got;
+            else expect_bits_equal(got, simd, what + " vs the other SIMD ISA");
+          }
+        }
+      }
+    }
+  }
+}
+
+// The heart of batch invariance: a token's outputs are the same bits alone, in any batch size,
+// at any position, with any number of threads.
+TEST(Matmul, BatchInvariance) {
+  std::mt19937 rng(22);
+  ThreadPool pool1(1), pool2(2), pool3(3);
+  const GgmlType types[] = {GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::Q8_0, GgmlType::Q4_K,
+                            GgmlType::Q5_K, GgmlType::Q6_K, GgmlType::F32,  GgmlType::F16,  GgmlType::BF16};
+  for (GgmlType t : types) {
+    const int64_t blk = block_elements(t);
+    const int64_t cols = blk == 1 ? 75 : blk == 32 ? 576 : 512;
+    const int64_t rows = 40;  // two full groups and a partial one
+    Weights W(t, rows, cols, rng);
+    const auto probe = random_row(rng, cols, -4, 3);
+    for (const KernelTable* k : tables()) {
+      const std::string what = std::string(isa_name(k->isa)) + " " + name(t);
+      const auto alone = run(W.w, probe, 1, pool1, *k);
+      for (int64_t batch : {1, 2, 3, 7, 16, 33}) {
+        for (int64_t pos : {int64_t(0), batch / 2, batch - 1}) {
+          auto x = random_tokens(rng, batch, cols);
+          std::copy(probe.begin(), probe.end(), x.begin() + pos * cols);
+          for (ThreadPool* pool : {&pool1, &pool2, &pool3}) {
+            const auto out = run(W.w, x, batch, *pool, *k);
+            const std::vector<float> mine(out.begin() + pos * rows, out.begin() + (pos + 1) * rows);
+            expect_bits_equal(mine, alone,
+                              what + " batch " + std::to_string(batch) + " pos " + std::to_string(pos) + " threads " +
+                                  std::to_string(pool->size()));
+          }
+        }
+      }
+    }
+  }
+}
+
+// Unpacked weights take the per-element path; it must give the packed path's bits.
+TEST(Matmul, PackedAndUnpackedAgree) {
+  std::mt19937 rng(23);
+  ThreadPool pool(2);
+  for (GgmlType t : kPackable) {
+    const int64_t cols = block_elements(t) == 32 ? 320 : 768;
+    Weights packed(t, 35, cols, rng);
+    WeightMatrix plain = packed.w;
+    plain.packed = nullptr;
+    const auto x = random_tokens(rng, 9, cols);
+    for (const KernelTable* k : tables())
+      expect_bits_equal(run(packed.w, x, 9, pool, *k), run(plain, x, 9, pool, *k), std::string(isa_name(k->isa)) + " " + name(t));
+  }
+}
+
+// Real weight rows of both test models through the packed path.
+TEST(Matmul, ModelWeights) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"SmolLM2-135M-Instruct.Q4_1.gguf", "blk.0.ffn_down.weight"},  // Q4_1
+      {"SmolLM2-135M-Instruct.Q4_1.gguf", "token_embd.weight"},      // Q8_0
+      {"gemma-3-270m-q4_k_m.gguf", "blk.0.attn_output.weight"},      // Q4_K
+      {"gemma-3-270m-q4_k_m.gguf", "blk.0.attn_q.weight"},           // Q5_0
+      {"gemma-3-270m-q4_k_m.gguf", "blk.0.ffn_down.weight"},         // Q6_K
+      {"gemma-3-270m-q4_k_m.gguf", "blk.0.attn_v.weight"},           // Q8_0
+  };
+  std::mt19937 rng(24);
+  ThreadPool pool(2);
+  for (auto [file, tensor] : cases) {
+    const std::string path = std::string(NAGARE_SOURCE_DIR) + "/models/" + file;
+    ASSERT_TRUE(std::filesystem::exists(path)) << path << " is missing: run scripts/fetch-models";
+    auto model = GgufFile::open(path);
+    const GgufTensor& gt = model->tensor(tensor);
+    const int64_t cols = gt.dims[0], rows = std::min<int64_t>(gt.rows(), 100);
+    WeightMatrix w{gt.type, gt.data, rows, cols, row_bytes(gt.type, cols), nullptr};
+    w.packed = std::make_shared<const PackedWeights>(gt.type, gt.data, rows, cols, w.row_stride);
+    const auto x = random_tokens(rng, 6, cols);
+    for (const KernelTable* k : tables())
+      expect_bits_equal(run(w, x, 6, pool, *k), per_element(w, x, 6, *k), std::string(isa_name(k->isa)) + " " + tensor);
+  }
+}
+
+TEST(Matmul, RejectsMismatchedActivations) {
+  std::mt19937 rng(25);
+  ThreadPool pool(1);
+  Weights W(GgmlType::Q4_K, 16, 256, rng);
+  QuantizedActivations acts;
+  const auto x = random_tokens(rng, 1, 256);
+  acts.quantize(GgmlType::Q8_0, x.data(), 1, 256, 256, pool);
+  std::vector<float> out(16);
+  EXPECT_THROW(matmul(W.w, acts, 1, out.data(), 16, pool), Error);
+}
+
+}  // namespace
+}  // namespace nagare

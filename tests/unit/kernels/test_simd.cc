@@ -1,0 +1,224 @@
+// The SIMD kernels of every ISA this CPU runs against the scalar reference (nagare::ref):
+// activation quantizers byte for byte, vec_dot bit for bit for the legacy formats and within a
+// stated rounding bound for the K-quants and float formats, and the same bits on every SIMD ISA.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <limits>
+
+#include "kernels/cpu_features.h"
+#include "kernels/dispatch.h"
+#include "kernels/fp16.h"
+#include "kernels/quant.h"
+#include "kernels/quant_blocks.h"
+#include "test_quant_util.h"
+
+namespace nagare {
+namespace {
+
+using testing::float_bits;
+using testing::random_row;
+
+std::string name(GgmlType t) { return std::string(ggml_type_name(t)); }
+
+const KernelTable& scalar() { return *kernel_table(Isa::kScalar); }
+
+// The SIMD tables this machine can run (AVX2, AVX-512); tests note when one is missing.
+std::vector<const KernelTable*> simd_tables() {
+  std::vector<const KernelTable*> out;
+  for (Isa isa : {Isa::kAvx2, Isa::kAvx512}) {
+    if (const KernelTable* k = kernel_table(isa)) {
+      out.push_back(k);
+    } else {
+      std::printf("[ info ] %s is not supported here: its kernels are not tested\n", isa_name(isa));
+    }
+  }
+  return out;
+}
+
+std::vector<uint8_t> quantize_with(const KernelTable& k, GgmlType t, const std::vector<float>& x) {
+  std::vector<uint8_t> q(row_bytes(t, int64_t(x.size())));
+  k.quantize_fn(t)(x.data(), q.data(), int64_t(x.size()));
+  return q;
+}
+
+TEST(CpuFeatures, IsaNamesAndTables) {
+  for (Isa isa : kAllIsas) {
+    EXPECT_EQ(parse_isa(isa_name(isa)), isa);
+    EXPECT_EQ(kernel_table(isa) != nullptr, isa_supported(isa)) << isa_name(isa);
+    if (kernel_table(isa)) {
+      EXPECT_EQ(kernel_table(isa)->isa, isa);
+    }
+  }
+  EXPECT_FALSE(parse_isa("avx").has_value());
+  EXPECT_FALSE(parse_isa("").has_value());
+  EXPECT_TRUE(isa_supported(Isa::kScalar));
+  EXPECT_TRUE(isa_supported(best_isa()));
+  EXPECT_LE(int(active_isa()), int(best_isa()));
+  EXPECT_EQ(active_kernels().isa, active_isa());
+  if (isa_supported(Isa::kAvx512)) {
+    EXPECT_TRUE(isa_supported(Isa::kAvx2));
+  }
+  std::printf("[ info ] best ISA %s, active %s\n", isa_name(best_isa()), isa_name(active_isa()));
+}
+
+TEST(CpuFeatures, EveryTableHasEveryKernel) {
+  const GgmlType weights[] = {GgmlType::F32,  GgmlType::F16,  GgmlType::BF16, GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q5_0,
+                              GgmlType::Q5_1, GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K};
+  for (Isa isa : kAllIsas) {
+    const KernelTable* k = kernel_table(isa);
+    if (!k) continue;
+    for (GgmlType t : weights) {
+      EXPECT_NE(k->vec_dot_fn(t), nullptr) << isa_name(isa) << " " << name(t);
+      EXPECT_NE(k->quantize_fn(activation_type_for(t)), nullptr) << isa_name(isa) << " " << name(t);
+      EXPECT_EQ(k->gemm_fn(t) != nullptr, isa != Isa::kScalar && block_elements(t) > 1) << isa_name(isa) << " " << name(t);
+    }
+    EXPECT_EQ(k->vec_dot_fn(GgmlType::Q8_1), nullptr);
+    EXPECT_EQ(k->gemm_fn(static_cast<GgmlType>(1000)), nullptr);
+  }
+}
+
+// Rows that exercise the quantizers' corner cases: exact ties, zero blocks, a repeated largest
+// magnitude of both signs (the reference keeps the first), tiny and huge values.
+std::vector<std::vector<float>> quantizer_rows(int64_t n, std::mt19937& rng) {
+  std::vector<std::vector<float>> rows;
+  rows.push_back(random_row(rng, n));
+  rows.push_back(random_row(rng, n, -30, 30));
+  std::vector<float> ties(size_t(n), 0.0f);
+  for (int64_t i = 0; i < n; ++i) {
+    // Blocks with max 127 have d = 1, so halves are exact ties for the Q8_0 rounding; for Q8_K
+    // the scale is -127/max and max = -127 makes it 1 as well.
+    const int64_t j = i % 32;
+    ties[size_t(i)] = j == 0 ? ((i / 32) % 2 ? 127.0f : -127.0f) : float(int(j) - 16) + 0.5f;
+  }
+  rows.push_back(ties);
+  std::vector<float> zeros = random_row(rng, n);
+  for (int64_t i = 0; i < std::min<int64_t>(n, 256); ++i) zeros[size_t(i)] = (i % 3 == 0) ? -0.0f : 0.0f;
+  rows.push_back(zeros);
+  std::vector<float> both = random_row(rng, n, -2, 0);
+  for (int64_t b = 0; b < n; b += 32) {
+    both[size_t(b + 3) % size_t(n)] = -4.0f;
+    both[size_t(b + 9) % size_t(n)] = 4.0f;
+  }
+  rows.push_back(both);
+  rows.push_back(random_row(rng, n, -140, -120));  // fp16 subnormals and zeros
+  return rows;
+}
+
+TEST(Simd, ActivationQuantizersMatchReferenceByteForByte) {
+  std::mt19937 rng(11);
+  const auto tables = simd_tables();
+  for (GgmlType t : {GgmlType::Q8_0, GgmlType::Q8_1, GgmlType::Q8_K, GgmlType::F16, GgmlType::BF16, GgmlType::F32}) {
+    const int64_t blk = block_elements(t);
+    std::vector<int64_t> shapes;
+    if (blk == 1) shapes = {1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 33, 100, 576, 1001};
+    else if (blk == 32) shapes = {32, 64, 96, 576, 640, 2048};
+    else shapes = {256, 512, 1536, 2048};
+    for (int64_t n : shapes) {
+      for (const auto& x : quantizer_rows(n, rng)) {
+        const auto want = quantize_with(scalar(), t, x);
+        for (const KernelTable* k : tables) {
+          const auto got = quantize_with(*k, t, x);
+          ASSERT_EQ(got, want) << isa_name(k->isa) << " " << name(t) << " n=" << n;
+        }
+      }
+    }
+  }
+}
+
+TEST(Simd, Bf16QuantizerKeepsNanInfAndRounding) {
+  const float inf = std::numeric_limits<float>::infinity();
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  std::vector<float> x = {inf, -inf, nan, -nan, 1.00390625f, 1.01171875f, 3.4e38f, -1e-40f, 0.0f, -0.0f};
+  while (x.size() < 37) x.push_back(float(x.size()) * 1.0001f);
+  const auto want = quantize_with(scalar(), GgmlType::BF16, x);
+  for (const KernelTable* k : simd_tables()) EXPECT_EQ(quantize_with(*k, GgmlType::BF16, x), want) << isa_name(k->isa);
+}
+
+// vec_dot on random rows: legacy formats equal the reference exactly; the others differ from it
+// only by the float rounding of the final accumulation. Each of the two is within
+// (blocks + 16) * 2^-24 * sum |w_i a_i| of the exact dot (test_quant.cc), so they are within
+// twice that of each other; the worst measured ratio is printed.
+TEST(Simd, VecDotAgainstReference) {
+  std::mt19937 rng(12);
+  const auto tables = simd_tables();
+  const GgmlType exact_types[] = {GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::Q8_0};
+  const GgmlType bounded_types[] = {GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K,
+                                    GgmlType::F32,  GgmlType::F16,  GgmlType::BF16};
+  auto shapes_for = [](GgmlType t) -> std::vector<int64_t> {
+    const int64_t blk = block_elements(t);
+    if (blk == 1) return {1, 2, 3, 5, 7, 8, 9, 15, 17, 31, 32, 33, 63, 64, 65, 100, 255, 576, 1001, 4096};
+    if (blk == 32) return {32, 64, 96, 320, 576, 640, 1536, 2048, 8192};
+    return {256, 512, 768, 1024, 1536, 2048, 8192};
+  };
+  double worst = 0;
+  for (GgmlType wt : exact_types) {
+    const GgmlType at = activation_type_for(wt);
+    for (int64_t n : shapes_for(wt))
+      for (int trial = 0; trial < 4; ++trial) {
+        std::vector<uint8_t> w(row_bytes(wt, n)), a(row_bytes(at, n));
+        quantize_row(wt, random_row(rng, n, -3, 1).data(), w.data(), n);
+        quantize_row(at, random_row(rng, n, -4, 3).data(), a.data(), n);
+        const float want = scalar().vec_dot_fn(wt)(w.data(), a.data(), n);
+        for (const KernelTable* k : tables)
+          ASSERT_EQ(float_bits(k->vec_dot_fn(wt)(w.data(), a.data(), n)), float_bits(want))
+              << isa_name(k->isa) << " " << name(wt) << " n=" << n;
+      }
+  }
+  for (GgmlType wt : bounded_types) {
+    const GgmlType at = activation_type_for(wt);
+    for (int64_t n : shapes_for(wt))
+      for (int trial = 0; trial < 4; ++trial) {
+        std::vector<uint8_t> w(row_bytes(wt, n)), a(row_bytes(at, n));
+        quantize_row(wt, random_row(rng, n, -3, 1).data(), w.data(), n);
+        quantize_row(at, random_row(rng, n, -4, 3).data(), a.data(), n);
+        std::vector<float> wf(static_cast<size_t>(n)), af(static_cast<size_t>(n));
+        dequantize_row(wt, w.data(), wf.data(), n);
+        dequantize_row(at, a.data(), af.data(), n);
+        double magnitude = 0;
+        for (size_t i = 0; i < wf.size(); ++i) magnitude += std::fabs(double(wf[i]) * af[i]);
+        const int64_t blocks = n / block_elements(wt);
+        const double bound = 2 * double(blocks + 16) * std::ldexp(magnitude, -24);
+        const float want = scalar().vec_dot_fn(wt)(w.data(), a.data(), n);
+        float first = 0;
+        for (size_t i = 0; i < tables.size(); ++i) {
+          const float got = tables[i]->vec_dot_fn(wt)(w.data(), a.data(), n);
+          ASSERT_LE(std::fabs(double(got) - want), bound) << isa_name(tables[i]->isa) << " " << name(wt) << " n=" << n;
+          if (magnitude > 0) worst = std::max(worst, std::fabs(double(got) - want) / magnitude);
+          // Every SIMD ISA has the same float order.
+          if (i == 0) first = got;
+          else ASSERT_EQ(float_bits(got), float_bits(first)) << isa_name(tables[i]->isa) << " " << name(wt) << " n=" << n;
+        }
+      }
+  }
+  std::printf("[ info ] worst |simd - ref| / sum|w*a| over K-quant and float types: %.3g (2^%.1f)\n", worst,
+              worst > 0 ? std::log2(worst) : -INFINITY);
+}
+
+// Integer-valued blocks make each dot an exact integer: every ISA must return it exactly.
+TEST(Simd, VecDotExactOnIntegerBlocksEveryIsa) {
+  std::mt19937 rng(13);
+  std::uniform_int_distribution<int> byte(0, 255), q8(-127, 127);
+  const uint16_t one = fp32_to_fp16(1.0f);
+  for (Isa isa : kAllIsas) {
+    const KernelTable* k = kernel_table(isa);
+    if (!k) continue;
+    BlockQ8_0 a0[4];
+    BlockQ5_0 w5[4];
+    int64_t want = 0;
+    for (int b = 0; b < 4; ++b) {
+      a0[b].d = w5[b].d = one;
+      for (auto& v : a0[b].qs) v = int8_t(q8(rng));
+      for (auto& v : w5[b].qs) v = uint8_t(byte(rng));
+      for (auto& v : w5[b].qh) v = uint8_t(byte(rng));
+      float wf[32];
+      dequantize_row(GgmlType::Q5_0, &w5[b], wf, 32);
+      for (int j = 0; j < 32; ++j) want += int64_t(wf[j]) * a0[b].qs[j];
+    }
+    EXPECT_EQ(k->vec_dot_fn(GgmlType::Q5_0)(w5, a0, 128), float(want)) << isa_name(isa);
+  }
+}
+
+}  // namespace
+}  // namespace nagare
