@@ -43,7 +43,10 @@ double level_value(const json& j) {
 
 std::string BenchResult::display_name() const {
   if (!label.empty()) return label;
-  return model + " @ " + url;
+  // Servers that name a model by its file path (llama-cpp-python) get the file name.
+  std::string m = model;
+  if (!m.empty() && m[0] == '/') m = m.substr(m.find_last_of('/') + 1);
+  return m + " @ " + url;
 }
 
 json level_to_json(const LevelMetrics& m, bool rate_mode) {

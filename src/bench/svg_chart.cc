@@ -180,7 +180,7 @@ std::string render_chart(const std::vector<BenchResult>& runs) {
   }
   std::string xlabel = rate ? "Request rate (req/s)" : "Concurrency";
   const double legend_top = kPanelTop + kPanelH + 62;
-  const double height = legend_top + double((runs.size() + 1) / 2) * 20 + 6;
+  const double height = legend_top + double(runs.size()) * 20 + 6;
   std::string svg;
   svg += "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
   svg += "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"" + f1(kWidth) + "\" height=\"" + f1(height) +
@@ -192,16 +192,15 @@ std::string render_chart(const std::vector<BenchResult>& runs) {
          xml_escape("nagare bench" + (workload.empty() ? std::string() : ": " + workload)) + "</text>\n";
   panel(svg, 0, "Completion throughput", "tokens/s", xlabel, axis, tput);
   panel(svg, 1, "Latency (solid: mean, dashed: p95)", "seconds", xlabel, axis, lat);
-  // Legend: one row per run under the panels, wrapping into two columns.
+  // Legend: one row per run under the panels.
   for (size_t r = 0; r < runs.size(); ++r) {
-    double lx = r % 2 == 0 ? kPanelLeft[0] : kPanelLeft[1];
-    double y = legend_top + double(r / 2) * 20;
+    double lx = kPanelLeft[0];
+    double y = legend_top + double(r) * 20;
     const char* color = kColors[r % std::size(kColors)];
     svg += "<line x1=\"" + f1(lx) + "\" y1=\"" + f1(y) + "\" x2=\"" + f1(lx + 24) + "\" y2=\"" + f1(y) + "\" stroke=\"" +
            color + "\" stroke-width=\"3\"/>\n";
-    std::string name = runs[r].display_name();
-    name = excerpt(name, 60);
-    svg += "<text x=\"" + f1(lx + 32) + "\" y=\"" + f1(y + 4) + "\" font-size=\"12\">" + xml_escape(name) + "</text>\n";
+    svg += "<text x=\"" + f1(lx + 32) + "\" y=\"" + f1(y + 4) + "\" font-size=\"12\">" +
+           xml_escape(excerpt(runs[r].display_name(), 120)) + "</text>\n";
   }
   svg += "</svg>\n";
   return svg;
