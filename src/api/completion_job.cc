@@ -92,11 +92,12 @@ void CompletionJob::poll_choice(Choice& c, std::string& out) {
     } else {
       for (TokenEvent& e : scratch_) {
         c.result.text += e.text;
-        if (with_logprobs) c.result.tokens.push_back(std::move(e));
+        if (with_logprobs && e.token >= 0) c.result.tokens.push_back(std::move(e));
       }
     }
     if (with_logprobs)
-      for (const TokenEvent& e : scratch_) c.text_bytes += int64_t(model_.engine().tokenizer().piece_view(e.token, true).size());
+      for (const TokenEvent& e : scratch_)
+        if (e.token >= 0) c.text_bytes += int64_t(model_.engine().tokenizer().piece_view(e.token, true).size());
   }
   if (!finished) return;
   c.done = true;

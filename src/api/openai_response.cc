@@ -108,6 +108,7 @@ Json OpenAiFormatter::logprobs_json(std::span<const TokenEvent> tokens, int64_t 
   if (endpoint_ == Endpoint::kChat) {
     Json content = Json::array();
     for (const TokenEvent& t : tokens) {
+      if (t.token < 0) continue;  // held-back text flushed at the end, not a token
       const std::string_view piece = tokenizer_.piece_view(t.token, /*special=*/true);
       Json e;
       e["token"] = piece;
@@ -126,6 +127,7 @@ Json OpenAiFormatter::logprobs_json(std::span<const TokenEvent> tokens, int64_t 
   }
   Json toks = Json::array(), lps = Json::array(), tops = Json::array(), offsets = Json::array();
   for (const TokenEvent& t : tokens) {
+    if (t.token < 0) continue;
     const std::string_view piece = tokenizer_.piece_view(t.token, true);
     toks.push_back(piece);
     lps.push_back(wire_logprob(t.logprob));

@@ -50,7 +50,8 @@ class OpenAiFormatter {
   Json body(const std::vector<ChoiceResult>& choices, const Usage& usage, bool with_logprobs) const;
 
   // Chat: {"content": [{"token", "logprob", "bytes", "top_logprobs"}...]}; completions:
-  // {"tokens", "token_logprobs", "top_logprobs", "text_offset"}.
+  // {"tokens", "token_logprobs", "top_logprobs", "text_offset"}. Events without a token (text
+  // flushed at the end) are skipped.
   Json logprobs_json(std::span<const TokenEvent> tokens, int64_t text_offset) const;
 
   static Json usage_json(const Usage& usage);

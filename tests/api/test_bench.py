@@ -8,6 +8,7 @@ is counted with its reason and the run ends within its bounds with a summary.
 """
 import json
 import os
+import signal
 import socket
 import subprocess
 import threading
@@ -505,6 +506,33 @@ def test_duration_bounds_a_level_and_cut_off_requests_are_not_counted(nagare_bin
     assert lv["requests"]["cut_off"] == 2
     assert lv["wall_time_s"] == pytest.approx(2, abs=0.5)
     assert "still running at the end (--duration)" in r.stdout
+
+
+def test_interrupt_reports_what_finished(nagare_bin, fake, tmp_path):
+    release = threading.Event()
+
+    def first_fast(h, body, i):
+        if i > 0:
+            release.wait(60)
+        good_reply(h, body, i)
+    s = fake(first_fast)
+    out = tmp_path / "r.json"
+    p = subprocess.Popen([str(nagare_bin), "bench", "--url", s.url, "--model", "m", "--concurrency", "1,2",
+                          "--num-requests", "5", "--output-len", "2", "--out", str(out)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while len(s.bodies) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    p.send_signal(signal.SIGINT)
+    stdout, stderr = p.communicate(timeout=60)
+    release.set()
+    assert p.returncode == 130, stderr
+    res = load(out)
+    assert res["interrupted"] is True
+    assert len(res["levels"]) == 1, "the second level never started"
+    lv = res["levels"][0]
+    assert lv["requests"]["succeeded"] == 1 and lv["requests"]["cut_off"] == 1 and lv["interrupted"] is True
+    assert "interrupted" in stdout and "1/1" in stdout
 
 
 def test_progress_lines_when_stderr_is_not_a_tty(nagare_bin, fake):

@@ -113,6 +113,7 @@ TEST(Logprobs, ChatShape) {
   std::vector<TokenEvent> ev = {
       event("Hello", "Hello", -0.25f, {{id_of("Hello"), -0.25f}, {id_of("Hi"), -1.5f}}),
       event("<|im_end|>", "", -std::numeric_limits<float>::infinity(), {{id_of("<|im_end|>"), -0.1f}, {-1, 0.0f}}),
+      TokenEvent{-1, "tail", 0.0f, {}},  // flushed text: no entry
   };
   Json j = f.logprobs_json(ev, 0);
   Json want = Json::parse(R"({"content":[

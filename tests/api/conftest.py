@@ -1,0 +1,136 @@
+"""Starts the real `nagare serve` once per test session and hands tests its URL and clients.
+
+The binary is $NAGARE_BIN (default: build/nagare); the model is the SmolLM2 test model from
+models/ (scripts/fetch-models). The server listens on a free port (--port 0) and prints one line
+"nagare: listening on http://HOST:PORT (model NAME)", which is how the fixture finds it; then
+/health must answer 200. At the end the server gets SIGTERM and must exit cleanly.
+"""
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+MODEL = ROOT / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf"
+ALIAS = "smollm2-test"
+CTX_SIZE = 1024          # small, so context overflows are cheap to provoke
+MAX_REQUEST_MIB = 1      # small, so 413 is cheap to provoke
+START_TIMEOUT_S = 180
+REQUEST_TIMEOUT_S = 600  # a loaded 2-core machine is slow; never a pass/fail criterion
+
+
+class Server:
+    def __init__(self, proc, url, log):
+        self.proc = proc
+        self.url = url
+        self.log = log  # every line the server printed
+
+    def stats(self):
+        r = httpx.get(f"{self.url}/v1/engine/stats", timeout=30)
+        r.raise_for_status()
+        return r.json()
+
+    def wait_for(self, predicate, timeout=120, what="condition"):
+        """Polls the engine stats until predicate(stats) holds; returns those stats."""
+        deadline = time.monotonic() + timeout
+        while True:
+            s = self.stats()
+            if predicate(s):
+                return s
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {what}; last stats {s}")
+            time.sleep(0.05)
+
+    def wait_idle(self, timeout=300):
+        return self.wait_for(lambda s: s["running"] == 0 and s["waiting"] == 0 and s["kv_blocks_in_use"] == 0,
+                             timeout, "an idle engine")
+
+
+def _binary():
+    path = Path(os.environ.get("NAGARE_BIN", ROOT / "build" / "nagare"))
+    if not path.is_file():
+        pytest.fail(f"nagare binary not found at {path}: build it (scripts/build) or set NAGARE_BIN")
+    if not MODEL.is_file():
+        pytest.fail(f"test model not found at {MODEL}: run scripts/fetch-models")
+    return path
+
+
+@pytest.fixture(scope="session")
+def server():
+    cmd = [str(_binary()), "serve", "-m", str(MODEL), "--host", "127.0.0.1", "--port", "0",
+           "--alias", ALIAS, "--ctx-size", str(CTX_SIZE), "--max-request-size", str(MAX_REQUEST_MIB)]
+    if os.environ.get("NAGARE_TEST_THREADS"):
+        cmd += ["--threads", os.environ["NAGARE_TEST_THREADS"]]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    log = []
+    found = threading.Event()
+    url_box = []
+
+    def pump():
+        for line in proc.stdout:
+            log.append(line.rstrip("\n"))
+            m = re.search(r"listening on (http://\S+) \(model (.+)\)", line)
+            if m and not url_box:
+                url_box.append(m.group(1))
+                found.set()
+
+    threading.Thread(target=pump, daemon=True).start()
+    if not found.wait(START_TIMEOUT_S):
+        proc.kill()
+        pytest.fail("server did not start:\n" + "\n".join(log))
+    url = url_box[0]
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{url}/health", timeout=5).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail("/health never answered 200:\n" + "\n".join(log))
+        time.sleep(0.1)
+
+    yield Server(proc, url, log)
+
+    proc.send_signal(signal.SIGTERM)
+    try:
+        rc = proc.wait(60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        pytest.fail("server did not exit within 60 s of SIGTERM:\n" + "\n".join(log[-50:]))
+    assert rc == 0, f"server exited with {rc}:\n" + "\n".join(log[-50:])
+
+
+@pytest.fixture(scope="session")
+def client(server):
+    return openai.OpenAI(base_url=f"{server.url}/v1", api_key="unused", max_retries=0,
+                         timeout=REQUEST_TIMEOUT_S)
+
+
+@pytest.fixture(scope="session")
+def async_client_factory(server):
+    # AsyncOpenAI binds to the running event loop, so each test makes its own.
+    def make():
+        return openai.AsyncOpenAI(base_url=f"{server.url}/v1", api_key="unused", max_retries=0,
+                                  timeout=REQUEST_TIMEOUT_S)
+    return make
+
+
+@pytest.fixture
+def http(server):
+    with httpx.Client(base_url=server.url, timeout=REQUEST_TIMEOUT_S) as c:
+        yield c
+
+
+@pytest.fixture(scope="session")
+def model_name():
+    return ALIAS

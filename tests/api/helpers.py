@@ -1,0 +1,21 @@
+"""Small helpers shared by the API tests: raw SSE parsing and request bodies."""
+import json
+
+
+def parse_sse(raw: str):
+    """Splits an SSE body into its data payloads; checks the framing as OpenAI sends it."""
+    assert raw.endswith("\n\n"), f"stream does not end with a blank line: {raw[-80:]!r}"
+    events = raw[:-2].split("\n\n")
+    payloads = []
+    for e in events:
+        assert e.startswith("data: "), f"not an SSE data event: {e[:80]!r}"
+        assert "\n" not in e, f"an event spans lines: {e[:80]!r}"
+        payloads.append(e[len("data: "):])
+    assert payloads[-1] == "[DONE]", f"stream does not end with [DONE]: {payloads[-1][:80]!r}"
+    return [json.loads(p) for p in payloads[:-1]]
+
+
+def chat_body(content="Hi", **extra):
+    body = {"model": "smollm2-test", "messages": [{"role": "user", "content": content}]}
+    body.update(extra)
+    return body
