@@ -5,6 +5,7 @@ models/ (scripts/fetch-models). The server listens on a free port (--port 0) and
 "nagare: listening on http://HOST:PORT (model NAME)", which is how the fixture finds it; then
 /health must answer 200. At the end the server gets SIGTERM and must exit cleanly.
 """
+import contextlib
 import os
 import re
 import signal
@@ -62,10 +63,13 @@ def _binary():
     return path
 
 
-@pytest.fixture(scope="session")
-def server():
+@contextlib.contextmanager
+def running_server(*extra_args):
+    """Starts `nagare serve` on a free port with the test model; stops it (SIGTERM) on exit and
+    checks that it exited cleanly."""
     cmd = [str(_binary()), "serve", "-m", str(MODEL), "--host", "127.0.0.1", "--port", "0",
-           "--alias", ALIAS, "--ctx-size", str(CTX_SIZE), "--max-request-size", str(MAX_REQUEST_MIB)]
+           "--alias", ALIAS, "--ctx-size", str(CTX_SIZE), "--max-request-size", str(MAX_REQUEST_MIB),
+           *extra_args]
     if os.environ.get("NAGARE_TEST_THREADS"):
         cmd += ["--threads", os.environ["NAGARE_TEST_THREADS"]]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -108,6 +112,12 @@ def server():
         proc.wait()
         pytest.fail("server did not exit within 60 s of SIGTERM:\n" + "\n".join(log[-50:]))
     assert rc == 0, f"server exited with {rc}:\n" + "\n".join(log[-50:])
+
+
+@pytest.fixture(scope="session")
+def server():
+    with running_server() as s:
+        yield s
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,7 @@
 """Small helpers shared by the API tests: raw SSE parsing and request bodies."""
 import json
+import threading
+import time
 
 
 def parse_sse(raw: str):
@@ -19,3 +21,24 @@ def chat_body(content="Hi", **extra):
     body = {"model": "smollm2-test", "messages": [{"role": "user", "content": content}]}
     body.update(extra)
     return body
+
+
+class MaxRunning:
+    """Samples /v1/engine/stats in the background: the most sequences seen running at once."""
+
+    def __init__(self, server):
+        self.server, self.max, self._stop = server, 0, threading.Event()
+        self._t = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self._stop.is_set():
+            self.max = max(self.max, self.server.stats()["running"])
+            time.sleep(0.02)
+
+    def __enter__(self):
+        self._t.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._t.join()

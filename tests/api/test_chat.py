@@ -108,8 +108,7 @@ def test_n_choices(client, model_name):
                                        temperature=1.0, seed=7)
     assert [c.index for c in r.choices] == [0, 1]
     assert all(c.message.content is not None for c in r.choices)
-    per_choice = [c for c in r.choices]
-    assert r.usage.completion_tokens <= 16 and r.usage.completion_tokens >= len(per_choice)
+    assert 2 <= r.usage.completion_tokens <= 16
     # The prompt counts once, however many choices.
     single = greedy(client, model_name, max_tokens=1)
     assert r.usage.prompt_tokens == single.usage.prompt_tokens

@@ -1,8 +1,8 @@
 """Load: 32 concurrent requests all succeed; batch invariance -- a greedy request's output is
 byte-identical alone and among 31 concurrent requests with other prompts."""
 import asyncio
-import threading
-import time
+
+from helpers import MaxRunning
 
 PROMPTS = [
     "Write a haiku about autumn.", "List three colors.", "What is 7 times 8?", "Name a famous painter.",
@@ -17,27 +17,6 @@ PROMPTS = [
     "Why do leaves fall?", "What is a verb?", "Describe a sunset briefly.",
 ]
 TARGET = [{"role": "user", "content": "Tell me a short story about a brave little robot."}]
-
-
-class MaxRunning:
-    """Samples /v1/engine/stats in the background: the most sequences seen running at once."""
-
-    def __init__(self, server):
-        self.server, self.max, self._stop = server, 0, threading.Event()
-        self._t = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self):
-        while not self._stop.is_set():
-            self.max = max(self.max, self.server.stats()["running"])
-            time.sleep(0.02)
-
-    def __enter__(self):
-        self._t.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._t.join()
 
 
 def test_32_concurrent_requests_all_succeed(server, async_client_factory, model_name):
