@@ -42,3 +42,15 @@ class MaxRunning:
     def __exit__(self, *exc):
         self._stop.set()
         self._t.join()
+
+
+def read_http_response(f):
+    """Reads one HTTP/1.1 response with a Content-Length body from a socket file; returns
+    (status line, lower-case headers, body)."""
+    status = f.readline()
+    headers = {}
+    while (line := f.readline()) not in (b"\r\n", b""):
+        name, _, value = line.decode().partition(":")
+        headers[name.strip().lower()] = value.strip()
+    body = f.read(int(headers.get("content-length", 0)))
+    return status, headers, body
