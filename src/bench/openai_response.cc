@@ -65,6 +65,9 @@ void OpenAiResponse::on_data(std::string_view bytes, double now_s) {
   if (head_.size() < kHeadBytes) head_.append(bytes.substr(0, kHeadBytes - head_.size()));
   if (stream_) {
     sse_.feed(bytes);
+    // Until the first event, keep the body: a server that ignores "stream" answers with one JSON.
+    if (sse_.events_seen() == 0 && body_.size() + bytes.size() <= kMaxBodyBytes) body_.append(bytes);
+    else if (!body_.empty()) body_ = std::string();
   } else if (body_.size() + bytes.size() <= kMaxBodyBytes) {
     body_.append(bytes);
   } else {
@@ -167,7 +170,7 @@ std::string OpenAiResponse::failure(long http_status, const std::string& transpo
   if (http_status != 0 && (http_status < 200 || http_status > 299)) {
     std::string msg;
     try {
-      msg = error_message(json::parse(stream_ ? head_ : body_));
+      msg = error_message(json::parse(body_.empty() ? head_ : body_));
     } catch (const json::parse_error&) {
     }
     if (msg.empty()) msg = head_;
@@ -182,11 +185,13 @@ std::string OpenAiResponse::failure(long http_status, const std::string& transpo
     sse_.finish();
     if (!error_.empty()) return error_;
     if (sse_.events_seen() == 0) {
+      json j = json::parse(body_, nullptr, false);
       // A plain JSON error with status 200 is still the server's error, not garbage.
-      try {
-        std::string msg = error_message(json::parse(head_));
-        if (!msg.empty()) return "server error: " + excerpt(msg, 100);
-      } catch (const json::parse_error&) {
+      if (std::string msg = error_message(j); !msg.empty()) return "server error: " + excerpt(msg, 100);
+      // A server that does not stream may answer with a whole completion: usable, but untimed.
+      if (j.is_object() && j.contains("choices")) {
+        on_json(j, false);
+        return error_;
       }
       return "not an event stream: " + excerpt(head_, 80);
     }

@@ -164,6 +164,7 @@ Runner::Runner(RunnerOptions options, const Workload& workload, Progress& progre
 Runner::~Runner() {
   for (Transfer* t : idle_) {
     curl_easy_cleanup(t->easy);
+    curl_slist_free_all(t->headers);
     delete t;
   }
   curl_multi_cleanup(static_cast<CURLM*>(multi_));

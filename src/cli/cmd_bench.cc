@@ -248,7 +248,7 @@ void add_bench_command(CLI::App& app, CommandAction& action) {
   cmd->add_flag("--compare", f.compare, "Compare the result files given, side by side with ratios");
   cmd->add_flag("-q,--quiet", f.quiet, "No progress on stderr");
   cmd->add_option("files", f.files, "Result files (with --chart or --compare instead of running)");
-  cmd->callback([&action, cmd] {
+  cmd->callback([&action] {
     if (!f.files.empty() || f.compare) {
       if (f.files.empty()) throw CLI::ValidationError("--compare", "needs result files: nagare bench --compare a.json b.json");
       if (!f.compare && f.chart.empty())
@@ -258,7 +258,6 @@ void add_bench_command(CLI::App& app, CommandAction& action) {
       return;
     }
     if (f.url.empty()) throw CLI::RequiredError("--url");
-    (void)cmd;
     action = [] { return run_benchmark(f); };
   });
 }

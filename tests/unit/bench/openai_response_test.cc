@@ -102,6 +102,19 @@ TEST(OpenAiResponse, NonStreamedChatAndCompletions) {
   EXPECT_EQ(c.prompt_tokens, 5);
 }
 
+TEST(OpenAiResponse, ServerThatIgnoresStreamStillCounts) {
+  std::string whole =
+      R"({"choices":[{"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}],)"
+      R"("usage":{"prompt_tokens":9,"completion_tokens":2}})";
+  auto rec = feed(Endpoint::kChat, true, {whole.substr(0, 7), whole.substr(7)}, {0.2, 0.4});
+  ASSERT_TRUE(rec.ok) << rec.error;
+  EXPECT_LT(rec.ttft_s, 0) << "an unstreamed answer has no first-token time";
+  EXPECT_EQ(rec.prompt_tokens, 9);
+  EXPECT_EQ(rec.completion_tokens, 2);
+  auto bad = feed(Endpoint::kChat, true, {R"({"choices":[{"text":1}]})"}, {0.1});
+  EXPECT_FALSE(bad.ok);
+}
+
 struct BadCase {
   const char* name;
   bool stream;
