@@ -149,7 +149,12 @@ struct Runner::Transfer {
 
   static size_t on_write(char* data, size_t size, size_t n, void* self) {
     auto* t = static_cast<Transfer*>(self);
-    t->response->on_data(std::string_view(data, size * n), t->runner->now_s());
+    // No exception may cross libcurl's C frames; a failure here aborts just this transfer.
+    try {
+      t->response->on_data(std::string_view(data, size * n), t->runner->now_s());
+    } catch (...) {
+      return 0;
+    }
     return size * n;
   }
 };
