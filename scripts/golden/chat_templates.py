@@ -17,6 +17,7 @@ documents=None, add_generation_prompt and the special tokens. This script does t
 Run: /tmp/refvenv/bin/python scripts/golden/chat_templates.py  (needs jinja2 and gguf)
 """
 
+import copy
 import json
 import os
 import sys
@@ -74,9 +75,11 @@ def render(source, messages, add_generation_prompt, bos, eos, extra):
         template = ENV.from_string(source)
     except Exception as e:  # noqa: BLE001 - TemplateSyntaxError, or Python's own for 'break' outside loop
         return {"syntax_error": str(e), "error_type": type(e).__name__}
-    variables = dict(messages=messages, tools=None, documents=None,
+    # Copies: a few filters mutate their input in place despite the sandbox (list|indent does
+    # `s += "\n"`), which must not leak into later cases.
+    variables = dict(messages=copy.deepcopy(messages), tools=None, documents=None,
                      add_generation_prompt=add_generation_prompt, bos_token=bos, eos_token=eos)
-    variables.update(extra)
+    variables.update(copy.deepcopy(extra))
     try:
         return {"output": template.render(**variables)}
     except Exception as e:  # noqa: BLE001 - every failure is a golden outcome
@@ -333,6 +336,65 @@ FEATURES = [
 ]
 
 
+# ---------------------------------------------------------------- random expressions
+
+def random_expressions(count, seed=20240726):
+    """Deterministic random expressions over literals, operators, filters, tests and methods, so
+    value semantics (numbers, strings, containers, errors) are compared far beyond hand-written
+    cases. Magnitudes stay small: jinja2 has bignums, nagare int64."""
+    import random
+
+    rng = random.Random(seed)
+    atoms = ["0", "1", "2", "3", "-1", "7", "10", "2.5", "-0.5", "1e3", "0.1", "true", "false", "none",
+             "''", "'a'", "'Ab c'", "' x '", "'héllo'", "'日本'", "'1,2,3'", "'42'", "'3.7'", "'<b>'",
+             "[]", "[1, 2, 3]", "['b', 'a', 'C']", "[1, 'a', none]", "[[1, 2], [3]]", "(1, 2)",
+             "{}", "{'k': 1, 'j': 'v'}", "{'b': 2, 'a': 1}", "nothing", "messages", "messages[0]",
+             "messages[1].content", "messages|length", "loopless"]
+    binops = ["+", "-", "*", "/", "//", "%", "~", "==", "!=", "<", ">", "<=", ">=", "and", "or", "in", "not in"]
+    filters = ["length", "upper", "lower", "trim", "first", "last", "list", "join", "join(', ')",
+               "reverse|list", "sort", "unique|list", "string", "int", "float", "abs", "round", "round(1)",
+               "default('d')", "default('d', true)", "tojson", "title", "capitalize", "replace('a', 'b')",
+               "indent(2)", "count", "sum", "min", "max", "items|list", "dictsort", "batch(2)|list",
+               "center(7)", "wordcount", "e", "safe", "map('string')|list", "select|list",
+               "reject('none')|list", "selectattr('role')|list", "map(attribute='role')|list",
+               "trim('a')", "format(1)"]
+    tests = ["defined", "undefined", "none", "string", "number", "integer", "float", "iterable",
+             "sequence", "mapping", "odd", "even", "divisibleby 2", "in [1, 'a']", "boolean",
+             "true", "false", "lower", "upper", "eq 1", "gt 1"]
+    methods = [".strip()", ".split()", ".split(',')", ".upper()", ".startswith('a')", ".replace('a', 'x')",
+               ".get('k')", ".get('z', 0)", ".items()|list", ".keys()|list", ".lstrip('x ')", ".title()",
+               "[0]", "[-1]", "[1:]", "[::-1]", "[:2]", "['k']", ".count('a')", ".find('b')"]
+
+    def expr(depth):
+        r = rng.random()
+        if depth <= 0 or r < 0.25:
+            return rng.choice(atoms)
+        if r < 0.5:
+            op = rng.choice(binops)
+            left, right = expr(depth - 1), expr(depth - 1)
+            if op in ("*", "**") and rng.random() < 0.5:
+                right = rng.choice(["2", "3", "0", "-1"])
+            return f"({left} {op} {right})"
+        if r < 0.65:
+            return f"({expr(depth - 1)}|{rng.choice(filters)})"
+        if r < 0.75:
+            neg = "not " if rng.random() < 0.3 else ""
+            return f"({expr(depth - 1)} is {neg}{rng.choice(tests)})"
+        if r < 0.87:
+            return f"({expr(depth - 1)}){rng.choice(methods)}"
+        if r < 0.93:
+            return f"({expr(depth - 1)} if {expr(depth - 1)} else {expr(depth - 1)})"
+        return f"(not {expr(depth - 1)})"
+
+    seen, out = set(), []
+    while len(out) < count:
+        e = expr(3)
+        if e not in seen:
+            seen.add(e)
+            out.append(e)
+    return out
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     templates = {}
@@ -382,6 +444,11 @@ def main():
             result = render(source, messages, agp, "<s>", "</s>", extra)
             feature_cases.append({"name": name, "source": source, "messages": messages, "extra": extra,
                                   "add_generation_prompt": agp, **result})
+    for i, e in enumerate(random_expressions(600)):
+        source = "{{ " + e + " }}"
+        result = render(source, M2, True, "<s>", "</s>", {})
+        feature_cases.append({"name": f"random_{i}", "source": source, "messages": M2, "extra": {},
+                              "add_generation_prompt": True, **result})
     with open(os.path.join(OUT, "features.json"), "w", encoding="utf-8") as f:
         json.dump({"now": NOW.strftime("%Y-%m-%dT%H:%M:%S"), "cases": feature_cases}, f, ensure_ascii=False, indent=1)
     n_err = sum(1 for c in cases if "error" in c)

@@ -65,6 +65,9 @@ Value Interp::eval_slice(const Value& obj, const Expr& slice) {
     pick(static_cast<int64_t>(items.size()), [&](int64_t i) { out.push_back(items[i]); });
     return make_list(std::move(out), obj.list_obj().is_tuple);
   }
+  // jinja2 emits slices as plain Python subscripts, so this is a TypeError, except while its
+  // optimizer folds constants through environment.getitem, which gives an Undefined.
+  if (fold_mode_) return Value::undefined("'" + obj.type_name() + "' object is not subscriptable");
   fail("'" + obj.type_name() + "' object is not subscriptable");
 }
 
@@ -96,7 +99,9 @@ bool Interp::contains(const Value& container, const Value& item) {
       for (const Value& x : iterate(container))
         if (equals(x, item)) return true;
       return false;
-    case Value::Type::Dict: return container.dict_obj().find(item) != nullptr;
+    case Value::Type::Dict:
+      if ((item.is_list() && !item.list_obj().is_tuple) || item.is_dict()) fail("unhashable type: '" + item.type_name() + "'");
+      return container.dict_obj().find(item) != nullptr;
     default: fail("argument of type '" + container.type_name() + "' is not iterable");
   }
 }
@@ -246,6 +251,8 @@ int64_t floor_mod(int64_t a, int64_t b) {
 }  // namespace
 
 Value Interp::binop(const std::string& op, const Value& a, const Value& b) {
+  // str % x: Undefined (it has __getitem__) is taken as a mapping, like lists and dicts.
+  if (op == "%" && a.is_string()) return make_string(format_percent(*this, a.str(), b));
   if (a.is_undefined()) fail_undefined(a);
   if (b.is_undefined()) fail_undefined(b);
   const char o = op[0];
@@ -281,6 +288,7 @@ Value Interp::binop(const std::string& op, const Value& a, const Value& b) {
           if (y == 0) fail("float modulo");
           double r = std::fmod(x, y);
           if (r != 0 && ((r < 0) != (y < 0))) r += y;
+          if (r == 0) r = std::copysign(0.0, y);  // Python: a zero remainder takes the divisor's sign
           return Value(r);
         }
       }
@@ -348,7 +356,7 @@ Value Interp::binop(const std::string& op, const Value& a, const Value& b) {
     for (int64_t i = 0; i < n; ++i) items.insert(items.end(), seq.items().begin(), seq.items().end());
     return make_list(std::move(items), seq.list_obj().is_tuple);
   }
-  if (o == '%' && a.is_string()) return make_string(format_percent(*this, a.str(), b));
+
   fail("unsupported operand type(s) for " + op + ": '" + a.type_name() + "' and '" + b.type_name() + "'");
 }
 

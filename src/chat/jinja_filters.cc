@@ -391,6 +391,7 @@ Value apply_filter(Interp& in, const std::string& name, const Value& v, CallArgs
     return in.make_list(std::move(out));
   }
   if (n == "int") {
+    if (v.is_undefined()) in.fail_undefined(v);  // int(Undefined) raises, not TypeError
     const Value* def = args.get(0, "default");
     const Value* base = args.get(1, "base");
     if (v.is_string() && base && base->as_int() != 10) {
@@ -407,6 +408,7 @@ Value apply_filter(Interp& in, const std::string& name, const Value& v, CallArgs
     return def ? *def : Value(int64_t{0});
   }
   if (n == "float") {
+    if (v.is_undefined()) in.fail_undefined(v);
     const Value* def = args.get(0, "default");
     if (auto f = to_float(v)) return Value(*f);
     return def ? *def : Value(0.0);
@@ -435,6 +437,8 @@ Value apply_filter(Interp& in, const std::string& name, const Value& v, CallArgs
     in.fail("method must be common, ceil or floor");
   }
   if (n == "indent") {
+    if (v.is_undefined()) in.fail_undefined(v);
+    if (!v.is_string()) in.fail("unsupported operand type(s) for +=: '" + v.type_name() + "' and 'str'");
     const Value* width = args.get(0, "width");
     const std::string ind = width && width->is_string() ? width->str()
                                                         : std::string(static_cast<size_t>(std::clamp<int64_t>(width ? width->as_int() : 4, 0, 1024)), ' ');
@@ -468,6 +472,7 @@ Value apply_filter(Interp& in, const std::string& name, const Value& v, CallArgs
     ValueList out, seen;
     for (const Value& item : in.iterate(v)) {
       Value k = sort_key(attr ? get_path(in, item, to_str(*attr)) : item, cs);
+      if ((k.is_list() && !k.list_obj().is_tuple) || k.is_dict()) in.fail("unhashable type: '" + k.type_name() + "'");
       if (std::none_of(seen.begin(), seen.end(), [&](const Value& s) { return equals(s, k); })) {
         seen.push_back(k);
         out.push_back(item);
@@ -561,7 +566,7 @@ bool apply_test(Interp& in, const std::string& name, const Value& v, CallArgs& a
   }
   if (n == "odd" || n == "even") {
     const Value r = in.binop("%", v, Value(int64_t{2}));
-    return (r.as_double() == 1.0) == (n == "odd");
+    return r.as_double() == (n == "odd" ? 1.0 : 0.0);
   }
   if (n == "divisibleby") return in.binop("%", v, arg()).as_double() == 0.0;
   if (n == "sameas") {

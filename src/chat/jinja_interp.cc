@@ -305,7 +305,9 @@ Value Interp::eval(const Expr& e) {
   pos_ = e.pos;
   switch (e.kind) {
     case ExprKind::Const: return e.value;
-    case ExprKind::Name: return lookup(e.name);
+    case ExprKind::Name:
+      if (fold_mode_) throw Impossible{};
+      return lookup(e.name);
     case ExprKind::List:
     case ExprKind::Tuple: {
       ValueList items;
@@ -393,6 +395,7 @@ Value Interp::eval(const Expr& e) {
 }
 
 Value Interp::eval_call(const Expr& e) {
+  if (fold_mode_) throw Impossible{};
   Value fn = eval(*e.args[0]);
   CallArgs args;
   eval_args(e, 1, args);
@@ -408,6 +411,11 @@ Value Interp::call(const Value& fn, CallArgs& args) {
 }
 
 Value Interp::eval_filter(const Expr& e, const Value* subject) {
+  if (fold_mode_) {  // jinja2 cannot fold filters that take the context, nor filter blocks
+    if (!e.args[0]) throw Impossible{};
+    for (const char* ctx : {"map", "select", "reject", "selectattr", "rejectattr"})
+      if (e.name == ctx) throw Impossible{};
+  }
   Value v = subject ? *subject : (e.args[0] ? eval(*e.args[0]) : Value());
   if (e.args[0] && subject) v = eval_filter(*e.args[0], subject);  // filter-block chains
   CallArgs args;
@@ -422,6 +430,86 @@ Value Interp::eval_test(const Expr& e) {
   eval_args(e, 1, args);
   pos_ = e.pos;
   return Value(apply_test(*this, e.name, v, args));
+}
+
+// ---------------------------------------------------------------- constant folding
+
+namespace {
+
+// jinja2's has_safe_repr: which folded values its optimizer may embed as constants.
+bool has_safe_repr(const Value& v) {
+  switch (v.type()) {
+    case Value::Type::None:
+    case Value::Type::Bool:
+    case Value::Type::Int:
+    case Value::Type::Float:
+    case Value::Type::String: return true;
+    case Value::Type::List:
+      if (v.is_lazy()) return false;
+      for (const Value& x : v.items())
+        if (!has_safe_repr(x)) return false;
+      return true;
+    case Value::Type::Dict:
+      if (v.dict_obj().is_namespace) return false;
+      for (const auto& kv : v.dict_obj().items)
+        if (!has_safe_repr(kv.first) || !has_safe_repr(kv.second)) return false;
+      return true;
+    default: return false;
+  }
+}
+
+}  // namespace
+
+bool Interp::try_fold(Expr& e, bool output_root, Value& out) {
+  if (e.kind == ExprKind::Const || e.kind == ExprKind::Slice) return false;
+  if (steps_ > limits_.max_steps) return false;  // folding budget spent: leave the rest to run time
+  try {
+    out = eval(e);
+  } catch (const Impossible&) {
+    return false;
+  } catch (const RenderError&) {
+    return false;  // the error, if any, happens again at run time
+  }
+  return output_root || has_safe_repr(out);
+}
+
+void Interp::fold(ExprPtr& e, bool output_root) {
+  if (!e) return;
+  for (auto& a : e->args) fold(a, false);
+  for (auto& kv : e->kwargs) fold(kv.second, false);
+  Value v;
+  allocated_ = 0;
+  if (!try_fold(*e, output_root, v)) return;
+  auto c = std::make_unique<Expr>();
+  c->kind = ExprKind::Const;
+  c->pos = e->pos;
+  c->value = std::move(v);
+  e = std::move(c);
+}
+
+void Interp::fold(StmtList& body) {
+  for (auto& s : body) {
+    fold(s->expr, s->kind == StmtKind::Output);
+    fold(s->cond, false);
+    for (auto& b : s->branches) {
+      fold(b.first, false);
+      fold(b.second);
+    }
+    for (auto& a : s->assigns) fold(a.second, false);
+    for (auto& d : s->defaults) fold(d, false);
+    fold(s->body);
+    fold(s->else_body);
+  }
+}
+
+void fold_constants(StmtList& body) {
+  Limits limits;
+  limits.max_steps = 1'000'000;          // for all folding together
+  limits.max_alloc_bytes = 16u << 20;    // per folded expression
+  limits.max_string_bytes = 1u << 20;
+  Interp folder(limits, std::nullopt);
+  folder.fold_mode_ = true;
+  folder.fold(body);
 }
 
 }  // namespace nagare::jinja

@@ -22,6 +22,9 @@ struct RenderError {
   bool raised = false;
 };
 
+// Thrown while constant folding when an expression needs run-time state (jinja2's Impossible).
+struct Impossible {};
+
 struct CallArgs {
   std::vector<Value> pos;
   std::vector<std::pair<std::string, Value>> kw;
@@ -84,6 +87,7 @@ class Interp {
   uint64_t allocated_ = 0;
   int depth_ = 0;
   size_t pos_ = 0;  // source offset of the node being evaluated, for errors
+  bool fold_mode_ = false;  // constant folding at parse time, as jinja2's optimizer
 
   struct DepthGuard {
     Interp& in;
@@ -109,7 +113,17 @@ class Interp {
   void eval_args(const Expr& e, size_t first, CallArgs& args);
   Value lookup(const std::string& name);
   Value loop_attr(const Value& loop, const std::string& name);
+
+  friend void fold_constants(StmtList& body);
+  bool try_fold(Expr& e, bool output_root, Value& out);
+  void fold(ExprPtr& e, bool output_root);
+  void fold(StmtList& body);
 };
+
+// Replaces constant subexpressions by their values as jinja2's optimizer does at compile time:
+// where it folds and where it does not is observable (a slice of a non-sequence is an Undefined
+// inside a folded expression and a TypeError otherwise), so nagare folds the same ones.
+void fold_constants(StmtList& body);
 
 // Filters, tests, methods and globals (jinja_filters.cc, jinja_methods.cc).
 Value apply_filter(Interp& in, const std::string& name, const Value& subject, CallArgs& args);

@@ -452,9 +452,12 @@ std::optional<double> to_float(const Value& v) {
 std::string format_percent(Interp& in, const std::string& fmt, const Value& args) {
   ValueList positional;
   const Value* mapping = nullptr;
+  // Python: a tuple gives the values; anything else with __getitem__ (dict, list, Undefined) is
+  // a "mapping" that is also the one positional value and excuses unused arguments.
+  const bool mapping_like = args.is_dict() || args.is_undefined() || (args.is_list() && !args.list_obj().is_tuple);
   if (args.is_list() && args.list_obj().is_tuple) positional = args.items();
-  else if (args.is_dict()) mapping = &args;
   else positional.push_back(args);
+  if (args.is_dict()) mapping = &args;
   size_t next = 0;
   std::string out;
   for (size_t i = 0; i < fmt.size(); ++i) {
@@ -525,7 +528,7 @@ std::string format_percent(Interp& in, const std::string& fmt, const Value& args
     }
     if (out.size() > in.limits().max_string_bytes) in.fail("template built a string that is too large");
   }
-  if (!mapping && next < positional.size()) in.fail("not all arguments converted during string formatting");
+  if (!mapping_like && next < positional.size()) in.fail("not all arguments converted during string formatting");
   return out;
 }
 

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "chat/jinja_interp.h"
 #include "chat/jinja_parser_impl.h"
 
 namespace nagare::jinja {
@@ -278,7 +279,9 @@ void Parser::check_names(StmtList& body, bool soft) {
 
 StmtList parse_template(const std::string& src) {
   const std::vector<Token> tokens = tokenize(src);
-  return Parser(tokens).run();
+  StmtList body = Parser(tokens).run();
+  fold_constants(body);
+  return body;
 }
 
 }  // namespace nagare::jinja

@@ -257,7 +257,11 @@ void append_container(std::string& out, const Value& v) {
 void append_repr(std::string& out, const Value& v) {
   switch (v.type()) {
     case Value::Type::Undefined: out += "Undefined"; break;
-    case Value::Type::String: append_string_repr(out, v.str()); break;
+    case Value::Type::String:
+      if (v.is_markup()) out += "Markup(";
+      append_string_repr(out, v.str());
+      if (v.is_markup()) out += ')';
+      break;
     default: append_str(out, v); break;
   }
 }
