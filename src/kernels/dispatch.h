@@ -19,6 +19,16 @@ struct KernelTable {
   // Tile kernels over packed weights (kernels/gemm.h); nullptr where the ISA has none.
   GemmFn gemm[kTypeSlots] = {};
 
+  // Float row operations behind kernels/ops.h (nullptr: ops.cc's scalar code). Every ISA
+  // computes the same bits as that scalar code.
+  float (*dot_f32)(const float* a, const float* b, int64_t n) = nullptr;
+  float (*dot_f32_f16)(const float* a, const uint16_t* b, int64_t n) = nullptr;
+  void (*axpy_f16)(float* y, float w, const uint16_t* x, int64_t n) = nullptr;
+  void (*scale_round_fp16)(float* x, float s, int64_t n) = nullptr;
+  void (*fp16_to_fp32)(const uint16_t* src, float* dst, int64_t n) = nullptr;
+  void (*fp32_to_fp16)(const float* src, uint16_t* dst, int64_t n) = nullptr;
+  void (*gelu_table_mul)(const uint16_t* table, const float* gate, const float* up, float* out, int64_t n) = nullptr;
+
   QuantizeRowFn quantize_fn(GgmlType t) const { return slot(t) ? quantize[int(t)] : nullptr; }
   VecDotFn vec_dot_fn(GgmlType t) const { return slot(t) ? vec_dot[int(t)] : nullptr; }
   GemmFn gemm_fn(GgmlType t) const { return slot(t) ? gemm[int(t)] : nullptr; }

@@ -1,7 +1,15 @@
 #include "kernels/ops.h"
 
+// Keep a * b + c two roundings, as the SIMD versions (kernels/ops_x86.h) compute them.
+#if defined(__clang__)
+#pragma clang fp contract(off)
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#endif
+
 #include <cmath>
 
+#include "kernels/dispatch.h"
 #include "kernels/fp16.h"
 
 namespace nagare {
@@ -55,7 +63,7 @@ float gelu_tanh(float x) {
 // GELU of every half-precision input, stored as half: ggml evaluates GELU through exactly this
 // table, so using it too keeps gemma's activations bit-compatible with the reference.
 struct GeluTable {
-  uint16_t values[65536];
+  uint16_t values[65536 + 2] = {};  // 2 bytes of padding for the SIMD version's 32-bit gather
   GeluTable() {
     for (uint32_t i = 0; i < 65536; ++i) values[i] = fp32_to_fp16(gelu_tanh(fp16_to_fp32(uint16_t(i))));
   }
@@ -64,6 +72,8 @@ struct GeluTable {
 
 void gelu_tanh_mul(const float* gate, const float* up, float* out, int64_t n) {
   static const GeluTable table;
+  static const auto simd = active_kernels().gelu_table_mul;
+  if (simd) return simd(table.values, gate, up, out, n);
   for (int64_t i = 0; i < n; ++i) {
     const float x = gate[i];
     float g;
@@ -82,55 +92,53 @@ void scale_in_place(float* x, float s, int64_t n) {
   for (int64_t i = 0; i < n; ++i) x[i] *= s;
 }
 
-}  // namespace nagare
-
-#include "kernels/fp16.h"
-#if defined(__x86_64__)
-#include <immintrin.h>
-#endif
-
-namespace nagare {
-namespace {
-#if defined(__x86_64__)
-__attribute__((target("avx2,f16c"))) void fp16_to_fp32_f16c(const uint16_t* src, float* dst, int64_t n) {
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i))));
-  for (; i < n; ++i) dst[i] = fp16_to_fp32(src[i]);
-}
-__attribute__((target("avx2,f16c"))) void fp32_to_fp16_f16c(const float* src, uint16_t* dst, int64_t n) {
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + i), _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT));
-  for (; i < n; ++i) dst[i] = fp32_to_fp16(src[i]);
-}
-const bool kHasF16c = __builtin_cpu_supports("f16c") && __builtin_cpu_supports("avx2");
-#endif
-}  // namespace
-
 void fp16_to_fp32_row(const uint16_t* src, float* dst, int64_t n) {
-#if defined(__x86_64__)
-  if (kHasF16c) return fp16_to_fp32_f16c(src, dst, n);
-#endif
+  static const auto simd = active_kernels().fp16_to_fp32;
+  if (simd) return simd(src, dst, n);
   for (int64_t i = 0; i < n; ++i) dst[i] = fp16_to_fp32(src[i]);
 }
 
 void fp32_to_fp16_row(const float* src, uint16_t* dst, int64_t n) {
-#if defined(__x86_64__)
-  if (kHasF16c) return fp32_to_fp16_f16c(src, dst, n);
-#endif
+  static const auto simd = active_kernels().fp32_to_fp16;
+  if (simd) return simd(src, dst, n);
   for (int64_t i = 0; i < n; ++i) dst[i] = fp32_to_fp16(src[i]);
 }
 
-float dot_f32(const float* a, const float* b, int64_t n) {
-  // Eight independent partial sums in a fixed order: vectorizable, and the same order always.
+namespace {
+template <typename B, typename Load>
+float dot_lanes(const float* a, const B* b, int64_t n, Load load) {
   float acc[8] = {};
   int64_t i = 0;
   for (; i + 8 <= n; i += 8)
-    for (int j = 0; j < 8; ++j) acc[j] += a[i + j] * b[i + j];
+    for (int j = 0; j < 8; ++j) acc[j] += a[i + j] * load(b[i + j]);
   float sum = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-  for (; i < n; ++i) sum += a[i] * b[i];
+  for (; i < n; ++i) sum += a[i] * load(b[i]);
   return sum;
+}
+}  // namespace
+
+float dot_f32(const float* a, const float* b, int64_t n) {
+  static const auto simd = active_kernels().dot_f32;
+  if (simd) return simd(a, b, n);
+  return dot_lanes(a, b, n, [](float v) { return v; });
+}
+
+float dot_f32_f16(const float* a, const uint16_t* b, int64_t n) {
+  static const auto simd = active_kernels().dot_f32_f16;
+  if (simd) return simd(a, b, n);
+  return dot_lanes(a, b, n, [](uint16_t v) { return fp16_to_fp32(v); });
+}
+
+void axpy_f16(float* y, float w, const uint16_t* x, int64_t n) {
+  static const auto simd = active_kernels().axpy_f16;
+  if (simd) return simd(y, w, x, n);
+  for (int64_t i = 0; i < n; ++i) y[i] += w * fp16_to_fp32(x[i]);
+}
+
+void scale_round_fp16(float* x, float s, int64_t n) {
+  static const auto simd = active_kernels().scale_round_fp16;
+  if (simd) return simd(x, s, n);
+  for (int64_t i = 0; i < n; ++i) x[i] = fp16_to_fp32(fp32_to_fp16(x[i] * s));
 }
 
 }  // namespace nagare

@@ -35,9 +35,17 @@ void scale_in_place(float* x, float s, int64_t n);
 
 namespace nagare {
 
-// Half-float rows <-> float rows (uses F16C where the CPU has it; exact either way).
+// Half-float rows <-> float rows (F16C where the active ISA has it; exact either way).
 void fp16_to_fp32_row(const uint16_t* src, float* dst, int64_t n);
 void fp32_to_fp16_row(const float* src, uint16_t* dst, int64_t n);
+// Eight running sums (element i in lane i mod 8), added pairwise, then the tail in order: one
+// fixed order, the same bits on every ISA.
 float dot_f32(const float* a, const float* b, int64_t n);
+// dot_f32(a, b converted to float) and y[i] += w * float(x[i]), without a converted copy; the
+// same bits as converting first.
+float dot_f32_f16(const float* a, const uint16_t* b, int64_t n);
+void axpy_f16(float* y, float w, const uint16_t* x, int64_t n);
+// x[i] = float(half(x[i] * s)): scaling, then rounding to half precision (round to nearest even).
+void scale_round_fp16(float* x, float s, int64_t n);
 
 }  // namespace nagare

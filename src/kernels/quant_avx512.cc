@@ -18,10 +18,14 @@ namespace nagare {
 namespace {
 
 #include "kernels/quant_x86.h"
+#include "kernels/ops_x86.h"
 
 }  // namespace
 
-void register_avx512_quant(KernelTable& k) { register_quant(k); }
+void register_avx512_quant(KernelTable& k) {
+  register_quant(k);
+  register_ops(k);
+}
 
 }  // namespace nagare
 #endif

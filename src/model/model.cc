@@ -59,7 +59,9 @@ void Model::bind_weights() {
       throw shape_error(t, std::to_string(cols) + " x " + std::to_string(rows));
     if (!is_supported_weight_type(t.type))
       throw Error(f.path() + ": tensor '" + name + "' has unsupported type " + std::string(ggml_type_name(t.type)));
-    return WeightMatrix{t.type, t.data, rows, cols, row_bytes(t.type, cols)};
+    WeightMatrix w{t.type, t.data, rows, cols, row_bytes(t.type, cols), nullptr};
+    pack_for_gemm(w);  // the SIMD tile kernels' layout, when the active ISA has them
+    return w;
   };
   auto vec = [&](const std::string& name, int64_t n) -> const float* {
     const GgufTensor& t = f.tensor(name);
@@ -148,6 +150,7 @@ void Model::attention(const Batch& batch, const KvCache& kv, int32_t il, ThreadP
   const int32_t bs = kv.block_size();
   const bool swa = c.layer_uses_swa[il];
   const int64_t per_thread = int64_t(ws_.scores.size()) / pool.size();
+  const int64_t k_stride = kv.key(il, 1) - kv.key(il, 0), v_stride = kv.value(il, 1) - kv.value(il, 0);
   pool.parallel_for(n * c.n_head, [&](int64_t task, int thread) {
     const int64_t t = task / c.n_head;
     const int32_t h = int32_t(task % c.n_head), g = h / group;
@@ -163,29 +166,33 @@ void Model::attention(const Batch& batch, const KvCache& kv, int32_t il, ThreadP
     round_to_fp16(ws_.q.data() + (t * c.n_head + h) * c.head_dim_k, q, c.head_dim_k);
 
     // Keys in position order, one fixed reduction order: the result is the same whatever batch
-    // this token is in and however its prompt was chunked.
+    // this token is in and however its prompt was chunked. Walked a KV block at a time.
+    const int32_t n_keys = pos - first + 1;
     float max_score = -INFINITY;
-    for (int32_t p = first; p <= pos; ++p) {
-      const int64_t slot = int64_t(s.block_table[p / bs]) * bs + p % bs;
-      fp16_to_fp32_row(kv.key(il, slot) + int64_t(g) * c.head_dim_k, krow, c.head_dim_k);
-      const float sc = dot_f32(q, krow, c.head_dim_k) * c.attn_scale;
-      scores[p - first] = sc;
-      max_score = std::max(max_score, sc);
+    for (int32_t p = first; p <= pos;) {
+      const int32_t off = p % bs, run = std::min(bs - off, pos - p + 1);
+      const uint16_t* k = kv.key(il, int64_t(s.block_table[p / bs]) * bs + off) + int64_t(g) * c.head_dim_k;
+      for (int32_t i = 0; i < run; ++i, k += k_stride) {
+        const float sc = dot_f32_f16(q, k, c.head_dim_k) * c.attn_scale;
+        scores[p - first + i] = sc;
+        max_score = std::max(max_score, sc);
+      }
+      p += run;
     }
     float sum = 0;
-    for (int32_t p = first; p <= pos; ++p) {
-      const float e = std::exp(scores[p - first] - max_score);
-      scores[p - first] = e;
+    for (int32_t i = 0; i < n_keys; ++i) {
+      const float e = std::exp(scores[i] - max_score);
+      scores[i] = e;
       sum += e;
     }
-    const float inv = 1.0f / sum;
+    scale_round_fp16(scores, 1.0f / sum, n_keys);  // the weights, rounded to half
     float* out = ws_.attn.data() + (t * c.n_head + h) * c.head_dim_v;
     std::fill(out, out + c.head_dim_v, 0.0f);
-    for (int32_t p = first; p <= pos; ++p) {
-      const int64_t slot = int64_t(s.block_table[p / bs]) * bs + p % bs;
-      fp16_to_fp32_row(kv.value(il, slot) + int64_t(g) * c.head_dim_v, vrow, c.head_dim_v);
-      const float w = round_to_fp16(scores[p - first] * inv);
-      for (int32_t d = 0; d < c.head_dim_v; ++d) out[d] += w * vrow[d];
+    for (int32_t p = first; p <= pos;) {
+      const int32_t off = p % bs, run = std::min(bs - off, pos - p + 1);
+      const uint16_t* v = kv.value(il, int64_t(s.block_table[p / bs]) * bs + off) + int64_t(g) * c.head_dim_v;
+      for (int32_t i = 0; i < run; ++i, v += v_stride) axpy_f16(out, scores[p - first + i], v, c.head_dim_v);
+      p += run;
     }
   });
 }

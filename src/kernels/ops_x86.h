@@ -1,0 +1,95 @@
+// Float row operations of kernels/ops.h for x86 with 256-bit vectors, compiled by quant_avx2.cc
+// and quant_avx512.cc. Each computes exactly what the scalar code in ops.cc computes (the same
+// lanes, the same products and sums in the same order, no FMA), so every ISA gives the same bits.
+// Include only from those files, inside `namespace nagare { namespace {`.
+
+inline float sum_lanes_pairwise(__m256 acc) {
+  alignas(32) float l[8];
+  _mm256_store_ps(l, acc);
+  return ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
+}
+
+inline __m256 load8_half(const uint16_t* p) {
+  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
+
+// Eight running sums (element i in lane i mod 8), combined pairwise, then the tail in order.
+float op_dot_f32(const float* a, const float* b, int64_t n) {
+  __m256 acc = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i)));
+  float sum = sum_lanes_pairwise(acc);
+  for (; i < n; ++i) sum += a[i] * b[i];
+  return sum;
+}
+
+float op_dot_f32_f16(const float* a, const uint16_t* b, int64_t n) {
+  __m256 acc = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_loadu_ps(a + i), load8_half(b + i)));
+  float sum = sum_lanes_pairwise(acc);
+  for (; i < n; ++i) sum += a[i] * _cvtsh_ss(b[i]);
+  return sum;
+}
+
+void op_axpy_f16(float* y, float w, const uint16_t* x, int64_t n) {
+  const __m256 wv = _mm256_set1_ps(w);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_add_ps(_mm256_loadu_ps(y + i), _mm256_mul_ps(wv, load8_half(x + i))));
+  for (; i < n; ++i) y[i] += w * _cvtsh_ss(x[i]);
+}
+
+void op_scale_round_fp16(float* x, float s, int64_t n) {
+  const __m256 sv = _mm256_set1_ps(s);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(x + i, _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_mul_ps(_mm256_loadu_ps(x + i), sv), _MM_FROUND_TO_NEAREST_INT)));
+  for (; i < n; ++i) x[i] = _cvtsh_ss(uint16_t(_cvtss_sh(x[i] * s, _MM_FROUND_TO_NEAREST_INT)));
+}
+
+void op_fp16_to_fp32(const uint16_t* src, float* dst, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, load8_half(src + i));
+  for (; i < n; ++i) dst[i] = _cvtsh_ss(src[i]);
+}
+
+void op_fp32_to_fp16(const float* src, uint16_t* dst, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + i), _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT));
+  for (; i < n; ++i) dst[i] = uint16_t(_cvtss_sh(src[i], _MM_FROUND_TO_NEAREST_INT));
+}
+
+// out = gelu(gate) * up with GELU looked up by the half-precision gate in `table` (65536 halves
+// plus 2 bytes of padding for the 32-bit gather): 0 below -10, the identity above 10.
+void op_gelu_table_mul(const uint16_t* table, const float* gate, const float* up, float* out, int64_t n) {
+  int64_t i = 0;
+  const int* base = reinterpret_cast<const int*>(table);
+  for (; i + 8 <= n; i += 8) {
+    const __m256 x = _mm256_loadu_ps(gate + i);
+    const __m256i h = _mm256_cvtepu16_epi32(_mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT));
+    // Gather 32 bits at byte offset 2h and keep the low half: the table entry of h.
+    const __m256i g32 = _mm256_i32gather_epi32(reinterpret_cast<const int*>(reinterpret_cast<const char*>(base)), _mm256_slli_epi32(h, 1), 1);
+    const __m128i g16 = _mm256_castsi256_si128(_mm256_permute4x64_epi64(
+        _mm256_packus_epi32(_mm256_and_si256(g32, _mm256_set1_epi32(0xffff)), _mm256_setzero_si256()), 0xd8));
+    __m256 g = _mm256_cvtph_ps(g16);
+    g = _mm256_blendv_ps(g, _mm256_setzero_ps(), _mm256_cmp_ps(x, _mm256_set1_ps(-10.0f), _CMP_LE_OQ));
+    g = _mm256_blendv_ps(g, x, _mm256_cmp_ps(x, _mm256_set1_ps(10.0f), _CMP_GE_OQ));
+    _mm256_storeu_ps(out + i, _mm256_mul_ps(g, _mm256_loadu_ps(up + i)));
+  }
+  for (; i < n; ++i) {
+    const float x = gate[i];
+    const float g = x <= -10.0f ? 0.0f : x >= 10.0f ? x : _cvtsh_ss(table[uint16_t(_cvtss_sh(x, _MM_FROUND_TO_NEAREST_INT))]);
+    out[i] = g * up[i];
+  }
+}
+
+void register_ops(KernelTable& k) {
+  k.dot_f32 = op_dot_f32;
+  k.dot_f32_f16 = op_dot_f32_f16;
+  k.axpy_f16 = op_axpy_f16;
+  k.scale_round_fp16 = op_scale_round_fp16;
+  k.fp16_to_fp32 = op_fp16_to_fp32;
+  k.fp32_to_fp16 = op_fp32_to_fp16;
+  k.gelu_table_mul = op_gelu_table_mul;
+}
