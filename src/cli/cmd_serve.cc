@@ -42,6 +42,16 @@ std::string served_name(const ServeArgs& a) {
 
 int run_serve(const ServeArgs& a) {
   const std::string name = served_name(a);
+  // Bind first: a port in use fails at once, not after loading a large model.
+  Router router;
+  ServerOptions so;
+  so.host = a.host;
+  so.port = static_cast<uint16_t>(a.port);
+  so.io_threads = a.io_threads;
+  so.limits.max_body_bytes = static_cast<size_t>(a.max_request_mib) << 20;
+  so.limits.read_timeout = so.limits.write_timeout = std::chrono::seconds(a.timeout_s);
+  HttpServer server(router, so);
+
   std::fprintf(stderr, "nagare: loading %s\n", a.model.c_str());
   std::unique_ptr<Model> model = Model::load(a.model);
   std::unique_ptr<Tokenizer> tokenizer = Tokenizer::from_gguf(model->file());
@@ -57,22 +67,15 @@ int run_serve(const ServeArgs& a) {
   auto engine = std::make_unique<Engine>(std::move(model), std::move(tokenizer), eo);
   ServedModel served(name, *engine, int64_t(std::time(nullptr)));
 
-  Router router;
   add_service_routes(router, served);
   add_openai_routes(router, served);
-
-  ServerOptions so;
-  so.host = a.host;
-  so.port = static_cast<uint16_t>(a.port);
-  so.io_threads = a.io_threads;
-  so.limits.max_body_bytes = static_cast<size_t>(a.max_request_mib) << 20;
-  so.limits.read_timeout = so.limits.write_timeout = std::chrono::seconds(a.timeout_s);
-  HttpServer server(router, so);
   std::printf("nagare: listening on %s (model %s)\n", server.url().c_str(), name.c_str());
   std::fflush(stdout);
   server.run();
   std::fprintf(stderr, "nagare: shutting down\n");
-  // The engine goes first (its thread stops notifying), then the connections with the server.
+  // The engine goes first, so its thread stops notifying. Connections the server still holds
+  // are dropped with it at the end of this scope; they then only cancel their streams,
+  // touching neither the engine nor `served`.
   engine.reset();
   return 0;
 }

@@ -37,9 +37,17 @@ HttpServer::HttpServer(const Router& router, ServerOptions options)
     : impl_(std::make_unique<Impl>(router, std::move(options))) {
   const ServerOptions& o = impl_->options;
   boost::system::error_code ec;
+  tcp::endpoint endpoint;
   const auto address = net::ip::make_address(o.host, ec);
-  if (ec) throw Error("cannot listen on '" + o.host + "': not an IP address (" + ec.message() + ")");
-  const tcp::endpoint endpoint(address, o.port);
+  if (!ec) {
+    endpoint = tcp::endpoint(address, o.port);
+  } else {  // a host name such as "localhost"
+    tcp::resolver resolver(impl_->ioc);
+    const auto results = resolver.resolve(o.host, std::to_string(o.port), tcp::resolver::passive, ec);
+    if (ec || results.empty())
+      throw Error("cannot listen on '" + o.host + "': not an address or a known host name (" + ec.message() + ")");
+    endpoint = results.begin()->endpoint();
+  }
   auto& acc = impl_->acceptor;
   auto check = [&](const char* what) {
     if (ec)
