@@ -193,9 +193,15 @@ SamplingParams openai_default_sampling() {
 }
 
 Json parse_json_body(std::string_view body) {
+  // Deep nesting only costs memory and time: no OpenAI request needs more than a few levels.
+  auto limit_depth = [](int depth, Json::parse_event_t, Json&) {
+    if (depth > kMaxJsonDepth)
+      throw ApiError::invalid("the request body nests JSON deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+    return true;
+  };
   Json j;
   try {
-    j = Json::parse(body.begin(), body.end());
+    j = Json::parse(body.begin(), body.end(), limit_depth);
   } catch (const Json::parse_error& e) {
     throw ApiError::invalid(std::string("malformed JSON in the request body: ") + e.what());
   }

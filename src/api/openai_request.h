@@ -39,7 +39,8 @@ struct OpenAiRequest {
   bool seeded = false;
 };
 
-// Parses a request body; throws ApiError (400) for malformed JSON or a body that is not an object.
+// Parses a request body; throws ApiError (400) for malformed JSON, nesting deeper than
+// kMaxJsonDepth, or a body that is not an object.
 Json parse_json_body(std::string_view body);
 
 // Both throw ApiError (400 invalid_request_error with param) for a missing field, a wrong type,
@@ -53,5 +54,6 @@ SamplingParams openai_default_sampling();
 inline constexpr int32_t kCompletionDefaultMaxTokens = 16;  // OpenAI's /v1/completions default
 inline constexpr int32_t kMaxChoices = 128;                 // n * prompts
 inline constexpr size_t kMaxStops = 4;
+inline constexpr int kMaxJsonDepth = 64;  // deeper request bodies are rejected
 
 }  // namespace nagare

@@ -54,6 +54,15 @@ TEST(ParseJsonBody, MalformedAndNonObjectBodiesAre400WithoutParam) {
   EXPECT_EQ(parse_json_body(R"({"a": [1, {"b": null}]})")["a"][1]["b"], nullptr);
 }
 
+TEST(ParseJsonBody, DeepNestingIsRejectedQuickly) {
+  const std::string deep = "{\"a\":" + std::string(1000000, '[') + std::string(1000000, ']') + "}";
+  ApiError e = error_of([&] { parse_json_body(deep); });
+  EXPECT_EQ(e.status(), 400);
+  EXPECT_NE(std::string(e.what()).find("deeper"), std::string::npos) << e.what();
+  std::string ok = "{\"a\":" + std::string(kMaxJsonDepth - 1, '[') + std::string(kMaxJsonDepth - 1, ']') + "}";
+  EXPECT_NO_THROW(parse_json_body(ok));
+}
+
 TEST(ParseChat, DefaultsFollowOpenAi) {
   OpenAiRequest r = parse_chat_request(chat_body());
   EXPECT_EQ(r.endpoint, Endpoint::kChat);
