@@ -14,6 +14,7 @@ int cli_main(int argc, char** argv) {
   CommandAction action;
   add_show_command(app, action);
   add_run_command(app, action);
+  add_bench_model_command(app, action);
   add_serve_command(app, action);
   add_bench_command(app, action);
   try {
