@@ -288,6 +288,7 @@ FEATURES = [
     ("tests", "{{ nothing is defined }} {{ nothing is undefined }} {{ none is none }} {{ 'a' is string }} {{ 1 is string }} {{ {} is mapping }} {{ [] is mapping }} {{ [] is iterable }} {{ 'a' is iterable }} {{ 1 is iterable }} {{ nothing is iterable }} {{ 1 is number }} {{ 1.5 is number }} {{ true is number }} {{ 'a' is number }} {{ [] is sequence }} {{ 'a' is sequence }} {{ {} is sequence }} {{ 1 is sequence }} {{ 1 is integer }} {{ 1.0 is float }} {{ true is boolean }} {{ true is true }} {{ 1 is true }} {{ false is false }} {{ 3 is odd }} {{ 4 is even }} {{ 9 is divisibleby 3 }} {{ 1 is equalto 1 }} {{ 1 is eq 2 }} {{ 1 is ne 2 }} {{ 2 is gt 1 }} {{ 2 is ge 3 }} {{ 1 is lt 2 }} {{ 2 is le 2 }} {{ 1 is in [1] }} {{ 'abc' is lower }} {{ 'ABC' is upper }} {{ 'aBc' is lower }} {{ none is sameas none }} {{ raise_exception is callable }} {{ 'a' is callable }} {{ 'upper' is filter }} {{ 'odd' is test }} {{ messages[0] is mapping }} {{ messages is not string }} {{ nothing is not none }}", {}),
     ("in_operator", "{{ 'ell' in 'hello' }} {{ 'x' in ['x'] }} {{ 'role' in messages[0] }} {{ 'tool_calls' in messages[0] }} {{ 'a' in nothing }} {{ 1 not in [2] }}", {}),
     ("generation_block", "{% for m in messages %}{% if m.role == 'assistant' %}{% generation %}{{ m.content }}{% endgeneration %}{% else %}{{ m.content }}{% endif %}|{% endfor %}", {}),
+    ("block_scopes", "{% set x = 1 %}{% set y %}{% set x = 2 %}{{ x }}{% endset %}{{ y }}{{ x }}{% filter upper %}{% set x = 3 %}{{ x }}{% endfilter %}{{ x }}{% generation %}{% set x = 4 %}{{ x }}{% endgeneration %}{{ x }}", {}),
     ("with_block", "{% with a = 1, b = 'x' %}{{ a }}{{ b }}{% endwith %}[{{ a }}]", {}),
     ("strftime_now", "{{ strftime_now('%d %b %Y') }}|{{ strftime_now('%Y-%m-%d %H:%M:%S') }}|{{ strftime_now is defined }}", {}),
     ("messages_rebind", "{% if messages[0]['role'] == 'system' %}{% set system_message = messages[0]['content'] %}{% set messages = messages[1:] %}{% endif %}{{ system_message }}:{% for m in messages %}{{ m.role[0] }}{% endfor %}", {}),
@@ -395,6 +396,61 @@ def random_expressions(count, seed=20240726):
     return out
 
 
+def random_templates(count, seed=4242):
+    """Random statement structure and whitespace control: data with spaces/tabs/newlines around
+    tags carrying -/+ markers, comments, raw blocks, if/for/set/macro nesting and scoping."""
+    import random
+
+    rng = random.Random(seed)
+    data = ["", " ", "  ", "\n", "\n  ", "text", " a ", "\t", "x\n", "\n\n", "  \n  ", "\n\t \n"]
+
+    def tag(body):
+        return rng.choice(["{%", "{%-", "{%+", "{% "]) + " " + body + " " + rng.choice(["%}", "-%}", "+%}"])
+
+    def var(expr):
+        return rng.choice(["{{", "{{-"]) + " " + expr + " " + rng.choice(["}}", "-}}"])
+
+    exprs = ["x", "(loop.index if loop is defined else 'nl')", "ns.n", "i", "i * 2", "'s'", "messages|length", "x ~ i", "ns.n + i",
+             "messages[i % 4].role", "loop.last", "y", "(m.content|trim if m is defined else 'nm')",
+             "loop.first if loop is defined else 'nl'", "(loop.last if loop is defined)"]
+
+    def block(depth):
+        parts = []
+        for _ in range(rng.randint(1, 4)):
+            parts.append(rng.choice(data))
+            r = rng.random()
+            if r < 0.3 or depth <= 0:
+                parts.append(var(rng.choice(exprs)))
+            elif r < 0.45:
+                parts.append(tag(f"if {rng.choice(exprs)}") + block(depth - 1) +
+                             (tag("elif i") + block(depth - 1) if rng.random() < 0.3 else "") +
+                             (tag("else") + block(depth - 1) if rng.random() < 0.5 else "") + tag("endif"))
+            elif r < 0.6:
+                seq = rng.choice(["[1, 2]", "range(3)", "messages", "[]"])
+                name = "m" if seq == "messages" else "i"
+                parts.append(tag(f"for {name} in {seq}") + block(depth - 1) +
+                             (tag("else") + block(depth - 1) if rng.random() < 0.3 else "") + tag("endfor"))
+            elif r < 0.7:
+                parts.append(tag(f"set x = {rng.choice(exprs)}"))
+            elif r < 0.78:
+                parts.append(tag("set ns.n = ns.n + 1"))
+            elif r < 0.86:
+                parts.append(rng.choice(["{#", "{#-"]) + rng.choice([" c ", "\n"]) + rng.choice(["#}", "-#}"]))
+            elif r < 0.92:
+                parts.append(rng.choice(["{%", "{%-", "{%+"]) + " raw " + rng.choice(["%}", "-%}"]) + rng.choice(data) +
+                             "{{ raw }}" + rng.choice(data) + tag("endraw"))
+            else:
+                parts.append(tag("set y") + block(depth - 1) + tag("endset"))
+            parts.append(rng.choice(data))
+        return "".join(parts)
+
+    out = []
+    for _ in range(count):
+        head = "{% set ns = namespace(n=0) %}{% set x = 0 %}{% set i = 5 %}" if rng.random() < 0.9 else ""
+        out.append(head + block(3) + rng.choice(["", "\n", "\n\n"]))
+    return out
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     templates = {}
@@ -448,6 +504,10 @@ def main():
         source = "{{ " + e + " }}"
         result = render(source, M2, True, "<s>", "</s>", {})
         feature_cases.append({"name": f"random_{i}", "source": source, "messages": M2, "extra": {},
+                              "add_generation_prompt": True, **result})
+    for i, source in enumerate(random_templates(400)):
+        result = render(source, M2, True, "<s>", "</s>", {})
+        feature_cases.append({"name": f"random_template_{i}", "source": source, "messages": M2, "extra": {},
                               "add_generation_prompt": True, **result})
     with open(os.path.join(OUT, "features.json"), "w", encoding="utf-8") as f:
         json.dump({"now": NOW.strftime("%Y-%m-%dT%H:%M:%S"), "cases": feature_cases}, f, ensure_ascii=False, indent=1)

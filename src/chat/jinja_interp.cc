@@ -104,6 +104,24 @@ std::string Interp::capture(const StmtList& body) {
   return buf;
 }
 
+// Renders `body` in a child scope: {% set %} inside a set block, filter block or call block stays
+// local to it, as in jinja2.
+std::string Interp::capture_scoped(const StmtList& body) {
+  auto saved = scope_;
+  auto inner = std::make_shared<Scope>();
+  inner->parent = saved;
+  scope_ = inner;
+  std::string text;
+  try {
+    text = capture(body);
+  } catch (...) {
+    scope_ = saved;
+    throw;
+  }
+  scope_ = saved;
+  return text;
+}
+
 Interp::Flow Interp::exec(const Stmt& s) {
   DepthGuard guard(*this);
   pos_ = s.pos;
@@ -120,7 +138,7 @@ Interp::Flow Interp::exec(const Stmt& s) {
     case StmtKind::For: return exec_for(s);
     case StmtKind::Set: exec_set(s); return Flow::Normal;
     case StmtKind::SetBlock: {
-      Value v = make_string(capture(s.body));
+      Value v = make_string(capture_scoped(s.body));
       if (s.expr) v = eval_filter(*s.expr, &v);
       pos_ = s.pos;
       assign(*s.target, std::move(v), true);
@@ -128,7 +146,7 @@ Interp::Flow Interp::exec(const Stmt& s) {
     }
     case StmtKind::Macro: scope_->set(s.name, define_macro(s)); return Flow::Normal;
     case StmtKind::FilterBlock: {
-      Value v = make_string(capture(s.body));
+      Value v = make_string(capture_scoped(s.body));
       write(eval_filter(*s.expr, &v));
       return Flow::Normal;
     }
@@ -150,7 +168,12 @@ Interp::Flow Interp::exec(const Stmt& s) {
     }
     case StmtKind::Break: return Flow::Break;
     case StmtKind::Continue: return Flow::Continue;
-    case StmtKind::Scope: return exec_list(s.body);
+    case StmtKind::Scope: {  // HF's {% generation %} is a call block: its body is a macro
+      std::string text = capture_scoped(s.body);
+      out_->append(text);
+      if (out_->size() > limits_.max_string_bytes) fail("template output is too large");
+      return Flow::Normal;
+    }
   }
   return Flow::Normal;
 }

@@ -101,6 +101,7 @@ class Interp {
   void exec_set(const Stmt& s);
   void assign(const Expr& target, Value v, bool allow_namespace);
   std::string capture(const StmtList& body);
+  std::string capture_scoped(const StmtList& body);
   void write(const Value& v);
   Value define_macro(const Stmt& s);
 
