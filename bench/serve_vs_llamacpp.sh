@@ -12,10 +12,12 @@ threads=${THREADS:-2}
 ctx=${CTX:-4096}
 out=bench/results
 mkdir -p "$out"
-[ -x bench/.venv/bin/python ] || python3 -m venv bench/.venv
-bench/.venv/bin/python -c "import llama_cpp.server" 2>/dev/null ||
-  bench/.venv/bin/pip install -q 'llama-cpp-python[server]'
-nagare=build/nagare
+venv=${PEER_VENV:-bench/.venv}  # an existing venv with llama-cpp-python[server] may be named
+[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+"$venv/bin/python" -c "import llama_cpp.server.app" 2>/dev/null ||
+  "$venv/bin/pip" install -q 'llama-cpp-python[server]'
+nagare=${NAGARE:-build/nagare}
+models=${MODELS:-models/SmolLM2-135M-Instruct.Q4_1.gguf models/gemma-3-270m-q4_k_m.gguf}
 port=8311
 
 wait_up() {
@@ -35,14 +37,14 @@ bench() {  # label file args...
     tee "$out/$file.txt"
 }
 
-for model in models/SmolLM2-135M-Instruct.Q4_1.gguf models/gemma-3-270m-q4_k_m.gguf; do
+for model in $models; do
   name=$(basename "$model" .gguf)
   random_args=(--workload random --input-len 128 --output-len 64 --ignore-eos --concurrency 1,4,16,32 --num-requests 32)
   for server in nagare llamacpp; do
     if [ "$server" = nagare ]; then
       "$nagare" serve -m "$model" --port $port --threads "$threads" --ctx-size "$ctx" --max-running 32 >/dev/null 2>&1 &
     else
-      bench/.venv/bin/python -m llama_cpp.server --model "$model" --port $port --n_threads "$threads" \
+      "$venv/bin/python" -m llama_cpp.server --model "$model" --port $port --n_threads "$threads" \
         --n_threads_batch "$threads" --n_ctx "$ctx" >/dev/null 2>&1 &
     fi
     pid=$!
@@ -50,7 +52,8 @@ for model in models/SmolLM2-135M-Instruct.Q4_1.gguf models/gemma-3-270m-q4_k_m.g
     bench "$server" "$name-random-$server" "${random_args[@]}"
     if [ -z "$quick" ] || [ "$server" = nagare ]; then
       for w in extraction_en extraction_ja; do
-        bench "$server" "$name-$w-$server" --workload ../shared/workloads/$w.json --num-requests 20
+        bench "$server" "$name-$w-$server" --workload ../shared/workloads/$w.json --num-requests 20 \
+          ${quick:+--output-len 128}
       done
     fi
     stop $pid
