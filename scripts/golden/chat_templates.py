@@ -12,7 +12,9 @@ documents=None, add_generation_prompt and the special tokens. This script does t
   tests/golden/chat/renders.json   SmolLM2's GGUF template, the built-ins, and the real-world
                                    templates in tests/golden/chat/templates/ over varied chats
   tests/golden/chat/features.json  small templates exercising one feature each, including
-                                   templates that must fail to parse or must raise
+                                   templates that must fail to parse or must raise, plus
+                                   deterministic random expressions (value semantics) and random
+                                   templates (whitespace control, statements, scoping)
 
 Run: /tmp/refvenv/bin/python scripts/golden/chat_templates.py  (needs jinja2 and gguf)
 """
@@ -509,8 +511,16 @@ def main():
         result = render(source, M2, True, "<s>", "</s>", {})
         feature_cases.append({"name": f"random_template_{i}", "source": source, "messages": M2, "extra": {},
                               "add_generation_prompt": True, **result})
+    for c in feature_cases:  # most cases use M2: store it once
+        if c["messages"] == M2:
+            del c["messages"]
+        if not c["extra"]:
+            del c["extra"]
     with open(os.path.join(OUT, "features.json"), "w", encoding="utf-8") as f:
-        json.dump({"now": NOW.strftime("%Y-%m-%dT%H:%M:%S"), "cases": feature_cases}, f, ensure_ascii=False, indent=1)
+        head = json.dumps({"now": NOW.strftime("%Y-%m-%dT%H:%M:%S"), "default_messages": M2}, ensure_ascii=False)
+        f.write(head[:-1] + ', "cases": [\n')
+        f.write(",\n".join(json.dumps(c, ensure_ascii=False) for c in feature_cases))
+        f.write("\n]}\n")
     n_err = sum(1 for c in cases if "error" in c)
     print(f"renders.json: {len(cases)} cases ({n_err} errors) over {len(templates)} templates; "
           f"features.json: {len(feature_cases)} cases")

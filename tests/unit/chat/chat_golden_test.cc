@@ -125,8 +125,9 @@ TEST(ChatGolden, FeatureTemplatesMatchJinja2) {
       continue;
     }
     ChatRenderOptions opts = base;
-    opts.extra = c["extra"];
-    const std::string problem = check_case(*t, c["messages"], c["add_generation_prompt"].get<bool>(), opts, c);
+    if (c.contains("extra")) opts.extra = c["extra"];
+    const Json& messages = c.contains("messages") ? c["messages"] : g["default_messages"];
+    const std::string problem = check_case(*t, messages, c["add_generation_prompt"].get<bool>(), opts, c);
     if (!problem.empty()) {
       ++failures;
       ADD_FAILURE() << name << " agp=" << c["add_generation_prompt"] << ": " << problem;
