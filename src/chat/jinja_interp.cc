@@ -506,7 +506,9 @@ void Interp::fold(ExprPtr& e, bool output_root) {
   auto c = std::make_unique<Expr>();
   c->kind = ExprKind::Const;
   c->pos = e->pos;
-  c->value = std::move(v);
+  // A folded {{ }} is stored as its text, as jinja2 does; so no shared constant can hold state
+  // that rendering changes (a generator's consumed flag), and the template stays thread-safe.
+  c->value = output_root ? Value(to_str(v)) : std::move(v);
   e = std::move(c);
 }
 

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <random>
 #include <sstream>
+#include <thread>
 
 #include "chat/chat_template.h"
 #include "util/error.h"
@@ -138,6 +139,27 @@ TEST(ChatTemplate, RunawayTemplatesHitLimits) {
                        "too much data"));
   EXPECT_TRUE(contains(error_of("{{ 2 ** 64 }}"), "overflow"));
   EXPECT_TRUE(contains(error_of("{{ 9223372036854775807 + 1 }}"), "overflow"));
+}
+
+// One parsed template is shared by the engine's threads: concurrent renders must agree.
+TEST(ChatTemplate, ConcurrentRendersOfOneTemplateAgree) {
+  const std::string src =
+      "{% set ns = namespace(n=0) %}{% for m in messages|selectattr('role', 'equalto', 'user') %}"
+      "{% set ns.n = ns.n + 1 %}{{ ns.n }}:{{ m.content|upper }};{% endfor %}{{ [3, 1, 2]|reverse|list }}"
+      "{{ {'a': [1, 2]}|tojson }}{{ messages|map(attribute='role')|join(',') }}";
+  const ChatTemplate t(src);
+  const std::vector<ChatMessage> msgs = {{"system", "s"}, {"user", "a"}, {"assistant", "b"}, {"user", "c"}};
+  const std::string want = t.render(msgs, true);
+  EXPECT_EQ(want, "1:A;2:C;[2, 1, 3]{\"a\": [1, 2]}system,user,assistant,user");
+  std::vector<std::thread> threads;
+  std::vector<int> mismatches(4, 0);
+  for (int k = 0; k < 4; ++k)
+    threads.emplace_back([&, k] {
+      for (int i = 0; i < 200; ++i)
+        if (t.render(msgs, true) != want) ++mismatches[k];
+    });
+  for (auto& th : threads) th.join();
+  for (int m : mismatches) EXPECT_EQ(m, 0);
 }
 
 // The deepest templates the limits allow still fit in a small thread stack (release builds use
