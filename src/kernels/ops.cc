@@ -135,6 +135,19 @@ void axpy_f16(float* y, float w, const uint16_t* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] += w * fp16_to_fp32(x[i]);
 }
 
+void dot_f32_f16_rows(const float* q, const uint16_t* k, int64_t k_stride, int64_t n_rows, int64_t n, float scale,
+                      float* out) {
+  static const auto simd = active_kernels().dot_f32_f16_rows;
+  if (simd) return simd(q, k, k_stride, n_rows, n, scale, out);
+  for (int64_t i = 0; i < n_rows; ++i) out[i] = dot_f32_f16(q, k + i * k_stride, n) * scale;
+}
+
+void axpy_f16_rows(float* out, const float* w, const uint16_t* v, int64_t v_stride, int64_t n_rows, int64_t n) {
+  static const auto simd = active_kernels().axpy_f16_rows;
+  if (simd) return simd(out, w, v, v_stride, n_rows, n);
+  for (int64_t i = 0; i < n_rows; ++i) axpy_f16(out, w[i], v + i * v_stride, n);
+}
+
 void scale_round_fp16(float* x, float s, int64_t n) {
   static const auto simd = active_kernels().scale_round_fp16;
   if (simd) return simd(x, s, n);

@@ -45,6 +45,12 @@ float dot_f32(const float* a, const float* b, int64_t n);
 // same bits as converting first.
 float dot_f32_f16(const float* a, const uint16_t* b, int64_t n);
 void axpy_f16(float* y, float w, const uint16_t* x, int64_t n);
+// Attention over a run of half-precision key/value rows `stride` elements apart, the same bits
+// as the single-row calls: out[i] = dot_f32_f16(q, k + i * k_stride, n) * scale for i < n_rows;
+// and out[j] += w[i] * float(v[i * v_stride + j]) for i = 0, 1, ... (in that order), j < n.
+void dot_f32_f16_rows(const float* q, const uint16_t* k, int64_t k_stride, int64_t n_rows, int64_t n, float scale,
+                      float* out);
+void axpy_f16_rows(float* out, const float* w, const uint16_t* v, int64_t v_stride, int64_t n_rows, int64_t n);
 // x[i] = float(half(x[i] * s)): scaling, then rounding to half precision (round to nearest even).
 void scale_round_fp16(float* x, float s, int64_t n);
 

@@ -172,11 +172,8 @@ void Model::attention(const Batch& batch, const KvCache& kv, int32_t il, ThreadP
     for (int32_t p = first; p <= pos;) {
       const int32_t off = p % bs, run = std::min(bs - off, pos - p + 1);
       const uint16_t* k = kv.key(il, int64_t(s.block_table[p / bs]) * bs + off) + int64_t(g) * c.head_dim_k;
-      for (int32_t i = 0; i < run; ++i, k += k_stride) {
-        const float sc = dot_f32_f16(q, k, c.head_dim_k) * c.attn_scale;
-        scores[p - first + i] = sc;
-        max_score = std::max(max_score, sc);
-      }
+      dot_f32_f16_rows(q, k, k_stride, run, c.head_dim_k, c.attn_scale, scores + (p - first));
+      for (int32_t i = 0; i < run; ++i) max_score = std::max(max_score, scores[p - first + i]);
       p += run;
     }
     float sum = 0;
@@ -191,7 +188,7 @@ void Model::attention(const Batch& batch, const KvCache& kv, int32_t il, ThreadP
     for (int32_t p = first; p <= pos;) {
       const int32_t off = p % bs, run = std::min(bs - off, pos - p + 1);
       const uint16_t* v = kv.value(il, int64_t(s.block_table[p / bs]) * bs + off) + int64_t(g) * c.head_dim_v;
-      for (int32_t i = 0; i < run; ++i, v += v_stride) axpy_f16(out, scores[p - first + i], v, c.head_dim_v);
+      axpy_f16_rows(out, scores + (p - first), v, v_stride, run, c.head_dim_v);
       p += run;
     }
   });

@@ -1,13 +1,14 @@
 // A persistent pool of worker threads for data-parallel loops. Workers spin briefly between
-// jobs (the engine issues many small ones per token) and then sleep, so an idle server uses no CPU.
+// jobs (the engine issues many small ones per token) and then sleep, so an idle server uses no
+// CPU. Handing out and finishing a job takes no lock: tasks are claimed with one atomic
+// compare-and-swap and the caller waits for the tasks, not for every worker to check in.
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
-#include <functional>
-#include <mutex>
+#include <memory>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 namespace nagare {
@@ -23,26 +24,38 @@ class ThreadPool {
   int size() const { return n_threads_; }
 
   // Runs fn(task, thread) for every task in [0, n_tasks) across the pool and returns when all
-  // are done. Tasks are handed out dynamically; which thread runs a task never changes results
-  // as long as fn writes only its own task's outputs.
-  void parallel_for(int64_t n_tasks, const std::function<void(int64_t task, int thread)>& fn);
+  // are done; thread is in [0, size()). Tasks are handed out dynamically; which thread runs a
+  // task never changes results as long as fn writes only its own task's outputs. fn is any
+  // callable; it is called in place (no copy, no allocation). Not reentrant: fn must not call
+  // parallel_for on the same pool, and one thread at a time drives a pool.
+  template <typename Fn>
+  void parallel_for(int64_t n_tasks, Fn&& fn) {
+    using F = std::remove_reference_t<Fn>;
+    run(n_tasks, [](void* f, int64_t task, int thread) { (*static_cast<F*>(f))(task, thread); },
+        const_cast<void*>(static_cast<const void*>(std::addressof(fn))));
+  }
 
   static int default_threads();  // physical cores (logical CPUs when unknown)
 
  private:
+  using TaskFn = void (*)(void* ctx, int64_t task, int thread);
+  void run(int64_t n_tasks, TaskFn fn, void* ctx);
+  void run_chunk(int64_t n_tasks, TaskFn fn, void* ctx);
   void worker(int index);
-  void run_tasks(int thread);
+  void run_tasks(uint64_t generation, int thread);
 
   int n_threads_;
   std::vector<std::thread> workers_;
-  const std::function<void(int64_t, int)>* job_ = nullptr;
-  int64_t n_tasks_ = 0;
-  std::atomic<int64_t> next_task_{0};
-  std::atomic<int> busy_workers_{0};
-  std::atomic<uint64_t> generation_{0};
+  // The current job: [generation : 24][task count : 20][next task : 20], claimed by CAS, so a
+  // worker that wakes late can never take a task of a job that has already finished.
+  std::atomic<uint64_t> state_{0};
+  std::atomic<int64_t> done_{0};  // tasks of the current job finished
+  TaskFn fn_ = nullptr;           // the current job, valid while it has unclaimed tasks
+  void* ctx_ = nullptr;
+  uint64_t generation_ = 0;
+  std::atomic<uint32_t> wake_{0};   // bumped to wake sleeping workers (futex via atomic wait)
+  std::atomic<int> sleepers_{0};
   std::atomic<bool> stop_{false};
-  std::mutex mutex_;
-  std::condition_variable wake_;
 };
 
 }  // namespace nagare
