@@ -220,5 +220,113 @@ TEST(Simd, VecDotExactOnIntegerBlocksEveryIsa) {
   }
 }
 
+// ---- float row operations (kernels/ops.h): the same bits as their scalar definitions ----
+
+float spec_dot(const float* a, const float* b, int64_t n) {  // ops.h's documented order
+  float acc[8] = {};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int j = 0; j < 8; ++j) acc[j] = acc[j] + a[i + j] * b[i + j];
+  float sum = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+  for (; i < n; ++i) sum = sum + a[i] * b[i];
+  return sum;
+}
+
+std::vector<uint16_t> halves(const std::vector<float>& x) {
+  std::vector<uint16_t> h(x.size());
+  for (size_t i = 0; i < x.size(); ++i) h[i] = fp32_to_fp16(x[i]);
+  return h;
+}
+
+std::vector<float> widen(const std::vector<uint16_t>& h) {
+  std::vector<float> x(h.size());
+  for (size_t i = 0; i < h.size(); ++i) x[i] = fp16_to_fp32(h[i]);
+  return x;
+}
+
+TEST(Simd, RowOpsMatchTheirScalarDefinitions) {
+  std::mt19937 rng(14);
+  const auto tables = simd_tables();
+  for (int64_t n : {1, 3, 7, 8, 9, 15, 16, 17, 63, 64, 65, 100, 128, 200, 256, 257}) {
+    const auto a = random_row(rng, n, -3, 3);
+    const auto b = random_row(rng, n, -3, 3);
+    const auto bh = halves(b);
+    const auto bw = widen(bh);
+    for (const KernelTable* k : tables) {
+      const std::string what = std::string(isa_name(k->isa)) + " n=" + std::to_string(n);
+      EXPECT_EQ(float_bits(k->dot_f32(a.data(), b.data(), n)), float_bits(spec_dot(a.data(), b.data(), n))) << what;
+      EXPECT_EQ(float_bits(k->dot_f32_f16(a.data(), bh.data(), n)), float_bits(spec_dot(a.data(), bw.data(), n))) << what;
+      std::vector<float> y = a, want = a;
+      k->axpy_f16(y.data(), 0.37f, bh.data(), n);
+      for (int64_t i = 0; i < n; ++i) want[size_t(i)] = want[size_t(i)] + 0.37f * bw[size_t(i)];
+      for (int64_t i = 0; i < n; ++i) ASSERT_EQ(float_bits(y[size_t(i)]), float_bits(want[size_t(i)])) << what;
+      std::vector<float> r = a;
+      k->scale_round_fp16(r.data(), 0.1f, n);
+      for (int64_t i = 0; i < n; ++i)
+        ASSERT_EQ(float_bits(r[size_t(i)]), float_bits(fp16_to_fp32(fp32_to_fp16(a[size_t(i)] * 0.1f)))) << what;
+      std::vector<uint16_t> h(size_t(n), 0);
+      k->fp32_to_fp16(a.data(), h.data(), n);
+      EXPECT_EQ(h, halves(a)) << what;
+      std::vector<float> back(static_cast<size_t>(n));
+      k->fp16_to_fp32(bh.data(), back.data(), n);
+      for (int64_t i = 0; i < n; ++i) ASSERT_EQ(float_bits(back[size_t(i)]), float_bits(bw[size_t(i)])) << what;
+    }
+  }
+}
+
+// Runs of key/value rows with a stride, as attention reads them from the KV cache.
+TEST(Simd, AttentionRowKernelsMatchSingleRows) {
+  std::mt19937 rng(15);
+  const auto tables = simd_tables();
+  for (int64_t n : {8, 12, 64, 72, 256}) {
+    for (int64_t rows : {1, 5, 8, 9, 16, 17}) {
+      const int64_t stride = n + 24;  // other heads' elements in between
+      const auto q = random_row(rng, n, -2, 2);
+      const auto kv = halves(random_row(rng, rows * stride, -2, 2));
+      const auto kvw = widen(kv);
+      auto w = random_row(rng, rows, -4, 0);
+      std::vector<float> want_scores(static_cast<size_t>(rows)), want_out(static_cast<size_t>(n), 0.5f);
+      for (int64_t r = 0; r < rows; ++r) {
+        want_scores[size_t(r)] = spec_dot(q.data(), kvw.data() + r * stride, n) * 0.125f;
+        for (int64_t j = 0; j < n; ++j) want_out[size_t(j)] = want_out[size_t(j)] + w[size_t(r)] * kvw[size_t(r * stride + j)];
+      }
+      for (const KernelTable* k : tables) {
+        const std::string what = std::string(isa_name(k->isa)) + " n=" + std::to_string(n) + " rows=" + std::to_string(rows);
+        std::vector<float> scores(static_cast<size_t>(rows));
+        k->dot_f32_f16_rows(q.data(), kv.data(), stride, rows, n, 0.125f, scores.data());
+        for (int64_t r = 0; r < rows; ++r) ASSERT_EQ(float_bits(scores[size_t(r)]), float_bits(want_scores[size_t(r)])) << what;
+        std::vector<float> out(static_cast<size_t>(n), 0.5f);
+        k->axpy_f16_rows(out.data(), w.data(), kv.data(), stride, rows, n);
+        for (int64_t j = 0; j < n; ++j) ASSERT_EQ(float_bits(out[size_t(j)]), float_bits(want_out[size_t(j)])) << what;
+      }
+    }
+  }
+}
+
+TEST(Simd, GeluTableLookupMatchesScalar) {
+  std::mt19937 rng(16);
+  std::vector<uint16_t> table(65536 + 2);
+  std::uniform_int_distribution<int> any(0, 0x7bff);
+  for (auto& v : table) v = uint16_t(any(rng));
+  for (int64_t n : {1, 7, 8, 9, 33, 640}) {
+    auto gate = random_row(rng, n, -6, 5);
+    gate[0] = -10.0f;
+    if (n > 1) gate[1] = 10.0f;
+    if (n > 2) gate[2] = 65519.0f;  // the largest float that rounds to a finite half
+    const auto up = random_row(rng, n, -2, 2);
+    std::vector<float> want(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) {
+      const float x = gate[size_t(i)];
+      const float g = x <= -10.0f ? 0.0f : x >= 10.0f ? x : fp16_to_fp32(table[fp32_to_fp16(x)]);
+      want[size_t(i)] = g * up[size_t(i)];
+    }
+    for (const KernelTable* k : simd_tables()) {
+      std::vector<float> out(static_cast<size_t>(n));
+      k->gelu_table_mul(table.data(), gate.data(), up.data(), out.data(), n);
+      for (int64_t i = 0; i < n; ++i) ASSERT_EQ(float_bits(out[size_t(i)]), float_bits(want[size_t(i)])) << isa_name(k->isa) << " " << i;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace nagare
