@@ -17,6 +17,7 @@ namespace {
 
 struct V {
   static constexpr int kLanes = 16, kVecs = 1;
+  static constexpr int kGemvGroups = 4;  // groups per single-token tile
   static constexpr bool kVnni = true;
   using I = __m512i;
   using F = __m512;

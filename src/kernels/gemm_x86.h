@@ -281,15 +281,28 @@ constexpr TileFn tile_fn() {
 }
 
 // Tiles of up to kG groups x kT tokens; the ragged edges use smaller instances of the same code.
-template <GgmlType kType, int kG, int kT>
+// A single token (decode) takes taller tiles of up to kGemv groups: more rows in flight while
+// the weights stream from memory.
+template <GgmlType kType, int kG, int kT, int kGemv>
 struct TileTable {
   TileFn fn[kG][kT];
-  constexpr TileTable() : fn{} { fill<0>(); }
+  TileFn gemv[kGemv];
+  constexpr TileTable() : fn{}, gemv{} {
+    fill<0>();
+    fill_gemv<0>();
+  }
   template <int N>
   constexpr void fill() {
     if constexpr (N < kG * kT) {
       fn[N / kT][N % kT] = tile_fn<kType, N / kT + 1, N % kT + 1>();
       fill<N + 1>();
+    }
+  }
+  template <int N>
+  constexpr void fill_gemv() {
+    if constexpr (N < kGemv) {
+      gemv[N] = tile_fn<kType, N + 1, 1>();
+      fill_gemv<N + 1>();
     }
   }
 };
@@ -298,7 +311,12 @@ template <GgmlType kType>
 void gemm(const GemmWeightsView& w, int64_t g0, int64_t g1, const GemmActView& x, int64_t t0, int64_t t1, float* out,
           int64_t os) {
   constexpr int kG = V::template tile_groups<kType>(), kT = V::template tile_tokens<kType>();
-  static constexpr TileTable<kType, kG, kT> table;
+  constexpr int kGemv = V::kGemvGroups;
+  static constexpr TileTable<kType, kG, kT, kGemv> table;
+  if (t1 - t0 == 1) {
+    for (int64_t g = g0; g < g1; g += kGemv) table.gemv[(g1 - g < kGemv ? g1 - g : kGemv) - 1](w, g, x, t0, out, os);
+    return;
+  }
   // Weights of a group tile stay in L1 while every token tile passes over them.
   for (int64_t g = g0; g < g1; g += kG) {
     const int gn = int(g1 - g < kG ? g1 - g : kG);

@@ -114,13 +114,13 @@ TEST(Matmul, PackedLayoutSizes) {
 TEST(Matmul, TileKernelsEqualVecDotOnEveryIsa) {
   std::mt19937 rng(21);
   ThreadPool pool(2);
-  const int64_t row_counts[] = {1, 7, 16, 33, 50};
+  const int64_t row_counts[] = {1, 7, 16, 33, 50, 64, 100};
   for (GgmlType t : kPackable) {
     const int64_t blk = block_elements(t);
     for (int64_t cols : {blk, 3 * blk, blk == 32 ? int64_t(640) : int64_t(1024)}) {
       for (int64_t rows : row_counts) {
         Weights W(t, rows, cols, rng);
-        const int64_t n_tokens = 5;
+        const int64_t n_tokens = rows % 2 ? 5 : 1;  // 1: the single-token (decode) tiles
         const auto x = random_tokens(rng, n_tokens, cols);
         const auto ref = per_element(W.w, x, n_tokens, *kernel_table(Isa::kScalar));
         std::vector<float> simd;
