@@ -1,5 +1,6 @@
 #include "kernels/dispatch.h"
 
+#include "kernels/ops_ref.h"
 #include "kernels/quant_ref.h"
 
 namespace nagare {
@@ -25,6 +26,16 @@ KernelTable scalar_table() {
   set(GgmlType::Q4_K, nullptr, ref::vec_dot_q4_k_q8_k);
   set(GgmlType::Q5_K, nullptr, ref::vec_dot_q5_k_q8_k);
   set(GgmlType::Q6_K, nullptr, ref::vec_dot_q6_k_q8_k);
+  k.dot_f32 = ref::dot_f32;
+  k.dot_f32_f16 = ref::dot_f32_f16;
+  k.axpy_f16 = ref::axpy_f16;
+  k.dot_f32_f16_rows = ref::dot_f32_f16_rows;
+  k.axpy_f16_rows = ref::axpy_f16_rows;
+  k.softmax_exp = ref::softmax_exp;
+  k.scale_round_fp16 = ref::scale_round_fp16;
+  k.fp16_to_fp32 = ref::fp16_to_fp32_row;
+  k.fp32_to_fp16 = ref::fp32_to_fp16_row;
+  k.gelu_table_mul = ref::gelu_table_mul;
   return k;
 }
 

@@ -19,14 +19,15 @@ struct KernelTable {
   // Tile kernels over packed weights (kernels/gemm.h); nullptr where the ISA has none.
   GemmFn gemm[kTypeSlots] = {};
 
-  // Float row operations behind kernels/ops.h (nullptr: ops.cc's scalar code). Every ISA
-  // computes the same bits as that scalar code.
+  // Float row operations behind kernels/ops.h; every ISA computes the same bits as the scalar
+  // definitions (kernels/ops_ref.h).
   float (*dot_f32)(const float* a, const float* b, int64_t n) = nullptr;
   float (*dot_f32_f16)(const float* a, const uint16_t* b, int64_t n) = nullptr;
   void (*axpy_f16)(float* y, float w, const uint16_t* x, int64_t n) = nullptr;
   void (*dot_f32_f16_rows)(const float* q, const uint16_t* k, int64_t k_stride, int64_t n_rows, int64_t n, float scale,
                            float* out) = nullptr;
   void (*axpy_f16_rows)(float* out, const float* w, const uint16_t* v, int64_t v_stride, int64_t n_rows, int64_t n) = nullptr;
+  float (*softmax_exp)(float* x, float max, int64_t n) = nullptr;
   void (*scale_round_fp16)(float* x, float s, int64_t n) = nullptr;
   void (*fp16_to_fp32)(const uint16_t* src, float* dst, int64_t n) = nullptr;
   void (*fp32_to_fp16)(const float* src, uint16_t* dst, int64_t n) = nullptr;

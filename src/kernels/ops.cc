@@ -7,10 +7,14 @@
 #pragma GCC optimize("fp-contract=off")
 #endif
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "kernels/dispatch.h"
+#include "kernels/expf_table.h"
 #include "kernels/fp16.h"
+#include "kernels/ops_ref.h"
 
 namespace nagare {
 
@@ -72,16 +76,8 @@ struct GeluTable {
 
 void gelu_tanh_mul(const float* gate, const float* up, float* out, int64_t n) {
   static const GeluTable table;
-  static const auto simd = active_kernels().gelu_table_mul;
-  if (simd) return simd(table.values, gate, up, out, n);
-  for (int64_t i = 0; i < n; ++i) {
-    const float x = gate[i];
-    float g;
-    if (x <= -10.0f) g = 0.0f;
-    else if (x >= 10.0f) g = x;
-    else g = fp16_to_fp32(table.values[fp32_to_fp16(x)]);
-    out[i] = g * up[i];
-  }
+  static const auto fn = active_kernels().gelu_table_mul;
+  fn(table.values, gate, up, out, n);
 }
 
 void add_in_place(float* x, const float* y, int64_t n) {
@@ -92,19 +88,11 @@ void scale_in_place(float* x, float s, int64_t n) {
   for (int64_t i = 0; i < n; ++i) x[i] *= s;
 }
 
-void fp16_to_fp32_row(const uint16_t* src, float* dst, int64_t n) {
-  static const auto simd = active_kernels().fp16_to_fp32;
-  if (simd) return simd(src, dst, n);
-  for (int64_t i = 0; i < n; ++i) dst[i] = fp16_to_fp32(src[i]);
-}
+// ---- scalar definitions (nagare::ref, kernels/ops_ref.h) and their dispatch ----
 
-void fp32_to_fp16_row(const float* src, uint16_t* dst, int64_t n) {
-  static const auto simd = active_kernels().fp32_to_fp16;
-  if (simd) return simd(src, dst, n);
-  for (int64_t i = 0; i < n; ++i) dst[i] = fp32_to_fp16(src[i]);
-}
-
+namespace ref {
 namespace {
+
 template <typename B, typename Load>
 float dot_lanes(const float* a, const B* b, int64_t n, Load load) {
   float acc[8] = {};
@@ -115,43 +103,142 @@ float dot_lanes(const float* a, const B* b, int64_t n, Load load) {
   for (; i < n; ++i) sum += a[i] * load(b[i]);
   return sum;
 }
+
 }  // namespace
 
+// expf as glibc computes it on FMA machines (kernels/expf_table.h); exp4 in ops_x86.h is its
+// vector twin, operation for operation.
+float exp_glibc(float x) {
+  using namespace expf_detail;
+  uint32_t u;
+  std::memcpy(&u, &x, 4);
+  if (((u >> 20) & 0x7ff) > 0x42a) {  // |x| >= 88, inf or NaN
+    if (u == 0xff800000u) return 0.0f;
+    if (((u >> 20) & 0x7ff) >= 0x7f8) return x + x;
+    if (x > kOverflow) return INFINITY;
+    if (x < kUnderflow) return 0.0f;
+    if (x < kTiny) return 0x1p-149f;
+  }
+  const double xd = x;
+  const double z = std::fma(kInvLn2N, xd, kShift);
+  uint64_t ki;
+  std::memcpy(&ki, &z, 8);
+  const double kd = z - kShift;
+  const double r = std::fma(kInvLn2N, xd, -kd);
+  const uint64_t t = kTable[ki % 32] + (ki << 47);
+  double s;
+  std::memcpy(&s, &t, 8);
+  const double p = std::fma(kC0, r, kC1);
+  const double r2 = r * r;
+  double y = std::fma(kC2, r, 1.0);
+  y = std::fma(p, r2, y);
+  return float(y * s);
+}
+
+void fp16_to_fp32_row(const uint16_t* src, float* dst, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) dst[i] = fp16_to_fp32(src[i]);
+}
+
+void fp32_to_fp16_row(const float* src, uint16_t* dst, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) dst[i] = fp32_to_fp16(src[i]);
+}
+
 float dot_f32(const float* a, const float* b, int64_t n) {
-  static const auto simd = active_kernels().dot_f32;
-  if (simd) return simd(a, b, n);
   return dot_lanes(a, b, n, [](float v) { return v; });
 }
 
 float dot_f32_f16(const float* a, const uint16_t* b, int64_t n) {
-  static const auto simd = active_kernels().dot_f32_f16;
-  if (simd) return simd(a, b, n);
   return dot_lanes(a, b, n, [](uint16_t v) { return fp16_to_fp32(v); });
 }
 
 void axpy_f16(float* y, float w, const uint16_t* x, int64_t n) {
-  static const auto simd = active_kernels().axpy_f16;
-  if (simd) return simd(y, w, x, n);
   for (int64_t i = 0; i < n; ++i) y[i] += w * fp16_to_fp32(x[i]);
 }
 
 void dot_f32_f16_rows(const float* q, const uint16_t* k, int64_t k_stride, int64_t n_rows, int64_t n, float scale,
                       float* out) {
-  static const auto simd = active_kernels().dot_f32_f16_rows;
-  if (simd) return simd(q, k, k_stride, n_rows, n, scale, out);
   for (int64_t i = 0; i < n_rows; ++i) out[i] = dot_f32_f16(q, k + i * k_stride, n) * scale;
 }
 
 void axpy_f16_rows(float* out, const float* w, const uint16_t* v, int64_t v_stride, int64_t n_rows, int64_t n) {
-  static const auto simd = active_kernels().axpy_f16_rows;
-  if (simd) return simd(out, w, v, v_stride, n_rows, n);
   for (int64_t i = 0; i < n_rows; ++i) axpy_f16(out, w[i], v + i * v_stride, n);
 }
 
+float softmax_exp(float* x, float max, int64_t n) {
+  float sum = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    x[i] = exp_glibc(x[i] - max);
+    sum += x[i];
+  }
+  return sum;
+}
+
 void scale_round_fp16(float* x, float s, int64_t n) {
-  static const auto simd = active_kernels().scale_round_fp16;
-  if (simd) return simd(x, s, n);
   for (int64_t i = 0; i < n; ++i) x[i] = fp16_to_fp32(fp32_to_fp16(x[i] * s));
 }
+
+void gelu_table_mul(const uint16_t* table, const float* gate, const float* up, float* out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float x = gate[i];
+    float g;
+    if (x <= -10.0f) g = 0.0f;
+    else if (x >= 10.0f) g = x;
+    else g = fp16_to_fp32(table[fp32_to_fp16(x)]);
+    out[i] = g * up[i];
+  }
+}
+
+}  // namespace ref
+
+// The active ISA's kernel, looked up once.
+#define NAGARE_OP(name) static const auto fn = active_kernels().name
+
+void fp16_to_fp32_row(const uint16_t* src, float* dst, int64_t n) {
+  NAGARE_OP(fp16_to_fp32);
+  fn(src, dst, n);
+}
+
+void fp32_to_fp16_row(const float* src, uint16_t* dst, int64_t n) {
+  NAGARE_OP(fp32_to_fp16);
+  fn(src, dst, n);
+}
+
+float dot_f32(const float* a, const float* b, int64_t n) {
+  NAGARE_OP(dot_f32);
+  return fn(a, b, n);
+}
+
+float dot_f32_f16(const float* a, const uint16_t* b, int64_t n) {
+  NAGARE_OP(dot_f32_f16);
+  return fn(a, b, n);
+}
+
+void axpy_f16(float* y, float w, const uint16_t* x, int64_t n) {
+  NAGARE_OP(axpy_f16);
+  fn(y, w, x, n);
+}
+
+void dot_f32_f16_rows(const float* q, const uint16_t* k, int64_t k_stride, int64_t n_rows, int64_t n, float scale,
+                      float* out) {
+  NAGARE_OP(dot_f32_f16_rows);
+  fn(q, k, k_stride, n_rows, n, scale, out);
+}
+
+void axpy_f16_rows(float* out, const float* w, const uint16_t* v, int64_t v_stride, int64_t n_rows, int64_t n) {
+  NAGARE_OP(axpy_f16_rows);
+  fn(out, w, v, v_stride, n_rows, n);
+}
+
+float softmax_exp(float* x, float max, int64_t n) {
+  NAGARE_OP(softmax_exp);
+  return fn(x, max, n);
+}
+
+void scale_round_fp16(float* x, float s, int64_t n) {
+  NAGARE_OP(scale_round_fp16);
+  fn(x, s, n);
+}
+
+#undef NAGARE_OP
 
 }  // namespace nagare

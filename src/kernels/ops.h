@@ -51,6 +51,10 @@ void axpy_f16(float* y, float w, const uint16_t* x, int64_t n);
 void dot_f32_f16_rows(const float* q, const uint16_t* k, int64_t k_stride, int64_t n_rows, int64_t n, float scale,
                       float* out);
 void axpy_f16_rows(float* out, const float* w, const uint16_t* v, int64_t v_stride, int64_t n_rows, int64_t n);
+// Softmax numerators: x[i] = exp(x[i] - max) for i < n, returning their sum, added in order.
+// exp is computed as glibc's expf computes it on FMA machines (kernels/expf_table.h), so the
+// results equal std::exp there, on every ISA (the SIMD version evaluates 8 at a time).
+float softmax_exp(float* x, float max, int64_t n);
 // x[i] = float(half(x[i] * s)): scaling, then rounding to half precision (round to nearest even).
 void scale_round_fp16(float* x, float s, int64_t n);
 

@@ -94,6 +94,53 @@ void op_axpy_f16_rows(float* out, const float* w, const uint16_t* v, int64_t v_s
     for (int64_t r = 0; r < n_rows; ++r) out[d] += w[r] * _cvtsh_ss(v[r * v_stride + d]);
 }
 
+// exp_glibc of ops.cc (kernels/expf_table.h), four at a time in double precision.
+inline __m128 exp4(__m128 x) {
+  using namespace expf_detail;
+  const __m256d xd = _mm256_cvtps_pd(x);
+  const __m256d inv = _mm256_set1_pd(kInvLn2N), shift = _mm256_set1_pd(kShift);
+  const __m256d z = _mm256_fmadd_pd(inv, xd, shift);
+  const __m256i ki = _mm256_castpd_si256(z);
+  const __m256d kd = _mm256_sub_pd(z, shift);
+  const __m256d r = _mm256_fmsub_pd(inv, xd, kd);
+  const __m256i idx = _mm256_and_si256(ki, _mm256_set1_epi64x(31));
+  const __m256i t = _mm256_add_epi64(_mm256_i64gather_epi64(reinterpret_cast<const long long*>(kTable), idx, 8),
+                                     _mm256_slli_epi64(ki, 47));
+  const __m256d p = _mm256_fmadd_pd(_mm256_set1_pd(kC0), r, _mm256_set1_pd(kC1));
+  const __m256d r2 = _mm256_mul_pd(r, r);
+  __m256d y = _mm256_fmadd_pd(_mm256_set1_pd(kC2), r, _mm256_set1_pd(1.0));
+  y = _mm256_fmadd_pd(p, r2, y);
+  __m128 e = _mm256_cvtpd_ps(_mm256_mul_pd(y, _mm256_castsi256_pd(t)));
+  // The cases glibc takes off the fast path (-inf lands in the underflow one).
+  e = _mm_blendv_ps(e, _mm_set1_ps(0x1p-149f), _mm_cmplt_ps(x, _mm_set1_ps(kTiny)));
+  e = _mm_blendv_ps(e, _mm_setzero_ps(), _mm_cmplt_ps(x, _mm_set1_ps(kUnderflow)));
+  e = _mm_blendv_ps(e, _mm_set1_ps(INFINITY), _mm_cmpgt_ps(x, _mm_set1_ps(kOverflow)));
+  return _mm_blendv_ps(e, _mm_add_ps(x, x), _mm_cmpunord_ps(x, x));
+}
+
+// The exponentials eight at a time; the sum in order, as the scalar definition adds them.
+float op_softmax_exp(float* x, float max, int64_t n) {
+  const __m128 m = _mm_set1_ps(max);
+  float sum = 0;
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    _mm_storeu_ps(x + i, exp4(_mm_sub_ps(_mm_loadu_ps(x + i), m)));
+    _mm_storeu_ps(x + i + 4, exp4(_mm_sub_ps(_mm_loadu_ps(x + i + 4), m)));
+    for (int j = 0; j < 8; ++j) sum += x[i + j];
+  }
+  if (i < n) {
+    alignas(16) float tail[8] = {};
+    for (int64_t j = i; j < n; ++j) tail[j - i] = x[j];
+    _mm_store_ps(tail, exp4(_mm_sub_ps(_mm_load_ps(tail), m)));
+    _mm_store_ps(tail + 4, exp4(_mm_sub_ps(_mm_load_ps(tail + 4), m)));
+    for (int64_t j = i; j < n; ++j) {
+      x[j] = tail[j - i];
+      sum += x[j];
+    }
+  }
+  return sum;
+}
+
 void op_scale_round_fp16(float* x, float s, int64_t n) {
   const __m256 sv = _mm256_set1_ps(s);
   int64_t i = 0;
@@ -145,6 +192,7 @@ void register_ops(KernelTable& k) {
   k.axpy_f16 = op_axpy_f16;
   k.dot_f32_f16_rows = op_dot_f32_f16_rows;
   k.axpy_f16_rows = op_axpy_f16_rows;
+  k.softmax_exp = op_softmax_exp;
   k.scale_round_fp16 = op_scale_round_fp16;
   k.fp16_to_fp32 = op_fp16_to_fp32;
   k.fp32_to_fp16 = op_fp32_to_fp16;

@@ -8,10 +8,12 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cmath>
 #include <cstring>
 #include <type_traits>
 
 #include "kernels/dispatch.h"
+#include "kernels/expf_table.h"
 #include "kernels/quant_blocks.h"
 
 namespace nagare {

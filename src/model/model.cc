@@ -176,12 +176,7 @@ void Model::attention(const Batch& batch, const KvCache& kv, int32_t il, ThreadP
       for (int32_t i = 0; i < run; ++i) max_score = std::max(max_score, scores[p - first + i]);
       p += run;
     }
-    float sum = 0;
-    for (int32_t i = 0; i < n_keys; ++i) {
-      const float e = std::exp(scores[i] - max_score);
-      scores[i] = e;
-      sum += e;
-    }
+    const float sum = softmax_exp(scores, max_score, n_keys);
     scale_round_fp16(scores, 1.0f / sum, n_keys);  // the weights, rounded to half
     float* out = ws_.attn.data() + (t * c.n_head + h) * c.head_dim_v;
     std::fill(out, out + c.head_dim_v, 0.0f);

@@ -3,13 +3,16 @@
 // stated rounding bound for the K-quants and float formats, and the same bits on every SIMD ISA.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <cstdio>
 #include <limits>
 
 #include "kernels/cpu_features.h"
 #include "kernels/dispatch.h"
 #include "kernels/fp16.h"
+#include "kernels/ops_ref.h"
 #include "kernels/quant.h"
 #include "kernels/quant_blocks.h"
 #include "test_quant_util.h"
@@ -254,6 +257,7 @@ TEST(Simd, RowOpsMatchTheirScalarDefinitions) {
     const auto bw = widen(bh);
     for (const KernelTable* k : tables) {
       const std::string what = std::string(isa_name(k->isa)) + " n=" + std::to_string(n);
+      EXPECT_EQ(float_bits(scalar().dot_f32(a.data(), b.data(), n)), float_bits(spec_dot(a.data(), b.data(), n))) << what;
       EXPECT_EQ(float_bits(k->dot_f32(a.data(), b.data(), n)), float_bits(spec_dot(a.data(), b.data(), n))) << what;
       EXPECT_EQ(float_bits(k->dot_f32_f16(a.data(), bh.data(), n)), float_bits(spec_dot(a.data(), bw.data(), n))) << what;
       std::vector<float> y = a, want = a;
@@ -299,6 +303,79 @@ TEST(Simd, AttentionRowKernelsMatchSingleRows) {
         k->axpy_f16_rows(out.data(), w.data(), kv.data(), stride, rows, n);
         for (int64_t j = 0; j < n; ++j) ASSERT_EQ(float_bits(out[size_t(j)]), float_bits(want_out[size_t(j)])) << what;
       }
+    }
+  }
+}
+
+// softmax_exp: every ISA gives the scalar definition's bits; that exponential is glibc's expf
+// algorithm, so on glibc 2.28+ with FMA (where our SIMD ISAs run) it equals std::exp exactly.
+TEST(Simd, SoftmaxExpSameBitsEveryIsa) {
+  std::mt19937 rng(17);
+  std::uniform_real_distribution<float> score(-110.0f, 5.0f);
+  for (int64_t n : {1, 5, 8, 9, 16, 31, 64, 100, 513}) {
+    std::vector<float> x(static_cast<size_t>(n));
+    for (auto& v : x) v = score(rng);
+    if (n > 3) x[3] = -INFINITY;
+    const float max = *std::max_element(x.begin(), x.end());
+    std::vector<float> want = x;
+    const float want_sum = scalar().softmax_exp(want.data(), max, n);
+    float sum = 0;
+    for (size_t i = 0; i < x.size(); ++i) sum += std::exp(x[i] - max);
+    EXPECT_EQ(float_bits(want_sum), float_bits(sum)) << "n=" << n;
+    for (const KernelTable* k : simd_tables()) {
+      std::vector<float> got = x;
+      const float s = k->softmax_exp(got.data(), max, n);
+      EXPECT_EQ(float_bits(s), float_bits(want_sum)) << isa_name(k->isa) << " n=" << n;
+      for (size_t i = 0; i < got.size(); ++i) ASSERT_EQ(float_bits(got[i]), float_bits(want[i])) << isa_name(k->isa) << " " << i;
+    }
+  }
+}
+
+TEST(Simd, ExpEqualsStdExp) {
+  // Every 512th float bit pattern (8M values, all exponents and signs) and the edges.
+  std::vector<float> xs;
+  for (uint64_t u = 0; u < (uint64_t(1) << 32); u += 509) {
+    float f;
+    const uint32_t v = uint32_t(u);
+    std::memcpy(&f, &v, 4);
+    xs.push_back(f);
+  }
+  for (float f : {0.0f, -0.0f, INFINITY, -INFINITY, NAN, 88.0f, -88.0f, 0x1.62e42ep+6f, 0x1.62e430p+6f, -0x1.9fe368p+6f,
+                  -0x1.9fe36ap+6f, -0x1.9d1d9ep+6f, -0x1.9d1da0p+6f, 1e-45f, -1e-45f})
+    xs.push_back(f);
+  const bool glibc_fma =
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 28))
+      isa_supported(Isa::kAvx2);
+#else
+      false;
+#endif
+  int64_t differ = 0;
+  double worst_ulp = 0;
+  for (float x : xs) {
+    const float e = ref::exp_glibc(x), want = std::exp(x);
+    if (std::isnan(want)) {
+      EXPECT_TRUE(std::isnan(e)) << x;
+      continue;
+    }
+    if (float_bits(e) != float_bits(want)) ++differ;
+    if (std::isfinite(want) && want >= 0x1p-126f) {
+      const double exact = std::exp(double(x));
+      worst_ulp = std::max(worst_ulp, std::fabs(e - exact) / std::ldexp(1.0, std::ilogb(exact) - 23));
+    }
+  }
+  std::printf("[ info ] exp: %lld of %zu differ from std::exp, worst %.3f ulp\n", (long long)differ, xs.size(), worst_ulp);
+  EXPECT_LT(worst_ulp, 0.51);
+  if (glibc_fma) {
+    EXPECT_EQ(differ, 0);
+  }
+  // And the vector version on whole rows of these values (softmax_exp with max 0).
+  for (const KernelTable* k : simd_tables()) {
+    std::vector<float> got = xs, want = xs;
+    k->softmax_exp(got.data(), 0.0f, int64_t(got.size()));
+    scalar().softmax_exp(want.data(), 0.0f, int64_t(want.size()));
+    for (size_t i = 0; i < got.size(); ++i) {
+      if (std::isnan(want[i])) continue;
+      ASSERT_EQ(float_bits(got[i]), float_bits(want[i])) << isa_name(k->isa) << " x=" << xs[i];
     }
   }
 }

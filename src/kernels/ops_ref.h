@@ -1,0 +1,24 @@
+// Scalar definitions of the dispatched row operations of kernels/ops.h (ops.cc): the scalar
+// ISA's kernels, and what the SIMD versions (kernels/ops_x86.h) must equal bit for bit.
+#pragma once
+
+#include <cstdint>
+
+namespace nagare::ref {
+
+void fp16_to_fp32_row(const uint16_t* src, float* dst, int64_t n);
+void fp32_to_fp16_row(const float* src, uint16_t* dst, int64_t n);
+float dot_f32(const float* a, const float* b, int64_t n);
+float dot_f32_f16(const float* a, const uint16_t* b, int64_t n);
+void axpy_f16(float* y, float w, const uint16_t* x, int64_t n);
+void dot_f32_f16_rows(const float* q, const uint16_t* k, int64_t k_stride, int64_t n_rows, int64_t n, float scale,
+                      float* out);
+void axpy_f16_rows(float* out, const float* w, const uint16_t* v, int64_t v_stride, int64_t n_rows, int64_t n);
+float softmax_exp(float* x, float max, int64_t n);
+float exp_glibc(float x);  // one exponential of softmax_exp
+void scale_round_fp16(float* x, float s, int64_t n);
+// out[i] = g * up[i] with g = 0 for gate <= -10, gate for gate >= 10, else the half-precision
+// `table` entry of the gate rounded to half (ops.cc's GELU table).
+void gelu_table_mul(const uint16_t* table, const float* gate, const float* up, float* out, int64_t n);
+
+}  // namespace nagare::ref
