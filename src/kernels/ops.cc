@@ -54,7 +54,8 @@ void Rope::apply(float* x, int32_t n_heads, int32_t head_dim, int32_t pos) const
 }
 
 void silu_mul(const float* gate, const float* up, float* out, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) out[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
+  static const auto fn = active_kernels().silu_mul;
+  fn(gate, up, out, n);
 }
 
 namespace {
@@ -171,6 +172,10 @@ float softmax_exp(float* x, float max, int64_t n) {
     sum += x[i];
   }
   return sum;
+}
+
+void silu_mul(const float* gate, const float* up, float* out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) out[i] = gate[i] / (1.0f + exp_glibc(-gate[i])) * up[i];
 }
 
 void scale_round_fp16(float* x, float s, int64_t n) {

@@ -16,6 +16,7 @@ void dot_f32_f16_rows(const float* q, const uint16_t* k, int64_t k_stride, int64
 void axpy_f16_rows(float* out, const float* w, const uint16_t* v, int64_t v_stride, int64_t n_rows, int64_t n);
 float softmax_exp(float* x, float max, int64_t n);
 float exp_glibc(float x);  // one exponential of softmax_exp
+void silu_mul(const float* gate, const float* up, float* out, int64_t n);
 void scale_round_fp16(float* x, float s, int64_t n);
 // out[i] = g * up[i] with g = 0 for gate <= -10, gate for gate >= 10, else the half-precision
 // `table` entry of the gate rounded to half (ops.cc's GELU table).

@@ -141,6 +141,24 @@ float op_softmax_exp(float* x, float max, int64_t n) {
   return sum;
 }
 
+// gate / (1 + exp(-gate)) * up, with the same exponential as softmax_exp.
+void op_silu_mul(const float* gate, const float* up, float* out, int64_t n) {
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const __m128 g = _mm_loadu_ps(gate + i);
+    const __m128 e = exp4(_mm_xor_ps(g, _mm_set1_ps(-0.0f)));
+    _mm_storeu_ps(out + i, _mm_mul_ps(_mm_div_ps(g, _mm_add_ps(_mm_set1_ps(1.0f), e)), _mm_loadu_ps(up + i)));
+  }
+  if (i < n) {
+    alignas(16) float g[4] = {}, u[4] = {}, o[4];
+    for (int64_t j = i; j < n; ++j) g[j - i] = gate[j], u[j - i] = up[j];
+    const __m128 gv = _mm_load_ps(g);
+    const __m128 e = exp4(_mm_xor_ps(gv, _mm_set1_ps(-0.0f)));
+    _mm_store_ps(o, _mm_mul_ps(_mm_div_ps(gv, _mm_add_ps(_mm_set1_ps(1.0f), e)), _mm_load_ps(u)));
+    for (int64_t j = i; j < n; ++j) out[j] = o[j - i];
+  }
+}
+
 void op_scale_round_fp16(float* x, float s, int64_t n) {
   const __m256 sv = _mm256_set1_ps(s);
   int64_t i = 0;
@@ -193,6 +211,7 @@ void register_ops(KernelTable& k) {
   k.dot_f32_f16_rows = op_dot_f32_f16_rows;
   k.axpy_f16_rows = op_axpy_f16_rows;
   k.softmax_exp = op_softmax_exp;
+  k.silu_mul = op_silu_mul;
   k.scale_round_fp16 = op_scale_round_fp16;
   k.fp16_to_fp32 = op_fp16_to_fp32;
   k.fp32_to_fp16 = op_fp32_to_fp16;

@@ -307,6 +307,15 @@ TEST(Simd, AttentionRowKernelsMatchSingleRows) {
   }
 }
 
+// Whether std::exp(float) is glibc's FMA expf, which ref::exp_glibc reproduces.
+bool glibc_fma_expf() {
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 28))
+  return isa_supported(Isa::kAvx2);  // AVX2 implies FMA here
+#else
+  return false;
+#endif
+}
+
 // softmax_exp: every ISA gives the scalar definition's bits; that exponential is glibc's expf
 // algorithm, so on glibc 2.28+ with FMA (where our SIMD ISAs run) it equals std::exp exactly.
 TEST(Simd, SoftmaxExpSameBitsEveryIsa) {
@@ -343,12 +352,7 @@ TEST(Simd, ExpEqualsStdExp) {
   for (float f : {0.0f, -0.0f, INFINITY, -INFINITY, NAN, 88.0f, -88.0f, 0x1.62e42ep+6f, 0x1.62e430p+6f, -0x1.9fe368p+6f,
                   -0x1.9fe36ap+6f, -0x1.9d1d9ep+6f, -0x1.9d1da0p+6f, 1e-45f, -1e-45f})
     xs.push_back(f);
-  const bool glibc_fma =
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 28))
-      isa_supported(Isa::kAvx2);
-#else
-      false;
-#endif
+  const bool glibc_fma = glibc_fma_expf();
   int64_t differ = 0;
   double worst_ulp = 0;
   for (float x : xs) {
@@ -376,6 +380,25 @@ TEST(Simd, ExpEqualsStdExp) {
     for (size_t i = 0; i < got.size(); ++i) {
       if (std::isnan(want[i])) continue;
       ASSERT_EQ(float_bits(got[i]), float_bits(want[i])) << isa_name(k->isa) << " x=" << xs[i];
+    }
+  }
+}
+
+TEST(Simd, SiluMulMatchesScalarAndStdExp) {
+  std::mt19937 rng(18);
+  for (int64_t n : {1, 3, 4, 5, 8, 17, 576, 1537}) {
+    auto gate = random_row(rng, n, -6, 7);
+    const auto up = random_row(rng, n, -2, 2);
+    std::vector<float> want(static_cast<size_t>(n)), libm(static_cast<size_t>(n));
+    scalar().silu_mul(gate.data(), up.data(), want.data(), n);
+    for (int64_t i = 0; i < n; ++i) libm[size_t(i)] = gate[size_t(i)] / (1.0f + std::exp(-gate[size_t(i)])) * up[size_t(i)];
+    if (glibc_fma_expf()) {  // then the scalar definition is exactly the original formula
+      for (int64_t i = 0; i < n; ++i) ASSERT_EQ(float_bits(want[size_t(i)]), float_bits(libm[size_t(i)])) << i;
+    }
+    for (const KernelTable* k : simd_tables()) {
+      std::vector<float> out = gate;  // in place, as the model calls it
+      k->silu_mul(out.data(), up.data(), out.data(), n);
+      for (int64_t i = 0; i < n; ++i) ASSERT_EQ(float_bits(out[size_t(i)]), float_bits(want[size_t(i)])) << isa_name(k->isa) << " " << i;
     }
   }
 }
