@@ -28,6 +28,26 @@ inline T load_as(const void* p) {
   return v;
 }
 
+// Asks for block b's weights of the G groups at pf (the next tile), so they stream in from
+// memory while this tile computes: the hardware prefetcher does not follow the section jumps.
+template <int G>
+inline void prefetch_block(const uint8_t* pf, const GemmWeightsView& w, int64_t b) {
+  if (pf == nullptr) return;
+  const PackedLayout& L = w.layout;
+  for (int gi = 0; gi < G; ++gi) {
+    const uint8_t* p = pf + size_t(gi) * w.group_bytes;
+    for (size_t o = 0; o < L.qs_bytes; o += 64) __builtin_prefetch(p + L.qs + b * L.qs_bytes + o);
+    for (size_t o = 0; o < L.hb_bytes; o += 64) __builtin_prefetch(p + L.hb + b * L.hb_bytes + o);
+    for (size_t o = 0; o < L.h2_bytes; o += 64) __builtin_prefetch(p + L.h2 + b * L.h2_bytes + o);
+    for (size_t o = 0; o < L.sc_bytes; o += 64) __builtin_prefetch(p + L.sc + b * L.sc_bytes + o);
+    for (size_t o = 0; o < L.mn_bytes; o += 64) __builtin_prefetch(p + L.mn + b * L.mn_bytes + o);
+    if (b % 2 == 0) {  // 32-byte scale rows: one line holds two blocks
+      __builtin_prefetch(p + L.d + b * L.d_bytes);
+      if (L.m_bytes) __builtin_prefetch(p + L.m + b * L.m_bytes);
+    }
+  }
+}
+
 // Stores one vector of 16 / 8 consecutive rows of one token, clipped to the valid rows.
 inline void store_rows(float* out, F v, int64_t row, int64_t rows) {
   const int64_t n = rows - row;
@@ -35,7 +55,8 @@ inline void store_rows(float* out, F v, int64_t row, int64_t rows) {
 }
 
 template <GgmlType kType, int G, int T>
-void tile_legacy(const GemmWeightsView& w, int64_t g, const GemmActView& x, int64_t t, float* out, int64_t os) {
+void tile_legacy(const GemmWeightsView& w, int64_t g, const GemmActView& x, int64_t t, float* out, int64_t os,
+                 const uint8_t* pf) {
   constexpr int R = G * kVecs;
   constexpr bool kQ5 = kType == GgmlType::Q5_0 || kType == GgmlType::Q5_1;
   constexpr bool kHasMin = kType == GgmlType::Q4_1 || kType == GgmlType::Q5_1;
@@ -60,6 +81,7 @@ void tile_legacy(const GemmWeightsView& w, int64_t g, const GemmActView& x, int6
     for (auto& v : row) v = V::fzero();
 
   for (int64_t b = 0; b < w.blocks; ++b) {
+    prefetch_block<G>(pf, w, b);
     I s[R][T];
     for (int tt = 0; tt < T; ++tt) {
       int32_t init = 0;
@@ -128,7 +150,8 @@ void tile_legacy(const GemmWeightsView& w, int64_t g, const GemmActView& x, int6
 
 // Q4_K and Q5_K: eight 32-element sub-blocks with 6-bit scales and mins per super-block.
 template <GgmlType kType, int G, int T>
-void tile_q45_k(const GemmWeightsView& w, int64_t g, const GemmActView& x, int64_t t, float* out, int64_t os) {
+void tile_q45_k(const GemmWeightsView& w, int64_t g, const GemmActView& x, int64_t t, float* out, int64_t os,
+                const uint8_t* pf) {
   constexpr int R = G * kVecs;
   constexpr bool kQ5 = kType == GgmlType::Q5_K;
   const PackedLayout& L = w.layout;
@@ -145,6 +168,7 @@ void tile_q45_k(const GemmWeightsView& w, int64_t g, const GemmActView& x, int64
     for (auto& v : row) v = V::fzero();
 
   for (int64_t b = 0; b < w.blocks; ++b) {
+    prefetch_block<G>(pf, w, b);
     I isum[R][T];
     for (auto& row : isum)
       for (auto& v : row) v = V::zero();
@@ -210,7 +234,8 @@ void tile_q45_k(const GemmWeightsView& w, int64_t g, const GemmActView& x, int64
 
 // Q6_K: sixteen 16-element sub-blocks with int8 scales; quants q - 32 with q in [0, 63].
 template <int G, int T>
-void tile_q6_k(const GemmWeightsView& w, int64_t g, const GemmActView& x, int64_t t, float* out, int64_t os) {
+void tile_q6_k(const GemmWeightsView& w, int64_t g, const GemmActView& x, int64_t t, float* out, int64_t os,
+               const uint8_t* pf) {
   constexpr int R = G * kVecs;
   const PackedLayout& L = w.layout;
   const uint8_t* grp[G];
@@ -226,6 +251,7 @@ void tile_q6_k(const GemmWeightsView& w, int64_t g, const GemmActView& x, int64_
     for (auto& v : row) v = V::fzero();
 
   for (int64_t b = 0; b < w.blocks; ++b) {
+    prefetch_block<G>(pf, w, b);
     I isum[R][T];
     for (auto& row : isum)
       for (auto& v : row) v = V::zero();
@@ -271,7 +297,7 @@ void tile_q6_k(const GemmWeightsView& w, int64_t g, const GemmActView& x, int64_
       store_rows(out + (t + tt) * os, acc[r][tt], (g + r / kVecs) * kGemmRows + (r % kVecs) * V::kLanes, w.rows);
 }
 
-using TileFn = void (*)(const GemmWeightsView&, int64_t, const GemmActView&, int64_t, float*, int64_t);
+using TileFn = void (*)(const GemmWeightsView&, int64_t, const GemmActView&, int64_t, float*, int64_t, const uint8_t*);
 
 template <GgmlType kType, int G, int T>
 constexpr TileFn tile_fn() {
@@ -313,8 +339,17 @@ void gemm(const GemmWeightsView& w, int64_t g0, int64_t g1, const GemmActView& x
   constexpr int kG = V::template tile_groups<kType>(), kT = V::template tile_tokens<kType>();
   constexpr int kGemv = V::kGemvGroups;
   static constexpr TileTable<kType, kG, kT, kGemv> table;
+  // Each tile prefetches the weights of the next group tile; the last one of the range, those
+  // just past it (the next task's, most likely).
+  auto next = [&](int64_t g, int gn) -> const uint8_t* {
+    const int64_t n = g + gn;
+    return n + gn <= (w.rows + kGemmRows - 1) / kGemmRows ? w.data + size_t(n) * w.group_bytes : nullptr;
+  };
   if (t1 - t0 == 1) {
-    for (int64_t g = g0; g < g1; g += kGemv) table.gemv[(g1 - g < kGemv ? g1 - g : kGemv) - 1](w, g, x, t0, out, os);
+    for (int64_t g = g0; g < g1; g += kGemv) {
+      const int gn = int(g1 - g < kGemv ? g1 - g : kGemv);
+      table.gemv[gn - 1](w, g, x, t0, out, os, next(g, gn));
+    }
     return;
   }
   // Weights of a group tile stay in L1 while every token tile passes over them.
@@ -322,7 +357,7 @@ void gemm(const GemmWeightsView& w, int64_t g0, int64_t g1, const GemmActView& x
     const int gn = int(g1 - g < kG ? g1 - g : kG);
     for (int64_t t = t0; t < t1; t += kT) {
       const int tn = int(t1 - t < kT ? t1 - t : kT);
-      table.fn[gn - 1][tn - 1](w, g, x, t, out, os);
+      table.fn[gn - 1][tn - 1](w, g, x, t, out, os, t == t0 ? next(g, gn) : nullptr);
     }
   }
 }
