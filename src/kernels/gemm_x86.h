@@ -308,14 +308,17 @@ constexpr TileFn tile_fn() {
 
 // Tiles of up to kG groups x kT tokens; the ragged edges use smaller instances of the same code.
 // A single token (decode) takes taller tiles of up to kGemv groups: more rows in flight while
-// the weights stream from memory.
-template <GgmlType kType, int kG, int kT, int kGemv>
+// the weights stream from memory. Small batches (decode of several sequences) take one group by
+// kWide tokens, so each weight block is decoded fewer times.
+template <GgmlType kType, int kG, int kT, int kGemv, int kWide>
 struct TileTable {
   TileFn fn[kG][kT];
   TileFn gemv[kGemv];
-  constexpr TileTable() : fn{}, gemv{} {
+  TileFn wide;
+  constexpr TileTable() : fn{}, gemv{}, wide{} {
     fill<0>();
     fill_gemv<0>();
+    if constexpr (kWide > 0) wide = tile_fn<kType, 1, kWide>();
   }
   template <int N>
   constexpr void fill() {
@@ -337,15 +340,16 @@ template <GgmlType kType>
 void gemm(const GemmWeightsView& w, int64_t g0, int64_t g1, const GemmActView& x, int64_t t0, int64_t t1, float* out,
           int64_t os) {
   constexpr int kG = V::template tile_groups<kType>(), kT = V::template tile_tokens<kType>();
-  constexpr int kGemv = V::kGemvGroups;
-  static constexpr TileTable<kType, kG, kT, kGemv> table;
+  constexpr int kGemv = V::kGemvGroups, kWide = V::kWideTokens;
+  static constexpr TileTable<kType, kG, kT, kGemv, kWide> table;
   // Each tile prefetches the weights of the next group tile; the last one of the range, those
   // just past it (the next task's, most likely).
   auto next = [&](int64_t g, int gn) -> const uint8_t* {
     const int64_t n = g + gn;
     return n + gn <= (w.rows + kGemmRows - 1) / kGemmRows ? w.data + size_t(n) * w.group_bytes : nullptr;
   };
-  if (t1 - t0 == 1) {
+  const int64_t n_tokens = t1 - t0;
+  if (n_tokens == 1) {
     for (int64_t g = g0; g < g1; g += kGemv) {
       const int gn = int(g1 - g < kGemv ? g1 - g : kGemv);
       table.gemv[gn - 1](w, g, x, t0, out, os, next(g, gn));
@@ -353,9 +357,14 @@ void gemm(const GemmWeightsView& w, int64_t g0, int64_t g1, const GemmActView& x
     return;
   }
   // Weights of a group tile stay in L1 while every token tile passes over them.
-  for (int64_t g = g0; g < g1; g += kG) {
-    const int gn = int(g1 - g < kG ? g1 - g : kG);
-    for (int64_t t = t0; t < t1; t += kT) {
+  const bool wide = kWide > 0 && n_tokens >= kWide && n_tokens < 4 * kWide;
+  const int step = wide ? 1 : kG;
+  for (int64_t g = g0; g < g1; g += step) {
+    const int gn = int(g1 - g < step ? g1 - g : step);
+    int64_t t = t0;
+    if (wide)
+      for (; t + kWide <= t1; t += kWide) table.wide(w, g, x, t, out, os, t == t0 ? next(g, gn) : nullptr);
+    for (; t < t1; t += kT) {
       const int tn = int(t1 - t < kT ? t1 - t : kT);
       table.fn[gn - 1][tn - 1](w, g, x, t, out, os, t == t0 ? next(g, gn) : nullptr);
     }

@@ -120,7 +120,8 @@ TEST(Matmul, TileKernelsEqualVecDotOnEveryIsa) {
     for (int64_t cols : {blk, 3 * blk, blk == 32 ? int64_t(640) : int64_t(1024)}) {
       for (int64_t rows : row_counts) {
         Weights W(t, rows, cols, rng);
-        const int64_t n_tokens = rows % 2 ? 5 : 1;  // 1: the single-token (decode) tiles
+        // 1: the single-token (decode) tiles; 12: one-group tiles of 8 tokens and the rest
+        const int64_t n_tokens = rows % 3 == 0 ? 12 : rows % 2 ? 5 : 1;
         const auto x = random_tokens(rng, n_tokens, cols);
         const auto ref = per_element(W.w, x, n_tokens, *kernel_table(Isa::kScalar));
         std::vector<float> simd;
