@@ -1,6 +1,8 @@
 #include "kernels/matmul.h"
 
 #include <algorithm>
+#include <new>
+#include <type_traits>
 
 #include "kernels/dispatch.h"
 #include "kernels/gemm.h"
@@ -46,44 +48,97 @@ void QuantizedActivations::quantize(GgmlType act, const float* x, int64_t n_toke
   });
 }
 
+namespace {
+
+// One job cut into tasks: packed groups x token ranges, or rows x token tiles of vec_dot.
+class JobTasks {
+ public:
+  JobTasks(const MatmulJob& job, int64_t n_tokens, int n_threads, const KernelTable& kernels) : job_(job), n_tokens_(n_tokens) {
+    const WeightMatrix& w = *job.w;
+    const QuantizedActivations& x = *job.x;
+    if (x.act_type() != activation_type_for(w.type) || x.cols() != w.cols) throw Error("matmul: activations quantized for another weight");
+    gemm_ = w.packed ? kernels.gemm_fn(w.type) : nullptr;
+    if (gemm_ != nullptr) {
+      const PackedWeights& p = *w.packed;
+      wv_ = GemmWeightsView{p.group(0), p.layout().group_bytes, p.layout(), p.rows(), p.cols() / p.layout().block_elements};
+      xv_ = GemmActView{static_cast<const uint8_t*>(x.row(0)), x.row_bytes(), x.extras(0), x.extra_bytes()};
+      groups_ = p.groups();
+      // Small matrices in smaller pieces, so every thread gets a share.
+      groups_per_task_ = std::clamp<int64_t>(groups_ / (4 * int64_t(n_threads)), 1, kGroupsPerTask);
+      row_tasks_ = (groups_ + groups_per_task_ - 1) / groups_per_task_;
+      token_tasks_ = (n_tokens + kTokensPerTask - 1) / kTokensPerTask;
+      return;
+    }
+    dot_ = kernels.vec_dot_fn(w.type);
+    if (dot_ == nullptr || w.cols % block_elements(w.type) != 0) vec_dot(w.type, w.data, x.row(0), w.cols);  // throws
+    row_tasks_ = (w.rows + kRowsPerTask - 1) / kRowsPerTask;
+    token_tasks_ = (n_tokens + kTokensPerTile - 1) / kTokensPerTile;
+  }
+
+  int64_t size() const { return job_.w->rows > 0 && n_tokens_ > 0 ? row_tasks_ * token_tasks_ : 0; }
+
+  void run(int64_t task) const {
+    const WeightMatrix& w = *job_.w;
+    if (gemm_ != nullptr) {
+      const int64_t g0 = (task % row_tasks_) * groups_per_task_, g1 = std::min(groups_, g0 + groups_per_task_);
+      const int64_t t0 = (task / row_tasks_) * kTokensPerTask, t1 = std::min(n_tokens_, t0 + kTokensPerTask);
+      gemm_(wv_, g0, g1, xv_, t0, t1, job_.out, job_.out_stride);
+      return;
+    }
+    const int64_t r0 = (task % row_tasks_) * kRowsPerTask, r1 = std::min(w.rows, r0 + kRowsPerTask);
+    const int64_t t0 = (task / row_tasks_) * kTokensPerTile, t1 = std::min(n_tokens_, t0 + kTokensPerTile);
+    for (int64_t r = r0; r < r1; ++r) {
+      const uint8_t* wr = w.data + r * w.row_stride;
+      for (int64_t t = t0; t < t1; ++t) job_.out[t * job_.out_stride + r] = dot_(wr, job_.x->row(t), w.cols);
+    }
+  }
+
+ private:
+  MatmulJob job_;
+  int64_t n_tokens_;
+  GemmFn gemm_ = nullptr;
+  VecDotFn dot_ = nullptr;
+  GemmWeightsView wv_{};
+  GemmActView xv_{};
+  int64_t groups_ = 0, groups_per_task_ = 1, row_tasks_ = 0, token_tasks_ = 0;
+};
+
+constexpr int kMaxJobs = 8;
+
+void run_jobs(const MatmulJob* jobs, int n_jobs, int64_t n_tokens, ThreadPool& pool, const KernelTable& kernels) {
+  if (n_jobs > kMaxJobs) throw Error("matmul: more than 8 fused jobs");
+  // Built in place: no allocation per call.
+  alignas(JobTasks) unsigned char storage[kMaxJobs][sizeof(JobTasks)];
+  JobTasks* parts[kMaxJobs];
+  int64_t first[kMaxJobs + 1] = {0};
+  for (int j = 0; j < n_jobs; ++j) {
+    parts[j] = new (storage[j]) JobTasks(jobs[j], n_tokens, pool.size(), kernels);
+    first[j + 1] = first[j] + parts[j]->size();
+  }
+  pool.parallel_for(first[n_jobs], [&](int64_t task, int) {
+    int j = 0;
+    while (task >= first[j + 1]) ++j;
+    parts[j]->run(task - first[j]);
+  });
+  static_assert(std::is_trivially_destructible_v<JobTasks>);
+}
+
+}  // namespace
+
+void matmul(const MatmulJob* jobs, int n_jobs, int64_t n_tokens, ThreadPool& pool) {
+  run_jobs(jobs, n_jobs, n_tokens, pool, active_kernels());
+}
+
 void matmul(const WeightMatrix& w, const QuantizedActivations& x, int64_t n_tokens, float* out,
             int64_t out_stride, ThreadPool& pool) {
-  matmul(w, x, n_tokens, out, out_stride, pool, active_kernels());
+  const MatmulJob job{&w, &x, out, out_stride};
+  run_jobs(&job, 1, n_tokens, pool, active_kernels());
 }
 
 void matmul(const WeightMatrix& w, const QuantizedActivations& x, int64_t n_tokens, float* out,
             int64_t out_stride, ThreadPool& pool, const KernelTable& kernels) {
-  if (x.act_type() != activation_type_for(w.type) || x.cols() != w.cols) throw Error("matmul: activations quantized for another weight");
-  if (n_tokens <= 0 || w.rows <= 0) return;
-  const GemmFn gemm = w.packed ? kernels.gemm_fn(w.type) : nullptr;
-  if (gemm != nullptr) {
-    const PackedWeights& p = *w.packed;
-    const GemmWeightsView wv{p.group(0), p.layout().group_bytes, p.layout(), p.rows(), p.cols() / p.layout().block_elements};
-    const GemmActView xv{static_cast<const uint8_t*>(x.row(0)), x.row_bytes(), x.extras(0), x.extra_bytes()};
-    const int64_t n_group_tasks = (p.groups() + kGroupsPerTask - 1) / kGroupsPerTask;
-    const int64_t n_token_tasks = (n_tokens + kTokensPerTask - 1) / kTokensPerTask;
-    pool.parallel_for(n_group_tasks * n_token_tasks, [&](int64_t task, int) {
-      const int64_t g0 = (task % n_group_tasks) * kGroupsPerTask, g1 = std::min(p.groups(), g0 + kGroupsPerTask);
-      const int64_t t0 = (task / n_group_tasks) * kTokensPerTask, t1 = std::min(n_tokens, t0 + kTokensPerTask);
-      gemm(wv, g0, g1, xv, t0, t1, out, out_stride);
-    });
-    return;
-  }
-  const VecDotFn dot = kernels.vec_dot_fn(w.type);
-  if (dot == nullptr || w.cols % block_elements(w.type) != 0) {
-    vec_dot(w.type, w.data, x.row(0), w.cols);  // throws the usual message
-    return;
-  }
-  const int64_t n_row_tasks = (w.rows + kRowsPerTask - 1) / kRowsPerTask;
-  const int64_t n_tok_tiles = (n_tokens + kTokensPerTile - 1) / kTokensPerTile;
-  pool.parallel_for(n_row_tasks * n_tok_tiles, [&](int64_t task, int) {
-    const int64_t r0 = (task % n_row_tasks) * kRowsPerTask, r1 = std::min(w.rows, r0 + kRowsPerTask);
-    const int64_t t0 = (task / n_row_tasks) * kTokensPerTile, t1 = std::min(n_tokens, t0 + kTokensPerTile);
-    for (int64_t r = r0; r < r1; ++r) {
-      const uint8_t* wr = w.data + r * w.row_stride;
-      for (int64_t t = t0; t < t1; ++t) out[t * out_stride + r] = dot(wr, x.row(t), w.cols);
-    }
-  });
+  const MatmulJob job{&w, &x, out, out_stride};
+  run_jobs(&job, 1, n_tokens, pool, kernels);
 }
 
 }  // namespace nagare

@@ -56,6 +56,18 @@ class QuantizedActivations {
   int64_t cols_ = 0;
 };
 
+// One weight, its activations and its output: a part of a fused matmul call.
+struct MatmulJob {
+  const WeightMatrix* w = nullptr;
+  const QuantizedActivations* x = nullptr;
+  float* out = nullptr;
+  int64_t out_stride = 0;
+};
+
+// Several matmuls over the same tokens (e.g. q, k and v) in one pass of the pool: one wait
+// instead of several, and the threads balance over all of them. Each output as matmul() gives.
+void matmul(const MatmulJob* jobs, int n_jobs, int64_t n_tokens, ThreadPool& pool);
+
 // out[t * out_stride + r] for r in [0, w.rows), t in [0, n_tokens), with the active ISA's kernels.
 void matmul(const WeightMatrix& w, const QuantizedActivations& x, int64_t n_tokens, float* out,
             int64_t out_stride, ThreadPool& pool);

@@ -220,9 +220,12 @@ void Model::forward(const Batch& batch, KvCache& kv, float* logits, ThreadPool& 
     const Layer& L = layers_[il];
     pool.parallel_for(n, [&](int64_t t, int) { rms_norm(x + t * d, L.attn_norm, xn + t * d, d, c.norm_eps); });
     ws_.acts.reset(xn, n, d);
-    matmul_into(L.wq, n, ws_.q.data(), pool);
-    matmul_into(L.wk, n, ws_.k.data(), pool);
-    matmul_into(L.wv, n, ws_.v.data(), pool);
+    {  // q, k and v in one pass of the pool
+      const MatmulJob jobs[] = {{&L.wq, &ws_.acts.get(L.wq.type, pool), ws_.q.data(), L.wq.rows},
+                                {&L.wk, &ws_.acts.get(L.wk.type, pool), ws_.k.data(), L.wk.rows},
+                                {&L.wv, &ws_.acts.get(L.wv.type, pool), ws_.v.data(), L.wv.rows}};
+      matmul(jobs, 3, n, pool);
+    }
 
     pool.parallel_for(n, [&](int64_t t, int) {
       float* q = ws_.q.data() + t * q_dim;
@@ -251,8 +254,11 @@ void Model::forward(const Batch& batch, KvCache& kv, float* logits, ThreadPool& 
       rms_norm(x + t * d, L.ffn_norm, xn + t * d, d, c.norm_eps);
     });
     ws_.acts.reset(xn, n, d);
-    matmul_into(L.gate, n, ws_.gate.data(), pool);
-    matmul_into(L.up, n, ws_.up.data(), pool);
+    {  // gate and up in one pass of the pool
+      const MatmulJob jobs[] = {{&L.gate, &ws_.acts.get(L.gate.type, pool), ws_.gate.data(), L.gate.rows},
+                                {&L.up, &ws_.acts.get(L.up.type, pool), ws_.up.data(), L.up.rows}};
+      matmul(jobs, 2, n, pool);
+    }
     pool.parallel_for(n, [&](int64_t t, int) {
       float* g = ws_.gate.data() + t * c.n_ff;
       const float* u = ws_.up.data() + t * c.n_ff;

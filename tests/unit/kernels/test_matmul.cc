@@ -214,6 +214,33 @@ TEST(Matmul, ModelWeights) {
   }
 }
 
+// One pool pass over several weights (q, k, v; gate, up) gives each the bits it gets alone.
+TEST(Matmul, FusedJobsEqualSeparateCalls) {
+  std::mt19937 rng(26);
+  ThreadPool pool(2);
+  const int64_t cols = 512;
+  Weights q(GgmlType::Q5_0, 64, cols, rng), k(GgmlType::Q5_0, 16, cols, rng), v(GgmlType::Q8_0, 16, cols, rng);
+  Weights kq(GgmlType::Q4_K, 40, cols, rng), f(GgmlType::F16, 9, cols, rng);
+  for (int64_t n_tokens : {1, 7, 16}) {
+    const auto x = random_tokens(rng, n_tokens, cols);
+    QuantizedActivations a8, ak, ah;
+    a8.quantize(GgmlType::Q8_0, x.data(), n_tokens, cols, cols, pool);
+    ak.quantize(GgmlType::Q8_K, x.data(), n_tokens, cols, cols, pool);
+    ah.quantize(GgmlType::F16, x.data(), n_tokens, cols, cols, pool);
+    const std::pair<const Weights*, const QuantizedActivations*> parts[] = {{&q, &a8}, {&k, &a8}, {&v, &a8}, {&kq, &ak}, {&f, &ah}};
+    std::vector<std::vector<float>> fused, alone;
+    std::vector<MatmulJob> jobs;
+    for (auto [W, acts] : parts) {
+      fused.emplace_back(size_t(n_tokens * W->w.rows));
+      alone.emplace_back(size_t(n_tokens * W->w.rows));
+      jobs.push_back({&W->w, acts, fused.back().data(), W->w.rows});
+      matmul(W->w, *acts, n_tokens, alone.back().data(), W->w.rows, pool);
+    }
+    matmul(jobs.data(), int(jobs.size()), n_tokens, pool);
+    for (size_t j = 0; j < jobs.size(); ++j) expect_bits_equal(fused[j], alone[j], "job " + std::to_string(j));
+  }
+}
+
 TEST(Matmul, RejectsMismatchedActivations) {
   std::mt19937 rng(25);
   ThreadPool pool(1);
