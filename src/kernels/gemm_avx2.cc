@@ -61,6 +61,10 @@ struct V {
   static I dot(I acc, I w, const int8_t* a) {
     return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(w, bcast4(a)), _mm256_set1_epi16(1)));
   }
+  // 16-bit accumulation of pair sums (only where they provably fit), widened once.
+  static constexpr bool kDot16 = true;
+  static I dot16(I acc, I w, const int8_t* a) { return _mm256_add_epi16(acc, _mm256_maddubs_epi16(w, bcast4(a))); }
+  static I widen16(I acc) { return _mm256_madd_epi16(acc, _mm256_set1_epi16(1)); }
   // Q8_0's signed weights: |w| times a with w's sign (|w| <= 128, |a| <= 127: no saturation).
   static I q8_prepare(I w) { return _mm256_abs_epi8(w); }
   static I dot_q8(I acc, I w, I w_abs, const int8_t* a) {

@@ -58,6 +58,9 @@ struct V {
   }
   // acc + per lane: 4 unsigned weight bytes times the 4 signed activations at a.
   static I dot(I acc, I w, const int8_t* a) { return _mm512_dpbusd_epi32(acc, w, bcast4(a)); }
+  static constexpr bool kDot16 = false;  // vpdpbusd accumulates in 32 bits directly
+  static I dot16(I acc, I w, const int8_t* a) { return dot(acc, w, a); }
+  static I widen16(I acc) { return acc; }
   // Q8_0's signed weights, offset by 128 to unsigned (the kernel subtracts 128 * sum(a)).
   static I q8_prepare(I w) { return w; }
   static I dot_q8(I acc, I w, I, const int8_t* a) {

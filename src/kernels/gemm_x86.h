@@ -67,6 +67,9 @@ void tile_legacy(const GemmWeightsView& w, int64_t g, const GemmActView& x, int6
                                                     : 0;
   constexpr size_t kActBytes = kHasMin ? kQ8_1Bytes : kQ8_0Bytes;
   constexpr size_t kActQs = kHasMin ? 4 : 2;
+  // 4-bit quants: a whole block's pair sums fit 16 bits (8 x 2 * 15 * 127 < 2^15), so pmaddubsw
+  // results are added as they come and widened once (AVX2; VNNI accumulates 32-bit anyway).
+  constexpr bool kShort = V::kDot16 && !kQ5 && kType != GgmlType::Q8_0;
   const PackedLayout& L = w.layout;
   const uint8_t* grp[G];
   for (int gi = 0; gi < G; ++gi) grp[gi] = w.data + size_t(g + gi) * w.group_bytes;
@@ -102,6 +105,10 @@ void tile_legacy(const GemmWeightsView& w, int64_t g, const GemmActView& x, int6
         }
       }
     } else {
+      I s16[R][T];
+      if constexpr (kShort)
+        for (auto& row : s16)
+          for (auto& v : row) v = V::zero();
       for (int i = 0; i < 4; ++i) {
         I w0[R], w1[R];
         for (int r = 0; r < R; ++r) {
@@ -118,11 +125,19 @@ void tile_legacy(const GemmWeightsView& w, int64_t g, const GemmActView& x, int6
         for (int tt = 0; tt < T; ++tt) {
           const int8_t* ap = a[tt] + b * kActBytes + 8 * i;
           for (int r = 0; r < R; ++r) {
-            s[r][tt] = V::dot(s[r][tt], w0[r], ap);
-            s[r][tt] = V::dot(s[r][tt], w1[r], ap + 4);
+            if constexpr (kShort) {
+              s16[r][tt] = V::dot16(s16[r][tt], w0[r], ap);
+              s16[r][tt] = V::dot16(s16[r][tt], w1[r], ap + 4);
+            } else {
+              s[r][tt] = V::dot(s[r][tt], w0[r], ap);
+              s[r][tt] = V::dot(s[r][tt], w1[r], ap + 4);
+            }
           }
         }
       }
+      if constexpr (kShort)
+        for (int r = 0; r < R; ++r)
+          for (int tt = 0; tt < T; ++tt) s[r][tt] = V::add(s[r][tt], V::widen16(s16[r][tt]));
     }
     for (int r = 0; r < R; ++r) {
       const uint8_t* gp = grp[r / kVecs];
@@ -154,6 +169,7 @@ void tile_q45_k(const GemmWeightsView& w, int64_t g, const GemmActView& x, int64
                 const uint8_t* pf) {
   constexpr int R = G * kVecs;
   constexpr bool kQ5 = kType == GgmlType::Q5_K;
+  constexpr bool kShort = V::kDot16 && !kQ5;
   const PackedLayout& L = w.layout;
   const uint8_t* grp[G];
   for (int gi = 0; gi < G; ++gi) grp[gi] = w.data + size_t(g + gi) * w.group_bytes;
@@ -173,7 +189,7 @@ void tile_q45_k(const GemmWeightsView& w, int64_t g, const GemmActView& x, int64
     for (auto& row : isum)
       for (auto& v : row) v = V::zero();
     for (int j = 0; j < 8; ++j) {
-      I s[R][T];
+      I s[R][T];  // Q4_K on AVX2: 16-bit sums over the 32-element sub-block (see tile_legacy)
       for (auto& row : s)
         for (auto& v : row) v = V::zero();
       for (int ii = 0; ii < 4; ++ii) {
@@ -193,11 +209,19 @@ void tile_q45_k(const GemmWeightsView& w, int64_t g, const GemmActView& x, int64
         for (int tt = 0; tt < T; ++tt) {
           const int8_t* ap = reinterpret_cast<const int8_t*>(a[tt] + b * kQ8_KBytes + 4) + 8 * i;
           for (int r = 0; r < R; ++r) {
-            s[r][tt] = V::dot(s[r][tt], w0[r], ap);
-            s[r][tt] = V::dot(s[r][tt], w1[r], ap + 4);
+            if constexpr (kShort) {
+              s[r][tt] = V::dot16(s[r][tt], w0[r], ap);
+              s[r][tt] = V::dot16(s[r][tt], w1[r], ap + 4);
+            } else {
+              s[r][tt] = V::dot(s[r][tt], w0[r], ap);
+              s[r][tt] = V::dot(s[r][tt], w1[r], ap + 4);
+            }
           }
         }
       }
+      if constexpr (kShort)
+        for (auto& row : s)
+          for (auto& v : row) v = V::widen16(v);
       for (int r = 0; r < R; ++r) {
         const I sc = V::load_u8_i32(grp[r / kVecs] + L.sc + b * L.sc_bytes + kGemmRows * j, r % kVecs);
         for (int tt = 0; tt < T; ++tt) isum[r][tt] = V::add(isum[r][tt], V::mullo(s[r][tt], sc));
