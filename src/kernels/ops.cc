@@ -18,15 +18,36 @@
 
 namespace nagare {
 
-void rms_norm(const float* x, const float* weight, float* y, int64_t n, float eps) {
-  double sum = 0;  // double: the mean of squares is a long reduction; ggml accumulates in double too
-  for (int64_t i = 0; i < n; ++i) sum += double(x[i]) * double(x[i]);
-  float scale = 1.0f / std::sqrt(float(sum / double(n)) + eps);
-  if (weight) {
-    for (int64_t i = 0; i < n; ++i) y[i] = x[i] * scale * weight[i];
-  } else {
-    for (int64_t i = 0; i < n; ++i) y[i] = x[i] * scale;
+namespace {
+template <int kRows>
+void rms_norm_block(const float* x, const float* weight, float* y, int64_t n, float eps) {
+  // The rows' sums run side by side: each is the same sequential double sum as one row alone,
+  // but the additions of different rows overlap instead of waiting on each other.
+  double sum[kRows] = {};
+  for (int64_t i = 0; i < n; ++i)
+    for (int r = 0; r < kRows; ++r) sum[r] += double(x[r * n + i]) * double(x[r * n + i]);
+  for (int r = 0; r < kRows; ++r) {
+    const float scale = 1.0f / std::sqrt(float(sum[r] / double(n)) + eps);
+    const float* xr = x + r * n;
+    float* yr = y + r * n;
+    if (weight) {
+      for (int64_t i = 0; i < n; ++i) yr[i] = xr[i] * scale * weight[i];
+    } else {
+      for (int64_t i = 0; i < n; ++i) yr[i] = xr[i] * scale;
+    }
   }
+}
+}  // namespace
+
+void rms_norm(const float* x, const float* weight, float* y, int64_t n, float eps) {
+  // double: the mean of squares is a long reduction; ggml accumulates in double too
+  rms_norm_block<1>(x, weight, y, n, eps);
+}
+
+void rms_norm_rows(const float* x, const float* weight, float* y, int64_t n_rows, int64_t n, float eps) {
+  int64_t r = 0;
+  for (; r + 4 <= n_rows; r += 4) rms_norm_block<4>(x + r * n, weight, y + r * n, n, eps);
+  for (; r < n_rows; ++r) rms_norm_block<1>(x + r * n, weight, y + r * n, n, eps);
 }
 
 Rope::Rope(int32_t rot_dims, float freq_base, float freq_scale, RopeStyle style, const float* freq_factors)

@@ -7,6 +7,9 @@ namespace nagare {
 
 // y = x / sqrt(mean(x^2) + eps) * weight (weight may be null: plain normalization). y may alias x.
 void rms_norm(const float* x, const float* weight, float* y, int64_t n, float eps);
+// rms_norm of n_rows consecutive rows of n (each row's result as rms_norm gives it), faster than
+// one call per row. y may alias x.
+void rms_norm_rows(const float* x, const float* weight, float* y, int64_t n_rows, int64_t n, float eps);
 
 enum class RopeStyle { kNorm, kNeox };  // pairs (2i, 2i+1) as llama; pairs (i, i + d/2) as GPT-NeoX/Gemma
 

@@ -218,7 +218,9 @@ void Model::forward(const Batch& batch, KvCache& kv, float* logits, ThreadPool& 
 
   for (int32_t il = 0; il < c.n_layer; ++il) {
     const Layer& L = layers_[il];
-    pool.parallel_for(n, [&](int64_t t, int) { rms_norm(x + t * d, L.attn_norm, xn + t * d, d, c.norm_eps); });
+    pool.parallel_for((n + 3) / 4, [&](int64_t t4, int) {
+      rms_norm_rows(x + 4 * t4 * d, L.attn_norm, xn + 4 * t4 * d, std::min<int64_t>(4, n - 4 * t4), d, c.norm_eps);
+    });
     ws_.acts.reset(xn, n, d);
     {  // q, k and v in one pass of the pool
       const MatmulJob jobs[] = {{&L.wq, &ws_.acts.get(L.wq.type, pool), ws_.q.data(), L.wq.rows},
@@ -231,8 +233,8 @@ void Model::forward(const Batch& batch, KvCache& kv, float* logits, ThreadPool& 
       float* q = ws_.q.data() + t * q_dim;
       float* k = ws_.k.data() + t * k_dim;
       if (c.qk_norm) {
-        for (int32_t h = 0; h < c.n_head; ++h) rms_norm(q + h * c.head_dim_k, L.q_norm, q + h * c.head_dim_k, c.head_dim_k, c.norm_eps);
-        for (int32_t h = 0; h < c.n_head_kv; ++h) rms_norm(k + h * c.head_dim_k, L.k_norm, k + h * c.head_dim_k, c.head_dim_k, c.norm_eps);
+        rms_norm_rows(q, L.q_norm, q, c.n_head, c.head_dim_k, c.norm_eps);
+        rms_norm_rows(k, L.k_norm, k, c.n_head_kv, c.head_dim_k, c.norm_eps);
       }
       L.rope.apply(q, c.n_head, c.head_dim_k, batch.positions[t]);
       L.rope.apply(k, c.n_head_kv, c.head_dim_k, batch.positions[t]);

@@ -12,6 +12,7 @@
 #include "kernels/cpu_features.h"
 #include "kernels/dispatch.h"
 #include "kernels/fp16.h"
+#include "kernels/ops.h"
 #include "kernels/ops_ref.h"
 #include "kernels/quant.h"
 #include "kernels/quant_blocks.h"
@@ -274,6 +275,24 @@ TEST(Simd, RowOpsMatchTheirScalarDefinitions) {
       std::vector<float> back(static_cast<size_t>(n));
       k->fp16_to_fp32(bh.data(), back.data(), n);
       for (int64_t i = 0; i < n; ++i) ASSERT_EQ(float_bits(back[size_t(i)]), float_bits(bw[size_t(i)])) << what;
+    }
+  }
+}
+
+TEST(Simd, RmsNormRowsEqualsOneRowAtATime) {
+  std::mt19937 rng(19);
+  for (int64_t n : {1, 7, 64, 256, 640}) {
+    for (int64_t rows : {1, 3, 4, 5, 9}) {
+      const auto x = random_row(rng, rows * n, -8, 8);
+      const auto w = random_row(rng, n, -1, 1);
+      std::vector<float> want(x.size()), got(x.size()), inplace = x;
+      for (int64_t r = 0; r < rows; ++r) rms_norm(x.data() + r * n, w.data(), want.data() + r * n, n, 1e-6f);
+      rms_norm_rows(x.data(), w.data(), got.data(), rows, n, 1e-6f);
+      rms_norm_rows(inplace.data(), w.data(), inplace.data(), rows, n, 1e-6f);
+      for (size_t i = 0; i < x.size(); ++i) {
+        ASSERT_EQ(float_bits(got[i]), float_bits(want[i])) << "n=" << n << " rows=" << rows;
+        ASSERT_EQ(float_bits(inplace[i]), float_bits(want[i])) << "in place, n=" << n << " rows=" << rows;
+      }
     }
   }
 }
