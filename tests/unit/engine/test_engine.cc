@@ -134,6 +134,9 @@ TEST(Engine, CancelFreesBlocks) {
     s->wait();
     s->drain(ev);
   }
+  // Stats are published at the end of each step, just after the step's tokens: wait for them.
+  for (int i = 0; i < 500 && e->stats().kv_blocks_in_use == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
   EXPECT_GT(e->stats().kv_blocks_in_use, 0);
   s->cancel();
   Output rest = collect(*s);
