@@ -36,6 +36,5 @@ std::vector<int32_t> ChatPrompt::tokenize(const std::vector<ChatMessage>& messag
   return tokenizer_.encode(text, !has_bos, true);
 }
 
-std::vector<int32_t> ChatPrompt::tokenize_text(const std::string& text) const { return tokenizer_.encode(text, true, false); }
 
 }  // namespace nagare

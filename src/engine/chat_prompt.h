@@ -20,8 +20,6 @@ class ChatPrompt {
   // vocabulary asks for it and the template did not already write it).
   std::vector<int32_t> tokenize(const std::vector<ChatMessage>& messages, bool add_generation_prompt = true) const;
   std::string render(const std::vector<ChatMessage>& messages, bool add_generation_prompt = true) const;
-  // Plain text completion: tokenized with BOS as the vocabulary asks, special tokens as text.
-  std::vector<int32_t> tokenize_text(const std::string& text) const;
 
   const ChatTemplate& chat_template() const { return template_; }
   bool builtin() const { return builtin_; }  // the file had no template

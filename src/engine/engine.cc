@@ -60,6 +60,7 @@ struct Engine::Impl {
   std::deque<std::unique_ptr<Sequence>> waiting;
   std::vector<std::unique_ptr<Sequence>> running;  // in arrival order
   std::vector<Sequence*> batch_seqs;
+  std::vector<Sequence*> done;  // finished in this step (kept to reuse its memory)
   Batch batch;
   std::vector<float> logits;
   EngineStats counters;
@@ -258,7 +259,7 @@ bool Engine::Impl::step() {
 
   const int64_t V = model->config().n_vocab;
   int64_t row_index = 0;
-  std::vector<Sequence*> done;
+  done.clear();
   for (Sequence* s : batch_seqs) {
     const bool was_prefill = s->n_computed < int32_t(s->request.prompt.size());
     s->n_computed += s->scheduled;

@@ -2,17 +2,6 @@
 
 namespace nagare {
 
-const char* finish_reason_name(FinishReason r) {
-  switch (r) {
-    case FinishReason::kStop: return "stop";
-    case FinishReason::kLength: return "length";
-    case FinishReason::kCancelled: return "cancelled";
-    case FinishReason::kError: return "error";
-    case FinishReason::kNone: break;
-  }
-  return "none";
-}
-
 void RequestStream::set_notify(std::function<void()> fn) {
   std::lock_guard<std::mutex> lock(mutex_);
   notify_ = std::move(fn);

@@ -29,7 +29,6 @@ struct GenerateRequest {
 };
 
 enum class FinishReason { kNone, kStop, kLength, kCancelled, kError };
-const char* finish_reason_name(FinishReason r);  // "stop", "length", "cancelled", "error"
 
 // One generated token, with the text it completes (may be empty while a UTF-8 character or a
 // possible stop string is pending).

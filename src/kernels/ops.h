@@ -34,10 +34,6 @@ void gelu_tanh_mul(const float* gate, const float* up, float* out, int64_t n);  
 void add_in_place(float* x, const float* y, int64_t n);
 void scale_in_place(float* x, float s, int64_t n);
 
-}  // namespace nagare
-
-namespace nagare {
-
 // Half-float rows <-> float rows (F16C where the active ISA has it; exact either way).
 void fp16_to_fp32_row(const uint16_t* src, float* dst, int64_t n);
 void fp32_to_fp16_row(const float* src, uint16_t* dst, int64_t n);

@@ -5,15 +5,13 @@
 
 #include <queue>
 
+#include "tokenizer/char_symbols.h"
 #include "tokenizer/unicode.h"
 
 namespace nagare {
 namespace {
 
-struct Symbol {
-  int32_t prev, next;
-  uint32_t start, len;  // byte range in the encoded word; len 0 once merged away
-};
+using Symbol = CharSymbol;
 
 struct Bigram {
   int32_t rank;
@@ -61,15 +59,7 @@ void BpeTokenizer::encode_text(std::string_view text, bool /*after_special*/,
       }
     }
 
-    symbols.clear();
-    for (size_t offs = 0; offs < word.size();) {
-      const size_t len = std::min(unicode::utf8_len(static_cast<uint8_t>(word[offs])),
-                                  word.size() - offs);
-      const int32_t index = static_cast<int32_t>(symbols.size());
-      symbols.push_back({index - 1, offs + len == word.size() ? -1 : index + 1,
-                         static_cast<uint32_t>(offs), static_cast<uint32_t>(len)});
-      offs += len;
-    }
+    split_into_char_symbols(word, symbols);
     auto try_add = [&](int32_t left, int32_t right) {
       if (left < 0 || right < 0) return;
       const Symbol& l = symbols[left];

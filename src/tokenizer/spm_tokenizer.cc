@@ -6,15 +6,13 @@
 
 #include <queue>
 
+#include "tokenizer/char_symbols.h"
 #include "tokenizer/unicode.h"
 
 namespace nagare {
 namespace {
 
-struct Symbol {
-  int32_t prev, next;
-  uint32_t start, len;  // byte range in the escaped text; len 0 once merged away
-};
+using Symbol = CharSymbol;
 
 struct Bigram {
   float score;
@@ -45,14 +43,7 @@ void SpmTokenizer::encode_text(std::string_view raw, bool after_special,
 
   std::vector<Symbol> symbols;
   symbols.reserve(text.size());
-  for (size_t offs = 0; offs < text.size();) {
-    const size_t len = std::min(unicode::utf8_len(static_cast<uint8_t>(text[offs])),
-                                text.size() - offs);
-    const int32_t index = static_cast<int32_t>(symbols.size());
-    symbols.push_back({index - 1, offs + len == text.size() ? -1 : index + 1,
-                       static_cast<uint32_t>(offs), static_cast<uint32_t>(len)});
-    offs += len;
-  }
+  split_into_char_symbols(text, symbols);
   if (symbols.empty()) return;
 
   std::vector<Bigram> storage;

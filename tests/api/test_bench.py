@@ -374,7 +374,9 @@ def test_request_rate_sweep_and_jsonl(nagare_bin, fake, tmp_path):
     for lv in res["levels"]:
         assert lv["requests"]["succeeded"] == 4
         assert lv["prompt_tokens"] == 3 + 2 + 3 + 2 and lv["completion_tokens"] == 2 + 3 + 2 + 3
-    assert [b["prompt"] for b in s.bodies[:2]] == ["one two three", "four five"]
+    # The file's requests cycle in order; at rate inf they are all in flight at once, so only the
+    # multiset of what arrived is fixed, not its order.
+    assert sorted(b["prompt"] for b in s.bodies) == ["four five"] * 4 + ["one two three"] * 4
 
 
 def test_missing_usage_is_estimated_and_said(nagare_bin, fake, tmp_path):
@@ -505,7 +507,8 @@ def test_duration_bounds_a_level_and_cut_off_requests_are_not_counted(nagare_bin
     lv = load(out)["levels"][0]
     assert lv["requests"]["succeeded"] == 4 and lv["requests"]["failed"] == 0
     assert lv["requests"]["cut_off"] == 2
-    assert lv["wall_time_s"] == pytest.approx(2, abs=0.5)
+    # The level lasts its duration (not less), plus whatever a loaded machine adds.
+    assert 1.9 <= lv["wall_time_s"] < 10
     assert "still running at the end (--duration)" in r.stdout
 
 
