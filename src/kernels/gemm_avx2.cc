@@ -100,7 +100,7 @@ struct V {
   }
 };
 
-#include "kernels/gemm_x86.h"
+#include "kernels/gemm_tiles.h"
 
 }  // namespace
 

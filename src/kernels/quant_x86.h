@@ -4,7 +4,7 @@
 //
 // Activation quantizers produce exactly the bytes of the scalar reference (same float
 // operations; std::round's ties-away and the reference's first-maximum choice reproduced).
-// vec_dot follows the canonical SIMD order of kernels/gemm_x86.h for the quantized types, so it
+// vec_dot follows the canonical SIMD order of kernels/gemm_tiles.h for the quantized types, so it
 // equals the packed GEMM bit for bit; for F32/F16/BF16 it sums float products in 32 double
 // lanes (lane = i mod 32 in chunks of 8, zero-padded), then adds the lanes in a fixed tree.
 
@@ -249,7 +249,7 @@ float vec_dot_q8_0(const void* w, const void* a, int64_t n) {
   return sumf;
 }
 
-// ---- K-quants: exact integer sums per super-block, then gemm_x86.h's float order ----
+// ---- K-quants: exact integer sums per super-block, then gemm_tiles.h's float order ----
 
 inline void k4_scales(const uint8_t* s, uint8_t sc[8], uint8_t mn[8]) {
   for (int j = 0; j < 4; ++j) {

@@ -1,7 +1,8 @@
-// Packed-weight tile kernels for x86 (see kernels/gemm.h), written once against a vector type V
-// and compiled twice: by gemm_avx2.cc (V = 8 rows per __m256i, pmaddubsw) and gemm_avx512.cc
-// (V = 16 rows per __m512i, VNNI vpdpbusd). Include only from those files, inside
-// `namespace nagare { namespace {` after V is defined, so nothing here has external linkage.
+// Packed-weight tile kernels (see kernels/gemm.h), written once against an ISA traits struct V
+// and compiled once per SIMD ISA: by gemm_avx2.cc (V = 8 rows per __m256i, pmaddubsw),
+// gemm_avx512.cc (V = 16 rows per __m512i, VNNI vpdpbusd) and gemm_neon.cc (V = 4 rows per
+// int32x4_t). Include only from those files, inside `namespace nagare { namespace {` after V is
+// defined, so nothing here has external linkage.
 //
 // One vector lane is one weight row: a 32-bit lane gathers the products of 4 consecutive
 // elements ("k-group") of its row with the same 4 activations, broadcast to every lane. Integer
