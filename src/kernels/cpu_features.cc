@@ -7,6 +7,10 @@
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 #endif
+#if defined(__aarch64__) && defined(__linux__)
+#include <asm/hwcap.h>
+#include <sys/auxv.h>
+#endif
 
 namespace nagare {
 namespace {
@@ -39,6 +43,13 @@ CpuFeatures detect() {
     }
   }
 #endif
+#if defined(__aarch64__)
+#if defined(__linux__)
+  f.neon = (getauxval(AT_HWCAP) & HWCAP_ASIMD) != 0;
+#else
+  f.neon = true;  // Advanced SIMD is mandatory in ARMv8-A
+#endif
+#endif
   return f;
 }
 
@@ -48,11 +59,13 @@ Isa choose_active() {
   if (env == nullptr || *env == '\0') return isa;
   std::optional<Isa> want = parse_isa(env);
   if (!want) {
-    std::fprintf(stderr, "nagare: ignoring NAGARE_ISA=%s (expected scalar, avx2 or avx512); using %s\n", env,
+    std::string names;
+    for (Isa i : kAllIsas) names += std::string(names.empty() ? "" : ", ") + isa_name(i);
+    std::fprintf(stderr, "nagare: ignoring NAGARE_ISA=%s (expected one of %s); using %s\n", env, names.c_str(),
                  isa_name(isa));
     return isa;
   }
-  if (int(*want) > int(isa)) {
+  if (!isa_supported(*want)) {
     std::fprintf(stderr, "nagare: NAGARE_ISA=%s is not supported by this CPU; using %s\n", env, isa_name(isa));
     return isa;
   }
@@ -73,11 +86,13 @@ bool isa_supported(Isa isa) {
     case Isa::kScalar: return true;
     case Isa::kAvx2: return avx2;
     case Isa::kAvx512: return avx2 && f.os_zmm && f.avx512f && f.avx512bw && f.avx512vl && f.avx512vnni;
+    case Isa::kNeon: return f.neon;
   }
   return false;
 }
 
 Isa best_isa() {
+  if (isa_supported(Isa::kNeon)) return Isa::kNeon;
   if (isa_supported(Isa::kAvx512)) return Isa::kAvx512;
   if (isa_supported(Isa::kAvx2)) return Isa::kAvx2;
   return Isa::kScalar;
@@ -93,6 +108,7 @@ const char* isa_name(Isa isa) {
     case Isa::kScalar: return "scalar";
     case Isa::kAvx2: return "avx2";
     case Isa::kAvx512: return "avx512";
+    case Isa::kNeon: return "neon";
   }
   return "?";
 }

@@ -41,8 +41,8 @@ KernelTable scalar_table() {
 }
 
 struct Tables {
-  KernelTable t[3];
-  bool ok[3] = {};
+  KernelTable t[kIsaCount];
+  bool ok[kIsaCount] = {};
   Tables() {
     t[0] = scalar_table();
     ok[0] = true;
@@ -60,6 +60,16 @@ struct Tables {
       register_avx512_quant(t[2]);
       register_avx512_gemm(t[2]);
       ok[2] = true;
+    }
+#endif
+#if defined(__aarch64__)
+    constexpr int kN = int(Isa::kNeon);
+    if (isa_supported(Isa::kNeon)) {
+      t[kN] = t[0];
+      t[kN].isa = Isa::kNeon;
+      register_neon_quant(t[kN]);
+      register_neon_gemm(t[kN]);
+      ok[kN] = true;
     }
 #endif
   }

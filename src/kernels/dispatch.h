@@ -48,10 +48,13 @@ const KernelTable* kernel_table(Isa isa);
 const KernelTable& active_kernels();
 
 // Implemented by the ISA translation units (quant_avx2.cc, gemm_avx2.cc, quant_avx512.cc,
-// gemm_avx512.cc); each overwrites the entries it has.
+// gemm_avx512.cc on x86-64; quant_neon.cc, gemm_neon.cc on AArch64); each overwrites the
+// entries it has.
 void register_avx2_quant(KernelTable& k);
 void register_avx2_gemm(KernelTable& k);
 void register_avx512_quant(KernelTable& k);
 void register_avx512_gemm(KernelTable& k);
+void register_neon_quant(KernelTable& k);
+void register_neon_gemm(KernelTable& k);
 
 }  // namespace nagare

@@ -13,8 +13,8 @@
 //   Q4_K, Q5_K  acc = (acc + (d_w * d_a) * float(isum)) - (dmin_w * d_a) * float(imin);
 //   Q6_K        acc = acc + (d_w * d_a) * float(isum)
 // per block, with isum / imin the super-block's exact integer sums. The raw-layout kernels of
-// quant_x86.h use the same order, so every SIMD path gives the same bits for an output element
-// whatever the tile, batch, or ISA.
+// quant_x86.h and quant_neon.cc use the same order, so every SIMD path gives the same bits for
+// an output element whatever the tile, batch, or ISA.
 
 using I = typename V::I;
 using F = typename V::F;

@@ -98,15 +98,25 @@ TEST(Fp16, FromFloatRoundingBoundariesExhaustive) {
   }
 }
 
-#if defined(__FLT16_MAX__)
-// The compiler's own conversion (libgcc or F16C, IEEE round-to-nearest-even) agrees on every
+// The compiler's half type: _Float16 where C++ has it; on AArch64 (where GCC 12 offers
+// _Float16 to C only) ARM's __fp16, which converts with the IEEE fcvt instruction.
+#if defined(__aarch64__)
+using CompilerHalf = __fp16;
+#define NAGARE_HAVE_COMPILER_HALF 1
+#elif defined(__FLT16_MAX__)
+using CompilerHalf = _Float16;
+#define NAGARE_HAVE_COMPILER_HALF 1
+#endif
+
+#if defined(NAGARE_HAVE_COMPILER_HALF)
+// The compiler's own conversion (libgcc, F16C or fcvt, IEEE round-to-nearest-even) agrees on every
 // float whose top 19 bits are enumerated with low bits from a set that covers ties and their
 // neighbours, and on a large pseudo-random sample.
 TEST(Fp16, FromFloatMatchesCompilerFloat16) {
   const uint32_t lows[] = {0, 1, 0x0fff, 0x1000, 0x1001, 0x1fff, 0x0800, 0x17ff};
   auto check = [](uint32_t u) {
     const float f = from_bits(u);
-    const _Float16 ref = static_cast<_Float16>(f);
+    const CompilerHalf ref = static_cast<CompilerHalf>(f);
     uint16_t rb;
     std::memcpy(&rb, &ref, 2);
     const uint16_t ours = fp32_to_fp16(f);

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstring>
 #include <cstdio>
+#include <iterator>
 #include <limits>
 
 #include "kernels/cpu_features.h"
@@ -28,10 +29,12 @@ std::string name(GgmlType t) { return std::string(ggml_type_name(t)); }
 
 const KernelTable& scalar() { return *kernel_table(Isa::kScalar); }
 
-// The SIMD tables this machine can run (AVX2, AVX-512); tests note when one is missing.
+// The SIMD tables of this architecture that this machine can run (AVX2, AVX-512 on x86-64;
+// NEON on AArch64); tests note when one is missing.
 std::vector<const KernelTable*> simd_tables() {
   std::vector<const KernelTable*> out;
-  for (Isa isa : {Isa::kAvx2, Isa::kAvx512}) {
+  for (Isa isa : kAllIsas) {
+    if (isa == Isa::kScalar) continue;
     if (const KernelTable* k = kernel_table(isa)) {
       out.push_back(k);
     } else {
@@ -64,6 +67,17 @@ TEST(CpuFeatures, IsaNamesAndTables) {
   if (isa_supported(Isa::kAvx512)) {
     EXPECT_TRUE(isa_supported(Isa::kAvx2));
   }
+  // Each architecture runs only its own tiers.
+  for (Isa isa : {Isa::kAvx2, Isa::kAvx512, Isa::kNeon}) {
+    if (std::find(std::begin(kAllIsas), std::end(kAllIsas), isa) == std::end(kAllIsas)) {
+      EXPECT_FALSE(isa_supported(isa)) << isa_name(isa);
+      EXPECT_EQ(kernel_table(isa), nullptr) << isa_name(isa);
+      EXPECT_FALSE(parse_isa(isa_name(isa)).has_value()) << isa_name(isa);
+    }
+  }
+#if defined(__aarch64__)
+  EXPECT_TRUE(isa_supported(Isa::kNeon));  // mandatory in ARMv8-A
+#endif
   std::printf("[ info ] best ISA %s, active %s\n", isa_name(best_isa()), isa_name(active_isa()));
 }
 
@@ -328,7 +342,9 @@ TEST(Simd, AttentionRowKernelsMatchSingleRows) {
 
 // Whether std::exp(float) is glibc's FMA expf, which ref::exp_glibc reproduces.
 bool glibc_fma_expf() {
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 28))
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 28)) && defined(__aarch64__)
+  return true;  // FMA is part of ARMv8-A
+#elif defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 28))
   return isa_supported(Isa::kAvx2);  // AVX2 implies FMA here
 #else
   return false;
