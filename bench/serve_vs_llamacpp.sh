@@ -3,8 +3,12 @@
 # same model, threads and context, one server at a time on loopback, measured by `nagare bench`.
 #   bench/serve_vs_llamacpp.sh [quick]   -> results in bench/results/, summary on stdout
 # Workloads: random prompts (128 words in, 64 tokens out, exact lengths) at concurrency
-# 1,4,16,32; the extraction workloads of ../shared/workloads at 1,5,10,15,20 (nagare only when
-# `quick`); a shared-prefix workload (1,500-word prefix) with nagare's prefix cache on and off.
+# 1,4,16,32; the extraction workloads of ../shared/workloads at 1,5,10,15,20 (`quick` caps their
+# answers at 128 tokens); a shared-prefix workload (1,500-word prefix) with nagare's prefix cache
+# on and off.
+# llama-cpp-python's server runs one request at a time and by default aborts a running stream
+# when the next request arrives (interrupt_requests); it is started with that off so that every
+# request completes, as it would behind a real client.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 quick=${1:-}
@@ -45,20 +49,20 @@ for model in $models; do
       "$nagare" serve -m "$model" --port $port --threads "$threads" --ctx-size "$ctx" --max-running 32 >/dev/null 2>&1 &
     else
       "$venv/bin/python" -m llama_cpp.server --model "$model" --port $port --n_threads "$threads" \
-        --n_threads_batch "$threads" --n_ctx "$ctx" >/dev/null 2>&1 &
+        --n_threads_batch "$threads" --n_ctx "$ctx" --interrupt_requests False >/dev/null 2>&1 &
     fi
     pid=$!
     wait_up
     bench "$server" "$name-random-$server" "${random_args[@]}"
-    if [ -z "$quick" ] || [ "$server" = nagare ]; then
-      for w in extraction_en extraction_ja; do
-        bench "$server" "$name-$w-$server" --workload ../shared/workloads/$w.json --num-requests 20 \
-          ${quick:+--output-len 128}
-      done
-    fi
+    for w in extraction_en extraction_ja; do
+      bench "$server" "$name-$w-$server" --workload ../shared/workloads/$w.json --num-requests 20 \
+        --concurrency 1,5,10,15,20 ${quick:+--output-len 128}
+    done
     stop $pid
   done
-  "$nagare" bench --compare "$out/$name-random-nagare.json" "$out/$name-random-llamacpp.json" | tee "$out/$name-random-compare.txt"
+  for w in random extraction_en extraction_ja; do
+    "$nagare" bench --compare "$out/$name-$w-nagare.json" "$out/$name-$w-llamacpp.json" | tee "$out/$name-$w-compare.txt"
+  done
   "$nagare" bench --chart "$out/$name-random.svg" "$out/$name-random-nagare.json" "$out/$name-random-llamacpp.json" >/dev/null
 
   for cache in on off; do

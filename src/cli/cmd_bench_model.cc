@@ -10,8 +10,10 @@
 #include <sstream>
 
 #include "cli/commands.h"
+#include "cli/read_bandwidth.h"
 #include "model/model.h"
 #include "util/error.h"
+#include "util/process_memory.h"
 
 namespace nagare {
 namespace {
@@ -24,7 +26,9 @@ struct BenchModelOptions {
   int32_t batch_steps = 32;
   int32_t reps = 5;
   int32_t threads = 0;
+  int32_t depth = 0;  // context tokens already in each sequence's KV before a test
   std::string output = "md";
+  bool roofline = true;
 };
 
 struct Result {
@@ -45,44 +49,59 @@ class Bench {
   Bench(Model& model, int32_t threads, int32_t max_tokens) : model_(model), pool_(threads) {
     const int32_t bs = 16;
     kv_ = std::make_unique<KvCache>(model.config(), (max_tokens + bs - 1) / bs, bs);
+    resident_after_load_ = resident_bytes();  // before this tool's own logits buffer
     logits_.resize(size_t(64) * model.config().n_vocab);
   }
   int threads() const { return pool_.size(); }
+  size_t kv_bytes() const { return kv_->bytes(); }
+  double read_bandwidth() { return measure_read_bandwidth(pool_); }
+  size_t resident_after_load() const { return resident_after_load_; }
 
-  // Seconds to process n prompt tokens of one sequence, 512 per forward (llama-bench's ubatch).
-  double prompt(int32_t n) {
-    auto table = blocks(0, n);
-    return timed([&] {
-      for (int32_t start = 0; start < n; start += 512) {
-        Batch b;
-        b.sequences.push_back({table.data(), int32_t(table.size())});
-        for (int32_t i = start; i < std::min(n, start + 512); ++i) b.add(token(i), i, 0, i + 1 == n);
-        model_.forward(b, *kv_, logits_.data(), pool_);
-      }
-    });
+  // Seconds to process n prompt tokens of one sequence after `depth` untimed ones, 512 per
+  // forward (llama-bench's ubatch).
+  double prompt(int32_t n, int32_t depth) {
+    auto table = blocks(0, depth + n);
+    fill(table, 0, depth);
+    return timed([&] { fill(table, depth, depth + n); });
   }
-  // Seconds for `steps` decode steps of `n_seq` sequences, one token each per step.
-  double decode(int32_t n_seq, int32_t steps) {
+  // Seconds for `steps` decode steps of `n_seq` sequences, one token each per step, each
+  // sequence first holding `depth` untimed prompt tokens.
+  double decode(int32_t n_seq, int32_t steps, int32_t depth) {
     std::vector<std::vector<int32_t>> tables;
-    for (int32_t s = 0; s < n_seq; ++s) tables.push_back(blocks(s * steps, steps));
+    for (int32_t s = 0; s < n_seq; ++s) {
+      tables.push_back(blocks(s, depth + steps));
+      fill(tables.back(), 0, depth);
+    }
     return timed([&] {
       for (int32_t step = 0; step < steps; ++step) {
         Batch b;
         for (int32_t s = 0; s < n_seq; ++s) {
           b.sequences.push_back({tables[s].data(), int32_t(tables[s].size())});
-          b.add(token(step + s), step, s, true);
+          b.add(token(depth + step + s), depth + step, s, true);
         }
         model_.forward(b, *kv_, logits_.data(), pool_);
       }
     });
   }
+  // KV blocks one sequence of up to n tokens needs: 16-token blocks, 64 sequences at most.
+  static int32_t kv_tokens(int32_t n) { return (n + 15) / 16 * 16; }
 
  private:
-  std::vector<int32_t> blocks(int32_t first_token, int32_t n) {
+  // The block table of sequence `seq` (its own blocks, after those of the sequences before it).
+  std::vector<int32_t> blocks(int32_t seq, int32_t n) {
     std::vector<int32_t> t;
-    const int32_t bs = kv_->block_size();
-    for (int32_t i = 0; i < (n + bs - 1) / bs; ++i) t.push_back(first_token / bs + i);
+    const int32_t bs = kv_->block_size(), n_blocks = (n + bs - 1) / bs;
+    for (int32_t i = 0; i < n_blocks; ++i) t.push_back(seq * n_blocks + i);
     return t;
+  }
+  // Runs the prompt tokens at positions [from, to) of the sequence with this block table.
+  void fill(const std::vector<int32_t>& table, int32_t from, int32_t to) {
+    for (int32_t start = from; start < to; start += 512) {
+      Batch b;
+      b.sequences.push_back({table.data(), int32_t(table.size())});
+      for (int32_t i = start; i < std::min(to, start + 512); ++i) b.add(token(i), i, 0, i + 1 == to);
+      model_.forward(b, *kv_, logits_.data(), pool_);
+    }
   }
   int32_t token(int32_t i) const { return int32_t((uint32_t(i) * 2654435761u) % uint32_t(model_.config().n_vocab)); }
   template <typename F>
@@ -95,6 +114,7 @@ class Bench {
   Model& model_;
   ThreadPool pool_;
   std::unique_ptr<KvCache> kv_;
+  size_t resident_after_load_ = 0;
   std::vector<float> logits_;
 };
 
@@ -121,9 +141,11 @@ int run_bench(const BenchModelOptions& o) {
   const int32_t max_g = o.n_gen.empty() ? 0 : *std::max_element(o.n_gen.begin(), o.n_gen.end());
   const int32_t max_b = o.batch.empty() ? 0 : *std::max_element(o.batch.begin(), o.batch.end());
   if (max_b > 64) throw Error("batch sizes above 64 are not supported by bench-model");
-  const int32_t need = std::max({max_p, max_g, max_b * (o.batch_steps + 16)}) + 16;
+  const int32_t need = std::max({Bench::kv_tokens(o.depth + max_p), Bench::kv_tokens(o.depth + max_g),
+                                  max_b * Bench::kv_tokens(o.depth + o.batch_steps)});
   Bench bench(*model, o.threads, need);
 
+  const std::string at = o.depth > 0 ? " @ d" + std::to_string(o.depth) : "";  // llama-bench's naming
   std::vector<Result> results;
   auto measure = [&](Result r, auto fn, double tokens) {
     fn();  // warm-up: page in the weights, size the buffers
@@ -132,13 +154,36 @@ int run_bench(const BenchModelOptions& o) {
     std::fprintf(stderr, "%s: %.2f t/s\n", r.test.c_str(), results.back().avg());
   };
   for (int32_t p : o.n_prompt)
-    if (p > 0) measure(Result{"pp" + std::to_string(p), p, 0, p, {}}, [&] { return bench.prompt(p); }, p);
+    if (p > 0) measure(Result{"pp" + std::to_string(p) + at, p, 0, p, {}}, [&] { return bench.prompt(p, o.depth); }, p);
   for (int32_t g : o.n_gen)
-    if (g > 0) measure(Result{"tg" + std::to_string(g), 0, g, 1, {}}, [&] { return bench.decode(1, g); }, g);
+    if (g > 0) measure(Result{"tg" + std::to_string(g) + at, 0, g, 1, {}}, [&] { return bench.decode(1, g, o.depth); }, g);
   for (int32_t b : o.batch)
     if (b > 0)
-      measure(Result{"decode b" + std::to_string(b), 0, o.batch_steps, b, {}},
-              [&] { return bench.decode(b, o.batch_steps); }, double(b) * o.batch_steps);
+      measure(Result{"decode b" + std::to_string(b) + at, 0, o.batch_steps, b, {}},
+              [&] { return bench.decode(b, o.batch_steps, o.depth); }, double(b) * o.batch_steps);
+
+  // Memory after load, and the generation roofline: a decoded token reads every weight once, so
+  // tokens/s can be at most read bandwidth / weight bytes per token.
+  const double mib = 1048576.0, file_mib = model->file().file_size() / mib, kv_mib = bench.kv_bytes() / mib;
+  const double rss_mib = bench.resident_after_load() / mib;
+  std::string notes;
+  auto note = [&notes](const char* fmt, auto... args) {
+    char line[512];
+    std::snprintf(line, sizeof line, fmt, args...);
+    notes += line;
+  };
+  note("Memory after load: resident %.1f MiB = model file %.1f + KV cache %.1f + other %.1f MiB\n", rss_mib,
+       file_mib, kv_mib, rss_mib - file_mib - kv_mib);
+  if (o.roofline) {
+    const double weights = double(model->weight_bytes_per_token()), bw = bench.read_bandwidth();
+    note("Generation roofline: %.1f MiB of weights per token / %.1f GB/s measured read bandwidth (%d threads) = "
+         "at most %.1f t/s",
+         weights / mib, bw / 1e9, bench.threads(), bw / weights);
+    for (auto& r : results)
+      if (r.n_gen > 0 && r.n_prompt == 0 && r.n_batch == 1)
+        note("; %s reached %.1f t/s (%.0f%%)", r.test.c_str(), r.avg(), 100.0 * r.avg() * weights / bw);
+    note("\n");
+  }
 
   const std::string name = std::filesystem::path(o.model).filename().string();
   int64_t params = 0;
@@ -149,15 +194,17 @@ int run_bench(const BenchModelOptions& o) {
       out.push_back({{"model_filename", name}, {"model_type", model->config().arch},
                      {"model_size", model->file().file_size()}, {"model_n_params", params},
                      {"n_batch", r.n_batch}, {"n_threads", bench.threads()}, {"n_prompt", r.n_prompt},
-                     {"n_gen", r.n_gen}, {"test", r.test}, {"avg_ts", r.avg()}, {"stddev_ts", r.stddev()},
+                     {"n_gen", r.n_gen}, {"n_depth", o.depth}, {"test", r.test}, {"avg_ts", r.avg()}, {"stddev_ts", r.stddev()},
                      {"samples_ts", r.samples_ts}});
     std::printf("%s\n", out.dump(2).c_str());
+    std::fprintf(stderr, "%s", notes.c_str());  // stdout stays pure JSON
   } else {
     std::printf("| model | size | params | threads | test | t/s |\n| --- | ---: | ---: | ---: | ---: | ---: |\n");
     for (auto& r : results)
       std::printf("| %s | %.2f MiB | %.2f M | %d | %s | %.2f ± %.2f |\n", name.c_str(),
                   model->file().file_size() / 1048576.0, params / 1e6, bench.threads(), r.test.c_str(), r.avg(),
                   r.stddev());
+    std::printf("\n%s", notes.c_str());
   }
   return 0;
 }
@@ -172,10 +219,13 @@ void add_bench_model_command(CLI::App& app, CommandAction& action) {
   cmd->add_option("-p,--n-prompt", prompts, "Prompt lengths, comma-separated (0 skips)");
   cmd->add_option("-n,--n-gen", gens, "Generation lengths, comma-separated (0 skips)");
   cmd->add_option("-b,--batch", batches, "Batched-decode sizes, comma-separated (empty skips)");
+  cmd->add_option("-d,--n-depth", o.depth, "Context tokens each sequence already holds (untimed) before a test")
+      ->check(CLI::Range(0, 65536));
   cmd->add_option("--batch-steps", o.batch_steps, "Decode steps per batched-decode run")->check(CLI::Range(1, 4096));
   cmd->add_option("-r,--repetitions", o.reps, "Repetitions after one warm-up")->check(CLI::Range(1, 1000));
   cmd->add_option("-t,--threads", o.threads, "Threads (default: physical cores)")->check(CLI::Range(0, 1024));
   cmd->add_option("-o,--output", o.output, "Output format")->check(CLI::IsMember({"md", "json"}));
+  cmd->add_flag("!--no-roofline", o.roofline, "Skip the memory-bandwidth measurement behind the roofline line");
   cmd->callback([&action] {
     action = [] {
       o.n_prompt = parse_list(prompts, "-p");

@@ -14,6 +14,7 @@
 #include "server/openai_routes.h"
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"
+#include "util/process_memory.h"
 
 namespace nagare {
 namespace {
@@ -66,6 +67,13 @@ int run_serve(const ServeArgs& a) {
   eo.threads = a.threads;
   auto engine = std::make_unique<Engine>(std::move(model), std::move(tokenizer), eo);
   ServedModel served(name, *engine, int64_t(std::time(nullptr)));
+  {
+    const double mib = 1048576.0;
+    const size_t kv_bytes = size_t(engine->stats().kv_blocks_total) * engine->options().block_size *
+                            KvCache::bytes_per_token(engine->model().config());
+    std::fprintf(stderr, "nagare: %s loaded, resident memory %.1f MiB (model file %.1f MiB, KV cache %.1f MiB)\n",
+                 name.c_str(), resident_bytes() / mib, engine->model().file().file_size() / mib, kv_bytes / mib);
+  }
 
   add_service_routes(router, served);
   add_openai_routes(router, served);

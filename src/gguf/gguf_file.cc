@@ -181,6 +181,11 @@ GgufFile::~GgufFile() {
   if (fd_ >= 0) ::close(fd_);
 }
 
+void GgufFile::release_pages() const {
+  // MADV_DONTNEED on a read-only shared file mapping only unmaps: the contents cannot change.
+  if (mapped_) madvise(const_cast<uint8_t*>(base_), size_, MADV_DONTNEED);  // advisory
+}
+
 void GgufFile::parse() {
   if (size_ < 24)
     throw Error(path_ + ": invalid GGUF file: too small (" + std::to_string(size_) + " bytes; the header alone is 24)");

@@ -109,6 +109,11 @@ class GgufFile {
   double get_float(const std::string& key, double def) const;
   bool get_bool(const std::string& key, bool def) const;
 
+  // Drops this process's hold on the mapped file pages: they leave its resident memory but stay
+  // in the page cache, and a later read faults them back in. Called once a model has copied
+  // (repacked) what it needs, so the file's bytes stop counting twice. No-op for from_bytes.
+  void release_pages() const;
+
   const std::vector<GgufTensor>& tensors() const { return tensors_; }
   const GgufTensor* find_tensor(const std::string& name) const;
   const GgufTensor& tensor(const std::string& name) const;  // throws Error if absent

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "kernels/fp16.h"
+#include "kernels/gemm.h"
 #include "kernels/ops.h"
 #include "kernels/quant.h"
 #include "util/error.h"
@@ -42,7 +43,18 @@ std::unique_ptr<Model> Model::load(const std::string& path) {
   m->file_ = GgufFile::open(path);
   m->config_ = ModelConfig::from_gguf(*m->file_);
   m->bind_weights();
+  // The quantized matrices now live in packed copies; the rest (norms, embedding rows) is read
+  // from the mapping on demand, a few pages at a time.
+  m->file_->release_pages();
   return m;
+}
+
+size_t Model::weight_bytes_per_token() const {
+  auto bytes = [](const WeightMatrix& w) { return w.packed ? w.packed->bytes() : size_t(w.rows) * w.row_stride; };
+  size_t total = bytes(output_) + row_bytes(token_embd_->type, config_.n_embd);  // + one embedding row
+  for (const Layer& L : layers_)
+    for (const WeightMatrix* w : {&L.wq, &L.wk, &L.wv, &L.wo, &L.gate, &L.up, &L.down}) total += bytes(*w);
+  return total;
 }
 
 void Model::bind_weights() {

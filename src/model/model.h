@@ -22,6 +22,9 @@ class Model {
 
   const ModelConfig& config() const { return config_; }
   const GgufFile& file() const { return *file_; }
+  // Weight bytes one decoded token reads: every matrix (its packed copy where there is one),
+  // the output projection included. The numerator of the generation roofline.
+  size_t weight_bytes_per_token() const;
 
   // Runs the batch; writes n_vocab logits per token with want_logits set, in batch order, to
   // `logits` (batch.n_logits() * n_vocab floats). Results for a token never depend on the rest

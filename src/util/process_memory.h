@@ -1,0 +1,12 @@
+// How much memory this process holds, for the figures nagare prints after loading a model.
+#pragma once
+
+#include <cstddef>
+
+namespace nagare {
+
+// Resident set size in bytes (anonymous and file-backed pages), from /proc/self/statm; 0 where
+// that file does not exist.
+size_t resident_bytes();
+
+}  // namespace nagare
