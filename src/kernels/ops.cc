@@ -15,6 +15,7 @@
 #include "kernels/expf_table.h"
 #include "kernels/fp16.h"
 #include "kernels/ops_ref.h"
+#include "util/error.h"
 
 namespace nagare {
 
@@ -51,26 +52,42 @@ void rms_norm_rows(const float* x, const float* weight, float* y, int64_t n_rows
 }
 
 Rope::Rope(int32_t rot_dims, float freq_base, float freq_scale, RopeStyle style, const float* freq_factors)
-    : rot_dims_(rot_dims), freq_base_(freq_base), freq_scale_(freq_scale), style_(style), freq_factors_(freq_factors) {}
+    : rot_dims_(rot_dims), freq_base_(freq_base), freq_scale_(freq_scale), style_(style), freq_factors_(freq_factors) {
+  if (rot_dims < 0 || rot_dims % 2 != 0 || rot_dims > 2 * kMaxRopeHalf)
+    throw Error("rope dimension count " + std::to_string(rot_dims) + " is not an even number up to " +
+                std::to_string(2 * kMaxRopeHalf));
+}
 
 void Rope::apply(float* x, int32_t n_heads, int32_t head_dim, int32_t pos) const {
+  float c[kMaxRopeHalf], s[kMaxRopeHalf];
+  angles(pos, c, s);
+  rotate(x, n_heads, head_dim, c, s);
+}
+
+void Rope::angles(int32_t pos, float* cos_out, float* sin_out) const {
   // theta_i = pos * scale * base^(-2i/d), built by repeated multiplication in float as ggml does,
   // so angles agree with llama.cpp to the last bit in the common case.
   const float theta_scale = std::pow(freq_base_, -2.0f / float(rot_dims_));
-  const int32_t half = rot_dims_ / 2;
   float theta = float(pos) * freq_scale_;
-  for (int32_t i = 0; i < half; ++i) {
+  for (int32_t i = 0; i < half_dims(); ++i) {
     const float angle = freq_factors_ ? theta / freq_factors_[i] : theta;
-    const float c = std::cos(angle), s = std::sin(angle);
-    for (int32_t h = 0; h < n_heads; ++h) {
-      float* v = x + int64_t(h) * head_dim;
-      int32_t a = style_ == RopeStyle::kNorm ? 2 * i : i;
-      int32_t b = style_ == RopeStyle::kNorm ? 2 * i + 1 : i + half;
-      const float x0 = v[a], x1 = v[b];
+    cos_out[i] = std::cos(angle);
+    sin_out[i] = std::sin(angle);
+    theta *= theta_scale;
+  }
+}
+
+void Rope::rotate(float* x, int32_t n_heads, int32_t head_dim, const float* cos_in, const float* sin_in) const {
+  const int32_t half = half_dims();
+  for (int32_t h = 0; h < n_heads; ++h) {
+    float* v = x + int64_t(h) * head_dim;
+    for (int32_t i = 0; i < half; ++i) {
+      const int32_t a = style_ == RopeStyle::kNorm ? 2 * i : i;
+      const int32_t b = style_ == RopeStyle::kNorm ? 2 * i + 1 : i + half;
+      const float x0 = v[a], x1 = v[b], c = cos_in[i], s = sin_in[i];
       v[a] = x0 * c - x1 * s;
       v[b] = x0 * s + x1 * c;
     }
-    theta *= theta_scale;
   }
 }
 

@@ -116,6 +116,9 @@ void Model::bind_weights() {
     }
     L.rope = c.layer_uses_swa[il] ? Rope(c.rope_dims, c.rope_base_swa, c.rope_scale_swa, c.rope_style)
                                   : Rope(c.rope_dims, c.rope_base, c.rope_scale, c.rope_style, freq_factors);
+    L.rope_slot = c.layer_uses_swa[il] ? 1 : 0;
+    ropes_[L.rope_slot] = L.rope;
+    rope_used_[L.rope_slot] = true;
   }
 }
 
@@ -223,9 +226,15 @@ void Model::forward(const Batch& batch, KvCache& kv, float* logits, ThreadPool& 
   float* xn = ws_.xn.data();
 
   const size_t embd_row = row_bytes(token_embd_->type, d);
+  // Each token's rotation angles, once per rope slot for all layers (sin/cos are not cheap).
+  const int32_t half = c.rope_dims / 2;
+  auto angles = [&](int64_t t, int32_t slot) { return ws_.rope_angles.data() + (t * 2 + slot) * 2 * half; };
+  if (ws_.rope_angles.size() < size_t(n * 4 * half)) ws_.rope_angles.resize(size_t(n * 4 * half));
   pool.parallel_for(n, [&](int64_t t, int) {
     dequantize_row(token_embd_->type, token_embd_->data + size_t(batch.tokens[t]) * embd_row, x + t * d, d);
     if (c.embed_scale != 1.f) scale_in_place(x + t * d, c.embed_scale, d);
+    for (int32_t slot = 0; slot < 2; ++slot)
+      if (rope_used_[slot]) ropes_[slot].angles(batch.positions[t], angles(t, slot), angles(t, slot) + half);
   });
 
   for (int32_t il = 0; il < c.n_layer; ++il) {
@@ -248,8 +257,9 @@ void Model::forward(const Batch& batch, KvCache& kv, float* logits, ThreadPool& 
         rms_norm_rows(q, L.q_norm, q, c.n_head, c.head_dim_k, c.norm_eps);
         rms_norm_rows(k, L.k_norm, k, c.n_head_kv, c.head_dim_k, c.norm_eps);
       }
-      L.rope.apply(q, c.n_head, c.head_dim_k, batch.positions[t]);
-      L.rope.apply(k, c.n_head_kv, c.head_dim_k, batch.positions[t]);
+      const float* cs = angles(t, L.rope_slot);
+      L.rope.rotate(q, c.n_head, c.head_dim_k, cs, cs + half);
+      L.rope.rotate(k, c.n_head_kv, c.head_dim_k, cs, cs + half);
       const BatchSequence& s = batch.sequences[batch.seq[t]];
       const int32_t pos = batch.positions[t];
       const int64_t slot = int64_t(s.block_table[pos / kv.block_size()]) * kv.block_size() + pos % kv.block_size();

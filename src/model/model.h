@@ -42,6 +42,7 @@ class Model {
     WeightMatrix gate, up, down;
     const float* post_ffn_norm = nullptr;
     Rope rope;
+    int32_t rope_slot = 0;  // 0: the global rope, 1: the sliding-window layers' own (gemma3)
   };
   // One input quantized into each activation format at most once (q, k and v share it).
   class ActivationCache {
@@ -59,6 +60,7 @@ class Model {
   // Scratch buffers, grown to the largest batch seen and then reused: nothing per token.
   struct Workspace {
     std::vector<float> x, xn, q, k, v, attn, proj, gate, up, scores, final_in;
+    std::vector<float> rope_angles;  // per token and rope slot: cos[half], sin[half]
     ActivationCache acts;
     void reserve(const ModelConfig& c, int64_t n_tokens, int64_t n_logits, int n_threads, int64_t max_keys);
   };
@@ -74,6 +76,8 @@ class Model {
   const GgufTensor* token_embd_ = nullptr;
   const float* output_norm_ = nullptr;
   WeightMatrix output_;
+  Rope ropes_[2];            // one layer's rope of each slot (see Layer::rope_slot)
+  bool rope_used_[2] = {};
   Workspace ws_;
 };
 
