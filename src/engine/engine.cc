@@ -62,7 +62,10 @@ struct Engine::Impl {
   std::vector<Sequence*> batch_seqs;
   std::vector<Sequence*> done;  // finished in this step (kept to reuse its memory)
   Batch batch;
-  std::vector<float> logits;
+  // One row per running sequence. Left uninitialized on purpose: a page becomes resident only
+  // once a step writes it, so memory follows the concurrency actually reached (Gemma 3: 1 MiB per
+  // row, 32 MiB at the default max_running).
+  std::unique_ptr<float[]> logits;
   EngineStats counters;
   std::thread thread;
 };
@@ -86,7 +89,7 @@ Engine::Impl::Impl(std::unique_ptr<Model> m, std::unique_ptr<Tokenizer> t, const
   blocks = std::make_unique<BlockManager>(n_blocks, options.block_size, options.prefix_cache);
   for (int32_t id = 0; id < tokenizer->vocab_size(); ++id)
     if (tokenizer->is_end_of_generation(id)) eog_tokens.push_back(id);
-  logits.resize(size_t(options.max_running) * c.n_vocab);
+  logits.reset(new float[size_t(options.max_running) * c.n_vocab]);
   counters.kv_blocks_total = n_blocks;
   published = counters;
   thread = std::thread([this] { loop(); });
@@ -254,7 +257,7 @@ bool Engine::Impl::step() {
   schedule();
   if (batch.size() == 0) return false;
 
-  model->forward(batch, *kv, logits.data(), pool);
+  model->forward(batch, *kv, logits.get(), pool);
   counters.steps++;
 
   const int64_t V = model->config().n_vocab;
@@ -267,7 +270,7 @@ bool Engine::Impl::step() {
     blocks->register_full_blocks(s->tokens, s->n_computed, s->block_table, s->n_registered_blocks, s->chain_hash);
     if (s->n_computed < int32_t(s->tokens.size())) continue;  // prefill continues next step
 
-    float* row = logits.data() + row_index++ * V;
+    float* row = logits.get() + row_index++ * V;
     const bool allow_eog = !s->request.ignore_eos && s->n_generated >= s->request.min_tokens;
     if (!allow_eog)
       for (int32_t id : eog_tokens) row[id] = -INFINITY;
