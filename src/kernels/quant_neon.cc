@@ -115,7 +115,7 @@ void quantize_row_q8_k(const float* x, void* dst, int64_t n) {
     float32x4_t m = vdupq_n_f32(0.0f);
     for (int k = 0; k < kQK_K; k += 4) m = vmaxq_f32(m, vabsq_f32(vld1q_f32(x + k)));
     const float amax = vmaxvq_f32(m);
-    if (!(amax > 0.0f) || std::isnan(amax)) {  // zero (or NaN) blocks: the reference decides
+    if (!(amax > 0.0f)) {  // zero (or NaN) blocks: the reference decides
       ref::quantize_row_q8_k(x, &y[i], kQK_K);
       continue;
     }
