@@ -31,6 +31,9 @@ void round_to_fp16(const float* x, float* y, int64_t n) {
   scale_round_fp16(y, 1.0f, n);  // x * 1 is x: just the rounding, vectorized
 }
 
+// Most heads of one GQA group one attention task takes (bounds a stack array).
+constexpr int32_t kMaxHeadsPerTask = 64;
+
 template <typename T>
 void grow(std::vector<T>& v, size_t n) {
   if (v.size() < n) v.resize(n);
@@ -150,8 +153,10 @@ void Model::Workspace::reserve(const ModelConfig& c, int64_t n, int64_t n_logits
   grow(gate, n * c.n_ff);
   grow(up, n * c.n_ff);
   grow(final_in, n_logits * c.n_embd);
-  // Per thread: attention scores for every key, one key and one value row and the query.
-  grow(scores, int64_t(n_threads) * (max_keys + 2 * c.head_dim_k + c.head_dim_v));
+  // Per thread: the scores for every key and the rounded query of each head one attention task
+  // handles (at most a whole GQA group).
+  const int64_t group = c.n_head / c.n_head_kv;
+  grow(scores, int64_t(n_threads) * group * (max_keys + c.head_dim_k));
 }
 
 void Model::matmul_into(const WeightMatrix& w, int64_t n_tokens, float* out, ThreadPool& pool) {
@@ -166,39 +171,58 @@ void Model::attention(const Batch& batch, const KvCache& kv, int32_t il, ThreadP
   const bool swa = c.layer_uses_swa[il];
   const int64_t per_thread = int64_t(ws_.scores.size()) / pool.size();
   const int64_t k_stride = kv.key(il, 1) - kv.key(il, 0), v_stride = kv.value(il, 1) - kv.value(il, 0);
-  pool.parallel_for(n * c.n_head, [&](int64_t task, int thread) {
-    const int64_t t = task / c.n_head;
-    const int32_t h = int32_t(task % c.n_head), g = h / group;
+  // One task takes several heads of one GQA group, so each KV block is read from memory once
+  // for all of them (at long contexts attention is bound by those reads). Fewer heads a task
+  // only when there would otherwise be fewer tasks than threads.
+  int32_t heads = group;
+  while (heads > kMaxHeadsPerTask || (heads > 1 && n * (c.n_head / heads) < pool.size())) {
+    do --heads;
+    while (group % heads != 0);
+  }
+  const int32_t tasks_per_token = c.n_head / heads;
+  pool.parallel_for(n * tasks_per_token, [&](int64_t task, int thread) {
+    const int64_t t = task / tasks_per_token;
+    const int32_t h0 = int32_t(task % tasks_per_token) * heads, g = h0 / group;
     const int32_t pos = batch.positions[t];
     const BatchSequence& s = batch.sequences[batch.seq[t]];
     const int32_t first = swa ? std::max(0, pos - c.sliding_window + 1) : 0;
+    const int32_t n_keys = pos - first + 1;
+    // Head j of the task: scores at scores + j * n_keys, rounded query at q + j * head_dim_k.
     float* scores = ws_.scores.data() + thread * per_thread;
-    float* krow = scores + (pos - first + 1);
-    float* vrow = krow + c.head_dim_k;
+    float* q = scores + int64_t(heads) * n_keys;
+    float max_score[kMaxHeadsPerTask];
     // As llama.cpp: q meets the half-precision keys rounded to half, and the attention weights
     // are rounded to half before they scale the half-precision values.
-    float* q = vrow + c.head_dim_v;
-    round_to_fp16(ws_.q.data() + (t * c.n_head + h) * c.head_dim_k, q, c.head_dim_k);
-
-    // Keys in position order, one fixed reduction order: the result is the same whatever batch
-    // this token is in and however its prompt was chunked. Walked a KV block at a time.
-    const int32_t n_keys = pos - first + 1;
-    float max_score = -INFINITY;
+    for (int32_t j = 0; j < heads; ++j) {
+      round_to_fp16(ws_.q.data() + (t * c.n_head + h0 + j) * c.head_dim_k, q + j * c.head_dim_k, c.head_dim_k);
+      max_score[j] = -INFINITY;
+    }
+    // Keys in position order, one fixed reduction order per head: the result is the same
+    // whatever batch this token is in, however its prompt was chunked and however many heads
+    // share the task. Walked a KV block at a time.
     for (int32_t p = first; p <= pos;) {
       const int32_t off = p % bs, run = std::min(bs - off, pos - p + 1);
       const uint16_t* k = kv.key(il, int64_t(s.block_table[p / bs]) * bs + off) + int64_t(g) * c.head_dim_k;
-      dot_f32_f16_rows(q, k, k_stride, run, c.head_dim_k, c.attn_scale, scores + (p - first));
-      for (int32_t i = 0; i < run; ++i) max_score = std::max(max_score, scores[p - first + i]);
+      for (int32_t j = 0; j < heads; ++j) {
+        float* sc = scores + int64_t(j) * n_keys + (p - first);
+        dot_f32_f16_rows(q + j * c.head_dim_k, k, k_stride, run, c.head_dim_k, c.attn_scale, sc);
+        for (int32_t i = 0; i < run; ++i) max_score[j] = std::max(max_score[j], sc[i]);
+      }
       p += run;
     }
-    const float sum = softmax_exp(scores, max_score, n_keys);
-    scale_round_fp16(scores, 1.0f / sum, n_keys);  // the weights, rounded to half
-    float* out = ws_.attn.data() + (t * c.n_head + h) * c.head_dim_v;
-    std::fill(out, out + c.head_dim_v, 0.0f);
+    for (int32_t j = 0; j < heads; ++j) {
+      float* sc = scores + int64_t(j) * n_keys;
+      const float sum = softmax_exp(sc, max_score[j], n_keys);
+      scale_round_fp16(sc, 1.0f / sum, n_keys);  // the weights, rounded to half
+      float* out = ws_.attn.data() + (t * c.n_head + h0 + j) * c.head_dim_v;
+      std::fill(out, out + c.head_dim_v, 0.0f);
+    }
     for (int32_t p = first; p <= pos;) {
       const int32_t off = p % bs, run = std::min(bs - off, pos - p + 1);
       const uint16_t* v = kv.value(il, int64_t(s.block_table[p / bs]) * bs + off) + int64_t(g) * c.head_dim_v;
-      axpy_f16_rows(out, scores + (p - first), v, v_stride, run, c.head_dim_v);
+      for (int32_t j = 0; j < heads; ++j)
+        axpy_f16_rows(ws_.attn.data() + (t * c.n_head + h0 + j) * c.head_dim_v, scores + int64_t(j) * n_keys + (p - first),
+                      v, v_stride, run, c.head_dim_v);
       p += run;
     }
   });
