@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <new>
 #include <numeric>
 #include <sstream>
 
@@ -48,7 +49,13 @@ class Bench {
  public:
   Bench(Model& model, int32_t threads, int32_t max_tokens) : model_(model), pool_(threads) {
     const int32_t bs = 16;
-    kv_ = std::make_unique<KvCache>(model.config(), (max_tokens + bs - 1) / bs, bs);
+    try {
+      kv_ = std::make_unique<KvCache>(model.config(), (max_tokens + bs - 1) / bs, bs);
+    } catch (const std::bad_alloc&) {
+      throw Error("not enough memory for a KV cache of " + std::to_string(max_tokens) + " tokens (" +
+                  std::to_string(size_t(max_tokens) * KvCache::bytes_per_token(model.config()) >> 20) +
+                  " MiB); lower -d, -b or --batch-steps");
+    }
     resident_after_load_ = resident_bytes();  // before this tool's own logits buffer
     logits_.resize(size_t(64) * model.config().n_vocab);
   }
