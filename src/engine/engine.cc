@@ -10,6 +10,7 @@
 #include <deque>
 #include <list>
 #include <mutex>
+#include <new>
 #include <thread>
 
 #include "engine/block_manager.h"
@@ -85,11 +86,17 @@ Engine::Impl::Impl(std::unique_ptr<Model> m, std::unique_ptr<Tokenizer> t, const
     throw Error("the KV cache (" + std::to_string(n_blocks) + " blocks of " + std::to_string(options.block_size) +
                 " tokens) cannot hold one request of the context size " + std::to_string(options.n_ctx) +
                 "; raise --kv-cache-size or lower --ctx-size");
-  kv = std::make_unique<KvCache>(c, n_blocks, options.block_size);
-  blocks = std::make_unique<BlockManager>(n_blocks, options.block_size, options.prefix_cache);
+  try {
+    kv = std::make_unique<KvCache>(c, n_blocks, options.block_size);
+    blocks = std::make_unique<BlockManager>(n_blocks, options.block_size, options.prefix_cache);
+    logits.reset(new float[size_t(options.max_running) * c.n_vocab]);
+  } catch (const std::bad_alloc&) {
+    const size_t kv_mib = size_t(n_blocks) * options.block_size * KvCache::bytes_per_token(c) >> 20;
+    throw Error("not enough memory for a KV cache of " + std::to_string(kv_mib) + " MiB and logits for " +
+                std::to_string(options.max_running) + " sequences; lower --kv-cache-size or --max-running");
+  }
   for (int32_t id = 0; id < tokenizer->vocab_size(); ++id)
     if (tokenizer->is_end_of_generation(id)) eog_tokens.push_back(id);
-  logits.reset(new float[size_t(options.max_running) * c.n_vocab]);
   counters.kv_blocks_total = n_blocks;
   published = counters;
   thread = std::thread([this] { loop(); });
