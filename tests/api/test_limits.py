@@ -1,13 +1,15 @@
 """Timeouts and pipelining, against a server with a 1-second --timeout: idle and half-sent
-requests are dropped, while generation that takes longer than the timeout is not cut off."""
+requests are dropped, while generation that takes longer than the timeout is not cut off; and
+a start-up limit (a KV cache larger than memory)."""
 import json
 import socket
+import subprocess
 import time
 
 import httpx
 import pytest
 
-from conftest import ALIAS, running_server
+from conftest import ALIAS, MODEL, _binary, running_server
 from helpers import read_http_response
 
 
@@ -74,3 +76,12 @@ def test_pipelined_requests_are_answered_in_order(server):
                         ).json()["choices"][0]["text"] for p in ("One, two,", "Red, green,")]
     assert [first["choices"][0]["text"], second["choices"][0]["text"]] == alone
     assert answers[2][2] == b'{"status":"ok"}'
+
+
+def test_kv_cache_larger_than_memory_is_a_clear_start_up_error():
+    """An absurd --kv-cache-size cannot be allocated: the server exits with a message naming
+    the flag, not with a bare std::bad_alloc or a crash."""
+    r = subprocess.run([str(_binary()), "serve", "-m", str(MODEL), "--port", "0", "--kv-cache-size", "100000000"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1, r.stderr
+    assert "not enough memory for a KV cache" in r.stderr and "--kv-cache-size" in r.stderr, r.stderr
