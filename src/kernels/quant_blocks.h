@@ -54,7 +54,7 @@ struct BlockQ8_1 {
 };
 
 // 8 sub-blocks of 32: x = d * sc[j] * q - dmin * m[j], q in [0, 15], 6-bit sc/m packed in
-// `scales` (see get_scale_min_k4 in quant_k.cc). Each 32-byte group of qs holds two sub-blocks:
+// `scales` (see unpack_k4_scales below). Each 32-byte group of qs holds two sub-blocks:
 // the low nibbles the first, the high nibbles the second.
 struct BlockQ4_K {
   uint16_t d;
@@ -99,5 +99,17 @@ static_assert(sizeof(BlockQ4_K) == 144);
 static_assert(sizeof(BlockQ5_K) == 176);
 static_assert(sizeof(BlockQ6_K) == 210);
 static_assert(sizeof(BlockQ8_K) == 292);
+
+// The eight 6-bit sub-block scales and mins of a Q4_K/Q5_K block, unpacked from `scales`:
+// sub-blocks 0-3 in the low 6 bits of bytes 0-3 (scales) and 4-7 (mins), sub-blocks 4-7 in
+// the nibbles of bytes 8-11 with their top 2 bits in the top bits of bytes 0-7.
+inline void unpack_k4_scales(const uint8_t* s, uint8_t sc[8], uint8_t mn[8]) {
+  for (int j = 0; j < 4; ++j) {
+    sc[j] = s[j] & 63;
+    mn[j] = s[j + 4] & 63;
+    sc[j + 4] = uint8_t((s[j + 8] & 0x0f) | ((s[j] >> 6) << 4));
+    mn[j + 4] = uint8_t((s[j + 8] >> 4) | ((s[j + 4] >> 6) << 4));
+  }
+}
 
 }  // namespace nagare

@@ -225,15 +225,6 @@ float vec_dot_q8_0(const void* w, const void* a, int64_t n) {
 
 // ---- K-quants: exact integer sums per super-block, then gemm_tiles.h's float order ----
 
-inline void k4_scales(const uint8_t* s, uint8_t sc[8], uint8_t mn[8]) {
-  for (int j = 0; j < 4; ++j) {
-    sc[j] = s[j] & 63;
-    mn[j] = s[j + 4] & 63;
-    sc[j + 4] = uint8_t((s[j + 8] & 0x0f) | ((s[j] >> 6) << 4));
-    mn[j + 4] = uint8_t((s[j + 8] >> 4) | ((s[j + 4] >> 6) << 4));
-  }
-}
-
 template <bool kQ5>
 float vec_dot_q45_k(const void* w, const void* a, int64_t n) {
   using Block = std::conditional_t<kQ5, BlockQ5_K, BlockQ4_K>;
@@ -242,7 +233,7 @@ float vec_dot_q45_k(const void* w, const void* a, int64_t n) {
   float acc = 0.0f;
   for (int64_t i = 0; i < n / kQK_K; ++i) {
     uint8_t sc[8], mn[8];
-    k4_scales(x[i].scales, sc, mn);
+    unpack_k4_scales(x[i].scales, sc, mn);
     int32_t isum = 0;
     uint8x16_t qh[2] = {vdupq_n_u8(0), vdupq_n_u8(0)};
     if constexpr (kQ5) qh[0] = vld1q_u8(x[i].qh), qh[1] = vld1q_u8(x[i].qh + 16);
