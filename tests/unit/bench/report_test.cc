@@ -1,6 +1,7 @@
 // Result files round-trip; the summary table has the documented columns; comparisons give
 // ratios against the first run; the SVG chart is well-formed and draws one series per run.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <fstream>
@@ -99,7 +100,7 @@ TEST(Result, RejectsFilesThatAreNotResults) {
 }
 
 TEST(Result, SaveAndLoad) {
-  std::string path = ::testing::TempDir() + "bench_result_test.json";
+  std::string path = ::testing::TempDir() + "bench_result_test_" + std::to_string(::getpid()) + ".json";
   save_result(sample("a", 1), path);
   BenchResult back = load_result(path);
   EXPECT_EQ(back.source, path);

@@ -3,6 +3,7 @@
 #include "bench/workload.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <set>
@@ -29,7 +30,8 @@ std::vector<std::string> split_words(const std::string& s) {
 struct TempFile {
   std::string path;
   explicit TempFile(const std::string& text, const std::string& ext = ".json") {
-    path = ::testing::TempDir() + "bench_workload_" + std::to_string(counter()++) + ext;
+    // The process id too: ctest runs each test in its own process, several at once.
+    path = ::testing::TempDir() + "bench_workload_" + std::to_string(::getpid()) + "_" + std::to_string(counter()++) + ext;
     std::ofstream(path, std::ios::binary) << text;
   }
   ~TempFile() { std::remove(path.c_str()); }
