@@ -16,6 +16,7 @@
 #include "engine/block_manager.h"
 #include "engine/sequence.h"
 #include "util/error.h"
+#include "util/process_memory.h"
 
 namespace nagare {
 namespace {
@@ -86,13 +87,21 @@ Engine::Impl::Impl(std::unique_ptr<Model> m, std::unique_ptr<Tokenizer> t, const
     throw Error("the KV cache (" + std::to_string(n_blocks) + " blocks of " + std::to_string(options.block_size) +
                 " tokens) cannot hold one request of the context size " + std::to_string(options.n_ctx) +
                 "; raise --kv-cache-size or lower --ctx-size");
+  // Checked up front: where the kernel overcommits memory, an allocation this large could
+  // succeed and then be killed while the cache is zero-filled.
+  const size_t kv_bytes = size_t(n_blocks) * options.block_size * KvCache::bytes_per_token(c);
+  const size_t logits_bytes = size_t(options.max_running) * c.n_vocab * sizeof(float);
+  const size_t machine = physical_memory_bytes();
+  if (machine > 0 && kv_bytes + logits_bytes > machine)
+    throw Error("not enough memory for a KV cache of " + std::to_string(kv_bytes >> 20) + " MiB and logits for " +
+                std::to_string(options.max_running) + " sequences (this machine has " +
+                std::to_string(machine >> 20) + " MiB); lower --kv-cache-size or --max-running");
   try {
     kv = std::make_unique<KvCache>(c, n_blocks, options.block_size);
     blocks = std::make_unique<BlockManager>(n_blocks, options.block_size, options.prefix_cache);
     logits.reset(new float[size_t(options.max_running) * c.n_vocab]);
   } catch (const std::bad_alloc&) {
-    const size_t kv_mib = size_t(n_blocks) * options.block_size * KvCache::bytes_per_token(c) >> 20;
-    throw Error("not enough memory for a KV cache of " + std::to_string(kv_mib) + " MiB and logits for " +
+    throw Error("not enough memory for a KV cache of " + std::to_string(kv_bytes >> 20) + " MiB and logits for " +
                 std::to_string(options.max_running) + " sequences; lower --kv-cache-size or --max-running");
   }
   for (int32_t id = 0; id < tokenizer->vocab_size(); ++id)

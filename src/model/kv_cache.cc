@@ -1,5 +1,8 @@
 #include "model/kv_cache.h"
 
+#include <algorithm>
+#include <limits>
+
 #include "model/model_config.h"
 #include "util/error.h"
 
@@ -10,7 +13,8 @@ size_t KvCache::bytes_per_token(const ModelConfig& c) {
 }
 
 int32_t KvCache::blocks_for_bytes(const ModelConfig& c, size_t bytes, int32_t block_size) {
-  return int32_t(bytes / (bytes_per_token(c) * size_t(block_size)));
+  const size_t blocks = bytes / (bytes_per_token(c) * size_t(block_size));
+  return int32_t(std::min<size_t>(blocks, size_t(std::numeric_limits<int32_t>::max())));
 }
 
 KvCache::KvCache(const ModelConfig& c, int32_t n_blocks, int32_t block_size)

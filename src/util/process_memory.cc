@@ -13,4 +13,9 @@ size_t resident_bytes() {
   return resident_pages * size_t(sysconf(_SC_PAGESIZE));
 }
 
+size_t physical_memory_bytes() {
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  return pages > 0 && page > 0 ? size_t(pages) * size_t(page) : 0;
+}
+
 }  // namespace nagare

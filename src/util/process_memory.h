@@ -9,4 +9,7 @@ namespace nagare {
 // that file does not exist.
 size_t resident_bytes();
 
+// Physical memory of the machine in bytes (sysconf); 0 where unknown.
+size_t physical_memory_bytes();
+
 }  // namespace nagare
