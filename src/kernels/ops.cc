@@ -15,7 +15,6 @@
 #include "kernels/expf_table.h"
 #include "kernels/fp16.h"
 #include "kernels/ops_ref.h"
-#include "util/error.h"
 
 namespace nagare {
 
@@ -52,17 +51,7 @@ void rms_norm_rows(const float* x, const float* weight, float* y, int64_t n_rows
 }
 
 Rope::Rope(int32_t rot_dims, float freq_base, float freq_scale, RopeStyle style, const float* freq_factors)
-    : rot_dims_(rot_dims), freq_base_(freq_base), freq_scale_(freq_scale), style_(style), freq_factors_(freq_factors) {
-  if (rot_dims < 0 || rot_dims % 2 != 0 || rot_dims > 2 * kMaxRopeHalf)
-    throw Error("rope dimension count " + std::to_string(rot_dims) + " is not an even number up to " +
-                std::to_string(2 * kMaxRopeHalf));
-}
-
-void Rope::apply(float* x, int32_t n_heads, int32_t head_dim, int32_t pos) const {
-  float c[kMaxRopeHalf], s[kMaxRopeHalf];
-  angles(pos, c, s);
-  rotate(x, n_heads, head_dim, c, s);
-}
+    : rot_dims_(rot_dims), freq_base_(freq_base), freq_scale_(freq_scale), style_(style), freq_factors_(freq_factors) {}
 
 void Rope::angles(int32_t pos, float* cos_out, float* sin_out) const {
   // theta_i = pos * scale * base^(-2i/d), built by repeated multiplication in float as ggml does,

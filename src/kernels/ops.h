@@ -11,8 +11,6 @@ void rms_norm(const float* x, const float* weight, float* y, int64_t n, float ep
 // one call per row. y may alias x.
 void rms_norm_rows(const float* x, const float* weight, float* y, int64_t n_rows, int64_t n, float eps);
 
-constexpr int32_t kMaxRopeHalf = 512;  // rot_dims up to 1024 (largest head dimension in use: 256)
-
 enum class RopeStyle { kNorm, kNeox };  // pairs (2i, 2i+1) as llama; pairs (i, i + d/2) as GPT-NeoX/Gemma
 
 // Precomputed rotation frequencies for one head dimension and base; apply() rotates in place.
@@ -21,11 +19,9 @@ class Rope {
   Rope() = default;
   // freq_factors (rot_dims/2 values, may be null) divide each frequency, as llama 3.1's rope_freqs.
   Rope(int32_t rot_dims, float freq_base, float freq_scale, RopeStyle style, const float* freq_factors = nullptr);
-  // Rotates the first rot_dims elements of each of n_heads vectors of length head_dim at `pos`.
-  void apply(float* x, int32_t n_heads, int32_t head_dim, int32_t pos) const;
-  // apply() in two halves, so a token's angles are computed once and serve every layer and
-  // head: the cosines and sines of the half_dims() angles at `pos`, then the rotation by them
-  // (the same bits as apply()).
+  // In two halves, so a token's angles are computed once and serve every layer and head: the
+  // cosines and sines of the half_dims() angles at `pos`, then the rotation of the first
+  // rot_dims elements of each of n_heads vectors of length head_dim by them.
   int32_t half_dims() const { return rot_dims_ / 2; }
   void angles(int32_t pos, float* cos_out, float* sin_out) const;
   void rotate(float* x, int32_t n_heads, int32_t head_dim, const float* cos_in, const float* sin_in) const;

@@ -117,10 +117,9 @@ void Model::bind_weights() {
       L.post_attn_norm = vec(p + "post_attention_norm.weight", c.n_embd);
       L.post_ffn_norm = vec(p + "post_ffw_norm.weight", c.n_embd);
     }
-    L.rope = c.layer_uses_swa[il] ? Rope(c.rope_dims, c.rope_base_swa, c.rope_scale_swa, c.rope_style)
-                                  : Rope(c.rope_dims, c.rope_base, c.rope_scale, c.rope_style, freq_factors);
     L.rope_slot = c.layer_uses_swa[il] ? 1 : 0;
-    ropes_[L.rope_slot] = L.rope;
+    ropes_[L.rope_slot] = c.layer_uses_swa[il] ? Rope(c.rope_dims, c.rope_base_swa, c.rope_scale_swa, c.rope_style)
+                                               : Rope(c.rope_dims, c.rope_base, c.rope_scale, c.rope_style, freq_factors);
     rope_used_[L.rope_slot] = true;
   }
 }
@@ -282,8 +281,8 @@ void Model::forward(const Batch& batch, KvCache& kv, float* logits, ThreadPool& 
         rms_norm_rows(k, L.k_norm, k, c.n_head_kv, c.head_dim_k, c.norm_eps);
       }
       const float* cs = angles(t, L.rope_slot);
-      L.rope.rotate(q, c.n_head, c.head_dim_k, cs, cs + half);
-      L.rope.rotate(k, c.n_head_kv, c.head_dim_k, cs, cs + half);
+      ropes_[L.rope_slot].rotate(q, c.n_head, c.head_dim_k, cs, cs + half);
+      ropes_[L.rope_slot].rotate(k, c.n_head_kv, c.head_dim_k, cs, cs + half);
       const BatchSequence& s = batch.sequences[batch.seq[t]];
       const int32_t pos = batch.positions[t];
       const int64_t slot = int64_t(s.block_table[pos / kv.block_size()]) * kv.block_size() + pos % kv.block_size();

@@ -41,8 +41,7 @@ class Model {
     const float* ffn_norm = nullptr;
     WeightMatrix gate, up, down;
     const float* post_ffn_norm = nullptr;
-    Rope rope;
-    int32_t rope_slot = 0;  // 0: the global rope, 1: the sliding-window layers' own (gemma3)
+    int32_t rope_slot = 0;  // ropes_[0]: the global rope; ropes_[1]: the sliding-window layers' (gemma3)
   };
   // One input quantized into each activation format at most once (q, k and v share it).
   class ActivationCache {
@@ -76,7 +75,7 @@ class Model {
   const GgufTensor* token_embd_ = nullptr;
   const float* output_norm_ = nullptr;
   WeightMatrix output_;
-  Rope ropes_[2];            // one layer's rope of each slot (see Layer::rope_slot)
+  Rope ropes_[2];  // by Layer::rope_slot
   bool rope_used_[2] = {};
   Workspace ws_;
 };
