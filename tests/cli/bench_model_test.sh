@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# `nagare bench-model` beyond its timings (which no test judges): -d runs the tests at a context
+# depth and says so in llama-bench's JSON fields; the roofline line counts the weights a token
+# reads (close to the file size for a model whose bytes are nearly all matrices) and a positive
+# measured bandwidth. Usage: bench_model_test.sh NAGARE_BINARY SOURCE_DIR
+set -u
+nagare=$1
+model=$2/models/SmolLM2-135M-Instruct.Q4_1.gguf
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+"$nagare" bench-model -m "$model" -p 8 -n 2 -d 20 -b 2 --batch-steps 2 -r 1 -t 2 -o json >"$tmp/out" 2>"$tmp/err" || {
+  echo "FAIL: bench-model exited non-zero: $(cat "$tmp/err")" >&2
+  exit 1
+}
+python3 - "$tmp/out" "$tmp/err" "$(stat -c %s "$model")" <<'PY'
+import json, re, sys
+records = json.load(open(sys.argv[1]))
+err = open(sys.argv[2]).read()
+file_mib = int(sys.argv[3]) / 2**20
+fails = []
+tests = [r["test"] for r in records]
+if tests != ["pp8 @ d20", "tg2 @ d20", "decode b2 @ d20"]:
+    fails.append(f"tests {tests}")
+if any(r["n_depth"] != 20 for r in records):
+    fails.append("n_depth is not 20 in every record")
+if any(not r["avg_ts"] > 0 for r in records):
+    fails.append("a test without a positive rate")
+m = re.search(r"Generation roofline: ([0-9.]+) MiB of weights per token / ([0-9.]+) GB/s", err)
+if not m:
+    fails.append("no roofline line on stderr: " + err)
+else:
+    weights, bandwidth = float(m.group(1)), float(m.group(2))
+    if not 0.9 * file_mib <= weights <= 1.05 * file_mib:
+        fails.append(f"weights per token {weights} MiB, file {file_mib:.1f} MiB")
+    if not bandwidth > 0:
+        fails.append(f"bandwidth {bandwidth}")
+for f in fails:
+    print("FAIL:", f, file=sys.stderr)
+sys.exit(1 if fails else 0)
+PY
