@@ -34,6 +34,28 @@ struct PackedLayout {
   size_t group_bytes = 0;
 };
 
+// Bytes per block in each section of a group (0: section absent); they depend on the type
+// only, so the tile kernels take them as compile-time constants.
+struct PackedBlockBytes {
+  int64_t elements = 0;  // 32 or 256; 0 for a type without a packed layout
+  size_t qs = 0, hb = 0, h2 = 0, sc = 0, mn = 0, d = 0, m = 0;
+};
+constexpr PackedBlockBytes packed_block_bytes(GgmlType type) {
+  constexpr size_t R = kGemmRows;
+  switch (type) {
+    // {block elements, bytes per block of: qs, hb, h2, sc, mn, d, m}
+    case GgmlType::Q4_0: return {32, 16 * R, 0, 0, 0, 0, 2 * R, 0};
+    case GgmlType::Q4_1: return {32, 16 * R, 0, 0, 0, 0, 2 * R, 2 * R};
+    case GgmlType::Q5_0: return {32, 16 * R, 4 * R, 0, 0, 0, 2 * R, 0};
+    case GgmlType::Q5_1: return {32, 16 * R, 4 * R, 0, 0, 0, 2 * R, 2 * R};
+    case GgmlType::Q8_0: return {32, 32 * R, 0, 0, 0, 0, 2 * R, 0};
+    case GgmlType::Q4_K: return {256, 128 * R, 0, 0, 8 * R, 8 * R, 2 * R, 2 * R};
+    case GgmlType::Q5_K: return {256, 128 * R, 32 * R, 0, 8 * R, 8 * R, 2 * R, 2 * R};
+    case GgmlType::Q6_K: return {256, 128 * R, 0, 64 * R, 16 * R, 0, 2 * R, 0};
+    default: return {};
+  }
+}
+
 // Whether `type` has a packed layout (the quantized weight types; not F32/F16/BF16).
 bool can_pack(GgmlType type);
 PackedLayout packed_layout(GgmlType type, int64_t cols);

@@ -85,6 +85,8 @@ struct V {
   }
   static I madd16(I a, I b) { return _mm256_madd_epi16(a, b); }
   static I add(I a, I b) { return _mm256_add_epi32(a, b); }
+  template <int kShift>
+  static I neg_shl(I v) { return _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(v, kShift)); }
   static I mullo(I a, I b) { return _mm256_mullo_epi32(a, b); }
   static F cvt(I v) { return _mm256_cvtepi32_ps(v); }
   static F fmul(F a, F b) { return _mm256_mul_ps(a, b); }

@@ -104,6 +104,8 @@ struct V {
     return vpaddq_s32(vmull_s16(vget_low_s16(x), vget_low_s16(y)), vmull_high_s16(x, y));
   }
   static I add(I a, I b) { return vaddq_s32(a, b); }
+  template <int kShift>
+  static I neg_shl(I v) { return vnegq_s32(vshlq_n_s32(v, kShift)); }
   static I mullo(I a, I b) { return vmulq_s32(a, b); }
   static F cvt(I v) { return vcvtq_f32_s32(v); }
   static F fmul(F a, F b) { return vmulq_f32(a, b); }

@@ -212,20 +212,11 @@ bool can_pack(GgmlType type) {
 }
 
 PackedLayout packed_layout(GgmlType type, int64_t cols) {
+  const PackedBlockBytes B = packed_block_bytes(type);
+  if (B.elements == 0) throw Error("no packed layout for tensor type " + std::string(ggml_type_name(type)));
   PackedLayout L;
-  const size_t R = kGemmRows;
-  switch (type) {
-    // {block elements, bytes per block of: qs, hb, h2, sc, mn, d, m}
-    case GgmlType::Q4_0: L = {32, 16 * R, 0, 0, 0, 0, 2 * R, 0}; break;
-    case GgmlType::Q4_1: L = {32, 16 * R, 0, 0, 0, 0, 2 * R, 2 * R}; break;
-    case GgmlType::Q5_0: L = {32, 16 * R, 4 * R, 0, 0, 0, 2 * R, 0}; break;
-    case GgmlType::Q5_1: L = {32, 16 * R, 4 * R, 0, 0, 0, 2 * R, 2 * R}; break;
-    case GgmlType::Q8_0: L = {32, 32 * R, 0, 0, 0, 0, 2 * R, 0}; break;
-    case GgmlType::Q4_K: L = {256, 128 * R, 0, 0, 8 * R, 8 * R, 2 * R, 2 * R}; break;
-    case GgmlType::Q5_K: L = {256, 128 * R, 32 * R, 0, 8 * R, 8 * R, 2 * R, 2 * R}; break;
-    case GgmlType::Q6_K: L = {256, 128 * R, 0, 64 * R, 16 * R, 0, 2 * R, 0}; break;
-    default: throw Error("no packed layout for tensor type " + std::string(ggml_type_name(type)));
-  }
+  L.block_elements = B.elements;
+  L.qs_bytes = B.qs, L.hb_bytes = B.hb, L.h2_bytes = B.h2, L.sc_bytes = B.sc, L.mn_bytes = B.mn, L.d_bytes = B.d, L.m_bytes = B.m;
   if (cols < 0 || cols % L.block_elements != 0)
     throw Error(std::to_string(cols) + " columns is not a whole number of " + std::string(ggml_type_name(type)) +
                 " blocks");

@@ -31,20 +31,24 @@ inline T load_as(const void* p) {
 
 // Asks for block b's weights of the G groups at pf (the next tile), so they stream in from
 // memory while this tile computes: the hardware prefetcher does not follow the section jumps.
-template <int G>
+template <GgmlType kType, int G>
 inline void prefetch_block(const uint8_t* pf, const GemmWeightsView& w, int64_t b) {
   if (pf == nullptr) return;
+  constexpr PackedBlockBytes kB = packed_block_bytes(kType);
   const PackedLayout& L = w.layout;
+  // The quants into L2 (prefetcht1), not L1: L1 runs out of miss buffers, and a large matrix
+  // under a batch of 8-16 tokens then streamed at half the core's bandwidth (the 262k-row
+  // output matrix of Gemma 3 went 1.35x faster with the L2 hint).
   for (int gi = 0; gi < G; ++gi) {
     const uint8_t* p = pf + size_t(gi) * w.group_bytes;
-    for (size_t o = 0; o < L.qs_bytes; o += 64) __builtin_prefetch(p + L.qs + b * L.qs_bytes + o);
-    for (size_t o = 0; o < L.hb_bytes; o += 64) __builtin_prefetch(p + L.hb + b * L.hb_bytes + o);
-    for (size_t o = 0; o < L.h2_bytes; o += 64) __builtin_prefetch(p + L.h2 + b * L.h2_bytes + o);
-    for (size_t o = 0; o < L.sc_bytes; o += 64) __builtin_prefetch(p + L.sc + b * L.sc_bytes + o);
-    for (size_t o = 0; o < L.mn_bytes; o += 64) __builtin_prefetch(p + L.mn + b * L.mn_bytes + o);
+    for (size_t o = 0; o < kB.qs; o += 64) __builtin_prefetch(p + L.qs + b * kB.qs + o, 0, 2);
+    for (size_t o = 0; o < kB.hb; o += 64) __builtin_prefetch(p + L.hb + b * kB.hb + o, 0, 2);
+    for (size_t o = 0; o < kB.h2; o += 64) __builtin_prefetch(p + L.h2 + b * kB.h2 + o, 0, 2);
+    for (size_t o = 0; o < kB.sc; o += 64) __builtin_prefetch(p + L.sc + b * kB.sc + o, 0, 2);
+    for (size_t o = 0; o < kB.mn; o += 64) __builtin_prefetch(p + L.mn + b * kB.mn + o, 0, 2);
     if (b % 2 == 0) {  // 32-byte scale rows: one line holds two blocks
-      __builtin_prefetch(p + L.d + b * L.d_bytes);
-      if (L.m_bytes) __builtin_prefetch(p + L.m + b * L.m_bytes);
+      __builtin_prefetch(p + L.d + b * kB.d);
+      if constexpr (kB.m != 0) __builtin_prefetch(p + L.m + b * kB.m);
     }
   }
 }
@@ -62,16 +66,17 @@ void tile_legacy(const GemmWeightsView& w, int64_t g, const GemmActView& x, int6
   constexpr bool kQ5 = kType == GgmlType::Q5_0 || kType == GgmlType::Q5_1;
   constexpr bool kHasMin = kType == GgmlType::Q4_1 || kType == GgmlType::Q5_1;
   // Signed formats are dotted as unsigned quants minus an offset times the activation sum.
-  constexpr int kOffset = kType == GgmlType::Q4_0   ? 8
-                          : kType == GgmlType::Q5_0 ? 16
-                          : kType == GgmlType::Q8_0 ? (V::kVnni ? 128 : 0)
-                                                    : 0;
+  constexpr int kOffsetShift = kType == GgmlType::Q4_0   ? 3   // offset 8
+                               : kType == GgmlType::Q5_0 ? 4   // 16
+                               : kType == GgmlType::Q8_0 ? (V::kVnni ? 7 : 0)  // 128
+                                                         : 0;
   constexpr size_t kActBytes = kHasMin ? kQ8_1Bytes : kQ8_0Bytes;
   constexpr size_t kActQs = kHasMin ? 4 : 2;
   // 4-bit quants: a whole block's pair sums fit 16 bits (8 x 2 * 15 * 127 < 2^15), so pmaddubsw
   // results are added as they come and widened once (AVX2; VNNI accumulates 32-bit anyway).
   constexpr bool kShort = V::kDot16 && !kQ5 && kType != GgmlType::Q8_0;
   const PackedLayout& L = w.layout;
+  constexpr PackedBlockBytes kB = packed_block_bytes(kType);
   const uint8_t* grp[G];
   for (int gi = 0; gi < G; ++gi) grp[gi] = w.data + size_t(g + gi) * w.group_bytes;
   const int8_t* a[T];
@@ -85,19 +90,21 @@ void tile_legacy(const GemmWeightsView& w, int64_t g, const GemmActView& x, int6
     for (auto& v : row) v = V::fzero();
 
   for (int64_t b = 0; b < w.blocks; ++b) {
-    prefetch_block<G>(pf, w, b);
+    prefetch_block<kType, G>(pf, w, b);
     I s[R][T];
     for (int tt = 0; tt < T; ++tt) {
-      int32_t init = 0;
-      if constexpr (kOffset != 0) init = -kOffset * load_as<ActExtrasQ8_0>(e[tt] + b * sizeof(ActExtrasQ8_0)).sum;
-      const I c = V::set1(init);
+      // The offset times the activation sum, formed in a vector register: a broadcast from a
+      // general-purpose register costs more than the shift.
+      I c = V::zero();
+      if constexpr (kOffsetShift != 0)
+        c = V::template neg_shl<kOffsetShift>(V::set1(load_as<int32_t>(e[tt] + b * sizeof(ActExtrasQ8_0) + offsetof(ActExtrasQ8_0, sum))));
       for (int r = 0; r < R; ++r) s[r][tt] = c;
     }
     if constexpr (kType == GgmlType::Q8_0) {
       for (int kg = 0; kg < 8; ++kg) {
         I wv[R], wa[R];
         for (int r = 0; r < R; ++r) {
-          wv[r] = V::load(grp[r / kVecs] + L.qs + b * L.qs_bytes + 64 * kg, r % kVecs);
+          wv[r] = V::load(grp[r / kVecs] + L.qs + b * kB.qs + 64 * kg, r % kVecs);
           wa[r] = V::q8_prepare(wv[r]);
         }
         for (int tt = 0; tt < T; ++tt) {
@@ -114,11 +121,11 @@ void tile_legacy(const GemmWeightsView& w, int64_t g, const GemmActView& x, int6
         I w0[R], w1[R];
         for (int r = 0; r < R; ++r) {
           const uint8_t* gp = grp[r / kVecs];
-          const I raw = V::load(gp + L.qs + b * L.qs_bytes + 64 * i, r % kVecs);
+          const I raw = V::load(gp + L.qs + b * kB.qs + 64 * i, r % kVecs);
           w0[r] = V::lo(raw);
           w1[r] = V::hi(raw);
           if constexpr (kQ5) {
-            const uint8_t* hb = gp + L.hb + b * L.hb_bytes + 16 * i;
+            const uint8_t* hb = gp + L.hb + b * kB.hb + 16 * i;
             w0[r] = V::add_bit4(w0[r], hb, r % kVecs);
             w1[r] = V::add_bit4(w1[r], hb + 8, r % kVecs);
           }
@@ -142,17 +149,20 @@ void tile_legacy(const GemmWeightsView& w, int64_t g, const GemmActView& x, int6
     }
     for (int r = 0; r < R; ++r) {
       const uint8_t* gp = grp[r / kVecs];
-      const F dx = V::load_f16(gp + L.d + b * L.d_bytes, r % kVecs);
+      const F dx = V::load_f16(gp + L.d + b * kB.d, r % kVecs);
       F mx = V::fzero();
-      if constexpr (kHasMin) mx = V::load_f16(gp + L.m + b * L.m_bytes, r % kVecs);
+      if constexpr (kHasMin) mx = V::load_f16(gp + L.m + b * kB.m, r % kVecs);
       for (int tt = 0; tt < T; ++tt) {
         const F sf = V::cvt(s[r][tt]);
+        // Each activation scalar loaded on its own (not as a struct): it then broadcasts
+        // straight from memory instead of through a general-purpose register.
         if constexpr (kHasMin) {
-          const ActExtrasQ8_1 ex = load_as<ActExtrasQ8_1>(e[tt] + b * sizeof(ActExtrasQ8_1));
-          const F term = V::fadd(V::fmul(V::fmul(dx, V::fset1(ex.d)), sf), V::fmul(mx, V::fset1(ex.s)));
-          acc[r][tt] = V::fadd(acc[r][tt], term);
+          const uint8_t* ex = e[tt] + b * sizeof(ActExtrasQ8_1);
+          const F dy = V::fset1(load_as<float>(ex + offsetof(ActExtrasQ8_1, d)));
+          const F sy = V::fset1(load_as<float>(ex + offsetof(ActExtrasQ8_1, s)));
+          acc[r][tt] = V::fadd(acc[r][tt], V::fadd(V::fmul(V::fmul(dx, dy), sf), V::fmul(mx, sy)));
         } else {
-          const F dy = V::fset1(load_as<ActExtrasQ8_0>(e[tt] + b * sizeof(ActExtrasQ8_0)).d);
+          const F dy = V::fset1(load_as<float>(e[tt] + b * sizeof(ActExtrasQ8_0) + offsetof(ActExtrasQ8_0, d)));
           if constexpr (kType == GgmlType::Q4_0) acc[r][tt] = V::fadd(acc[r][tt], V::fmul(V::fmul(sf, dx), dy));
           else acc[r][tt] = V::fadd(acc[r][tt], V::fmul(sf, V::fmul(dx, dy)));
         }
@@ -172,6 +182,7 @@ void tile_q45_k(const GemmWeightsView& w, int64_t g, const GemmActView& x, int64
   constexpr bool kQ5 = kType == GgmlType::Q5_K;
   constexpr bool kShort = V::kDot16 && !kQ5;
   const PackedLayout& L = w.layout;
+  constexpr PackedBlockBytes kB = packed_block_bytes(kType);
   const uint8_t* grp[G];
   for (int gi = 0; gi < G; ++gi) grp[gi] = w.data + size_t(g + gi) * w.group_bytes;
   const uint8_t* a[T];
@@ -185,7 +196,7 @@ void tile_q45_k(const GemmWeightsView& w, int64_t g, const GemmActView& x, int64
     for (auto& v : row) v = V::fzero();
 
   for (int64_t b = 0; b < w.blocks; ++b) {
-    prefetch_block<G>(pf, w, b);
+    prefetch_block<kType, G>(pf, w, b);
     I isum[R][T];
     for (auto& row : isum)
       for (auto& v : row) v = V::zero();
@@ -198,11 +209,11 @@ void tile_q45_k(const GemmWeightsView& w, int64_t g, const GemmActView& x, int64
         I w0[R], w1[R];
         for (int r = 0; r < R; ++r) {
           const uint8_t* gp = grp[r / kVecs];
-          const I raw = V::load(gp + L.qs + b * L.qs_bytes + 64 * i, r % kVecs);
+          const I raw = V::load(gp + L.qs + b * kB.qs + 64 * i, r % kVecs);
           w0[r] = V::lo(raw);
           w1[r] = V::hi(raw);
           if constexpr (kQ5) {
-            const uint8_t* hb = gp + L.hb + b * L.hb_bytes + 16 * i;
+            const uint8_t* hb = gp + L.hb + b * kB.hb + 16 * i;
             w0[r] = V::add_bit4(w0[r], hb, r % kVecs);
             w1[r] = V::add_bit4(w1[r], hb + 8, r % kVecs);
           }
@@ -224,7 +235,7 @@ void tile_q45_k(const GemmWeightsView& w, int64_t g, const GemmActView& x, int64
         for (auto& row : s)
           for (auto& v : row) v = V::widen16(v);
       for (int r = 0; r < R; ++r) {
-        const I sc = V::load_u8_i32(grp[r / kVecs] + L.sc + b * L.sc_bytes + kGemmRows * j, r % kVecs);
+        const I sc = V::load_u8_i32(grp[r / kVecs] + L.sc + b * kB.sc + kGemmRows * j, r % kVecs);
         for (int tt = 0; tt < T; ++tt) isum[r][tt] = V::add(isum[r][tt], V::mullo(s[r][tt], sc));
       }
     }
@@ -233,7 +244,7 @@ void tile_q45_k(const GemmWeightsView& w, int64_t g, const GemmActView& x, int64
       for (auto& v : row) v = V::zero();
     for (int p = 0; p < 4; ++p) {
       for (int r = 0; r < R; ++r) {
-        const I mn = V::load_u8_i16(grp[r / kVecs] + L.mn + b * L.mn_bytes + 2 * kGemmRows * p, r % kVecs);
+        const I mn = V::load_u8_i16(grp[r / kVecs] + L.mn + b * kB.mn + 2 * kGemmRows * p, r % kVecs);
         for (int tt = 0; tt < T; ++tt) {
           const int32_t pair = load_as<int32_t>(e[tt] + b * sizeof(ActExtrasQ8_K) + 4 * p);  // sub_sums[2p..2p+1]
           imin[r][tt] = V::add(imin[r][tt], V::madd16(mn, V::set1(pair)));
@@ -242,8 +253,8 @@ void tile_q45_k(const GemmWeightsView& w, int64_t g, const GemmActView& x, int64
     }
     for (int r = 0; r < R; ++r) {
       const uint8_t* gp = grp[r / kVecs];
-      const F dx = V::load_f16(gp + L.d + b * L.d_bytes, r % kVecs);
-      const F dm = V::load_f16(gp + L.m + b * L.m_bytes, r % kVecs);
+      const F dx = V::load_f16(gp + L.d + b * kB.d, r % kVecs);
+      const F dm = V::load_f16(gp + L.m + b * kB.m, r % kVecs);
       for (int tt = 0; tt < T; ++tt) {
         const F yd = V::fset1(load_as<float>(a[tt] + b * kQ8_KBytes));
         const F plus = V::fmul(V::fmul(dx, yd), V::cvt(isum[r][tt]));
@@ -263,6 +274,7 @@ void tile_q6_k(const GemmWeightsView& w, int64_t g, const GemmActView& x, int64_
                const uint8_t* pf) {
   constexpr int R = G * kVecs;
   const PackedLayout& L = w.layout;
+  constexpr PackedBlockBytes kB = packed_block_bytes(GgmlType::Q6_K);
   const uint8_t* grp[G];
   for (int gi = 0; gi < G; ++gi) grp[gi] = w.data + size_t(g + gi) * w.group_bytes;
   const uint8_t* a[T];
@@ -276,7 +288,7 @@ void tile_q6_k(const GemmWeightsView& w, int64_t g, const GemmActView& x, int64_
     for (auto& v : row) v = V::fzero();
 
   for (int64_t b = 0; b < w.blocks; ++b) {
-    prefetch_block<G>(pf, w, b);
+    prefetch_block<GgmlType::Q6_K, G>(pf, w, b);
     I isum[R][T];
     for (auto& row : isum)
       for (auto& v : row) v = V::zero();
@@ -287,12 +299,12 @@ void tile_q6_k(const GemmWeightsView& w, int64_t g, const GemmActView& x, int64_
         for (int r = 0; r < R; ++r) s[r][tt] = c;
       }
       I h2[R];
-      for (int r = 0; r < R; ++r) h2[r] = V::load(grp[r / kVecs] + L.h2 + b * L.h2_bytes + 64 * j, r % kVecs);
+      for (int r = 0; r < R; ++r) h2[r] = V::load(grp[r / kVecs] + L.h2 + b * kB.h2 + 64 * j, r % kVecs);
       for (int ii = 0; ii < 2; ++ii) {
         const int i = 2 * j + ii;
         I w0[R], w1[R];
         for (int r = 0; r < R; ++r) {
-          const I raw = V::load(grp[r / kVecs] + L.qs + b * L.qs_bytes + 64 * i, r % kVecs);
+          const I raw = V::load(grp[r / kVecs] + L.qs + b * kB.qs + 64 * i, r % kVecs);
           w0[r] = V::or_(V::lo(raw), V::bits45(h2[r], 2 * ii));
           w1[r] = V::or_(V::hi(raw), V::bits45(h2[r], 2 * ii + 1));
         }
@@ -305,12 +317,12 @@ void tile_q6_k(const GemmWeightsView& w, int64_t g, const GemmActView& x, int64_
         }
       }
       for (int r = 0; r < R; ++r) {
-        const I sc = V::load_s8_i32(grp[r / kVecs] + L.sc + b * L.sc_bytes + kGemmRows * j, r % kVecs);
+        const I sc = V::load_s8_i32(grp[r / kVecs] + L.sc + b * kB.sc + kGemmRows * j, r % kVecs);
         for (int tt = 0; tt < T; ++tt) isum[r][tt] = V::add(isum[r][tt], V::mullo(s[r][tt], sc));
       }
     }
     for (int r = 0; r < R; ++r) {
-      const F dx = V::load_f16(grp[r / kVecs] + L.d + b * L.d_bytes, r % kVecs);
+      const F dx = V::load_f16(grp[r / kVecs] + L.d + b * kB.d, r % kVecs);
       for (int tt = 0; tt < T; ++tt) {
         const F yd = V::fset1(load_as<float>(a[tt] + b * kQ8_KBytes));
         acc[r][tt] = V::fadd(acc[r][tt], V::fmul(V::fmul(dx, yd), V::cvt(isum[r][tt])));
