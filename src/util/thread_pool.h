@@ -1,7 +1,8 @@
 // A persistent pool of worker threads for data-parallel loops. Workers spin briefly between
 // jobs (the engine issues many small ones per token) and then sleep, so an idle server uses no
 // CPU. Handing out and finishing a job takes no lock: tasks are claimed with one atomic
-// compare-and-swap and the caller waits for the tasks, not for every worker to check in.
+// compare-and-swap, a shrinking run of them at a time (guided scheduling), and the caller waits
+// for the tasks, not for every worker to check in.
 #pragma once
 
 #include <atomic>
