@@ -118,14 +118,46 @@ inline __m128 exp4(__m128 x) {
   return _mm_blendv_ps(e, _mm_add_ps(x, x), _mm_cmpunord_ps(x, x));
 }
 
+#if defined(__AVX512F__)
+// exp4's computation on eight lanes at once, with the table lookup done by two two-register
+// permutes instead of a gather (gathers are microcoded and slow on AMD Zen 4): same bits.
+inline __m256 exp8(__m256 x) {
+  using namespace expf_detail;
+  const __m512d xd = _mm512_cvtps_pd(x);
+  const __m512d inv = _mm512_set1_pd(kInvLn2N), shift = _mm512_set1_pd(kShift);
+  const __m512d z = _mm512_fmadd_pd(inv, xd, shift);
+  const __m512i ki = _mm512_castpd_si512(z);
+  const __m512d kd = _mm512_sub_pd(z, shift);
+  const __m512d r = _mm512_fmsub_pd(inv, xd, kd);
+  const __m512i idx = _mm512_and_si512(ki, _mm512_set1_epi64(31));
+  const auto* table = reinterpret_cast<const __m512i*>(kTable);
+  const __m512i lo = _mm512_permutex2var_epi64(_mm512_load_si512(table), idx, _mm512_load_si512(table + 1));
+  const __m512i hi = _mm512_permutex2var_epi64(_mm512_load_si512(table + 2), idx, _mm512_load_si512(table + 3));
+  const __m512i entry = _mm512_mask_blend_epi64(_mm512_test_epi64_mask(idx, _mm512_set1_epi64(16)), lo, hi);
+  const __m512i t = _mm512_add_epi64(entry, _mm512_slli_epi64(ki, 47));
+  const __m512d p = _mm512_fmadd_pd(_mm512_set1_pd(kC0), r, _mm512_set1_pd(kC1));
+  const __m512d r2 = _mm512_mul_pd(r, r);
+  __m512d y = _mm512_fmadd_pd(_mm512_set1_pd(kC2), r, _mm512_set1_pd(1.0));
+  y = _mm512_fmadd_pd(p, r2, y);
+  __m256 e = _mm512_cvtpd_ps(_mm512_mul_pd(y, _mm512_castsi512_pd(t)));
+  e = _mm256_blendv_ps(e, _mm256_set1_ps(0x1p-149f), _mm256_cmp_ps(x, _mm256_set1_ps(kTiny), _CMP_LT_OS));
+  e = _mm256_blendv_ps(e, _mm256_setzero_ps(), _mm256_cmp_ps(x, _mm256_set1_ps(kUnderflow), _CMP_LT_OS));
+  e = _mm256_blendv_ps(e, _mm256_set1_ps(INFINITY), _mm256_cmp_ps(x, _mm256_set1_ps(kOverflow), _CMP_GT_OS));
+  return _mm256_blendv_ps(e, _mm256_add_ps(x, x), _mm256_cmp_ps(x, x, _CMP_UNORD_Q));
+}
+#else
+inline __m256 exp8(__m256 x) {
+  return _mm256_set_m128(exp4(_mm256_extractf128_ps(x, 1)), exp4(_mm256_castps256_ps128(x)));
+}
+#endif
+
 // The exponentials eight at a time; the sum in order, as the scalar definition adds them.
 float op_softmax_exp(float* x, float max, int64_t n) {
   const __m128 m = _mm_set1_ps(max);
   float sum = 0;
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) {
-    _mm_storeu_ps(x + i, exp4(_mm_sub_ps(_mm_loadu_ps(x + i), m)));
-    _mm_storeu_ps(x + i + 4, exp4(_mm_sub_ps(_mm_loadu_ps(x + i + 4), m)));
+    _mm256_storeu_ps(x + i, exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), _mm256_set1_ps(max))));
     for (int j = 0; j < 8; ++j) sum += x[i + j];
   }
   if (i < n) {
@@ -144,6 +176,11 @@ float op_softmax_exp(float* x, float max, int64_t n) {
 // gate / (1 + exp(-gate)) * up, with the same exponential as softmax_exp.
 void op_silu_mul(const float* gate, const float* up, float* out, int64_t n) {
   int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 g = _mm256_loadu_ps(gate + i);
+    const __m256 e = exp8(_mm256_xor_ps(g, _mm256_set1_ps(-0.0f)));
+    _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_div_ps(g, _mm256_add_ps(_mm256_set1_ps(1.0f), e)), _mm256_loadu_ps(up + i)));
+  }
   for (; i + 4 <= n; i += 4) {
     const __m128 g = _mm_loadu_ps(gate + i);
     const __m128 e = exp4(_mm_xor_ps(g, _mm_set1_ps(-0.0f)));
