@@ -25,27 +25,32 @@ void pack_for_gemm(WeightMatrix& w) {
 
 void QuantizedActivations::quantize(GgmlType act, const float* x, int64_t n_tokens, int64_t cols,
                                     int64_t x_stride, ThreadPool& pool) {
+  resize(act, n_tokens, cols);
+  pool.parallel_for(n_tokens, [&](int64_t t, int) { quantize_row(t, x + t * x_stride); });
+}
+
+void QuantizedActivations::resize(GgmlType act, int64_t n_tokens, int64_t cols) {
+  if (act != GgmlType::F32) {
+    quantize_fn_ = quantize_row_fn(act);
+    // The checked entry point throws its usual message (before touching any memory).
+    if (quantize_fn_ == nullptr || cols % block_elements(act) != 0) nagare::quantize_row(act, nullptr, nullptr, cols);
+  }
   act_type_ = act;
   cols_ = cols;
   row_bytes_ = nagare::row_bytes(act, cols);
   extra_bytes_ = act_extra_bytes(act, cols);
   if (buffer_.size() < row_bytes_ * size_t(n_tokens)) buffer_.resize(row_bytes_ * size_t(n_tokens));
   if (extras_.size() < extra_bytes_ * size_t(n_tokens)) extras_.resize(extra_bytes_ * size_t(n_tokens));
-  if (act == GgmlType::F32) {
-    for (int64_t t = 0; t < n_tokens; ++t)
-      std::copy(x + t * x_stride, x + t * x_stride + cols, reinterpret_cast<float*>(buffer_.data() + t * row_bytes_));
+}
+
+void QuantizedActivations::quantize_row(int64_t t, const float* x) {
+  uint8_t* row = buffer_.data() + t * row_bytes_;
+  if (act_type_ == GgmlType::F32) {
+    std::copy(x, x + cols_, reinterpret_cast<float*>(row));
     return;
   }
-  const QuantizeRowFn fn = quantize_row_fn(act);
-  if (fn == nullptr || cols % block_elements(act) != 0) {
-    quantize_row(act, x, buffer_.data(), cols);  // throws the usual message
-    return;
-  }
-  pool.parallel_for(n_tokens, [&](int64_t t, int) {
-    uint8_t* row = buffer_.data() + t * row_bytes_;
-    fn(x + t * x_stride, row, cols);
-    if (extra_bytes_) compute_act_extras(act, row, extras_.data() + t * extra_bytes_, cols);
-  });
+  quantize_fn_(x, row, cols_);
+  if (extra_bytes_) compute_act_extras(act_type_, row, extras_.data() + t * extra_bytes_, cols_);
 }
 
 namespace {

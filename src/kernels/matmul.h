@@ -40,6 +40,11 @@ class QuantizedActivations {
   // x: n_tokens rows of `cols` floats with row stride x_stride (in floats).
   void quantize(GgmlType act_type, const float* x, int64_t n_tokens, int64_t cols, int64_t x_stride,
                 ThreadPool& pool);
+  // The same in two steps, for callers that produce the rows in their own pass of the pool:
+  // resize() once (throws for a format or width that cannot be quantized), then quantize_row()
+  // for every row t, from any thread (rows are independent).
+  void resize(GgmlType act_type, int64_t n_tokens, int64_t cols);
+  void quantize_row(int64_t t, const float* x);
   const void* row(int64_t t) const { return buffer_.data() + t * row_bytes_; }
   GgmlType act_type() const { return act_type_; }
   int64_t cols() const { return cols_; }
@@ -53,6 +58,7 @@ class QuantizedActivations {
   std::vector<uint8_t> extras_;
   size_t row_bytes_ = 0, extra_bytes_ = 0;
   GgmlType act_type_ = GgmlType::F32;
+  void (*quantize_fn_)(const float*, void*, int64_t) = nullptr;  // the active ISA's, for act_type_
   int64_t cols_ = 0;
 };
 

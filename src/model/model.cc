@@ -141,6 +141,27 @@ const QuantizedActivations& Model::ActivationCache::get(GgmlType weight_type, Th
   return acts_[slot];
 }
 
+template <typename MakeRows>
+void Model::ActivationCache::produce(std::initializer_list<GgmlType> weight_types, float* x, int64_t n_tokens,
+                                     int64_t cols, ThreadPool& pool, MakeRows&& make_rows) {
+  reset(x, n_tokens, cols);
+  int slots[kFormats], n_slots = 0;
+  for (GgmlType type : weight_types) {
+    const GgmlType act = activation_type_for(type);
+    const int slot = activation_slot(act);
+    if (valid_[slot]) continue;
+    acts_[slot].resize(act, n_tokens, cols);
+    valid_[slot] = true;
+    slots[n_slots++] = slot;
+  }
+  pool.parallel_for((n_tokens + kRowsPerTask - 1) / kRowsPerTask, [&](int64_t task, int) {
+    const int64_t t0 = task * kRowsPerTask, t1 = std::min(n_tokens, t0 + kRowsPerTask);
+    make_rows(t0, t1);
+    for (int i = 0; i < n_slots; ++i)
+      for (int64_t t = t0; t < t1; ++t) acts_[slots[i]].quantize_row(t, x + t * cols);
+  });
+}
+
 void Model::Workspace::reserve(const ModelConfig& c, int64_t n, int64_t n_logits, int n_threads, int64_t max_keys) {
   grow(x, n * c.n_embd);
   grow(xn, n * std::max<int64_t>(c.n_embd, int64_t(c.n_head) * c.head_dim_v));
@@ -260,13 +281,15 @@ void Model::forward(const Batch& batch, KvCache& kv, float* logits, ThreadPool& 
       if (rope_used_[slot]) ropes_[slot].angles(batch.positions[t], angles(t, slot), angles(t, slot) + half);
   });
 
+  // Each pass over the tokens also quantizes its output for the matmul that reads it next, and
+  // a layer's last residual add is the next layer's first norm: 10 hand-offs to the pool a layer.
+  auto rows = [&](float* base, int64_t t0, int64_t width) { return base + t0 * width; };
+  ws_.acts.produce({layers_[0].wq.type, layers_[0].wk.type, layers_[0].wv.type}, xn, n, d, pool, [&](int64_t t0, int64_t t1) {
+    rms_norm_rows(rows(x, t0, d), layers_[0].attn_norm, rows(xn, t0, d), t1 - t0, d, c.norm_eps);
+  });
   for (int32_t il = 0; il < c.n_layer; ++il) {
     const Layer& L = layers_[il];
-    pool.parallel_for((n + 3) / 4, [&](int64_t t4, int) {
-      rms_norm_rows(x + 4 * t4 * d, L.attn_norm, xn + 4 * t4 * d, std::min<int64_t>(4, n - 4 * t4), d, c.norm_eps);
-    });
-    ws_.acts.reset(xn, n, d);
-    {  // q, k and v in one pass of the pool
+    {  // q, k and v in one pass of the pool (their activations were quantized by the pass before)
       const MatmulJob jobs[] = {{&L.wq, &ws_.acts.get(L.wq.type, pool), ws_.q.data(), L.wq.rows},
                                 {&L.wk, &ws_.acts.get(L.wk.type, pool), ws_.k.data(), L.wk.rows},
                                 {&L.wv, &ws_.acts.get(L.wv.type, pool), ws_.v.data(), L.wv.rows}};
@@ -294,33 +317,41 @@ void Model::forward(const Batch& batch, KvCache& kv, float* logits, ThreadPool& 
     ws_.acts.reset(ws_.attn.data(), n, o_dim);
     matmul_into(L.wo, n, ws_.proj.data(), pool);
 
-    pool.parallel_for((n + 3) / 4, [&](int64_t t4, int) {  // 4 tokens a task: their norms overlap
-      const int64_t t = 4 * t4, m = std::min<int64_t>(4, n - t);
-      float* p = ws_.proj.data() + t * d;
-      if (L.post_attn_norm) rms_norm_rows(p, L.post_attn_norm, p, m, d, c.norm_eps);
-      add_in_place(x + t * d, p, m * d);
-      rms_norm_rows(x + t * d, L.ffn_norm, xn + t * d, m, d, c.norm_eps);
+    ws_.acts.produce({L.gate.type, L.up.type}, xn, n, d, pool, [&](int64_t t0, int64_t t1) {
+      float* p = rows(ws_.proj.data(), t0, d);
+      if (L.post_attn_norm) rms_norm_rows(p, L.post_attn_norm, p, t1 - t0, d, c.norm_eps);
+      add_in_place(rows(x, t0, d), p, (t1 - t0) * d);
+      rms_norm_rows(rows(x, t0, d), L.ffn_norm, rows(xn, t0, d), t1 - t0, d, c.norm_eps);
     });
-    ws_.acts.reset(xn, n, d);
     {  // gate and up in one pass of the pool
       const MatmulJob jobs[] = {{&L.gate, &ws_.acts.get(L.gate.type, pool), ws_.gate.data(), L.gate.rows},
                                 {&L.up, &ws_.acts.get(L.up.type, pool), ws_.up.data(), L.up.rows}};
       matmul(jobs, 2, n, pool);
     }
-    pool.parallel_for(n, [&](int64_t t, int) {
-      float* g = ws_.gate.data() + t * c.n_ff;
-      const float* u = ws_.up.data() + t * c.n_ff;
-      if (c.activation == FfnActivation::kSilu) silu_mul(g, u, g, c.n_ff);
-      else gelu_tanh_mul(g, u, g, c.n_ff);
+    ws_.acts.produce({L.down.type}, ws_.gate.data(), n, c.n_ff, pool, [&](int64_t t0, int64_t t1) {
+      float* g = rows(ws_.gate.data(), t0, c.n_ff);
+      const float* u = rows(ws_.up.data(), t0, c.n_ff);
+      if (c.activation == FfnActivation::kSilu) silu_mul(g, u, g, (t1 - t0) * c.n_ff);
+      else gelu_tanh_mul(g, u, g, (t1 - t0) * c.n_ff);
     });
-    ws_.acts.reset(ws_.gate.data(), n, c.n_ff);
     matmul_into(L.down, n, ws_.proj.data(), pool);
-    pool.parallel_for((n + 3) / 4, [&](int64_t t4, int) {
-      const int64_t t = 4 * t4, m = std::min<int64_t>(4, n - t);
-      float* p = ws_.proj.data() + t * d;
-      if (L.post_ffn_norm) rms_norm_rows(p, L.post_ffn_norm, p, m, d, c.norm_eps);
-      add_in_place(x + t * d, p, m * d);
-    });
+
+    auto residual = [&](int64_t t0, int64_t t1) {
+      float* p = rows(ws_.proj.data(), t0, d);
+      if (L.post_ffn_norm) rms_norm_rows(p, L.post_ffn_norm, p, t1 - t0, d, c.norm_eps);
+      add_in_place(rows(x, t0, d), p, (t1 - t0) * d);
+    };
+    if (il + 1 == c.n_layer) {
+      pool.parallel_for((n + kRowsPerTask - 1) / kRowsPerTask, [&](int64_t task, int) {
+        residual(task * kRowsPerTask, std::min(n, (task + 1) * kRowsPerTask));
+      });
+    } else {
+      const Layer& next = layers_[il + 1];
+      ws_.acts.produce({next.wq.type, next.wk.type, next.wv.type}, xn, n, d, pool, [&](int64_t t0, int64_t t1) {
+        residual(t0, t1);
+        rms_norm_rows(rows(x, t0, d), next.attn_norm, rows(xn, t0, d), t1 - t0, d, c.norm_eps);
+      });
+    }
   }
 
   if (n_logits == 0) return;

@@ -2,6 +2,7 @@
 // computes the logits of the batch's marked tokens and fills their KV slots.
 #pragma once
 
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <vector>
@@ -48,6 +49,12 @@ class Model {
    public:
     void reset(const float* x, int64_t n_tokens, int64_t cols);
     const QuantizedActivations& get(GgmlType weight_type, ThreadPool& pool);
+    // reset(x, ...) with the rows written and quantized for these weights in one pass of the
+    // pool: make_rows(t0, t1) writes x's rows [t0, t1), which are then quantized while still in
+    // cache, and one hand-off to the threads does both.
+    template <typename MakeRows>
+    void produce(std::initializer_list<GgmlType> weight_types, float* x, int64_t n_tokens, int64_t cols,
+                 ThreadPool& pool, MakeRows&& make_rows);
 
    private:
     static constexpr int kFormats = 6;
@@ -65,6 +72,8 @@ class Model {
   };
 
   Model() = default;
+  // Rows per task of the passes over tokens: the norms of a few rows overlap in the pipeline.
+  static constexpr int64_t kRowsPerTask = 4;
   void bind_weights();
   void attention(const Batch& batch, const KvCache& kv, int32_t layer, ThreadPool& pool);
   void matmul_into(const WeightMatrix& w, int64_t n_tokens, float* out, ThreadPool& pool);
