@@ -45,7 +45,10 @@ void rms_norm(const float* x, const float* weight, float* y, int64_t n, float ep
 }
 
 void rms_norm_rows(const float* x, const float* weight, float* y, int64_t n_rows, int64_t n, float eps) {
+  // Eight sums side by side keep both double-precision adders busy (an add's latency is three to
+  // four cycles); four left them half idle.
   int64_t r = 0;
+  for (; r + 8 <= n_rows; r += 8) rms_norm_block<8>(x + r * n, weight, y + r * n, n, eps);
   for (; r + 4 <= n_rows; r += 4) rms_norm_block<4>(x + r * n, weight, y + r * n, n, eps);
   for (; r < n_rows; ++r) rms_norm_block<1>(x + r * n, weight, y + r * n, n, eps);
 }

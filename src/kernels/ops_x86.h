@@ -50,26 +50,30 @@ inline __m256 sum_lanes_pairwise_8(const __m256 acc[8]) {
 void op_dot_f32_f16_rows(const float* q, const uint16_t* k, int64_t k_stride, int64_t n_rows, int64_t n, float scale,
                          float* out) {
   const int64_t n8 = n & ~int64_t(7);
-  int64_t i = 0;
-  for (; i + 8 <= n_rows; i += 8) {
-    const uint16_t* kr = k + i * k_stride;
+  // Eight rows at a time; a last partial group repeats its last row in the unused slots (each
+  // row's sum is computed on its own, so that changes nothing) rather than taking the slower
+  // one-row path: short runs are the common case in decode.
+  for (int64_t i = 0; i < n_rows; i += 8) {
+    const int rows = int(std::min<int64_t>(8, n_rows - i));
+    const uint16_t* kr[8];
+    for (int r = 0; r < 8; ++r) kr[r] = k + (i + std::min(r, rows - 1)) * k_stride;
     __m256 acc[8];
     for (auto& a : acc) a = _mm256_setzero_ps();
     for (int64_t d = 0; d < n8; d += 8) {
       const __m256 qv = _mm256_loadu_ps(q + d);
-      for (int r = 0; r < 8; ++r) acc[r] = _mm256_add_ps(acc[r], _mm256_mul_ps(qv, load8_half(kr + r * k_stride + d)));
+      for (int r = 0; r < 8; ++r) acc[r] = _mm256_add_ps(acc[r], _mm256_mul_ps(qv, load8_half(kr[r] + d)));
     }
-    __m256 sum = sum_lanes_pairwise_8(acc);
-    if (n8 < n) {
-      alignas(32) float s[8];
-      _mm256_store_ps(s, sum);
-      for (int r = 0; r < 8; ++r)
-        for (int64_t d = n8; d < n; ++d) s[r] += q[d] * _cvtsh_ss(kr[r * k_stride + d]);
-      sum = _mm256_load_ps(s);
+    alignas(32) float s[8];
+    _mm256_store_ps(s, sum_lanes_pairwise_8(acc));
+    if (n8 < n)
+      for (int r = 0; r < rows; ++r)
+        for (int64_t d = n8; d < n; ++d) s[r] += q[d] * _cvtsh_ss(kr[r][d]);
+    if (rows == 8) {
+      _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_load_ps(s), _mm256_set1_ps(scale)));
+    } else {
+      for (int r = 0; r < rows; ++r) out[i + r] = s[r] * scale;
     }
-    _mm256_storeu_ps(out + i, _mm256_mul_ps(sum, _mm256_set1_ps(scale)));
   }
-  for (; i < n_rows; ++i) out[i] = op_dot_f32_f16(q, k + i * k_stride, n) * scale;
 }
 
 // out[j] += w[r] * v_r[j] for rows r in order: each output chunk stays in registers over the rows.

@@ -72,8 +72,8 @@ class Model {
   };
 
   Model() = default;
-  // Rows per task of the passes over tokens: the norms of a few rows overlap in the pipeline.
-  static constexpr int64_t kRowsPerTask = 4;
+  // Rows per task of the passes over tokens: the norms of several rows overlap in the pipeline.
+  static constexpr int64_t kRowsPerTask = 8;
   void bind_weights();
   void attention(const Batch& batch, const KvCache& kv, int32_t layer, ThreadPool& pool);
   void matmul_into(const WeightMatrix& w, int64_t n_tokens, float* out, ThreadPool& pool);
