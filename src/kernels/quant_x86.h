@@ -91,6 +91,41 @@ inline __m256i nearest_int(__m256 v) {
   return _mm256_sub_epi32(_mm256_and_si256(bits, _mm256_set1_epi32(0x007fffff)), _mm256_set1_epi32(0x00400000));
 }
 
+#if defined(__AVX512F__)
+// round_away of v * id as int32, 16 lanes: trunc(|x| + 0.5) with x's sign. The sum is exact for
+// |x| < 2^23 except at the largest float below 0.5, where it rounds up to 1 (fixed below); the
+// quantizers' |x| never reaches 2^23 (at most ~127, or infinite for a degenerate scale, which
+// converts to the same integer as before).
+inline __m512i round_away_i32(__m512 x) {
+  const __m512 a = _mm512_abs_ps(x);
+  __m512i r = _mm512_cvttps_epi32(_mm512_add_ps(a, _mm512_set1_ps(0.5f)));
+  r = _mm512_mask_mov_epi32(r, _mm512_cmp_ps_mask(a, _mm512_set1_ps(0x1.fffffep-2f), _CMP_EQ_OQ), _mm512_setzero_si512());
+  return _mm512_mask_sub_epi32(r, _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ), _mm512_setzero_si512(), r);
+}
+
+// The AVX2 version's operations on 16 lanes at a time (same maximum order, same rounding).
+template <bool kSum>
+inline void quantize_q8_block(const float* x, int8_t* qs, uint16_t* d_out, uint16_t* s_out) {
+  const __m512 v0 = _mm512_loadu_ps(x), v1 = _mm512_loadu_ps(x + 16);
+  const __m512 a0 = _mm512_abs_ps(v0), a1 = _mm512_abs_ps(v1);
+  auto high = [](__m512 v) { return _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)); };
+  const __m256 m = _mm256_max_ps(_mm256_max_ps(_mm512_castps512_ps256(a0), high(a0)),
+                                 _mm256_max_ps(_mm512_castps512_ps256(a1), high(a1)));
+  const float d = hmax_f32(m) / 127;
+  const float id = d != 0.0f ? 1.0f / d : 0.0f;
+  *d_out = f2h(d);
+  const __m512 idv = _mm512_set1_ps(id);
+  const __m512i q0 = round_away_i32(_mm512_mul_ps(v0, idv)), q1 = round_away_i32(_mm512_mul_ps(v1, idv));
+  // Low bytes, as the reference's int8_t(int) conversion.
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(qs), _mm512_cvtepi32_epi8(q0));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(qs + 16), _mm512_cvtepi32_epi8(q1));
+  if constexpr (kSum) {
+    auto low_byte = [](__m512i v) { return _mm512_srai_epi32(_mm512_slli_epi32(v, 24), 24); };
+    const int32_t sum = _mm512_reduce_add_epi32(_mm512_add_epi32(low_byte(q0), low_byte(q1)));
+    *s_out = f2h(float(sum) * d);
+  }
+}
+#else
 template <bool kSum>
 inline void quantize_q8_block(const float* x, int8_t* qs, uint16_t* d_out, uint16_t* s_out) {
   __m256 v[4];
@@ -108,6 +143,8 @@ inline void quantize_q8_block(const float* x, int8_t* qs, uint16_t* d_out, uint1
     *s_out = f2h(float(sum) * d);
   }
 }
+
+#endif
 
 void quantize_row_q8_0(const float* x, void* dst, int64_t n) {
   auto* y = static_cast<BlockQ8_0*>(dst);

@@ -121,6 +121,13 @@ std::vector<std::vector<float>> quantizer_rows(int64_t n, std::mt19937& rng) {
   }
   rows.push_back(both);
   rows.push_back(random_row(rng, n, -140, -120));  // fp16 subnormals and zeros
+  // Just below the ties (d = 1 again): the floats below k + 0.5, and below 0.5 itself.
+  std::vector<float> near = ties;
+  for (int64_t i = 0; i < n; ++i)
+    if (i % 32 != 0) near[size_t(i)] = std::nextafter(near[size_t(i)], 0.0f);
+  near[1 % size_t(n)] = std::nextafter(0.5f, 0.0f);
+  near[2 % size_t(n)] = -std::nextafter(0.5f, 0.0f);
+  rows.push_back(near);
   return rows;
 }
 
