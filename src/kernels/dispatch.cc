@@ -32,6 +32,7 @@ KernelTable scalar_table() {
   k.dot_f32_f16_rows = ref::dot_f32_f16_rows;
   k.axpy_f16_rows = ref::axpy_f16_rows;
   k.softmax_exp = ref::softmax_exp;
+  k.rms_norm_rows = ref::rms_norm_rows;
   k.silu_mul = ref::silu_mul;
   k.scale_round_fp16 = ref::scale_round_fp16;
   k.fp16_to_fp32 = ref::fp16_to_fp32_row;

@@ -28,6 +28,7 @@ struct KernelTable {
                            float* out) = nullptr;
   void (*axpy_f16_rows)(float* out, const float* w, const uint16_t* v, int64_t v_stride, int64_t n_rows, int64_t n) = nullptr;
   float (*softmax_exp)(float* x, float max, int64_t n) = nullptr;
+  void (*rms_norm_rows)(const float* x, const float* weight, float* y, int64_t n_rows, int64_t n, float eps) = nullptr;
   void (*silu_mul)(const float* gate, const float* up, float* out, int64_t n) = nullptr;
   void (*scale_round_fp16)(float* x, float s, int64_t n) = nullptr;
   void (*fp16_to_fp32)(const uint16_t* src, float* dst, int64_t n) = nullptr;

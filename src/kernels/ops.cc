@@ -18,40 +18,7 @@
 
 namespace nagare {
 
-namespace {
-template <int kRows>
-void rms_norm_block(const float* x, const float* weight, float* y, int64_t n, float eps) {
-  // The rows' sums run side by side: each is the same sequential double sum as one row alone,
-  // but the additions of different rows overlap instead of waiting on each other.
-  double sum[kRows] = {};
-  for (int64_t i = 0; i < n; ++i)
-    for (int r = 0; r < kRows; ++r) sum[r] += double(x[r * n + i]) * double(x[r * n + i]);
-  for (int r = 0; r < kRows; ++r) {
-    const float scale = 1.0f / std::sqrt(float(sum[r] / double(n)) + eps);
-    const float* xr = x + r * n;
-    float* yr = y + r * n;
-    if (weight) {
-      for (int64_t i = 0; i < n; ++i) yr[i] = xr[i] * scale * weight[i];
-    } else {
-      for (int64_t i = 0; i < n; ++i) yr[i] = xr[i] * scale;
-    }
-  }
-}
-}  // namespace
-
-void rms_norm(const float* x, const float* weight, float* y, int64_t n, float eps) {
-  // double: the mean of squares is a long reduction; ggml accumulates in double too
-  rms_norm_block<1>(x, weight, y, n, eps);
-}
-
-void rms_norm_rows(const float* x, const float* weight, float* y, int64_t n_rows, int64_t n, float eps) {
-  // Eight sums side by side keep both double-precision adders busy (an add's latency is three to
-  // four cycles); four left them half idle.
-  int64_t r = 0;
-  for (; r + 8 <= n_rows; r += 8) rms_norm_block<8>(x + r * n, weight, y + r * n, n, eps);
-  for (; r + 4 <= n_rows; r += 4) rms_norm_block<4>(x + r * n, weight, y + r * n, n, eps);
-  for (; r < n_rows; ++r) rms_norm_block<1>(x + r * n, weight, y + r * n, n, eps);
-}
+void rms_norm(const float* x, const float* weight, float* y, int64_t n, float eps) { rms_norm_rows(x, weight, y, 1, n, eps); }
 
 Rope::Rope(int32_t rot_dims, float freq_base, float freq_scale, RopeStyle style, const float* freq_factors)
     : rot_dims_(rot_dims), freq_base_(freq_base), freq_scale_(freq_scale), style_(style), freq_factors_(freq_factors) {}
@@ -122,6 +89,41 @@ void scale_in_place(float* x, float s, int64_t n) {
 // ---- scalar definitions (nagare::ref, kernels/ops_ref.h) and their dispatch ----
 
 namespace ref {
+
+namespace {
+template <int kRows>
+void sums_of_squares(const float* x, int64_t n, double* sums) {
+  // The rows' sums run side by side: each is the same sequential double sum as one row alone,
+  // but the additions of different rows overlap instead of waiting on each other.
+  double sum[kRows] = {};
+  for (int64_t i = 0; i < n; ++i)
+    for (int r = 0; r < kRows; ++r) sum[r] += double(x[r * n + i]) * double(x[r * n + i]);
+  for (int r = 0; r < kRows; ++r) sums[r] = sum[r];
+}
+}  // namespace
+
+void rms_norm_sums(const float* x, int64_t n_rows, int64_t n, double* sums) {
+  // double: the mean of squares is a long reduction; ggml accumulates in double too. Eight sums
+  // side by side keep both double-precision adders busy (an add takes three to four cycles).
+  int64_t r = 0;
+  for (; r + 8 <= n_rows; r += 8) sums_of_squares<8>(x + r * n, n, sums + r);
+  for (; r + 4 <= n_rows; r += 4) sums_of_squares<4>(x + r * n, n, sums + r);
+  for (; r < n_rows; ++r) sums_of_squares<1>(x + r * n, n, sums + r);
+}
+
+void rms_norm_rows(const float* x, const float* weight, float* y, int64_t n_rows, int64_t n, float eps) {
+  for (int64_t r0 = 0; r0 < n_rows; r0 += kRmsNormMaxRows) {
+    const int64_t rows = std::min<int64_t>(kRmsNormMaxRows, n_rows - r0);
+    double sums[kRmsNormMaxRows];
+    rms_norm_sums(x + r0 * n, rows, n, sums);
+    for (int64_t r = 0; r < rows; ++r) {
+      const float scale = rms_norm_scale(sums[r], n, eps);
+      const float* xr = x + (r0 + r) * n;
+      float* yr = y + (r0 + r) * n;
+      for (int64_t i = 0; i < n; ++i) yr[i] = weight ? xr[i] * scale * weight[i] : xr[i] * scale;
+    }
+  }
+}
 namespace {
 
 template <typename B, typename Load>
@@ -262,6 +264,11 @@ void dot_f32_f16_rows(const float* q, const uint16_t* k, int64_t k_stride, int64
 void axpy_f16_rows(float* out, const float* w, const uint16_t* v, int64_t v_stride, int64_t n_rows, int64_t n) {
   NAGARE_OP(axpy_f16_rows);
   fn(out, w, v, v_stride, n_rows, n);
+}
+
+void rms_norm_rows(const float* x, const float* weight, float* y, int64_t n_rows, int64_t n, float eps) {
+  NAGARE_OP(rms_norm_rows);
+  fn(x, weight, y, n_rows, n, eps);
 }
 
 float softmax_exp(float* x, float max, int64_t n) {

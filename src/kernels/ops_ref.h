@@ -2,6 +2,7 @@
 // ISA's kernels, and what the SIMD versions (kernels/ops_x86.h) must equal bit for bit.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 
 namespace nagare::ref {
@@ -18,6 +19,13 @@ float softmax_exp(float* x, float max, int64_t n);
 float exp_glibc(float x);  // one exponential of softmax_exp
 void silu_mul(const float* gate, const float* up, float* out, int64_t n);
 void scale_round_fp16(float* x, float s, int64_t n);
+// rms_norm_rows of kernels/ops.h. Its parts, for the SIMD versions: each row's sum of squares
+// (a sequential double sum, several rows side by side) and the scale that sum gives; the row is
+// then y[i] = x[i] * scale * weight[i] (or x[i] * scale without weights).
+void rms_norm_rows(const float* x, const float* weight, float* y, int64_t n_rows, int64_t n, float eps);
+void rms_norm_sums(const float* x, int64_t n_rows, int64_t n, double* sums);
+constexpr int64_t kRmsNormMaxRows = 16;  // rows per rms_norm_sums call in the row operations
+inline float rms_norm_scale(double sum, int64_t n, float eps) { return 1.0f / std::sqrt(float(sum / double(n)) + eps); }
 // out[i] = g * up[i] with g = 0 for gate <= -10, gate for gate >= 10, else the half-precision
 // `table` entry of the gate rounded to half (ops.cc's GELU table).
 void gelu_table_mul(const uint16_t* table, const float* gate, const float* up, float* out, int64_t n);

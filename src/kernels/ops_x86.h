@@ -155,6 +155,30 @@ inline __m256 exp8(__m256 x) {
 }
 #endif
 
+// The reference's sums, then the scaling eight lanes at a time (the same two products per element).
+void op_rms_norm_rows(const float* x, const float* weight, float* y, int64_t n_rows, int64_t n, float eps) {
+  for (int64_t r0 = 0; r0 < n_rows; r0 += ref::kRmsNormMaxRows) {
+    const int64_t rows = std::min<int64_t>(ref::kRmsNormMaxRows, n_rows - r0);
+    double sums[ref::kRmsNormMaxRows];
+    ref::rms_norm_sums(x + r0 * n, rows, n, sums);
+    for (int64_t r = 0; r < rows; ++r) {
+      const float scale = ref::rms_norm_scale(sums[r], n, eps);
+      const __m256 sv = _mm256_set1_ps(scale);
+      const float* xr = x + (r0 + r) * n;
+      float* yr = y + (r0 + r) * n;
+      int64_t i = 0;
+      if (weight) {
+        for (; i + 8 <= n; i += 8)
+          _mm256_storeu_ps(yr + i, _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(xr + i), sv), _mm256_loadu_ps(weight + i)));
+        for (; i < n; ++i) yr[i] = xr[i] * scale * weight[i];
+      } else {
+        for (; i + 8 <= n; i += 8) _mm256_storeu_ps(yr + i, _mm256_mul_ps(_mm256_loadu_ps(xr + i), sv));
+        for (; i < n; ++i) yr[i] = xr[i] * scale;
+      }
+    }
+  }
+}
+
 // The exponentials eight at a time; the sum in order, as the scalar definition adds them.
 float op_softmax_exp(float* x, float max, int64_t n) {
   const __m128 m = _mm_set1_ps(max);
@@ -252,6 +276,7 @@ void register_ops(KernelTable& k) {
   k.dot_f32_f16_rows = op_dot_f32_f16_rows;
   k.axpy_f16_rows = op_axpy_f16_rows;
   k.softmax_exp = op_softmax_exp;
+  k.rms_norm_rows = op_rms_norm_rows;
   k.silu_mul = op_silu_mul;
   k.scale_round_fp16 = op_scale_round_fp16;
   k.fp16_to_fp32 = op_fp16_to_fp32;

@@ -14,6 +14,7 @@
 
 #include "kernels/dispatch.h"
 #include "kernels/expf_table.h"
+#include "kernels/ops_ref.h"
 #include "kernels/quant_blocks.h"
 
 namespace nagare {

@@ -303,7 +303,7 @@ TEST(Simd, RowOpsMatchTheirScalarDefinitions) {
 TEST(Simd, RmsNormRowsEqualsOneRowAtATime) {
   std::mt19937 rng(19);
   for (int64_t n : {1, 7, 64, 256, 640}) {
-    for (int64_t rows : {1, 3, 4, 5, 8, 9, 13, 17}) {
+    for (int64_t rows : {1, 3, 4, 5, 8, 9, 13, 17, 40}) {
       const auto x = random_row(rng, rows * n, -8, 8);
       const auto w = random_row(rng, n, -1, 1);
       std::vector<float> want(x.size()), got(x.size()), inplace = x;
@@ -313,6 +313,20 @@ TEST(Simd, RmsNormRowsEqualsOneRowAtATime) {
       for (size_t i = 0; i < x.size(); ++i) {
         ASSERT_EQ(float_bits(got[i]), float_bits(want[i])) << "n=" << n << " rows=" << rows;
         ASSERT_EQ(float_bits(inplace[i]), float_bits(want[i])) << "in place, n=" << n << " rows=" << rows;
+      }
+      // Every ISA's version equals the scalar definition, with and without weights.
+      for (const float* weight : {w.data(), static_cast<const float*>(nullptr)}) {
+        std::vector<float> ref_out(x.size());
+        scalar().rms_norm_rows(x.data(), weight, ref_out.data(), rows, n, 1e-6f);
+        for (const KernelTable* k : simd_tables()) {
+          std::vector<float> out(x.size());
+          k->rms_norm_rows(x.data(), weight, out.data(), rows, n, 1e-6f);
+          for (size_t i = 0; i < x.size(); ++i)
+            ASSERT_EQ(float_bits(out[i]), float_bits(ref_out[i])) << isa_name(k->isa) << " n=" << n << " rows=" << rows;
+        }
+        if (weight) {
+          for (size_t i = 0; i < x.size(); ++i) ASSERT_EQ(float_bits(ref_out[i]), float_bits(want[i]));
+        }
       }
     }
   }
