@@ -239,28 +239,58 @@ PackedLayout packed_layout(GgmlType type, int64_t cols) {
   return L;
 }
 
+namespace {
+constexpr size_t kHugePage = size_t(2) << 20;
+
+// size bytes aligned to `align` (a power of two dividing the rounded size), as transparent huge
+// pages where the system allows it and the block is big enough for one.
+uint8_t* allocate(size_t size, size_t align) {
+  const size_t bytes = (std::max<size_t>(size, 64) + align - 1) / align * align;  // aligned_alloc wants a multiple
+  auto* p = static_cast<uint8_t*>(std::aligned_alloc(align, bytes));
+  if (!p) throw std::bad_alloc();
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  if (align == kHugePage) madvise(p, bytes, MADV_HUGEPAGE);  // advisory: failure is fine
+#endif
+  return p;
+}
+}  // namespace
+
+void PackedArena::Free::operator()(uint8_t* p) const { std::free(p); }
+
+PackedArena::PackedArena(size_t bytes) : data_(allocate(bytes, kHugePage)), size_(bytes) {}
+
+uint8_t* PackedArena::take(size_t bytes) {
+  if (bytes % 64 != 0 || bytes > size_ - used_) throw Error("packed weight arena: out of room");
+  uint8_t* p = data_.get() + used_;
+  used_ += bytes;
+  return p;
+}
+
+size_t packed_bytes(GgmlType type, int64_t rows, int64_t cols) {
+  return size_t((rows + kGemmRows - 1) / kGemmRows) * packed_layout(type, cols).group_bytes;
+}
+
 void PackedWeights::Free::operator()(uint8_t* p) const { std::free(p); }
 
-PackedWeights::PackedWeights(GgmlType type, const uint8_t* data, int64_t rows, int64_t cols, size_t row_stride)
-    : type_(type), rows_(rows), cols_(cols), groups_((rows + kGemmRows - 1) / kGemmRows), layout_(packed_layout(type, cols)) {
-  // Large copies go to transparent huge pages where the system allows it: one fault per 2 MiB
-  // instead of per 4 KiB at load, and fewer TLB misses when decoding streams through them.
-  constexpr size_t kHuge = size_t(2) << 20;
-  const size_t need = std::max<size_t>(64, size_t(groups_) * layout_.group_bytes);
-  const size_t align = need >= kHuge ? kHuge : 64;
-  const size_t bytes = (need + align - 1) / align * align;  // aligned_alloc wants a multiple
-  data_.reset(static_cast<uint8_t*>(std::aligned_alloc(align, bytes)));
-  if (!data_) throw std::bad_alloc();
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-  if (align == kHuge) madvise(data_.get(), bytes, MADV_HUGEPAGE);  // advisory: failure is fine
-#endif
+PackedWeights::PackedWeights(GgmlType type, const uint8_t* data, int64_t rows, int64_t cols, size_t row_stride,
+                             std::shared_ptr<PackedArena> arena)
+    : type_(type), rows_(rows), cols_(cols), groups_((rows + kGemmRows - 1) / kGemmRows), layout_(packed_layout(type, cols)),
+      arena_(std::move(arena)) {
+  const size_t bytes = size_t(groups_) * layout_.group_bytes;
+  if (arena_) {
+    data_ = arena_->take(bytes);
+  } else {
+    // Large copies go to huge pages on their own (one fault per 2 MiB at load, fewer TLB misses).
+    owned_.reset(allocate(bytes, bytes >= kHugePage ? kHugePage : 64));
+    data_ = owned_.get();
+  }
   const int64_t nb = cols / layout_.block_elements;
   const size_t block_bytes = ggml_type_info(uint32_t(type))->block_bytes;
   const size_t used = layout_.m + size_t(nb) * layout_.m_bytes;  // the last section ends here
   auto pack_groups = [&](int64_t g0, int64_t g1) {
     RowBlock rb[kGemmRows];
     for (int64_t g = g0; g < g1; ++g) {
-      uint8_t* group = data_.get() + size_t(g) * layout_.group_bytes;
+      uint8_t* group = data_ + size_t(g) * layout_.group_bytes;
       std::memset(group + used, 0, layout_.group_bytes - used);
       if (type == GgmlType::Q8_0 && (g + 1) * kGemmRows <= rows) {
         // The bulk of most models' bytes: a 4-byte transpose, done directly.

@@ -18,9 +18,14 @@ constexpr int64_t kRowsPerTask = 16;     // per-element path: weight rows per ta
 constexpr int64_t kTokensPerTile = 4;    // tokens sharing a weight row while it sits in L1
 }  // namespace
 
-void pack_for_gemm(WeightMatrix& w) {
-  if (w.packed || !can_pack(w.type) || active_kernels().gemm_fn(w.type) == nullptr) return;
-  w.packed = std::make_shared<const PackedWeights>(w.type, w.data, w.rows, w.cols, w.row_stride);
+size_t packed_bytes_for(const WeightMatrix& w) {
+  if (w.packed || !can_pack(w.type) || active_kernels().gemm_fn(w.type) == nullptr) return 0;
+  return packed_bytes(w.type, w.rows, w.cols);
+}
+
+void pack_for_gemm(WeightMatrix& w, const std::shared_ptr<PackedArena>& arena) {
+  if (packed_bytes_for(w) == 0) return;
+  w.packed = std::make_shared<const PackedWeights>(w.type, w.data, w.rows, w.cols, w.row_stride, arena);
 }
 
 void QuantizedActivations::quantize(GgmlType act, const float* x, int64_t n_tokens, int64_t cols,

@@ -15,6 +15,7 @@
 namespace nagare {
 
 class PackedWeights;  // kernels/gemm.h
+class PackedArena;    // kernels/gemm.h
 struct KernelTable;   // kernels/dispatch.h
 
 // A 2-D weight in GGUF layout: `rows` rows of `cols` contiguous elements of `type`.
@@ -30,8 +31,11 @@ struct WeightMatrix {
 };
 
 // Makes w.packed when the active ISA has tile kernels for w.type; otherwise does nothing.
-// Costs one copy of the weight (the GGUF data is no longer read by matmul afterwards).
-void pack_for_gemm(WeightMatrix& w);
+// Costs one copy of the weight (the GGUF data is no longer read by matmul afterwards), taken
+// from `arena` when given (see PackedArena in kernels/gemm.h).
+void pack_for_gemm(WeightMatrix& w, const std::shared_ptr<PackedArena>& arena = nullptr);
+// The bytes pack_for_gemm(w) takes; 0 when it would not pack w.
+size_t packed_bytes_for(const WeightMatrix& w);
 
 // Activations of a batch quantized once into one activation format (see activation_type_for);
 // every weight whose dot product takes that format can then be multiplied with them.

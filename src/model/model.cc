@@ -74,9 +74,7 @@ void Model::bind_weights() {
       throw shape_error(t, std::to_string(cols) + " x " + std::to_string(rows));
     if (!is_supported_weight_type(t.type))
       throw Error(f.path() + ": tensor '" + name + "' has unsupported type " + std::string(ggml_type_name(t.type)));
-    WeightMatrix w{t.type, t.data, rows, cols, row_bytes(t.type, cols), nullptr};
-    pack_for_gemm(w);  // the SIMD tile kernels' layout, when the active ISA has them
-    return w;
+    return WeightMatrix{t.type, t.data, rows, cols, row_bytes(t.type, cols), nullptr};
   };
   auto vec = [&](const std::string& name, int64_t n) -> const float* {
     const GgufTensor& t = f.tensor(name);
@@ -122,6 +120,16 @@ void Model::bind_weights() {
                                                : Rope(c.rope_dims, c.rope_base, c.rope_scale, c.rope_style, freq_factors);
     rope_used_[L.rope_slot] = true;
   }
+
+  // The SIMD tile kernels' layout, when the active ISA has them: every matrix in one arena.
+  std::vector<WeightMatrix*> all = {&output_};
+  for (Layer& L : layers_)
+    for (WeightMatrix* w : {&L.wq, &L.wk, &L.wv, &L.wo, &L.gate, &L.up, &L.down}) all.push_back(w);
+  size_t bytes = 0;
+  for (const WeightMatrix* w : all) bytes += packed_bytes_for(*w);
+  if (bytes == 0) return;
+  const auto arena = std::make_shared<PackedArena>(bytes);
+  for (WeightMatrix* w : all) pack_for_gemm(*w, arena);
 }
 
 void Model::ActivationCache::reset(const float* x, int64_t n_tokens, int64_t cols) {

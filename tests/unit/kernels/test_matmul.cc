@@ -188,6 +188,27 @@ TEST(Matmul, PackedAndUnpackedAgree) {
   }
 }
 
+// Matrices carved one after another from one arena give the results of their own copies, and
+// the arena refuses to hand out more than it holds.
+TEST(Matmul, ArenaPackedWeights) {
+  std::mt19937 rng(29);
+  ThreadPool pool(2);
+  std::vector<Weights> ws;
+  size_t bytes = 0;
+  for (GgmlType t : kPackable) {
+    ws.emplace_back(t, 35, block_elements(t) == 32 ? 320 : 768, rng);
+    bytes += packed_bytes(t, 35, ws.back().w.cols);
+  }
+  const auto arena = std::make_shared<PackedArena>(bytes);
+  for (auto& w : ws) {
+    WeightMatrix in_arena = w.w;
+    in_arena.packed = std::make_shared<const PackedWeights>(w.w.type, w.w.data, w.w.rows, w.w.cols, w.w.row_stride, arena);
+    const auto x = random_tokens(rng, 5, w.w.cols);
+    expect_bits_equal(run(in_arena, x, 5, pool, active_kernels()), run(w.w, x, 5, pool, active_kernels()), name(w.w.type));
+  }
+  EXPECT_THROW(arena->take(64), Error);
+}
+
 // Real weight rows of both test models through the packed path.
 TEST(Matmul, ModelWeights) {
   const std::pair<const char*, const char*> cases[] = {
