@@ -48,13 +48,16 @@ class ThreadPool {
   int n_threads_;
   std::vector<std::thread> workers_;
   // The current job: [generation : 24][task count : 20][next task : 20], claimed by CAS, so a
-  // worker that wakes late can never take a task of a job that has already finished.
-  std::atomic<uint64_t> state_{0};
-  std::atomic<int64_t> done_{0};  // tasks of the current job finished
-  TaskFn fn_ = nullptr;           // the current job, valid while it has unclaimed tasks
+  // worker that wakes late can never take a task of a job that has already finished. The job's
+  // function sits on the same cache line (a claim brings it along); the finished count, which
+  // the caller polls while it waits, and the sleep bookkeeping each have a line of their own, so
+  // polling does not steal the line the workers claim from.
+  alignas(64) std::atomic<uint64_t> state_{0};
+  TaskFn fn_ = nullptr;  // the current job, valid while it has unclaimed tasks
   void* ctx_ = nullptr;
   uint64_t generation_ = 0;
-  std::atomic<uint32_t> wake_{0};   // bumped to wake sleeping workers (futex via atomic wait)
+  alignas(64) std::atomic<int64_t> done_{0};  // tasks of the current job finished
+  alignas(64) std::atomic<uint32_t> wake_{0};  // bumped to wake sleeping workers (futex via atomic wait)
   std::atomic<int> sleepers_{0};
   std::atomic<bool> stop_{false};
 };
