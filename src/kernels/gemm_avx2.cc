@@ -15,7 +15,7 @@ namespace {
 struct V {
   static constexpr int kLanes = 8, kVecs = 2;
   static constexpr int kGemvGroups = 2;  // groups per single-token tile
-  static constexpr int kWideTokens = 0;  // tokens per one-group tile for small batches (0: none)
+  static constexpr int kWideTokens = 0;  // tokens per one-group tile for batches (0: none)
   static constexpr bool kVnni = false;
   using I = __m256i;
   using F = __m256;

@@ -18,7 +18,7 @@ namespace {
 struct V {
   static constexpr int kLanes = 16, kVecs = 1;
   static constexpr int kGemvGroups = 4;  // groups per single-token tile
-  static constexpr int kWideTokens = 8;  // tokens per one-group tile for small batches (0: none)
+  static constexpr int kWideTokens = 8;  // tokens per one-group tile for batches (0: none)
   static constexpr bool kVnni = true;
   using I = __m512i;
   using F = __m512;

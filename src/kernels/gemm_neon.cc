@@ -20,7 +20,7 @@ struct V {
   // 32 vector registers: one group by two tokens keeps 8 accumulators, 8 integer sums and 8
   // decoded weight vectors in registers; decode takes one group at a time as well.
   static constexpr int kGemvGroups = 1;  // groups per single-token tile
-  static constexpr int kWideTokens = 0;  // tokens per one-group tile for small batches (0: none)
+  static constexpr int kWideTokens = 0;  // tokens per one-group tile for batches (0: none)
   // The dots below multiply signed bytes by signed bytes, so Q8_0's weights need no offset.
   static constexpr bool kVnni = false;
   using I = int32x4_t;

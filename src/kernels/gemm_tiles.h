@@ -345,8 +345,9 @@ constexpr TileFn tile_fn() {
 
 // Tiles of up to kG groups x kT tokens; the ragged edges use smaller instances of the same code.
 // A single token (decode) takes taller tiles of up to kGemv groups: more rows in flight while
-// the weights stream from memory. Small batches (decode of several sequences) take one group by
-// kWide tokens, so each weight block is decoded fewer times.
+// the weights stream from memory. Where the ISA has them, batches of kWide tokens or more take
+// one group by kWide tokens, so each weight block is decoded fewer times (AVX-512: pp512 3-11%
+// and batch-32 decode 12-30% faster than with 2 x 4 tiles); the rest of the tokens take kG x kT.
 template <GgmlType kType, int kG, int kT, int kGemv, int kWide>
 struct TileTable {
   TileFn fn[kG][kT];
@@ -394,7 +395,7 @@ void gemm(const GemmWeightsView& w, int64_t g0, int64_t g1, const GemmActView& x
     return;
   }
   // Weights of a group tile stay in L1 while every token tile passes over them.
-  const bool wide = kWide > 0 && n_tokens >= kWide && n_tokens < 4 * kWide;
+  const bool wide = kWide > 0 && n_tokens >= kWide;
   const int step = wide ? 1 : kG;
   for (int64_t g = g0; g < g1; g += step) {
     const int gn = int(g1 - g < step ? g1 - g : step);
