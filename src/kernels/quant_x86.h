@@ -103,26 +103,53 @@ inline __m512i round_away_i32(__m512 x) {
   return _mm512_mask_sub_epi32(r, _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ), _mm512_setzero_si512(), r);
 }
 
-// The AVX2 version's operations on 16 lanes at a time (same maximum order, same rounding).
-template <bool kSum>
-inline void quantize_q8_block(const float* x, int8_t* qs, uint16_t* d_out, uint16_t* s_out) {
-  const __m512 v0 = _mm512_loadu_ps(x), v1 = _mm512_loadu_ps(x + 16);
-  const __m512 a0 = _mm512_abs_ps(v0), a1 = _mm512_abs_ps(v1);
+// The AVX2 version's operations on 16 lanes at a time (same maximum order, same rounding), in two
+// steps: the block's scale (a long chain: maximum, two divisions) and the quantization with it.
+struct Q8Scale {
+  float d, id;
+};
+inline Q8Scale q8_scale(const float* x) {
+  const __m512 a0 = _mm512_abs_ps(_mm512_loadu_ps(x)), a1 = _mm512_abs_ps(_mm512_loadu_ps(x + 16));
   auto high = [](__m512 v) { return _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)); };
   const __m256 m = _mm256_max_ps(_mm256_max_ps(_mm512_castps512_ps256(a0), high(a0)),
                                  _mm256_max_ps(_mm512_castps512_ps256(a1), high(a1)));
   const float d = hmax_f32(m) / 127;
-  const float id = d != 0.0f ? 1.0f / d : 0.0f;
-  *d_out = f2h(d);
-  const __m512 idv = _mm512_set1_ps(id);
-  const __m512i q0 = round_away_i32(_mm512_mul_ps(v0, idv)), q1 = round_away_i32(_mm512_mul_ps(v1, idv));
+  return {d, d != 0.0f ? 1.0f / d : 0.0f};
+}
+
+template <bool kSum>
+inline void q8_store(const float* x, Q8Scale sc, int8_t* qs, uint16_t* d_out, uint16_t* s_out) {
+  *d_out = f2h(sc.d);
+  const __m512 idv = _mm512_set1_ps(sc.id);
+  const __m512i q0 = round_away_i32(_mm512_mul_ps(_mm512_loadu_ps(x), idv));
+  const __m512i q1 = round_away_i32(_mm512_mul_ps(_mm512_loadu_ps(x + 16), idv));
   // Low bytes, as the reference's int8_t(int) conversion.
   _mm_storeu_si128(reinterpret_cast<__m128i*>(qs), _mm512_cvtepi32_epi8(q0));
   _mm_storeu_si128(reinterpret_cast<__m128i*>(qs + 16), _mm512_cvtepi32_epi8(q1));
   if constexpr (kSum) {
     auto low_byte = [](__m512i v) { return _mm512_srai_epi32(_mm512_slli_epi32(v, 24), 24); };
     const int32_t sum = _mm512_reduce_add_epi32(_mm512_add_epi32(low_byte(q0), low_byte(q1)));
-    *s_out = f2h(float(sum) * d);
+    *s_out = f2h(float(sum) * sc.d);
+  }
+}
+
+// Blocks in eights: the eight scales first, so their chains overlap (one block at a time ran at
+// 13 ns a block, latency-bound; this 9), then the eight quantizations.
+template <bool kSum, typename Block>
+inline void quantize_q8_blocks(const float* x, Block* y, int64_t nb) {
+  int64_t i = 0;
+  for (; i + 8 <= nb; i += 8) {
+    Q8Scale sc[8];
+    for (int j = 0; j < 8; ++j) sc[j] = q8_scale(x + (i + j) * kQK);
+    for (int j = 0; j < 8; ++j) {
+      Block& b = y[i + j];
+      if constexpr (kSum) q8_store<true>(x + (i + j) * kQK, sc[j], b.qs, &b.d, &b.s);
+      else q8_store<false>(x + (i + j) * kQK, sc[j], b.qs, &b.d, nullptr);
+    }
+  }
+  for (; i < nb; ++i) {
+    if constexpr (kSum) q8_store<true>(x + i * kQK, q8_scale(x + i * kQK), y[i].qs, &y[i].d, &y[i].s);
+    else q8_store<false>(x + i * kQK, q8_scale(x + i * kQK), y[i].qs, &y[i].d, nullptr);
   }
 }
 #else
@@ -144,16 +171,21 @@ inline void quantize_q8_block(const float* x, int8_t* qs, uint16_t* d_out, uint1
   }
 }
 
+template <bool kSum, typename Block>
+inline void quantize_q8_blocks(const float* x, Block* y, int64_t nb) {
+  for (int64_t i = 0; i < nb; ++i) {
+    if constexpr (kSum) quantize_q8_block<true>(x + i * kQK, y[i].qs, &y[i].d, &y[i].s);
+    else quantize_q8_block<false>(x + i * kQK, y[i].qs, &y[i].d, nullptr);
+  }
+}
 #endif
 
 void quantize_row_q8_0(const float* x, void* dst, int64_t n) {
-  auto* y = static_cast<BlockQ8_0*>(dst);
-  for (int64_t i = 0; i < n / kQK; ++i) quantize_q8_block<false>(x + i * kQK, y[i].qs, &y[i].d, nullptr);
+  quantize_q8_blocks<false>(x, static_cast<BlockQ8_0*>(dst), n / kQK);
 }
 
 void quantize_row_q8_1(const float* x, void* dst, int64_t n) {
-  auto* y = static_cast<BlockQ8_1*>(dst);
-  for (int64_t i = 0; i < n / kQK; ++i) quantize_q8_block<true>(x + i * kQK, y[i].qs, &y[i].d, &y[i].s);
+  quantize_q8_blocks<true>(x, static_cast<BlockQ8_1*>(dst), n / kQK);
 }
 
 void quantize_row_q8_k(const float* x, void* dst, int64_t n) {
