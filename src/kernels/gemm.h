@@ -26,14 +26,6 @@ constexpr int kGemmRows = 16;
 //   mn  Q4_K/Q5_K sub-block mins as [sub-block pair][row][2] u8 (an int16 pair per lane).
 //   d   per-block scale of each row, fp16 [row];  m  Q4_1/Q5_1 min or K-quant dmin, fp16 [row].
 // Element values and scales are exactly those of the GGUF blocks (see quant_blocks.h).
-struct PackedLayout {
-  int64_t block_elements = 0;  // 32 or 256
-  // Bytes per block in each section (0: section absent) and the section's offset in a group.
-  size_t qs_bytes = 0, hb_bytes = 0, h2_bytes = 0, sc_bytes = 0, mn_bytes = 0, d_bytes = 0, m_bytes = 0;
-  size_t qs = 0, hb = 0, h2 = 0, sc = 0, mn = 0, d = 0, m = 0;
-  size_t group_bytes = 0;
-};
-
 // Bytes per block in each section of a group (0: section absent); they depend on the type
 // only, so the tile kernels take them as compile-time constants.
 struct PackedBlockBytes {
@@ -55,6 +47,12 @@ constexpr PackedBlockBytes packed_block_bytes(GgmlType type) {
     default: return {};
   }
 }
+
+struct PackedLayout {
+  PackedBlockBytes block;  // bytes per block in each section
+  size_t qs = 0, hb = 0, h2 = 0, sc = 0, mn = 0, d = 0, m = 0;  // each section's offset in a group
+  size_t group_bytes = 0;
+};
 
 // Whether `type` has a packed layout (the quantized weight types; not F32/F16/BF16).
 bool can_pack(GgmlType type);

@@ -142,9 +142,9 @@ void unpack(GgmlType type, const uint8_t* src, RowBlock& o) {
 
 // Writes block b of one group from its 16 rows' integers.
 void pack_block(GgmlType type, const PackedLayout& L, const RowBlock* rb, uint8_t* group, int64_t b) {
-  const int64_t E = L.block_elements;
-  if (L.qs_bytes) {
-    uint8_t* qs = group + L.qs + size_t(b) * L.qs_bytes;
+  const int64_t E = L.block.elements;
+  if (L.block.qs) {
+    uint8_t* qs = group + L.qs + size_t(b) * L.block.qs;
     if (type == GgmlType::Q8_0) {
       for (int g = 0; g < E / 4; ++g)
         for (int r = 0; r < kGemmRows; ++r)
@@ -156,8 +156,8 @@ void pack_block(GgmlType type, const PackedLayout& L, const RowBlock* rb, uint8_
             qs[64 * i + 4 * r + m] = uint8_t((rb[r].q[8 * i + m] & 15) | ((rb[r].q[8 * i + 4 + m] & 15) << 4));
     }
   }
-  if (L.hb_bytes) {
-    uint8_t* hb = group + L.hb + size_t(b) * L.hb_bytes;
+  if (L.block.hb) {
+    uint8_t* hb = group + L.hb + size_t(b) * L.block.hb;
     for (int g = 0; g < E / 4; ++g) {
       uint64_t bits = 0;
       for (int r = 0; r < kGemmRows; ++r)
@@ -165,8 +165,8 @@ void pack_block(GgmlType type, const PackedLayout& L, const RowBlock* rb, uint8_
       std::memcpy(hb + 8 * g, &bits, 8);
     }
   }
-  if (L.h2_bytes) {
-    uint8_t* h2 = group + L.h2 + size_t(b) * L.h2_bytes;
+  if (L.block.h2) {
+    uint8_t* h2 = group + L.h2 + size_t(b) * L.block.h2;
     for (int h = 0; h < E / 16; ++h)
       for (int r = 0; r < kGemmRows; ++r)
         for (int m = 0; m < 4; ++m) {
@@ -175,66 +175,52 @@ void pack_block(GgmlType type, const PackedLayout& L, const RowBlock* rb, uint8_
           h2[64 * h + 4 * r + m] = uint8_t(v);
         }
   }
-  if (L.sc_bytes) {
-    uint8_t* sc = group + L.sc + size_t(b) * L.sc_bytes;
-    const int n_sub = int(L.sc_bytes / kGemmRows);
+  if (L.block.sc) {
+    uint8_t* sc = group + L.sc + size_t(b) * L.block.sc;
+    const int n_sub = int(L.block.sc / kGemmRows);
     for (int j = 0; j < n_sub; ++j)
       for (int r = 0; r < kGemmRows; ++r) sc[kGemmRows * j + r] = rb[r].sc[j];
   }
-  if (L.mn_bytes) {
-    uint8_t* mn = group + L.mn + size_t(b) * L.mn_bytes;
+  if (L.block.mn) {
+    uint8_t* mn = group + L.mn + size_t(b) * L.block.mn;
     for (int p = 0; p < 4; ++p)
       for (int r = 0; r < kGemmRows; ++r)
         for (int k = 0; k < 2; ++k) mn[2 * kGemmRows * p + 2 * r + k] = rb[r].mn[2 * p + k];
   }
-  uint8_t* d = group + L.d + size_t(b) * L.d_bytes;
+  uint8_t* d = group + L.d + size_t(b) * L.block.d;
   for (int r = 0; r < kGemmRows; ++r) std::memcpy(d + 2 * r, &rb[r].d, 2);
-  if (L.m_bytes) {
-    uint8_t* m = group + L.m + size_t(b) * L.m_bytes;
+  if (L.block.m) {
+    uint8_t* m = group + L.m + size_t(b) * L.block.m;
     for (int r = 0; r < kGemmRows; ++r) std::memcpy(m + 2 * r, &rb[r].m, 2);
   }
 }
 
 }  // namespace
 
-bool can_pack(GgmlType type) {
-  switch (type) {
-    case GgmlType::Q4_0:
-    case GgmlType::Q4_1:
-    case GgmlType::Q5_0:
-    case GgmlType::Q5_1:
-    case GgmlType::Q8_0:
-    case GgmlType::Q4_K:
-    case GgmlType::Q5_K:
-    case GgmlType::Q6_K: return true;
-    default: return false;
-  }
-}
+bool can_pack(GgmlType type) { return packed_block_bytes(type).elements != 0; }
 
 PackedLayout packed_layout(GgmlType type, int64_t cols) {
-  const PackedBlockBytes B = packed_block_bytes(type);
-  if (B.elements == 0) throw Error("no packed layout for tensor type " + std::string(ggml_type_name(type)));
   PackedLayout L;
-  L.block_elements = B.elements;
-  L.qs_bytes = B.qs, L.hb_bytes = B.hb, L.h2_bytes = B.h2, L.sc_bytes = B.sc, L.mn_bytes = B.mn, L.d_bytes = B.d, L.m_bytes = B.m;
-  if (cols < 0 || cols % L.block_elements != 0)
+  L.block = packed_block_bytes(type);
+  if (L.block.elements == 0) throw Error("no packed layout for tensor type " + std::string(ggml_type_name(type)));
+  if (cols < 0 || cols % L.block.elements != 0)
     throw Error(std::to_string(cols) + " columns is not a whole number of " + std::string(ggml_type_name(type)) +
                 " blocks");
   // Sections in this order keep the 64-byte-per-k-group ones 64-byte aligned (every per-block
   // size above is a multiple of 32, the wide ones of 64).
-  const size_t nb = size_t(cols / L.block_elements);
+  const size_t nb = size_t(cols / L.block.elements);
   size_t off = 0;
   auto place = [&](size_t bytes, size_t& at) {
     at = off;
     off += nb * bytes;
   };
-  place(L.qs_bytes, L.qs);
-  place(L.hb_bytes, L.hb);
-  place(L.h2_bytes, L.h2);
-  place(L.sc_bytes, L.sc);
-  place(L.mn_bytes, L.mn);
-  place(L.d_bytes, L.d);
-  place(L.m_bytes, L.m);
+  place(L.block.qs, L.qs);
+  place(L.block.hb, L.hb);
+  place(L.block.h2, L.h2);
+  place(L.block.sc, L.sc);
+  place(L.block.mn, L.mn);
+  place(L.block.d, L.d);
+  place(L.block.m, L.m);
   L.group_bytes = (off + 63) / 64 * 64;
   return L;
 }
@@ -284,9 +270,9 @@ PackedWeights::PackedWeights(GgmlType type, const uint8_t* data, int64_t rows, i
     owned_.reset(allocate(bytes, bytes >= kHugePage ? kHugePage : 64));
     data_ = owned_.get();
   }
-  const int64_t nb = cols / layout_.block_elements;
+  const int64_t nb = cols / layout_.block.elements;
   const size_t block_bytes = ggml_type_info(uint32_t(type))->block_bytes;
-  const size_t used = layout_.m + size_t(nb) * layout_.m_bytes;  // the last section ends here
+  const size_t used = layout_.m + size_t(nb) * layout_.block.m;  // the last section ends here
   auto pack_groups = [&](int64_t g0, int64_t g1) {
     RowBlock rb[kGemmRows];
     for (int64_t g = g0; g < g1; ++g) {
@@ -295,8 +281,8 @@ PackedWeights::PackedWeights(GgmlType type, const uint8_t* data, int64_t rows, i
       if (type == GgmlType::Q8_0 && (g + 1) * kGemmRows <= rows) {
         // The bulk of most models' bytes: a 4-byte transpose, done directly.
         for (int64_t b = 0; b < nb; ++b) {
-          uint8_t* qs = group + layout_.qs + size_t(b) * layout_.qs_bytes;
-          uint8_t* d = group + layout_.d + size_t(b) * layout_.d_bytes;
+          uint8_t* qs = group + layout_.qs + size_t(b) * layout_.block.qs;
+          uint8_t* d = group + layout_.d + size_t(b) * layout_.block.d;
           for (int r = 0; r < kGemmRows; ++r) {
             const auto* blk = reinterpret_cast<const BlockQ8_0*>(data + size_t(g * kGemmRows + r) * row_stride) + b;
             std::memcpy(d + 2 * r, &blk->d, 2);

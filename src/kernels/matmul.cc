@@ -70,7 +70,7 @@ class JobTasks {
     gemm_ = w.packed ? kernels.gemm_fn(w.type) : nullptr;
     if (gemm_ != nullptr) {
       const PackedWeights& p = *w.packed;
-      wv_ = GemmWeightsView{p.group(0), p.layout().group_bytes, p.layout(), p.rows(), p.cols() / p.layout().block_elements};
+      wv_ = GemmWeightsView{p.group(0), p.layout().group_bytes, p.layout(), p.rows(), p.cols() / p.layout().block.elements};
       xv_ = GemmActView{static_cast<const uint8_t*>(x.row(0)), x.row_bytes(), x.extras(0), x.extra_bytes()};
       groups_ = p.groups();
       // Small matrices in smaller pieces, so every thread gets a share.

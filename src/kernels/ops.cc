@@ -112,17 +112,13 @@ void rms_norm_sums(const float* x, int64_t n_rows, int64_t n, double* sums) {
 }
 
 void rms_norm_rows(const float* x, const float* weight, float* y, int64_t n_rows, int64_t n, float eps) {
-  for (int64_t r0 = 0; r0 < n_rows; r0 += kRmsNormMaxRows) {
-    const int64_t rows = std::min<int64_t>(kRmsNormMaxRows, n_rows - r0);
-    double sums[kRmsNormMaxRows];
-    rms_norm_sums(x + r0 * n, rows, n, sums);
-    for (int64_t r = 0; r < rows; ++r) {
-      const float scale = rms_norm_scale(sums[r], n, eps);
-      const float* xr = x + (r0 + r) * n;
-      float* yr = y + (r0 + r) * n;
-      for (int64_t i = 0; i < n; ++i) yr[i] = weight ? xr[i] * scale * weight[i] : xr[i] * scale;
+  rms_norm_rows_with(x, y, n_rows, n, eps, [&](const float* xr, float* yr, float scale) {
+    if (weight) {
+      for (int64_t i = 0; i < n; ++i) yr[i] = xr[i] * scale * weight[i];
+    } else {
+      for (int64_t i = 0; i < n; ++i) yr[i] = xr[i] * scale;
     }
-  }
+  });
 }
 namespace {
 

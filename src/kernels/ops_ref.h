@@ -24,8 +24,18 @@ void scale_round_fp16(float* x, float s, int64_t n);
 // then y[i] = x[i] * scale * weight[i] (or x[i] * scale without weights).
 void rms_norm_rows(const float* x, const float* weight, float* y, int64_t n_rows, int64_t n, float eps);
 void rms_norm_sums(const float* x, int64_t n_rows, int64_t n, double* sums);
-constexpr int64_t kRmsNormMaxRows = 16;  // rows per rms_norm_sums call in the row operations
-inline float rms_norm_scale(double sum, int64_t n, float eps) { return 1.0f / std::sqrt(float(sum / double(n)) + eps); }
+// The row loop both share: scale_row(x_row, y_row, scale) writes one row.
+template <typename ScaleRow>
+void rms_norm_rows_with(const float* x, float* y, int64_t n_rows, int64_t n, float eps, ScaleRow scale_row) {
+  constexpr int64_t kMaxRows = 16;  // rows per rms_norm_sums call
+  for (int64_t r0 = 0; r0 < n_rows; r0 += kMaxRows) {
+    const int64_t rows = n_rows - r0 < kMaxRows ? n_rows - r0 : kMaxRows;
+    double sums[kMaxRows];
+    rms_norm_sums(x + r0 * n, rows, n, sums);
+    for (int64_t r = 0; r < rows; ++r)
+      scale_row(x + (r0 + r) * n, y + (r0 + r) * n, 1.0f / std::sqrt(float(sums[r] / double(n)) + eps));
+  }
+}
 // out[i] = g * up[i] with g = 0 for gate <= -10, gate for gate >= 10, else the half-precision
 // `table` entry of the gate rounded to half (ops.cc's GELU table).
 void gelu_table_mul(const uint16_t* table, const float* gate, const float* up, float* out, int64_t n);

@@ -157,26 +157,18 @@ inline __m256 exp8(__m256 x) {
 
 // The reference's sums, then the scaling eight lanes at a time (the same two products per element).
 void op_rms_norm_rows(const float* x, const float* weight, float* y, int64_t n_rows, int64_t n, float eps) {
-  for (int64_t r0 = 0; r0 < n_rows; r0 += ref::kRmsNormMaxRows) {
-    const int64_t rows = std::min<int64_t>(ref::kRmsNormMaxRows, n_rows - r0);
-    double sums[ref::kRmsNormMaxRows];
-    ref::rms_norm_sums(x + r0 * n, rows, n, sums);
-    for (int64_t r = 0; r < rows; ++r) {
-      const float scale = ref::rms_norm_scale(sums[r], n, eps);
-      const __m256 sv = _mm256_set1_ps(scale);
-      const float* xr = x + (r0 + r) * n;
-      float* yr = y + (r0 + r) * n;
-      int64_t i = 0;
-      if (weight) {
-        for (; i + 8 <= n; i += 8)
-          _mm256_storeu_ps(yr + i, _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(xr + i), sv), _mm256_loadu_ps(weight + i)));
-        for (; i < n; ++i) yr[i] = xr[i] * scale * weight[i];
-      } else {
-        for (; i + 8 <= n; i += 8) _mm256_storeu_ps(yr + i, _mm256_mul_ps(_mm256_loadu_ps(xr + i), sv));
-        for (; i < n; ++i) yr[i] = xr[i] * scale;
-      }
+  ref::rms_norm_rows_with(x, y, n_rows, n, eps, [&](const float* xr, float* yr, float scale) {
+    const __m256 sv = _mm256_set1_ps(scale);
+    int64_t i = 0;
+    if (weight) {
+      for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(yr + i, _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(xr + i), sv), _mm256_loadu_ps(weight + i)));
+      for (; i < n; ++i) yr[i] = xr[i] * scale * weight[i];
+    } else {
+      for (; i + 8 <= n; i += 8) _mm256_storeu_ps(yr + i, _mm256_mul_ps(_mm256_loadu_ps(xr + i), sv));
+      for (; i < n; ++i) yr[i] = xr[i] * scale;
     }
-  }
+  });
 }
 
 // The exponentials eight at a time; the sum in order, as the scalar definition adds them.

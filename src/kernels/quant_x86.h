@@ -137,20 +137,17 @@ inline void q8_store(const float* x, Q8Scale sc, int8_t* qs, uint16_t* d_out, ui
 // 13 ns a block, latency-bound; this 9), then the eight quantizations.
 template <bool kSum, typename Block>
 inline void quantize_q8_blocks(const float* x, Block* y, int64_t nb) {
+  auto store = [&](int64_t i, Q8Scale sc) {
+    if constexpr (kSum) q8_store<true>(x + i * kQK, sc, y[i].qs, &y[i].d, &y[i].s);
+    else q8_store<false>(x + i * kQK, sc, y[i].qs, &y[i].d, nullptr);
+  };
   int64_t i = 0;
   for (; i + 8 <= nb; i += 8) {
     Q8Scale sc[8];
     for (int j = 0; j < 8; ++j) sc[j] = q8_scale(x + (i + j) * kQK);
-    for (int j = 0; j < 8; ++j) {
-      Block& b = y[i + j];
-      if constexpr (kSum) q8_store<true>(x + (i + j) * kQK, sc[j], b.qs, &b.d, &b.s);
-      else q8_store<false>(x + (i + j) * kQK, sc[j], b.qs, &b.d, nullptr);
-    }
+    for (int j = 0; j < 8; ++j) store(i + j, sc[j]);
   }
-  for (; i < nb; ++i) {
-    if constexpr (kSum) q8_store<true>(x + i * kQK, q8_scale(x + i * kQK), y[i].qs, &y[i].d, &y[i].s);
-    else q8_store<false>(x + i * kQK, q8_scale(x + i * kQK), y[i].qs, &y[i].d, nullptr);
-  }
+  for (; i < nb; ++i) store(i, q8_scale(x + i * kQK));
 }
 #else
 template <bool kSum>

@@ -97,7 +97,7 @@ TEST(Matmul, PackedLayoutSizes) {
   for (GgmlType t : kPackable) {
     const int64_t blk = block_elements(t);
     const PackedLayout L = packed_layout(t, 4 * blk);
-    const size_t per_block = L.qs_bytes + L.hb_bytes + L.h2_bytes + L.sc_bytes + L.mn_bytes + L.d_bytes + L.m_bytes;
+    const size_t per_block = L.block.qs + L.block.hb + L.block.h2 + L.block.sc + L.block.mn + L.block.d + L.block.m;
     const size_t gguf = ggml_type_info(uint32_t(t))->block_bytes * kGemmRows;
     if (blk == 32) EXPECT_EQ(per_block, gguf) << name(t);
     else EXPECT_LE(per_block, gguf + 4 * kGemmRows) << name(t);
@@ -120,8 +120,9 @@ TEST(Matmul, TileKernelsEqualVecDotOnEveryIsa) {
     for (int64_t cols : {blk, 3 * blk, blk == 32 ? int64_t(640) : int64_t(1024)}) {
       for (int64_t rows : row_counts) {
         Weights W(t, rows, cols, rng);
-        // 1: the single-token (decode) tiles; 12: one-group tiles of 8 tokens and the rest
-        const int64_t n_tokens = rows % 3 == 0 ? 12 : rows % 2 ? 5 : 1;
+        // 1: the single-token (decode) tiles; 12 and 43: one-group tiles of 8 tokens (also past
+        // 32, where a batch used to take other tiles) and the rest; 5: the small-batch tiles
+        const int64_t n_tokens = rows == 100 ? 43 : rows % 3 == 0 ? 12 : rows % 2 ? 5 : 1;
         const auto x = random_tokens(rng, n_tokens, cols);
         const auto ref = per_element(W.w, x, n_tokens, *kernel_table(Isa::kScalar));
         std::vector<float> simd;
