@@ -14,6 +14,9 @@ struct KernelTable {
   Isa isa = Isa::kScalar;
   // Activation quantizers (F32, F16, BF16, Q8_0, Q8_1, Q8_K): byte-identical on every ISA.
   QuantizeRowFn quantize[kTypeSlots] = {};
+  // The same with the tile kernels' side data in one pass, where an ISA has it (else nullptr:
+  // quantize, then compute_act_extras).
+  QuantizeActFn quantize_act[kTypeSlots] = {};
   // Dot product of a weight row with an activation row (kernels/quant.h's vec_dot).
   VecDotFn vec_dot[kTypeSlots] = {};
   // Tile kernels over packed weights (kernels/gemm.h); nullptr where the ISA has none.
@@ -36,6 +39,7 @@ struct KernelTable {
   void (*gelu_table_mul)(const uint16_t* table, const float* gate, const float* up, float* out, int64_t n) = nullptr;
 
   QuantizeRowFn quantize_fn(GgmlType t) const { return slot(t) ? quantize[int(t)] : nullptr; }
+  QuantizeActFn quantize_act_fn(GgmlType t) const { return slot(t) ? quantize_act[int(t)] : nullptr; }
   VecDotFn vec_dot_fn(GgmlType t) const { return slot(t) ? vec_dot[int(t)] : nullptr; }
   GemmFn gemm_fn(GgmlType t) const { return slot(t) ? gemm[int(t)] : nullptr; }
 

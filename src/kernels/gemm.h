@@ -129,6 +129,9 @@ struct ActExtrasQ8_K {
 };
 size_t act_extra_bytes(GgmlType act_type, int64_t cols);  // 0 for the float formats
 void compute_act_extras(GgmlType act_type, const void* row, void* extras, int64_t cols);
+// An ISA's one-pass alternative (kernels/dispatch.h): the activation quantizer's bytes and
+// compute_act_extras' side data, written together.
+using QuantizeActFn = void (*)(const float* x, void* row, void* extras, int64_t cols);
 
 // ---- what an ISA's tile kernel sees ----
 // Plain data only: the ISA translation units are compiled with wider instruction sets, and

@@ -37,6 +37,7 @@ void QuantizedActivations::quantize(GgmlType act, const float* x, int64_t n_toke
 void QuantizedActivations::resize(GgmlType act, int64_t n_tokens, int64_t cols) {
   if (act != GgmlType::F32) {
     quantize_fn_ = quantize_row_fn(act);
+    quantize_act_fn_ = active_kernels().quantize_act_fn(act);
     // The checked entry point throws its usual message (before touching any memory).
     if (quantize_fn_ == nullptr || cols % block_elements(act) != 0) nagare::quantize_row(act, nullptr, nullptr, cols);
   }
@@ -54,8 +55,13 @@ void QuantizedActivations::quantize_row(int64_t t, const float* x) {
     std::copy(x, x + cols_, reinterpret_cast<float*>(row));
     return;
   }
+  uint8_t* extras = extras_.data() + t * extra_bytes_;
+  if (quantize_act_fn_) {
+    quantize_act_fn_(x, row, extras, cols_);
+    return;
+  }
   quantize_fn_(x, row, cols_);
-  if (extra_bytes_) compute_act_extras(act_type_, row, extras_.data() + t * extra_bytes_, cols_);
+  if (extra_bytes_) compute_act_extras(act_type_, row, extras, cols_);
 }
 
 namespace {

@@ -63,6 +63,7 @@ class QuantizedActivations {
   size_t row_bytes_ = 0, extra_bytes_ = 0;
   GgmlType act_type_ = GgmlType::F32;
   void (*quantize_fn_)(const float*, void*, int64_t) = nullptr;  // the active ISA's, for act_type_
+  void (*quantize_act_fn_)(const float*, void*, void*, int64_t) = nullptr;  // with the extras, if any
   int64_t cols_ = 0;
 };
 

@@ -38,14 +38,23 @@ void Rope::angles(int32_t pos, float* cos_out, float* sin_out) const {
 
 void Rope::rotate(float* x, int32_t n_heads, int32_t head_dim, const float* cos_in, const float* sin_in) const {
   const int32_t half = half_dims();
+  // One loop per style, each with fixed strides, so the compiler vectorizes it (a choice of
+  // index inside the loop kept it scalar).
   for (int32_t h = 0; h < n_heads; ++h) {
     float* v = x + int64_t(h) * head_dim;
-    for (int32_t i = 0; i < half; ++i) {
-      const int32_t a = style_ == RopeStyle::kNorm ? 2 * i : i;
-      const int32_t b = style_ == RopeStyle::kNorm ? 2 * i + 1 : i + half;
-      const float x0 = v[a], x1 = v[b], c = cos_in[i], s = sin_in[i];
-      v[a] = x0 * c - x1 * s;
-      v[b] = x0 * s + x1 * c;
+    if (style_ == RopeStyle::kNorm) {  // pairs (2i, 2i + 1)
+      for (int32_t i = 0; i < half; ++i) {
+        const float x0 = v[2 * i], x1 = v[2 * i + 1], c = cos_in[i], s = sin_in[i];
+        v[2 * i] = x0 * c - x1 * s;
+        v[2 * i + 1] = x0 * s + x1 * c;
+      }
+    } else {  // pairs (i, i + half)
+      float* w = v + half;
+      for (int32_t i = 0; i < half; ++i) {
+        const float x0 = v[i], x1 = w[i], c = cos_in[i], s = sin_in[i];
+        v[i] = x0 * c - x1 * s;
+        w[i] = x0 * s + x1 * c;
+      }
     }
   }
 }

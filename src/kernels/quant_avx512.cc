@@ -4,6 +4,7 @@
 // GCC 12 warns about the deliberately undefined source of AVX-512 intrinsics such as
 // _mm512_cvtph_ps once inlined (GCC bug 105593); the values are never read.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #include <immintrin.h>
 
 #include <cstddef>

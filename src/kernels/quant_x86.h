@@ -92,62 +92,125 @@ inline __m256i nearest_int(__m256 v) {
 }
 
 #if defined(__AVX512F__)
-// round_away of v * id as int32, 16 lanes: trunc(|x| + 0.5) with x's sign. The sum is exact for
-// |x| < 2^23 except at the largest float below 0.5, where it rounds up to 1 (fixed below); the
-// quantizers' |x| never reaches 2^23 (at most ~127, or infinite for a degenerate scale, which
-// converts to the same integer as before).
-inline __m512i round_away_i32(__m512 x) {
-  const __m512 a = _mm512_abs_ps(x);
-  __m512i r = _mm512_cvttps_epi32(_mm512_add_ps(a, _mm512_set1_ps(0.5f)));
-  r = _mm512_mask_mov_epi32(r, _mm512_cmp_ps_mask(a, _mm512_set1_ps(0x1.fffffep-2f), _CMP_EQ_OQ), _mm512_setzero_si512());
-  return _mm512_mask_sub_epi32(r, _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ), _mm512_setzero_si512(), r);
+// Sixteen blocks at a time, their scalars side by side: lane b of a vector belongs to block b.
+// The per-block horizontal steps (the largest magnitude, the quant sum) become one transposing
+// reduction of 16 vectors, the scales one division each for all 16, and the tile kernels' side
+// data (kernels/gemm.h) is written in the same pass: a Q8_1 block with its extras took 11-12 ns
+// quantized and then converted, 5.5-7 ns so.
+
+// Lane b of the result: op over the 16 lanes of v[b]. Each step halves the vectors, pairing
+// lanes of two of them; the operands' order within a step does not matter for the maximum or
+// for integer sums, the only ops used.
+template <typename Op>
+inline __m512 reduce16(const __m512* v, Op op) {
+  __m512 t[8], u[4], w[2];
+  for (int i = 0; i < 8; ++i)  // 128-bit chunks: [a.c0, a.c1, b.c0, b.c1] op [a.c2, a.c3, b.c2, b.c3]
+    t[i] = op(_mm512_shuffle_f32x4(v[2 * i], v[2 * i + 1], 0x44), _mm512_shuffle_f32x4(v[2 * i], v[2 * i + 1], 0xee));
+  for (int i = 0; i < 4; ++i)  // chunk k: block 4i + k's four partials
+    u[i] = op(_mm512_shuffle_f32x4(t[2 * i], t[2 * i + 1], 0x88), _mm512_shuffle_f32x4(t[2 * i], t[2 * i + 1], 0xdd));
+  for (int i = 0; i < 2; ++i)  // chunk k: two partials of blocks 8i + k and 8i + 4 + k
+    w[i] = op(_mm512_shuffle_ps(u[2 * i], u[2 * i + 1], 0x44), _mm512_shuffle_ps(u[2 * i], u[2 * i + 1], 0xee));
+  // Lane 4k + j now holds block 4j + k: transpose the 4 x 4 back.
+  const __m512 r = op(_mm512_shuffle_ps(w[0], w[1], 0x88), _mm512_shuffle_ps(w[0], w[1], 0xdd));
+  return _mm512_permutexvar_ps(_mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15), r);
 }
 
-// The AVX2 version's operations on 16 lanes at a time (same maximum order, same rounding), in two
-// steps: the block's scale (a long chain: maximum, two divisions) and the quantization with it.
-struct Q8Scale {
-  float d, id;
-};
-inline Q8Scale q8_scale(const float* x) {
-  const __m512 a0 = _mm512_abs_ps(_mm512_loadu_ps(x)), a1 = _mm512_abs_ps(_mm512_loadu_ps(x + 16));
-  auto high = [](__m512 v) { return _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)); };
-  const __m256 m = _mm256_max_ps(_mm256_max_ps(_mm512_castps512_ps256(a0), high(a0)),
-                                 _mm256_max_ps(_mm512_castps512_ps256(a1), high(a1)));
-  const float d = hmax_f32(m) / 127;
-  return {d, d != 0.0f ? 1.0f / d : 0.0f};
-}
-
-template <bool kSum>
-inline void q8_store(const float* x, Q8Scale sc, int8_t* qs, uint16_t* d_out, uint16_t* s_out) {
-  *d_out = f2h(sc.d);
-  const __m512 idv = _mm512_set1_ps(sc.id);
-  const __m512i q0 = round_away_i32(_mm512_mul_ps(_mm512_loadu_ps(x), idv));
-  const __m512i q1 = round_away_i32(_mm512_mul_ps(_mm512_loadu_ps(x + 16), idv));
-  // Low bytes, as the reference's int8_t(int) conversion.
-  _mm_storeu_si128(reinterpret_cast<__m128i*>(qs), _mm512_cvtepi32_epi8(q0));
-  _mm_storeu_si128(reinterpret_cast<__m128i*>(qs + 16), _mm512_cvtepi32_epi8(q1));
-  if constexpr (kSum) {
-    auto low_byte = [](__m512i v) { return _mm512_srai_epi32(_mm512_slli_epi32(v, 24), 24); };
-    const int32_t sum = _mm512_reduce_add_epi32(_mm512_add_epi32(low_byte(q0), low_byte(q1)));
-    *s_out = f2h(float(sum) * sc.d);
-  }
-}
-
-// Blocks in eights: the eight scales first, so their chains overlap (one block at a time ran at
-// 13 ns a block, latency-bound; this 9), then the eight quantizations.
-template <bool kSum, typename Block>
-inline void quantize_q8_blocks(const float* x, Block* y, int64_t nb) {
-  auto store = [&](int64_t i, Q8Scale sc) {
-    if constexpr (kSum) q8_store<true>(x + i * kQK, sc, y[i].qs, &y[i].d, &y[i].s);
-    else q8_store<false>(x + i * kQK, sc, y[i].qs, &y[i].d, nullptr);
+// Up to 16 blocks: the reference's bytes (d = max |x| / 127, quants std::round(x / d) as
+// int8_t, Q8_1's s = sum * d, both scalars in half precision) and, where extras is given, the
+// tile kernels' {d, sum} (Q8_0) or {d, s} (Q8_1) per block.
+template <bool kQ8_1, typename Block>
+inline void quantize_q8_group(const float* x, Block* y, void* extras, int nb) {
+  __m512 m[16];
+  for (int b = 0; b < 16; ++b)
+    m[b] = b < nb ? _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(x + 32 * b)), _mm512_abs_ps(_mm512_loadu_ps(x + 32 * b + 16)))
+                  : _mm512_setzero_ps();
+  const __m512 d = _mm512_div_ps(reduce16(m, _mm512_max_ps), _mm512_set1_ps(127.0f));
+  // 1 / d, and 0 where d is 0 (as the reference) or so small that 1 / d is infinite: the
+  // reference's quants are then infinite or NaN, which its int8_t conversion stores as 0 on
+  // x86 (cvttss2si gives 0x80000000), the same bytes and sum a zero scale gives. So every
+  // quant here lies in [-127, 127].
+  const __m512 inv = _mm512_div_ps(_mm512_set1_ps(1.0f), d);
+  alignas(64) float id[16];
+  _mm512_store_ps(id, _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(_mm512_abs_ps(inv), _mm512_set1_ps(INFINITY), _CMP_LT_OQ), inv));
+  // std::round (ties away from zero) as trunc(v + copysign(largest float below 0.5, v)): the
+  // sum reaches the next integer exactly when v's fraction is at least one half.
+  const __m512i below_half = _mm512_castps_si512(_mm512_set1_ps(0x1.fffffep-2f));
+  const __m512i sign = _mm512_set1_epi32(int32_t(0x80000000u));
+  auto quantize = [&](__m512 v) {
+    const __m512i h = _mm512_ternarylogic_epi32(_mm512_castps_si512(v), sign, below_half, 0xea);  // (v & sign) | h
+    return _mm512_cvttps_epi32(_mm512_add_ps(v, _mm512_castsi512_ps(h)));
   };
-  int64_t i = 0;
-  for (; i + 8 <= nb; i += 8) {
-    Q8Scale sc[8];
-    for (int j = 0; j < 8; ++j) sc[j] = q8_scale(x + (i + j) * kQK);
-    for (int j = 0; j < 8; ++j) store(i + j, sc[j]);
+  // Two blocks at a time: their four vectors of quants narrow to bytes with two saturating
+  // packs (exact: every quant is in [-127, 127]) and one dword permutation.
+  const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+  __m512 sums[16];
+  for (int b = 0; b < 16; b += 2) {
+    if (b >= nb) {
+      sums[b] = sums[b + 1] = _mm512_setzero_ps();
+      continue;
+    }
+    const __m512 s0 = _mm512_set1_ps(id[b]), s1 = _mm512_set1_ps(id[b + 1]);
+    const __m512i q0 = quantize(_mm512_mul_ps(_mm512_loadu_ps(x + 32 * b), s0));
+    const __m512i q1 = quantize(_mm512_mul_ps(_mm512_loadu_ps(x + 32 * b + 16), s0));
+    sums[b] = _mm512_castsi512_ps(_mm512_add_epi32(q0, q1));
+    __m512i q2 = _mm512_setzero_si512(), q3 = _mm512_setzero_si512();
+    if (b + 1 < nb) {
+      q2 = quantize(_mm512_mul_ps(_mm512_loadu_ps(x + 32 * b + 32), s1));
+      q3 = quantize(_mm512_mul_ps(_mm512_loadu_ps(x + 32 * b + 48), s1));
+    }
+    sums[b + 1] = _mm512_castsi512_ps(_mm512_add_epi32(q2, q3));
+    // Per 128-bit lane c: dwords q0[4c..], q1[4c..], q2[4c..], q3[4c..] as bytes.
+    const __m512i bytes = _mm512_permutexvar_epi32(order, _mm512_packs_epi16(_mm512_packs_epi32(q0, q1), _mm512_packs_epi32(q2, q3)));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(y[b].qs), _mm512_castsi512_si256(bytes));
+    if (b + 1 < nb) _mm256_storeu_si256(reinterpret_cast<__m256i*>(y[b + 1].qs), _mm512_extracti64x4_epi64(bytes, 1));
   }
-  for (; i < nb; ++i) store(i, q8_scale(x + i * kQK));
+  const __m512i sum = _mm512_castps_si512(reduce16(sums, [](__m512 a, __m512 b) {
+    return _mm512_castsi512_ps(_mm512_add_epi32(_mm512_castps_si512(a), _mm512_castps_si512(b)));
+  }));
+  const __m256i d_half = _mm512_cvtps_ph(d, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  alignas(32) uint16_t halves[2][16];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(halves[0]), d_half);
+  __m512 second;  // the extras' second member: Q8_1's s as stored, Q8_0's sum as int32 bits
+  if constexpr (kQ8_1) {
+    const __m256i s_half = _mm512_cvtps_ph(_mm512_mul_ps(_mm512_cvtepi32_ps(sum), d), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    _mm256_store_si256(reinterpret_cast<__m256i*>(halves[1]), s_half);
+    second = _mm512_cvtph_ps(s_half);
+  } else {
+    second = _mm512_castsi512_ps(sum);
+  }
+  for (int b = 0; b < nb; ++b) {
+    y[b].d = halves[0][b];
+    if constexpr (kQ8_1) y[b].s = halves[1][b];
+  }
+  if (extras == nullptr) return;
+  // {d, second} pairs, block by block.
+  const __m512 first = _mm512_cvtph_ps(d_half);
+  const __m512 lo = _mm512_permutex2var_ps(first, _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23), second);
+  const __m512 hi = _mm512_permutex2var_ps(first, _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31), second);
+  float* e = static_cast<float*>(extras);
+  const uint32_t floats = 2u * uint32_t(nb);
+  _mm512_mask_storeu_ps(e, __mmask16(floats >= 16 ? 0xffffu : (1u << floats) - 1), lo);
+  if (floats > 16) _mm512_mask_storeu_ps(e + 16, __mmask16((1u << (floats - 16)) - 1), hi);
+}
+
+template <bool kQ8_1, typename Block>
+inline void quantize_q8_blocks(const float* x, Block* y, void* extras, int64_t nb) {
+  constexpr size_t kExtraBytes = 8;  // sizeof ActExtrasQ8_0 / ActExtrasQ8_1
+  for (int64_t i = 0; i < nb; i += 16)
+    quantize_q8_group<kQ8_1>(x + i * kQK, y + i, extras ? static_cast<uint8_t*>(extras) + i * kExtraBytes : nullptr,
+                             int(nb - i < 16 ? nb - i : 16));
+}
+template <bool kQ8_1, typename Block>
+inline void quantize_q8_blocks(const float* x, Block* y, int64_t nb) {
+  quantize_q8_blocks<kQ8_1>(x, y, nullptr, nb);
+}
+
+void quantize_act_q8_0(const float* x, void* row, void* extras, int64_t n) {
+  static_assert(sizeof(ActExtrasQ8_0) == 8 && sizeof(ActExtrasQ8_1) == 8);
+  quantize_q8_blocks<false>(x, static_cast<BlockQ8_0*>(row), extras, n / kQK);
+}
+void quantize_act_q8_1(const float* x, void* row, void* extras, int64_t n) {
+  quantize_q8_blocks<true>(x, static_cast<BlockQ8_1*>(row), extras, n / kQK);
 }
 #else
 template <bool kSum>
@@ -430,6 +493,10 @@ void register_quant(KernelTable& k) {
   k.quantize[int(GgmlType::Q8_0)] = quantize_row_q8_0;
   k.quantize[int(GgmlType::Q8_1)] = quantize_row_q8_1;
   k.quantize[int(GgmlType::Q8_K)] = quantize_row_q8_k;
+#if defined(__AVX512F__)
+  k.quantize_act[int(GgmlType::Q8_0)] = quantize_act_q8_0;
+  k.quantize_act[int(GgmlType::Q8_1)] = quantize_act_q8_1;
+#endif
   k.vec_dot[int(GgmlType::F32)] = vec_dot_float<load8_f32, 4>;
   k.vec_dot[int(GgmlType::F16)] = vec_dot_float<load8_f16, 2>;
   k.vec_dot[int(GgmlType::BF16)] = vec_dot_float<load8_bf16, 2>;

@@ -137,6 +137,7 @@ void Model::ActivationCache::reset(const float* x, int64_t n_tokens, int64_t col
   n_tokens_ = n_tokens;
   cols_ = cols;
   std::fill(std::begin(valid_), std::end(valid_), false);
+  n_begun_ = 0;
 }
 
 const QuantizedActivations& Model::ActivationCache::get(GgmlType weight_type, ThreadPool& pool) {
@@ -149,24 +150,32 @@ const QuantizedActivations& Model::ActivationCache::get(GgmlType weight_type, Th
   return acts_[slot];
 }
 
-template <typename MakeRows>
-void Model::ActivationCache::produce(std::initializer_list<GgmlType> weight_types, float* x, int64_t n_tokens,
-                                     int64_t cols, ThreadPool& pool, MakeRows&& make_rows) {
+void Model::ActivationCache::begin(std::initializer_list<GgmlType> weight_types, const float* x, int64_t n_tokens,
+                                   int64_t cols) {
   reset(x, n_tokens, cols);
-  int slots[kFormats], n_slots = 0;
   for (GgmlType type : weight_types) {
     const GgmlType act = activation_type_for(type);
     const int slot = activation_slot(act);
     if (valid_[slot]) continue;
     acts_[slot].resize(act, n_tokens, cols);
     valid_[slot] = true;
-    slots[n_slots++] = slot;
+    begun_[n_begun_++] = slot;
   }
+}
+
+void Model::ActivationCache::quantize_rows(int64_t t0, int64_t t1) {
+  for (int i = 0; i < n_begun_; ++i)
+    for (int64_t t = t0; t < t1; ++t) acts_[begun_[i]].quantize_row(t, x_ + t * cols_);
+}
+
+template <typename MakeRows>
+void Model::ActivationCache::produce(std::initializer_list<GgmlType> weight_types, float* x, int64_t n_tokens,
+                                     int64_t cols, ThreadPool& pool, MakeRows&& make_rows) {
+  begin(weight_types, x, n_tokens, cols);
   pool.parallel_for((n_tokens + kRowsPerTask - 1) / kRowsPerTask, [&](int64_t task, int) {
     const int64_t t0 = task * kRowsPerTask, t1 = std::min(n_tokens, t0 + kRowsPerTask);
     make_rows(t0, t1);
-    for (int i = 0; i < n_slots; ++i)
-      for (int64_t t = t0; t < t1; ++t) acts_[slots[i]].quantize_row(t, x + t * cols);
+    quantize_rows(t0, t1);
   });
 }
 
@@ -191,7 +200,7 @@ void Model::matmul_into(const WeightMatrix& w, int64_t n_tokens, float* out, Thr
   matmul(w, ws_.acts.get(w.type, pool), n_tokens, out, w.rows, pool);
 }
 
-void Model::attention(const Batch& batch, const KvCache& kv, int32_t il, ThreadPool& pool) {
+void Model::attention(const Batch& batch, const KvCache& kv, int32_t il, GgmlType out_weight_type, ThreadPool& pool) {
   const ModelConfig& c = config_;
   const int64_t n = batch.size();
   const int32_t group = c.n_head / c.n_head_kv;
@@ -199,23 +208,16 @@ void Model::attention(const Batch& batch, const KvCache& kv, int32_t il, ThreadP
   const bool swa = c.layer_uses_swa[il];
   const int64_t per_thread = int64_t(ws_.scores.size()) / pool.size();
   const int64_t k_stride = kv.key(il, 1) - kv.key(il, 0), v_stride = kv.value(il, 1) - kv.value(il, 0);
-  // One task takes several heads of one GQA group, so each KV block is read from memory once
-  // for all of them (at long contexts attention is bound by those reads). Fewer heads a task
-  // only when there would otherwise be fewer tasks than threads.
-  int32_t heads = group;
-  while (heads > kMaxHeadsPerTask || (heads > 1 && n * (c.n_head / heads) < pool.size())) {
-    do --heads;
-    while (group % heads != 0);
-  }
-  const int32_t tasks_per_token = c.n_head / heads;
-  pool.parallel_for(n * tasks_per_token, [&](int64_t task, int thread) {
-    const int64_t t = task / tasks_per_token;
-    const int32_t h0 = int32_t(task % tasks_per_token) * heads, g = h0 / group;
+  const int64_t o_dim = int64_t(c.n_head) * c.head_dim_v;
+  // Heads [h0, h0 + heads) of token t, all of one GQA group, so each KV block is read from
+  // memory once for all of them (at long contexts attention is bound by those reads).
+  auto attend = [&](int64_t t, int32_t h0, int32_t heads, int thread) {
+    const int32_t g = h0 / group;
     const int32_t pos = batch.positions[t];
     const BatchSequence& s = batch.sequences[batch.seq[t]];
     const int32_t first = swa ? std::max(0, pos - c.sliding_window + 1) : 0;
     const int32_t n_keys = pos - first + 1;
-    // Head j of the task: scores at scores + j * n_keys, rounded query at q + j * head_dim_k.
+    // Head j of the call: scores at scores + j * n_keys, rounded query at q + j * head_dim_k.
     float* scores = ws_.scores.data() + thread * per_thread;
     float* q = scores + int64_t(heads) * n_keys;
     float max_score[kMaxHeadsPerTask];
@@ -227,7 +229,7 @@ void Model::attention(const Batch& batch, const KvCache& kv, int32_t il, ThreadP
     }
     // Keys in position order, one fixed reduction order per head: the result is the same
     // whatever batch this token is in, however its prompt was chunked and however many heads
-    // share the task. Walked a KV block at a time.
+    // share the call. Walked a KV block at a time.
     for (int32_t p = first; p <= pos;) {
       const int32_t off = p % bs, run = std::min(bs - off, pos - p + 1);
       const uint16_t* k = kv.key(il, int64_t(s.block_table[p / bs]) * bs + off) + int64_t(g) * c.head_dim_k;
@@ -253,7 +255,34 @@ void Model::attention(const Batch& batch, const KvCache& kv, int32_t il, ThreadP
                       v, v_stride, run, c.head_dim_v);
       p += run;
     }
+  };
+  auto next_divisor_down = [&](int32_t h) {
+    do --h;
+    while (group % h != 0);
+    return h;
+  };
+  int32_t heads = group;
+  while (heads > kMaxHeadsPerTask) heads = next_divisor_down(heads);
+  if (n >= kTokensPerThreadForRowTasks * pool.size()) {
+    // Enough tokens to balance whole rows: a task attends all heads of one token and then
+    // quantizes its row for the output projection while it is in cache, which also saves that
+    // projection its own pass of the pool.
+    ws_.acts.begin({out_weight_type}, ws_.attn.data(), n, o_dim);
+    pool.parallel_for(n, [&](int64_t t, int thread) {
+      for (int32_t h0 = 0; h0 < c.n_head; h0 += heads) attend(t, h0, heads, thread);
+      ws_.acts.quantize_rows(t, t + 1);
+    });
+    return;
+  }
+  // Few tokens: tasks of fewer heads of a group, so every thread has some (the projection's
+  // input is then quantized by a pass of its own).
+  int32_t split = heads;
+  while (split > 1 && n * (c.n_head / split) < pool.size()) split = next_divisor_down(split);
+  const int32_t tasks_per_token = c.n_head / split;
+  pool.parallel_for(n * tasks_per_token, [&](int64_t task, int thread) {
+    attend(task / tasks_per_token, int32_t(task % tasks_per_token) * split, split, thread);
   });
+  ws_.acts.reset(ws_.attn.data(), n, o_dim);
 }
 
 void Model::forward(const Batch& batch, KvCache& kv, float* logits, ThreadPool& pool) {
@@ -273,7 +302,7 @@ void Model::forward(const Batch& batch, KvCache& kv, float* logits, ThreadPool& 
   ws_.reserve(c, n, n_logits, pool.size(), max_keys);
   const int64_t d = c.n_embd;
   const int64_t q_dim = int64_t(c.n_head) * c.head_dim_k, k_dim = int64_t(c.n_head_kv) * c.head_dim_k;
-  const int64_t v_dim = int64_t(c.n_head_kv) * c.head_dim_v, o_dim = int64_t(c.n_head) * c.head_dim_v;
+  const int64_t v_dim = int64_t(c.n_head_kv) * c.head_dim_v;
   float* x = ws_.x.data();
   float* xn = ws_.xn.data();
 
@@ -321,8 +350,7 @@ void Model::forward(const Batch& batch, KvCache& kv, float* logits, ThreadPool& 
       fp32_to_fp16_row(ws_.v.data() + t * v_dim, kv.value(il, slot), v_dim);
     });
 
-    attention(batch, kv, il, pool);
-    ws_.acts.reset(ws_.attn.data(), n, o_dim);
+    attention(batch, kv, il, L.wo.type, pool);  // leaves its output as the activations of wo
     matmul_into(L.wo, n, ws_.proj.data(), pool);
 
     ws_.acts.produce({L.gate.type, L.up.type}, xn, n, d, pool, [&](int64_t t0, int64_t t1) {

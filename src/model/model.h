@@ -55,11 +55,16 @@ class Model {
     template <typename MakeRows>
     void produce(std::initializer_list<GgmlType> weight_types, float* x, int64_t n_tokens, int64_t cols,
                  ThreadPool& pool, MakeRows&& make_rows);
+    // The parts of produce for a caller with its own pass: begin() before it, then
+    // quantize_rows(t0, t1) in it once x's rows [t0, t1) are written, each row once.
+    void begin(std::initializer_list<GgmlType> weight_types, const float* x, int64_t n_tokens, int64_t cols);
+    void quantize_rows(int64_t t0, int64_t t1);
 
    private:
     static constexpr int kFormats = 6;
     QuantizedActivations acts_[kFormats];
     bool valid_[kFormats] = {};
+    int begun_[kFormats] = {}, n_begun_ = 0;  // the formats begin() made valid, which quantize_rows fills
     const float* x_ = nullptr;
     int64_t n_tokens_ = 0, cols_ = 0;
   };
@@ -75,7 +80,9 @@ class Model {
   // Rows per task of the passes over tokens: the norms of several rows overlap in the pipeline.
   static constexpr int64_t kRowsPerTask = 8;
   void bind_weights();
-  void attention(const Batch& batch, const KvCache& kv, int32_t layer, ThreadPool& pool);
+  // Tokens per thread from which attention takes whole tokens as tasks.
+  static constexpr int64_t kTokensPerThreadForRowTasks = 4;
+  void attention(const Batch& batch, const KvCache& kv, int32_t layer, GgmlType out_weight_type, ThreadPool& pool);
   void matmul_into(const WeightMatrix& w, int64_t n_tokens, float* out, ThreadPool& pool);
 
   std::unique_ptr<GgufFile> file_;

@@ -152,6 +152,39 @@ TEST(Simd, ActivationQuantizersMatchReferenceByteForByte) {
   }
 }
 
+// The one-pass quantizers with side data, where an ISA has them: the reference's bytes and
+// compute_act_extras of those bytes, for every block count up to three groups of 16 and past.
+TEST(Simd, QuantizeWithExtrasMatchesQuantizeThenExtras) {
+  std::mt19937 rng(12);
+  int tested = 0;
+  for (const KernelTable* k : simd_tables()) {
+    for (GgmlType t : {GgmlType::Q8_0, GgmlType::Q8_1, GgmlType::Q8_K}) {
+      const QuantizeActFn fn = k->quantize_act_fn(t);
+      if (fn == nullptr) continue;
+      ++tested;
+      const int64_t blk = block_elements(t);
+      for (int64_t nb : {1, 2, 3, 7, 15, 16, 17, 18, 20, 31, 32, 33, 48, 49, 64}) {
+        const int64_t n = nb * blk;
+        for (const auto& x : quantizer_rows(n, rng)) {
+          const auto want = quantize_with(scalar(), t, x);
+          std::vector<uint8_t> want_extras(act_extra_bytes(t, n)), got(want.size()), got_extras(want_extras.size() + 64, 0xa5);
+          compute_act_extras(t, want.data(), want_extras.data(), n);
+          fn(x.data(), got.data(), got_extras.data(), n);
+          ASSERT_EQ(got, want) << isa_name(k->isa) << " " << name(t) << " blocks=" << nb;
+          ASSERT_TRUE(std::equal(want_extras.begin(), want_extras.end(), got_extras.begin()))
+              << isa_name(k->isa) << " " << name(t) << " blocks=" << nb;
+          // Nothing written past the row's extras.
+          for (size_t i = want_extras.size(); i < got_extras.size(); ++i) ASSERT_EQ(got_extras[i], 0xa5) << nb;
+        }
+      }
+    }
+  }
+  if (kernel_table(Isa::kAvx512)) {
+    EXPECT_GE(tested, 2);  // AVX-512 has them for Q8_0 and Q8_1
+  }
+  if (tested == 0) std::printf("[ info ] no ISA here has one-pass quantizers\n");
+}
+
 TEST(Simd, Bf16QuantizerKeepsNanInfAndRounding) {
   const float inf = std::numeric_limits<float>::infinity();
   const float nan = std::numeric_limits<float>::quiet_NaN();
