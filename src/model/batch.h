@@ -34,6 +34,16 @@ struct Batch {
     want_logits.push_back(logits ? 1 : 0);
   }
   int64_t size() const { return int64_t(tokens.size()); }
+  // True when no sequence has two tokens here (a decode step): no token then reads keys that
+  // another token of the batch writes.
+  bool one_token_per_sequence() const {
+    std::vector<uint8_t> seen(sequences.size(), 0);
+    for (int32_t s : seq) {
+      if (s < 0 || size_t(s) >= seen.size() || seen[size_t(s)]) return false;
+      seen[size_t(s)] = 1;
+    }
+    return true;
+  }
   int64_t n_logits() const {
     int64_t n = 0;
     for (auto w : want_logits) n += w;

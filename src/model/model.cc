@@ -190,17 +190,43 @@ void Model::Workspace::reserve(const ModelConfig& c, int64_t n, int64_t n_logits
   grow(gate, n * c.n_ff);
   grow(up, n * c.n_ff);
   grow(final_in, n_logits * c.n_embd);
-  // Per thread: the scores for every key and the rounded query of each head one attention task
-  // handles (at most a whole GQA group).
-  const int64_t group = c.n_head / c.n_head_kv;
-  grow(scores, int64_t(n_threads) * group * (max_keys + c.head_dim_k));
+  // Per thread: the scores for every key and the rounded query of each head one attention call
+  // handles (all of a token's, up to kMaxHeadsPerTask).
+  grow(scores, int64_t(n_threads) * std::min(c.n_head, kMaxHeadsPerTask) * (max_keys + c.head_dim_k));
 }
 
 void Model::matmul_into(const WeightMatrix& w, int64_t n_tokens, float* out, ThreadPool& pool) {
   matmul(w, ws_.acts.get(w.type, pool), n_tokens, out, w.rows, pool);
 }
 
-void Model::attention(const Batch& batch, const KvCache& kv, int32_t il, GgmlType out_weight_type, ThreadPool& pool) {
+float* Model::rope_angles(int64_t t, int32_t slot) {
+  const int64_t half = config_.rope_dims / 2;
+  return ws_.rope_angles.data() + (t * 2 + slot) * 2 * half;
+}
+
+void Model::rotate_and_cache(const Batch& batch, KvCache& kv, int32_t il, int64_t t) {
+  const ModelConfig& c = config_;
+  const Layer& L = layers_[il];
+  const int64_t k_dim = int64_t(c.n_head_kv) * c.head_dim_k, v_dim = int64_t(c.n_head_kv) * c.head_dim_v;
+  float* q = ws_.q.data() + t * int64_t(c.n_head) * c.head_dim_k;
+  float* k = ws_.k.data() + t * k_dim;
+  if (c.qk_norm) {
+    rms_norm_rows(q, L.q_norm, q, c.n_head, c.head_dim_k, c.norm_eps);
+    rms_norm_rows(k, L.k_norm, k, c.n_head_kv, c.head_dim_k, c.norm_eps);
+  }
+  const float* cs = rope_angles(t, L.rope_slot);
+  const int32_t half = c.rope_dims / 2;
+  ropes_[L.rope_slot].rotate(q, c.n_head, c.head_dim_k, cs, cs + half);
+  ropes_[L.rope_slot].rotate(k, c.n_head_kv, c.head_dim_k, cs, cs + half);
+  const BatchSequence& s = batch.sequences[batch.seq[t]];
+  const int32_t pos = batch.positions[t];
+  const int64_t slot = int64_t(s.block_table[pos / kv.block_size()]) * kv.block_size() + pos % kv.block_size();
+  fp32_to_fp16_row(k, kv.key(il, slot), k_dim);
+  fp32_to_fp16_row(ws_.v.data() + t * v_dim, kv.value(il, slot), v_dim);
+}
+
+void Model::attention(const Batch& batch, KvCache& kv, int32_t il, GgmlType out_weight_type, bool decode_step,
+                      ThreadPool& pool) {
   const ModelConfig& c = config_;
   const int64_t n = batch.size();
   const int32_t group = c.n_head / c.n_head_kv;
@@ -209,10 +235,10 @@ void Model::attention(const Batch& batch, const KvCache& kv, int32_t il, GgmlTyp
   const int64_t per_thread = int64_t(ws_.scores.size()) / pool.size();
   const int64_t k_stride = kv.key(il, 1) - kv.key(il, 0), v_stride = kv.value(il, 1) - kv.value(il, 0);
   const int64_t o_dim = int64_t(c.n_head) * c.head_dim_v;
-  // Heads [h0, h0 + heads) of token t, all of one GQA group, so each KV block is read from
-  // memory once for all of them (at long contexts attention is bound by those reads).
+  // Heads [h0, h0 + heads) of token t. Each KV block is walked once for all of them, so its
+  // keys and values are read from memory once (at long contexts attention is bound by those
+  // reads) and, across groups, whole rows of the block in order.
   auto attend = [&](int64_t t, int32_t h0, int32_t heads, int thread) {
-    const int32_t g = h0 / group;
     const int32_t pos = batch.positions[t];
     const BatchSequence& s = batch.sequences[batch.seq[t]];
     const int32_t first = swa ? std::max(0, pos - c.sliding_window + 1) : 0;
@@ -229,13 +255,14 @@ void Model::attention(const Batch& batch, const KvCache& kv, int32_t il, GgmlTyp
     }
     // Keys in position order, one fixed reduction order per head: the result is the same
     // whatever batch this token is in, however its prompt was chunked and however many heads
-    // share the call. Walked a KV block at a time.
+    // share the call.
     for (int32_t p = first; p <= pos;) {
       const int32_t off = p % bs, run = std::min(bs - off, pos - p + 1);
-      const uint16_t* k = kv.key(il, int64_t(s.block_table[p / bs]) * bs + off) + int64_t(g) * c.head_dim_k;
+      const uint16_t* k = kv.key(il, int64_t(s.block_table[p / bs]) * bs + off);
       for (int32_t j = 0; j < heads; ++j) {
         float* sc = scores + int64_t(j) * n_keys + (p - first);
-        dot_f32_f16_rows(q + j * c.head_dim_k, k, k_stride, run, c.head_dim_k, c.attn_scale, sc);
+        dot_f32_f16_rows(q + j * c.head_dim_k, k + int64_t((h0 + j) / group) * c.head_dim_k, k_stride, run, c.head_dim_k,
+                         c.attn_scale, sc);
         for (int32_t i = 0; i < run; ++i) max_score[j] = std::max(max_score[j], sc[i]);
       }
       p += run;
@@ -249,35 +276,39 @@ void Model::attention(const Batch& batch, const KvCache& kv, int32_t il, GgmlTyp
     }
     for (int32_t p = first; p <= pos;) {
       const int32_t off = p % bs, run = std::min(bs - off, pos - p + 1);
-      const uint16_t* v = kv.value(il, int64_t(s.block_table[p / bs]) * bs + off) + int64_t(g) * c.head_dim_v;
+      const uint16_t* v = kv.value(il, int64_t(s.block_table[p / bs]) * bs + off);
       for (int32_t j = 0; j < heads; ++j)
         axpy_f16_rows(ws_.attn.data() + (t * c.n_head + h0 + j) * c.head_dim_v, scores + int64_t(j) * n_keys + (p - first),
-                      v, v_stride, run, c.head_dim_v);
+                      v + int64_t((h0 + j) / group) * c.head_dim_v, v_stride, run, c.head_dim_v);
       p += run;
     }
   };
-  auto next_divisor_down = [&](int32_t h) {
-    do --h;
-    while (group % h != 0);
-    return h;
-  };
-  int32_t heads = group;
-  while (heads > kMaxHeadsPerTask) heads = next_divisor_down(heads);
-  if (n >= kTokensPerThreadForRowTasks * pool.size()) {
+  // A token attends to the keys of its sequence's earlier tokens, so those of the batch must
+  // be in the cache first: a pass of its own, except in a decode step (no sequence has two
+  // tokens here), where each token's task rotates and stores its own.
+  const bool row_tasks = n >= kTokensPerThreadForRowTasks * pool.size();
+  if (!(row_tasks && decode_step)) pool.parallel_for(n, [&](int64_t t, int) { rotate_and_cache(batch, kv, il, t); });
+  if (row_tasks) {
     // Enough tokens to balance whole rows: a task attends all heads of one token and then
     // quantizes its row for the output projection while it is in cache, which also saves that
     // projection its own pass of the pool.
     ws_.acts.begin({out_weight_type}, ws_.attn.data(), n, o_dim);
     pool.parallel_for(n, [&](int64_t t, int thread) {
-      for (int32_t h0 = 0; h0 < c.n_head; h0 += heads) attend(t, h0, heads, thread);
+      if (decode_step) rotate_and_cache(batch, kv, il, t);
+      for (int32_t h0 = 0; h0 < c.n_head; h0 += kMaxHeadsPerTask) attend(t, h0, std::min(kMaxHeadsPerTask, c.n_head - h0), thread);
       ws_.acts.quantize_rows(t, t + 1);
     });
     return;
   }
-  // Few tokens: tasks of fewer heads of a group, so every thread has some (the projection's
-  // input is then quantized by a pass of its own).
-  int32_t split = heads;
-  while (split > 1 && n * (c.n_head / split) < pool.size()) split = next_divisor_down(split);
+  // Few tokens: a task takes the heads of one GQA group (or, so that every thread has some,
+  // fewer of them); the projection's input is then quantized by a pass of its own.
+  auto next_divisor_down = [&](int32_t h) {
+    do --h;
+    while (group % h != 0);
+    return h;
+  };
+  int32_t split = group;
+  while (split > kMaxHeadsPerTask || (split > 1 && n * (c.n_head / split) < pool.size())) split = next_divisor_down(split);
   const int32_t tasks_per_token = c.n_head / split;
   pool.parallel_for(n * tasks_per_token, [&](int64_t task, int thread) {
     attend(task / tasks_per_token, int32_t(task % tasks_per_token) * split, split, thread);
@@ -299,27 +330,26 @@ void Model::forward(const Batch& batch, KvCache& kv, float* logits, ThreadPool& 
     max_keys = std::max<int64_t>(max_keys, batch.positions[t] + 1);
   }
   const int64_t n_logits = batch.n_logits();
+  const bool decode_step = batch.one_token_per_sequence();
   ws_.reserve(c, n, n_logits, pool.size(), max_keys);
   const int64_t d = c.n_embd;
-  const int64_t q_dim = int64_t(c.n_head) * c.head_dim_k, k_dim = int64_t(c.n_head_kv) * c.head_dim_k;
-  const int64_t v_dim = int64_t(c.n_head_kv) * c.head_dim_v;
   float* x = ws_.x.data();
   float* xn = ws_.xn.data();
 
   const size_t embd_row = row_bytes(token_embd_->type, d);
   // Each token's rotation angles, once per rope slot for all layers (sin/cos are not cheap).
   const int32_t half = c.rope_dims / 2;
-  auto angles = [&](int64_t t, int32_t slot) { return ws_.rope_angles.data() + (t * 2 + slot) * 2 * half; };
   if (ws_.rope_angles.size() < size_t(n * 4 * half)) ws_.rope_angles.resize(size_t(n * 4 * half));
   pool.parallel_for(n, [&](int64_t t, int) {
     dequantize_row(token_embd_->type, token_embd_->data + size_t(batch.tokens[t]) * embd_row, x + t * d, d);
     if (c.embed_scale != 1.f) scale_in_place(x + t * d, c.embed_scale, d);
     for (int32_t slot = 0; slot < 2; ++slot)
-      if (rope_used_[slot]) ropes_[slot].angles(batch.positions[t], angles(t, slot), angles(t, slot) + half);
+      if (rope_used_[slot]) ropes_[slot].angles(batch.positions[t], rope_angles(t, slot), rope_angles(t, slot) + half);
   });
 
   // Each pass over the tokens also quantizes its output for the matmul that reads it next, and
-  // a layer's last residual add is the next layer's first norm: 10 hand-offs to the pool a layer.
+  // a layer's last residual add is the next layer's first norm: 8 hand-offs to the pool a layer in
+  // a decode step of 4+ tokens a thread, 10 at most (see attention).
   auto rows = [&](float* base, int64_t t0, int64_t width) { return base + t0 * width; };
   ws_.acts.produce({layers_[0].wq.type, layers_[0].wk.type, layers_[0].wv.type}, xn, n, d, pool, [&](int64_t t0, int64_t t1) {
     rms_norm_rows(rows(x, t0, d), layers_[0].attn_norm, rows(xn, t0, d), t1 - t0, d, c.norm_eps);
@@ -333,24 +363,7 @@ void Model::forward(const Batch& batch, KvCache& kv, float* logits, ThreadPool& 
       matmul(jobs, 3, n, pool);
     }
 
-    pool.parallel_for(n, [&](int64_t t, int) {
-      float* q = ws_.q.data() + t * q_dim;
-      float* k = ws_.k.data() + t * k_dim;
-      if (c.qk_norm) {
-        rms_norm_rows(q, L.q_norm, q, c.n_head, c.head_dim_k, c.norm_eps);
-        rms_norm_rows(k, L.k_norm, k, c.n_head_kv, c.head_dim_k, c.norm_eps);
-      }
-      const float* cs = angles(t, L.rope_slot);
-      ropes_[L.rope_slot].rotate(q, c.n_head, c.head_dim_k, cs, cs + half);
-      ropes_[L.rope_slot].rotate(k, c.n_head_kv, c.head_dim_k, cs, cs + half);
-      const BatchSequence& s = batch.sequences[batch.seq[t]];
-      const int32_t pos = batch.positions[t];
-      const int64_t slot = int64_t(s.block_table[pos / kv.block_size()]) * kv.block_size() + pos % kv.block_size();
-      fp32_to_fp16_row(k, kv.key(il, slot), k_dim);
-      fp32_to_fp16_row(ws_.v.data() + t * v_dim, kv.value(il, slot), v_dim);
-    });
-
-    attention(batch, kv, il, L.wo.type, pool);  // leaves its output as the activations of wo
+    attention(batch, kv, il, L.wo.type, decode_step, pool);  // leaves its output as wo's activations
     matmul_into(L.wo, n, ws_.proj.data(), pool);
 
     ws_.acts.produce({L.gate.type, L.up.type}, xn, n, d, pool, [&](int64_t t0, int64_t t1) {

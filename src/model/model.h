@@ -82,7 +82,14 @@ class Model {
   void bind_weights();
   // Tokens per thread from which attention takes whole tokens as tasks.
   static constexpr int64_t kTokensPerThreadForRowTasks = 4;
-  void attention(const Batch& batch, const KvCache& kv, int32_t layer, GgmlType out_weight_type, ThreadPool& pool);
+  // Layer il's attention over the batch: q and k normalized (qk_norm) and rotated, k and v
+  // stored in the cache, each token attending to its sequence; the output is left in ws_.attn
+  // as the activations of the weights of type out_weight_type (the output projection).
+  // decode_step: batch.one_token_per_sequence().
+  void attention(const Batch& batch, KvCache& kv, int32_t layer, GgmlType out_weight_type, bool decode_step,
+                 ThreadPool& pool);
+  void rotate_and_cache(const Batch& batch, KvCache& kv, int32_t layer, int64_t t);
+  float* rope_angles(int64_t t, int32_t rope_slot);  // cos[half], sin[half] of token t (ws_.rope_angles)
   void matmul_into(const WeightMatrix& w, int64_t n_tokens, float* out, ThreadPool& pool);
 
   std::unique_ptr<GgufFile> file_;

@@ -154,6 +154,52 @@ TEST(ModelForward, TinyModelLogitsAreFiniteAndBatchInvariant) {
     EXPECT_TRUE(std::equal(la.begin() + i * kVocab, la.begin() + (i + 1) * kVocab, l2.begin() + (i - 5) * kVocab)) << i;
 }
 
+// A decode step of many sequences (one token each): with 4+ tokens a thread each token's task
+// rotates and caches its own keys and attends (Model::attention); the logits must equal those of
+// each sequence decoded alone, which takes the other path (a pass for the cache, head tasks).
+TEST(ModelForward, DecodeStepOfManySequencesEqualsEachAlone) {
+  constexpr int kSeqs = 9, kPrompt = 3;
+  std::vector<float> together(kSeqs * kVocab), alone(kSeqs * kVocab);
+  for (bool batched : {true, false}) {
+    auto model = Model::load(TinyModel{}.write(batched ? "decode_batched" : "decode_alone"));
+    KvCache kv(model->config(), 2 * kSeqs, 4);
+    ThreadPool pool(2);
+    std::vector<std::vector<int32_t>> tables(kSeqs);
+    for (int s = 0; s < kSeqs; ++s) {
+      tables[s] = {2 * s, 2 * s + 1};
+      Batch prefill;
+      prefill.sequences.push_back({tables[s].data(), 2});
+      for (int i = 0; i < kPrompt; ++i) prefill.add((7 * s + 3 * i) % kVocab, i, 0, false);
+      model->forward(prefill, kv, nullptr, pool);
+    }
+    auto next_token = [](int s) { return (5 * s + 1) % kVocab; };
+    if (batched) {
+      Batch step;
+      for (int s = 0; s < kSeqs; ++s) {
+        step.sequences.push_back({tables[s].data(), 2});
+        step.add(next_token(s), kPrompt, s, true);
+      }
+      ASSERT_TRUE(step.one_token_per_sequence());
+      model->forward(step, kv, together.data(), pool);
+    } else {
+      for (int s = 0; s < kSeqs; ++s) {
+        Batch step;
+        step.sequences.push_back({tables[s].data(), 2});
+        step.add(next_token(s), kPrompt, 0, true);
+        model->forward(step, kv, alone.data() + s * kVocab, pool);
+      }
+    }
+  }
+  for (int s = 0; s < kSeqs; ++s)
+    EXPECT_TRUE(std::equal(alone.begin() + s * kVocab, alone.begin() + (s + 1) * kVocab, together.begin() + s * kVocab)) << s;
+  Batch two_of_one;
+  std::vector<int32_t> table = {0, 1};
+  two_of_one.sequences.push_back({table.data(), 2});
+  two_of_one.add(1, 0, 0, false);
+  two_of_one.add(2, 1, 0, false);
+  EXPECT_FALSE(two_of_one.one_token_per_sequence());
+}
+
 TEST(ModelForward, RejectsTokensAndPositionsOutOfRange) {
   auto model = Model::load(TinyModel{}.write("valid2"));
   KvCache kv(model->config(), 2, 4);
