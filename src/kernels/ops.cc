@@ -131,14 +131,15 @@ void rms_norm_rows(const float* x, const float* weight, float* y, int64_t n_rows
 }
 namespace {
 
-template <typename B, typename Load>
-float dot_lanes(const float* a, const B* b, int64_t n, Load load) {
+// b_at(i): element i of the second operand as a float.
+template <typename At>
+float dot_lanes(const float* a, int64_t n, At b_at) {
   float acc[8] = {};
   int64_t i = 0;
   for (; i + 8 <= n; i += 8)
-    for (int j = 0; j < 8; ++j) acc[j] += a[i + j] * load(b[i + j]);
+    for (int j = 0; j < 8; ++j) acc[j] += a[i + j] * b_at(i + j);
   float sum = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-  for (; i < n; ++i) sum += a[i] * load(b[i]);
+  for (; i < n; ++i) sum += a[i] * b_at(i);
   return sum;
 }
 
@@ -182,11 +183,11 @@ void fp32_to_fp16_row(const float* src, uint16_t* dst, int64_t n) {
 }
 
 float dot_f32(const float* a, const float* b, int64_t n) {
-  return dot_lanes(a, b, n, [](float v) { return v; });
+  return dot_lanes(a, n, [&](int64_t i) { return b[i]; });
 }
 
 float dot_f32_f16(const float* a, const uint16_t* b, int64_t n) {
-  return dot_lanes(a, b, n, [](uint16_t v) { return fp16_to_fp32(v); });
+  return dot_lanes(a, n, [&](int64_t i) { return fp16_to_fp32(b[i]); });
 }
 
 void axpy_f16(float* y, float w, const uint16_t* x, int64_t n) {
@@ -200,6 +201,15 @@ void dot_f32_f16_rows(const float* q, const uint16_t* k, int64_t k_stride, int64
 
 void axpy_f16_rows(float* out, const float* w, const uint16_t* v, int64_t v_stride, int64_t n_rows, int64_t n) {
   for (int64_t i = 0; i < n_rows; ++i) axpy_f16(out, w[i], v + i * v_stride, n);
+}
+
+void dot_f32_f16_cols(const float* q, int64_t n_q, int64_t q_stride, const uint16_t* kt, int64_t bs, int64_t first,
+                      int64_t n_keys, int64_t n, float scale, float* out, int64_t out_stride) {
+  for (int64_t j = 0; j < n_q; ++j)
+    for (int64_t i = 0; i < n_keys; ++i) {
+      const uint16_t* key = kt + first + i;
+      out[j * out_stride + i] = dot_lanes(q + j * q_stride, n, [&](int64_t d) { return fp16_to_fp32(key[d * bs]); }) * scale;
+    }
 }
 
 float softmax_exp(float* x, float max, int64_t n) {
@@ -269,6 +279,12 @@ void dot_f32_f16_rows(const float* q, const uint16_t* k, int64_t k_stride, int64
 void axpy_f16_rows(float* out, const float* w, const uint16_t* v, int64_t v_stride, int64_t n_rows, int64_t n) {
   NAGARE_OP(axpy_f16_rows);
   fn(out, w, v, v_stride, n_rows, n);
+}
+
+void dot_f32_f16_cols(const float* q, int64_t n_q, int64_t q_stride, const uint16_t* kt, int64_t bs, int64_t first,
+                      int64_t n_keys, int64_t n, float scale, float* out, int64_t out_stride) {
+  NAGARE_OP(dot_f32_f16_cols);
+  fn(q, n_q, q_stride, kt, bs, first, n_keys, n, scale, out, out_stride);
 }
 
 void rms_norm_rows(const float* x, const float* weight, float* y, int64_t n_rows, int64_t n, float eps) {

@@ -98,6 +98,62 @@ void op_axpy_f16_rows(float* out, const float* w, const uint16_t* v, int64_t v_s
     for (int64_t r = 0; r < n_rows; ++r) out[d] += w[r] * _cvtsh_ss(v[r * v_stride + d]);
 }
 
+// Keys stored transposed: eight keys side by side, one per lane, so no lane sums across keys.
+// Each (head, key) keeps the reference's eight running sums, in eight vectors (sum l holds
+// elements l, l + 8, ...), combined pairwise vector by vector; a dimension's eight halves are
+// converted once for the H heads.
+template <int H>
+void dot_cols_heads(const float* q, int64_t q_stride, const uint16_t* kt, int64_t bs, int64_t first, int64_t n_keys,
+                    int64_t n, float scale, float* out, int64_t out_stride) {
+  const int64_t n8 = n & ~int64_t(7);
+  for (int64_t i = 0; i < n_keys; i += 8) {
+    const uint16_t* k = kt + first + i;
+    __m256 acc[H][8];
+    for (auto& h : acc)
+      for (auto& a : h) a = _mm256_setzero_ps();
+    for (int64_t d = 0; d < n8; d += 8)
+      for (int l = 0; l < 8; ++l) {
+        const __m256 kv = load8_half(k + (d + l) * bs);
+        for (int h = 0; h < H; ++h)
+          acc[h][l] = _mm256_add_ps(acc[h][l], _mm256_mul_ps(_mm256_broadcast_ss(q + h * q_stride + d + l), kv));
+      }
+    const int64_t count = std::min<int64_t>(8, n_keys - i);
+    for (int h = 0; h < H; ++h) {
+      const __m256* a = acc[h];
+      __m256 s = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(a[0], a[1]), _mm256_add_ps(a[2], a[3])),
+                               _mm256_add_ps(_mm256_add_ps(a[4], a[5]), _mm256_add_ps(a[6], a[7])));
+      for (int64_t d = n8; d < n; ++d) s = _mm256_add_ps(s, _mm256_mul_ps(_mm256_broadcast_ss(q + h * q_stride + d), load8_half(k + d * bs)));
+      s = _mm256_mul_ps(s, _mm256_set1_ps(scale));
+      float* o = out + h * out_stride + i;
+      if (count == 8) {
+        _mm256_storeu_ps(o, s);
+      } else {
+        alignas(32) float t[8];
+        _mm256_store_ps(t, s);
+        std::copy(t, t + count, o);
+      }
+    }
+  }
+}
+
+void op_dot_f32_f16_cols(const float* q, int64_t n_q, int64_t q_stride, const uint16_t* kt, int64_t bs, int64_t first,
+                         int64_t n_keys, int64_t n, float scale, float* out, int64_t out_stride) {
+#if defined(__AVX512F__)
+  constexpr int64_t kHeads = 3;  // 24 accumulators of the 32 registers
+#else
+  constexpr int64_t kHeads = 1;  // 8 of 16
+#endif
+  for (int64_t j = 0; j < n_q;) {
+    const int64_t heads = std::min(kHeads, n_q - j);
+    const float* qj = q + j * q_stride;
+    float* oj = out + j * out_stride;
+    if (heads == 3) dot_cols_heads<3>(qj, q_stride, kt, bs, first, n_keys, n, scale, oj, out_stride);
+    else if (heads == 2) dot_cols_heads<2>(qj, q_stride, kt, bs, first, n_keys, n, scale, oj, out_stride);
+    else dot_cols_heads<1>(qj, q_stride, kt, bs, first, n_keys, n, scale, oj, out_stride);
+    j += heads;
+  }
+}
+
 // exp_glibc of ops.cc (kernels/expf_table.h), four at a time in double precision.
 inline __m128 exp4(__m128 x) {
   using namespace expf_detail;
@@ -267,6 +323,7 @@ void register_ops(KernelTable& k) {
   k.axpy_f16 = op_axpy_f16;
   k.dot_f32_f16_rows = op_dot_f32_f16_rows;
   k.axpy_f16_rows = op_axpy_f16_rows;
+  k.dot_f32_f16_cols = op_dot_f32_f16_cols;
   k.softmax_exp = op_softmax_exp;
   k.rms_norm_rows = op_rms_norm_rows;
   k.silu_mul = op_silu_mul;

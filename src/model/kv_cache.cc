@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "kernels/fp16.h"
 #include "model/model_config.h"
 #include "util/error.h"
 
@@ -24,8 +25,14 @@ KvCache::KvCache(const ModelConfig& c, int32_t n_blocks, int32_t block_size)
       k_stride_(int64_t(c.n_head_kv) * c.head_dim_k),
       v_stride_(int64_t(c.n_head_kv) * c.head_dim_v) {
   if (n_blocks <= 0 || block_size <= 0) throw Error("KV cache needs at least one block");
-  keys_.resize(size_t(c.n_layer) * n_slots_ * k_stride_);
+  keys_.resize(size_t(c.n_layer) * n_slots_ * k_stride_ + kKeyPadding);
   values_.resize(size_t(c.n_layer) * n_slots_ * v_stride_);
+}
+
+void KvCache::store_key(int32_t layer, int64_t slot, const float* key) {
+  uint16_t* block = keys_.data() + (layer * int64_t(n_blocks_) + slot / block_size_) * block_size_ * k_stride_;
+  const int64_t offset = slot % block_size_;
+  for (int64_t e = 0; e < k_stride_; ++e) block[e * block_size_ + offset] = fp32_to_fp16(key[e]);
 }
 
 }  // namespace nagare

@@ -23,13 +23,21 @@ class KvCache {
   int32_t block_size() const { return block_size_; }
   size_t bytes() const { return (keys_.size() + values_.size()) * sizeof(uint16_t); }
 
-  // The n_head_kv * head_dim half floats of one token slot (slot = block * block_size + offset).
-  uint16_t* key(int32_t layer, int64_t slot) { return keys_.data() + (layer * n_slots_ + slot) * k_stride_; }
+  // A slot is block * block_size + offset. Values are stored slot by slot: the n_head_kv *
+  // head_dim half floats of one slot together. Keys are stored transposed within a block:
+  // element e (kv head * head_dim + dimension) of the key in the block's slot o at
+  // key_block(...)[e * block_size + o], so attention reads one element of a block's keys as one
+  // vector (kernels/ops.h dot_f32_f16_cols).
+  const uint16_t* key_block(int32_t layer, int64_t block) const {
+    return keys_.data() + (layer * int64_t(n_blocks_) + block) * block_size_ * k_stride_;
+  }
+  void store_key(int32_t layer, int64_t slot, const float* key);  // n_head_kv * head_dim floats
   uint16_t* value(int32_t layer, int64_t slot) { return values_.data() + (layer * n_slots_ + slot) * v_stride_; }
-  const uint16_t* key(int32_t layer, int64_t slot) const { return keys_.data() + (layer * n_slots_ + slot) * k_stride_; }
   const uint16_t* value(int32_t layer, int64_t slot) const { return values_.data() + (layer * n_slots_ + slot) * v_stride_; }
 
  private:
+  // Keys past the last block, so a vector load of a block's last keys stays in the allocation.
+  static constexpr int64_t kKeyPadding = 16;
   int32_t n_blocks_, block_size_;
   int64_t n_slots_, k_stride_, v_stride_;
   std::vector<uint16_t> keys_, values_;

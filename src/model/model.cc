@@ -221,7 +221,7 @@ void Model::rotate_and_cache(const Batch& batch, KvCache& kv, int32_t il, int64_
   const BatchSequence& s = batch.sequences[batch.seq[t]];
   const int32_t pos = batch.positions[t];
   const int64_t slot = int64_t(s.block_table[pos / kv.block_size()]) * kv.block_size() + pos % kv.block_size();
-  fp32_to_fp16_row(k, kv.key(il, slot), k_dim);
+  kv.store_key(il, slot, k);
   fp32_to_fp16_row(ws_.v.data() + t * v_dim, kv.value(il, slot), v_dim);
 }
 
@@ -233,7 +233,7 @@ void Model::attention(const Batch& batch, KvCache& kv, int32_t il, GgmlType out_
   const int32_t bs = kv.block_size();
   const bool swa = c.layer_uses_swa[il];
   const int64_t per_thread = int64_t(ws_.scores.size()) / pool.size();
-  const int64_t k_stride = kv.key(il, 1) - kv.key(il, 0), v_stride = kv.value(il, 1) - kv.value(il, 0);
+  const int64_t v_stride = kv.value(il, 1) - kv.value(il, 0);
   const int64_t o_dim = int64_t(c.n_head) * c.head_dim_v;
   // Heads [h0, h0 + heads) of token t. Each KV block is walked once for all of them, so its
   // keys and values are read from memory once (at long contexts attention is bound by those
@@ -258,13 +258,17 @@ void Model::attention(const Batch& batch, KvCache& kv, int32_t il, GgmlType out_
     // share the call.
     for (int32_t p = first; p <= pos;) {
       const int32_t off = p % bs, run = std::min(bs - off, pos - p + 1);
-      const uint16_t* k = kv.key(il, int64_t(s.block_table[p / bs]) * bs + off);
-      for (int32_t j = 0; j < heads; ++j) {
-        float* sc = scores + int64_t(j) * n_keys + (p - first);
-        dot_f32_f16_rows(q + j * c.head_dim_k, k + int64_t((h0 + j) / group) * c.head_dim_k, k_stride, run, c.head_dim_k,
-                         c.attn_scale, sc);
-        for (int32_t i = 0; i < run; ++i) max_score[j] = std::max(max_score[j], sc[i]);
+      const uint16_t* block = kv.key_block(il, s.block_table[p / bs]);
+      float* sc = scores + (p - first);
+      // The heads of one KV head (GQA group) in one call, which converts each key once for them.
+      for (int32_t j = 0; j < heads;) {
+        const int32_t g = (h0 + j) / group, n_q = std::min(heads, (g + 1) * group - h0) - j;
+        dot_f32_f16_cols(q + int64_t(j) * c.head_dim_k, n_q, c.head_dim_k, block + int64_t(g) * c.head_dim_k * bs, bs, off, run,
+                         c.head_dim_k, c.attn_scale, sc + int64_t(j) * n_keys, n_keys);
+        j += n_q;
       }
+      for (int32_t j = 0; j < heads; ++j)
+        for (int32_t i = 0; i < run; ++i) max_score[j] = std::max(max_score[j], sc[int64_t(j) * n_keys + i]);
       p += run;
     }
     for (int32_t j = 0; j < heads; ++j) {

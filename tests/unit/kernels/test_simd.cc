@@ -394,6 +394,43 @@ TEST(Simd, AttentionRowKernelsMatchSingleRows) {
   }
 }
 
+// Keys stored transposed within a block (the KV cache's layout): every ISA gives the bits of
+// the row-major kernel on the same keys, for 1 to 7 heads of a group, any run of a block.
+TEST(Simd, TransposedKeyScoresEqualRowScores) {
+  std::mt19937 rng(16);
+  std::vector<const KernelTable*> tables = simd_tables();
+  tables.push_back(&scalar());
+  for (int64_t n : {8, 12, 64, 72, 128}) {
+    for (int64_t bs : {1, 4, 16, 32}) {
+      for (int64_t heads : {1, 2, 3, 4, 7}) {
+        const int64_t q_stride = n + 5, o_stride = bs + 3;
+        const auto q = random_row(rng, heads * q_stride, -2, 2);
+        // One block of a cache with two KV heads, this group's head second; padding after it.
+        const int64_t elems = 2 * n;
+        const auto block = halves(random_row(rng, elems * bs + 16, -2, 2));
+        const uint16_t* kt = block.data() + n * bs;
+        std::vector<uint16_t> rows(size_t(bs * n));  // the same keys, row by row
+        for (int64_t o = 0; o < bs; ++o)
+          for (int64_t d = 0; d < n; ++d) rows[size_t(o * n + d)] = kt[d * bs + o];
+        for (int64_t first = 0; first < bs; first += std::max<int64_t>(1, bs / 3)) {
+          for (int64_t count : {int64_t(1), bs - first}) {
+            std::vector<float> want(size_t(heads * o_stride), -1.0f);
+            for (int64_t h = 0; h < heads; ++h)
+              scalar().dot_f32_f16_rows(q.data() + h * q_stride, rows.data() + first * n, n, count, n, 0.125f, want.data() + h * o_stride);
+            for (const KernelTable* k : tables) {
+              std::vector<float> got(want.size(), -1.0f);  // the gaps stay untouched
+              k->dot_f32_f16_cols(q.data(), heads, q_stride, kt, bs, first, count, n, 0.125f, got.data(), o_stride);
+              for (size_t i = 0; i < got.size(); ++i)
+                ASSERT_EQ(float_bits(got[i]), float_bits(want[i]))
+                    << isa_name(k->isa) << " n=" << n << " bs=" << bs << " heads=" << heads << " first=" << first << " count=" << count << " i=" << i;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
 // Whether std::exp(float) is glibc's FMA expf, which ref::exp_glibc reproduces.
 bool glibc_fma_expf() {
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 28)) && defined(__aarch64__)
