@@ -13,6 +13,7 @@
 #if defined(__aarch64__)
 #include <arm_neon.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -381,6 +382,49 @@ void op_axpy_f16(float* y, float w, const uint16_t* x, int64_t n) {
   for (; i < n; ++i) y[i] += w * h2f(x[i]);
 }
 
+// Keys stored transposed: four keys side by side, one per lane (see ops_x86.h's twin): each
+// (head, key) keeps the reference's eight running sums in eight vectors, combined pairwise.
+template <int H>
+void dot_cols_heads(const float* q, int64_t q_stride, const uint16_t* kt, int64_t bs, int64_t first, int64_t n_keys,
+                    int64_t n, float scale, float* out, int64_t out_stride) {
+  const int64_t n8 = n & ~int64_t(7);
+  for (int64_t i = 0; i < n_keys; i += 4) {
+    const uint16_t* k = kt + first + i;
+    float32x4_t acc[H][8];
+    for (auto& h : acc)
+      for (auto& a : h) a = vdupq_n_f32(0.0f);
+    for (int64_t d = 0; d < n8; d += 8)
+      for (int l = 0; l < 8; ++l) {
+        const float32x4_t kv = load4_half(k + (d + l) * bs);
+        for (int h = 0; h < H; ++h) acc[h][l] = vaddq_f32(acc[h][l], vmulq_f32(vdupq_n_f32(q[h * q_stride + d + l]), kv));
+      }
+    const int64_t count = std::min<int64_t>(4, n_keys - i);
+    for (int h = 0; h < H; ++h) {
+      const float32x4_t* a = acc[h];
+      float32x4_t s = vaddq_f32(vaddq_f32(vaddq_f32(a[0], a[1]), vaddq_f32(a[2], a[3])),
+                                vaddq_f32(vaddq_f32(a[4], a[5]), vaddq_f32(a[6], a[7])));
+      for (int64_t d = n8; d < n; ++d) s = vaddq_f32(s, vmulq_f32(vdupq_n_f32(q[h * q_stride + d]), load4_half(k + d * bs)));
+      s = vmulq_f32(s, vdupq_n_f32(scale));
+      float t[4];
+      vst1q_f32(t, s);
+      std::copy(t, t + count, out + h * out_stride + i);
+    }
+  }
+}
+
+void op_dot_f32_f16_cols(const float* q, int64_t n_q, int64_t q_stride, const uint16_t* kt, int64_t bs, int64_t first,
+                         int64_t n_keys, int64_t n, float scale, float* out, int64_t out_stride) {
+  for (int64_t j = 0; j < n_q;) {
+    const int64_t heads = std::min<int64_t>(3, n_q - j);  // 24 accumulators of the 32 registers
+    const float* qj = q + j * q_stride;
+    float* oj = out + j * out_stride;
+    if (heads == 3) dot_cols_heads<3>(qj, q_stride, kt, bs, first, n_keys, n, scale, oj, out_stride);
+    else if (heads == 2) dot_cols_heads<2>(qj, q_stride, kt, bs, first, n_keys, n, scale, oj, out_stride);
+    else dot_cols_heads<1>(qj, q_stride, kt, bs, first, n_keys, n, scale, oj, out_stride);
+    j += heads;
+  }
+}
+
 // Four rows' dot products side by side (the query chunk loaded once), each in its own lanes.
 void op_dot_f32_f16_rows(const float* q, const uint16_t* k, int64_t k_stride, int64_t n_rows, int64_t n, float scale,
                          float* out) {
@@ -563,6 +607,7 @@ void register_neon_quant(KernelTable& k) {
   k.axpy_f16 = op_axpy_f16;
   k.dot_f32_f16_rows = op_dot_f32_f16_rows;
   k.axpy_f16_rows = op_axpy_f16_rows;
+  k.dot_f32_f16_cols = op_dot_f32_f16_cols;
   k.softmax_exp = op_softmax_exp;
   k.silu_mul = op_silu_mul;
   k.scale_round_fp16 = op_scale_round_fp16;
