@@ -84,8 +84,8 @@ def nagare_run(binary, model, threads, n_prompt, n_gen, depth):
                           "-n", str(n_gen), "-d", str(depth), "-b", "", "-r", "1", "-o", "json", "--no-roofline"],
                          check=True, capture_output=True, text=True).stdout
     recs = json.loads(out)
-    pp = next(r["avg_ts"] for r in recs if r["n_prompt"] > 0)
-    tg = next(r["avg_ts"] for r in recs if r["n_gen"] > 0)
+    pp = next((r["avg_ts"] for r in recs if r["n_prompt"] > 0), None)
+    tg = next((r["avg_ts"] for r in recs if r["n_gen"] > 0), None)
     return pp, tg
 
 
@@ -111,19 +111,26 @@ def main():
     print(f"| model | test | nagare t/s | llama.cpp t/s | ratio |\n| --- | --- | ---: | ---: | ---: |")
     for model in a.models:
         lpp, ltg = llamacpp_runner(model, a.threads, a.depth + max(a.n_prompt, a.n_gen) + 16)
-        lpp(a.n_prompt), ltg(min(a.n_gen, 16))  # warm-up
+        # -p 0 or -n 0 leaves that test out, as in llama-bench.
+        if a.n_prompt:
+            lpp(a.n_prompt)  # warm-up
+        if a.n_gen:
+            ltg(min(a.n_gen, 16))
         nagare_run(a.nagare, model, a.threads, a.n_prompt, min(a.n_gen, 16), 0)
         res = {"n_pp": [], "n_tg": [], "l_pp": [], "l_tg": []}
         for _ in range(a.reps):
             p, t = nagare_run(a.nagare, model, a.threads, a.n_prompt, a.n_gen, a.depth)
-            res["n_pp"].append(p)
-            res["n_tg"].append(t)
-            res["l_pp"].append(lpp(a.n_prompt, a.depth))
-            res["l_tg"].append(ltg(a.n_gen, a.depth))
+            if a.n_prompt:
+                res["n_pp"].append(p)
+                res["l_pp"].append(lpp(a.n_prompt, a.depth))
+            if a.n_gen:
+                res["n_tg"].append(t)
+                res["l_tg"].append(ltg(a.n_gen, a.depth))
         name = pathlib.Path(model).name
         for test, n, l in (("pp%d%s" % (a.n_prompt, at), res["n_pp"], res["l_pp"]),
                            ("tg%d%s" % (a.n_gen, at), res["n_tg"], res["l_tg"])):
-            print(f"| {name} | {test} | {fmt(n)} | {fmt(l)} | {statistics.mean(n) / statistics.mean(l):.2f}x |")
+            if n:
+                print(f"| {name} | {test} | {fmt(n)} | {fmt(l)} | {statistics.mean(n) / statistics.mean(l):.2f}x |")
         sys.stdout.flush()
 
 
