@@ -58,8 +58,7 @@ void axpy_f16_rows(float* out, const float* w, const uint16_t* v, int64_t v_stri
 // keeps them within a block: element d of the key in slot o at kt[d * bs + o]. For the keys of
 // slots first .. first + n_keys - 1:
 //   out[j * out_stride + i] = dot_f32_f16(q + j * q_stride, key of slot first + i, n) * scale,
-// the same bits as dot_f32_f16_rows on the keys stored row by row. Reads up to 7 halves past a
-// block's last element (the cache pads its storage).
+// the same bits as dot_f32_f16_rows on the keys stored row by row. Reads only the block's slots.
 void dot_f32_f16_cols(const float* q, int64_t n_q, int64_t q_stride, const uint16_t* kt, int64_t bs, int64_t first,
                       int64_t n_keys, int64_t n, float scale, float* out, int64_t out_stride);
 // Softmax numerators: x[i] = exp(x[i] - max) for i < n, returning their sum, added in order.

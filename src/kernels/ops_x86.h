@@ -108,21 +108,31 @@ void dot_cols_heads(const float* q, int64_t q_stride, const uint16_t* kt, int64_
   const int64_t n8 = n & ~int64_t(7);
   for (int64_t i = 0; i < n_keys; i += 8) {
     const uint16_t* k = kt + first + i;
+    const int64_t count = std::min<int64_t>(8, n_keys - i);
+    // Eight slots of element e; past the block's row end (a run ending near it, or blocks of
+    // fewer than 8 slots) only the valid ones are read: the rest may be another block's, which
+    // another thread may be writing.
+    const bool within_row = first + i + 8 <= bs;
+    auto keys = [&](int64_t e) {
+      if (within_row) return load8_half(k + e * bs);
+      alignas(16) uint16_t part[8] = {};
+      std::memcpy(part, k + e * bs, size_t(count) * sizeof(uint16_t));
+      return load8_half(part);
+    };
     __m256 acc[H][8];
     for (auto& h : acc)
       for (auto& a : h) a = _mm256_setzero_ps();
     for (int64_t d = 0; d < n8; d += 8)
       for (int l = 0; l < 8; ++l) {
-        const __m256 kv = load8_half(k + (d + l) * bs);
+        const __m256 kv = keys(d + l);
         for (int h = 0; h < H; ++h)
           acc[h][l] = _mm256_add_ps(acc[h][l], _mm256_mul_ps(_mm256_broadcast_ss(q + h * q_stride + d + l), kv));
       }
-    const int64_t count = std::min<int64_t>(8, n_keys - i);
     for (int h = 0; h < H; ++h) {
       const __m256* a = acc[h];
       __m256 s = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(a[0], a[1]), _mm256_add_ps(a[2], a[3])),
                                _mm256_add_ps(_mm256_add_ps(a[4], a[5]), _mm256_add_ps(a[6], a[7])));
-      for (int64_t d = n8; d < n; ++d) s = _mm256_add_ps(s, _mm256_mul_ps(_mm256_broadcast_ss(q + h * q_stride + d), load8_half(k + d * bs)));
+      for (int64_t d = n8; d < n; ++d) s = _mm256_add_ps(s, _mm256_mul_ps(_mm256_broadcast_ss(q + h * q_stride + d), keys(d)));
       s = _mm256_mul_ps(s, _mm256_set1_ps(scale));
       float* o = out + h * out_stride + i;
       if (count == 8) {

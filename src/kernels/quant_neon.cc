@@ -390,20 +390,27 @@ void dot_cols_heads(const float* q, int64_t q_stride, const uint16_t* kt, int64_
   const int64_t n8 = n & ~int64_t(7);
   for (int64_t i = 0; i < n_keys; i += 4) {
     const uint16_t* k = kt + first + i;
+    const int64_t count = std::min<int64_t>(4, n_keys - i);
+    const bool within_row = first + i + 4 <= bs;  // else only the valid slots are read
+    auto keys = [&](int64_t e) {
+      if (within_row) return load4_half(k + e * bs);
+      uint16_t part[4] = {};
+      std::memcpy(part, k + e * bs, size_t(count) * sizeof(uint16_t));
+      return load4_half(part);
+    };
     float32x4_t acc[H][8];
     for (auto& h : acc)
       for (auto& a : h) a = vdupq_n_f32(0.0f);
     for (int64_t d = 0; d < n8; d += 8)
       for (int l = 0; l < 8; ++l) {
-        const float32x4_t kv = load4_half(k + (d + l) * bs);
+        const float32x4_t kv = keys(d + l);
         for (int h = 0; h < H; ++h) acc[h][l] = vaddq_f32(acc[h][l], vmulq_f32(vdupq_n_f32(q[h * q_stride + d + l]), kv));
       }
-    const int64_t count = std::min<int64_t>(4, n_keys - i);
     for (int h = 0; h < H; ++h) {
       const float32x4_t* a = acc[h];
       float32x4_t s = vaddq_f32(vaddq_f32(vaddq_f32(a[0], a[1]), vaddq_f32(a[2], a[3])),
                                 vaddq_f32(vaddq_f32(a[4], a[5]), vaddq_f32(a[6], a[7])));
-      for (int64_t d = n8; d < n; ++d) s = vaddq_f32(s, vmulq_f32(vdupq_n_f32(q[h * q_stride + d]), load4_half(k + d * bs)));
+      for (int64_t d = n8; d < n; ++d) s = vaddq_f32(s, vmulq_f32(vdupq_n_f32(q[h * q_stride + d]), keys(d)));
       s = vmulq_f32(s, vdupq_n_f32(scale));
       float t[4];
       vst1q_f32(t, s);

@@ -25,7 +25,7 @@ KvCache::KvCache(const ModelConfig& c, int32_t n_blocks, int32_t block_size)
       k_stride_(int64_t(c.n_head_kv) * c.head_dim_k),
       v_stride_(int64_t(c.n_head_kv) * c.head_dim_v) {
   if (n_blocks <= 0 || block_size <= 0) throw Error("KV cache needs at least one block");
-  keys_.resize(size_t(c.n_layer) * n_slots_ * k_stride_ + kKeyPadding);
+  keys_.resize(size_t(c.n_layer) * n_slots_ * k_stride_);
   values_.resize(size_t(c.n_layer) * n_slots_ * v_stride_);
 }
 

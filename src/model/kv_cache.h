@@ -36,8 +36,6 @@ class KvCache {
   const uint16_t* value(int32_t layer, int64_t slot) const { return values_.data() + (layer * n_slots_ + slot) * v_stride_; }
 
  private:
-  // Keys past the last block, so a vector load of a block's last keys stays in the allocation.
-  static constexpr int64_t kKeyPadding = 16;
   int32_t n_blocks_, block_size_;
   int64_t n_slots_, k_stride_, v_stride_;
   std::vector<uint16_t> keys_, values_;

@@ -237,7 +237,7 @@ void Model::attention(const Batch& batch, KvCache& kv, int32_t il, GgmlType out_
   const int64_t o_dim = int64_t(c.n_head) * c.head_dim_v;
   // Heads [h0, h0 + heads) of token t. Each KV block is walked once for all of them, so its
   // keys and values are read from memory once (at long contexts attention is bound by those
-  // reads) and, across groups, whole rows of the block in order.
+  // reads), and each key is converted once for the heads of its GQA group.
   auto attend = [&](int64_t t, int32_t h0, int32_t heads, int thread) {
     const int32_t pos = batch.positions[t];
     const BatchSequence& s = batch.sequences[batch.seq[t]];
