@@ -29,7 +29,6 @@ KernelTable scalar_table() {
   k.dot_f32 = ref::dot_f32;
   k.dot_f32_f16 = ref::dot_f32_f16;
   k.axpy_f16 = ref::axpy_f16;
-  k.dot_f32_f16_rows = ref::dot_f32_f16_rows;
   k.axpy_f16_rows = ref::axpy_f16_rows;
   k.dot_f32_f16_cols = ref::dot_f32_f16_cols;
   k.softmax_exp = ref::softmax_exp;

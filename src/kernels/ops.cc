@@ -194,11 +194,6 @@ void axpy_f16(float* y, float w, const uint16_t* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] += w * fp16_to_fp32(x[i]);
 }
 
-void dot_f32_f16_rows(const float* q, const uint16_t* k, int64_t k_stride, int64_t n_rows, int64_t n, float scale,
-                      float* out) {
-  for (int64_t i = 0; i < n_rows; ++i) out[i] = dot_f32_f16(q, k + i * k_stride, n) * scale;
-}
-
 void axpy_f16_rows(float* out, const float* w, const uint16_t* v, int64_t v_stride, int64_t n_rows, int64_t n) {
   for (int64_t i = 0; i < n_rows; ++i) axpy_f16(out, w[i], v + i * v_stride, n);
 }
@@ -268,12 +263,6 @@ float dot_f32_f16(const float* a, const uint16_t* b, int64_t n) {
 void axpy_f16(float* y, float w, const uint16_t* x, int64_t n) {
   NAGARE_OP(axpy_f16);
   fn(y, w, x, n);
-}
-
-void dot_f32_f16_rows(const float* q, const uint16_t* k, int64_t k_stride, int64_t n_rows, int64_t n, float scale,
-                      float* out) {
-  NAGARE_OP(dot_f32_f16_rows);
-  fn(q, k, k_stride, n_rows, n, scale, out);
 }
 
 void axpy_f16_rows(float* out, const float* w, const uint16_t* v, int64_t v_stride, int64_t n_rows, int64_t n) {

@@ -48,17 +48,15 @@ float dot_f32(const float* a, const float* b, int64_t n);
 // same bits as converting first.
 float dot_f32_f16(const float* a, const uint16_t* b, int64_t n);
 void axpy_f16(float* y, float w, const uint16_t* x, int64_t n);
-// Attention over a run of half-precision key/value rows `stride` elements apart, the same bits
-// as the single-row calls: out[i] = dot_f32_f16(q, k + i * k_stride, n) * scale for i < n_rows;
-// and out[j] += w[i] * float(v[i * v_stride + j]) for i = 0, 1, ... (in that order), j < n.
-void dot_f32_f16_rows(const float* q, const uint16_t* k, int64_t k_stride, int64_t n_rows, int64_t n, float scale,
-                      float* out);
+// Attention's value pass over a run of half-precision value rows `stride` elements apart, the
+// same bits as the single-row calls: out[j] += w[i] * float(v[i * v_stride + j]) for
+// i = 0, 1, ... (in that order), j < n.
 void axpy_f16_rows(float* out, const float* w, const uint16_t* v, int64_t v_stride, int64_t n_rows, int64_t n);
 // The scores of n_q query heads (a GQA group) against keys stored transposed, as the KV cache
 // keeps them within a block: element d of the key in slot o at kt[d * bs + o]. For the keys of
 // slots first .. first + n_keys - 1:
 //   out[j * out_stride + i] = dot_f32_f16(q + j * q_stride, key of slot first + i, n) * scale,
-// the same bits as dot_f32_f16_rows on the keys stored row by row. Reads only the block's slots.
+// the same bits as dot_f32_f16 on each key gathered into a row. Reads only the block's slots.
 void dot_f32_f16_cols(const float* q, int64_t n_q, int64_t q_stride, const uint16_t* kt, int64_t bs, int64_t first,
                       int64_t n_keys, int64_t n, float scale, float* out, int64_t out_stride);
 // Softmax numerators: x[i] = exp(x[i] - max) for i < n, returning their sum, added in order.

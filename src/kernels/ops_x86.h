@@ -39,43 +39,6 @@ void op_axpy_f16(float* y, float w, const uint16_t* x, int64_t n) {
   for (; i < n; ++i) y[i] += w * _cvtsh_ss(x[i]);
 }
 
-// Eight dot products at once: acc[r] holds row r's eight lanes; the hadd tree adds each row's
-// lanes as ((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7)), the order of sum_lanes_pairwise.
-inline __m256 sum_lanes_pairwise_8(const __m256 acc[8]) {
-  const __m256 t1 = _mm256_hadd_ps(_mm256_hadd_ps(acc[0], acc[1]), _mm256_hadd_ps(acc[2], acc[3]));
-  const __m256 t2 = _mm256_hadd_ps(_mm256_hadd_ps(acc[4], acc[5]), _mm256_hadd_ps(acc[6], acc[7]));
-  return _mm256_add_ps(_mm256_permute2f128_ps(t1, t2, 0x20), _mm256_permute2f128_ps(t1, t2, 0x31));
-}
-
-void op_dot_f32_f16_rows(const float* q, const uint16_t* k, int64_t k_stride, int64_t n_rows, int64_t n, float scale,
-                         float* out) {
-  const int64_t n8 = n & ~int64_t(7);
-  // Eight rows at a time; a last partial group repeats its last row in the unused slots (each
-  // row's sum is computed on its own, so that changes nothing) rather than taking the slower
-  // one-row path: short runs are the common case in decode.
-  for (int64_t i = 0; i < n_rows; i += 8) {
-    const int rows = int(std::min<int64_t>(8, n_rows - i));
-    const uint16_t* kr[8];
-    for (int r = 0; r < 8; ++r) kr[r] = k + (i + std::min(r, rows - 1)) * k_stride;
-    __m256 acc[8];
-    for (auto& a : acc) a = _mm256_setzero_ps();
-    for (int64_t d = 0; d < n8; d += 8) {
-      const __m256 qv = _mm256_loadu_ps(q + d);
-      for (int r = 0; r < 8; ++r) acc[r] = _mm256_add_ps(acc[r], _mm256_mul_ps(qv, load8_half(kr[r] + d)));
-    }
-    alignas(32) float s[8];
-    _mm256_store_ps(s, sum_lanes_pairwise_8(acc));
-    if (n8 < n)
-      for (int r = 0; r < rows; ++r)
-        for (int64_t d = n8; d < n; ++d) s[r] += q[d] * _cvtsh_ss(kr[r][d]);
-    if (rows == 8) {
-      _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_load_ps(s), _mm256_set1_ps(scale)));
-    } else {
-      for (int r = 0; r < rows; ++r) out[i + r] = s[r] * scale;
-    }
-  }
-}
-
 // out[j] += w[r] * v_r[j] for rows r in order: each output chunk stays in registers over the rows.
 void op_axpy_f16_rows(float* out, const float* w, const uint16_t* v, int64_t v_stride, int64_t n_rows, int64_t n) {
   int64_t d = 0;
@@ -331,7 +294,6 @@ void register_ops(KernelTable& k) {
   k.dot_f32 = op_dot_f32;
   k.dot_f32_f16 = op_dot_f32_f16;
   k.axpy_f16 = op_axpy_f16;
-  k.dot_f32_f16_rows = op_dot_f32_f16_rows;
   k.axpy_f16_rows = op_axpy_f16_rows;
   k.dot_f32_f16_cols = op_dot_f32_f16_cols;
   k.softmax_exp = op_softmax_exp;

@@ -432,31 +432,6 @@ void op_dot_f32_f16_cols(const float* q, int64_t n_q, int64_t q_stride, const ui
   }
 }
 
-// Four rows' dot products side by side (the query chunk loaded once), each in its own lanes.
-void op_dot_f32_f16_rows(const float* q, const uint16_t* k, int64_t k_stride, int64_t n_rows, int64_t n, float scale,
-                         float* out) {
-  const int64_t n8 = n & ~int64_t(7);
-  int64_t i = 0;
-  for (; i + 4 <= n_rows; i += 4) {
-    const uint16_t* kr = k + i * k_stride;
-    float32x4_t acc[4][2];
-    for (auto& r : acc) r[0] = r[1] = vdupq_n_f32(0.0f);
-    for (int64_t d = 0; d < n8; d += 8) {
-      const float32x4_t q0 = vld1q_f32(q + d), q1 = vld1q_f32(q + d + 4);
-      for (int r = 0; r < 4; ++r) {
-        acc[r][0] = vaddq_f32(acc[r][0], vmulq_f32(q0, load4_half(kr + r * k_stride + d)));
-        acc[r][1] = vaddq_f32(acc[r][1], vmulq_f32(q1, load4_half(kr + r * k_stride + d + 4)));
-      }
-    }
-    for (int r = 0; r < 4; ++r) {
-      float s = sum_lanes_pairwise(acc[r][0], acc[r][1]);
-      for (int64_t d = n8; d < n; ++d) s += q[d] * h2f(kr[r * k_stride + d]);
-      out[i + r] = s * scale;
-    }
-  }
-  for (; i < n_rows; ++i) out[i] = op_dot_f32_f16(q, k + i * k_stride, n) * scale;
-}
-
 // out[j] += w[r] * v_r[j] for rows r in order: each output chunk stays in registers over the rows.
 void op_axpy_f16_rows(float* out, const float* w, const uint16_t* v, int64_t v_stride, int64_t n_rows, int64_t n) {
   int64_t d = 0;
@@ -612,7 +587,6 @@ void register_neon_quant(KernelTable& k) {
   k.dot_f32 = op_dot_f32;
   k.dot_f32_f16 = op_dot_f32_f16;
   k.axpy_f16 = op_axpy_f16;
-  k.dot_f32_f16_rows = op_dot_f32_f16_rows;
   k.axpy_f16_rows = op_axpy_f16_rows;
   k.dot_f32_f16_cols = op_dot_f32_f16_cols;
   k.softmax_exp = op_softmax_exp;
