@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <limits>
 
-#include "kernels/fp16.h"
+#include "kernels/ops.h"
 #include "model/model_config.h"
 #include "util/error.h"
 
@@ -30,9 +30,16 @@ KvCache::KvCache(const ModelConfig& c, int32_t n_blocks, int32_t block_size)
 }
 
 void KvCache::store_key(int32_t layer, int64_t slot, const float* key) {
-  uint16_t* block = keys_.data() + (layer * int64_t(n_blocks_) + slot / block_size_) * block_size_ * k_stride_;
-  const int64_t offset = slot % block_size_;
-  for (int64_t e = 0; e < k_stride_; ++e) block[e * block_size_ + offset] = fp32_to_fp16(key[e]);
+  uint16_t* column = keys_.data() + (layer * int64_t(n_blocks_) + slot / block_size_) * block_size_ * k_stride_ +
+                     slot % block_size_;
+  // Converted a chunk at a time by the active ISA's row converter, then spread over the rows.
+  constexpr int64_t kChunk = 256;
+  uint16_t halves[kChunk];
+  for (int64_t e0 = 0; e0 < k_stride_; e0 += kChunk) {
+    const int64_t n = std::min(kChunk, k_stride_ - e0);
+    fp32_to_fp16_row(key + e0, halves, n);
+    for (int64_t e = 0; e < n; ++e) column[(e0 + e) * block_size_] = halves[e];
+  }
 }
 
 }  // namespace nagare
