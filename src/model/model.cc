@@ -31,7 +31,7 @@ void round_to_fp16(const float* x, float* y, int64_t n) {
   scale_round_fp16(y, 1.0f, n);  // x * 1 is x: just the rounding, vectorized
 }
 
-// Most heads of one GQA group one attention task takes (bounds a stack array).
+// Most heads one attention call takes (bounds a stack array).
 constexpr int32_t kMaxHeadsPerTask = 64;
 
 template <typename T>
