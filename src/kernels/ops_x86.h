@@ -120,9 +120,13 @@ void op_dot_f32_f16_cols(const float* q, int64_t n_q, int64_t q_stride, const ui
     const int64_t heads = std::min(kHeads, n_q - j);
     const float* qj = q + j * q_stride;
     float* oj = out + j * out_stride;
-    if (heads == 3) dot_cols_heads<3>(qj, q_stride, kt, bs, first, n_keys, n, scale, oj, out_stride);
-    else if (heads == 2) dot_cols_heads<2>(qj, q_stride, kt, bs, first, n_keys, n, scale, oj, out_stride);
-    else dot_cols_heads<1>(qj, q_stride, kt, bs, first, n_keys, n, scale, oj, out_stride);
+    if constexpr (kHeads == 3) {
+      if (heads == 3) dot_cols_heads<3>(qj, q_stride, kt, bs, first, n_keys, n, scale, oj, out_stride);
+      else if (heads == 2) dot_cols_heads<2>(qj, q_stride, kt, bs, first, n_keys, n, scale, oj, out_stride);
+      else dot_cols_heads<1>(qj, q_stride, kt, bs, first, n_keys, n, scale, oj, out_stride);
+    } else {
+      dot_cols_heads<1>(qj, q_stride, kt, bs, first, n_keys, n, scale, oj, out_stride);
+    }
     j += heads;
   }
 }

@@ -95,8 +95,7 @@ inline __m256i nearest_int(__m256 v) {
 // Sixteen blocks at a time, their scalars side by side: lane b of a vector belongs to block b.
 // The per-block horizontal steps (the largest magnitude, the quant sum) become one transposing
 // reduction of 16 vectors, the scales one division each for all 16, and the tile kernels' side
-// data (kernels/gemm.h) is written in the same pass: a Q8_1 block with its extras took 11-12 ns
-// quantized and then converted, 5.5-7 ns so.
+// data (kernels/gemm.h) is written in the same pass instead of being recomputed from the row.
 
 // Lane b of the result: op over the 16 lanes of v[b]. Each step halves the vectors, pairing
 // lanes of two of them; the operands' order within a step does not matter for the maximum or
@@ -195,9 +194,9 @@ inline void quantize_q8_group(const float* x, Block* y, void* extras, int nb) {
 
 template <bool kQ8_1, typename Block>
 inline void quantize_q8_blocks(const float* x, Block* y, void* extras, int64_t nb) {
-  constexpr size_t kExtraBytes = 8;  // sizeof ActExtrasQ8_0 / ActExtrasQ8_1
+  static_assert(sizeof(ActExtrasQ8_0) == 2 * sizeof(float) && sizeof(ActExtrasQ8_1) == 2 * sizeof(float));
   for (int64_t i = 0; i < nb; i += 16)
-    quantize_q8_group<kQ8_1>(x + i * kQK, y + i, extras ? static_cast<uint8_t*>(extras) + i * kExtraBytes : nullptr,
+    quantize_q8_group<kQ8_1>(x + i * kQK, y + i, extras ? static_cast<float*>(extras) + 2 * i : nullptr,
                              int(nb - i < 16 ? nb - i : 16));
 }
 template <bool kQ8_1, typename Block>
@@ -206,7 +205,6 @@ inline void quantize_q8_blocks(const float* x, Block* y, int64_t nb) {
 }
 
 void quantize_act_q8_0(const float* x, void* row, void* extras, int64_t n) {
-  static_assert(sizeof(ActExtrasQ8_0) == 8 && sizeof(ActExtrasQ8_1) == 8);
   quantize_q8_blocks<false>(x, static_cast<BlockQ8_0*>(row), extras, n / kQK);
 }
 void quantize_act_q8_1(const float* x, void* row, void* extras, int64_t n) {

@@ -30,8 +30,7 @@ KvCache::KvCache(const ModelConfig& c, int32_t n_blocks, int32_t block_size)
 }
 
 void KvCache::store_key(int32_t layer, int64_t slot, const float* key) {
-  uint16_t* column = keys_.data() + (layer * int64_t(n_blocks_) + slot / block_size_) * block_size_ * k_stride_ +
-                     slot % block_size_;
+  uint16_t* column = key_block(layer, slot / block_size_) + slot % block_size_;
   // Converted a chunk at a time by the active ISA's row converter, then spread over the rows.
   constexpr int64_t kChunk = 256;
   uint16_t halves[kChunk];

@@ -31,6 +31,9 @@ class KvCache {
   const uint16_t* key_block(int32_t layer, int64_t block) const {
     return keys_.data() + (layer * int64_t(n_blocks_) + block) * block_size_ * k_stride_;
   }
+  uint16_t* key_block(int32_t layer, int64_t block) {
+    return keys_.data() + (layer * int64_t(n_blocks_) + block) * block_size_ * k_stride_;
+  }
   void store_key(int32_t layer, int64_t slot, const float* key);  // n_head_kv * head_dim floats
   uint16_t* value(int32_t layer, int64_t slot) { return values_.data() + (layer * n_slots_ + slot) * v_stride_; }
   const uint16_t* value(int32_t layer, int64_t slot) const { return values_.data() + (layer * n_slots_ + slot) * v_stride_; }
