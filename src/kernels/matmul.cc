@@ -1,6 +1,7 @@
 #include "kernels/matmul.h"
 
 #include <algorithm>
+#include <cstring>
 #include <new>
 #include <type_traits>
 
@@ -43,6 +44,7 @@ void QuantizedActivations::resize(GgmlType act, int64_t n_tokens, int64_t cols) 
   }
   act_type_ = act;
   cols_ = cols;
+  block_ = block_elements(act);
   row_bytes_ = nagare::row_bytes(act, cols);
   extra_bytes_ = act_extra_bytes(act, cols);
   if (buffer_.size() < row_bytes_ * size_t(n_tokens)) buffer_.resize(row_bytes_ * size_t(n_tokens));
@@ -62,6 +64,44 @@ void QuantizedActivations::quantize_row(int64_t t, const float* x) {
   }
   quantize_fn_(x, row, cols_);
   if (extra_bytes_) compute_act_extras(act_type_, row, extras, cols_);
+}
+
+void QuantizedActivations::quantize_cols(const float* x, int64_t x_stride, int64_t t0, int64_t t1, int64_t c0, int64_t c1) {
+  if (c0 % block_ != 0 || (c1 % block_ != 0 && c1 != cols_) || c0 < 0 || c1 > cols_ || c0 > c1)
+    throw Error("quantize_cols: columns off the activation blocks");
+  if (c0 == c1 || t0 >= t1) return;
+  if (act_type_ == GgmlType::F32) {
+    for (int64_t t = t0; t < t1; ++t)
+      std::copy(x + t * x_stride + c0, x + t * x_stride + c1, reinterpret_cast<float*>(buffer_.data() + t * row_bytes_) + c0);
+    return;
+  }
+  // Every format's row is its blocks in order, and its side data one record per block.
+  const int64_t blocks = cols_ / block_, b0 = c0 / block_, width = c1 - c0;
+  const size_t block_bytes = row_bytes_ / size_t(blocks), extra_block = extra_bytes_ / size_t(blocks);
+  auto out = [&](int64_t t) { return buffer_.data() + t * row_bytes_ + size_t(b0) * block_bytes; };
+  auto extras = [&](int64_t t) { return extras_.data() + t * extra_bytes_ + size_t(b0) * extra_block; };
+  if (quantize_act_fn_ == nullptr) {
+    for (int64_t t = t0; t < t1; ++t) {
+      quantize_fn_(x + t * x_stride + c0, out(t), width);
+      if (extra_bytes_) compute_act_extras(act_type_, out(t), extras(t), width);
+    }
+    return;
+  }
+  // The one-pass quantizer works on many blocks at once (16 side by side on AVX-512): the
+  // pieces of all rows go through it as one run, then their bytes go to their rows.
+  thread_local std::vector<float> in;
+  thread_local std::vector<uint8_t> quants, side;
+  const int64_t n = t1 - t0;
+  const size_t piece_bytes = size_t(width / block_) * block_bytes, piece_extras = size_t(width / block_) * extra_block;
+  in.resize(size_t(n * width));
+  quants.resize(size_t(n) * piece_bytes);
+  side.resize(size_t(n) * piece_extras);
+  for (int64_t t = t0; t < t1; ++t) std::copy(x + t * x_stride + c0, x + t * x_stride + c1, in.data() + (t - t0) * width);
+  quantize_act_fn_(in.data(), quants.data(), side.data(), n * width);
+  for (int64_t t = t0; t < t1; ++t) {
+    std::memcpy(out(t), quants.data() + size_t(t - t0) * piece_bytes, piece_bytes);
+    std::memcpy(extras(t), side.data() + size_t(t - t0) * piece_extras, piece_extras);
+  }
 }
 
 namespace {
@@ -94,15 +134,24 @@ class JobTasks {
   int64_t size() const { return job_.w->rows > 0 && n_tokens_ > 0 ? row_tasks_ * token_tasks_ : 0; }
 
   void run(int64_t task) const {
-    const WeightMatrix& w = *job_.w;
     if (gemm_ != nullptr) {
       const int64_t g0 = (task % row_tasks_) * groups_per_task_, g1 = std::min(groups_, g0 + groups_per_task_);
       const int64_t t0 = (task / row_tasks_) * kTokensPerTask, t1 = std::min(n_tokens_, t0 + kTokensPerTask);
       gemm_(wv_, g0, g1, xv_, t0, t1, job_.out, job_.out_stride);
       return;
     }
-    const int64_t r0 = (task % row_tasks_) * kRowsPerTask, r1 = std::min(w.rows, r0 + kRowsPerTask);
+    const int64_t r0 = (task % row_tasks_) * kRowsPerTask, r1 = std::min(job_.w->rows, r0 + kRowsPerTask);
     const int64_t t0 = (task / row_tasks_) * kTokensPerTile, t1 = std::min(n_tokens_, t0 + kTokensPerTile);
+    run_rows(r0, r1, t0, t1);
+  }
+
+  // Rows [r0, r1) for tokens [t0, t1); r0 a multiple of kGemmRows.
+  void run_rows(int64_t r0, int64_t r1, int64_t t0, int64_t t1) const {
+    const WeightMatrix& w = *job_.w;
+    if (gemm_ != nullptr) {
+      gemm_(wv_, r0 / kGemmRows, (r1 + kGemmRows - 1) / kGemmRows, xv_, t0, t1, job_.out, job_.out_stride);
+      return;
+    }
     for (int64_t r = r0; r < r1; ++r) {
       const uint8_t* wr = w.data + r * w.row_stride;
       for (int64_t t = t0; t < t1; ++t) job_.out[t * job_.out_stride + r] = dot_(wr, job_.x->row(t), w.cols);
@@ -139,7 +188,43 @@ void run_jobs(const MatmulJob* jobs, int n_jobs, int64_t n_tokens, ThreadPool& p
   static_assert(std::is_trivially_destructible_v<JobTasks>);
 }
 
+// matmul_pair's cut: rows in multiples of `align`, up to a packed task's 64 rows (more when
+// align is larger), fewer where that leaves each thread fewer than four; tokens as matmul's.
+struct PairTasks {
+  int64_t rows_per_task, row_tasks, token_tasks;
+  PairTasks(int64_t rows, int64_t n_tokens, int64_t align, int n_threads) {
+    const int64_t units = (rows + align - 1) / align;
+    const int64_t max_units = std::max<int64_t>(1, kGroupsPerTask * kGemmRows / align);
+    rows_per_task = align * std::clamp<int64_t>(units / (4 * int64_t(n_threads)), 1, max_units);
+    row_tasks = (rows + rows_per_task - 1) / rows_per_task;
+    token_tasks = (n_tokens + kTokensPerTask - 1) / kTokensPerTask;
+  }
+};
+
 }  // namespace
+
+int64_t matmul_pair_tasks(int64_t rows, int64_t n_tokens, int64_t align, int n_threads) {
+  const PairTasks p(rows, n_tokens, align, n_threads);
+  return p.row_tasks * p.token_tasks;
+}
+
+void matmul_pair(const MatmulJob& a, const MatmulJob& b, int64_t n_tokens, int64_t align, ThreadPool& pool,
+                 PairDoneFn done, void* ctx) {
+  if (a.w->rows != b.w->rows) throw Error("matmul_pair: the two matrices differ in rows");
+  if (align <= 0 || align % kGemmRows != 0) throw Error("matmul_pair: rows must be cut at multiples of 16");
+  const int64_t rows = a.w->rows;
+  if (rows == 0 || n_tokens <= 0) return;
+  const KernelTable& kernels = active_kernels();
+  const JobTasks ta(a, n_tokens, pool.size(), kernels), tb(b, n_tokens, pool.size(), kernels);
+  const PairTasks p(rows, n_tokens, align, pool.size());
+  pool.parallel_for(p.row_tasks * p.token_tasks, [&](int64_t task, int) {
+    const int64_t r0 = (task % p.row_tasks) * p.rows_per_task, r1 = std::min(rows, r0 + p.rows_per_task);
+    const int64_t t0 = (task / p.row_tasks) * kTokensPerTask, t1 = std::min(n_tokens, t0 + kTokensPerTask);
+    ta.run_rows(r0, r1, t0, t1);
+    tb.run_rows(r0, r1, t0, t1);
+    done(ctx, r0, r1, t0, t1);
+  });
+}
 
 void matmul(const MatmulJob* jobs, int n_jobs, int64_t n_tokens, ThreadPool& pool) {
   run_jobs(jobs, n_jobs, n_tokens, pool, active_kernels());

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <type_traits>
 #include <vector>
 
 #include "gguf/ggml_type.h"
@@ -49,6 +50,12 @@ class QuantizedActivations {
   // for every row t, from any thread (rows are independent).
   void resize(GgmlType act_type, int64_t n_tokens, int64_t cols);
   void quantize_row(int64_t t, const float* x);
+  // Columns [c0, c1) of rows [t0, t1) only, element (t, c) read from x[t * x_stride + c], for
+  // callers that produce rows in pieces: c0 a multiple of elements_per_block(), c1 too or cols().
+  // The same bytes as quantize_row, since every block is quantized on its own; the pieces'
+  // blocks are quantized together, so short pieces cost no more per block than whole rows.
+  void quantize_cols(const float* x, int64_t x_stride, int64_t t0, int64_t t1, int64_t c0, int64_t c1);
+  int64_t elements_per_block() const { return block_; }
   const void* row(int64_t t) const { return buffer_.data() + t * row_bytes_; }
   GgmlType act_type() const { return act_type_; }
   int64_t cols() const { return cols_; }
@@ -64,7 +71,7 @@ class QuantizedActivations {
   GgmlType act_type_ = GgmlType::F32;
   void (*quantize_fn_)(const float*, void*, int64_t) = nullptr;  // the active ISA's, for act_type_
   void (*quantize_act_fn_)(const float*, void*, void*, int64_t) = nullptr;  // with the extras, if any
-  int64_t cols_ = 0;
+  int64_t cols_ = 0, block_ = 1;
 };
 
 // One weight, its activations and its output: a part of a fused matmul call.
@@ -78,6 +85,27 @@ struct MatmulJob {
 // Several matmuls over the same tokens (e.g. q, k and v) in one pass of the pool: one wait
 // instead of several, and the threads balance over all of them. Each output as matmul() gives.
 void matmul(const MatmulJob* jobs, int n_jobs, int64_t n_tokens, ThreadPool& pool);
+
+// Two matmuls with the same number of rows over the same tokens (a gated FFN's gate and up) in
+// one pass of the pool: each task computes the same rows [r0, r1) of both for tokens [t0, t1)
+// and then calls done(r0, r1, t0, t1), while those outputs are still in cache (the caller
+// combines them and quantizes the result for the next matmul there, which saves that work a
+// pass of its own). r0 is a multiple of `align` (a multiple of 16), r1 too or the row count.
+// Each output as matmul() gives. Not reentrant (a pass of the pool).
+using PairDoneFn = void (*)(void* ctx, int64_t r0, int64_t r1, int64_t t0, int64_t t1);
+void matmul_pair(const MatmulJob& a, const MatmulJob& b, int64_t n_tokens, int64_t align, ThreadPool& pool,
+                 PairDoneFn done, void* ctx);
+template <typename Done>
+void matmul_pair(const MatmulJob& a, const MatmulJob& b, int64_t n_tokens, int64_t align, ThreadPool& pool,
+                 Done&& done) {
+  using D = std::remove_reference_t<Done>;
+  matmul_pair(a, b, n_tokens, align, pool,
+              [](void* d, int64_t r0, int64_t r1, int64_t t0, int64_t t1) { (*static_cast<D*>(d))(r0, r1, t0, t1); },
+              const_cast<void*>(static_cast<const void*>(std::addressof(done))));
+}
+// The tasks matmul_pair makes for `rows` rows: a caller with too few to keep its threads busy
+// is better served by matmul() and a pass of its own.
+int64_t matmul_pair_tasks(int64_t rows, int64_t n_tokens, int64_t align, int n_threads);
 
 // out[t * out_stride + r] for r in [0, w.rows), t in [0, n_tokens), with the active ISA's kernels.
 void matmul(const WeightMatrix& w, const QuantizedActivations& x, int64_t n_tokens, float* out,

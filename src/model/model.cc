@@ -168,6 +168,10 @@ void Model::ActivationCache::quantize_rows(int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t) acts_[begun_[i]].quantize_row(t, x_ + t * cols_);
 }
 
+void Model::ActivationCache::quantize_cols(int64_t t0, int64_t t1, int64_t c0, int64_t c1) {
+  for (int i = 0; i < n_begun_; ++i) acts_[begun_[i]].quantize_cols(x_, cols_, t0, t1, c0, c1);
+}
+
 template <typename MakeRows>
 void Model::ActivationCache::produce(std::initializer_list<GgmlType> weight_types, float* x, int64_t n_tokens,
                                      int64_t cols, ThreadPool& pool, MakeRows&& make_rows) {
@@ -197,6 +201,36 @@ void Model::Workspace::reserve(const ModelConfig& c, int64_t n, int64_t n_logits
 
 void Model::matmul_into(const WeightMatrix& w, int64_t n_tokens, float* out, ThreadPool& pool) {
   matmul(w, ws_.acts.get(w.type, pool), n_tokens, out, w.rows, pool);
+}
+
+void Model::gate_up_activation(const Layer& L, int64_t n, ThreadPool& pool) {
+  const ModelConfig& c = config_;
+  const int64_t n_ff = c.n_ff;
+  float* gate = ws_.gate.data();
+  const float* up = ws_.up.data();
+  // gate <- act(gate) * up over columns [c0, c1) of tokens [t0, t1).
+  auto activate = [&](int64_t t0, int64_t t1, int64_t c0, int64_t c1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      float* g = gate + t * n_ff + c0;
+      if (c.activation == FfnActivation::kSilu) silu_mul(g, up + t * n_ff + c0, g, c1 - c0);
+      else gelu_tanh_mul(g, up + t * n_ff + c0, g, c1 - c0);
+    }
+  };
+  const MatmulJob jobs[] = {{&L.gate, &ws_.acts.get(L.gate.type, pool), gate, n_ff},
+                            {&L.up, &ws_.acts.get(L.up.type, pool), ws_.up.data(), n_ff}};
+  // One pass when each task can quantize whole blocks of down's input and there are enough
+  // tasks to share among the threads; otherwise the activation takes a pass of its own.
+  const int64_t align = std::max<int64_t>(kGemmRows, block_elements(activation_type_for(L.down.type)));
+  if (align % kGemmRows == 0 && matmul_pair_tasks(n_ff, n, align, pool.size()) >= 8 * int64_t(pool.size())) {
+    ws_.ffn_acts.begin({L.down.type}, gate, n, n_ff);
+    matmul_pair(jobs[0], jobs[1], n, align, pool, [&](int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
+      activate(t0, t1, r0, r1);
+      ws_.ffn_acts.quantize_cols(t0, t1, r0, r1);
+    });
+    return;
+  }
+  matmul(jobs, 2, n, pool);
+  ws_.ffn_acts.produce({L.down.type}, gate, n, n_ff, pool, [&](int64_t t0, int64_t t1) { activate(t0, t1, 0, n_ff); });
 }
 
 float* Model::rope_angles(int64_t t, int32_t slot) {
@@ -352,8 +386,8 @@ void Model::forward(const Batch& batch, KvCache& kv, float* logits, ThreadPool& 
   });
 
   // Each pass over the tokens also quantizes its output for the matmul that reads it next, and
-  // a layer's last residual add is the next layer's first norm: 8 hand-offs to the pool a layer in
-  // a decode step of 4+ tokens a thread, 10 at most (see attention).
+  // a layer's last residual add is the next layer's first norm: 7 hand-offs to the pool a layer in
+  // a decode step of 4+ tokens a thread, 9 at most (see attention and gate_up_activation).
   auto rows = [&](float* base, int64_t t0, int64_t width) { return base + t0 * width; };
   ws_.acts.produce({layers_[0].wq.type, layers_[0].wk.type, layers_[0].wv.type}, xn, n, d, pool, [&](int64_t t0, int64_t t1) {
     rms_norm_rows(rows(x, t0, d), layers_[0].attn_norm, rows(xn, t0, d), t1 - t0, d, c.norm_eps);
@@ -376,18 +410,8 @@ void Model::forward(const Batch& batch, KvCache& kv, float* logits, ThreadPool& 
       add_in_place(rows(x, t0, d), p, (t1 - t0) * d);
       rms_norm_rows(rows(x, t0, d), L.ffn_norm, rows(xn, t0, d), t1 - t0, d, c.norm_eps);
     });
-    {  // gate and up in one pass of the pool
-      const MatmulJob jobs[] = {{&L.gate, &ws_.acts.get(L.gate.type, pool), ws_.gate.data(), L.gate.rows},
-                                {&L.up, &ws_.acts.get(L.up.type, pool), ws_.up.data(), L.up.rows}};
-      matmul(jobs, 2, n, pool);
-    }
-    ws_.acts.produce({L.down.type}, ws_.gate.data(), n, c.n_ff, pool, [&](int64_t t0, int64_t t1) {
-      float* g = rows(ws_.gate.data(), t0, c.n_ff);
-      const float* u = rows(ws_.up.data(), t0, c.n_ff);
-      if (c.activation == FfnActivation::kSilu) silu_mul(g, u, g, (t1 - t0) * c.n_ff);
-      else gelu_tanh_mul(g, u, g, (t1 - t0) * c.n_ff);
-    });
-    matmul_into(L.down, n, ws_.proj.data(), pool);
+    gate_up_activation(L, n, pool);
+    matmul(L.down, ws_.ffn_acts.get(L.down.type, pool), n, ws_.proj.data(), L.down.rows, pool);
 
     auto residual = [&](int64_t t0, int64_t t1) {
       float* p = rows(ws_.proj.data(), t0, d);

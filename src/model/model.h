@@ -59,6 +59,9 @@ class Model {
     // quantize_rows(t0, t1) in it once x's rows [t0, t1) are written, each row once.
     void begin(std::initializer_list<GgmlType> weight_types, const float* x, int64_t n_tokens, int64_t cols);
     void quantize_rows(int64_t t0, int64_t t1);
+    // Columns [c0, c1) of x's rows [t0, t1) once written, for a pass that makes rows in
+    // pieces (c0, c1 on the blocks of every begun format).
+    void quantize_cols(int64_t t0, int64_t t1, int64_t c0, int64_t c1);
 
    private:
     static constexpr int kFormats = 6;
@@ -73,6 +76,7 @@ class Model {
     std::vector<float> x, xn, q, k, v, attn, proj, gate, up, scores, final_in;
     std::vector<float> rope_angles;  // per token and rope slot: cos[half], sin[half]
     ActivationCache acts;
+    ActivationCache ffn_acts;  // down's input, quantized while gate and up's pass still reads acts
     void reserve(const ModelConfig& c, int64_t n_tokens, int64_t n_logits, int n_threads, int64_t max_keys);
   };
 
@@ -91,6 +95,9 @@ class Model {
   void rotate_and_cache(const Batch& batch, KvCache& kv, int32_t layer, int64_t t);
   float* rope_angles(int64_t t, int32_t rope_slot);  // cos[half], sin[half] of token t (ws_.rope_angles)
   void matmul_into(const WeightMatrix& w, int64_t n_tokens, float* out, ThreadPool& pool);
+  // Layer il's feed-forward block up to down's input: gate and up, the activation, and its
+  // quantization for down, left in ws_.ffn_acts.
+  void gate_up_activation(const Layer& L, int64_t n_tokens, ThreadPool& pool);
 
   std::unique_ptr<GgufFile> file_;
   ModelConfig config_;

@@ -5,8 +5,10 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 
 #include "gguf/gguf_file.h"
@@ -260,6 +262,104 @@ TEST(Matmul, FusedJobsEqualSeparateCalls) {
     }
     matmul(jobs.data(), int(jobs.size()), n_tokens, pool);
     for (size_t j = 0; j < jobs.size(); ++j) expect_bits_equal(fused[j], alone[j], "job " + std::to_string(j));
+  }
+}
+
+// Gate and up in one pass: each output as matmul() gives it, and done() is called once for
+// every (row, token), on rows cut at multiples of align, after both matrices' rows are written.
+TEST(Matmul, PairEqualsSeparateCallsAndHandsOverEveryRowOnce) {
+  std::mt19937 rng(27);
+  struct Case {
+    GgmlType a, b;
+    int64_t rows, cols, align;
+    bool pack_b;
+  };
+  const Case cases[] = {
+      {GgmlType::Q4_1, GgmlType::Q4_1, 1536 / 8, 320, 32, true},  // SmolLM2's formats
+      {GgmlType::Q4_K, GgmlType::Q6_K, 300, 256, 256, true},      // ragged: 300 rows in 256-row cuts
+      {GgmlType::Q5_0, GgmlType::Q5_0, 40, 320, 32, false},       // packed with the per-element path
+      {GgmlType::F16, GgmlType::F16, 35, 64, 16, true},           // no tile kernels at all
+  };
+  for (const Case& c : cases)
+    for (int threads : {1, 3})
+      for (int64_t n_tokens : {1, 7, 70}) {
+        ThreadPool pool(threads);
+        const std::string what = name(c.a) + "+" + name(c.b) + " rows " + std::to_string(c.rows) + " tokens " +
+                                 std::to_string(n_tokens) + " threads " + std::to_string(threads);
+        Weights wa(c.a, c.rows, c.cols, rng), wb(c.b, c.rows, c.cols, rng, c.pack_b);
+        const auto x = random_tokens(rng, n_tokens, c.cols);
+        QuantizedActivations xa, xb;
+        xa.quantize(activation_type_for(c.a), x.data(), n_tokens, c.cols, c.cols, pool);
+        xb.quantize(activation_type_for(c.b), x.data(), n_tokens, c.cols, c.cols, pool);
+        std::vector<float> want_a(size_t(n_tokens * c.rows)), want_b(want_a.size());
+        matmul(wa.w, xa, n_tokens, want_a.data(), c.rows, pool);
+        matmul(wb.w, xb, n_tokens, want_b.data(), c.rows, pool);
+
+        std::vector<float> got_a(want_a.size(), kSentinel), got_b(want_a.size(), kSentinel);
+        std::vector<std::atomic<int>> visits(want_a.size());
+        std::atomic<int> bad_cut{0}, unfinished{0};
+        matmul_pair({&wa.w, &xa, got_a.data(), c.rows}, {&wb.w, &xb, got_b.data(), c.rows}, n_tokens, c.align, pool,
+                    [&](int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
+                      if (r0 % c.align != 0 || (r1 % c.align != 0 && r1 != c.rows) || r0 >= r1 || t0 >= t1) ++bad_cut;
+                      for (int64_t t = t0; t < t1; ++t)
+                        for (int64_t r = r0; r < r1; ++r) {
+                          const size_t i = size_t(t * c.rows + r);
+                          ++visits[i];
+                          if (got_a[i] == kSentinel || got_b[i] == kSentinel) ++unfinished;
+                        }
+                    });
+        EXPECT_EQ(bad_cut.load(), 0) << what;
+        EXPECT_EQ(unfinished.load(), 0) << what;
+        for (size_t i = 0; i < visits.size(); ++i) ASSERT_EQ(visits[i].load(), 1) << what << ": element " << i;
+        expect_bits_equal(got_a, want_a, what + " (a)");
+        expect_bits_equal(got_b, want_b, what + " (b)");
+        EXPECT_GT(matmul_pair_tasks(c.rows, n_tokens, c.align, threads), 0);
+      }
+  ThreadPool pool(1);
+  Weights w32(GgmlType::Q8_0, 32, 64, rng), w48(GgmlType::Q8_0, 48, 64, rng);
+  QuantizedActivations acts;
+  const auto x = random_tokens(rng, 1, 64);
+  acts.quantize(GgmlType::Q8_0, x.data(), 1, 64, 64, pool);
+  std::vector<float> out(48);
+  auto nothing = [](int64_t, int64_t, int64_t, int64_t) {};
+  EXPECT_THROW(matmul_pair({&w32.w, &acts, out.data(), 32}, {&w48.w, &acts, out.data(), 48}, 1, 32, pool, nothing), Error);
+  EXPECT_THROW(matmul_pair({&w32.w, &acts, out.data(), 32}, {&w32.w, &acts, out.data(), 32}, 1, 24, pool, nothing), Error);
+}
+
+// A row quantized in block-aligned pieces is the row quantized whole, side data included.
+TEST(Matmul, QuantizeColsEqualsQuantizeRow) {
+  std::mt19937 rng(28);
+  ThreadPool pool(1);
+  const int64_t cols = 768;
+  const auto x = random_tokens(rng, 2, cols);
+  for (GgmlType act : {GgmlType::Q8_0, GgmlType::Q8_1, GgmlType::Q8_K, GgmlType::F16, GgmlType::BF16, GgmlType::F32}) {
+    QuantizedActivations whole, pieces;
+    whole.quantize(act, x.data(), 2, cols, cols, pool);
+    pieces.resize(act, 2, cols);
+    const int64_t b = pieces.elements_per_block();
+    // Cuts at random block boundaries, the last piece ending at the rows' end; the first piece
+    // a row at a time, the others for both rows together.
+    for (int64_t c0 = 0; c0 < cols;) {
+      const int64_t c1 = std::min(cols, c0 + b * std::uniform_int_distribution<int64_t>(1, 5)(rng));
+      if (c0 == 0) {
+        pieces.quantize_cols(x.data(), cols, 0, 1, c0, c1);
+        pieces.quantize_cols(x.data(), cols, 1, 2, c0, c1);
+      } else {
+        pieces.quantize_cols(x.data(), cols, 0, 2, c0, c1);
+      }
+      c0 = c1;
+    }
+    for (int64_t t = 0; t < 2; ++t) {
+      EXPECT_EQ(std::memcmp(whole.row(t), pieces.row(t), whole.row_bytes()), 0) << name(act) << " row " << t;
+      if (whole.extra_bytes() > 0) {
+        EXPECT_EQ(std::memcmp(whole.extras(t), pieces.extras(t), whole.extra_bytes()), 0) << name(act) << " extras " << t;
+      }
+    }
+    if (b > 1) {
+      EXPECT_THROW(pieces.quantize_cols(x.data(), cols, 0, 1, 1, b + 1), Error) << name(act);
+      EXPECT_THROW(pieces.quantize_cols(x.data(), cols, 0, 1, 0, b + 1), Error) << name(act);
+    }
+    EXPECT_THROW(pieces.quantize_cols(x.data(), cols, 0, 1, 0, cols + b), Error) << name(act);
   }
 }
 
