@@ -218,8 +218,9 @@ void Model::gate_up_activation(const Layer& L, int64_t n, ThreadPool& pool) {
   };
   const MatmulJob jobs[] = {{&L.gate, &ws_.acts.get(L.gate.type, pool), gate, n_ff},
                             {&L.up, &ws_.acts.get(L.up.type, pool), ws_.up.data(), n_ff}};
-  // One pass when each task can quantize whole blocks of down's input and there are enough
-  // tasks to share among the threads; otherwise the activation takes a pass of its own.
+  // One pass when each task can quantize whole blocks of down's input and the cut leaves each
+  // thread 8 tasks to balance; with fewer (Gemma 3's 256-element blocks give 8 tasks for a
+  // small batch) the activation takes a pass of its own.
   const int64_t align = std::max<int64_t>(kGemmRows, block_elements(activation_type_for(L.down.type)));
   if (align % kGemmRows == 0 && matmul_pair_tasks(n_ff, n, align, pool.size()) >= 8 * int64_t(pool.size())) {
     ws_.ffn_acts.begin({L.down.type}, gate, n, n_ff);
