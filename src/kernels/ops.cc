@@ -194,8 +194,10 @@ void axpy_f16(float* y, float w, const uint16_t* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] += w * fp16_to_fp32(x[i]);
 }
 
-void axpy_f16_rows(float* out, const float* w, const uint16_t* v, int64_t v_stride, int64_t n_rows, int64_t n) {
-  for (int64_t i = 0; i < n_rows; ++i) axpy_f16(out, w[i], v + i * v_stride, n);
+void axpy_f16_rows(float* out, int64_t out_stride, const float* w, int64_t w_stride, int64_t n_heads, const uint16_t* v,
+                   int64_t v_stride, int64_t n_rows, int64_t n) {
+  for (int64_t h = 0; h < n_heads; ++h)
+    for (int64_t i = 0; i < n_rows; ++i) axpy_f16(out + h * out_stride, w[h * w_stride + i], v + i * v_stride, n);
 }
 
 void dot_f32_f16_cols(const float* q, int64_t n_q, int64_t q_stride, const uint16_t* kt, int64_t bs, int64_t first,
@@ -265,9 +267,10 @@ void axpy_f16(float* y, float w, const uint16_t* x, int64_t n) {
   fn(y, w, x, n);
 }
 
-void axpy_f16_rows(float* out, const float* w, const uint16_t* v, int64_t v_stride, int64_t n_rows, int64_t n) {
+void axpy_f16_rows(float* out, int64_t out_stride, const float* w, int64_t w_stride, int64_t n_heads, const uint16_t* v,
+                   int64_t v_stride, int64_t n_rows, int64_t n) {
   NAGARE_OP(axpy_f16_rows);
-  fn(out, w, v, v_stride, n_rows, n);
+  fn(out, out_stride, w, w_stride, n_heads, v, v_stride, n_rows, n);
 }
 
 void dot_f32_f16_cols(const float* q, int64_t n_q, int64_t q_stride, const uint16_t* kt, int64_t bs, int64_t first,

@@ -48,10 +48,12 @@ float dot_f32(const float* a, const float* b, int64_t n);
 // same bits as converting first.
 float dot_f32_f16(const float* a, const uint16_t* b, int64_t n);
 void axpy_f16(float* y, float w, const uint16_t* x, int64_t n);
-// Attention's value pass over a run of half-precision value rows `stride` elements apart, the
-// same bits as the single-row calls: out[j] += w[i] * float(v[i * v_stride + j]) for
-// i = 0, 1, ... (in that order), j < n.
-void axpy_f16_rows(float* out, const float* w, const uint16_t* v, int64_t v_stride, int64_t n_rows, int64_t n);
+// Attention's value pass for n_heads query heads sharing one run of half-precision value rows
+// (a GQA group) `v_stride` elements apart, the same bits as single-row axpy_f16 calls:
+//   out[h * out_stride + j] += w[h * w_stride + i] * float(v[i * v_stride + j])
+// for i = 0, 1, ... (in that order), j < n, h < n_heads.
+void axpy_f16_rows(float* out, int64_t out_stride, const float* w, int64_t w_stride, int64_t n_heads, const uint16_t* v,
+                   int64_t v_stride, int64_t n_rows, int64_t n);
 // The scores of n_q query heads (a GQA group) against keys stored transposed, as the KV cache
 // keeps them within a block: element d of the key in slot o at kt[d * bs + o]. For the keys of
 // slots first .. first + n_keys - 1:

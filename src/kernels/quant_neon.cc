@@ -433,7 +433,7 @@ void op_dot_f32_f16_cols(const float* q, int64_t n_q, int64_t q_stride, const ui
 }
 
 // out[j] += w[r] * v_r[j] for rows r in order: each output chunk stays in registers over the rows.
-void op_axpy_f16_rows(float* out, const float* w, const uint16_t* v, int64_t v_stride, int64_t n_rows, int64_t n) {
+void axpy_rows_one_head(float* out, const float* w, const uint16_t* v, int64_t v_stride, int64_t n_rows, int64_t n) {
   int64_t d = 0;
   for (; d + 32 <= n; d += 32) {
     float32x4_t acc[8];
@@ -452,6 +452,11 @@ void op_axpy_f16_rows(float* out, const float* w, const uint16_t* v, int64_t v_s
   }
   for (; d < n; ++d)
     for (int64_t r = 0; r < n_rows; ++r) out[d] += w[r] * h2f(v[r * v_stride + d]);
+}
+
+void op_axpy_f16_rows(float* out, int64_t out_stride, const float* w, int64_t w_stride, int64_t n_heads, const uint16_t* v,
+                      int64_t v_stride, int64_t n_rows, int64_t n) {
+  for (int64_t h = 0; h < n_heads; ++h) axpy_rows_one_head(out + h * out_stride, w + h * w_stride, v, v_stride, n_rows, n);
 }
 
 // ref::exp_glibc (kernels/expf_table.h) for two values in double lanes: the same fused

@@ -316,9 +316,14 @@ void Model::attention(const Batch& batch, KvCache& kv, int32_t il, GgmlType out_
     for (int32_t p = first; p <= pos;) {
       const int32_t off = p % bs, run = std::min(bs - off, pos - p + 1);
       const uint16_t* v = kv.value(il, int64_t(s.block_table[p / bs]) * bs + off);
-      for (int32_t j = 0; j < heads; ++j)
-        axpy_f16_rows(ws_.attn.data() + (t * c.n_head + h0 + j) * c.head_dim_v, scores + int64_t(j) * n_keys + (p - first),
-                      v + int64_t((h0 + j) / group) * c.head_dim_v, v_stride, run, c.head_dim_v);
+      // The heads of one KV head in one call, which converts each value row once for them.
+      for (int32_t j = 0; j < heads;) {
+        const int32_t g = (h0 + j) / group, n_q = std::min(heads, (g + 1) * group - h0) - j;
+        axpy_f16_rows(ws_.attn.data() + (t * c.n_head + h0 + j) * c.head_dim_v, c.head_dim_v,
+                      scores + int64_t(j) * n_keys + (p - first), n_keys, n_q, v + int64_t(g) * c.head_dim_v, v_stride, run,
+                      c.head_dim_v);
+        j += n_q;
+      }
       p += run;
     }
   };

@@ -365,24 +365,34 @@ TEST(Simd, RmsNormRowsEqualsOneRowAtATime) {
   }
 }
 
-// Runs of value rows with a stride, as attention reads them from the KV cache.
+// Runs of value rows with a stride, as attention reads them from the KV cache, for the 1 to 5
+// query heads of a GQA group at once: each head's output is the single-row sums in row order.
 TEST(Simd, AttentionValueRowsMatchSingleRows) {
   std::mt19937 rng(15);
-  const auto tables = simd_tables();
-  for (int64_t n : {8, 12, 64, 72, 256}) {
+  std::vector<const KernelTable*> tables = simd_tables();
+  tables.push_back(&scalar());
+  for (int64_t n : {8, 12, 64, 72, 130, 256}) {
     for (int64_t rows : {1, 5, 8, 9, 16, 17}) {
-      const int64_t stride = n + 24;  // other heads' elements in between
-      const auto v = halves(random_row(rng, rows * stride, -2, 2));
-      const auto vw = widen(v);
-      auto w = random_row(rng, rows, -4, 0);
-      std::vector<float> want_out(static_cast<size_t>(n), 0.5f);
-      for (int64_t r = 0; r < rows; ++r)
-        for (int64_t j = 0; j < n; ++j) want_out[size_t(j)] = want_out[size_t(j)] + w[size_t(r)] * vw[size_t(r * stride + j)];
-      for (const KernelTable* k : tables) {
-        const std::string what = std::string(isa_name(k->isa)) + " n=" + std::to_string(n) + " rows=" + std::to_string(rows);
-        std::vector<float> out(static_cast<size_t>(n), 0.5f);
-        k->axpy_f16_rows(out.data(), w.data(), v.data(), stride, rows, n);
-        for (int64_t j = 0; j < n; ++j) ASSERT_EQ(float_bits(out[size_t(j)]), float_bits(want_out[size_t(j)])) << what;
+      for (int64_t heads : {1, 2, 3, 4, 5}) {
+        const int64_t stride = n + 24;                   // other KV heads' elements in between
+        const int64_t out_stride = n + 3, w_stride = rows + 2;  // and other heads' outputs and weights
+        const auto v = halves(random_row(rng, rows * stride, -2, 2));
+        const auto vw = widen(v);
+        const auto w = random_row(rng, heads * w_stride, -4, 0);
+        std::vector<float> want(size_t(heads * out_stride), 0.5f);
+        for (int64_t h = 0; h < heads; ++h)
+          for (int64_t r = 0; r < rows; ++r)
+            for (int64_t j = 0; j < n; ++j) {
+              float& o = want[size_t(h * out_stride + j)];
+              o = o + w[size_t(h * w_stride + r)] * vw[size_t(r * stride + j)];
+            }
+        for (const KernelTable* k : tables) {
+          const std::string what = std::string(isa_name(k->isa)) + " n=" + std::to_string(n) + " rows=" +
+                                   std::to_string(rows) + " heads=" + std::to_string(heads);
+          std::vector<float> out(want.size(), 0.5f);
+          k->axpy_f16_rows(out.data(), out_stride, w.data(), w_stride, heads, v.data(), stride, rows, n);
+          for (size_t i = 0; i < out.size(); ++i) ASSERT_EQ(float_bits(out[i]), float_bits(want[i])) << what << " at " << i;
+        }
       }
     }
   }
