@@ -12,9 +12,10 @@
 //                                 results equal nagare::ref bit for bit;
 //   Q4_K, Q5_K  acc = (acc + (d_w * d_a) * float(isum)) - (dmin_w * d_a) * float(imin);
 //   Q6_K        acc = acc + (d_w * d_a) * float(isum)
-// per block, with isum / imin the super-block's exact integer sums. The raw-layout kernels of
-// quant_x86.h and quant_neon.cc use the same order, so every SIMD path gives the same bits for
-// an output element whatever the tile, batch, or ISA.
+// per block, with isum / imin the super-block's exact integer sums (the scalar reference's order,
+// kernels/quant_k.cc). The raw-layout kernels of quant_x86.h and quant_neon.cc use the same
+// orders, so every path, scalar included, gives the same bits for an output element whatever
+// the tile, batch, or ISA.
 
 using I = typename V::I;
 using F = typename V::F;

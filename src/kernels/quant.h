@@ -33,10 +33,11 @@ void quantize_row(GgmlType act_type, const float* src, void* dst, int64_t n);
 
 // Dot product of n elements: w_row in weight_type, act_row in activation_type_for(weight_type).
 // Exact integer sums per block, then scaled. The scalar kernels follow ggml's scalar (generic)
-// kernels' float order; F32/F16/BF16 accumulate float products in double, as ggml's scalar
-// ggml_vec_dot_f32/f16/bf16. The SIMD kernels (AVX2, AVX-512) give the same bits as the scalar
-// ones for Q4_0/Q4_1/Q5_0/Q5_1/Q8_0 and, for the K-quants and float types, one float order of
-// their own (kernels/gemm_tiles.h), the same on every SIMD ISA and in matmul()'s tile kernels.
+// kernels' float order for Q4_0/Q4_1/Q5_0/Q5_1/Q8_0, and for the K-quants one float step per
+// super-block (kernels/quant_k.cc); F32/F16/BF16 accumulate float products in double, as ggml's
+// scalar ggml_vec_dot_f32/f16/bf16. The SIMD kernels (AVX2, AVX-512, NEON) and matmul()'s tile
+// kernels give the scalar bits for every quantized format; for the float types they have one
+// float order of their own, the same on every SIMD ISA.
 float vec_dot(GgmlType weight_type, const void* w_row, const void* act_row, int64_t n);
 
 // The three entry points above throw Error for a type they do not support or an n that is not

@@ -404,34 +404,21 @@ void quantize_row_q8_k(const float* x, void* dst, int64_t n) {
 }
 
 // ---- dot products ----
-// ggml's generic kernels accumulate each super-block's integer products into 8 lanes (element
-// index mod 8), scale the lanes into 8 float partial sums that live across the whole row, and
-// add those to the running min correction only at the end. Integer sums are exact in any order;
-// the float steps below follow the reference's order.
+// Each super-block's products summed exactly in integers (scaled by the sub-block scales), then
+// one float step per super-block, in the order of the SIMD kernels (kernels/gemm_tiles.h), so
+// every tier gives the same bits:
+//   Q4_K, Q5_K  acc = (acc + (d_w * d_a) * float(isum)) - (dmin_w * d_a) * float(imin)
+//   Q6_K        acc = acc + (d_w * d_a) * float(isum)
+// ggml's generic kernels keep eight lane sums per row instead; the results agree to rounding
+// (tests/unit/kernels/test_quant_golden.cc).
 
 namespace {
 
-// The 8-lane float sums and the scalar correction of one row, finished as the reference does.
-struct LaneSums {
-  float lanes[8] = {};
-  float sumf = 0.0f;
-  void add_block(float d, const int32_t aux32[8]) {
-    for (int l = 0; l < 8; ++l) lanes[l] += d * float(aux32[l]);
-  }
-  float finish() const {
-    float s = sumf;
-    for (int l = 0; l < 8; ++l) s += lanes[l];
-    return s;
-  }
-};
-
-// aux32[l] += scale * sum of the `len` products q[k] * a[k] with k = l mod 8 (integer, so
-// summing before scaling gives the reference's exact values).
-inline void lane_dot(const int8_t* q8, const int8_t* a, int len, int32_t scale, int32_t aux32[8]) {
-  int32_t part[8] = {};
-  for (int k = 0; k < len; k += 8)
-    for (int l = 0; l < 8; ++l) part[l] += int32_t(q8[k + l]) * int32_t(a[k + l]);
-  for (int l = 0; l < 8; ++l) aux32[l] += scale * part[l];
+// scale * the sum of the `len` products q[k] * a[k] (exact).
+inline int32_t scaled_dot(const int8_t* q, const int8_t* a, int len, int32_t scale) {
+  int32_t sum = 0;
+  for (int k = 0; k < len; ++k) sum += int32_t(q[k]) * int32_t(a[k]);
+  return scale * sum;
 }
 
 // min correction of Q4_K / Q5_K: sum over 16-element groups of bsum * the sub-block's min.
@@ -446,7 +433,7 @@ inline int32_t mins_dot(const BlockQ8_K& y, const uint8_t mins[8]) {
 float vec_dot_q4_k_q8_k(const void* w, const void* a, int64_t n) {
   const auto* x = static_cast<const BlockQ4_K*>(w);
   const auto* y = static_cast<const BlockQ8_K*>(a);
-  LaneSums acc;
+  float acc = 0.0f;
   for (int64_t i = 0; i < n / kQK_K; ++i) {
     uint8_t scales[8], mins[8];
     unpack_scales_mins(x[i].scales, scales, mins);
@@ -455,20 +442,19 @@ float vec_dot_q4_k_q8_k(const void* w, const void* a, int64_t n) {
       for (int l = 0; l < 32; ++l) q[64 * j + l] = int8_t(x[i].qs[32 * j + l] & 0x0f);
       for (int l = 0; l < 32; ++l) q[64 * j + 32 + l] = int8_t(x[i].qs[32 * j + l] >> 4);
     }
-    int32_t aux32[8] = {};
-    for (int j = 0; j < kQK_K / 32; ++j) lane_dot(y[i].qs + 32 * j, q + 32 * j, 32, scales[j], aux32);
-    const int32_t sumi = mins_dot(y[i], mins);
-    acc.add_block(fp16_to_fp32(x[i].d) * y[i].d, aux32);
-    const float dmin = fp16_to_fp32(x[i].dmin) * y[i].d;
-    acc.sumf -= dmin * float(sumi);
+    int32_t isum = 0;
+    for (int j = 0; j < kQK_K / 32; ++j) isum += scaled_dot(q + 32 * j, y[i].qs + 32 * j, 32, scales[j]);
+    const float plus = (fp16_to_fp32(x[i].d) * y[i].d) * float(isum);
+    const float minus = (fp16_to_fp32(x[i].dmin) * y[i].d) * float(mins_dot(y[i], mins));
+    acc = (acc + plus) - minus;
   }
-  return acc.finish();
+  return acc;
 }
 
 float vec_dot_q5_k_q8_k(const void* w, const void* a, int64_t n) {
   const auto* x = static_cast<const BlockQ5_K*>(w);
   const auto* y = static_cast<const BlockQ8_K*>(a);
-  LaneSums acc;
+  float acc = 0.0f;
   for (int64_t i = 0; i < n / kQK_K; ++i) {
     uint8_t scales[8], mins[8];
     unpack_scales_mins(x[i].scales, scales, mins);
@@ -479,20 +465,19 @@ float vec_dot_q5_k_q8_k(const void* w, const void* a, int64_t n) {
       for (int l = 0; l < 32; ++l) q[64 * j + l] = int8_t((x[i].qs[32 * j + l] & 0x0f) + (qh[l] & m1 ? 16 : 0));
       for (int l = 0; l < 32; ++l) q[64 * j + 32 + l] = int8_t((x[i].qs[32 * j + l] >> 4) + (qh[l] & m2 ? 16 : 0));
     }
-    int32_t aux32[8] = {};
-    for (int j = 0; j < kQK_K / 32; ++j) lane_dot(y[i].qs + 32 * j, q + 32 * j, 32, scales[j], aux32);
-    const int32_t sumi = mins_dot(y[i], mins);
-    acc.add_block(fp16_to_fp32(x[i].d) * y[i].d, aux32);
-    const float dmin = fp16_to_fp32(x[i].dmin) * y[i].d;
-    acc.sumf -= dmin * float(sumi);
+    int32_t isum = 0;
+    for (int j = 0; j < kQK_K / 32; ++j) isum += scaled_dot(q + 32 * j, y[i].qs + 32 * j, 32, scales[j]);
+    const float plus = (fp16_to_fp32(x[i].d) * y[i].d) * float(isum);
+    const float minus = (fp16_to_fp32(x[i].dmin) * y[i].d) * float(mins_dot(y[i], mins));
+    acc = (acc + plus) - minus;
   }
-  return acc.finish();
+  return acc;
 }
 
 float vec_dot_q6_k_q8_k(const void* w, const void* a, int64_t n) {
   const auto* x = static_cast<const BlockQ6_K*>(w);
   const auto* y = static_cast<const BlockQ8_K*>(a);
-  LaneSums acc;
+  float acc = 0.0f;
   for (int64_t i = 0; i < n / kQK_K; ++i) {
     int8_t q[kQK_K];
     const uint8_t* ql = x[i].ql;
@@ -506,11 +491,11 @@ float vec_dot_q6_k_q8_k(const void* w, const void* a, int64_t n) {
         o[l + 96] = int8_t(((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32);
       }
     }
-    int32_t aux32[8] = {};
-    for (int j = 0; j < kQK_K / 16; ++j) lane_dot(y[i].qs + 16 * j, q + 16 * j, 16, x[i].scales[j], aux32);
-    acc.add_block(fp16_to_fp32(x[i].d) * y[i].d, aux32);
+    int32_t isum = 0;
+    for (int j = 0; j < kQK_K / 16; ++j) isum += scaled_dot(q + 16 * j, y[i].qs + 16 * j, 16, x[i].scales[j]);
+    acc = acc + (fp16_to_fp32(x[i].d) * y[i].d) * float(isum);
   }
-  return acc.finish();
+  return acc;
 }
 
 }  // namespace nagare::ref

@@ -6,9 +6,9 @@
 // What each kernel must equal (tests/unit/kernels/test_simd.cc, test_matmul.cc):
 //  - quantizers: the scalar reference's bytes (same float operations, std::round's ties away
 //    from zero, the reference's first-maximum choice; degenerate blocks go to the reference);
-//  - vec_dot of the legacy formats: the reference's float order exactly; of the K-quants and
-//    float formats: the canonical SIMD order of kernels/gemm_tiles.h and quant_x86.h, so NEON
-//    gives the same bits as AVX2/AVX-512 and as its own packed GEMM;
+//  - vec_dot of the quantized formats: the reference's float order exactly; of the float
+//    formats: the canonical SIMD order of quant_x86.h, so NEON gives the same bits as
+//    AVX2/AVX-512 (and every format as its own packed GEMM);
 //  - row operations: the scalar definitions (ops.cc) bit for bit.
 #if defined(__aarch64__)
 #include <arm_neon.h>
@@ -224,7 +224,7 @@ float vec_dot_q8_0(const void* w, const void* a, int64_t n) {
   return sumf;
 }
 
-// ---- K-quants: exact integer sums per super-block, then gemm_tiles.h's float order ----
+// ---- K-quants: exact integer sums per super-block, then the reference's float order ----
 
 template <bool kQ5>
 float vec_dot_q45_k(const void* w, const void* a, int64_t n) {

@@ -376,7 +376,7 @@ float vec_dot_q8_0(const void* w, const void* a, int64_t n) {
   return sumf;
 }
 
-// ---- K-quants: exact integer sums per super-block, then gemm_tiles.h's float order ----
+// ---- K-quants: exact integer sums per super-block, then the reference's float order ----
 
 template <bool kQ5>
 float vec_dot_q45_k(const void* w, const void* a, int64_t n) {

@@ -1,6 +1,6 @@
 // The SIMD kernels of every ISA this CPU runs against the scalar reference (nagare::ref):
-// activation quantizers byte for byte, vec_dot bit for bit for the legacy formats and within a
-// stated rounding bound for the K-quants and float formats, and the same bits on every SIMD ISA.
+// activation quantizers byte for byte, vec_dot bit for bit for the quantized formats and within
+// a stated rounding bound for the float formats, and the same bits on every SIMD ISA.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -194,16 +194,16 @@ TEST(Simd, Bf16QuantizerKeepsNanInfAndRounding) {
   for (const KernelTable* k : simd_tables()) EXPECT_EQ(quantize_with(*k, GgmlType::BF16, x), want) << isa_name(k->isa);
 }
 
-// vec_dot on random rows: legacy formats equal the reference exactly; the others differ from it
-// only by the float rounding of the final accumulation. Each of the two is within
+// vec_dot on random rows: the quantized formats equal the reference exactly; the float formats
+// differ from it only by the float rounding of the final accumulation. Each of the two is within
 // (blocks + 16) * 2^-24 * sum |w_i a_i| of the exact dot (test_quant.cc), so they are within
 // twice that of each other; the worst measured ratio is printed.
 TEST(Simd, VecDotAgainstReference) {
   std::mt19937 rng(12);
   const auto tables = simd_tables();
-  const GgmlType exact_types[] = {GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::Q8_0};
-  const GgmlType bounded_types[] = {GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K,
-                                    GgmlType::F32,  GgmlType::F16,  GgmlType::BF16};
+  const GgmlType exact_types[] = {GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q5_1,
+                                  GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K};
+  const GgmlType bounded_types[] = {GgmlType::F32, GgmlType::F16, GgmlType::BF16};
   auto shapes_for = [](GgmlType t) -> std::vector<int64_t> {
     const int64_t blk = block_elements(t);
     if (blk == 1) return {1, 2, 3, 5, 7, 8, 9, 15, 17, 31, 32, 33, 63, 64, 65, 100, 255, 576, 1001, 4096};
@@ -250,7 +250,7 @@ TEST(Simd, VecDotAgainstReference) {
         }
       }
   }
-  std::printf("[ info ] worst |simd - ref| / sum|w*a| over K-quant and float types: %.3g (2^%.1f)\n", worst,
+  std::printf("[ info ] worst |simd - ref| / sum|w*a| over float types: %.3g (2^%.1f)\n", worst,
               worst > 0 ? std::log2(worst) : -INFINITY);
 }
 
