@@ -51,40 +51,32 @@ void QuantizedActivations::resize(GgmlType act, int64_t n_tokens, int64_t cols) 
   if (extras_.size() < extra_bytes_ * size_t(n_tokens)) extras_.resize(extra_bytes_ * size_t(n_tokens));
 }
 
-void QuantizedActivations::quantize_row(int64_t t, const float* x) {
-  uint8_t* row = buffer_.data() + t * row_bytes_;
+void QuantizedActivations::quantize_blocks(const float* x, uint8_t* out, uint8_t* extras, int64_t n) const {
   if (act_type_ == GgmlType::F32) {
-    std::copy(x, x + cols_, reinterpret_cast<float*>(row));
-    return;
+    std::copy(x, x + n, reinterpret_cast<float*>(out));
+  } else if (quantize_act_fn_) {
+    quantize_act_fn_(x, out, extras, n);
+  } else {
+    quantize_fn_(x, out, n);
+    if (extra_bytes_) compute_act_extras(act_type_, out, extras, n);
   }
-  uint8_t* extras = extras_.data() + t * extra_bytes_;
-  if (quantize_act_fn_) {
-    quantize_act_fn_(x, row, extras, cols_);
-    return;
-  }
-  quantize_fn_(x, row, cols_);
-  if (extra_bytes_) compute_act_extras(act_type_, row, extras, cols_);
+}
+
+void QuantizedActivations::quantize_row(int64_t t, const float* x) {
+  quantize_blocks(x, buffer_.data() + t * row_bytes_, extras_.data() + t * extra_bytes_, cols_);
 }
 
 void QuantizedActivations::quantize_cols(const float* x, int64_t x_stride, int64_t t0, int64_t t1, int64_t c0, int64_t c1) {
   if (c0 % block_ != 0 || (c1 % block_ != 0 && c1 != cols_) || c0 < 0 || c1 > cols_ || c0 > c1)
     throw Error("quantize_cols: columns off the activation blocks");
   if (c0 == c1 || t0 >= t1) return;
-  if (act_type_ == GgmlType::F32) {
-    for (int64_t t = t0; t < t1; ++t)
-      std::copy(x + t * x_stride + c0, x + t * x_stride + c1, reinterpret_cast<float*>(buffer_.data() + t * row_bytes_) + c0);
-    return;
-  }
   // Every format's row is its blocks in order, and its side data one record per block.
   const int64_t blocks = cols_ / block_, b0 = c0 / block_, width = c1 - c0;
   const size_t block_bytes = row_bytes_ / size_t(blocks), extra_block = extra_bytes_ / size_t(blocks);
   auto out = [&](int64_t t) { return buffer_.data() + t * row_bytes_ + size_t(b0) * block_bytes; };
   auto extras = [&](int64_t t) { return extras_.data() + t * extra_bytes_ + size_t(b0) * extra_block; };
-  if (quantize_act_fn_ == nullptr) {
-    for (int64_t t = t0; t < t1; ++t) {
-      quantize_fn_(x + t * x_stride + c0, out(t), width);
-      if (extra_bytes_) compute_act_extras(act_type_, out(t), extras(t), width);
-    }
+  if (quantize_act_fn_ == nullptr || t1 - t0 == 1) {
+    for (int64_t t = t0; t < t1; ++t) quantize_blocks(x + t * x_stride + c0, out(t), extras(t), width);
     return;
   }
   // The one-pass quantizer works on many blocks at once (16 side by side on AVX-512): the

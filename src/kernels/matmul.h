@@ -72,6 +72,8 @@ class QuantizedActivations {
   void (*quantize_fn_)(const float*, void*, int64_t) = nullptr;  // the active ISA's, for act_type_
   void (*quantize_act_fn_)(const float*, void*, void*, int64_t) = nullptr;  // with the extras, if any
   int64_t cols_ = 0, block_ = 1;
+  // n elements of x (whole blocks) into the blocks at out, their side data at extras.
+  void quantize_blocks(const float* x, uint8_t* out, uint8_t* extras, int64_t n) const;
 };
 
 // One weight, its activations and its output: a part of a fused matmul call.

@@ -428,6 +428,16 @@ inline int32_t mins_dot(const BlockQ8_K& y, const uint8_t mins[8]) {
   return sumi;
 }
 
+// acc after one Q4_K / Q5_K super-block: quants q, unpacked scales and mins, half scales d, dmin.
+inline float q45_k_step(float acc, const int8_t* q, const uint8_t scales[8], const uint8_t mins[8], uint16_t d,
+                        uint16_t dmin, const BlockQ8_K& y) {
+  int32_t isum = 0;
+  for (int j = 0; j < kQK_K / 32; ++j) isum += scaled_dot(q + 32 * j, y.qs + 32 * j, 32, scales[j]);
+  const float plus = (fp16_to_fp32(d) * y.d) * float(isum);
+  const float minus = (fp16_to_fp32(dmin) * y.d) * float(mins_dot(y, mins));
+  return (acc + plus) - minus;
+}
+
 }  // namespace
 
 float vec_dot_q4_k_q8_k(const void* w, const void* a, int64_t n) {
@@ -442,11 +452,7 @@ float vec_dot_q4_k_q8_k(const void* w, const void* a, int64_t n) {
       for (int l = 0; l < 32; ++l) q[64 * j + l] = int8_t(x[i].qs[32 * j + l] & 0x0f);
       for (int l = 0; l < 32; ++l) q[64 * j + 32 + l] = int8_t(x[i].qs[32 * j + l] >> 4);
     }
-    int32_t isum = 0;
-    for (int j = 0; j < kQK_K / 32; ++j) isum += scaled_dot(q + 32 * j, y[i].qs + 32 * j, 32, scales[j]);
-    const float plus = (fp16_to_fp32(x[i].d) * y[i].d) * float(isum);
-    const float minus = (fp16_to_fp32(x[i].dmin) * y[i].d) * float(mins_dot(y[i], mins));
-    acc = (acc + plus) - minus;
+    acc = q45_k_step(acc, q, scales, mins, x[i].d, x[i].dmin, y[i]);
   }
   return acc;
 }
@@ -465,11 +471,7 @@ float vec_dot_q5_k_q8_k(const void* w, const void* a, int64_t n) {
       for (int l = 0; l < 32; ++l) q[64 * j + l] = int8_t((x[i].qs[32 * j + l] & 0x0f) + (qh[l] & m1 ? 16 : 0));
       for (int l = 0; l < 32; ++l) q[64 * j + 32 + l] = int8_t((x[i].qs[32 * j + l] >> 4) + (qh[l] & m2 ? 16 : 0));
     }
-    int32_t isum = 0;
-    for (int j = 0; j < kQK_K / 32; ++j) isum += scaled_dot(q + 32 * j, y[i].qs + 32 * j, 32, scales[j]);
-    const float plus = (fp16_to_fp32(x[i].d) * y[i].d) * float(isum);
-    const float minus = (fp16_to_fp32(x[i].dmin) * y[i].d) * float(mins_dot(y[i], mins));
-    acc = (acc + plus) - minus;
+    acc = q45_k_step(acc, q, scales, mins, x[i].d, x[i].dmin, y[i]);
   }
   return acc;
 }
