@@ -12,11 +12,17 @@ documents=None, add_generation_prompt and the special tokens. This script does t
   tests/golden/chat/renders.json   SmolLM2's GGUF template, the built-ins, and the real-world
                                    templates in tests/golden/chat/templates/ over varied chats
   tests/golden/chat/features.json  small templates exercising one feature each, including
-                                   templates that must fail to parse or must raise, plus
+                                   templates that must fail to parse or must raise (at least
+                                   one per exception class), plus
                                    deterministic random expressions (value semantics) and random
                                    templates (whitespace control, statements, scoping)
 
-Run: /tmp/refvenv/bin/python scripts/golden/chat_templates.py  (needs jinja2 and gguf)
+A failure is recorded as its message and `error_type`, the exception's class name
+(UndefinedError, TypeError, TemplateSyntaxError, SecurityError, ...): the C++ golden test
+requires nagare to fail with the same category (tests/unit/chat/chat_golden_test.cc maps each).
+Output is deterministic: rerunning gives identical files.
+
+Run: .venv/bin/python scripts/golden/chat_templates.py  (needs jinja2 and gguf; scripts/install-deps)
 """
 
 import copy
@@ -321,6 +327,49 @@ FEATURES = [
     ("undefined_call", "{{ no_such_function() }}", {}),
     ("unknown_filter_in_if_unused", "{% if false %}{{ 'x'|no_such_filter }}{% endif %}ok", {}),
     ("unknown_filter_in_if_used", "{% if true %}{{ 'x'|no_such_filter }}{% endif %}ok", {}),
+    # One or more failures per exception class, so the golden test's category check bites on each:
+    # UndefinedError where an undefined is used beyond printing / testing it.
+    ("undefined_iterate_attr_chain", "{% for x in messages[0].missing.deeper %}{{ x }}{% endfor %}", {}),
+    ("undefined_index_then_attr", "{{ messages[10].content }}", {}),
+    ("undefined_method_call", "{{ messages[0].content.no_such_method() }}", {}),
+    ("undefined_compare", "{{ nothing < 1 }}", {}),
+    ("undefined_item_of_undefined", "{{ nothing[0] }}", {}),
+    # TypeError.
+    ("call_non_callable", "{{ messages[0].content() }}", {}),
+    ("call_non_callable_number", "{% set n = 3 %}{{ n() }}", {}),
+    ("compare_unorderable", "{{ 1 < 'a' }}", {}),
+    ("sort_unorderable", "{{ messages|sort|list }}", {}),
+    ("none_arithmetic", "{{ none + 1 }}", {}),
+    ("str_times_str", "{{ 'a' * 'b' }}", {}),
+    ("unhashable_in_dict", "{{ [1] in {'a': 1} }}", {}),
+    ("macro_too_many_args", "{% macro m(a) %}{{ a }}{% endmacro %}{{ m(1, 2) }}", {}),
+    ("percent_format_needs_number", "{{ '%d' % 'x' }}", {}),
+    # ValueError.
+    ("unpack_too_many", "{% set a, b = [1, 2, 3] %}{{ a }}", {}),
+    ("unpack_too_few", "{% for a, b, c in [[1, 2]] %}{{ a }}{% endfor %}", {}),
+    ("str_index_not_found", "{{ 'abc'.index('z') }}", {}),
+    ("list_index_not_found", "{{ [1, 2].index(5) }}", {}),
+    ("split_empty_separator", "{{ 'a b'.split('') }}", {}),
+    ("range_step_zero", "{{ range(1, 5, 0)|list }}", {}),
+    ("bad_format_character", "{{ '%y' % 1 }}", {}),
+    # IndexError and KeyError (format strings: subscripts of missing items are Undefined instead).
+    ("format_index_out_of_range", "{{ '{} and {}'.format('one') }}", {}),
+    ("percent_format_missing_key", "{{ '%(name)s' % {'other': 1} }}", {}),
+    # AttributeError: a Python method missing on the value.
+    ("dictsort_on_list", "{{ [3, 1]|dictsort }}", {}),
+    # SecurityError: the sandbox's unsafe methods.
+    ("sandbox_dict_update", "{{ messages[0].update({'role': 'x'}) }}", {}),
+    ("sandbox_list_pop", "{{ messages.pop() }}", {}),
+    # TemplateRuntimeError / FilterArgumentError.
+    ("unknown_test_in_if_used", "{% if true %}{{ 1 is no_such_test }}{% endif %}", {}),
+    ("set_attr_on_non_namespace", "{% set d = {} %}{% set d.x = 1 %}", {}),
+    ("map_without_filter", "{{ [1]|map|list }}", {}),
+    ("round_bad_method", "{{ 1.5|round(0, 'up') }}", {}),
+    ("reverse_non_iterable", "{{ 1|reverse }}", {}),
+    # ZeroDivisionError and OverflowError.
+    ("modulo_by_zero", "{{ 5 % 0 }}", {}),
+    ("float_floor_division_by_zero", "{{ 1.5 // 0 }}", {}),
+    ("range_too_big_with_step", "{{ range(0, 200002, 2)|length }}", {}),
     # Templates jinja2 refuses to compile.
     ("syntax_unclosed_if", "{% if true %}never closed", {}),
     ("syntax_unclosed_var", "{{ 'a' ", {}),
@@ -336,6 +385,14 @@ FEATURES = [
     ("syntax_bad_assign", "{% set 1 = 2 %}", {}),
     ("syntax_stray_endif", "text {% endif %}", {}),
     ("syntax_second_line", "ok line\n  {{ messages[0] | }}", {}),
+    ("syntax_continue_outside_loop", "{% if true %}{% continue %}{% endif %}", {}),
+    ("syntax_empty_expression", "{{ }}", {}),
+    ("syntax_stray_else", "{% else %}", {}),
+    ("syntax_unclosed_call", "{{ range(3 }}", {}),
+    ("syntax_default_before_required", "{% macro m(a=1, b) %}{% endmacro %}", {}),
+    ("syntax_positional_after_keyword", "{{ dict(a=1, 2) }}", {}),
+    ("syntax_missing_for_target", "{% for in messages %}{% endfor %}", {}),
+    ("syntax_unknown_test_in_if", "{% if x is no_such_test %}{% endif %}", {}),
 ]
 
 

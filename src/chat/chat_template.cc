@@ -1,6 +1,7 @@
 // ChatTemplate: parse once, render many; see chat_template.h.
 #include "chat/chat_template.h"
 
+#include "chat/chat_error.h"
 #include "chat/jinja_interp.h"
 #include "chat/jinja_parser.h"
 #include "util/error.h"
@@ -9,7 +10,7 @@ namespace nagare {
 namespace {
 
 jinja::Value from_json(const nlohmann::ordered_json& j, int depth = 0) {
-  if (depth > 256) throw Error("chat template input nested too deeply");
+  if (depth > 256) throw ChatTemplateError(ChatErrorKind::Limit, "chat template input nested too deeply");
   switch (j.type()) {
     case nlohmann::ordered_json::value_t::null: return jinja::Value::none();
     case nlohmann::ordered_json::value_t::boolean: return jinja::Value(j.get<bool>());
@@ -51,7 +52,8 @@ ChatTemplate::ChatTemplate(std::string source, std::string bos_token, std::strin
   try {
     body_ = std::make_unique<jinja::StmtList>(jinja::parse_template(normalized_));
   } catch (const jinja::SyntaxError& e) {
-    throw Error("chat template syntax error at " + where(normalized_, e.pos) + ": " + e.message);
+    throw ChatTemplateError(e.unsupported ? ChatErrorKind::Unsupported : ChatErrorKind::Syntax,
+                            "chat template syntax error at " + where(normalized_, e.pos) + ": " + e.message);
   }
 }
 
@@ -80,8 +82,10 @@ std::string ChatTemplate::render_json(const nlohmann::ordered_json& messages, bo
   try {
     return interp.render(*body_, vars);
   } catch (const jinja::RenderError& e) {
-    if (e.raised) throw Error("chat template error: " + e.message);
-    throw Error("chat template error at " + where(normalized_, e.pos) + ": " + e.message);
+    // raise_exception's message is the template author's words for the user: passed on as is.
+    if (e.kind == ChatErrorKind::Raised) throw ChatTemplateError(e.kind, "chat template error: " + e.message);
+    throw ChatTemplateError(e.kind, "chat template error at " + where(normalized_, e.pos) + ": " +
+                                        std::string(chat_error_kind_name(e.kind)) + ": " + e.message);
   }
 }
 

@@ -11,6 +11,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "chat/chat_error.h"
+
 namespace nagare {
 
 struct ChatMessage {
@@ -32,7 +34,8 @@ struct Stmt;
 
 class ChatTemplate {
  public:
-  // Parses once; throws Error with line/column on a syntax error.
+  // Parses once; throws ChatTemplateError with line/column on a syntax error (kind Syntax, or
+  // Unsupported for valid jinja2 nagare does not implement).
   explicit ChatTemplate(std::string source, std::string bos_token = "", std::string eos_token = "");
   ~ChatTemplate();
   ChatTemplate(ChatTemplate&&) noexcept;
@@ -40,9 +43,11 @@ class ChatTemplate {
 
   // Thread-safe (const); rendering needs well under 256 KiB of stack (about 2 MiB with sanitizers).
   // Renders with the variables HF passes: messages, add_generation_prompt, bos_token, eos_token,
-  // tools=None, documents=None, and the globals raise_exception and strftime_now. Throws Error:
-  // a template's raise_exception("msg") gives a message containing "msg"; other runtime errors
-  // (undefined attribute access, type errors, the size / step / depth limits) name the line.
+  // tools=None, documents=None, and the globals raise_exception and strftime_now. Throws
+  // ChatTemplateError (chat/chat_error.h) with the category jinja2 would raise: a template's
+  // raise_exception("msg") gives kind Raised and a message containing "msg"; other runtime errors
+  // (undefined attribute access, type errors, the size / step / depth limits) name the line and
+  // the category, e.g. "chat template error at line 2, column 4: UndefinedError: 'x' is undefined".
   std::string render(const std::vector<ChatMessage>& messages, bool add_generation_prompt) const;
   // Same with messages as JSON (a list of objects: content parts, tool_calls, ... all reach the
   // template) and extra variables.

@@ -40,7 +40,7 @@ Value Interp::eval_slice(const Value& obj, const Expr& slice) {
   }
   pos_ = slice.pos;
   const int64_t step = parts[2].value_or(1);
-  if (step == 0) fail("slice step cannot be zero");
+  if (step == 0) fail(ChatErrorKind::Value, "slice step cannot be zero");
   if (obj.is_undefined()) fail_undefined(obj);
   if (obj.is_lazy()) return Value::undefined("'" + obj.type_name() + "' object is not subscriptable");
   auto pick = [&](int64_t n, auto&& take) {
@@ -86,7 +86,7 @@ bool Interp::compare(const std::string& op, const Value& a, const Value& b) {
   } catch (const std::runtime_error& err) {
     fail(std::string(err.what()));
   }
-  fail("unknown comparison " + op);
+  fail(ChatErrorKind::Runtime, "unknown comparison " + op);
 }
 
 bool Interp::contains(const Value& container, const Value& item) {
@@ -262,13 +262,13 @@ Value Interp::binop(const std::string& op, const Value& a, const Value& b) {
       if (!as_float && b.as_int() >= 0) {
         int64_t result = 1, base = a.as_int(), e = b.as_int();
         while (e > 0) {
-          if ((e & 1) && __builtin_mul_overflow(result, base, &result)) fail("integer overflow");
+          if ((e & 1) && __builtin_mul_overflow(result, base, &result)) fail(ChatErrorKind::Overflow, "integer overflow");
           e >>= 1;
-          if (e > 0 && __builtin_mul_overflow(base, base, &base)) fail("integer overflow");
+          if (e > 0 && __builtin_mul_overflow(base, base, &base)) fail(ChatErrorKind::Overflow, "integer overflow");
         }
         return Value(result);
       }
-      if (a.as_double() == 0.0 && b.as_double() < 0) fail("0.0 cannot be raised to a negative power");
+      if (a.as_double() == 0.0 && b.as_double() < 0) fail(ChatErrorKind::ZeroDivision, "0.0 cannot be raised to a negative power");
       return Value(std::pow(a.as_double(), b.as_double()));
     }
     if (as_float) {
@@ -279,13 +279,13 @@ Value Interp::binop(const std::string& op, const Value& a, const Value& b) {
         case '*': return Value(x * y);
         case '/':
           if (op == "//") {
-            if (y == 0) fail("float floor division by zero");
+            if (y == 0) fail(ChatErrorKind::ZeroDivision, "float floor division by zero");
             return Value(std::floor(x / y));
           }
-          if (y == 0) fail("division by zero");
+          if (y == 0) fail(ChatErrorKind::ZeroDivision, "division by zero");
           return Value(x / y);
         case '%': {
-          if (y == 0) fail("float modulo");
+          if (y == 0) fail(ChatErrorKind::ZeroDivision, "float modulo");
           double r = std::fmod(x, y);
           if (r != 0 && ((r < 0) != (y < 0))) r += y;
           if (r == 0) r = std::copysign(0.0, y);  // Python: a zero remainder takes the divisor's sign
@@ -297,27 +297,27 @@ Value Interp::binop(const std::string& op, const Value& a, const Value& b) {
       int64_t r = 0;
       switch (o) {
         case '+':
-          if (__builtin_add_overflow(x, y, &r)) fail("integer overflow");
+          if (__builtin_add_overflow(x, y, &r)) fail(ChatErrorKind::Overflow, "integer overflow");
           return Value(r);
         case '-':
-          if (__builtin_sub_overflow(x, y, &r)) fail("integer overflow");
+          if (__builtin_sub_overflow(x, y, &r)) fail(ChatErrorKind::Overflow, "integer overflow");
           return Value(r);
         case '*':
-          if (__builtin_mul_overflow(x, y, &r)) fail("integer overflow");
+          if (__builtin_mul_overflow(x, y, &r)) fail(ChatErrorKind::Overflow, "integer overflow");
           return Value(r);
         case '/':
-          if (y == 0) fail("integer division or modulo by zero");
-          if (x == INT64_MIN && y == -1) fail("integer overflow");
+          if (y == 0) fail(ChatErrorKind::ZeroDivision, "integer division or modulo by zero");
+          if (x == INT64_MIN && y == -1) fail(ChatErrorKind::Overflow, "integer overflow");
           return Value(floor_div(x, y));
         case '%':
-          if (y == 0) fail("integer division or modulo by zero");
+          if (y == 0) fail(ChatErrorKind::ZeroDivision, "integer division or modulo by zero");
           if (y == -1) return Value(int64_t{0});
           return Value(floor_mod(x, y));
       }
     }
   }
   if (o == '+' && a.is_string() && b.is_string()) {
-    if (a.str().size() + b.str().size() > limits_.max_string_bytes) fail("template built a string that is too large");
+    if (a.str().size() + b.str().size() > limits_.max_string_bytes) fail(ChatErrorKind::Limit, "template built a string that is too large");
     if (a.is_markup() || b.is_markup()) {  // Markup.__add__ / __radd__ escape the plain operand
       std::string s = (a.is_markup() ? a.str() : html_escape(a.str())) + (b.is_markup() ? b.str() : html_escape(b.str()));
       charge(s.size());
@@ -340,7 +340,7 @@ Value Interp::binop(const std::string& op, const Value& a, const Value& b) {
     if (seq.is_string()) {
       const size_t unit = seq.str().size();
       if (unit && static_cast<uint64_t>(n) > limits_.max_string_bytes / unit)
-        fail("template built a string that is too large");
+        fail(ChatErrorKind::Limit, "template built a string that is too large");
       std::string s;
       for (int64_t i = 0; i < n; ++i) s += seq.str();
       if (seq.is_markup()) {
@@ -351,7 +351,7 @@ Value Interp::binop(const std::string& op, const Value& a, const Value& b) {
     }
     const size_t unit = seq.items().size();
     if (unit && static_cast<uint64_t>(n) > (limits_.max_alloc_bytes / sizeof(Value)) / unit)
-      fail("template built too much data");
+      fail(ChatErrorKind::Limit, "template built too much data");
     ValueList items;
     for (int64_t i = 0; i < n; ++i) items.insert(items.end(), seq.items().begin(), seq.items().end());
     return make_list(std::move(items), seq.list_obj().is_tuple);

@@ -380,7 +380,7 @@ void Parser::parse_call_args(Expr& e) {
       expect_op(",");
       if (is_op(")")) break;
     }
-    if (is_op("*") || is_op("**")) fail("*args and **kwargs in calls are not supported");
+    if (is_op("*") || is_op("**")) fail_unsupported("*args and **kwargs in calls are not supported");
     if (cur().type == Tok::Name && peek().type == Tok::Op && peek().text == "=") {
       std::string key = cur().text;
       advance(), advance();

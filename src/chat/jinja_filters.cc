@@ -152,7 +152,7 @@ Value select_like(Interp& in, const Value& seq, CallArgs& args, bool by_attr, bo
   size_t first_arg = 0;
   std::string attr;
   if (by_attr) {
-    if (args.pos.empty()) in.fail("Missing parameter for attribute name");
+    if (args.pos.empty()) in.fail(ChatErrorKind::Runtime, "Missing parameter for attribute name");
     attr = to_str(args.pos[0]);
     first_arg = 1;
   }
@@ -189,9 +189,9 @@ Value map_filter(Interp& in, const Value& seq, CallArgs& args) {
     }
     return generator(in, std::move(out));
   }
-  if (args.pos.empty()) in.fail("map requires a filter argument");
+  if (args.pos.empty()) in.fail(ChatErrorKind::Runtime, "map requires a filter argument");
   const std::string name = to_str(args.pos[0]);
-  if (!is_known_filter(name)) in.fail("No filter named '" + name + "'.");
+  if (!is_known_filter(name)) in.fail(ChatErrorKind::Runtime, "No filter named '" + name + "'.");
   for (const Value& item : in.iterate(seq)) {
     CallArgs fa;
     fa.pos.assign(args.pos.begin() + 1, args.pos.end());
@@ -243,7 +243,8 @@ Value tojson_filter(Interp& in, const Value& v, CallArgs& args) {
     else in.fail("tojson indent must be an int or a string");
   }
   if (const Value* sep = args.get(2, "separators"); sep && !sep->is_none()) {
-    if (!sep->is_list() || sep->items().size() != 2) in.fail("tojson separators must be a pair");
+    if (!sep->is_list()) in.fail("tojson separators must be a pair");
+    if (sep->items().size() != 2) in.fail(ChatErrorKind::Value, "tojson separators must be a pair");
     fmt.separators_given = true;
     fmt.item_sep = to_str(sep->items()[0]);
     fmt.key_sep = to_str(sep->items()[1]);
@@ -253,6 +254,8 @@ Value tojson_filter(Interp& in, const Value& v, CallArgs& args) {
   fmt.sort_keys = arg_bool(args, 3, "sort_keys", false);
   try {
     return in.make_string(to_json(v, fmt));
+  } catch (const NestingLimitError& e) {
+    in.fail(ChatErrorKind::Limit, e.what());
   } catch (const std::runtime_error& e) {
     in.fail(e.what());
   }
@@ -266,7 +269,7 @@ Value replace_filter(Interp& in, const std::string& s, const std::string& old, c
     for (size_t k = 0; k + 1 < off.size(); ++k) {
       if (count < 0 || done < count) out += repl, ++done;
       out.append(s, off[k], off[k + 1] - off[k]);
-      if (out.size() > in.limits().max_string_bytes) in.fail("template built a string that is too large");
+      if (out.size() > in.limits().max_string_bytes) in.fail(ChatErrorKind::Limit, "template built a string that is too large");
     }
     if (count < 0 || done < count) out += repl;
     return in.make_string(std::move(out));
@@ -278,7 +281,7 @@ Value replace_filter(Interp& in, const std::string& s, const std::string& old, c
     if (at == std::string::npos) break;
     out.append(s, start, at - start);
     out += repl;
-    if (out.size() > in.limits().max_string_bytes) in.fail("template built a string that is too large");
+    if (out.size() > in.limits().max_string_bytes) in.fail(ChatErrorKind::Limit, "template built a string that is too large");
     start = at + old.size();
     ++done;
   }
@@ -342,7 +345,7 @@ Value apply_filter(Interp& in, const std::string& name, const Value& v, CallArgs
       if (!first && sep) append_str(out, *sep);
       first = false;
       append_str(out, attr ? get_path(in, item, to_str(*attr)) : item);
-      if (out.size() > in.limits().max_string_bytes) in.fail("template built a string that is too large");
+      if (out.size() > in.limits().max_string_bytes) in.fail(ChatErrorKind::Limit, "template built a string that is too large");
     }
     return in.make_string(std::move(out));
   }
@@ -362,6 +365,9 @@ Value apply_filter(Interp& in, const std::string& name, const Value& v, CallArgs
       return keep_markup(in, v, std::move(out));
     }
     const bool iterator = v.is_list() && v.list_obj().lazy == ListObj::Lazy::Iterator;
+    // reversed(v), then list(v): a value that is neither is jinja2's FilterArgumentError.
+    if (!v.is_undefined() && !v.is_list() && !(v.is_dict() && !v.dict_obj().is_namespace))
+      in.fail(ChatErrorKind::Runtime, "argument must be iterable");
     ValueList items = in.iterate(v);
     std::reverse(items.begin(), items.end());
     if (iterator) return in.make_list(std::move(items));  // reversed() fails; jinja2 falls back to a list
@@ -375,7 +381,8 @@ Value apply_filter(Interp& in, const std::string& name, const Value& v, CallArgs
     return generator(in, std::move(out));
   }
   if (n == "dictsort") {
-    if (!v.is_dict()) in.fail("dictsort requires a mapping");
+    if (v.is_undefined()) in.fail_undefined(v);
+    if (!v.is_dict()) in.fail(ChatErrorKind::Attribute, "'" + v.type_name() + "' object has no attribute 'items'");
     const bool cs = arg_bool(args, 0, "case_sensitive", false);
     const Value* by = args.get(1, "by");
     const bool by_value = by && to_str(*by) == "value";
@@ -416,7 +423,7 @@ Value apply_filter(Interp& in, const std::string& name, const Value& v, CallArgs
   if (n == "abs") {
     if (v.is_float()) return Value(std::fabs(v.as_double()));
     if (v.is_int() || v.is_bool()) {
-      if (v.as_int() == INT64_MIN) in.fail("integer overflow");
+      if (v.as_int() == INT64_MIN) in.fail(ChatErrorKind::Overflow, "integer overflow");
       return Value(static_cast<int64_t>(std::llabs(v.as_int())));
     }
     in.fail("bad operand type for abs(): '" + v.type_name() + "'");
@@ -434,10 +441,14 @@ Value apply_filter(Interp& in, const std::string& name, const Value& v, CallArgs
     const double scale = std::pow(10.0, static_cast<double>(p));
     if (m == "ceil") return Value(std::ceil(v.as_double() * scale) / scale);
     if (m == "floor") return Value(std::floor(v.as_double() * scale) / scale);
-    in.fail("method must be common, ceil or floor");
+    in.fail(ChatErrorKind::Runtime, "method must be common, ceil or floor");
   }
   if (n == "indent") {
     if (v.is_undefined()) in.fail_undefined(v);
+    // jinja2 runs `s += "\n"` and then s.splitlines(): a list takes the += and fails on the call.
+    if (v.is_list() && !v.is_lazy() && !v.list_obj().is_tuple)
+      in.fail(ChatErrorKind::Attribute, "'list' object has no attribute 'splitlines'");
+    if (v.is_list() && v.list_obj().is_tuple) in.fail("can only concatenate tuple (not \"str\") to tuple");
     if (!v.is_string()) in.fail("unsupported operand type(s) for +=: '" + v.type_name() + "' and 'str'");
     const Value* width = args.get(0, "width");
     const std::string ind = width && width->is_string() ? width->str()
@@ -499,7 +510,7 @@ Value apply_filter(Interp& in, const std::string& name, const Value& v, CallArgs
     const Value* count = args.get(0, "linecount");
     const Value* fill = args.get(1, "fill_with");
     const int64_t size = count ? count->as_int() : 1;
-    if (size <= 0 || size > 1000000) in.fail("batch size must be between 1 and 1000000");
+    if (size <= 0 || size > 1000000) in.fail(ChatErrorKind::Limit, "batch size must be between 1 and 1000000");
     ValueList out, cur;
     for (const Value& item : in.iterate(v)) {
       cur.push_back(item);
@@ -524,7 +535,7 @@ Value apply_filter(Interp& in, const std::string& name, const Value& v, CallArgs
     }
     return Value(words);
   }
-  in.fail("No filter named '" + name + "'.");
+  in.fail(ChatErrorKind::Runtime, "No filter named '" + name + "'.");
 }
 
 bool apply_test(Interp& in, const std::string& name, const Value& v, CallArgs& args) {
@@ -590,7 +601,7 @@ bool apply_test(Interp& in, const std::string& name, const Value& v, CallArgs& a
   }
   if (n == "filter") return v.is_string() && is_known_filter(v.str());
   if (n == "test") return v.is_string() && is_known_test(v.str());
-  in.fail("No test named '" + name + "'.");
+  in.fail(ChatErrorKind::Runtime, "No test named '" + name + "'.");
 }
 
 }  // namespace nagare::jinja

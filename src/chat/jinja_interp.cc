@@ -38,19 +38,19 @@ void Interp::Scope::set(const std::string& name, Value v) {
 }
 
 Interp::DepthGuard::DepthGuard(Interp& i) : in(i) {
-  if (++in.depth_ > in.limits_.max_depth) in.fail("template recursion too deep");
-  if (++in.steps_ > in.limits_.max_steps) in.fail("template took too many steps");
+  if (++in.depth_ > in.limits_.max_depth) in.fail(ChatErrorKind::Limit, "template recursion too deep");
+  if (++in.steps_ > in.limits_.max_steps) in.fail(ChatErrorKind::Limit, "template took too many steps");
 }
 
-void Interp::fail(const std::string& message) const { throw RenderError{message, pos_, false}; }
+void Interp::fail(ChatErrorKind kind, const std::string& message) const { throw RenderError{message, pos_, kind}; }
 
 void Interp::charge(uint64_t bytes) {
   allocated_ += bytes;
-  if (allocated_ > limits_.max_alloc_bytes) fail("template built too much data");
+  if (allocated_ > limits_.max_alloc_bytes) fail(ChatErrorKind::Limit, "template built too much data");
 }
 
 Value Interp::make_string(std::string s) {
-  if (s.size() > limits_.max_string_bytes) fail("template built a string that is too large");
+  if (s.size() > limits_.max_string_bytes) fail(ChatErrorKind::Limit, "template built a string that is too large");
   charge(s.size());
   return Value(std::move(s));
 }
@@ -86,7 +86,7 @@ Interp::Flow Interp::exec_list(const StmtList& body) {
 
 void Interp::write(const Value& v) {
   append_str(*out_, v);
-  if (out_->size() > limits_.max_string_bytes) fail("template output is too large");
+  if (out_->size() > limits_.max_string_bytes) fail(ChatErrorKind::Limit, "template output is too large");
 }
 
 std::string Interp::capture(const StmtList& body) {
@@ -128,7 +128,7 @@ Interp::Flow Interp::exec(const Stmt& s) {
   switch (s.kind) {
     case StmtKind::Data:
       out_->append(s.text);
-      if (out_->size() > limits_.max_string_bytes) fail("template output is too large");
+      if (out_->size() > limits_.max_string_bytes) fail(ChatErrorKind::Limit, "template output is too large");
       return Flow::Normal;
     case StmtKind::Output: write(eval(*s.expr)); return Flow::Normal;
     case StmtKind::If:
@@ -171,7 +171,7 @@ Interp::Flow Interp::exec(const Stmt& s) {
     case StmtKind::Scope: {  // HF's {% generation %} is a call block: its body is a macro
       std::string text = capture_scoped(s.body);
       out_->append(text);
-      if (out_->size() > limits_.max_string_bytes) fail("template output is too large");
+      if (out_->size() > limits_.max_string_bytes) fail(ChatErrorKind::Limit, "template output is too large");
       return Flow::Normal;
     }
   }
@@ -179,9 +179,19 @@ Interp::Flow Interp::exec(const Stmt& s) {
 }
 
 void Interp::exec_set(const Stmt& s) {
+  // jinja2 checks a `set ns.attr = ...` target before it evaluates the value (a block set after).
+  if (s.target->kind == ExprKind::GetAttr) {
+    pos_ = s.pos;
+    check_namespace(lookup(s.target->args[0]->name));
+  }
   Value v = eval(*s.expr);
   pos_ = s.pos;
   assign(*s.target, std::move(v), true);
+}
+
+void Interp::check_namespace(const Value& ns) {
+  if (!ns.is_dict() || !ns.dict_obj().is_namespace)
+    fail(ChatErrorKind::Runtime, "cannot assign attribute on non-namespace object");
 }
 
 void Interp::assign(const Expr& target, Value v, bool allow_namespace) {
@@ -190,17 +200,17 @@ void Interp::assign(const Expr& target, Value v, bool allow_namespace) {
   } else if (target.kind == ExprKind::Tuple) {
     ValueList items = iterate(v);
     if (items.size() != target.args.size())
-      fail(items.size() > target.args.size()
+      fail(ChatErrorKind::Value, items.size() > target.args.size()
                ? "too many values to unpack (expected " + std::to_string(target.args.size()) + ")"
                : "not enough values to unpack (expected " + std::to_string(target.args.size()) + ", got " +
                      std::to_string(items.size()) + ")");
     for (size_t i = 0; i < items.size(); ++i) assign(*target.args[i], std::move(items[i]), false);
   } else if (target.kind == ExprKind::GetAttr && allow_namespace) {
     Value ns = lookup(target.args[0]->name);
-    if (!ns.is_dict() || !ns.dict_obj().is_namespace) fail("cannot assign attribute on non-namespace object");
+    check_namespace(ns);
     ns.dict_ptr()->set(Value(target.name), std::move(v));
   } else {
-    fail("cannot assign to this target");
+    fail(ChatErrorKind::Runtime, "cannot assign to this target");
   }
 }
 
@@ -229,7 +239,7 @@ Interp::Flow Interp::exec_for(const Stmt& s) {
   auto items = std::make_shared<const ValueList>(std::move(all));
   Flow result = Flow::Normal;
   for (size_t i = 0; i < items->size(); ++i) {
-    if (++steps_ > limits_.max_steps) fail("template took too many steps");
+    if (++steps_ > limits_.max_steps) fail(ChatErrorKind::Limit, "template took too many steps");
     auto loop = std::make_shared<LoopObj>();
     loop->items = items;
     loop->index0 = i;
@@ -269,7 +279,7 @@ Value Interp::define_macro(const Stmt& s) {
   std::weak_ptr<Scope> home = scope_;
   return Value::func(s.name, [m, home](Interp& in, CallArgs& args) -> Value {
     auto parent = home.lock();
-    if (!parent) in.fail("macro '" + m->name + "' called after its scope ended");
+    if (!parent) in.fail(ChatErrorKind::Runtime, "macro '" + m->name + "' called after its scope ended");
     auto local = std::make_shared<Scope>();
     local->parent = parent;
     const size_t n = m->params.size();
@@ -361,7 +371,7 @@ Value Interp::eval(const Expr& e) {
       pos_ = e.pos;
       return getitem(obj, key);
     }
-    case ExprKind::Slice: fail("slice outside a subscript");
+    case ExprKind::Slice: fail(ChatErrorKind::Syntax, "slice outside a subscript");
     case ExprKind::Call: return eval_call(e);
     case ExprKind::Filter: return eval_filter(e, nullptr);
     case ExprKind::Test: return eval_test(e);
@@ -374,7 +384,7 @@ Value Interp::eval(const Expr& e) {
       if (!v.is_number()) fail("bad operand type for unary " + std::string(e.kind == ExprKind::Neg ? "-" : "+") + ": '" + v.type_name() + "'");
       if (e.kind == ExprKind::Pos) return v.is_bool() ? Value(v.as_int()) : v;
       if (v.is_float()) return Value(-v.as_double());
-      if (v.as_int() == INT64_MIN) fail("integer overflow");
+      if (v.as_int() == INT64_MIN) fail(ChatErrorKind::Overflow, "integer overflow");
       return Value(-v.as_int());
     }
     case ExprKind::Binary: {
@@ -387,7 +397,7 @@ Value Interp::eval(const Expr& e) {
       std::string s;
       for (const auto& a : e.args) {
         append_str(s, eval(*a));
-        if (s.size() > limits_.max_string_bytes) fail("template built a string that is too large");
+        if (s.size() > limits_.max_string_bytes) fail(ChatErrorKind::Limit, "template built a string that is too large");
       }
       return make_string(std::move(s));
     }
@@ -428,7 +438,7 @@ Value Interp::eval_call(const Expr& e) {
 
 Value Interp::call(const Value& fn, CallArgs& args) {
   if (fn.is_undefined()) fail_undefined(fn);
-  if (fn.is_loop()) fail("recursive loops are not supported");
+  if (fn.is_loop()) fail(ChatErrorKind::Unsupported, "recursive loops are not supported");
   if (!fn.is_func()) fail("'" + fn.type_name() + "' object is not callable");
   return fn.func_obj().fn(*this, args);
 }

@@ -10,16 +10,18 @@
 #include <utility>
 #include <vector>
 
+#include "chat/chat_error.h"
 #include "chat/jinja_ast.h"
 #include "chat/jinja_value.h"
 
 namespace nagare::jinja {
 
-// A failure while rendering. `raised` marks raise_exception() from the template itself.
+// A failure while rendering; `kind` is the category jinja2 would raise (Raised for the template's
+// own raise_exception()).
 struct RenderError {
   std::string message;
   size_t pos = 0;
-  bool raised = false;
+  ChatErrorKind kind = ChatErrorKind::Type;
 };
 
 // Thrown while constant folding when an expression needs run-time state (jinja2's Impossible).
@@ -55,8 +57,15 @@ class Interp {
   // Renders `body` with `vars` as the template's global variables (plus the built-in globals).
   std::string render(const StmtList& body, const std::vector<std::pair<std::string, Value>>& vars);
 
-  [[noreturn]] void fail(const std::string& message) const;
-  [[noreturn]] void fail_undefined(const Value& undefined) const { fail(undefined.undefined_hint()); }
+  // Fails the render with jinja2's category for the failure; without one, TypeError (Python's
+  // error for most wrong operations in a template).
+  [[noreturn]] void fail(ChatErrorKind kind, const std::string& message) const;
+  [[noreturn]] void fail(const std::string& message) const { fail(ChatErrorKind::Type, message); }
+  // Using an Undefined: UndefinedError, or SecurityError for the sandbox's unsafe attributes.
+  [[noreturn]] void fail_undefined(const Value& undefined) const {
+    fail(undefined.undefined_is_unsafe() ? ChatErrorKind::Security : ChatErrorKind::Undefined,
+         undefined.undefined_hint());
+  }
   void charge(uint64_t bytes);                 // counts built bytes against the limits
   Value make_string(std::string s);            // charges and checks the size
   Value make_list(ValueList items, bool is_tuple = false);
@@ -100,6 +109,7 @@ class Interp {
   Flow exec_for(const Stmt& s);
   void exec_set(const Stmt& s);
   void assign(const Expr& target, Value v, bool allow_namespace);
+  void check_namespace(const Value& ns);  // a `set ns.attr` target must be a namespace()
   std::string capture(const StmtList& body);
   std::string capture_scoped(const StmtList& body);
   void write(const Value& v);

@@ -20,10 +20,12 @@ struct Token {
   size_t pos = 0;  // byte offset in the normalized source
 };
 
-// Thrown for syntax errors; the template wrapper adds line and column from `pos`.
+// Thrown for syntax errors; the template wrapper adds line and column from `pos`. `unsupported`
+// marks valid jinja2 that nagare does not implement (recursive loops, f(*args)).
 struct SyntaxError {
   std::string message;
   size_t pos;
+  bool unsupported = false;
 };
 
 // Source with newlines normalized to "\n" and one trailing newline dropped, as jinja2 does.

@@ -112,7 +112,7 @@ std::string str_format(Interp& in, const std::string& fmt, const CallArgs& a) {
     const char c = fmt[i];
     if (c == '}') {
       if (i + 1 < fmt.size() && fmt[i + 1] == '}') ++i;
-      else in.fail("Single '}' encountered in format string");
+      else in.fail(ChatErrorKind::Value, "Single '}' encountered in format string");
       out += '}';
       continue;
     }
@@ -126,16 +126,16 @@ std::string str_format(Interp& in, const std::string& fmt, const CallArgs& a) {
       continue;
     }
     const size_t close = fmt.find('}', i);
-    if (close == std::string::npos) in.fail("Single '{' encountered in format string");
+    if (close == std::string::npos) in.fail(ChatErrorKind::Value, "Single '{' encountered in format string");
     const std::string field = fmt.substr(i + 1, close - i - 1);
-    if (field.find_first_of(":!.[") != std::string::npos) in.fail("format specs are not supported in str.format");
+    if (field.find_first_of(":!.[") != std::string::npos) in.fail(ChatErrorKind::Unsupported, "format specs are not supported in str.format");
     const Value* v = nullptr;
     if (field.empty()) v = a.get(auto_index++, nullptr);
     else if (field.size() <= 9 && field.find_first_not_of("0123456789") == std::string::npos) v = a.get(std::stoul(field), nullptr);
     else
       for (const auto& kv : a.kw)
         if (kv.first == field) v = &kv.second;
-    if (!v) in.fail("Replacement index " + field + " out of range for positional args tuple");
+    if (!v) in.fail(ChatErrorKind::Index, "Replacement index " + field + " out of range for positional args tuple");
     append_str(out, *v);
     i = close;
   }
@@ -208,7 +208,7 @@ Value string_method(Interp& in, const Value& self, const std::string& name, Call
       return in.make_list(to_values(utf8::split_whitespace(s, maxsplit)));
     }
     if (!sep->is_string()) in.fail("must be str or None, not " + sep->type_name());
-    if (sep->str().empty()) in.fail("empty separator");
+    if (sep->str().empty()) in.fail(ChatErrorKind::Value, "empty separator");
     return in.make_list(to_values(name == "split" ? split_sep(s, sep->str(), maxsplit) : rsplit_sep(s, sep->str(), maxsplit)));
   }
   if (name == "splitlines") return in.make_list(to_values(utf8::splitlines(s, a.get(0, "keepends") && a.get(0, "keepends")->truthy())));
@@ -227,7 +227,7 @@ Value string_method(Interp& in, const Value& self, const std::string& name, Call
     const std::string& sub = str_arg(in, a, 0, name.c_str());
     const size_t at = name[0] == 'r' ? s.rfind(sub) : s.find(sub);
     if (at == std::string::npos) {
-      if (name == "index" || name == "rindex") in.fail("substring not found");
+      if (name == "index" || name == "rindex") in.fail(ChatErrorKind::Value, "substring not found");
       return Value(int64_t{-1});
     }
     return Value(cp_index(s, at));
@@ -248,7 +248,7 @@ Value string_method(Interp& in, const Value& self, const std::string& name, Call
       if (!first) out += s;
       first = false;
       out += item.str();
-      if (out.size() > in.limits().max_string_bytes) in.fail("template built a string that is too large");
+      if (out.size() > in.limits().max_string_bytes) in.fail(ChatErrorKind::Limit, "template built a string that is too large");
     }
     return in.make_string(std::move(out));
   }
@@ -279,7 +279,7 @@ Value string_method(Interp& in, const Value& self, const std::string& name, Call
     return in.make_string((sign ? s.substr(0, 1) : "") + padded);
   }
   if (name == "format") return in.make_string(str_format(in, s, a));
-  in.fail("'str' object has no attribute '" + name + "'");
+  in.fail(ChatErrorKind::Attribute, "'str' object has no attribute '" + name + "'");
 }
 
 const char* const kStringMethods[] = {
@@ -298,7 +298,7 @@ bool in_list(const char* const (&names)[N], const std::string& name) {
 }
 
 Value unsafe(const std::string& name, const Value& obj) {
-  return Value::undefined("access to attribute '" + name + "' of '" + obj.type_name() + "' object is unsafe.");
+  return Value::unsafe_undefined("access to attribute '" + name + "' of '" + obj.type_name() + "' object is unsafe.");
 }
 
 }  // namespace
@@ -342,7 +342,7 @@ std::optional<Value> get_method(Interp& in, const Value& obj, const std::string&
           if (idx) return Value(static_cast<int64_t>(k));
           ++n;
         }
-        if (idx) i.fail(to_repr(a.pos[0]) + " is not in list");
+        if (idx) i.fail(ChatErrorKind::Value, to_repr(a.pos[0]) + " is not in list");
         return Value(n);
       });
     }
@@ -355,12 +355,7 @@ std::vector<std::pair<std::string, Value>> builtin_globals() {
   std::vector<std::pair<std::string, Value>> g;
   g.emplace_back("raise_exception", Value::func("raise_exception", [](Interp& in, CallArgs& a) -> Value {
     const std::string msg = a.pos.empty() ? std::string() : to_str(a.pos[0]);
-    try {
-      in.fail(msg);
-    } catch (RenderError& e) {
-      e.raised = true;
-      throw;
-    }
+    in.fail(ChatErrorKind::Raised, msg);
   }));
   g.emplace_back("strftime_now", Value::func("strftime_now", [](Interp& in, CallArgs& a) -> Value {
     if (a.pos.empty() || !a.pos[0].is_string()) in.fail("strftime_now() requires a format string");
@@ -397,10 +392,10 @@ std::vector<std::pair<std::string, Value>> builtin_globals() {
     if (a.pos.size() == 1) stop = a.pos[0].as_int();
     else start = a.pos[0].as_int(), stop = a.pos[1].as_int();
     if (a.pos.size() == 3) step = a.pos[2].as_int();
-    if (step == 0) in.fail("range() arg 3 must not be zero");
+    if (step == 0) in.fail(ChatErrorKind::Value, "range() arg 3 must not be zero");
     const double len = std::max(0.0, std::ceil((static_cast<double>(stop) - static_cast<double>(start)) / static_cast<double>(step)));
     if (len > static_cast<double>(in.limits().max_range))
-      in.fail("Range too big. The sandbox blocks ranges larger than MAX_RANGE (" + std::to_string(in.limits().max_range) + ").");
+      in.fail(ChatErrorKind::Overflow, "Range too big. The sandbox blocks ranges larger than MAX_RANGE (" + std::to_string(in.limits().max_range) + ").");
     ValueList out;
     for (int64_t i = 0; i < static_cast<int64_t>(len); ++i) out.emplace_back(start + i * step);
     return in.make_list(std::move(out));
@@ -465,13 +460,13 @@ std::string format_percent(Interp& in, const std::string& fmt, const Value& args
       out += fmt[i];
       continue;
     }
-    if (++i >= fmt.size()) in.fail("incomplete format");
+    if (++i >= fmt.size()) in.fail(ChatErrorKind::Value, "incomplete format");
     const Value* val = nullptr;
     if (fmt[i] == '(') {
       const size_t close = fmt.find(')', i);
       if (close == std::string::npos || !mapping) in.fail("format requires a mapping");
       val = mapping->dict_obj().find(fmt.substr(i + 1, close - i - 1));
-      if (!val) in.fail("KeyError: '" + fmt.substr(i + 1, close - i - 1) + "'");
+      if (!val) in.fail(ChatErrorKind::Key, "'" + fmt.substr(i + 1, close - i - 1) + "'");
       i = close + 1;
     }
     std::string flags;
@@ -488,7 +483,7 @@ std::string format_percent(Interp& in, const std::string& fmt, const Value& args
       ++i;
       prec = std::max<int64_t>(number(), 0);
     }
-    if (i >= fmt.size()) in.fail("incomplete format");
+    if (i >= fmt.size()) in.fail(ChatErrorKind::Value, "incomplete format");
     const char conv = fmt[i];
     if (conv == '%') {
       out += '%';
@@ -516,7 +511,7 @@ std::string format_percent(Interp& in, const std::string& fmt, const Value& args
       char buf[600];
       if (std::string("dioxXuc").find(conv) != std::string::npos) {
         const auto x = to_int(*val);
-        if (!x) in.fail("cannot format this number");
+        if (!x) in.fail(ChatErrorKind::Value, "cannot format this number");
         const char c = (conv == 'i' || conv == 'u') ? 'd' : conv;
         std::snprintf(buf, sizeof(buf), (spec + "ll" + c).c_str(), static_cast<long long>(*x));
       } else {
@@ -524,9 +519,9 @@ std::string format_percent(Interp& in, const std::string& fmt, const Value& args
       }
       out += buf;
     } else {
-      in.fail(std::string("unsupported format character '") + conv + "'");
+      in.fail(ChatErrorKind::Value, std::string("unsupported format character '") + conv + "'");
     }
-    if (out.size() > in.limits().max_string_bytes) in.fail("template built a string that is too large");
+    if (out.size() > in.limits().max_string_bytes) in.fail(ChatErrorKind::Limit, "template built a string that is too large");
   }
   if (!mapping_like && next < positional.size()) in.fail("not all arguments converted during string formatting");
   return out;

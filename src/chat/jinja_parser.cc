@@ -135,7 +135,7 @@ StmtPtr Parser::parse_for(StmtPtr s) {
     advance();
     s->cond = parse_expression(true);
   }
-  if (is_name("recursive")) fail("recursive loops are not supported");
+  if (is_name("recursive")) fail_unsupported("recursive loops are not supported");
   ++loop_depth_;
   s->body = parse_body({"endfor", "else"});
   --loop_depth_;

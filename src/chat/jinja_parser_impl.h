@@ -55,6 +55,7 @@ class Parser {
   bool is_name(const char* kw) const { return cur().type == Tok::Name && cur().text == kw; }
   [[noreturn]] void fail(const std::string& msg) const { throw SyntaxError{msg, cur().pos}; }
   [[noreturn]] void fail_at(const std::string& msg, size_t pos) const { throw SyntaxError{msg, pos}; }
+  [[noreturn]] void fail_unsupported(const std::string& msg) const { throw SyntaxError{msg, cur().pos, true}; }
 
   void expect_op(const char* op);
   std::string expect_name();

@@ -39,6 +39,12 @@ Value Value::undefined(std::string hint) {
   return v;
 }
 
+Value Value::unsafe_undefined(std::string hint) {
+  Value v = undefined(std::move(hint));
+  v.unsafe_ = true;
+  return v;
+}
+
 Value Value::none() {
   Value v;
   v.type_ = Type::None;
@@ -373,7 +379,7 @@ struct JsonWriter {
   }
 
   void write(const Value& v) {
-    if (++depth > 512) throw std::runtime_error("value nested too deeply for tojson");
+    if (++depth > 512) throw NestingLimitError("value nested too deeply for tojson");
     switch (v.type()) {
       case Value::Type::None: out += "null"; break;
       case Value::Type::Bool: out += v.as_bool() ? "true" : "false"; break;

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -49,6 +50,8 @@ class Value {
 
   Value() = default;  // Undefined
   static Value undefined(std::string hint = {});
+  // The sandbox's stand-in for an unsafe attribute: an Undefined whose use is a SecurityError.
+  static Value unsafe_undefined(std::string hint);
   static Value none();
   Value(bool b) : type_(Type::Bool) { num_.b = b; }
   Value(int v) : Value(static_cast<int64_t>(v)) {}
@@ -92,6 +95,7 @@ class Value {
   const FuncObj& func_obj() const { return *static_cast<const FuncObj*>(obj_.get()); }
   const std::shared_ptr<LoopObj> loop_ptr() const { return std::static_pointer_cast<LoopObj>(obj_); }
   const std::string& undefined_hint() const;  // "'x' is undefined" style message
+  bool undefined_is_unsafe() const { return unsafe_; }
 
   bool truthy() const;
   std::string type_name() const;  // Python's type name: 'str', 'dict', 'NoneType', ...
@@ -99,6 +103,7 @@ class Value {
  private:
   Type type_ = Type::Undefined;
   bool markup_ = false;
+  bool unsafe_ = false;  // Undefined from the sandbox (unsafe_undefined)
   union {
     bool b;
     int64_t i;
@@ -115,7 +120,11 @@ std::string float_repr(double d);
 void append_str(std::string& out, const Value& v);
 
 // json.dumps(v, ensure_ascii=False, indent=indent, separators=..., sort_keys=...) as HF's tojson.
-// indent < 0 means None. Throws std::runtime_error for values JSON cannot hold.
+// indent < 0 means None. Throws std::runtime_error for values JSON cannot hold (Python's
+// TypeError), NestingLimitError for values nested deeper than 512.
+struct NestingLimitError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
 struct JsonFormat {
   int indent = -1;
   std::string indent_str;  // used when non-empty (indent given as a string)

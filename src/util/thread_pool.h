@@ -38,6 +38,11 @@ class ThreadPool {
 
   static int default_threads();  // physical cores (logical CPUs when unknown)
 
+  // Workers that found no job and are asleep or about to sleep (they still re-check for a job
+  // before blocking). For tests and diagnostics: a test waits for this to reach size() - 1 to
+  // know the next job must wake them.
+  int sleeping_workers() const { return sleepers_.load(std::memory_order_seq_cst); }
+
  private:
   using TaskFn = void (*)(void* ctx, int64_t task, int thread);
   void run(int64_t n_tasks, TaskFn fn, void* ctx);

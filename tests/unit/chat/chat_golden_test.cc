@@ -1,10 +1,14 @@
 // Golden tests: nagare's chat template renders must equal jinja2's (as HF configures it) byte for
-// byte. Goldens come from scripts/golden/chat_templates.py.
+// byte, and where jinja2 raises, nagare must fail with the same category of error (undefined,
+// type, syntax, sandbox, ...), not just any error. Goldens come from scripts/golden/chat_templates.py.
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <map>
+#include <optional>
 #include <sstream>
 
+#include "chat/chat_error.h"
 #include "chat/chat_template.h"
 #include "util/error.h"
 
@@ -41,6 +45,46 @@ std::string first_difference(const std::string& want, const std::string& got) {
          "\n  got:  " + Json(got.substr(from, 100)).dump();
 }
 
+// The category nagare must report where jinja2 raised `python_class` (the golden's error_type);
+// nullopt for a class this test does not know yet: a new golden needs a decision here.
+std::optional<ChatErrorKind> kind_for(const std::string& python_class) {
+  static const std::map<std::string, ChatErrorKind> kinds = {
+      {"TemplateSyntaxError", ChatErrorKind::Syntax},
+      {"TemplateAssertionError", ChatErrorKind::Syntax},  // unknown filter / test, a TemplateSyntaxError
+      {"SyntaxError", ChatErrorKind::Syntax},             // Python's compiler: 'break' outside loop
+      {"UndefinedError", ChatErrorKind::Undefined},
+      {"TypeError", ChatErrorKind::Type},
+      {"ValueError", ChatErrorKind::Value},
+      {"IndexError", ChatErrorKind::Index},
+      {"KeyError", ChatErrorKind::Key},
+      {"AttributeError", ChatErrorKind::Attribute},
+      {"ZeroDivisionError", ChatErrorKind::ZeroDivision},
+      {"OverflowError", ChatErrorKind::Overflow},
+      {"SecurityError", ChatErrorKind::Security},
+      {"TemplateRuntimeError", ChatErrorKind::Runtime},
+      {"FilterArgumentError", ChatErrorKind::Runtime},  // a TemplateRuntimeError
+      {"TemplateError", ChatErrorKind::Raised},         // only raise_exception raises the base class
+      {"RecursionError", ChatErrorKind::Limit},
+  };
+  const auto it = kinds.find(python_class);
+  if (it == kinds.end()) return std::nullopt;
+  return it->second;
+}
+
+// Empty when nagare's error `e` is what jinja2 raised (class `want_class`, message `want_message`).
+std::string check_error(const Error& e, const std::string& want_class, const std::string& want_message) {
+  const auto want = kind_for(want_class);
+  if (!want) return "jinja2 raised " + want_class + ", which chat_golden_test.cc does not map to a ChatErrorKind";
+  const auto* te = dynamic_cast<const ChatTemplateError*>(&e);
+  if (te == nullptr) return std::string("threw an Error without a category: ") + e.what();
+  if (te->kind() != *want)
+    return std::string("raised ") + std::string(chat_error_kind_name(te->kind())) + ", jinja2 " + want_class + " (" +
+           want_message + "); nagare's message: " + e.what();
+  if (*want == ChatErrorKind::Raised && std::string(e.what()).find(want_message) == std::string::npos)
+    return std::string("raised the wrong message: ") + e.what() + " (want " + want_message + ")";
+  return {};
+}
+
 // Checks one case; returns an empty string when it matches, else a description.
 std::string check_case(const ChatTemplate& t, const Json& messages, bool agp, const ChatRenderOptions& opts,
                        const Json& c) {
@@ -48,11 +92,7 @@ std::string check_case(const ChatTemplate& t, const Json& messages, bool agp, co
   try {
     got = t.render_json(messages, agp, opts);
   } catch (const Error& e) {
-    if (c.contains("error")) {
-      if (c["error_type"] == "TemplateError" && std::string(e.what()).find(c["error"].get<std::string>()) == std::string::npos)
-        return std::string("raised the wrong message: ") + e.what() + " (want " + c["error"].get<std::string>() + ")";
-      return {};
-    }
+    if (c.contains("error")) return check_error(e, c["error_type"].get<std::string>(), c["error"].get<std::string>());
     return std::string("threw ") + e.what();
   }
   if (c.contains("error")) return "rendered, but jinja2 fails with " + c["error_type"].get<std::string>() + ": " + c["error"].get<std::string>();
@@ -116,6 +156,12 @@ TEST(ChatGolden, FeatureTemplatesMatchJinja2) {
         ADD_FAILURE() << name << ": unexpected syntax error " << e.what();
       } else {
         EXPECT_NE(std::string(e.what()).find("line "), std::string::npos) << name << ": " << e.what();
+        const std::string problem =
+            check_error(e, c["error_type"].get<std::string>(), c["syntax_error"].get<std::string>());
+        if (!problem.empty()) {
+          ++failures;
+          ADD_FAILURE() << name << ": " << problem;
+        }
       }
       continue;
     }

@@ -6,10 +6,12 @@
 
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <thread>
 
+#include "chat/chat_error.h"
 #include "chat/chat_template.h"
 #include "util/error.h"
 
@@ -29,6 +31,16 @@ std::string error_of(const std::string& source, const std::vector<ChatMessage>& 
 }
 
 bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+// The category of the error parsing and rendering `source` raise; nullopt if it renders.
+std::optional<ChatErrorKind> kind_of(const std::string& source, const Json& messages = Json::array()) {
+  try {
+    ChatTemplate(source).render_json(messages, true);
+  } catch (const ChatTemplateError& e) {
+    return e.kind();
+  }
+  return std::nullopt;
+}
 
 TEST(ChatTemplate, BuiltinsByName) {
   for (const char* name : {"chatml", "llama3", "mistral", "gemma"}) {
@@ -83,6 +95,30 @@ TEST(ChatTemplate, RuntimeErrorsNameLine) {
   EXPECT_TRUE(contains(e, "line 2")) << e;
   EXPECT_TRUE(contains(e, "'dict object' has no attribute 'nope'")) << e;
   EXPECT_TRUE(contains(error_of("{{ undefined_thing.x }}"), "'undefined_thing' is undefined"));
+}
+
+// The golden test compares categories with jinja2's exceptions; these are the ones it cannot see:
+// nagare's own limits, and the category named in the message users get.
+TEST(ChatTemplate, ErrorsCarryTheirCategory) {
+  EXPECT_EQ(kind_of("{{ 1 + }}"), ChatErrorKind::Syntax);
+  EXPECT_EQ(kind_of("{{ raise_exception('no') }}"), ChatErrorKind::Raised);
+  EXPECT_EQ(kind_of("{{ nothing.attr }}"), ChatErrorKind::Undefined);
+  EXPECT_EQ(kind_of("{{ [].append(1) }}"), ChatErrorKind::Security);
+  EXPECT_EQ(kind_of("{{ 'a' + 1 }}"), ChatErrorKind::Type);
+  EXPECT_EQ(kind_of("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}"), ChatErrorKind::Limit);
+  EXPECT_EQ(kind_of("{% for i in range(100000) %}{% for j in range(200) %}{% endfor %}{% endfor %}"),
+            ChatErrorKind::Limit);
+  EXPECT_EQ(kind_of("{{ 'x' * 1000000000 }}"), ChatErrorKind::Limit);
+  Json deep = "leaf";
+  for (int i = 0; i < 300; ++i) deep = Json::array({deep});
+  EXPECT_EQ(kind_of("{{ messages }}", Json::array({deep})), ChatErrorKind::Limit);
+  EXPECT_EQ(kind_of("{{ '{:>5}'.format(1) }}"), ChatErrorKind::Unsupported);
+  EXPECT_EQ(kind_of("{% for m in messages recursive %}{% endfor %}"), ChatErrorKind::Unsupported);
+  EXPECT_EQ(kind_of("{{ messages }}"), std::nullopt);
+  // The message names where and what: users see it when a model's template fails.
+  EXPECT_EQ(error_of("ok\n  {{ nothing.attr }}"),
+            "chat template error at line 2, column 13: UndefinedError: 'nothing' is undefined");
+  EXPECT_EQ(error_of("{{ raise_exception('Roles must alternate') }}"), "chat template error: Roles must alternate");
 }
 
 TEST(ChatTemplate, ExtraVariablesAndFixedClock) {
@@ -197,8 +233,9 @@ TEST(ChatTemplate, WorstCaseNestingFitsInFourMegabyteStack) {
   EXPECT_EQ(results[2], "");
 }
 
-// Every prefix and many random corruptions of real templates either parse or give an Error, and
-// whatever parses renders or gives an Error: no crash, no other exception type, no hang.
+// Every prefix and many random corruptions of real templates either parse or give a syntax
+// ChatTemplateError, and whatever parses renders or gives a render-time one: no crash, no other
+// exception type (an uncategorized nagare::Error included), no hang.
 TEST(ChatTemplate, TruncatedAndGarbledTemplatesNeverCrash) {
   std::vector<std::string> sources;
   for (const char* name : {"chatml", "llama3", "mistral", "gemma"}) sources.push_back(*ChatTemplate::builtin_source(name));
@@ -222,14 +259,16 @@ TEST(ChatTemplate, TruncatedAndGarbledTemplatesNeverCrash) {
     std::unique_ptr<ChatTemplate> t;
     try {
       t = std::make_unique<ChatTemplate>(src, "<s>", "</s>");
-    } catch (const Error&) {
+    } catch (const ChatTemplateError& e) {
+      EXPECT_TRUE(e.kind() == ChatErrorKind::Syntax || e.kind() == ChatErrorKind::Unsupported) << e.what();
       return;
     }
     ++parsed;
     try {
       t->render_json(msgs, true);
       ++rendered;
-    } catch (const Error&) {
+    } catch (const ChatTemplateError& e) {
+      EXPECT_NE(e.kind(), ChatErrorKind::Syntax) << e.what();
     }
   };
   for (const std::string& src : sources) {

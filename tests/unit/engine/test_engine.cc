@@ -1,11 +1,11 @@
 // The scheduler on a real model: batch invariance under concurrency and chunked prefill,
 // preemption with recompute, prefix reuse, cancellation and error paths. Blocks never leak.
+// Nothing here waits for a time: tests wait for the engine to reach a state, and assert counts.
 #include "engine/engine.h"
 
 #include <gtest/gtest.h>
 
-#include <chrono>
-#include <thread>
+#include <atomic>
 
 #include "util/error.h"
 
@@ -54,9 +54,24 @@ GenerateRequest greedy(const Engine& e, const std::string& text, int32_t max_tok
   return r;
 }
 
-void wait_idle(const Engine& e) {
-  for (int i = 0; i < 500 && (e.stats().running || e.stats().waiting || e.stats().kv_blocks_in_use); ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+// The engine's stats once every request submitted so far has finished (the caller has collected
+// them all). The engine publishes stats after each step, just after that step finished its
+// streams, so a finished stream alone does not mean its blocks show as free yet. A probe request
+// with a one-token prompt and max_tokens 1 is admitted in a later step and finishes in that same
+// step: once it has finished, the stats of every step before it are out, and no step since has
+// held a block or run a sequence, whenever the scheduler ran. (`waiting` may still count the
+// probe itself, queued when the stats read were published.)
+EngineStats stats_when_idle(Engine& e) {
+  GenerateRequest probe;
+  probe.prompt = {e.tokenizer().encode("Hi", false, false).front()};
+  probe.sampling.temperature = 0;
+  probe.max_tokens = 1;
+  probe.ignore_eos = true;
+  const Output out = collect(*e.submit(probe));
+  EXPECT_EQ(out.stats.completion_tokens, 1);
+  const EngineStats st = e.stats();
+  EXPECT_EQ(st.running, 0);
+  return st;
 }
 
 const std::vector<std::string> kPrompts = {
@@ -81,8 +96,7 @@ TEST(Engine, GreedyOutputIsTheSameAloneAndUnderLoad) {
     EXPECT_EQ(together.reason, FinishReason::kLength);
     EXPECT_EQ(together.stats.completion_tokens, 12);
   }
-  wait_idle(*e);
-  EXPECT_EQ(e->stats().kv_blocks_in_use, 0);
+  EXPECT_EQ(stats_when_idle(*e).kv_blocks_in_use, 0);
 }
 
 TEST(Engine, PreemptsAndRecomputesWhenKvRunsOut) {
@@ -98,9 +112,9 @@ TEST(Engine, PreemptsAndRecomputesWhenKvRunsOut) {
   std::vector<std::shared_ptr<RequestStream>> streams;
   for (int i = 0; i < 4; ++i) streams.push_back(e->submit(greedy(*e, kPrompts[i], 30)));
   for (int i = 0; i < 4; ++i) EXPECT_EQ(collect(*streams[i]).tokens, alone[i].tokens) << kPrompts[i];
-  EXPECT_GT(e->stats().preemptions, 0u);
-  wait_idle(*e);
-  EXPECT_EQ(e->stats().kv_blocks_in_use, 0);
+  const EngineStats idle = stats_when_idle(*e);
+  EXPECT_GT(idle.preemptions, 0u);
+  EXPECT_EQ(idle.kv_blocks_in_use, 0);
 }
 
 TEST(Engine, ReusesCachedPrefixBlocksWithIdenticalOutput) {
@@ -117,33 +131,43 @@ TEST(Engine, ReusesCachedPrefixBlocksWithIdenticalOutput) {
   EXPECT_EQ(first.tokens, second.tokens);
   Output other = collect(*e->submit(greedy(*e, prefix + "name a colour.", 8)));
   EXPECT_GT(other.stats.cached_prompt_tokens, 0);
-  EXPECT_GT(e->stats().prefix_cache_hit_tokens, 0u);
-  wait_idle(*e);
-  EXPECT_EQ(e->stats().kv_blocks_in_use, 0);
-  EXPECT_GT(e->stats().kv_blocks_cached, 0);
+  const EngineStats idle = stats_when_idle(*e);
+  EXPECT_GT(idle.prefix_cache_hit_tokens, 0u);
+  EXPECT_EQ(idle.kv_blocks_in_use, 0);
+  EXPECT_GT(idle.kv_blocks_cached, 0);
 }
 
 TEST(Engine, CancelFreesBlocks) {
   EngineOptions o;
-  o.n_ctx = 512;
+  o.n_ctx = 2048;
   o.threads = 2;
   auto e = make_engine(o);
-  auto s = e->submit(greedy(*e, "Write a very long story about the sea.", 400));
-  std::vector<TokenEvent> ev;
-  while (ev.empty()) {
-    s->wait();
-    s->drain(ev);
-  }
-  // Stats are published at the end of each step, just after the step's tokens: wait for them.
-  for (int i = 0; i < 500 && e->stats().kv_blocks_in_use == 0; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  EXPECT_GT(e->stats().kv_blocks_in_use, 0);
-  s->cancel();
-  Output rest = collect(*s);
-  EXPECT_EQ(rest.reason, FinishReason::kCancelled);
-  EXPECT_LT(rest.stats.completion_tokens, 400);
-  wait_idle(*e);
-  EXPECT_EQ(e->stats().kv_blocks_in_use, 0);
+  GenerateRequest r = greedy(*e, "Write a very long story about the sea.", -1);  // to the context's end
+  const int32_t max_tokens = o.n_ctx - int32_t(r.prompt.size());
+  auto s = e->submit(r);
+  // The engine calls the notify callback on its scheduler thread as it pushes each token, in the
+  // step that sampled it (one token per step here); a cancel there takes effect at the start of
+  // the next step. By the third call the sequence has run at least two steps, each followed by
+  // published stats, which count every token but the one just pushed.
+  std::atomic<int> notified{0};
+  EngineStats during;
+  s->set_notify([&] {
+    if (++notified == 3) {
+      during = e->stats();
+      s->cancel();
+    }
+  });
+  Output out = collect(*s);
+  ASSERT_GE(notified.load(), 3) << "the request finished before it could be cancelled";
+  EXPECT_EQ(during.running, 1);
+  EXPECT_GT(during.kv_blocks_in_use, 0);
+  EXPECT_EQ(out.reason, FinishReason::kCancelled);
+  // No token was sampled after the cancel, and every one before it reached the stream.
+  EXPECT_GE(during.generated_tokens, 2u);
+  EXPECT_EQ(out.stats.completion_tokens, int32_t(during.generated_tokens) + 1);
+  EXPECT_EQ(int32_t(out.tokens.size()), out.stats.completion_tokens);
+  EXPECT_LT(out.stats.completion_tokens, max_tokens);
+  EXPECT_EQ(stats_when_idle(*e).kv_blocks_in_use, 0);
 }
 
 TEST(Engine, StopStringsAndEndOfGeneration) {

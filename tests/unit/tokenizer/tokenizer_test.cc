@@ -1,8 +1,7 @@
 // Tokenizer behaviour beyond the golden ids: round trips, malformed input, special tokens,
-// unsupported vocabularies, and a timing report for a ~2,000-token prompt.
+// unsupported vocabularies. (Encode speed is a benchmark, not a test: bench/tokenizer_encode.cc.)
 #include <gtest/gtest.h>
 
-#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <random>
@@ -189,28 +188,6 @@ TEST(Tokenizer, UnsupportedVocabulariesThrow) {
     ADD_FAILURE() << "no error for a file without tokenizer.ggml.tokens";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("tokenizer.ggml.tokens"), std::string::npos) << e.what();
-  }
-}
-
-// Not a pass/fail check (timing belongs to benchmarks): prints encode time for the golden long
-// text (~2,100 SmolLM2 tokens, ~1,500 gemma3 tokens) and for ten times that text.
-TEST(Tokenizer, EncodeSpeedReport) {
-  const std::string text = corpus().back();
-  std::string text10;
-  for (int i = 0; i < 10; ++i) text10 += text;
-  for (const char* model : {test::kSmollm, test::kGemma}) {
-    const auto tok = test::load_tokenizer(model);
-    for (const std::string* t : {&text, static_cast<const std::string*>(&text10)}) {
-      size_t n_tokens = 0;
-      const int reps = t == &text ? 10 : 2;
-      const auto start = std::chrono::steady_clock::now();
-      for (int i = 0; i < reps; ++i) n_tokens = tok->encode(*t, true, true).size();
-      const double ms =
-          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
-              .count() / reps;
-      std::printf("[ timing   ] %s: %zu tokens (%zu bytes) in %.2f ms\n", model, n_tokens,
-                  t->size(), ms);
-    }
   }
 }
 
