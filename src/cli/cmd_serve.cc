@@ -1,5 +1,5 @@
-// `nagare serve -m MODEL`: loads one model into an Engine and serves the OpenAI-compatible API
-// over HTTP until SIGINT / SIGTERM.
+// `nagare serve -m MODEL`: loads one model into an Engine and serves the OpenAI- and
+// Ollama-compatible APIs over HTTP until SIGINT / SIGTERM.
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
@@ -11,6 +11,7 @@
 #include "engine/engine.h"
 #include "model/model.h"
 #include "server/http_server.h"
+#include "server/ollama_routes.h"
 #include "server/openai_routes.h"
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"
@@ -77,6 +78,7 @@ int run_serve(const ServeArgs& a) {
 
   add_service_routes(router, served);
   add_openai_routes(router, served);
+  add_ollama_routes(router, served);
   std::printf("nagare: listening on %s (model %s)\n", server.url().c_str(), name.c_str());
   std::fflush(stdout);
   server.run();

@@ -1,5 +1,6 @@
 #include "server/http_session.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cstdio>
 
@@ -156,7 +157,14 @@ void HttpSession::after_response(bool close_connection) {
 
 void HttpSession::reject(int status, const std::string& message) {
   keep_alive_ = false;
-  HttpResponse res = router_.error(status, message);
+  // The error takes the shape of the API the request was for, when its header got that far.
+  std::string path;
+  if (parser_ && parser_->is_header_done()) {
+    const auto target = parser_->get().target();
+    path.assign(target.data(), target.size());
+    path.resize(std::min(path.find('?'), path.size()));
+  }
+  HttpResponse res = router_.error(status, message, "", path);
   full_ = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(status), 11);
   set_fields(*full_, res);
   full_->body() = std::move(res.body);

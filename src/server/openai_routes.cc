@@ -4,25 +4,10 @@
 
 #include "api/api_error.h"
 #include "api/completion_job.h"
+#include "server/job_source.h"
 
 namespace nagare {
 namespace {
-
-// Adapts a CompletionJob to the session's ResponseSource.
-class JobSource : public ResponseSource {
- public:
-  explicit JobSource(std::unique_ptr<CompletionJob> job) : job_(std::move(job)) {}
-  void start(std::function<void()> wake) override {
-    job_->set_notify(wake);
-    wake();  // tokens may have arrived before the notify was set
-  }
-  bool poll(std::string& out) override { return job_->poll(out); }
-  void cancel() override { job_->cancel(); }
-  int status() const override { return job_->status(); }
-
- private:
-  std::unique_ptr<CompletionJob> job_;
-};
 
 HttpResponse run_job(const ServedModel& model, OpenAiRequest request) {
   auto job = std::make_unique<CompletionJob>(model, std::move(request));
@@ -34,7 +19,7 @@ HttpResponse run_job(const ServedModel& model, OpenAiRequest request) {
     res.headers.emplace_back("Cache-Control", "no-cache");
     res.headers.emplace_back("X-Accel-Buffering", "no");  // proxies must not hold the stream back
   }
-  res.source = std::make_shared<JobSource>(std::move(job));
+  res.source = std::make_shared<JobSource<CompletionJob>>(std::move(job));
   return res;
 }
 
@@ -56,6 +41,10 @@ Json stats_json(const EngineStats& s) {
 }  // namespace
 
 void add_openai_routes(Router& router, const ServedModel& model) {
+  // OpenAI's error shape on its paths, and on every path no other API claims.
+  auto openai_error = [](const ApiError& e) { return HttpResponse::json(e.status(), to_wire(error_json(e))); };
+  router.set_error_formatter("", openai_error);
+  router.set_error_formatter("/v1/", openai_error);
   router.add("POST", "/v1/chat/completions", [&model](const HttpRequest& req) {
     return run_job(model, parse_chat_request(parse_json_body(req.body)));
   });

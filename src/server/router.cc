@@ -13,10 +13,34 @@ std::string_view HttpRequest::header(std::string_view name) const {
   return {};
 }
 
-Router::Router() {
-  error_ = [](int status, const std::string& message, const std::string& code) {
-    return HttpResponse::json(status, to_wire(error_json(message, error_type_for_status(status), "", code)));
-  };
+Router::Router() = default;
+
+void Router::set_error_formatter(std::string path_prefix, ErrorFormatter formatter) {
+  for (auto& [prefix, f] : formatters_)
+    if (prefix == path_prefix) {
+      f = std::move(formatter);
+      return;
+    }
+  formatters_.emplace_back(std::move(path_prefix), std::move(formatter));
+}
+
+HttpResponse Router::error(const ApiError& e, std::string_view path) const {
+  const ErrorFormatter* best = nullptr;
+  size_t best_len = 0;
+  for (const auto& [prefix, f] : formatters_)
+    if (path.substr(0, prefix.size()) == prefix && (best == nullptr || prefix.size() > best_len)) {
+      best = &f;
+      best_len = prefix.size();
+    }
+  if (best != nullptr) return (*best)(e);
+  nlohmann::ordered_json body;
+  body["error"]["message"] = e.what();
+  body["error"]["code"] = e.code().empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(e.code());
+  return HttpResponse::json(e.status(), to_wire(body));
+}
+
+HttpResponse Router::error(int status, const std::string& message, const std::string& code, std::string_view path) const {
+  return error(ApiError(status, message, error_type_for_status(status), "", code), path);
 }
 
 void Router::add(std::string method, std::string path, Handler handler) {
@@ -53,11 +77,11 @@ HttpResponse Router::route(const HttpRequest& request) const {
   if (path_known) {
     HttpResponse res = error(405, "Method " + request.method + " is not allowed for " + request.path +
                                       " (allowed: " + allowed + ")",
-                             "method_not_allowed");
+                             "method_not_allowed", request.path);
     res.headers.emplace_back("Allow", allowed);
     return res;
   }
-  return error(404, "Unknown route " + request.method + " " + request.path, "not_found");
+  return error(404, "Unknown route " + request.method + " " + request.path, "not_found", request.path);
 }
 
 HttpResponse Router::handle(const HttpRequest& request) const {
@@ -66,13 +90,13 @@ HttpResponse Router::handle(const HttpRequest& request) const {
       if (auto res = m(request)) return std::move(*res);
     return route(request);
   } catch (const ApiError& e) {
-    return HttpResponse::json(e.status(), to_wire(error_json(e)));
+    return error(e, request.path);
   } catch (const Error& e) {
-    return HttpResponse::json(400, to_wire(error_json(e.what(), "invalid_request_error")));
+    return error(ApiError::invalid(e.what()), request.path);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "nagare: internal error on %s %s: %s\n", request.method.c_str(),
                  request.path.c_str(), e.what());
-    return error(500, std::string("internal error: ") + e.what());
+    return error(500, std::string("internal error: ") + e.what(), "", request.path);
   }
 }
 

@@ -1,13 +1,18 @@
 // Router: (method, path) -> handler, with prefix routes ("/v1/models/") and middleware that runs
 // before routing (auth, metrics, ... plug in here). Unknown paths give 404, known paths with
-// another method 405; a handler's ApiError becomes its status and OpenAI error shape.
+// another method 405. Protocol-neutral: each API registers an error formatter for its paths
+// ("/v1/" OpenAI's nested object, "/api/" Ollama's {"error": "..."}), which turns a typed
+// ApiError (a handler's, or the router's own 404/405/500) into that API's error shape.
 #pragma once
 
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
+#include "api/api_error.h"
 #include "server/http_types.h"
 
 namespace nagare {
@@ -15,8 +20,8 @@ namespace nagare {
 using Handler = std::function<HttpResponse(const HttpRequest&)>;
 // Returns a response to answer the request itself (e.g. 401), or nullopt to pass it on.
 using Middleware = std::function<std::optional<HttpResponse>(const HttpRequest&)>;
-// Builds an error response for a status and message (404, 405, 500...); OpenAI's shape by default.
-using ErrorFormatter = std::function<HttpResponse(int status, const std::string& message, const std::string& code)>;
+// Builds an error response in one API's shape from a typed error (status, message, param, code).
+using ErrorFormatter = std::function<HttpResponse(const ApiError& error)>;
 
 class Router {
  public:
@@ -26,13 +31,16 @@ class Router {
   // win over prefixes.
   void add_prefix(std::string method, std::string prefix, Handler handler);
   void use(Middleware middleware);
-  void set_error_formatter(ErrorFormatter formatter) { error_ = std::move(formatter); }
+  // Errors on paths starting with `path_prefix` take this shape (the longest prefix wins; ""
+  // covers every other path). Without any: {"error": {"message", "code"}}.
+  void set_error_formatter(std::string path_prefix, ErrorFormatter formatter);
 
   // Never throws: exceptions from handlers become error responses.
   HttpResponse handle(const HttpRequest& request) const;
-  HttpResponse error(int status, const std::string& message, const std::string& code = "") const {
-    return error_(status, message, code);
-  }
+  // An error response (404, 405, 413, 500...) in the shape of the API that owns `path`.
+  HttpResponse error(int status, const std::string& message, const std::string& code = "",
+                     std::string_view path = "") const;
+  HttpResponse error(const ApiError& error, std::string_view path) const;
 
  private:
   struct Route {
@@ -44,7 +52,7 @@ class Router {
 
   std::vector<Route> routes_;
   std::vector<Middleware> middleware_;
-  ErrorFormatter error_;
+  std::vector<std::pair<std::string, ErrorFormatter>> formatters_;
 };
 
 }  // namespace nagare

@@ -1,0 +1,58 @@
+// OllamaJob: one /api/generate or /api/chat request in flight -- its engine request and the bytes
+// the client gets back: NDJSON objects as tokens arrive (Ollama's default), or one JSON object at
+// the end. Transport-agnostic, like CompletionJob: the server calls poll() when notified.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "api/ollama_request.h"
+#include "api/served_model.h"
+
+namespace nagare {
+
+class OllamaJob {
+ public:
+  // Builds the prompt (chat template unless raw) and submits it; throws ApiError (400) for a
+  // prompt the template or the engine rejects. `load_ns` is how long loading the model took for
+  // this request (0 when it was loaded already).
+  OllamaJob(const ServedModel& model, OllamaRequest request, int64_t load_ns = 0);
+  ~OllamaJob();  // cancels the engine request if it still runs
+  OllamaJob(const OllamaJob&) = delete;
+  OllamaJob& operator=(const OllamaJob&) = delete;
+
+  void set_notify(const std::function<void()>& notify);
+  // Streaming: appends the NDJSON lines ready now; otherwise the whole body once done. Returns
+  // true when the response is complete.
+  bool poll(std::string& out);
+  void cancel();
+
+  bool streaming() const { return request_.stream; }
+  int status() const { return status_; }
+
+ private:
+  Json chunk(const std::string& text) const;  // one NDJSON object carrying new text
+  Json final_object(const std::string& text);  // done: true, with counts and durations
+
+  const ServedModel& model_;
+  OllamaRequest request_;
+  std::string name_;  // as the client wrote it ("smollm2:latest")
+  std::chrono::steady_clock::time_point start_;
+  int64_t load_ns_;
+  std::vector<int32_t> prompt_;
+  std::shared_ptr<RequestStream> stream_;
+  std::vector<TokenEvent> scratch_;
+  std::vector<int32_t> generated_;
+  std::string text_;  // non-streaming: the whole answer
+  bool complete_ = false;
+  int status_ = 200;
+};
+
+// "2026-12-06T01:02:03.123456789Z": Ollama's created_at (RFC 3339, UTC, nanoseconds).
+std::string rfc3339_now();
+
+}  // namespace nagare
