@@ -16,6 +16,21 @@ ApiError ApiError::context_length(std::string message, std::string param) {
                   "context_length_exceeded");
 }
 
+ApiError ApiError::from_engine(const RequestError& e, const std::string& prompt_param) {
+  const std::string& param = e.field() == "prompt" ? prompt_param : e.field();
+  if (e.kind() != RequestError::Kind::kContextLength) return invalid(e.what(), param);
+  const std::string head = "This model's maximum context length is " + std::to_string(e.n_ctx()) + " tokens. ";
+  const std::string p = std::to_string(e.prompt_tokens()), out = std::to_string(e.output_tokens());
+  if (e.output_requested())
+    return context_length(head + "However, you requested " + std::to_string(e.prompt_tokens() + e.output_tokens()) +
+                              " tokens (" + p + " in the " + param + ", " + out + " for the completion). Please reduce the length of the " +
+                              param + " or the completion.",
+                          param);
+  return context_length(head + "However, your " + param + " resulted in " + p + " tokens, which leaves no room for " + out +
+                            " new token(s). Please reduce the length of the " + param + ".",
+                        param);
+}
+
 nlohmann::ordered_json error_json(const std::string& message, const std::string& type,
                                   const std::string& param, const std::string& code) {
   nlohmann::ordered_json e;

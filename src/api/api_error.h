@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "engine/request_error.h"
 #include "util/error.h"
 
 namespace nagare {
@@ -29,6 +30,10 @@ class ApiError : public Error {
   static ApiError model_not_found(const std::string& model);
   // 400 context_length_exceeded; param is "messages" or "prompt".
   static ApiError context_length(std::string message, std::string param);
+  // The engine's refusal in OpenAI's terms: context_length_exceeded with OpenAI's wording, or
+  // invalid_request_error naming the field. `prompt_param` ("messages" or "prompt") stands for
+  // the engine's "prompt".
+  static ApiError from_engine(const RequestError& e, const std::string& prompt_param);
 
  private:
   int status_;

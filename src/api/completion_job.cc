@@ -28,11 +28,12 @@ void CompletionJob::submit() {
     g.prompt = prompts_[c.prompt];
     g.top_logprobs = request_.logprobs;
     if (request_.seeded) g.sampling.seed += static_cast<uint64_t>(c.index);
+    g.max_tokens_must_fit = true;  // OpenAI refuses a max_tokens the context cannot hold
     try {
       c.stream = model_.engine().submit(std::move(g));
-    } catch (const Error& e) {
+    } catch (const RequestError& e) {
       cancel();
-      throw ApiError::invalid(e.what());
+      throw ApiError::from_engine(e, request_.endpoint == Endpoint::kChat ? "messages" : "prompt");
     }
   }
   remaining_ = choices_.size();

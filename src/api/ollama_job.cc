@@ -75,8 +75,9 @@ OllamaJob::OllamaJob(const ServedModel& model, OllamaRequest request, int64_t lo
   }
   try {
     stream_ = model_.engine().submit(std::move(g));
-  } catch (const Error& e) {
-    throw ApiError::invalid(e.what(), request_.endpoint == OllamaEndpoint::kChat ? "messages" : "prompt");
+  } catch (const RequestError& e) {
+    throw ApiError::invalid(e.what(), e.field() != "prompt" ? e.field()
+                                      : request_.endpoint == OllamaEndpoint::kChat ? "messages" : "prompt");
   }
 }
 

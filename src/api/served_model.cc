@@ -8,7 +8,7 @@ ServedModel::ServedModel(std::string name, Engine& engine, int64_t created)
     : name_(std::move(name)),
       engine_(engine),
       chat_(engine.model().file(), engine.tokenizer()),
-      prompts_(chat_, engine.tokenizer(), engine.options().n_ctx),
+      prompts_(chat_, engine.tokenizer()),
       created_(created) {}
 
 void ServedModel::check_model(const std::string& requested) const {

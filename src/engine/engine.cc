@@ -336,18 +336,29 @@ Engine::Engine(std::unique_ptr<Model> model, std::unique_ptr<Tokenizer> tokenize
 Engine::~Engine() = default;
 
 std::shared_ptr<RequestStream> Engine::submit(GenerateRequest request) {
+  using Kind = RequestError::Kind;
   const int32_t n_ctx = impl_->options.n_ctx;
   const int32_t n_prompt = int32_t(request.prompt.size());
-  if (n_prompt == 0) throw Error("the prompt is empty");
+  const int32_t n_vocab = impl_->model->config().n_vocab;
+  if (n_prompt == 0) throw RequestError(Kind::kInvalid, "prompt", "the prompt is empty");
   for (int32_t t : request.prompt)
-    if (t < 0 || t >= impl_->model->config().n_vocab) throw Error("prompt token id " + std::to_string(t) + " is outside the vocabulary");
-  if (n_prompt + std::max(1, request.min_tokens) > n_ctx)
-    throw Error("the prompt is " + std::to_string(n_prompt) + " tokens long" +
-                (request.min_tokens > 1 ? " (plus min_tokens " + std::to_string(request.min_tokens) + ")" : std::string()) +
-                ", more than this model's context of " + std::to_string(n_ctx) + " tokens allows");
-  if (request.top_logprobs > 20) throw Error("top_logprobs must be at most 20");
-  request.sampling.validate();
-  if (request.min_tokens < 0) throw Error("min_tokens must not be negative");
+    if (t < 0 || t >= n_vocab)
+      throw RequestError(Kind::kInvalid, "prompt",
+                         "prompt token id " + std::to_string(t) + " is outside the vocabulary (0.." + std::to_string(n_vocab - 1) + ")");
+  if (request.min_tokens < 0) throw RequestError(Kind::kInvalid, "min_tokens", "min_tokens must not be negative");
+  // The output that must fit: at least one token (and min_tokens), and all of max_tokens where
+  // the API asks for that rule (OpenAI's); otherwise output just stops at the context's end.
+  const bool whole_max = request.max_tokens_must_fit && request.max_tokens > 0;
+  const int32_t need = std::max({1, request.min_tokens, whole_max ? request.max_tokens : 0});
+  if (int64_t(n_prompt) + need > n_ctx) throw RequestError::context_length(n_ctx, n_prompt, need, whole_max && need == request.max_tokens);
+  if (request.top_logprobs > 20) throw RequestError(Kind::kInvalid, "top_logprobs", "top_logprobs must be at most 20");
+  try {
+    request.sampling.validate();
+  } catch (const RequestError&) {
+    throw;
+  } catch (const Error& e) {
+    throw RequestError(Kind::kInvalid, "", e.what());
+  }
 
   auto stream = std::make_shared<RequestStream>();
   auto seq = std::make_unique<Sequence>(std::move(request), stream, impl_->model->config().n_vocab);

@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "engine/request.h"
+#include "engine/request_error.h"
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
 
@@ -42,8 +43,10 @@ class Engine {
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
-  // Queues a request (first come, first served). Throws Error for a request that can never run:
-  // empty prompt, prompt + min output beyond n_ctx, bad sampling parameters.
+  // Queues a request (first come, first served). Throws RequestError for a request that can
+  // never run: an empty prompt, a token outside the vocabulary, a prompt and the output it needs
+  // (one token, min_tokens, max_tokens when max_tokens_must_fit) beyond n_ctx, bad sampling
+  // parameters. The one place a request's limits are checked.
   std::shared_ptr<RequestStream> submit(GenerateRequest request);
 
   EngineStats stats() const;

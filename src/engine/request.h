@@ -26,6 +26,9 @@ struct GenerateRequest {
   bool ignore_eos = false;             // vLLM's benchmark flag: run to max_tokens
   std::vector<std::string> stop;       // stop strings (not included in the output)
   int32_t top_logprobs = -1;           // -1: no logprobs; 0..20: logprob of the chosen token plus that many alternatives
+  // OpenAI's rule: the prompt plus all of max_tokens must fit the context, or the request is
+  // refused; without it (Ollama's rule) output stops at the context's end with "length".
+  bool max_tokens_must_fit = false;
 };
 
 enum class FinishReason { kNone, kStop, kLength, kCancelled, kError };

@@ -1,5 +1,6 @@
 // PromptBuilder on the real test models: chat template choice (the GGUF's, else the built-in),
-// special tokens parsed, BOS added once, token-id prompts checked, and context_length_exceeded.
+// special tokens parsed, BOS added once, token-id prompts passed through; and the engine's
+// refusals (RequestError) in OpenAI's terms: context_length_exceeded with its wording.
 #include <gtest/gtest.h>
 
 #include "api/api_error.h"
@@ -32,9 +33,7 @@ const Loaded& gemma() {
   return l;
 }
 
-PromptBuilder builder(const Loaded& l, int32_t n_ctx = 4096) {
-  return PromptBuilder(*l.chat, *l.tokenizer, n_ctx);
-}
+PromptBuilder builder(const Loaded& l) { return PromptBuilder(*l.chat, *l.tokenizer); }
 
 OpenAiRequest chat(const std::string& user) {
   return parse_chat_request({{"messages", {{{"role", "user"}, {"content", user}}}}});
@@ -99,48 +98,38 @@ TEST(PromptBuilder, CompletionPromptsFollowTheVocabsBosRule) {
   EXPECT_EQ(s[1].front(), *smol().tokenizer->find_token("<|im_start|>"));
 }
 
-TEST(PromptBuilder, TokenIdPromptsPassThroughOrAreRejected) {
+TEST(PromptBuilder, TokenIdPromptsPassThrough) {
+  // The engine checks them against the vocabulary when they are submitted.
   PromptBuilder b = builder(smol());
   const int32_t n_vocab = smol().tokenizer->vocab_size();
   EXPECT_EQ(b.prompt_tokens(completion({{5, 6, 7}, {n_vocab - 1}})),
             (std::vector<std::vector<int32_t>>{{5, 6, 7}, {n_vocab - 1}}));
-  ApiError e = error_of([&] { b.prompt_tokens(completion({1, n_vocab})); });
-  EXPECT_EQ(e.status(), 400);
-  EXPECT_EQ(e.param(), "prompt");
-  EXPECT_NE(std::string(e.what()).find(std::to_string(n_vocab)), std::string::npos);
 }
 
-TEST(PromptBuilder, EmptyPromptIsRejected) {
-  ApiError e = error_of([&] { builder(smol()).prompt_tokens(completion("")); });
-  EXPECT_EQ(e.status(), 400);
-  EXPECT_EQ(e.param(), "prompt");
-}
-
-TEST(PromptBuilder, ContextLengthExceeded) {
-  PromptBuilder b = builder(smol(), 64);
-  std::vector<int32_t> ids(64, 100);
-  // 64 tokens leave no room in a 64-token context; 63 leave one.
-  ApiError e = error_of([&] { b.prompt_tokens(completion(ids, {{"max_tokens", nullptr}})); });
+TEST(ApiErrorFromEngine, ContextLengthInOpenAisWords) {
+  // A max_tokens that does not fit: what was requested, split into prompt and completion.
+  ApiError e = ApiError::from_engine(RequestError::context_length(64, 60, 10, true), "messages");
   EXPECT_EQ(e.status(), 400);
   EXPECT_EQ(e.code(), "context_length_exceeded");
-  EXPECT_EQ(e.param(), "prompt");
-  EXPECT_NE(std::string(e.what()).find("maximum context length is 64"), std::string::npos) << e.what();
-  ids.resize(63);
-  EXPECT_NO_THROW(b.prompt_tokens(completion(ids, {{"max_tokens", 1}})));
-  EXPECT_EQ(error_of([&] { b.prompt_tokens(completion(ids, {{"max_tokens", 2}})); }).code(), "context_length_exceeded");
-  ids.resize(60);
-  EXPECT_EQ(error_of([&] { b.prompt_tokens(completion(ids, {{"max_tokens", 10}})); }).code(), "context_length_exceeded");
-  GenerateRequest g;  // no max_tokens: min_tokens still has to fit
-  g.min_tokens = 5;
-  EXPECT_EQ(error_of([&] { b.check_fits(60, g, "messages"); }).param(), "messages");
-  g.min_tokens = 4;
-  EXPECT_NO_THROW(b.check_fits(60, g, "messages"));
+  EXPECT_EQ(e.param(), "messages");
+  EXPECT_EQ(std::string(e.what()),
+            "This model's maximum context length is 64 tokens. However, you requested 70 tokens (60 in the messages, "
+            "10 for the completion). Please reduce the length of the messages or the completion.");
+  // No max_tokens: the prompt leaves no room for the least output.
+  ApiError f = ApiError::from_engine(RequestError::context_length(64, 64, 1, false), "prompt");
+  EXPECT_EQ(f.param(), "prompt");
+  EXPECT_EQ(std::string(f.what()),
+            "This model's maximum context length is 64 tokens. However, your prompt resulted in 64 tokens, which "
+            "leaves no room for 1 new token(s). Please reduce the length of the prompt.");
+}
 
-  std::string long_text;
-  for (int i = 0; i < 100; ++i) long_text += "hello ";
-  ApiError c = error_of([&] { b.prompt_tokens(chat(long_text)); });
-  EXPECT_EQ(c.code(), "context_length_exceeded");
-  EXPECT_EQ(c.param(), "messages");
+TEST(ApiErrorFromEngine, InvalidValuesNameTheirField) {
+  ApiError e = ApiError::from_engine(RequestError(RequestError::Kind::kInvalid, "prompt", "the prompt is empty"), "messages");
+  EXPECT_EQ(e.status(), 400);
+  EXPECT_EQ(e.param(), "messages");
+  EXPECT_EQ(e.code(), "");
+  EXPECT_EQ(ApiError::from_engine(RequestError(RequestError::Kind::kInvalid, "top_logprobs", "x"), "prompt").param(),
+            "top_logprobs");
 }
 
 TEST(PromptBuilder, TemplateErrorsAre400OnMessages) {

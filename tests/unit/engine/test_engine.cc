@@ -193,29 +193,64 @@ TEST(Engine, StopStringsAndEndOfGeneration) {
   EXPECT_EQ(c.text.find("<|im_end|>"), std::string::npos);
 }
 
+// The engine is the one place a request's limits are checked: each refusal is a RequestError
+// whose kind and field the APIs translate.
+RequestError refusal(Engine& e, GenerateRequest r) {
+  try {
+    e.submit(std::move(r));
+  } catch (const RequestError& err) {
+    return err;
+  }
+  ADD_FAILURE() << "the engine accepted the request";
+  return RequestError(RequestError::Kind::kInvalid, "", "");
+}
+
 TEST(Engine, RejectsRequestsThatCanNeverRun) {
   EngineOptions o;
   o.n_ctx = 32;
   o.threads = 1;
   auto e = make_engine(o);
-  GenerateRequest empty;
-  EXPECT_THROW(e->submit(empty), Error);
-  GenerateRequest long_prompt;
-  long_prompt.prompt.assign(40, 1);
-  try {
-    e->submit(long_prompt);
-    FAIL() << "expected an error";
-  } catch (const Error& err) {
-    EXPECT_NE(std::string(err.what()).find("context"), std::string::npos) << err.what();
-  }
+  using Kind = RequestError::Kind;
+  RequestError empty = refusal(*e, GenerateRequest{});
+  EXPECT_EQ(empty.kind(), Kind::kInvalid);
+  EXPECT_EQ(empty.field(), "prompt");
   GenerateRequest bad_token;
   bad_token.prompt = {1, 999999};
-  EXPECT_THROW(e->submit(bad_token), Error);
+  EXPECT_EQ(refusal(*e, bad_token).field(), "prompt");
   GenerateRequest bad_temp;
   bad_temp.prompt = {1, 2};
   bad_temp.sampling.temperature = -1;
-  EXPECT_THROW(e->submit(bad_temp), Error);
-  // max_tokens beyond the context ends with "length" at the context's end.
+  EXPECT_EQ(refusal(*e, bad_temp).kind(), Kind::kInvalid);
+  GenerateRequest bad_top;
+  bad_top.prompt = {1, 2};
+  bad_top.top_logprobs = 21;
+  EXPECT_EQ(refusal(*e, bad_top).field(), "top_logprobs");
+
+  // 32 tokens leave no room in a 32-token context; 31 leave one.
+  GenerateRequest full;
+  full.prompt.assign(32, 1);
+  RequestError c = refusal(*e, full);
+  EXPECT_EQ(c.kind(), Kind::kContextLength);
+  EXPECT_EQ(c.n_ctx(), 32);
+  EXPECT_EQ(c.prompt_tokens(), 32);
+  EXPECT_EQ(c.output_tokens(), 1);
+  EXPECT_FALSE(c.output_requested());
+  // min_tokens must fit; max_tokens only under OpenAI's rule (max_tokens_must_fit).
+  GenerateRequest r;
+  r.prompt.assign(28, 1);
+  r.min_tokens = 5;
+  EXPECT_EQ(refusal(*e, r).output_tokens(), 5);
+  r.min_tokens = 0;
+  r.max_tokens = 5;
+  r.max_tokens_must_fit = true;
+  RequestError m = refusal(*e, r);
+  EXPECT_EQ(m.kind(), Kind::kContextLength);
+  EXPECT_EQ(m.output_tokens(), 5);
+  EXPECT_TRUE(m.output_requested());
+  r.max_tokens = 4;
+  EXPECT_NO_THROW(collect(*e->submit(r)));
+
+  // Otherwise max_tokens beyond the context ends with "length" at the context's end.
   GenerateRequest fill;
   fill.prompt = e->tokenizer().encode("Count: 1 2 3", true, false);
   fill.sampling.temperature = 0;
