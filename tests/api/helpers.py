@@ -1,7 +1,10 @@
-"""Small helpers shared by the API tests: raw SSE parsing and request bodies."""
+"""Small helpers shared by the API tests: raw SSE parsing, request bodies, sampling the engine's
+running count, and held streams (requests known to be running while a test does something)."""
 import json
 import threading
 import time
+
+import httpx
 
 
 def parse_sse(raw: str):
@@ -54,3 +57,62 @@ def read_http_response(f):
         headers[name.strip().lower()] = value.strip()
     body = f.read(int(headers.get("content-length", 0)))
     return status, headers, body
+
+
+class Hold:
+    """Chat streams that keep running in the engine until the test closes them: ignore_eos and
+    no max_tokens, so each runs until the context is full (about a thousand steps at the test
+    context). While they are open they are known to be running -- an overlap that is a fact, not
+    a race -- and closing them cancels them (the client hangs up). `prompts` gives one stream
+    each; every third is sampled (seeded) rather than greedy, so the batch mixes samplers."""
+
+    def __init__(self, server, prompts):
+        self.server, self.prompts = server, list(prompts)
+        self._client = httpx.Client(base_url=server.url, timeout=600,
+                                    limits=httpx.Limits(max_connections=len(self.prompts) + 1))
+        self._streams = []
+
+    def __enter__(self):
+        base = self.server.stats()
+        try:
+            for i, p in enumerate(self.prompts):
+                body = chat_body(p, stream=True, ignore_eos=True, temperature=0.9 if i % 3 == 2 else 0, seed=i)
+                cm = self._client.stream("POST", "/v1/chat/completions", json=body)
+                r = cm.__enter__()
+                self._streams.append((cm, r.iter_lines()))
+                assert r.status_code == 200, r.read()
+            # Each has produced a token, and none can finish before the context is full.
+            for _, lines in self._streams:
+                while not _has_content(next(lines)):
+                    pass
+            self.stats = self.server.wait_for(
+                lambda s: s["running"] == base["running"] + len(self.prompts) and s["waiting"] == 0,
+                what=f"the {len(self.prompts)} held streams to be running")
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def assert_still_running(self, stats):
+        """Every held stream is running in `stats` (taken when nothing else runs) and none was
+        preempted since they started: each was running throughout."""
+        assert stats["running"] == len(self.prompts) and stats["waiting"] == 0, \
+            f"the held streams are not all running any more: {stats}"
+        assert stats["preemptions"] == self.stats["preemptions"], f"a held stream was preempted: {stats}"
+
+    def close(self):
+        # Leaving a stream mid-body closes its connection, which cancels the request.
+        for cm, _ in self._streams:
+            cm.__exit__(None, None, None)
+        self._streams.clear()
+        self._client.close()
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _has_content(line):
+    if not line.startswith("data: ") or line == "data: [DONE]":
+        return False
+    choices = json.loads(line[len("data: "):])["choices"]
+    return bool(choices and choices[0]["delta"].get("content"))

@@ -3,11 +3,12 @@ streams (role chunk, deltas, finish chunk, include_usage, [DONE]), n, stop, seed
 import re
 
 import openai
-import pytest
 
 from helpers import chat_body, parse_sse
 
 MESSAGES = [{"role": "user", "content": "What is the capital of France?"}]
+# Many likely answers, so that two samples differ (MESSAGES has one answer most samples agree on).
+OPEN_ENDED = [{"role": "user", "content": "Write a random sequence of words."}]
 
 
 def greedy(client, model_name, messages=MESSAGES, **kw):
@@ -104,14 +105,18 @@ def test_raw_sse_framing(http):
 
 
 def test_n_choices(client, model_name):
-    r = client.chat.completions.create(model=model_name, messages=MESSAGES, n=2, max_tokens=8,
-                                       temperature=1.0, seed=7)
+    def sample(n, seed):
+        return client.chat.completions.create(model=model_name, messages=OPEN_ENDED, n=n, max_tokens=8,
+                                              temperature=1.0, seed=seed, extra_body={"ignore_eos": True})
+    r = sample(2, 7)
     assert [c.index for c in r.choices] == [0, 1]
-    assert all(c.message.content is not None for c in r.choices)
-    assert 2 <= r.usage.completion_tokens <= 16
+    assert r.usage.completion_tokens == 16
+    texts = [c.message.content for c in r.choices]
+    assert texts[0] != texts[1], "two sampled choices came out the same: they share one random stream"
+    # Choice i is drawn with seed + i, reproducibly.
+    assert texts == [sample(1, 7).choices[0].message.content, sample(1, 8).choices[0].message.content]
     # The prompt counts once, however many choices.
-    single = greedy(client, model_name, max_tokens=1)
-    assert r.usage.prompt_tokens == single.usage.prompt_tokens
+    assert r.usage.prompt_tokens == sample(1, 7).usage.prompt_tokens
 
 
 def test_n_choices_streaming(client, model_name):
@@ -145,13 +150,13 @@ def test_stop_string_cuts_the_output(client, model_name):
 def test_seed_reproducible_with_temperature(client, model_name):
     def sample(seed):
         return client.chat.completions.create(
-            model=model_name, messages=MESSAGES, temperature=1.0, seed=seed, max_tokens=12,
+            model=model_name, messages=OPEN_ENDED, temperature=1.0, seed=seed, max_tokens=12,
             extra_body={"ignore_eos": True}).choices[0].message.content
 
     a, b = sample(1234), sample(1234)
     assert a == b
-    others = {sample(s) for s in (1, 2)}
-    assert len(others | {a}) > 1, "different seeds gave the same text every time"
+    texts = {a, sample(1), sample(2)}
+    assert len(texts) == 3, f"different seeds gave the same text: {texts}"
 
 
 def test_logprobs(client, model_name):
@@ -167,28 +172,39 @@ def test_logprobs(client, model_name):
         assert lps == sorted(lps, reverse=True)
         # Greedy without penalties picks the most likely token.
         assert t.top_logprobs[0].token == t.token
-        assert t.top_logprobs[0].logprob == pytest.approx(t.logprob, abs=1e-6)
+        assert t.top_logprobs[0].logprob == t.logprob
     r0 = greedy(client, model_name, max_tokens=3, logprobs=True)
     assert all(t.top_logprobs == [] for t in r0.choices[0].logprobs.content)
 
 
 def test_logprobs_streaming(client, model_name):
-    chunks = list(greedy(client, model_name, max_tokens=6, logprobs=True, top_logprobs=2, stream=True,
-                         extra_body={"ignore_eos": True}))
+    kw = dict(max_tokens=6, logprobs=True, top_logprobs=2, extra_body={"ignore_eos": True})
+    chunks = list(greedy(client, model_name, stream=True, **kw))
     entries = [t for c in chunks if c.choices and c.choices[0].logprobs for t in c.choices[0].logprobs.content]
     assert len(entries) == 6
     assert all(len(t.top_logprobs) == 2 for t in entries)
+    # The same entries, to the bit, as the whole body's.
+    body = greedy(client, model_name, **kw).choices[0].logprobs.content
+    assert [t.model_dump() for t in entries] == [t.model_dump() for t in body]
 
 
 def test_content_parts_and_roles(client, model_name):
     parts = [{"type": "text", "text": "What is the capital"}, {"type": "text", "text": "of France?"}]
-    r = client.chat.completions.create(
-        model=model_name, temperature=0, max_tokens=4,
-        messages=[{"role": "system", "content": "Answer briefly."},
-                  {"role": "user", "content": "Hi"},
-                  {"role": "assistant", "content": "Hello!"},
-                  {"role": "user", "content": parts}])
-    assert r.choices[0].message.content is not None
+    history = [{"role": "system", "content": "Answer briefly."},
+               {"role": "user", "content": "Hi"},
+               {"role": "assistant", "content": "Hello!"}]
+
+    def ask(messages):
+        return client.chat.completions.create(model=model_name, temperature=0, max_tokens=6, messages=messages,
+                                              extra_body={"ignore_eos": True})
+    r = ask(history + [{"role": "user", "content": parts}])
+    # Parts are the text joined by newlines: the same prompt, token for token, as that string.
+    plain = ask(history + [{"role": "user", "content": "What is the capital\nof France?"}])
+    assert r.usage.prompt_tokens == plain.usage.prompt_tokens
+    assert r.choices[0].message.content == plain.choices[0].message.content
+    # The earlier turns are in the prompt as well: a longer system message, a longer prompt.
+    longer = [{"role": "system", "content": "Answer briefly, in plain words."}] + history[1:]
+    assert ask(longer + [{"role": "user", "content": parts}]).usage.prompt_tokens > r.usage.prompt_tokens
 
 
 def test_model_may_be_omitted(http):

@@ -1,8 +1,14 @@
-"""Load: 32 concurrent requests all succeed; batch invariance -- a greedy request's output is
-byte-identical alone and among 31 concurrent requests with other prompts."""
+"""Load: 32 concurrent requests all succeed; batch invariance -- a request's output, down to its
+logprobs as exact floats, is the same alone and inside a mixed batch (other prompts decoding,
+others prefilling and finishing around it), and the same again when its prompt comes from the
+prefix cache."""
 import asyncio
 
-from helpers import MaxRunning
+import httpx
+import pytest
+
+from conftest import REQUEST_TIMEOUT_S, running_server
+from helpers import Hold
 
 PROMPTS = [
     "Write a haiku about autumn.", "List three colors.", "What is 7 times 8?", "Name a famous painter.",
@@ -16,7 +22,36 @@ PROMPTS = [
     "Write one word that rhymes with tree.", "What is H2O?", "Name a bird that cannot fly.",
     "Why do leaves fall?", "What is a verb?", "Describe a sunset briefly.",
 ]
-TARGET = [{"role": "user", "content": "Tell me a short story about a brave little robot."}]
+# The requests whose output is compared: one greedy, one sampled with a seed. Both report the
+# logprob of every token and of its five best alternatives.
+TARGETS = {
+    "greedy": {"messages": [{"role": "user", "content": "Tell me a short story about a brave little robot."}],
+               "temperature": 0},
+    "seeded": {"messages": [{"role": "user", "content": "Invent a name for a new kind of fruit."}],
+               "temperature": 0.8, "seed": 1234},
+}
+TARGET_TOKENS = 32
+N_HELD = 16   # sequences decoding throughout the crowded run
+N_CHURN = 14  # short requests arriving with the targets: prefilling and finishing around them
+
+
+def target_body(name):
+    return {"model": "smollm2-test", "max_tokens": TARGET_TOKENS, "ignore_eos": True, "logprobs": True,
+            "top_logprobs": 5, **TARGETS[name]}
+
+
+def post(server, body):
+    r = httpx.post(f"{server.url}/v1/chat/completions", json=body, timeout=REQUEST_TIMEOUT_S)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def output(response):
+    """What must not change: the text, and every token's logprob and top alternatives, as
+    parsed from the JSON (Python floats: exact, no tolerance)."""
+    c = response["choices"][0]
+    assert response["usage"]["completion_tokens"] == TARGET_TOKENS and c["finish_reason"] == "length"
+    return c["message"]["content"], c["logprobs"]["content"]
 
 
 def test_32_concurrent_requests_all_succeed(server, async_client_factory, model_name):
@@ -35,44 +70,83 @@ def test_32_concurrent_requests_all_succeed(server, async_client_factory, model_
         finally:
             await client.close()
 
-    with MaxRunning(server) as seen:
-        results = asyncio.run(main())
+    before = server.wait_idle()
+    results = asyncio.run(main())
+    after = server.wait_idle()
     assert len(results) == 32
     for text, finish in results:
         assert finish in ("stop", "length")
         assert text is not None
-    assert seen.max > 1, "the requests never ran together"
-    server.wait_idle()
+    # Counters, not samples: one at a time, every step would give at most one token.
+    steps = after["steps"] - before["steps"]
+    tokens = after["generated_tokens"] - before["generated_tokens"]
+    assert tokens > steps, f"{tokens} tokens in {steps} steps: the requests never ran together"
 
 
-def test_batch_invariance(server, client, async_client_factory, model_name):
-    kw = dict(model=model_name, temperature=0, max_tokens=32, extra_body={"ignore_eos": True})
+@pytest.fixture(scope="module")
+def uncached_server():
+    # No prefix cache: every run of a target computes its whole prompt, so the crowded run really
+    # prefills it in a batch with other sequences.
+    with running_server("--no-prefix-cache") as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def alone(uncached_server):
+    """Each target run on its own: nothing else generated a token meanwhile."""
+    out = {}
+    for name in TARGETS:
+        before = uncached_server.wait_idle()
+        r = post(uncached_server, target_body(name))
+        after = uncached_server.wait_idle()
+        assert after["generated_tokens"] - before["generated_tokens"] == TARGET_TOKENS, "not alone"
+        out[name] = output(r)
+    return out
+
+
+def test_batch_invariance_of_logprobs(uncached_server, alone):
+    server = uncached_server
     server.wait_idle()
-    alone = client.chat.completions.create(messages=TARGET, **kw).choices[0].message.content
 
     async def crowd():
-        aclient = async_client_factory()
-        async def other(i, prompt):
-            # Other prompts, other lengths, some sampled: a mixed batch around the target.
-            r = await aclient.chat.completions.create(
-                model=model_name, messages=[{"role": "user", "content": prompt}], max_tokens=24 + i % 17,
-                temperature=0 if i % 3 else 0.9, seed=i, extra_body={"ignore_eos": True})
-            return r.choices[0].message.content
-        async def target():
-            await asyncio.sleep(0.3)  # join a batch that is already decoding
-            r = await aclient.chat.completions.create(messages=TARGET, **kw)
-            return r.choices[0].message.content
-        try:
-            results = await asyncio.gather(target(), *(other(i, p) for i, p in enumerate(PROMPTS[:31])))
-            return results[0]
-        finally:
-            await aclient.close()
+        async with httpx.AsyncClient(base_url=server.url, timeout=REQUEST_TIMEOUT_S,
+                                     limits=httpx.Limits(max_connections=64)) as c:
+            async def send(body):
+                r = await c.post("/v1/chat/completions", json=body)
+                assert r.status_code == 200, r.text
+                return r.json()
+            churn = [{"model": "smollm2-test", "messages": [{"role": "user", "content": p}],
+                      "max_tokens": 3 + 5 * (i % 6), "ignore_eos": True, "temperature": 0 if i % 3 else 0.9,
+                      "seed": i} for i, p in enumerate(PROMPTS[N_HELD:N_HELD + N_CHURN])]
+            # Targets in the middle of the churn: sequences arrive before and after them.
+            bodies = churn[:N_CHURN // 2] + [target_body(n) for n in TARGETS] + churn[N_CHURN // 2:]
+            results = await asyncio.gather(*(send(b) for b in bodies))
+            return {n: results[N_CHURN // 2 + i] for i, n in enumerate(TARGETS)}
 
-    with MaxRunning(server) as seen:
-        among = asyncio.run(crowd())
-    assert seen.max >= 8, f"at most {seen.max} sequences ran at once: not a real batch"
-    assert among.encode() == alone.encode()
-    # And once more alone, now with its prompt in the prefix cache.
-    again = client.chat.completions.create(messages=TARGET, **kw).choices[0].message.content
-    assert again.encode() == alone.encode()
+    # The held streams run from before the targets arrive until after they (and the churn) have
+    # finished, without preemption: every step of the targets' prefill and decode was a batch
+    # with at least N_HELD other sequences in it.
+    with Hold(server, PROMPTS[:N_HELD]) as held:
+        crowded = asyncio.run(crowd())
+        # (A finished sequence may show in the stats a moment after its response arrived.)
+        held.assert_still_running(server.wait_for(lambda s: s["running"] <= N_HELD, what="the crowd to leave"))
     server.wait_idle()
+
+    for name in TARGETS:
+        text, logprobs = output(crowded[name])
+        assert text == alone[name][0], f"{name}: the text changed in a batch"
+        for i, (a, b) in enumerate(zip(logprobs, alone[name][1])):
+            assert a == b, f"{name}: token {i} differs alone and in a batch:\n  alone {b}\n  batch {a}"
+        assert logprobs == alone[name][1]
+
+
+def test_prefix_cache_hit_gives_the_same_logprobs(server, alone):
+    """On the prefix-caching server: the second run of a target finds its prompt in the cache
+    and computes only the rest; text and logprobs are those of the uncached run."""
+    for name in TARGETS:
+        server.wait_idle()
+        first = post(server, target_body(name))
+        second = post(server, target_body(name))
+        assert second["usage"]["prompt_tokens_details"]["cached_tokens"] > 0, "no prefix cache hit"
+        assert output(first) == alone[name], f"{name}: differs from the uncached server's run"
+        assert output(second) == alone[name], f"{name}: differs when the prompt comes from the cache"
