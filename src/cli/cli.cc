@@ -17,6 +17,11 @@ int cli_main(int argc, char** argv) {
   add_bench_model_command(app, action);
   add_serve_command(app, action);
   add_bench_command(app, action);
+  add_pull_command(app, action);
+  add_list_command(app, action);
+  add_rm_command(app, action);
+  add_cp_command(app, action);
+  add_create_command(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,21 +1,33 @@
-// `nagare run -m MODEL [-p PROMPT]`: one answer to a prompt, or an interactive chat, in the
-// terminal. Runs on the serving engine, so a chat's earlier turns come from the prefix cache.
+// `nagare run NAME [-p PROMPT]` or `nagare run -m FILE`: one answer to a prompt, or an
+// interactive chat, in the terminal. NAME is a model in the local store (pulled first when it is
+// missing and pullable, as `ollama run` does), whose manifest's system prompt, template,
+// parameters and messages apply unless a flag says otherwise. Runs on the serving engine, so a
+// chat's earlier turns come from the prefix cache.
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <map>
+#include <optional>
 #include <string>
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "cli/pull_progress.h"
 #include "engine/chat_prompt.h"
 #include "engine/engine.h"
+#include "store/model_store.h"
+#include "store/pull.h"
 #include "util/error.h"
 
 namespace nagare {
 namespace {
 
 struct RunOptions {
-  std::string model;
+  std::string model;  // a .gguf path
+  std::string name;   // or a model in the store
+  std::vector<std::string> stop;
+  std::vector<ManifestMessage> messages;
+  std::optional<std::string> template_override;
   std::string prompt;
   std::string system;
   bool raw = false;
@@ -45,6 +57,7 @@ std::string generate(Engine& engine, const RunOptions& o, std::vector<int32_t> p
   req.prompt = std::move(prompt);
   req.sampling = o.sampling;
   req.max_tokens = o.n_predict;
+  req.stop = o.stop;
   auto stream = engine.submit(std::move(req));
   std::string text;
   std::vector<TokenEvent> events;
@@ -82,7 +95,7 @@ int run(const RunOptions& o) {
   const auto load_start = Clock::now();
   auto model = Model::load(o.model);
   auto tokenizer = Tokenizer::from_gguf(model->file());
-  ChatPrompt chat(model->file(), *tokenizer);
+  ChatPrompt chat(model->file(), *tokenizer, o.template_override);
   const Tokenizer& tok = *tokenizer;
   EngineOptions eo;
   eo.n_ctx = std::min<int32_t>(o.ctx_size, model->config().n_ctx_train);
@@ -93,6 +106,7 @@ int run(const RunOptions& o) {
 
   std::vector<ChatMessage> conversation;
   if (!o.system.empty()) conversation.push_back({"system", o.system});
+  for (const auto& m : o.messages) conversation.push_back({m.role, m.content});
   if (!o.prompt.empty()) {
     if (o.raw) {
       generate(engine, o, tok.encode(o.prompt, true, false), load_ms);
@@ -125,31 +139,95 @@ int run(const RunOptions& o) {
   return 0;
 }
 
+// Flags the user gave, which a manifest's parameters must not override.
+struct GivenFlags {
+  std::map<std::string, CLI::Option*> by_parameter;  // manifest parameter name -> its flag
+  CLI::Option* system = nullptr;
+  bool given(const std::string& parameter) const {
+    auto it = by_parameter.find(parameter);
+    return it != by_parameter.end() && it->second->count() > 0;
+  }
+};
+
+// Finds o.name in the store, pulling it first when it is missing and pullable, and applies its
+// manifest to the options.
+void use_store_model(RunOptions& o, const GivenFlags& flags) {
+  ModelStore store(ModelStore::default_root());
+  auto source = parse_pull_source(o.name);
+  const ModelName name = source ? source->name : ModelName::parse(o.name);
+  std::optional<StoredModel> m = store.find(name);
+  if (!m) {
+    if (!source) store.resolve(o.name);  // throws: not found, and how to get it
+    m = pull_with_progress(store, o.name, stderr).model;
+  }
+  o.model = m->weights_path;
+  const Manifest& mf = m->manifest;
+  const nlohmann::json& p = mf.parameters;
+  auto has = [&](const char* key) { return p.contains(key) && !flags.given(key); };
+  auto as_int = [&](const char* key, int64_t lo, int64_t hi) {
+    int64_t v = p[key].get<int64_t>();
+    if (v < lo || v > hi)
+      throw Error("model " + name.display() + ": its PARAMETER " + key + " " + std::to_string(v) + " is out of range (" +
+                  std::to_string(lo) + " to " + std::to_string(hi) + ")");
+    return v;
+  };
+  if (has("temperature")) o.sampling.temperature = p["temperature"].get<float>();
+  if (has("top_k")) o.sampling.top_k = int32_t(as_int("top_k", -1, 1 << 30));
+  if (has("top_p")) o.sampling.top_p = p["top_p"].get<float>();
+  if (has("min_p")) o.sampling.min_p = p["min_p"].get<float>();
+  if (has("repeat_penalty")) o.sampling.repetition_penalty = p["repeat_penalty"].get<float>();
+  if (has("repeat_last_n")) o.sampling.repeat_last_n = int32_t(as_int("repeat_last_n", -1, 1 << 30));
+  if (has("presence_penalty")) o.sampling.presence_penalty = p["presence_penalty"].get<float>();
+  if (has("frequency_penalty")) o.sampling.frequency_penalty = p["frequency_penalty"].get<float>();
+  if (has("seed")) o.seed = as_int("seed", -1, INT64_MAX);
+  if (has("num_predict")) o.n_predict = int32_t(as_int("num_predict", -2, 1 << 30));
+  if (has("num_ctx")) o.ctx_size = int32_t(as_int("num_ctx", 16, 1 << 20));
+  if (has("num_thread")) o.threads = int32_t(as_int("num_thread", 0, 1024));
+  if (p.contains("stop"))
+    for (const auto& s : p["stop"]) o.stop.push_back(s.get<std::string>());
+  if (mf.system && flags.system->count() == 0) o.system = *mf.system;
+  o.messages = mf.messages;
+  o.template_override = mf.template_text;
+}
+
 }  // namespace
 
 void add_run_command(CLI::App& app, CommandAction& action) {
   auto* cmd = app.add_subcommand("run", "Answer a prompt, or chat interactively, with a model");
   static RunOptions o;
+  static GivenFlags flags;
   o.sampling = SamplingParams{};
-  cmd->add_option("-m,--model", o.model, "Path to a .gguf model")->required();
+  auto& f = flags.by_parameter;
+  cmd->add_option("name", o.name,
+                  "A model in the local store (pulled first when missing: hf.co/OWNER/REPO[:QUANT], a URL), or a .gguf path");
+  cmd->add_option("-m,--model", o.model, "Path to a .gguf model");
   cmd->add_option("-p,--prompt", o.prompt, "Prompt; without it, chat interactively (/bye ends)");
-  cmd->add_option("--system", o.system, "System prompt");
+  flags.system = cmd->add_option("--system", o.system, "System prompt");
   cmd->add_flag("--raw", o.raw, "Complete the prompt as plain text, without the chat template");
-  cmd->add_option("-n,--n-predict", o.n_predict, "Most tokens to generate (-1: until the model stops)");
-  cmd->add_option("-c,--ctx-size", o.ctx_size, "Context size in tokens")->check(CLI::Range(16, 1 << 20));
-  cmd->add_option("-t,--threads", o.threads, "Threads (default: physical cores)")->check(CLI::Range(0, 1024));
-  cmd->add_option("--temp", o.sampling.temperature, "Temperature (0: greedy)");
-  cmd->add_option("--top-k", o.sampling.top_k, "Top-k (0: off)");
-  cmd->add_option("--top-p", o.sampling.top_p, "Top-p (1: off)");
-  cmd->add_option("--min-p", o.sampling.min_p, "Min-p (0: off)");
-  cmd->add_option("--repeat-penalty", o.sampling.repetition_penalty, "Repetition penalty (1: off)");
-  cmd->add_option("--repeat-last-n", o.sampling.repeat_last_n, "Tokens the repetition penalty looks back");
-  cmd->add_option("--presence-penalty", o.sampling.presence_penalty, "Presence penalty");
-  cmd->add_option("--frequency-penalty", o.sampling.frequency_penalty, "Frequency penalty");
-  cmd->add_option("--seed", o.seed, "Random seed (-1: random)");
+  f["num_predict"] = cmd->add_option("-n,--n-predict", o.n_predict, "Most tokens to generate (-1: until the model stops)");
+  f["num_ctx"] = cmd->add_option("-c,--ctx-size", o.ctx_size, "Context size in tokens")->check(CLI::Range(16, 1 << 20));
+  f["num_thread"] =
+      cmd->add_option("-t,--threads", o.threads, "Threads (default: physical cores)")->check(CLI::Range(0, 1024));
+  f["temperature"] = cmd->add_option("--temp", o.sampling.temperature, "Temperature (0: greedy)");
+  f["top_k"] = cmd->add_option("--top-k", o.sampling.top_k, "Top-k (0: off)");
+  f["top_p"] = cmd->add_option("--top-p", o.sampling.top_p, "Top-p (1: off)");
+  f["min_p"] = cmd->add_option("--min-p", o.sampling.min_p, "Min-p (0: off)");
+  f["repeat_penalty"] = cmd->add_option("--repeat-penalty", o.sampling.repetition_penalty, "Repetition penalty (1: off)");
+  f["repeat_last_n"] = cmd->add_option("--repeat-last-n", o.sampling.repeat_last_n, "Tokens the repetition penalty looks back");
+  f["presence_penalty"] = cmd->add_option("--presence-penalty", o.sampling.presence_penalty, "Presence penalty");
+  f["frequency_penalty"] = cmd->add_option("--frequency-penalty", o.sampling.frequency_penalty, "Frequency penalty");
+  f["seed"] = cmd->add_option("--seed", o.seed, "Random seed (-1: random)");
   cmd->add_flag("--verbose", o.verbose, "Print load, prompt and generation timings");
   cmd->callback([&action] {
     action = [] {
+      if (o.name.empty() == o.model.empty())
+        throw Error(o.name.empty() ? "run needs a model: `nagare run NAME` (a model in the local store, or hf.co/OWNER/REPO "
+                                     "to pull one) or `nagare run -m FILE.gguf`"
+                                   : "run takes a model NAME or -m FILE, not both");
+      if (!o.name.empty()) {
+        if (is_file_argument(o.name)) o.model = o.name;
+        else use_store_model(o, flags);
+      }
       if (o.seed >= 0) o.sampling.seed = uint64_t(o.seed);
       o.sampling.validate();
       return run(o);

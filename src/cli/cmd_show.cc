@@ -1,8 +1,12 @@
 // `nagare show MODEL`: what a GGUF file holds — architecture, size, quantization, tokenizer,
 // special tokens, chat template — read from its metadata and tensor index, without loading
-// weights. Odd metadata (wrong types, ids out of range) is shown as found, never an error; only
-// an unreadable file is.
+// weights. MODEL is a file or a name in the local store; for a name, the store's entry (digest,
+// source) and its manifest's overrides are shown too. Odd metadata (wrong types, ids out of
+// range) is shown as found, never an error; only an unreadable file is.
+#include <sys/stat.h>
+
 #include <algorithm>
+#include <cctype>
 #include <cinttypes>
 #include <cmath>
 #include <cstdio>
@@ -12,8 +16,11 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/pull_progress.h"
 #include "gguf/file_type.h"
 #include "gguf/gguf_file.h"
+#include "store/model_store.h"
+#include "store/modelfile.h"
 
 namespace nagare {
 namespace {
@@ -188,20 +195,64 @@ void add_tokenizer_section(Report& r, const GgufFile& f) {
 
 constexpr size_t kTemplatePreviewLines = 30;
 
-void add_template_section(Report& r, const GgufFile& f) {
+void add_text_lines(Report& r, const std::string& text, size_t max_lines, const std::string& more_hint) {
+  std::istringstream in(text);
+  std::vector<std::string> lines;
+  for (std::string l; std::getline(in, l);) lines.push_back(l);
+  for (size_t i = 0; i < lines.size() && i < max_lines; ++i) r.line(lines[i]);
+  if (lines.size() > max_lines)
+    r.line("... (" + std::to_string(lines.size() - max_lines) + " more lines; " + more_hint + ")");
+}
+
+void add_template_section(Report& r, const GgufFile& f, const StoredModel* stored) {
   r.section("Chat template");
+  if (stored && stored->manifest.template_text) {
+    r.line("(from the model's Modelfile; replaces the GGUF's)");
+    add_text_lines(r, *stored->manifest.template_text, kTemplatePreviewLines, "`nagare show --template` prints all of it");
+    return;
+  }
   const GgufValue* v = f.find("tokenizer.chat_template");
   if (!v || v->type != GgufValueType::STRING || v->as_string().empty()) {
     r.line(v ? "(unusable: " + v->to_display() + ")" : "(none)");
     return;
   }
-  std::istringstream in(v->as_string());
-  std::vector<std::string> lines;
-  for (std::string l; std::getline(in, l);) lines.push_back(l);
-  for (size_t i = 0; i < lines.size() && i < kTemplatePreviewLines; ++i) r.line(lines[i]);
-  if (lines.size() > kTemplatePreviewLines)
-    r.line("... (" + std::to_string(lines.size() - kTemplatePreviewLines) +
-           " more lines; `nagare show --template` prints all of it)");
+  add_text_lines(r, v->as_string(), kTemplatePreviewLines, "`nagare show --template` prints all of it");
+}
+
+// The store's entry and what its manifest sets on top of the GGUF.
+void add_store_sections(Report& r, const StoredModel& m) {
+  const Manifest& mf = m.manifest;
+  r.section("Store");
+  r.row("name", m.name.display());
+  r.row("ID", short_id(mf.weights_digest));
+  r.row("weights", mf.weights_digest + " (" + human_bytes(mf.weights_size) + ")");
+  if (!mf.source.empty()) r.row("source", mf.source);
+  if (!mf.created.empty()) r.row("created", mf.created);
+  if (!mf.parameters.empty()) {
+    r.section("Parameters");
+    for (const auto& [name, value] : mf.parameters.items()) {
+      if (value.is_array())
+        for (const auto& v : value) r.row(name, v.dump());
+      else
+        r.row(name, value.dump());
+    }
+  }
+  if (mf.system) {
+    r.section("System");
+    add_text_lines(r, *mf.system, 20, "`nagare show --modelfile` prints all of it");
+  }
+  if (!mf.messages.empty()) {
+    r.section("Messages");
+    for (const auto& msg : mf.messages) {
+      std::string first = msg.content.substr(0, msg.content.find('\n'));
+      if (first.size() > 100) first = first.substr(0, 100) + "...";
+      r.row(msg.role, first);
+    }
+  }
+  if (mf.license) {
+    r.section("License");
+    add_text_lines(r, *mf.license, 5, "`nagare show --modelfile` prints all of it");
+  }
 }
 
 void add_verbose_sections(Report& r, const GgufFile& f) {
@@ -232,9 +283,15 @@ void add_verbose_sections(Report& r, const GgufFile& f) {
   }
 }
 
-int run_show(const std::string& path, bool verbose, bool template_only) {
+int run_show(const std::string& path, bool verbose, bool template_only, const StoredModel* stored) {
   auto f = GgufFile::open(path);
   if (template_only) {
+    if (stored && stored->manifest.template_text) {
+      const std::string& t = *stored->manifest.template_text;
+      std::fwrite(t.data(), 1, t.size(), stdout);
+      if (!t.empty() && t.back() != '\n') std::fputc('\n', stdout);
+      return 0;
+    }
     const GgufValue* v = f->find("tokenizer.chat_template");
     if (v && v->type == GgufValueType::STRING) {
       std::fwrite(v->as_string().data(), 1, v->as_string().size(), stdout);
@@ -248,7 +305,8 @@ int run_show(const std::string& path, bool verbose, bool template_only) {
   add_model_section(r, *f, arch);
   add_tensor_mix(r, *f);
   add_tokenizer_section(r, *f);
-  add_template_section(r, *f);
+  add_template_section(r, *f, stored);
+  if (stored) add_store_sections(r, *stored);
   if (verbose) add_verbose_sections(r, *f);
   std::fwrite(r.str().data(), 1, r.str().size(), stdout);
   return 0;
@@ -256,15 +314,46 @@ int run_show(const std::string& path, bool verbose, bool template_only) {
 
 }  // namespace
 
+bool is_file_argument(const std::string& arg) {
+  struct stat st {};
+  if (::stat(arg.c_str(), &st) == 0) return true;
+  std::string lower = arg;
+  for (char& c : lower) c = char(std::tolower(static_cast<unsigned char>(c)));
+  if (lower.size() > 5 && lower.compare(lower.size() - 5, 5, ".gguf") == 0 && lower.rfind("hf.co/", 0) != 0 &&
+      lower.rfind("huggingface.co/", 0) != 0 && lower.find("://") == std::string::npos)
+    return true;
+  return arg.rfind("/", 0) == 0 || arg.rfind("./", 0) == 0 || arg.rfind("../", 0) == 0;
+}
+
 void add_show_command(CLI::App& app, CommandAction& action) {
   auto* cmd = app.add_subcommand("show", "Show a model's architecture, size, quantization, vocabulary and template");
   static std::string model;
   static bool verbose = false;
   static bool template_only = false;
-  cmd->add_option("model", model, "Path to a .gguf file")->required();
+  static bool modelfile = false;
+  cmd->add_option("model", model, "Path to a .gguf file, or a model name in the local store")->required();
   cmd->add_flag("-v,--verbose", verbose, "Also list every metadata key and every tensor");
   cmd->add_flag("--template", template_only, "Print only the chat template, verbatim");
-  cmd->callback([&action] { action = [] { return run_show(model, verbose, template_only); }; });
+  cmd->add_flag("--modelfile", modelfile, "Print a Modelfile that recreates the model");
+  cmd->callback([&action] {
+    action = [] {
+      if (is_file_argument(model)) {
+        if (modelfile) {
+          std::printf("FROM %s\n", model.c_str());
+          return 0;
+        }
+        return run_show(model, verbose, template_only, nullptr);
+      }
+      ModelStore store(ModelStore::default_root());
+      StoredModel m = store.resolve(model);
+      if (modelfile) {
+        std::string text = modelfile_text(m.manifest, m.name.display());
+        std::fwrite(text.data(), 1, text.size(), stdout);
+        return 0;
+      }
+      return run_show(m.weights_path, verbose, template_only, &m);
+    };
+  });
 }
 
 }  // namespace nagare

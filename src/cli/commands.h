@@ -3,6 +3,7 @@
 
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <string>
 
 namespace nagare {
 
@@ -14,5 +15,15 @@ void add_run_command(CLI::App& app, CommandAction& action);
 void add_bench_model_command(CLI::App& app, CommandAction& action);
 void add_serve_command(CLI::App& app, CommandAction& action);
 void add_bench_command(CLI::App& app, CommandAction& action);
+// True when a MODEL argument names a file (it exists, is a path, or ends in .gguf) rather than a
+// model in the local store; `show` and `run` take either.
+bool is_file_argument(const std::string& arg);
+
+// The local model store (src/store): pull, list, rm, cp, create.
+void add_pull_command(CLI::App& app, CommandAction& action);
+void add_list_command(CLI::App& app, CommandAction& action);
+void add_rm_command(CLI::App& app, CommandAction& action);
+void add_cp_command(CLI::App& app, CommandAction& action);
+void add_create_command(CLI::App& app, CommandAction& action);
 
 }  // namespace nagare

@@ -21,10 +21,12 @@ std::string special_text(const Tokenizer& t, int32_t id) { return id >= 0 ? t.to
 
 }  // namespace
 
-ChatPrompt::ChatPrompt(const GgufFile& file, const Tokenizer& tokenizer)
+ChatPrompt::ChatPrompt(const GgufFile& file, const Tokenizer& tokenizer,
+                       const std::optional<std::string>& template_override)
     : tokenizer_(tokenizer),
       bos_text_(special_text(tokenizer, tokenizer.bos_id())),
-      template_(template_source(file, builtin_), bos_text_, special_text(tokenizer, tokenizer.eos_id())) {}
+      template_(template_override ? *template_override : template_source(file, builtin_), bos_text_,
+                special_text(tokenizer, tokenizer.eos_id())) {}
 
 std::string ChatPrompt::render(const std::vector<ChatMessage>& messages, bool add_generation_prompt) const {
   return template_.render(messages, add_generation_prompt);

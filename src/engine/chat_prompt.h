@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -14,7 +15,9 @@ namespace nagare {
 
 class ChatPrompt {
  public:
-  ChatPrompt(const GgufFile& file, const Tokenizer& tokenizer);
+  // template_override (e.g. a store manifest's TEMPLATE) replaces the file's chat template.
+  ChatPrompt(const GgufFile& file, const Tokenizer& tokenizer,
+             const std::optional<std::string>& template_override = std::nullopt);
 
   // Renders the conversation and tokenizes it (special tokens parsed; BOS added when the
   // vocabulary asks for it and the template did not already write it).
