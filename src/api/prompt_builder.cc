@@ -4,16 +4,21 @@
 
 namespace nagare {
 
-PromptBuilder::PromptBuilder(const ChatPrompt& chat, const Tokenizer& tokenizer)
-    : chat_(chat), tokenizer_(tokenizer) {}
+PromptBuilder::PromptBuilder(const ChatPrompt& chat, const Tokenizer& tokenizer, std::optional<std::string> default_system)
+    : chat_(chat), tokenizer_(tokenizer), default_system_(std::move(default_system)) {}
 
-namespace {
-
-std::vector<ChatMessage> chat_messages(const Json& messages) {
+std::vector<ChatMessage> PromptBuilder::chat_messages(const Json& messages) const {
   std::vector<ChatMessage> out;
-  for (const Json& m : messages) out.push_back({m.at("role").get<std::string>(), m.at("content").get<std::string>()});
+  bool has_system = false;
+  for (const Json& m : messages) {
+    out.push_back({m.at("role").get<std::string>(), m.at("content").get<std::string>()});
+    has_system = has_system || out.back().role == "system";
+  }
+  if (default_system_ && !default_system_->empty() && !has_system) out.insert(out.begin(), {"system", *default_system_});
   return out;
 }
+
+namespace {
 
 [[noreturn]] void template_failed(const Error& e) {
   throw ApiError::invalid(std::string("the chat template rejected the messages: ") + e.what(), "messages");

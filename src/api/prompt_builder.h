@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,8 +16,10 @@ namespace nagare {
 
 class PromptBuilder {
  public:
-  // `chat` and `tokenizer` must outlive the builder.
-  PromptBuilder(const ChatPrompt& chat, const Tokenizer& tokenizer);
+  // `chat` and `tokenizer` must outlive the builder. `default_system` (a store manifest's
+  // SYSTEM) goes first in chats that bring no system message.
+  PromptBuilder(const ChatPrompt& chat, const Tokenizer& tokenizer,
+                std::optional<std::string> default_system = std::nullopt);
 
   // One token list per prompt (chat: exactly one). Chat: rendered with the template (generation
   // prompt added) and tokenized by ChatPrompt. Completions: text as llama.cpp's server does it
@@ -28,8 +31,11 @@ class PromptBuilder {
   std::string render_chat(const Json& messages) const;
 
  private:
+  std::vector<ChatMessage> chat_messages(const Json& messages) const;
+
   const ChatPrompt& chat_;
   const Tokenizer& tokenizer_;
+  std::optional<std::string> default_system_;
 };
 
 }  // namespace nagare

@@ -1,18 +1,34 @@
 #include "api/served_model.h"
 
 #include "api/api_error.h"
+#include "api/ollama_models.h"
+#include "store/model_name.h"
 
 namespace nagare {
 
-ServedModel::ServedModel(std::string name, Engine& engine, int64_t created)
+ServedModel::ServedModel(std::string name, Engine& engine, int64_t created, Overrides overrides)
     : name_(std::move(name)),
       engine_(engine),
-      chat_(engine.model().file(), engine.tokenizer()),
-      prompts_(chat_, engine.tokenizer()),
+      overrides_(std::move(overrides)),
+      chat_(engine.model().file(), engine.tokenizer(), overrides_.template_text),
+      prompts_(chat_, engine.tokenizer(), overrides_.system),
       created_(created) {}
 
 void ServedModel::check_model(const std::string& requested) const {
-  if (!requested.empty() && requested != name_) throw ApiError::model_not_found(requested);
+  if (requested.empty() || same_model_name(requested, name_)) return;
+  // A store model under any spelling of its name ("library/smollm2" is "smollm2:latest").
+  try {
+    if (ModelName::parse(requested).display() == name_) return;
+  } catch (const Error&) {
+  }
+  throw ApiError::model_not_found(requested);
+}
+
+void ServedModel::add_default_system(std::vector<ChatMessage>& messages) const {
+  if (!overrides_.system || overrides_.system->empty()) return;
+  for (const ChatMessage& m : messages)
+    if (m.role == "system") return;
+  messages.insert(messages.begin(), ChatMessage{"system", *overrides_.system});
 }
 
 }  // namespace nagare

@@ -1,9 +1,11 @@
 // ServedModel: one model as the API exposes it -- its public name, its engine, and how requests
-// become prompts. The server holds one per loaded model (a registry of several plugs in later).
+// become prompts (with a store manifest's template and system prompt). One per loaded model.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "api/prompt_builder.h"
 #include "engine/chat_prompt.h"
@@ -13,14 +15,25 @@ namespace nagare {
 
 class ServedModel {
  public:
+  // What a store manifest changes on top of the GGUF file.
+  struct Overrides {
+    std::optional<std::string> template_text;  // replaces the file's chat template
+    std::optional<std::string> system;         // for chats that bring no system message
+  };
+
   // Chat format from the engine's model file (its template, else the built-in for the
-  // architecture); throws Error when the template does not parse. `engine` must outlive this.
-  ServedModel(std::string name, Engine& engine, int64_t created);
+  // architecture) or the override; throws Error when the template does not parse. `engine`
+  // must outlive this.
+  ServedModel(std::string name, Engine& engine, int64_t created, Overrides overrides = {});
   ServedModel(const ServedModel&) = delete;
   ServedModel& operator=(const ServedModel&) = delete;
 
-  // Throws ApiError model_not_found (404) unless `requested` is empty or this model's name.
+  // Throws ApiError model_not_found (404) unless `requested` is empty or this model's name
+  // (":latest" optional, or any spelling of a store name).
   void check_model(const std::string& requested) const;
+  // Puts the default system prompt first when there is one and `messages` has no system message.
+  void add_default_system(std::vector<ChatMessage>& messages) const;
+  const std::optional<std::string>& default_system() const { return overrides_.system; }
 
   const std::string& name() const { return name_; }
   Engine& engine() const { return engine_; }
@@ -31,6 +44,7 @@ class ServedModel {
  private:
   std::string name_;
   Engine& engine_;
+  Overrides overrides_;
   ChatPrompt chat_;
   PromptBuilder prompts_;
   int64_t created_;

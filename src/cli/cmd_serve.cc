@@ -1,18 +1,20 @@
-// `nagare serve -m MODEL`: loads one model into an Engine and serves the OpenAI- and
-// Ollama-compatible APIs over HTTP until SIGINT / SIGTERM.
+// `nagare serve [-m MODEL]`: serves the model store (models load on first use) and/or one pinned
+// model file over the OpenAI- and Ollama-compatible APIs until SIGINT / SIGTERM.
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
 #include <memory>
 #include <string>
 
-#include "api/served_model.h"
+#include "api/model_registry.h"
+#include "api/ollama_request.h"
 #include "cli/commands.h"
 #include "engine/engine.h"
 #include "model/model.h"
 #include "server/http_server.h"
 #include "server/ollama_routes.h"
 #include "server/openai_routes.h"
+#include "store/model_store.h"
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"
 #include "util/process_memory.h"
@@ -34,6 +36,10 @@ struct ServeArgs {
   int io_threads = 2;
   int64_t max_request_mib = 8;
   int timeout_s = 60;
+  std::string keep_alive;  // Go duration or seconds; "": 5m
+  int32_t max_loaded = 3;
+  int64_t memory_budget_mib = 0;  // 0: physical memory
+  bool store = false;             // with -m: serve the store too
 };
 
 std::string served_name(const ServeArgs& a) {
@@ -43,7 +49,6 @@ std::string served_name(const ServeArgs& a) {
 }
 
 int run_serve(const ServeArgs& a) {
-  const std::string name = served_name(a);
   // Bind first: a port in use fails at once, not after loading a large model.
   Router router;
   ServerOptions so;
@@ -54,48 +59,80 @@ int run_serve(const ServeArgs& a) {
   so.limits.read_timeout = so.limits.write_timeout = std::chrono::seconds(a.timeout_s);
   HttpServer server(router, so);
 
-  std::fprintf(stderr, "nagare: loading %s\n", a.model.c_str());
-  std::unique_ptr<Model> model = Model::load(a.model);
-  std::unique_ptr<Tokenizer> tokenizer = Tokenizer::from_gguf(model->file());
-
   EngineOptions eo;
-  const int32_t train_ctx = model->config().n_ctx_train;
-  eo.n_ctx = a.ctx_size > 0 ? a.ctx_size : (train_ctx > 0 ? std::min<int32_t>(4096, train_ctx) : 4096);
+  eo.n_ctx = a.ctx_size;
   eo.kv_cache_bytes = static_cast<size_t>(a.kv_cache_mib) << 20;
   eo.max_batch_tokens = a.max_batch_tokens;
   eo.max_running = a.max_running;
   eo.prefix_cache = !a.no_prefix_cache;
   eo.threads = a.threads;
-  auto engine = std::make_unique<Engine>(std::move(model), std::move(tokenizer), eo);
-  ServedModel served(name, *engine, int64_t(std::time(nullptr)));
-  {
+
+  RegistryOptions ro;
+  ro.engine = eo;
+  if (!a.keep_alive.empty()) {
+    try {
+      ro.keep_alive_s = parse_keep_alive(Json(a.keep_alive), "--keep-alive");
+    } catch (const Error& e) {
+      throw Error(e.what());  // an ApiError: rethrown as a plain command-line error
+    }
+  }
+  ro.max_loaded = a.max_loaded;
+  ro.memory_budget = static_cast<uint64_t>(a.memory_budget_mib) << 20;
+  std::unique_ptr<ModelStore> store;
+  if (a.model.empty() || a.store) store = std::make_unique<ModelStore>(ModelStore::default_root());
+  const std::string store_root = store ? store->root() : "";
+  // Destroyed before the server: connections still held then give back their leases into the
+  // registry's shared state, which outlives it.
+  ModelRegistry models(std::move(store), ro);
+
+  std::string name;
+  if (!a.model.empty()) {
+    name = served_name(a);
+    std::fprintf(stderr, "nagare: loading %s\n", a.model.c_str());
+    std::unique_ptr<Model> model = Model::load(a.model);
+    std::unique_ptr<Tokenizer> tokenizer = Tokenizer::from_gguf(model->file());
+    const int32_t train_ctx = model->config().n_ctx_train;
+    eo.n_ctx = a.ctx_size > 0 ? a.ctx_size : (train_ctx > 0 ? std::min<int32_t>(4096, train_ctx) : 4096);
+    auto engine = std::make_unique<Engine>(std::move(model), std::move(tokenizer), eo);
+    models.pin(name, std::move(engine), int64_t(std::time(nullptr)));
+    const LoadedModel& pinned = *models.pinned();
     const double mib = 1048576.0;
-    const size_t kv_bytes = size_t(engine->stats().kv_blocks_total) * engine->options().block_size *
-                            KvCache::bytes_per_token(engine->model().config());
+    const size_t file = pinned.engine().model().file().file_size();
     std::fprintf(stderr, "nagare: %s loaded, resident memory %.1f MiB (model file %.1f MiB, KV cache %.1f MiB)\n",
-                 name.c_str(), resident_bytes() / mib, engine->model().file().file_size() / mib, kv_bytes / mib);
+                 name.c_str(), resident_bytes() / mib, file / mib, (pinned.size_bytes() - file) / mib);
   }
 
-  add_service_routes(router, served);
-  add_openai_routes(router, served);
-  add_ollama_routes(router, served);
-  std::printf("nagare: listening on %s (model %s)\n", server.url().c_str(), name.c_str());
+  add_service_routes(router, models);
+  add_openai_routes(router, models);
+  add_ollama_routes(router, models);
+  if (!a.model.empty() && !store_root.empty())
+    std::printf("nagare: listening on %s (model %s, model store %s)\n", server.url().c_str(), name.c_str(), store_root.c_str());
+  else if (!a.model.empty())
+    std::printf("nagare: listening on %s (model %s)\n", server.url().c_str(), name.c_str());
+  else
+    std::printf("nagare: listening on %s (model store %s)\n", server.url().c_str(), store_root.c_str());
   std::fflush(stdout);
   server.run();
   std::fprintf(stderr, "nagare: shutting down\n");
-  // The engine goes first, so its thread stops notifying. Connections the server still holds
-  // are dropped with it at the end of this scope; they then only cancel their streams,
-  // touching neither the engine nor `served`.
-  engine.reset();
+  // The engines go first, so their threads stop notifying. Connections the server still holds
+  // are dropped with it at the end of this scope; they then only cancel their streams and give
+  // back their leases, touching no engine.
+  models.shutdown();
   return 0;
 }
 
 }  // namespace
 
 void add_serve_command(CLI::App& app, CommandAction& action) {
-  auto* cmd = app.add_subcommand("serve", "Serve a model over an OpenAI-compatible HTTP API");
+  auto* cmd = app.add_subcommand("serve", "Serve the model store (or a model file) over OpenAI- and Ollama-compatible HTTP APIs");
   static ServeArgs a;
-  cmd->add_option("-m,--model", a.model, "Path to a .gguf file")->required();
+  cmd->add_option("-m,--model", a.model, "Path to a .gguf file, served as well and never unloaded (default: serve the model store only)");
+  cmd->add_flag("--store", a.store, "With -m: serve the model store too");
+  cmd->add_option("--keep-alive", a.keep_alive, "How long a store model stays loaded after its last request: a Go duration (\"5m\", \"1h\") or seconds; 0: unload at once; negative: forever (default: 5m)");
+  cmd->add_option("--max-loaded-models", a.max_loaded, "Store models loaded at once; the least recently used idle one unloads first")
+      ->check(CLI::Range(1, 1024))->capture_default_str();
+  cmd->add_option("--memory-budget", a.memory_budget_mib, "MiB all loaded models may take (weights + KV cache; default: the machine's memory)")
+      ->check(CLI::Range(int64_t(1), int64_t(1) << 40));
   cmd->add_option("--host", a.host, "Address to listen on")->capture_default_str();
   cmd->add_option("--port", a.port, "Port to listen on (0: any free port)")
       ->check(CLI::Range(0, 65535))->capture_default_str();

@@ -1,5 +1,6 @@
 // JobSource: adapts an API's job (CompletionJob, OllamaJob: set_notify / poll / cancel / status)
 // to the session's ResponseSource, so every API's streaming runs through the same HTTP path.
+// It also holds the request's model lease, so the model stays loaded until the response ends.
 #pragma once
 
 #include <functional>
@@ -13,7 +14,9 @@ namespace nagare {
 template <class Job>
 class JobSource : public ResponseSource {
  public:
-  explicit JobSource(std::unique_ptr<Job> job) : job_(std::move(job)) {}
+  // `hold` (a ModelLease) outlives the job, which refers to the model.
+  explicit JobSource(std::unique_ptr<Job> job, std::shared_ptr<const void> hold = nullptr)
+      : hold_(std::move(hold)), job_(std::move(job)) {}
   void start(std::function<void()> wake) override {
     job_->set_notify(wake);
     wake();  // tokens may have arrived before the notify was set
@@ -23,6 +26,7 @@ class JobSource : public ResponseSource {
   int status() const override { return job_->status(); }
 
  private:
+  std::shared_ptr<const void> hold_;  // declared first: released after the job
   std::unique_ptr<Job> job_;
 };
 

@@ -3,12 +3,13 @@
 // Errors on /api/ take Ollama's shape: {"error": "..."}.
 #pragma once
 
-#include "api/served_model.h"
+#include "api/model_registry.h"
 #include "server/router.h"
 
 namespace nagare {
 
-// `model` must outlive the router's use.
-void add_ollama_routes(Router& router, const ServedModel& model);
+// /api/tags lists the pinned model and the store, /api/ps the loaded models. `models` must
+// outlive the router's use.
+void add_ollama_routes(Router& router, ModelRegistry& models);
 
 }  // namespace nagare

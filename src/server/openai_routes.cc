@@ -1,6 +1,10 @@
 #include "server/openai_routes.h"
 
+#include <algorithm>
 #include <memory>
+#include <optional>
+#include <utility>
+#include <vector>
 
 #include "api/api_error.h"
 #include "api/completion_job.h"
@@ -9,8 +13,9 @@
 namespace nagare {
 namespace {
 
-HttpResponse run_job(const ServedModel& model, OpenAiRequest request) {
-  auto job = std::make_unique<CompletionJob>(model, std::move(request));
+HttpResponse run_job(ModelRegistry& models, OpenAiRequest request) {
+  ModelLease lease = models.acquire(request.model, std::nullopt);
+  auto job = std::make_unique<CompletionJob>(lease->served(), std::move(request));
   job->submit();
   HttpResponse res;
   res.streamed = job->streaming();
@@ -19,7 +24,7 @@ HttpResponse run_job(const ServedModel& model, OpenAiRequest request) {
     res.headers.emplace_back("Cache-Control", "no-cache");
     res.headers.emplace_back("X-Accel-Buffering", "no");  // proxies must not hold the stream back
   }
-  res.source = std::make_shared<JobSource<CompletionJob>>(std::move(job));
+  res.source = std::make_shared<JobSource<CompletionJob>>(std::move(job), std::move(lease));
   return res;
 }
 
@@ -38,36 +43,90 @@ Json stats_json(const EngineStats& s) {
   return j;
 }
 
+void add(EngineStats& to, const EngineStats& s) {
+  to.running += s.running;
+  to.waiting += s.waiting;
+  to.kv_blocks_total += s.kv_blocks_total;
+  to.kv_blocks_in_use += s.kv_blocks_in_use;
+  to.kv_blocks_cached += s.kv_blocks_cached;
+  to.prompt_tokens += s.prompt_tokens;
+  to.prefix_cache_hit_tokens += s.prefix_cache_hit_tokens;
+  to.generated_tokens += s.generated_tokens;
+  to.preemptions += s.preemptions;
+  to.steps += s.steps;
+}
+
+// The value of `key` in an undecoded query string ("model=a&x=1"), or "".
+std::string query_value(const std::string& query, const std::string& key) {
+  size_t pos = 0;
+  while (pos <= query.size()) {
+    const size_t end = std::min(query.find('&', pos), query.size());
+    const std::string part = query.substr(pos, end - pos);
+    if (part.compare(0, key.size() + 1, key + "=") == 0) return part.substr(key.size() + 1);
+    pos = end + 1;
+  }
+  return "";
+}
+
+// The pinned model, then every store model (a name in both is listed once).
+std::vector<std::pair<std::string, int64_t>> listed_models(const ModelRegistry& models) {
+  std::vector<std::pair<std::string, int64_t>> out;
+  if (auto p = models.pinned()) out.emplace_back(p->name(), p->served().created());
+  if (const ModelStore* store = models.store()) {
+    for (const StoredModel& m : store->list()) {
+      const std::string name = m.name.display();
+      if (!out.empty() && models.pinned() && name == out.front().first) continue;
+      out.emplace_back(name, m.modified_unix);
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
-void add_openai_routes(Router& router, const ServedModel& model) {
+void add_openai_routes(Router& router, ModelRegistry& models) {
   // OpenAI's error shape on its paths, and on every path no other API claims.
   auto openai_error = [](const ApiError& e) { return HttpResponse::json(e.status(), to_wire(error_json(e))); };
   router.set_error_formatter("", openai_error);
   router.set_error_formatter("/v1/", openai_error);
-  router.add("POST", "/v1/chat/completions", [&model](const HttpRequest& req) {
-    return run_job(model, parse_chat_request(parse_json_body(req.body)));
+  router.add("POST", "/v1/chat/completions", [&models](const HttpRequest& req) {
+    return run_job(models, parse_chat_request(parse_json_body(req.body)));
   });
-  router.add("POST", "/v1/completions", [&model](const HttpRequest& req) {
-    return run_job(model, parse_completion_request(parse_json_body(req.body)));
+  router.add("POST", "/v1/completions", [&models](const HttpRequest& req) {
+    return run_job(models, parse_completion_request(parse_json_body(req.body)));
   });
-  router.add("GET", "/v1/models", [&model](const HttpRequest&) {
-    return HttpResponse::json(200, to_wire(model_list_json({model.name()}, model.created())));
+  router.add("GET", "/v1/models", [&models](const HttpRequest&) {
+    Json data = Json::array();
+    for (const auto& [name, created] : listed_models(models)) data.push_back(model_json(name, created));
+    return HttpResponse::json(200, to_wire(Json{{"object", "list"}, {"data", std::move(data)}}));
   });
-  router.add_prefix("GET", "/v1/models/", [&model](const HttpRequest& req) {
+  router.add_prefix("GET", "/v1/models/", [&models](const HttpRequest& req) {
     const std::string id = req.path.substr(std::string("/v1/models/").size());
-    if (id != model.name()) throw ApiError(404, "The model '" + id + "' does not exist",
-                                         "invalid_request_error", "model", "model_not_found");
-    return HttpResponse::json(200, to_wire(model_json(model.name(), model.created())));
+    const std::optional<std::string> key = id.empty() ? std::nullopt : models.canonical_name(id);
+    if (key) {
+      for (const auto& [name, created] : listed_models(models))
+        if (name == *key) return HttpResponse::json(200, to_wire(model_json(name, created)));
+    }
+    throw ApiError(404, "The model '" + id + "' does not exist", "invalid_request_error", "model", "model_not_found");
   });
 }
 
-void add_service_routes(Router& router, const ServedModel& model) {
+void add_service_routes(Router& router, ModelRegistry& models) {
   router.add("GET", "/health", [](const HttpRequest&) {
     return HttpResponse::json(200, R"({"status":"ok"})");
   });
-  router.add("GET", "/v1/engine/stats", [&model](const HttpRequest&) {
-    return HttpResponse::json(200, to_wire(stats_json(model.engine().stats())));
+  router.add("GET", "/v1/engine/stats", [&models](const HttpRequest& req) {
+    const std::string wanted = query_value(req.query, "model");
+    EngineStats sum{};
+    if (wanted.empty()) {
+      if (auto p = models.pinned()) return HttpResponse::json(200, to_wire(stats_json(p->engine().stats())));
+      for (const LoadedModelInfo& m : models.loaded()) add(sum, m.model->engine().stats());
+      return HttpResponse::json(200, to_wire(stats_json(sum)));
+    }
+    const std::optional<std::string> key = models.canonical_name(wanted);
+    for (const LoadedModelInfo& m : models.loaded())
+      if (key && m.model->name() == *key) return HttpResponse::json(200, to_wire(stats_json(m.model->engine().stats())));
+    throw ApiError(404, "the model '" + wanted + "' is not loaded", "invalid_request_error", "model", "model_not_found");
   });
 }
 
