@@ -144,7 +144,11 @@ void parse_common(const Json& body, OpenAiRequest& r) {
   s = openai_default_sampling();
   if (auto v = get_number(body, "temperature", 0.0, 2.0)) s.temperature = float(*v);
   if (auto v = get_number(body, "top_p", 0.0, 1.0)) {
-    if (*v == 0.0) throw ApiError::invalid("'top_p' must be greater than 0, got 0", "top_p");
+    // 0, or a value so small that it rounds to 0 as the engine's float (which refuses 0).
+    if (float(*v) == 0.0f)
+      throw ApiError::invalid(std::string("'top_p' must be greater than 0, got ") +
+                                  (*v == 0.0 ? "0" : "a value that rounds to 0"),
+                              "top_p");
     s.top_p = float(*v);
   }
   if (auto v = get_integer(body, "top_k", -1, INT32_MAX)) s.top_k = *v < 0 ? 0 : int32_t(*v);  // -1: vLLM's "off"
@@ -152,7 +156,10 @@ void parse_common(const Json& body, OpenAiRequest& r) {
   if (auto v = get_number(body, "frequency_penalty", -2.0, 2.0)) s.frequency_penalty = float(*v);
   if (auto v = get_number(body, "presence_penalty", -2.0, 2.0)) s.presence_penalty = float(*v);
   if (auto v = get_number(body, "repetition_penalty", 0.0, 100.0)) {
-    if (*v == 0.0) throw ApiError::invalid("'repetition_penalty' must be greater than 0, got 0", "repetition_penalty");
+    if (float(*v) == 0.0f)  // as top_p
+      throw ApiError::invalid(std::string("'repetition_penalty' must be greater than 0, got ") +
+                                  (*v == 0.0 ? "0" : "a value that rounds to 0"),
+                              "repetition_penalty");
     s.repetition_penalty = float(*v);
   }
   if (auto v = get_integer(body, "repeat_last_n", -1, INT32_MAX)) s.repeat_last_n = int32_t(*v);
@@ -202,7 +209,7 @@ Json parse_json_body(std::string_view body) {
   Json j;
   try {
     j = Json::parse(body.begin(), body.end(), limit_depth);
-  } catch (const Json::parse_error& e) {
+  } catch (const Json::exception& e) {  // parse_error, or out_of_range for a number like 1e999
     throw ApiError::invalid(std::string("malformed JSON in the request body: ") + e.what());
   }
   if (!j.is_object())

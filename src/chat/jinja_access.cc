@@ -71,7 +71,21 @@ Value Interp::eval_slice(const Value& obj, const Expr& slice) {
   fail("'" + obj.type_name() + "' object is not subscriptable");
 }
 
+namespace {
+
+// Steps a pass over a list's items costs (iterating, comparing): one per 2 items and one per 128
+// bytes of their strings, so that a list of many references to one large string is no way
+// around the step limit (tests/unit/chat/fuzz_regressions_test.cc).
+uint64_t pass_cost(const Value& list) {
+  uint64_t bytes = 0;
+  for (const Value& x : list.items()) bytes += x.is_string() ? x.str().size() : 0;
+  return list.items().size() / 2 + bytes / 128;
+}
+
+}  // namespace
+
 bool Interp::compare(const std::string& op, const Value& a, const Value& b) {
+  if (a.is_list() && b.is_list()) work(pass_cost(a) + pass_cost(b));
   if (op == "==") return equals(a, b);
   if (op == "!=") return !equals(a, b);
   if (op == "in") return contains(b, a);
@@ -114,6 +128,7 @@ ValueList Interp::iterate(const Value& v) {
         if (v.list_obj().consumed) return {};
         v.list_obj().consumed = true;
       }
+      work(pass_cost(v));
       return v.items();
     case Value::Type::Dict: {
       if (v.dict_obj().is_namespace) break;
@@ -124,12 +139,13 @@ ValueList Interp::iterate(const Value& v) {
     case Value::Type::String: {
       ValueList chars;
       const std::string& s = v.str();
+      // Charged before it is built: a 64 MiB string would be gigabytes of one-character values.
+      charge(utf8::length(s) * sizeof(Value));
       for (size_t i = 0; i < s.size();) {
         const size_t start = i;
         utf8::decode(s, i);
         chars.emplace_back(s.substr(start, i - start));
       }
-      charge(chars.size() * sizeof(Value));
       return chars;
     }
     default: break;

@@ -484,6 +484,7 @@ Value apply_filter(Interp& in, const std::string& name, const Value& v, CallArgs
     for (const Value& item : in.iterate(v)) {
       Value k = sort_key(attr ? get_path(in, item, to_str(*attr)) : item, cs);
       if ((k.is_list() && !k.list_obj().is_tuple) || k.is_dict()) in.fail("unhashable type: '" + k.type_name() + "'");
+      in.work(seen.size() / 8);  // quadratic: a long list of distinct items hits max_steps
       if (std::none_of(seen.begin(), seen.end(), [&](const Value& s) { return equals(s, k); })) {
         seen.push_back(k);
         out.push_back(item);

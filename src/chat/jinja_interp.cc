@@ -49,6 +49,12 @@ void Interp::charge(uint64_t bytes) {
   if (allocated_ > limits_.max_alloc_bytes) fail(ChatErrorKind::Limit, "template built too much data");
 }
 
+void Interp::work(uint64_t steps) {
+  if (fold_mode_) return;  // constant folding stays as it was: where it folds is observable
+  steps_ += steps;
+  if (steps_ > limits_.max_steps) fail(ChatErrorKind::Limit, "template took too many steps");
+}
+
 Value Interp::make_string(std::string s) {
   if (s.size() > limits_.max_string_bytes) fail(ChatErrorKind::Limit, "template built a string that is too large");
   charge(s.size());
@@ -333,7 +339,19 @@ void Interp::eval_args(const Expr& e, size_t first, CallArgs& args) {
   for (const auto& kv : e.kwargs) args.kw.emplace_back(kv.first, eval(*kv.second));
 }
 
+// A step may scan the values it is given (`in`, length, comparisons, string methods, filters):
+// each value an expression yields costs a step per 128 bytes or 64 items (and iterate() a step
+// per 2 items), so that max_steps bounds the run time also when every step handles a 64 MiB
+// string (tests/unit/chat/fuzz_regressions_test.cc).
 Value Interp::eval(const Expr& e) {
+  Value v = eval_node(e);
+  if (v.is_string()) work(v.str().size() / 128);
+  else if (v.is_list()) work(v.items().size() / 64);
+  else if (v.is_dict()) work(v.dict_obj().items.size() / 64);
+  return v;
+}
+
+Value Interp::eval_node(const Expr& e) {
   DepthGuard guard(*this);
   pos_ = e.pos;
   switch (e.kind) {

@@ -67,6 +67,7 @@ class Interp {
          undefined.undefined_hint());
   }
   void charge(uint64_t bytes);                 // counts built bytes against the limits
+  void work(uint64_t steps);                   // counts work beyond one step against max_steps
   Value make_string(std::string s);            // charges and checks the size
   Value make_list(ValueList items, bool is_tuple = false);
 
@@ -115,7 +116,8 @@ class Interp {
   void write(const Value& v);
   Value define_macro(const Stmt& s);
 
-  Value eval(const Expr& e);
+  Value eval(const Expr& e);  // eval_node, plus steps for the size of the value it yields
+  Value eval_node(const Expr& e);
   Value eval_call(const Expr& e);
   Value eval_filter(const Expr& e, const Value* subject);
   Value eval_test(const Expr& e);

@@ -47,17 +47,32 @@ std::vector<std::string> split_sep(const std::string& s, const std::string& sep,
 }
 
 std::vector<std::string> rsplit_sep(const std::string& s, const std::string& sep, int64_t maxsplit) {
-  std::vector<std::string> out;
+  std::vector<std::string> out;  // last part first, reversed at the end
   size_t end = s.size();
   while (maxsplit < 0 || static_cast<int64_t>(out.size()) < maxsplit) {
     if (end < sep.size()) break;
     const size_t at = s.rfind(sep, end - sep.size());
     if (at == std::string::npos) break;
-    out.insert(out.begin(), s.substr(at + sep.size(), end - at - sep.size()));
+    out.push_back(s.substr(at + sep.size(), end - at - sep.size()));
     end = at;
   }
-  out.insert(out.begin(), s.substr(0, end));
+  out.push_back(s.substr(0, end));
+  std::reverse(out.begin(), out.end());
   return out;
+}
+
+// Splits are charged before their parts are built: one of a 64 MiB string into millions of
+// parts would take gigabytes before make_list saw it. At most this many parts (whitespace and
+// line breaks counted as ASCII ones, the others being rare).
+void charge_parts(Interp& in, const std::string& s, const std::string* sep, int64_t maxsplit) {
+  uint64_t n = 1;
+  if (sep) {
+    for (size_t at = s.find(*sep); at != std::string::npos; at = s.find(*sep, at + sep->size())) ++n;
+  } else {
+    for (unsigned char c : s) n += c <= ' ';
+  }
+  if (maxsplit >= 0) n = std::min<uint64_t>(n, static_cast<uint64_t>(maxsplit) + 1);
+  in.charge(n * sizeof(std::string));
 }
 
 bool matches_affix(Interp& in, const std::string& s, const Value& affix, bool prefix) {
@@ -191,6 +206,7 @@ Value string_method(Interp& in, const Value& self, const std::string& name, Call
     const Value* maxv = a.get(1, "maxsplit");
     const int64_t maxsplit = maxv ? maxv->as_int() : -1;
     if (!sep || sep->is_none()) {
+      charge_parts(in, s, nullptr, name == "rsplit" ? -1 : maxsplit);  // rsplit splits all first
       if (name == "rsplit" && maxsplit >= 0) {
         std::vector<std::string> parts = utf8::split_whitespace(s, -1);
         if (static_cast<int64_t>(parts.size()) > maxsplit + 1) {
@@ -209,9 +225,13 @@ Value string_method(Interp& in, const Value& self, const std::string& name, Call
     }
     if (!sep->is_string()) in.fail("must be str or None, not " + sep->type_name());
     if (sep->str().empty()) in.fail(ChatErrorKind::Value, "empty separator");
+    charge_parts(in, s, &sep->str(), maxsplit);
     return in.make_list(to_values(name == "split" ? split_sep(s, sep->str(), maxsplit) : rsplit_sep(s, sep->str(), maxsplit)));
   }
-  if (name == "splitlines") return in.make_list(to_values(utf8::splitlines(s, a.get(0, "keepends") && a.get(0, "keepends")->truthy())));
+  if (name == "splitlines") {
+    charge_parts(in, s, nullptr, -1);
+    return in.make_list(to_values(utf8::splitlines(s, a.get(0, "keepends") && a.get(0, "keepends")->truthy())));
+  }
   if (name == "startswith" || name == "endswith") {
     if (a.pos.empty()) in.fail(name + "() takes at least 1 argument (0 given)");
     return Value(matches_affix(in, s, a.pos[0], name == "startswith"));
