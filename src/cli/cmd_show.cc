@@ -19,6 +19,7 @@
 #include "cli/pull_progress.h"
 #include "gguf/file_type.h"
 #include "gguf/gguf_file.h"
+#include "store/file_util.h"
 #include "store/model_store.h"
 #include "store/modelfile.h"
 
@@ -34,17 +35,6 @@ std::string human_count(uint64_t n) {
   char buf[32];
   if (u == 0) std::snprintf(buf, sizeof buf, "%" PRIu64, n);
   else std::snprintf(buf, sizeof buf, x >= 100 ? "%.1f%s" : x >= 10 ? "%.2f%s" : "%.3f%s", x, kUnits[u]);
-  return buf;
-}
-
-std::string human_bytes(uint64_t n) {
-  static const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double x = double(n);
-  int u = 0;
-  while (x >= 1024 && u < 4) x /= 1024, ++u;
-  char buf[32];
-  if (u == 0) std::snprintf(buf, sizeof buf, "%" PRIu64 " B", n);
-  else std::snprintf(buf, sizeof buf, "%.1f %s", x, kUnits[u]);
   return buf;
 }
 
@@ -121,7 +111,7 @@ void add_model_section(Report& r, const GgufFile& f, const std::string& arch) {
   }
   r.row("quantization", quant);
   char file[96];
-  std::snprintf(file, sizeof file, "%s, GGUF v%u, %zu tensors, %zu metadata keys", human_bytes(f.file_size()).c_str(),
+  std::snprintf(file, sizeof file, "%s, GGUF v%u, %zu tensors, %zu metadata keys", format_bytes(f.file_size()).c_str(),
                 f.version(), f.tensors().size(), f.metadata().size());
   r.row("file", file);
 }
@@ -146,7 +136,7 @@ void add_tensor_mix(Report& r, const GgufFile& f) {
   for (const auto& [name, m] : rows) {
     char buf[128];
     std::snprintf(buf, sizeof buf, "%-8s %5zu tensor%s %11s  %5.1f%%  %s params", name.c_str(), m.count,
-                  m.count == 1 ? " " : "s", human_bytes(m.bytes).c_str(), total ? 100.0 * double(m.bytes) / double(total) : 0.0,
+                  m.count == 1 ? " " : "s", format_bytes(m.bytes).c_str(), total ? 100.0 * double(m.bytes) / double(total) : 0.0,
                   human_count(m.elements).c_str());
     r.line(buf);
   }
@@ -225,7 +215,7 @@ void add_store_sections(Report& r, const StoredModel& m) {
   r.section("Store");
   r.row("name", m.name.display());
   r.row("ID", short_id(mf.weights_digest));
-  r.row("weights", mf.weights_digest + " (" + human_bytes(mf.weights_size) + ")");
+  r.row("weights", mf.weights_digest + " (" + format_bytes(mf.weights_size) + ")");
   if (!mf.source.empty()) r.row("source", mf.source);
   if (!mf.created.empty()) r.row("created", mf.created);
   if (!mf.parameters.empty()) {
@@ -277,7 +267,7 @@ void add_verbose_sections(Report& r, const GgufFile& f) {
     shape += "]";
     char buf[256];
     std::snprintf(buf, sizeof buf, "%-*s %-7s %-16s %11s  at %" PRIu64, int(width), t.name.c_str(),
-                  std::string(ggml_type_name(t.type)).c_str(), shape.c_str(), human_bytes(t.nbytes).c_str(),
+                  std::string(ggml_type_name(t.type)).c_str(), shape.c_str(), format_bytes(t.nbytes).c_str(),
                   f.data_offset() + t.offset);
     r.line(buf);
   }

@@ -70,9 +70,17 @@ def running_server(*extra_args):
     cmd = [str(_binary()), "serve", "-m", str(MODEL), "--host", "127.0.0.1", "--port", "0",
            "--alias", ALIAS, "--ctx-size", str(CTX_SIZE), "--max-request-size", str(MAX_REQUEST_MIB),
            *extra_args]
+    with launched_server(cmd) as s:
+        yield s
+
+
+@contextlib.contextmanager
+def launched_server(cmd, env=None):
+    """Runs a `nagare serve` command line until it prints its listening line and /health answers;
+    yields a Server; at the end sends SIGTERM and checks a clean exit."""
     if os.environ.get("NAGARE_TEST_THREADS"):
-        cmd += ["--threads", os.environ["NAGARE_TEST_THREADS"]]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        cmd = [*cmd, "--threads", os.environ["NAGARE_TEST_THREADS"]]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     log = []
     found = threading.Event()
     url_box = []

@@ -10,20 +10,16 @@ import datetime
 import hashlib
 import json
 import os
-import re
-import signal
 import subprocess
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import httpx
 import ollama
 import openai
 import pytest
 
-from conftest import REQUEST_TIMEOUT_S, ROOT, START_TIMEOUT_S, _binary
+from conftest import REQUEST_TIMEOUT_S, ROOT, _binary, launched_server
 
 SMOL = ROOT / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf"
 GEMMA = ROOT / "models" / "gemma-3-270m-q4_k_m.gguf"
@@ -65,34 +61,8 @@ def store(tmp_path_factory):
 @contextlib.contextmanager
 def store_server(env, *extra_args):
     cmd = [str(_binary()), "serve", "--host", "127.0.0.1", "--port", "0", "--ctx-size", "512", *extra_args]
-    if os.environ.get("NAGARE_TEST_THREADS"):
-        cmd += ["--threads", os.environ["NAGARE_TEST_THREADS"]]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    log, found, url_box = [], threading.Event(), []
-
-    def pump():
-        for line in proc.stdout:
-            log.append(line.rstrip("\n"))
-            m = re.search(r"listening on (http://\S+) \(model (.+)\)", line)
-            if m and not url_box:
-                url_box.append(m.group(1))
-                found.set()
-
-    threading.Thread(target=pump, daemon=True).start()
-    if not found.wait(START_TIMEOUT_S):
-        proc.kill()
-        pytest.fail("server did not start:\n" + "\n".join(log))
-    try:
-        yield url_box[0], log
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            rc = proc.wait(60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-            pytest.fail("server did not exit within 60 s of SIGTERM:\n" + "\n".join(log[-50:]))
-        assert rc == 0, f"server exited with {rc}:\n" + "\n".join(log[-50:])
+    with launched_server(cmd, env) as s:
+        yield s.url, s.log
 
 
 @pytest.fixture(scope="module")
