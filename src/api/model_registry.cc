@@ -36,6 +36,22 @@ uint64_t kv_cache_estimate(const ModelConfig& config, const EngineOptions& o) {
   return uint64_t(n_blocks) * uint64_t(block) * KvCache::bytes_per_token(config);
 }
 
+// The engine options for a store model: the server's, with the manifest's num_ctx (a Modelfile
+// PARAMETER) as its context size, as Ollama does; capped at what the model was trained for.
+EngineOptions engine_options(EngineOptions o, const Manifest& manifest, const ModelConfig& config, const std::string& name) {
+  auto it = manifest.parameters.find("num_ctx");
+  if (it == manifest.parameters.end() || !it->is_number_integer()) return o;
+  int64_t n = it->get<int64_t>();
+  if (n <= 0) return o;
+  if (config.n_ctx_train > 0 && n > config.n_ctx_train) {
+    std::fprintf(stderr, "nagare: %s: num_ctx %lld is above the model's training context; using %d\n", name.c_str(),
+                 static_cast<long long>(n), config.n_ctx_train);
+    n = config.n_ctx_train;
+  }
+  o.n_ctx = int32_t(std::max<int64_t>(n, 16));
+  return o;
+}
+
 ApiError load_failed(const std::string& name, const std::string& why) {
   return ApiError(500, "model '" + name + "' failed to load: " + why, "server_error", "model", "model_load_failed");
 }
@@ -225,6 +241,7 @@ ModelRegistry::ModelRegistry(std::unique_ptr<ModelStore> store, RegistryOptions 
 }
 
 void ModelRegistry::shutdown() {
+  background_.stop();  // pulls first: they unload the models they replace
   {
     std::lock_guard lk(state_->mu);
     state_->stopping = true;
@@ -241,6 +258,7 @@ void ModelRegistry::shutdown() {
 }
 
 ModelRegistry::~ModelRegistry() {
+  background_.stop();
   {
     std::lock_guard lk(state_->mu);
     state_->stopping = true;
@@ -333,7 +351,8 @@ ModelLease ModelRegistry::acquire(const std::string& name, std::optional<double>
   try {
     std::unique_ptr<Model> m = Model::load(stored->weights_path);
     std::unique_ptr<Tokenizer> tok = Tokenizer::from_gguf(m->file());
-    const uint64_t cost = m->file().file_size() + kv_cache_estimate(m->config(), s.options.engine);
+    const EngineOptions eo = engine_options(s.options.engine, stored->manifest, m->config(), *key);
+    const uint64_t cost = m->file().file_size() + kv_cache_estimate(m->config(), eo);
     std::vector<std::shared_ptr<LoadedModel>> evicted;
     {
       std::lock_guard g(s.mu);
@@ -341,8 +360,9 @@ ModelLease ModelRegistry::acquire(const std::string& name, std::optional<double>
       e->reserved_bytes = cost;
     }
     evicted.clear();  // their engines stop here, outside the lock
-    auto engine = std::make_unique<Engine>(std::move(m), std::move(tok), s.options.engine);
-    ServedModel::Overrides o{stored->manifest.template_text, stored->manifest.system};
+    auto engine = std::make_unique<Engine>(std::move(m), std::move(tok), eo);
+    ServedModel::Overrides o{stored->manifest.template_text, {stored->manifest.system, {}}};
+    for (const ManifestMessage& msg : stored->manifest.messages) o.preset.messages.push_back({msg.role, msg.content});
     model = std::make_shared<LoadedModel>(std::move(engine), *key, unix_now(), std::move(o), *stored);
   } catch (const ApiError& x) {
     s.fail(e, x);
@@ -388,7 +408,7 @@ std::shared_ptr<const LoadedModel> ModelRegistry::pinned() const {
   return state_->pinned ? state_->pinned->model : nullptr;
 }
 
-const ModelStore* ModelRegistry::store() const { return state_->store.get(); }
+ModelStore* ModelRegistry::store() const { return state_->store.get(); }
 
 bool ModelRegistry::unload(const std::string& name) {
   const std::optional<std::string> key = canonical_name(name);

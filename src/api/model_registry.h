@@ -12,6 +12,7 @@
 #include "api/served_model.h"
 #include "engine/engine.h"
 #include "store/model_store.h"
+#include "util/background_tasks.h"
 
 namespace nagare {
 
@@ -83,7 +84,8 @@ class ModelRegistry {
   // Loaded (and loading-finished) models, pinned first, then by name.
   std::vector<LoadedModelInfo> loaded() const;
   std::shared_ptr<const LoadedModel> pinned() const;
-  const ModelStore* store() const;
+  // The store (null when serving only -m); the HTTP API's pull, create, copy and delete write it.
+  ModelStore* store() const;
   // At server shutdown, once no I/O thread runs: stops the keep-alive timer and every engine,
   // leased or not (requests still held by connections then only cancel their streams).
   void shutdown();
@@ -92,10 +94,15 @@ class ModelRegistry {
   // Returns false when it is not loaded.
   bool unload(const std::string& name);
 
+  // Work on the store that outlives its request (pulls); stopped, cancelled and waited for
+  // by shutdown() and the destructor.
+  BackgroundTasks& background() { return background_; }
+
   struct State;  // shared with leases, which may outlive the registry
 
  private:
   std::shared_ptr<State> state_;
+  BackgroundTasks background_;
 };
 
 }  // namespace nagare

@@ -38,7 +38,7 @@ OllamaJob::OllamaJob(const ServedModel& model, OllamaRequest request, int64_t lo
     if (request_.endpoint == OllamaEndpoint::kChat) {
       std::vector<ChatMessage> messages;
       for (const Json& m : request_.messages) messages.push_back({m["role"].get<std::string>(), m["content"].get<std::string>()});
-      model_.add_default_system(messages);
+      model_.preset().apply(messages);
       prompt_ = chat.tokenize(messages);
     } else {
       std::vector<int32_t> fresh;
@@ -47,8 +47,11 @@ OllamaJob::OllamaJob(const ServedModel& model, OllamaRequest request, int64_t lo
       } else {
         std::vector<ChatMessage> messages;
         if (!request_.system.empty()) messages.push_back({"system", request_.system});
+        // As Ollama: the model's MESSAGEs only start a conversation, not a continued one.
+        ConversationPreset preset = model_.preset();
+        if (!request_.context.empty()) preset.messages.clear();
+        preset.apply(messages);
         messages.push_back({"user", request_.prompt});
-        model_.add_default_system(messages);
         fresh = chat.tokenize(messages);
         // A continued conversation already starts with BOS.
         if (!request_.context.empty() && !fresh.empty() && fresh.front() == tok.bos_id()) fresh.erase(fresh.begin());

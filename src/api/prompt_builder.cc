@@ -4,17 +4,23 @@
 
 namespace nagare {
 
-PromptBuilder::PromptBuilder(const ChatPrompt& chat, const Tokenizer& tokenizer, std::optional<std::string> default_system)
-    : chat_(chat), tokenizer_(tokenizer), default_system_(std::move(default_system)) {}
+void ConversationPreset::apply(std::vector<ChatMessage>& conversation) const {
+  size_t lead = 0;
+  while (lead < conversation.size() && conversation[lead].role == "system") ++lead;
+  conversation.insert(conversation.begin() + std::ptrdiff_t(lead), messages.begin(), messages.end());
+  if (!system || system->empty()) return;
+  for (const ChatMessage& m : conversation)
+    if (m.role == "system") return;
+  conversation.insert(conversation.begin(), ChatMessage{"system", *system});
+}
+
+PromptBuilder::PromptBuilder(const ChatPrompt& chat, const Tokenizer& tokenizer, ConversationPreset preset)
+    : chat_(chat), tokenizer_(tokenizer), preset_(std::move(preset)) {}
 
 std::vector<ChatMessage> PromptBuilder::chat_messages(const Json& messages) const {
   std::vector<ChatMessage> out;
-  bool has_system = false;
-  for (const Json& m : messages) {
-    out.push_back({m.at("role").get<std::string>(), m.at("content").get<std::string>()});
-    has_system = has_system || out.back().role == "system";
-  }
-  if (default_system_ && !default_system_->empty() && !has_system) out.insert(out.begin(), {"system", *default_system_});
+  for (const Json& m : messages) out.push_back({m.at("role").get<std::string>(), m.at("content").get<std::string>()});
+  preset_.apply(out);
   return out;
 }
 

@@ -14,12 +14,19 @@
 
 namespace nagare {
 
+// What a store manifest puts around every chat: a default system prompt (SYSTEM) for chats
+// that bring none, and example messages (MESSAGE) before the conversation, after its leading
+// system messages, as Ollama places them.
+struct ConversationPreset {
+  std::optional<std::string> system;
+  std::vector<ChatMessage> messages;
+  void apply(std::vector<ChatMessage>& conversation) const;
+};
+
 class PromptBuilder {
  public:
-  // `chat` and `tokenizer` must outlive the builder. `default_system` (a store manifest's
-  // SYSTEM) goes first in chats that bring no system message.
-  PromptBuilder(const ChatPrompt& chat, const Tokenizer& tokenizer,
-                std::optional<std::string> default_system = std::nullopt);
+  // `chat` and `tokenizer` must outlive the builder; `preset` applies to every chat.
+  PromptBuilder(const ChatPrompt& chat, const Tokenizer& tokenizer, ConversationPreset preset = {});
 
   // One token list per prompt (chat: exactly one). Chat: rendered with the template (generation
   // prompt added) and tokenized by ChatPrompt. Completions: text as llama.cpp's server does it
@@ -35,7 +42,7 @@ class PromptBuilder {
 
   const ChatPrompt& chat_;
   const Tokenizer& tokenizer_;
-  std::optional<std::string> default_system_;
+  ConversationPreset preset_;
 };
 
 }  // namespace nagare

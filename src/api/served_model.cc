@@ -11,7 +11,7 @@ ServedModel::ServedModel(std::string name, Engine& engine, int64_t created, Over
       engine_(engine),
       overrides_(std::move(overrides)),
       chat_(engine.model().file(), engine.tokenizer(), overrides_.template_text),
-      prompts_(chat_, engine.tokenizer(), overrides_.system),
+      prompts_(chat_, engine.tokenizer(), overrides_.preset),
       created_(created) {}
 
 void ServedModel::check_model(const std::string& requested) const {
@@ -22,13 +22,6 @@ void ServedModel::check_model(const std::string& requested) const {
   } catch (const Error&) {
   }
   throw ApiError::model_not_found(requested);
-}
-
-void ServedModel::add_default_system(std::vector<ChatMessage>& messages) const {
-  if (!overrides_.system || overrides_.system->empty()) return;
-  for (const ChatMessage& m : messages)
-    if (m.role == "system") return;
-  messages.insert(messages.begin(), ChatMessage{"system", *overrides_.system});
 }
 
 }  // namespace nagare

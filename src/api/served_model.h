@@ -18,7 +18,7 @@ class ServedModel {
   // What a store manifest changes on top of the GGUF file.
   struct Overrides {
     std::optional<std::string> template_text;  // replaces the file's chat template
-    std::optional<std::string> system;         // for chats that bring no system message
+    ConversationPreset preset;                 // SYSTEM and MESSAGEs around every chat
   };
 
   // Chat format from the engine's model file (its template, else the built-in for the
@@ -31,9 +31,8 @@ class ServedModel {
   // Throws ApiError model_not_found (404) unless `requested` is empty or this model's name
   // (":latest" optional, or any spelling of a store name).
   void check_model(const std::string& requested) const;
-  // Puts the default system prompt first when there is one and `messages` has no system message.
-  void add_default_system(std::vector<ChatMessage>& messages) const;
-  const std::optional<std::string>& default_system() const { return overrides_.system; }
+  // The manifest's SYSTEM and MESSAGEs, for chats built outside the PromptBuilder.
+  const ConversationPreset& preset() const { return overrides_.preset; }
 
   const std::string& name() const { return name_; }
   Engine& engine() const { return engine_; }

@@ -13,6 +13,7 @@
 #include "model/model.h"
 #include "server/http_server.h"
 #include "server/ollama_routes.h"
+#include "server/ollama_store_routes.h"
 #include "server/openai_routes.h"
 #include "store/model_store.h"
 #include "tokenizer/tokenizer.h"
@@ -105,6 +106,7 @@ int run_serve(const ServeArgs& a) {
   add_service_routes(router, models);
   add_openai_routes(router, models);
   add_ollama_routes(router, models);
+  add_ollama_store_routes(router, models);
   if (!a.model.empty() && !store_root.empty())
     std::printf("nagare: listening on %s (model %s, model store %s)\n", server.url().c_str(), name.c_str(), store_root.c_str());
   else if (!a.model.empty())

@@ -25,5 +25,7 @@ void add_list_command(CLI::App& app, CommandAction& action);
 void add_rm_command(CLI::App& app, CommandAction& action);
 void add_cp_command(CLI::App& app, CommandAction& action);
 void add_create_command(CLI::App& app, CommandAction& action);
+// What a running server has loaded (GET /api/ps).
+void add_ps_command(CLI::App& app, CommandAction& action);
 
 }  // namespace nagare

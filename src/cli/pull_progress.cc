@@ -98,19 +98,30 @@ PullResult pull_with_progress(ModelStore& store, const std::string& source, std:
   return r;
 }
 
-std::string time_ago(int64_t t) {
-  const int64_t d = int64_t(std::time(nullptr)) - t;
-  auto unit = [](int64_t n, const char* one) {
-    return std::to_string(n) + " " + one + (n == 1 ? "" : "s") + " ago";
-  };
-  if (d < 1) return "Less than a second ago";
+namespace {
+
+// "3 minutes ago" / "3 minutes from now" for an interval of d >= 0 seconds.
+std::string relative_time(int64_t d, const std::string& suffix, const char* now_text) {
+  auto unit = [&](int64_t n, const char* one) { return std::to_string(n) + " " + one + (n == 1 ? "" : "s") + " " + suffix; };
+  auto about = [&](const char* what) { return std::string("About ") + what + " " + suffix; };
+  if (d < 1) return now_text;
   if (d < 60) return unit(d, "second");
-  if (d < 3600) return d < 120 ? "About a minute ago" : unit(d / 60, "minute");
-  if (d < 86400) return d < 7200 ? "About an hour ago" : unit(d / 3600, "hour");
+  if (d < 3600) return d < 120 ? about("a minute") : unit(d / 60, "minute");
+  if (d < 86400) return d < 7200 ? about("an hour") : unit(d / 3600, "hour");
   if (d < 7 * 86400) return unit(d / 86400, "day");
   if (d < 30 * 86400) return unit(d / (7 * 86400), "week");
   if (d < 365 * 86400) return unit(d / (30 * 86400), "month");
   return unit(d / (365 * 86400), "year");
+}
+
+}  // namespace
+
+std::string time_ago(int64_t t) {
+  return relative_time(int64_t(std::time(nullptr)) - t, "ago", "Less than a second ago");
+}
+
+std::string time_from_now(int64_t t) {
+  return relative_time(t - int64_t(std::time(nullptr)), "from now", "Less than a second from now");
 }
 
 std::string short_id(const std::string& digest) {

@@ -33,6 +33,8 @@ PullResult pull_with_progress(ModelStore& store, const std::string& source, std:
 
 // "12 seconds ago", "3 days ago", as `ollama list` shows times.
 std::string time_ago(int64_t unix_seconds);
+// "4 minutes from now", as `ollama ps` shows when a model unloads.
+std::string time_from_now(int64_t unix_seconds);
 
 // The first 12 hex digits of a digest, as `ollama list` shows IDs.
 std::string short_id(const std::string& digest);

@@ -308,11 +308,25 @@ StagedBlob ModelStore::stage_file(const std::string& gguf_path) {
   return StagedBlob(tmp, digest, size);
 }
 
-Manifest ModelStore::create(const ModelName& name, const Modelfile& mf) {
+Manifest ModelStore::create(const ModelName& name, const Modelfile& mf, bool allow_paths) {
   Manifest m;
   StagedBlob staged;
   std::string path;
-  if (from_is_path(mf, path)) {
+  const std::string from_line = mf.from_line > 0 ? "FROM on line " + std::to_string(mf.from_line) + ": " : "FROM: ";
+  if (is_valid_digest(mf.from)) {
+    const std::string blob = blob_path(mf.from);
+    struct stat st {};
+    if (::stat(blob.c_str(), &st) != 0 || !S_ISREG(st.st_mode))
+      throw Error(from_line + "blob " + mf.from + " is not in the store");
+    try {
+      GgufFile::open(blob);
+    } catch (const Error& e) {
+      throw Error(from_line + "blob " + mf.from + " is not a usable GGUF file: " + e.what());
+    }
+    m.weights_digest = mf.from;
+    m.weights_size = uint64_t(st.st_size);
+    m.source = mf.from;
+  } else if (allow_paths && from_is_path(mf, path)) {
     staged = stage_file(path);
     m.weights_digest = staged.digest();
     m.weights_size = staged.size();
@@ -324,12 +338,13 @@ Manifest ModelStore::create(const ModelName& name, const Modelfile& mf) {
     try {
       base_name = ModelName::parse(mf.from);
     } catch (const Error& e) {
-      throw Error("FROM on line " + std::to_string(mf.from_line) + ": " + e.what());
+      throw Error(from_line + e.what());
     }
     auto base = find(base_name);
     if (!base)
-      throw Error("FROM on line " + std::to_string(mf.from_line) + ": model " + quote_for_message(base_name.display()) +
-                  " is not in the store (`nagare pull` it first, or FROM ./file.gguf imports a file)");
+      throw Error(from_line + "model " + quote_for_message(base_name.display()) + " is not in the store (" +
+                  (allow_paths ? "`nagare pull` it first, or FROM ./file.gguf imports a file)"
+                               : "pull it first; over HTTP, FROM names a stored model or blob, never a file)"));
     m = base->manifest;
     m.source = base_name.display();
   }

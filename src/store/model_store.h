@@ -79,9 +79,11 @@ class ModelStore {
   // Gives `to` the same manifest as `from` (no weight copy); replaces `to` if present.
   void copy(const ModelName& from, const ModelName& to);
   // Builds `name` from a Modelfile: FROM a store name reuses its weights and overrides; FROM a
-  // .gguf path imports that file (checked, copied into blobs/ once). The Modelfile's
-  // instructions replace the base's. Returns the written manifest.
-  Manifest create(const ModelName& name, const Modelfile& modelfile);
+  // .gguf path imports that file (checked, copied into blobs/ once); FROM sha256:<hex> uses
+  // that blob, already in blobs/. The Modelfile's instructions replace the base's. With
+  // `allow_paths` false (requests over HTTP), FROM a file path is refused, so a client cannot
+  // make the server read its files. Returns the written manifest.
+  Manifest create(const ModelName& name, const Modelfile& modelfile, bool allow_paths = true);
   // Copies a local GGUF file (checked first) into a staged blob, hashing it on the way.
   StagedBlob stage_file(const std::string& gguf_path);
   // Deletes blobs no manifest references and temporary files of dead processes; partial

@@ -217,6 +217,7 @@ class PartialWriter : public DownloadSink {
     PullProgress p;
     p.phase = phase;
     p.file = t_.display;
+    if (!t_.sha256.empty()) p.digest = "sha256:" + t_.sha256;
     p.done = have_;
     p.total = total_;
     p.resumed_from = resumed_from_;
@@ -469,6 +470,7 @@ PullResult pull_model(ModelStore& store, std::string_view text, const PullOption
       PullProgress p;
       p.phase = PullProgress::Phase::kWaiting;
       p.file = t.display;
+      if (!t.sha256.empty()) p.digest = "sha256:" + t.sha256;
       own(p);
       while (!flight->done) {
         if (o.cancel && o.cancel->load()) {

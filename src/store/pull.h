@@ -20,6 +20,7 @@ struct PullProgress {
   enum class Phase { kResolving, kWaiting, kDownloading, kVerifying };
   Phase phase = Phase::kResolving;
   std::string file;              // the remote file (Hub path or URL)
+  std::string digest;            // "sha256:<hex>" when the source states it, else ""
   uint64_t done = 0;             // bytes of the file on disk
   uint64_t total = 0;            // its size; 0 while unknown
   uint64_t resumed_from = 0;     // bytes that were already there when this download started

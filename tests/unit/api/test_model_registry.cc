@@ -87,7 +87,7 @@ TEST_F(RegistryTest, LoadsOnFirstUseOnceUnderEitherName) {
   EXPECT_EQ(load_ns, 0);
   EXPECT_EQ(a.get(), b.get());
   EXPECT_FALSE(a->pinned());
-  EXPECT_EQ(a->served().default_system(), std::optional<std::string>("be brief"));
+  EXPECT_EQ(a->served().preset().system, std::optional<std::string>("be brief"));
   EXPECT_GT(a->size_bytes(), a->engine().model().file().file_size());  // weights + KV cache
   EXPECT_EQ(loaded_names(*r), std::vector<std::string>{"smol:latest"});
 }

@@ -143,3 +143,42 @@ TEST(PromptBuilder, TemplateErrorsAre400OnMessages) {
 
 }  // namespace
 }  // namespace nagare
+
+namespace nagare {
+namespace {
+
+std::vector<std::string> roles_and_text(const std::vector<ChatMessage>& ms) {
+  std::vector<std::string> out;
+  for (const ChatMessage& m : ms) out.push_back(m.role + ":" + m.content);
+  return out;
+}
+
+// A manifest's SYSTEM and MESSAGEs (Ollama's placement): the system prompt only for chats that
+// bring none; the example messages after the chat's leading system messages.
+TEST(ConversationPreset, PlacesSystemAndMessagesAsOllama) {
+  ConversationPreset p{"be brief", {{"user", "hi"}, {"assistant", "hello"}}};
+  std::vector<ChatMessage> plain{{"user", "q"}};
+  p.apply(plain);
+  EXPECT_EQ(roles_and_text(plain),
+            (std::vector<std::string>{"system:be brief", "user:hi", "assistant:hello", "user:q"}));
+  std::vector<ChatMessage> own{{"system", "mine"}, {"user", "q"}};
+  p.apply(own);
+  EXPECT_EQ(roles_and_text(own), (std::vector<std::string>{"system:mine", "user:hi", "assistant:hello", "user:q"}));
+  std::vector<ChatMessage> none{{"user", "q"}};
+  ConversationPreset{}.apply(none);
+  EXPECT_EQ(roles_and_text(none), std::vector<std::string>{"user:q"});
+}
+
+TEST(ConversationPreset, PromptBuilderAppliesIt) {
+  PromptBuilder b(*smol().chat, *smol().tokenizer, ConversationPreset{"be brief", {{"user", "hi"}, {"assistant", "hello"}}});
+  const std::string text = b.render_chat(Json::array({{{"role", "user"}, {"content", "q"}}}));
+  const size_t sys = text.find("be brief"), hi = text.find("hi"), hello = text.find("hello"), q = text.rfind("q");
+  ASSERT_NE(sys, std::string::npos);
+  ASSERT_NE(hello, std::string::npos);
+  EXPECT_LT(sys, hi);
+  EXPECT_LT(hi, hello);
+  EXPECT_LT(hello, q);
+}
+
+}  // namespace
+}  // namespace nagare
