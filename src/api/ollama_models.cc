@@ -16,9 +16,9 @@ Json value_json(const GgufValue& v, bool verbose) {
     case GgufValueType::FLOAT64: return v.as_float();
     case GgufValueType::ARRAY: {
       const GgufArray& a = v.as_array();
-      if (a.items.size() > 64 && !verbose) return nullptr;
+      if (a.size() > 64 && !verbose) return nullptr;
       Json out = Json::array();
-      for (const GgufValue& item : a.items) out.push_back(value_json(item, verbose));
+      for (size_t i = 0; i < a.size(); ++i) out.push_back(value_json(a[i], verbose));
       return out;
     }
     default: break;

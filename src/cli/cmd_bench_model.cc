@@ -179,8 +179,10 @@ int run_bench(const BenchModelOptions& o) {
     std::snprintf(line, sizeof line, fmt, args...);
     notes += line;
   };
-  note("Memory after load: resident %.1f MiB = model file %.1f + KV cache %.1f + other %.1f MiB\n", rss_mib,
-       file_mib, kv_mib, rss_mib - file_mib - kv_mib);
+  // The KV cache's pages are not resident yet (they fill as it is used), so not counted here.
+  note("Memory after load: resident %.1f MiB = model file %.1f + other %.1f MiB (KV cache of %.1f MiB: resident as it "
+       "fills)\n",
+       rss_mib, file_mib, rss_mib - file_mib, kv_mib);
   if (o.roofline) {
     const double weights = double(model->weight_bytes_per_token()), bw = bench.read_bandwidth();
     note("Generation roofline: %.1f MiB of weights per token / %.1f GB/s measured read bandwidth (%d threads) = "

@@ -99,7 +99,9 @@ int run_serve(const ServeArgs& a) {
     const LoadedModel& pinned = *models.pinned();
     const double mib = 1048576.0;
     const size_t file = pinned.engine().model().file().file_size();
-    std::fprintf(stderr, "nagare: %s loaded, resident memory %.1f MiB (model file %.1f MiB, KV cache %.1f MiB)\n",
+    std::fprintf(stderr,
+                 "nagare: %s loaded, resident memory %.1f MiB (model file %.1f MiB; KV cache of %.1f MiB, resident as "
+                 "it fills)\n",
                  name.c_str(), resident_bytes() / mib, file / mib, (pinned.size_bytes() - file) / mib);
   }
 

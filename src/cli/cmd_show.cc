@@ -66,11 +66,14 @@ std::optional<std::string> show_value(const GgufFile& f, const std::string& key)
     return std::to_string(int64_t(v->as_float()));  // rope base 1000000, not 1e+06
   if (v->type == GgufValueType::ARRAY) {
     const GgufArray& a = v->as_array();
-    if (!a.items.empty() && a.items[0].is_integer()) {
-      auto [lo, hi] = std::minmax_element(a.items.begin(), a.items.end(),
-                                          [](const GgufValue& x, const GgufValue& y) { return x.as_float() < y.as_float(); });
-      if (lo->as_float() == hi->as_float()) return lo->to_display() + " (all " + std::to_string(a.items.size()) + " layers)";
-      return lo->to_display() + " to " + hi->to_display() + " (per layer)";
+    if (!a.empty() && a[0].is_integer()) {
+      size_t lo = 0, hi = 0;
+      for (size_t i = 1; i < a.size(); ++i) {
+        if (a.float_at(i) < a.float_at(lo)) lo = i;
+        if (a.float_at(i) > a.float_at(hi)) hi = i;
+      }
+      if (a.float_at(lo) == a.float_at(hi)) return a[lo].to_display() + " (all " + std::to_string(a.size()) + " layers)";
+      return a[lo].to_display() + " to " + a[hi].to_display() + " (per layer)";
     }
   }
   return v->to_display();
@@ -152,9 +155,9 @@ void add_tokenizer_section(Report& r, const GgufFile& f) {
   std::string m = model ? *model : "(unknown)";
   if (auto pre = show_value(f, "tokenizer.ggml.pre")) m += " (pre-tokenizer: " + *pre + ")";
   r.row("model", m);
-  r.row("vocabulary size", tokens ? std::to_string(tokens->items.size()) : "(no token list)");
+  r.row("vocabulary size", tokens ? std::to_string(tokens->size()) : "(no token list)");
   if (const GgufValue* merges = f.find("tokenizer.ggml.merges"); merges && merges->type == GgufValueType::ARRAY)
-    r.row("merges", std::to_string(merges->as_array().items.size()));
+    r.row("merges", std::to_string(merges->as_array().size()));
   static const std::pair<const char*, const char*> kSpecial[] = {
       {"bos", "bos_token_id"},       {"eos", "eos_token_id"},           {"eot", "eot_token_id"},
       {"eom", "eom_token_id"},       {"unk", "unknown_token_id"},       {"sep", "seperator_token_id"},
@@ -170,8 +173,8 @@ void add_tokenizer_section(Report& r, const GgufFile& f) {
       int64_t id = v->as_int();
       text = std::to_string(id);
       if (id < 0) text += " (none)";
-      else if (!tokens || uint64_t(id) >= tokens->items.size()) text += " (out of range)";
-      else text += " " + tokens->items[size_t(id)].to_display();
+      else if (!tokens || uint64_t(id) >= tokens->size()) text += " (out of range)";
+      else text += " " + (*tokens)[size_t(id)].to_display();
     }
     r.row(std::string(label) + " token", text);
   }

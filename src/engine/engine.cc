@@ -87,8 +87,8 @@ Engine::Impl::Impl(std::unique_ptr<Model> m, std::unique_ptr<Tokenizer> t, const
     throw Error("the KV cache (" + std::to_string(n_blocks) + " blocks of " + std::to_string(options.block_size) +
                 " tokens) cannot hold one request of the context size " + std::to_string(options.n_ctx) +
                 "; raise --kv-cache-size or lower --ctx-size");
-  // Checked up front: where the kernel overcommits memory, an allocation this large could
-  // succeed and then be killed while the cache is zero-filled.
+  // Checked up front: the cache's pages become resident only as they are written, so where the
+  // kernel overcommits memory a size beyond the machine would be accepted here and killed later.
   const size_t kv_bytes = size_t(n_blocks) * options.block_size * KvCache::bytes_per_token(c);
   const size_t logits_bytes = size_t(options.max_running) * c.n_vocab * sizeof(float);
   const size_t machine = physical_memory_bytes();

@@ -91,19 +91,18 @@ GgufValue read_value(Cursor& c, GgufValueType type, int depth);
 
 GgufArray read_array(Cursor& c, int depth) {
   if (depth > kMaxNesting) c.fail("arrays nested too deeply");
-  GgufArray a;
   uint32_t et = c.read<uint32_t>("array element type");
   if (et > uint32_t(GgufValueType::FLOAT64)) c.fail("unknown array element type " + std::to_string(et));
-  a.elem_type = GgufValueType(et);
+  GgufArray a{GgufValueType(et)};
   uint64_t n = c.read<uint64_t>("array length");
   if (n > kMaxArrayItems) c.fail("array length " + std::to_string(n) + " is too large");
-  if (n > c.left() / min_encoded_size(a.elem_type))
-    c.fail("truncated: array of " + std::to_string(n) + " " + std::string(gguf_value_type_name(a.elem_type)) +
+  if (n > c.left() / min_encoded_size(a.elem_type()))
+    c.fail("truncated: array of " + std::to_string(n) + " " + std::string(gguf_value_type_name(a.elem_type())) +
            " items does not fit in the bytes left");
   if (n > c.array_items_left) c.fail("metadata arrays hold too many items in total");
   c.array_items_left -= n;
-  a.items.reserve(n);
-  for (uint64_t i = 0; i < n; ++i) a.items.push_back(read_value(c, a.elem_type, depth + 1));
+  a.reserve(n);
+  for (uint64_t i = 0; i < n; ++i) a.push_back(read_value(c, a.elem_type(), depth + 1));
   return a;
 }
 
@@ -307,21 +306,24 @@ double GgufFile::get_float(const std::string& key) const {
 std::vector<std::string> GgufFile::get_string_array(const std::string& key) const {
   return with_key(*this, key, [](const GgufValue& v) {
     std::vector<std::string> out;
-    for (auto& it : v.as_array().items) out.push_back(it.as_string());
+    const GgufArray& a = v.as_array();
+    for (size_t i = 0; i < a.size(); ++i) out.emplace_back(a.string_at(i));
     return out;
   });
 }
 std::vector<double> GgufFile::get_float_array(const std::string& key) const {
   return with_key(*this, key, [](const GgufValue& v) {
     std::vector<double> out;
-    for (auto& it : v.as_array().items) out.push_back(it.as_float());
+    const GgufArray& a = v.as_array();
+    for (size_t i = 0; i < a.size(); ++i) out.push_back(a.float_at(i));
     return out;
   });
 }
 std::vector<int64_t> GgufFile::get_int_array(const std::string& key) const {
   return with_key(*this, key, [](const GgufValue& v) {
     std::vector<int64_t> out;
-    for (auto& it : v.as_array().items) out.push_back(it.as_int());
+    const GgufArray& a = v.as_array();
+    for (size_t i = 0; i < a.size(); ++i) out.push_back(a.int_at(i));
     return out;
   });
 }

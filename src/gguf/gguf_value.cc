@@ -102,8 +102,8 @@ std::string GgufValue::to_display(size_t max_items) const {
   std::ostringstream s;
   if (auto* a = std::get_if<std::shared_ptr<GgufArray>>(&v)) {
     if (!*a) return "[null array]";
-    const auto& items = (*a)->items;
-    s << "[" << gguf_value_type_name((*a)->elem_type) << " x " << items.size() << "]";
+    const GgufArray& items = **a;
+    s << "[" << gguf_value_type_name(items.elem_type()) << " x " << items.size() << "]";
     if (max_items > 0 && !items.empty()) {
       s << " ";
       for (size_t i = 0; i < items.size() && i < max_items; ++i) s << (i ? ", " : "") << items[i].to_display(0);
@@ -132,7 +132,7 @@ bool GgufValue::operator==(const GgufValue& o) const {
   if (auto* a = std::get_if<std::shared_ptr<GgufArray>>(&v)) {
     auto& b = std::get<std::shared_ptr<GgufArray>>(o.v);
     if (!*a || !b) return !*a && !b;
-    return (*a)->elem_type == b->elem_type && (*a)->items == b->items;
+    return **a == *b;
   }
   return v == o.v;
 }
@@ -196,14 +196,108 @@ GgufValue GgufValue::make_string(std::string s) {
 GgufValue GgufValue::make_array(GgufValueType elem_type, std::vector<GgufValue> items) {
   if (uint32_t(elem_type) > uint32_t(GgufValueType::FLOAT64))
     throw Error("make_array: unknown element type " + std::to_string(uint32_t(elem_type)));
-  for (size_t i = 0; i < items.size(); ++i)
-    if (items[i].type != elem_type)
-      throw Error("make_array: item " + std::to_string(i) + " is " + type_str(items[i].type) + ", expected " +
-                  type_str(elem_type));
+  auto a = std::make_shared<GgufArray>(elem_type);
+  a->reserve(items.size());
+  for (const GgufValue& item : items) a->push_back(item);
   GgufValue r;
   r.type = GgufValueType::ARRAY;
-  r.v = std::make_shared<GgufArray>(GgufArray{elem_type, std::move(items)});
+  r.v = std::move(a);
   return r;
+}
+
+// ---- GgufArray ----
+
+namespace {
+
+bool is_number_type(GgufValueType t) {
+  return t != GgufValueType::STRING && t != GgufValueType::ARRAY;
+}
+bool is_signed_type(GgufValueType t) {
+  return t == GgufValueType::INT8 || t == GgufValueType::INT16 || t == GgufValueType::INT32 || t == GgufValueType::INT64;
+}
+bool is_float_type(GgufValueType t) { return t == GgufValueType::FLOAT32 || t == GgufValueType::FLOAT64; }
+
+double word_to_double(uint64_t w) {
+  double d;
+  std::memcpy(&d, &w, sizeof d);
+  return d;
+}
+
+}  // namespace
+
+size_t GgufArray::size() const {
+  if (elem_type_ == GgufValueType::STRING) return ends_.size();
+  if (elem_type_ == GgufValueType::ARRAY) return nested_.size();
+  return words_.size();
+}
+
+void GgufArray::reserve(size_t n) {
+  if (elem_type_ == GgufValueType::STRING) ends_.reserve(n);
+  else if (elem_type_ == GgufValueType::ARRAY) nested_.reserve(n);
+  else words_.reserve(n);
+}
+
+void GgufArray::push_back(const GgufValue& item) {
+  if (item.type != elem_type_)
+    throw Error("make_array: item " + std::to_string(size()) + " is " + type_str(item.type) + ", expected " +
+                type_str(elem_type_));
+  if (elem_type_ == GgufValueType::STRING) {
+    chars_ += item.as_string();
+    ends_.push_back(chars_.size());
+  } else if (elem_type_ == GgufValueType::ARRAY) {
+    nested_.push_back(item);
+  } else if (auto* d = std::get_if<double>(&item.v)) {
+    uint64_t w;
+    std::memcpy(&w, d, sizeof w);
+    words_.push_back(w);
+  } else if (auto* b = std::get_if<bool>(&item.v)) {
+    words_.push_back(*b ? 1 : 0);
+  } else if (auto* u = std::get_if<uint64_t>(&item.v)) {
+    words_.push_back(*u);
+  } else {
+    words_.push_back(uint64_t(std::get<int64_t>(item.v)));
+  }
+}
+
+GgufValue GgufArray::operator[](size_t i) const {
+  if (i >= size()) throw Error("array index " + std::to_string(i) + " out of range");
+  GgufValue r;
+  r.type = elem_type_;
+  if (elem_type_ == GgufValueType::STRING) r.v = std::string(string_at(i));
+  else if (elem_type_ == GgufValueType::ARRAY) return nested_[i];
+  else if (is_float_type(elem_type_)) r.v = word_to_double(words_[i]);
+  else if (elem_type_ == GgufValueType::BOOL) r.v = words_[i] != 0;
+  else if (is_signed_type(elem_type_)) r.v = int64_t(words_[i]);
+  else r.v = words_[i];
+  return r;
+}
+
+std::string_view GgufArray::string_at(size_t i) const {
+  if (elem_type_ != GgufValueType::STRING) throw Error("expected a string, found " + type_str(elem_type_));
+  if (i >= ends_.size()) throw Error("array index " + std::to_string(i) + " out of range");
+  const uint64_t begin = i == 0 ? 0 : ends_[i - 1];
+  return std::string_view(chars_).substr(begin, ends_[i] - begin);
+}
+
+int64_t GgufArray::int_at(size_t i) const {
+  if (!is_number_type(elem_type_) || is_float_type(elem_type_))
+    throw Error("expected an integer, found " + type_str(elem_type_));
+  if (i >= words_.size()) throw Error("array index " + std::to_string(i) + " out of range");
+  return int64_t(words_[i]);
+}
+
+double GgufArray::float_at(size_t i) const {
+  if (!is_number_type(elem_type_) || elem_type_ == GgufValueType::BOOL)
+    throw Error("expected a number, found " + type_str(elem_type_));
+  if (i >= words_.size()) throw Error("array index " + std::to_string(i) + " out of range");
+  if (is_float_type(elem_type_)) return word_to_double(words_[i]);
+  if (!is_signed_type(elem_type_)) return double(words_[i]);
+  return double(int64_t(words_[i]));
+}
+
+bool GgufArray::operator==(const GgufArray& o) const {
+  return elem_type_ == o.elem_type_ && words_ == o.words_ && chars_ == o.chars_ && ends_ == o.ends_ &&
+         nested_ == o.nested_;
 }
 
 }  // namespace nagare

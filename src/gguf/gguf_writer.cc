@@ -70,14 +70,9 @@ void put_value(std::vector<uint8_t>& out, const GgufValue& v, const std::string&
       auto* p = std::get_if<std::shared_ptr<GgufArray>>(&v.v);
       if (!p || !*p) throw bad();
       const GgufArray& a = **p;
-      put<uint32_t>(out, uint32_t(a.elem_type));
-      put<uint64_t>(out, a.items.size());
-      for (const auto& item : a.items) {
-        if (item.type != a.elem_type)
-          throw Error("GGUF writer: array '" + key + "' of " + std::string(gguf_value_type_name(a.elem_type)) +
-                      " holds a " + std::string(gguf_value_type_name(item.type)));
-        put_value(out, item, key);
-      }
+      put<uint32_t>(out, uint32_t(a.elem_type()));
+      put<uint64_t>(out, a.size());
+      for (size_t i = 0; i < a.size(); ++i) put_value(out, a[i], key);  // items have elem_type(): push_back checks
       break;
     }
     default:

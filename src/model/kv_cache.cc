@@ -25,8 +25,10 @@ KvCache::KvCache(const ModelConfig& c, int32_t n_blocks, int32_t block_size)
       k_stride_(int64_t(c.n_head_kv) * c.head_dim_k),
       v_stride_(int64_t(c.n_head_kv) * c.head_dim_v) {
   if (n_blocks <= 0 || block_size <= 0) throw Error("KV cache needs at least one block");
-  keys_.resize(size_t(c.n_layer) * n_slots_ * k_stride_);
-  values_.resize(size_t(c.n_layer) * n_slots_ * v_stride_);
+  keys_mem_ = ZeroedPages(size_t(c.n_layer) * n_slots_ * k_stride_ * sizeof(uint16_t));
+  values_mem_ = ZeroedPages(size_t(c.n_layer) * n_slots_ * v_stride_ * sizeof(uint16_t));
+  keys_ = static_cast<uint16_t*>(keys_mem_.data());
+  values_ = static_cast<uint16_t*>(values_mem_.data());
 }
 
 void KvCache::store_key(int32_t layer, int64_t slot, const float* key) {

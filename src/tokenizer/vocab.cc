@@ -146,28 +146,27 @@ Vocab Vocab::load(const GgufFile& f) {
 
   const GgufArray* tokens = find_array(f, "tokenizer.ggml.tokens");
   if (!tokens) throw Error(where + "no tokenizer.ggml.tokens in the model");
-  const size_t n = tokens->items.size();
+  const size_t n = tokens->size();
   if (n == 0 || n > size_t(1) << 30) throw Error(where + "bad vocabulary size " + std::to_string(n));
 
   const GgufArray* scores = find_array(f, "tokenizer.ggml.scores");
-  if (scores && scores->items.size() < n) throw Error(where + "fewer scores than tokens");
+  if (scores && scores->size() < n) throw Error(where + "fewer scores than tokens");
   const GgufArray* types = find_array(f, "tokenizer.ggml.token_type");
-  if (types && types->items.size() < n) throw Error(where + "fewer token types than tokens");
+  if (types && types->size() < n) throw Error(where + "fewer token types than tokens");
 
   v.text.resize(n);
   v.score.assign(n, 0.0f);
   v.attr.assign(n, kAttrNormal);
   v.text_to_id.reserve(n);
+  if (tokens->elem_type() != GgufValueType::STRING) throw Error(where + "tokenizer.ggml.tokens is not strings");
   for (size_t i = 0; i < n; ++i) {
-    const GgufValue& item = tokens->items[i];
-    if (item.type != GgufValueType::STRING) throw Error(where + "tokenizer.ggml.tokens is not strings");
-    std::string word = item.as_string();
+    std::string word(tokens->string_at(i));
     if (word.empty()) word = "[EMPTY_" + std::to_string(i) + "]";
     v.text_to_id[word] = static_cast<int32_t>(i);
     v.text[i] = std::move(word);
-    if (scores) v.score[i] = static_cast<float>(scores->items[i].as_float());
+    if (scores) v.score[i] = static_cast<float>(scores->float_at(i));
     if (types) {
-      switch (types->items[i].as_int()) {
+      switch (types->int_at(i)) {
         case kTypeUnknown: v.attr[i] = kAttrUnknown; break;
         case kTypeUnused: v.attr[i] = kAttrUnused; break;
         case kTypeNormal: v.attr[i] = kAttrNormal; break;
@@ -182,13 +181,13 @@ Vocab Vocab::load(const GgufFile& f) {
   if (v.kind == Kind::kBpe) {
     const GgufArray* merges = find_array(f, "tokenizer.ggml.merges");
     if (!merges) throw Error(where + "no tokenizer.ggml.merges in a BPE model");
-    v.merge_rank.reserve(merges->items.size());
-    for (size_t i = 0; i < merges->items.size(); ++i) {
-      const std::string& m = merges->items[i].as_string();
+    v.merge_rank.reserve(merges->size());
+    for (size_t i = 0; i < merges->size(); ++i) {
+      const std::string_view m = merges->string_at(i);
       // Split at the first space after the first character; a line without one is kept as the
       // pair ("", ""), which never matches.
       const size_t pos = m.find(' ', 1);
-      std::string key = pos == std::string::npos ? std::string(" ") : m;
+      std::string key = pos == std::string::npos ? std::string(" ") : std::string(m);
       v.merge_rank.emplace(std::move(key), static_cast<int32_t>(i));  // first rank wins
     }
   }

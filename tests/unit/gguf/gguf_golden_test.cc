@@ -42,7 +42,8 @@ void put(std::string& out, X x) {
 
 // Re-encodes decoded items in their GGUF form; equal hashes mean every item decoded exactly.
 void encode_items(std::string& out, const GgufArray& a) {
-  for (const GgufValue& v : a.items) {
+  for (size_t i = 0; i < a.size(); ++i) {
+    const GgufValue v = a[i];
     switch (v.type) {
       case T::UINT8: put<uint8_t>(out, uint8_t(v.as_int())); break;
       case T::INT8: put<int8_t>(out, int8_t(v.as_int())); break;
@@ -60,8 +61,8 @@ void encode_items(std::string& out, const GgufArray& a) {
         out += v.as_string();
         break;
       case T::ARRAY:
-        put<uint32_t>(out, uint32_t(v.as_array().elem_type));
-        put<uint64_t>(out, v.as_array().items.size());
+        put<uint32_t>(out, uint32_t(v.as_array().elem_type()));
+        put<uint64_t>(out, v.as_array().size());
         encode_items(out, v.as_array());
         break;
     }
@@ -119,15 +120,15 @@ void check_model(const std::string& model, const std::string& golden) {
     EXPECT_EQ(std::string(gguf_value_type_name(v->type)), e["type"].get<std::string>()) << key;
     if (v->type == T::ARRAY) {
       const GgufArray& a = v->as_array();
-      EXPECT_EQ(std::string(gguf_value_type_name(a.elem_type)), e["elem_type"].get<std::string>()) << key;
-      ASSERT_EQ(a.items.size(), e["length"].get<size_t>()) << key;
+      EXPECT_EQ(std::string(gguf_value_type_name(a.elem_type())), e["elem_type"].get<std::string>()) << key;
+      ASSERT_EQ(a.size(), e["length"].get<size_t>()) << key;
       std::string enc;
       encode_items(enc, a);
       EXPECT_EQ(sha256_hex(enc), e["sha256"].get<std::string>()) << key;
       if (e.contains("head")) {
         const json& head = e["head"];
-        ASSERT_EQ(head.size(), std::min<size_t>(16, a.items.size())) << key;
-        for (size_t j = 0; j < head.size(); ++j) expect_value(head[j], a.items[j], key + "[" + std::to_string(j) + "]");
+        ASSERT_EQ(head.size(), std::min<size_t>(16, a.size())) << key;
+        for (size_t j = 0; j < head.size(); ++j) expect_value(head[j], a[j], key + "[" + std::to_string(j) + "]");
       }
     } else if (e.contains("sha256")) {  // a long string stored as its hash
       EXPECT_EQ(v->as_string().size(), e["length"].get<size_t>()) << key;
@@ -245,7 +246,7 @@ TEST(GgufGolden, WriterMatchesGgufPyByteForByte) {
     EXPECT_EQ(f->get_int("t.i64"), INT64_MIN);
     EXPECT_EQ(std::get<uint64_t>(f->find("t.u64")->v), ~uint64_t(0));
     EXPECT_EQ(f->get_float("t.f32"), double(0.1f));
-    EXPECT_EQ(f->find("t.arr.nested")->as_array().items[1].as_array().items[0].as_int(), 3);
+    EXPECT_EQ(f->find("t.arr.nested")->as_array()[1].as_array().int_at(0), 3);
     const GgufTensor& t = f->tensor("a.f32");
     EXPECT_EQ(t.dims, (std::vector<int64_t>{3, 2}));
     EXPECT_EQ(reinterpret_cast<const float*>(t.data)[5], 1.25f);
