@@ -62,6 +62,31 @@ Usage CompletionJob::usage() const {
   return u;
 }
 
+void CompletionJob::report(RequestRecord& r) const {
+  r.api = "openai";
+  r.model = model_.name();
+  r.stream = request_.stream;
+  r.generation = true;
+  const Usage u = usage();
+  r.prompt_tokens = u.prompt_tokens;
+  r.cached_tokens = u.cached_tokens;
+  r.completion_tokens = u.completion_tokens;
+  if (choices_.empty()) return;
+  const Choice& first = choices_.front();
+  r.finish_reason = first.done ? (first.finish == FinishReason::kNone ? "stop" : finish_reason_name(first.finish))
+                               : "cancelled";
+  if (first.done && first.finish != FinishReason::kError && first.finish != FinishReason::kCancelled)
+    r.finish_reason = openai_finish_reason(first.finish);
+  if (first.stream) record_timings(r, first.stream->stats());
+  if (choices_.size() == 1) {
+    r.response_text = first.transcript;
+  } else {
+    Json all = Json::array();
+    for (const Choice& c : choices_) all.push_back(c.transcript);
+    r.response_text = all.dump();
+  }
+}
+
 // An engine failure (or the engine shutting down) ends the whole response: the other choices
 // are cancelled; a stream gets an error event, a body becomes an error response.
 void CompletionJob::fail(FinishReason reason, const std::string& message, std::string& out) {
@@ -85,6 +110,7 @@ void CompletionJob::poll_choice(Choice& c, std::string& out) {
   scratch_.clear();
   const bool finished = c.stream->drain(scratch_);
   if (!scratch_.empty()) {
+    for (const TokenEvent& e : scratch_) c.transcript += e.text;
     if (request_.stream) {
       std::string text;
       for (const TokenEvent& e : scratch_) text += e.text;

@@ -11,6 +11,7 @@
 
 #include "api/openai_request.h"
 #include "api/openai_response.h"
+#include "api/request_record.h"
 #include "api/served_model.h"
 
 namespace nagare {
@@ -39,6 +40,9 @@ class CompletionJob {
   // Status of the non-streaming body: 200, or an error status when the engine failed.
   int status() const { return status_; }
   const std::string& id() const { return formatter_.id(); }
+  // Token counts, finish reason, timings and the answer's text, for metrics and the audit log
+  // (also partway, after cancel()).
+  void report(RequestRecord& record) const;
 
  private:
   struct Choice {
@@ -50,6 +54,7 @@ class CompletionJob {
     FinishReason finish = FinishReason::kNone;
     int64_t text_bytes = 0;  // piece bytes so far (legacy logprobs text_offset)
     ChoiceResult result;     // non-streaming accumulation
+    std::string transcript;  // every piece of text so far, streaming or not (report())
   };
   void poll_choice(Choice& c, std::string& out);
   void fail(FinishReason reason, const std::string& message, std::string& out);

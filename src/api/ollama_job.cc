@@ -130,6 +130,21 @@ Json OllamaJob::final_object(const std::string& text) {
   return j;
 }
 
+void OllamaJob::report(RequestRecord& r) const {
+  r.api = "ollama";
+  r.model = model_.name();
+  r.stream = request_.stream;
+  if (!stream_) return;  // load only: no generation
+  r.generation = true;
+  const RequestStats s = stream_->stats();
+  r.prompt_tokens = int64_t(prompt_.size());
+  r.cached_tokens = s.cached_prompt_tokens;
+  r.completion_tokens = int64_t(generated_.size());
+  r.finish_reason = complete_ ? finish_reason_name(stream_->finish_reason()) : "cancelled";
+  record_timings(r, s);
+  r.response_text = text_;
+}
+
 bool OllamaJob::poll(std::string& out) {
   if (complete_) return true;
   if (!stream_) {  // nothing to generate: Ollama answers at once that the model is loaded
@@ -144,11 +159,8 @@ bool OllamaJob::poll(std::string& out) {
     text += e.text;
     if (e.token >= 0) generated_.push_back(e.token);
   }
-  if (request_.stream) {
-    if (!text.empty()) out += to_wire(chunk(text)) + "\n";
-  } else {
-    text_ += text;
-  }
+  text_ += text;
+  if (request_.stream && !text.empty()) out += to_wire(chunk(text)) + "\n";
   if (!finished) return false;
   complete_ = true;
   const FinishReason reason = stream_->finish_reason();

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "api/ollama_request.h"
+#include "api/request_record.h"
 #include "api/served_model.h"
 
 namespace nagare {
@@ -33,6 +34,8 @@ class OllamaJob {
 
   bool streaming() const { return request_.stream; }
   int status() const { return status_; }
+  // Token counts, finish reason, timings and the answer's text (also partway, after cancel()).
+  void report(RequestRecord& record) const;
 
  private:
   Json chunk(const std::string& text) const;  // one NDJSON object carrying new text
@@ -47,7 +50,7 @@ class OllamaJob {
   std::shared_ptr<RequestStream> stream_;
   std::vector<TokenEvent> scratch_;
   std::vector<int32_t> generated_;
-  std::string text_;  // non-streaming: the whole answer
+  std::string text_;  // the answer so far (streamed pieces too)
   bool complete_ = false;
   int status_ = 200;
 };

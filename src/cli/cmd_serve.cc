@@ -11,6 +11,7 @@
 #include "cli/commands.h"
 #include "engine/engine.h"
 #include "model/model.h"
+#include "ops/access_control.h"
 #include "server/http_server.h"
 #include "server/ollama_routes.h"
 #include "server/ollama_store_routes.h"
@@ -41,6 +42,8 @@ struct ServeArgs {
   int32_t max_loaded = 3;
   int64_t memory_budget_mib = 0;  // 0: physical memory
   bool store = false;             // with -m: serve the store too
+  std::vector<std::string> api_keys;
+  std::string api_keys_file;
 };
 
 std::string served_name(const ServeArgs& a) {
@@ -50,6 +53,11 @@ std::string served_name(const ServeArgs& a) {
 }
 
 int run_serve(const ServeArgs& a) {
+  // Keys first: a bad keys file stops the start before anything else happens. Declared before
+  // the router, whose middleware refers to it.
+  std::unique_ptr<AccessControl> access;
+  if (!a.api_keys.empty() || !a.api_keys_file.empty())
+    access = std::make_unique<AccessControl>(a.api_keys, a.api_keys_file);
   // Bind first: a port in use fails at once, not after loading a large model.
   Router router;
   ServerOptions so;
@@ -105,6 +113,12 @@ int run_serve(const ServeArgs& a) {
                  name.c_str(), resident_bytes() / mib, file / mib, (pinned.size_bytes() - file) / mib);
   }
 
+  if (access) {
+    access->install(router);
+    server.on_reload([&access] { access->reload(); });
+    std::fprintf(stderr, "nagare: API keys required (%zu keys; SIGHUP reloads %s)\n", access->keys(),
+                 a.api_keys_file.empty() ? "nothing: no --api-keys file" : a.api_keys_file.c_str());
+  }
   add_service_routes(router, models);
   add_openai_routes(router, models);
   add_ollama_routes(router, models);
@@ -149,6 +163,11 @@ void add_serve_command(CLI::App& app, CommandAction& action) {
   cmd->add_option("--max-running", a.max_running, "Sequences decoding at once")
       ->check(CLI::Range(1, 1 << 16))->capture_default_str();
   cmd->add_option("-t,--threads", a.threads, "Compute threads (default: physical cores)")->check(CLI::Range(0, 4096));
+  cmd->add_option("--api-key", a.api_keys, "A key clients must send as 'Authorization: Bearer KEY' (repeatable; user 'default')");
+  cmd->add_option("--api-keys", a.api_keys_file,
+                  "Keys file: TOML ([[keys]]) when it ends in .toml, else JSON lines; each entry: key or sha256, user, "
+                  "requests_per_minute, tokens_per_minute, models (see docs/operations.md); SIGHUP reloads it")
+      ->check(CLI::ExistingFile);
   cmd->add_option("--alias", a.alias, "Model name in the API (default: the file name without .gguf)");
   cmd->add_flag("--no-prefix-cache", a.no_prefix_cache, "Do not reuse the KV cache of common prompt prefixes");
   cmd->add_option("--io-threads", a.io_threads, "HTTP I/O threads")->check(CLI::Range(1, 64))->capture_default_str();

@@ -28,6 +28,7 @@ struct HttpServer::Impl {
   }
 
   const Router& router;
+  std::function<void()> reload;  // SIGHUP
   ServerOptions options;
   net::io_context ioc;
   tcp::acceptor acceptor;
@@ -78,14 +79,24 @@ std::string HttpServer::url() const {
   return "http://" + (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port());
 }
 
+void HttpServer::on_reload(std::function<void()> handler) { impl_->reload = std::move(handler); }
+
 void HttpServer::run(bool handle_signals) {
   net::signal_set signals(impl_->ioc);
+  std::function<void()> wait;  // re-armed after each SIGHUP
   if (handle_signals) {
     signals.add(SIGINT);
     signals.add(SIGTERM);
-    signals.async_wait([this](boost::system::error_code ec, int) {
-      if (!ec) stop();
-    });
+    if (impl_->reload) signals.add(SIGHUP);
+    wait = [this, &signals, &wait] {
+      signals.async_wait([this, &wait](boost::system::error_code ec, int sig) {
+        if (ec) return;
+        if (sig != SIGHUP) return stop();
+        impl_->reload();
+        wait();
+      });
+    };
+    wait();
   }
   impl_->accept();
   std::vector<std::thread> threads;

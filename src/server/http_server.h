@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -33,6 +34,8 @@ class HttpServer {
   // still open are left to the destructor, which cancels their pending work.
   void run(bool handle_signals = true);
   void stop();
+  // Called on an I/O thread for each SIGHUP while run() handles signals (e.g. reload API keys).
+  void on_reload(std::function<void()> handler);
 
  private:
   struct Impl;

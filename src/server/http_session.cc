@@ -42,6 +42,25 @@ HttpSession::HttpSession(net::ip::tcp::socket&& socket, const Router& router, co
 
 HttpSession::~HttpSession() {
   if (source_) source_->cancel();
+  end_record(record_ ? record_->status : 0, false);  // the server stopped mid-response
+}
+
+void HttpSession::begin_record(std::string method, std::string path) {
+  record_ = std::make_shared<RequestRecord>();
+  record_->method = std::move(method);
+  record_->path = std::move(path);
+  record_->remote = remote_;
+  record_->received_at = std::chrono::system_clock::now();
+  record_->started = std::chrono::steady_clock::now();
+}
+
+void HttpSession::end_record(int status, bool delivered) {
+  if (!record_) return;
+  std::shared_ptr<RequestRecord> r = std::move(record_);
+  r->status = status;
+  r->client_gone = !delivered;
+  r->latency_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - r->started).count();
+  router_.finished(*r);
 }
 
 void HttpSession::start() {
@@ -113,6 +132,8 @@ void HttpSession::dispatch() {
   }
   req.body = std::move(msg.body());
   req.remote = remote_;
+  begin_record(req.method, req.path);
+  req.record = record_;
   keep_alive_ = msg.keep_alive();
   version_ = msg.version();
 
@@ -131,9 +152,10 @@ void HttpSession::send(HttpResponse res) {
   full_->keep_alive(keep_alive_);
   full_->prepare_payload();
   stream_.expires_after(limits_.write_timeout);
-  http::async_write(stream_, *full_, [self = shared_from_this()](error_code ec, size_t) {
+  http::async_write(stream_, *full_, [self = shared_from_this(), status = res.status](error_code ec, size_t) {
     const bool close = self->full_->need_eof();
     self->full_.reset();
+    self->end_record(status, !ec);
     if (ec) return self->close();
     self->after_response(close);
   });
@@ -165,14 +187,18 @@ void HttpSession::reject(int status, const std::string& message) {
     path.resize(std::min(path.find('?'), path.size()));
   }
   HttpResponse res = router_.error(status, message, "", path);
+  if (!record_) {
+    begin_record(parser_ && parser_->is_header_done() ? std::string(parser_->get().method_string()) : "", path);
+  }
   full_ = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(status), 11);
   set_fields(*full_, res);
   full_->body() = std::move(res.body);
   full_->keep_alive(false);
   full_->prepare_payload();
   stream_.expires_after(limits_.write_timeout);
-  http::async_write(stream_, *full_, [self = shared_from_this()](error_code ec, size_t) {
+  http::async_write(stream_, *full_, [self = shared_from_this(), status](error_code ec, size_t) {
     self->full_.reset();
+    self->end_record(status, !ec);
     if (ec) return self->close();
     self->linger();
   });
@@ -300,6 +326,7 @@ void HttpSession::on_written(error_code ec) {
 
 void HttpSession::finish_source() {
   source_.reset();
+  end_record(res_meta_.status, true);
   head_sr_.reset();
   head_.reset();
   out_.clear();
@@ -311,6 +338,7 @@ void HttpSession::abort_source() {
     source_->cancel();
     source_.reset();
   }
+  end_record(res_meta_.status, false);
   close();
 }
 

@@ -57,6 +57,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void on_written(error_code ec);
   void finish_source();
   void abort_source();  // the client is gone: cancel and close
+  // The request's record: begun when a request is dispatched (or rejected), ended once its
+  // response has been sent or abandoned, which hands it to the router's observers.
+  void begin_record(std::string method, std::string path);
+  void end_record(int status, bool delivered);
   void watch_peer();
   void on_peer(error_code ec, size_t n);
 
@@ -71,6 +75,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   bool closed_ = false;
 
   std::shared_ptr<ResponseSource> source_;
+  std::shared_ptr<RequestRecord> record_;  // of the request being answered
   HttpResponse res_meta_;  // status, content type and headers of the pending response
   bool streamed_ = false;
   bool chunked_ = false;   // HTTP/1.1 stream; HTTP/1.0 streams end with the connection

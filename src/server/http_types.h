@@ -10,6 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include "api/request_record.h"
+
 namespace nagare {
 
 struct HttpRequest {
@@ -20,6 +22,9 @@ struct HttpRequest {
   std::vector<std::pair<std::string, std::string>> headers;  // names lower-case
   std::string body;
   std::string remote;  // peer address
+  // Filled while the request runs and handed to the router's observers at its end; set by the
+  // session (null in tests that call handlers directly).
+  std::shared_ptr<RequestRecord> record;
 
   // The first header of that (lower-case) name, or "".
   std::string_view header(std::string_view name) const;

@@ -1,5 +1,6 @@
 #include "server/ollama_routes.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <map>
 #include <memory>
@@ -116,8 +117,11 @@ HttpResponse unloaded(const OllamaRequest& r) {
   return HttpResponse::json(200, to_wire(j));
 }
 
-HttpResponse run_job(Shared& shared, const Json& body, OllamaRequest (*parse)(const Json&)) {
+HttpResponse run_job(Shared& shared, const HttpRequest& req, OllamaRequest (*parse)(const Json&)) {
+  const Json body = parse_json_body(req.body);
   OllamaRequest request = parse(body);
+  note_generation(req, body, "ollama", request.endpoint == OllamaEndpoint::kChat ? "messages" : "prompt",
+                  request.stream);
   // `ollama stop`: nothing to generate and keep_alive 0 unloads without loading first.
   if (request.load_only() && request.keep_alive && *request.keep_alive == 0) {
     shared.models.unload(request.model);
@@ -133,7 +137,7 @@ HttpResponse run_job(Shared& shared, const Json& body, OllamaRequest (*parse)(co
   HttpResponse res;
   res.streamed = job->streaming();
   if (res.streamed) res.content_type = "application/x-ndjson";
-  res.source = std::make_shared<JobSource<OllamaJob>>(std::move(job), std::move(lease));
+  res.source = std::make_shared<JobSource<OllamaJob>>(std::move(job), std::move(lease), req.record);
   return res;
 }
 
@@ -229,13 +233,9 @@ void add_ollama_routes(Router& router, ModelRegistry& models) {
   auto shared = std::make_shared<Shared>(models);
   if (auto p = models.pinned()) shared->pinned = std::make_unique<PinnedFacts>(p);
 
-  router.add("POST", "/api/generate", [shared](const HttpRequest& req) {
-    return run_job(*shared, parse_json_body(req.body), parse_ollama_generate);
-  });
-  router.add("POST", "/api/chat", [shared](const HttpRequest& req) {
-    return run_job(*shared, parse_json_body(req.body), parse_ollama_chat);
-  });
-  router.add("GET", "/api/tags", [shared](const HttpRequest&) {
+  router.add("POST", "/api/generate", [shared](const HttpRequest& req) { return run_job(*shared, req, parse_ollama_generate); });
+  router.add("POST", "/api/chat", [shared](const HttpRequest& req) { return run_job(*shared, req, parse_ollama_chat); });
+  router.add("GET", "/api/tags", [shared](const HttpRequest& req) {
     Json list = Json::array();
     std::string pinned_name;
     if (auto p = shared->models.pinned()) {
@@ -245,9 +245,12 @@ void add_ollama_routes(Router& router, ModelRegistry& models) {
     if (const ModelStore* store = shared->models.store())
       for (const StoredModel& s : store->list())
         if (s.name.display() != pinned_name) list.push_back(stored_entry(s, shared->details));
+    if (req.record)  // what the request's API key may not use stays unlisted
+      list.erase(std::remove_if(list.begin(), list.end(), [&](const Json& m) { return !req.record->may_use(m["name"].get<std::string>()); }),
+                 list.end());
     return HttpResponse::json(200, to_wire(Json{{"models", std::move(list)}}));
   });
-  router.add("GET", "/api/ps", [shared](const HttpRequest&) {
+  router.add("GET", "/api/ps", [shared](const HttpRequest& req) {
     Json list = Json::array();
     for (const LoadedModelInfo& info : shared->models.loaded()) {
       const LoadedModel& model = *info.model;
@@ -263,6 +266,7 @@ void add_ollama_routes(Router& router, ModelRegistry& models) {
       m["expires_at"] = info.expires_unix < 0 ? std::string(kForever) : rfc3339(info.expires_unix);
       m["size_vram"] = 0;
       m["context_length"] = model.engine().options().n_ctx;
+      if (req.record && !req.record->may_use(model.name())) continue;
       list.push_back(std::move(m));
     }
     return HttpResponse::json(200, to_wire(Json{{"models", std::move(list)}}));

@@ -13,7 +13,8 @@
 namespace nagare {
 namespace {
 
-HttpResponse run_job(ModelRegistry& models, OpenAiRequest request) {
+HttpResponse run_job(ModelRegistry& models, const HttpRequest& req, const Json& body, OpenAiRequest request) {
+  note_generation(req, body, "openai", request.endpoint == Endpoint::kChat ? "messages" : "prompt", request.stream);
   ModelLease lease = models.acquire(request.model, std::nullopt);
   auto job = std::make_unique<CompletionJob>(lease->served(), std::move(request));
   job->submit();
@@ -24,7 +25,7 @@ HttpResponse run_job(ModelRegistry& models, OpenAiRequest request) {
     res.headers.emplace_back("Cache-Control", "no-cache");
     res.headers.emplace_back("X-Accel-Buffering", "no");  // proxies must not hold the stream back
   }
-  res.source = std::make_shared<JobSource<CompletionJob>>(std::move(job), std::move(lease));
+  res.source = std::make_shared<JobSource<CompletionJob>>(std::move(job), std::move(lease), req.record);
   return res;
 }
 
@@ -69,7 +70,8 @@ std::string query_value(const std::string& query, const std::string& key) {
 }
 
 // The pinned model, then every store model (a name in both is listed once).
-std::vector<std::pair<std::string, int64_t>> listed_models(const ModelRegistry& models) {
+// The models the request may see: the pinned one and the store, less what its API key excludes.
+std::vector<std::pair<std::string, int64_t>> listed_models(const ModelRegistry& models, const HttpRequest& req) {
   std::vector<std::pair<std::string, int64_t>> out;
   if (auto p = models.pinned()) out.emplace_back(p->name(), p->served().created());
   if (const ModelStore* store = models.store()) {
@@ -79,6 +81,8 @@ std::vector<std::pair<std::string, int64_t>> listed_models(const ModelRegistry& 
       out.emplace_back(name, m.modified_unix);
     }
   }
+  if (req.record)
+    std::erase_if(out, [&](const auto& m) { return !req.record->may_use(m.first); });
   return out;
 }
 
@@ -90,21 +94,23 @@ void add_openai_routes(Router& router, ModelRegistry& models) {
   router.set_error_formatter("", openai_error);
   router.set_error_formatter("/v1/", openai_error);
   router.add("POST", "/v1/chat/completions", [&models](const HttpRequest& req) {
-    return run_job(models, parse_chat_request(parse_json_body(req.body)));
+    const Json body = parse_json_body(req.body);
+    return run_job(models, req, body, parse_chat_request(body));
   });
   router.add("POST", "/v1/completions", [&models](const HttpRequest& req) {
-    return run_job(models, parse_completion_request(parse_json_body(req.body)));
+    const Json body = parse_json_body(req.body);
+    return run_job(models, req, body, parse_completion_request(body));
   });
-  router.add("GET", "/v1/models", [&models](const HttpRequest&) {
+  router.add("GET", "/v1/models", [&models](const HttpRequest& req) {
     Json data = Json::array();
-    for (const auto& [name, created] : listed_models(models)) data.push_back(model_json(name, created));
+    for (const auto& [name, created] : listed_models(models, req)) data.push_back(model_json(name, created));
     return HttpResponse::json(200, to_wire(Json{{"object", "list"}, {"data", std::move(data)}}));
   });
   router.add_prefix("GET", "/v1/models/", [&models](const HttpRequest& req) {
     const std::string id = req.path.substr(std::string("/v1/models/").size());
     const std::optional<std::string> key = id.empty() ? std::nullopt : models.canonical_name(id);
     if (key) {
-      for (const auto& [name, created] : listed_models(models))
+      for (const auto& [name, created] : listed_models(models, req))
         if (name == *key) return HttpResponse::json(200, to_wire(model_json(name, created)));
     }
     throw ApiError(404, "The model '" + id + "' does not exist", "invalid_request_error", "model", "model_not_found");

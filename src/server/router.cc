@@ -53,6 +53,18 @@ void Router::add_prefix(std::string method, std::string prefix, Handler handler)
 
 void Router::use(Middleware middleware) { middleware_.push_back(std::move(middleware)); }
 
+void Router::observe(Observer observer) { observers_.push_back(std::move(observer)); }
+
+void Router::finished(const RequestRecord& record) const {
+  for (const Observer& o : observers_) {
+    try {
+      o(record);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "nagare: request observer failed: %s\n", e.what());
+    }
+  }
+}
+
 HttpResponse Router::route(const HttpRequest& request) const {
   const Route* best = nullptr;
   bool path_known = false;
@@ -73,7 +85,10 @@ HttpResponse Router::route(const HttpRequest& request) const {
     }
     if (better(r)) best = &r;
   }
-  if (best) return best->handler(request);
+  if (best) {
+    if (request.record) request.record->route = best->path;
+    return best->handler(request);
+  }
   if (path_known) {
     HttpResponse res = error(405, "Method " + request.method + " is not allowed for " + request.path +
                                       " (allowed: " + allowed + ")",

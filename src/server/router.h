@@ -1,5 +1,6 @@
-// Router: (method, path) -> handler, with prefix routes ("/v1/models/") and middleware that runs
-// before routing (auth, metrics, ... plug in here). Unknown paths give 404, known paths with
+// Router: (method, path) -> handler, with prefix routes ("/v1/models/"), middleware that runs
+// before routing (API keys) and observers that see each request's record at its end (metrics,
+// audit log). Unknown paths give 404, known paths with
 // another method 405. Protocol-neutral: each API registers an error formatter for its paths
 // ("/v1/" OpenAI's nested object, "/api/" Ollama's {"error": "..."}), which turns a typed
 // ApiError (a handler's, or the router's own 404/405/500) into that API's error shape.
@@ -22,6 +23,9 @@ using Handler = std::function<HttpResponse(const HttpRequest&)>;
 using Middleware = std::function<std::optional<HttpResponse>(const HttpRequest&)>;
 // Builds an error response in one API's shape from a typed error (status, message, param, code).
 using ErrorFormatter = std::function<HttpResponse(const ApiError& error)>;
+// Sees every request once its response has ended (metrics, the audit log, token limits). Runs
+// on the connection's I/O thread: it must be quick and must not throw.
+using Observer = std::function<void(const RequestRecord& record)>;
 
 class Router {
  public:
@@ -31,6 +35,9 @@ class Router {
   // win over prefixes.
   void add_prefix(std::string method, std::string prefix, Handler handler);
   void use(Middleware middleware);
+  void observe(Observer observer);
+  // Called by the session when a response has ended (sent whole, or the client gone).
+  void finished(const RequestRecord& record) const;
   // Errors on paths starting with `path_prefix` take this shape (the longest prefix wins; ""
   // covers every other path). Without any: {"error": {"message", "code"}}.
   void set_error_formatter(std::string path_prefix, ErrorFormatter formatter);
@@ -52,6 +59,7 @@ class Router {
 
   std::vector<Route> routes_;
   std::vector<Middleware> middleware_;
+  std::vector<Observer> observers_;
   std::vector<std::pair<std::string, ErrorFormatter>> formatters_;
 };
 
