@@ -12,6 +12,7 @@
 #include "engine/engine.h"
 #include "model/model.h"
 #include "ops/access_control.h"
+#include "ops/metrics.h"
 #include "server/http_server.h"
 #include "server/ollama_routes.h"
 #include "server/ollama_store_routes.h"
@@ -58,6 +59,7 @@ int run_serve(const ServeArgs& a) {
   std::unique_ptr<AccessControl> access;
   if (!a.api_keys.empty() || !a.api_keys_file.empty())
     access = std::make_unique<AccessControl>(a.api_keys, a.api_keys_file);
+  Metrics metrics;  // outlives the server: sessions it ends at shutdown still report
   // Bind first: a port in use fails at once, not after loading a large model.
   Router router;
   ServerOptions so;
@@ -119,6 +121,7 @@ int run_serve(const ServeArgs& a) {
     std::fprintf(stderr, "nagare: API keys required (%zu keys; SIGHUP reloads %s)\n", access->keys(),
                  a.api_keys_file.empty() ? "nothing: no --api-keys file" : a.api_keys_file.c_str());
   }
+  metrics.install(router, models);
   add_service_routes(router, models);
   add_openai_routes(router, models);
   add_ollama_routes(router, models);

@@ -31,7 +31,13 @@ struct GgufValue;
 // offsets, nested arrays values.
 class GgufArray {
  public:
-  explicit GgufArray(GgufValueType elem_type) : elem_type_(elem_type) {}
+  explicit GgufArray(GgufValueType elem_type);
+  // Out of line, where GgufValue is complete (clang wants it for the vector of nested values).
+  GgufArray(const GgufArray&);
+  GgufArray(GgufArray&&) noexcept;
+  GgufArray& operator=(const GgufArray&);
+  GgufArray& operator=(GgufArray&&) noexcept;
+  ~GgufArray();
   GgufValueType elem_type() const { return elem_type_; }
   size_t size() const;
   bool empty() const { return size() == 0; }

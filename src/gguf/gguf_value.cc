@@ -225,6 +225,13 @@ double word_to_double(uint64_t w) {
 
 }  // namespace
 
+GgufArray::GgufArray(GgufValueType elem_type) : elem_type_(elem_type) {}
+GgufArray::GgufArray(const GgufArray&) = default;
+GgufArray::GgufArray(GgufArray&&) noexcept = default;
+GgufArray& GgufArray::operator=(const GgufArray&) = default;
+GgufArray& GgufArray::operator=(GgufArray&&) noexcept = default;
+GgufArray::~GgufArray() = default;
+
 size_t GgufArray::size() const {
   if (elem_type_ == GgufValueType::STRING) return ends_.size();
   if (elem_type_ == GgufValueType::ARRAY) return nested_.size();

@@ -13,7 +13,7 @@ trap 'rm -rf "$tmp"' EXIT
   echo "FAIL: bench-model exited non-zero: $(cat "$tmp/err")" >&2
   exit 1
 }
-python3 - "$tmp/out" "$tmp/err" "$(stat -c %s "$model")" <<'PY'
+python3 - "$tmp/out" "$tmp/err" "$(stat -Lc %s "$model")" <<'PY'
 import json, re, sys
 records = json.load(open(sys.argv[1]))
 err = open(sys.argv[2]).read()
