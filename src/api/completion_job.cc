@@ -1,4 +1,5 @@
 #include "api/completion_job.h"
+#include <algorithm>
 
 #include <ctime>
 
@@ -71,6 +72,11 @@ void CompletionJob::report(RequestRecord& r) const {
   r.prompt_tokens = u.prompt_tokens;
   r.cached_tokens = u.cached_tokens;
   r.completion_tokens = u.completion_tokens;
+  if (!complete_) {  // cut short: count what was generated so far
+    int64_t seen = 0;
+    for (const Choice& c : choices_) seen += c.tokens_seen;
+    r.completion_tokens = std::max(r.completion_tokens, seen);
+  }
   if (choices_.empty()) return;
   const Choice& first = choices_.front();
   r.finish_reason = first.done ? (first.finish == FinishReason::kNone ? "stop" : finish_reason_name(first.finish))
@@ -110,7 +116,10 @@ void CompletionJob::poll_choice(Choice& c, std::string& out) {
   scratch_.clear();
   const bool finished = c.stream->drain(scratch_);
   if (!scratch_.empty()) {
-    for (const TokenEvent& e : scratch_) c.transcript += e.text;
+    for (const TokenEvent& e : scratch_) {
+      c.transcript += e.text;
+      c.tokens_seen += e.token >= 0;
+    }
     if (request_.stream) {
       std::string text;
       for (const TokenEvent& e : scratch_) text += e.text;

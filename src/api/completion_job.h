@@ -55,6 +55,7 @@ class CompletionJob {
     int64_t text_bytes = 0;  // piece bytes so far (legacy logprobs text_offset)
     ChoiceResult result;     // non-streaming accumulation
     std::string transcript;  // every piece of text so far, streaming or not (report())
+    int64_t tokens_seen = 0; // generated tokens received so far (the engine's stats come at the end)
   };
   void poll_choice(Choice& c, std::string& out);
   void fail(FinishReason reason, const std::string& message, std::string& out);

@@ -12,6 +12,7 @@
 #include "engine/engine.h"
 #include "model/model.h"
 #include "ops/access_control.h"
+#include "ops/audit_log.h"
 #include "ops/metrics.h"
 #include "server/http_server.h"
 #include "server/ollama_routes.h"
@@ -45,6 +46,10 @@ struct ServeArgs {
   bool store = false;             // with -m: serve the store too
   std::vector<std::string> api_keys;
   std::string api_keys_file;
+  std::string audit;  // "": the default database
+  bool no_audit = false;
+  bool audit_redact = false;
+  int audit_flush_ms = 1000;
 };
 
 std::string served_name(const ServeArgs& a) {
@@ -60,6 +65,16 @@ int run_serve(const ServeArgs& a) {
   if (!a.api_keys.empty() || !a.api_keys_file.empty())
     access = std::make_unique<AccessControl>(a.api_keys, a.api_keys_file);
   Metrics metrics;  // outlives the server: sessions it ends at shutdown still report
+  std::unique_ptr<AuditLog> audit;  // likewise; its destructor writes what is queued
+  if (!a.no_audit) {
+    AuditOptions ao = parse_audit_target(a.audit.empty() ? "sqlite:" + default_audit_path() : a.audit);
+    ao.redact = a.audit_redact;
+    ao.flush_interval = std::chrono::milliseconds(a.audit_flush_ms);
+    if (a.audit.empty()) std::filesystem::create_directories(std::filesystem::path(ao.path).parent_path());
+    audit = std::make_unique<AuditLog>(ao, [&metrics](uint64_t rows) { metrics.count_audit_dropped(rows); });
+    std::fprintf(stderr, "nagare: audit log: %s%s (--no-audit turns it off)\n", ao.path.c_str(),
+                 ao.redact ? ", texts redacted" : "");
+  }
   // Bind first: a port in use fails at once, not after loading a large model.
   Router router;
   ServerOptions so;
@@ -122,6 +137,7 @@ int run_serve(const ServeArgs& a) {
                  a.api_keys_file.empty() ? "nothing: no --api-keys file" : a.api_keys_file.c_str());
   }
   metrics.install(router, models);
+  if (audit) router.observe([&audit](const RequestRecord& r) { audit->add(r); });
   add_service_routes(router, models);
   add_openai_routes(router, models);
   add_ollama_routes(router, models);
@@ -171,6 +187,14 @@ void add_serve_command(CLI::App& app, CommandAction& action) {
                   "Keys file: TOML ([[keys]]) when it ends in .toml, else JSON lines; each entry: key or sha256, user, "
                   "requests_per_minute, tokens_per_minute, models (see docs/operations.md); SIGHUP reloads it")
       ->check(CLI::ExistingFile);
+  cmd->add_option("--audit", a.audit,
+                  "Where the audit log goes: sqlite:PATH, jsonl:PATH or PATH (SQLite; default $NAGARE_AUDIT_DB, else "
+                  "~/.nagare/audit.db); read it with nagare logs");
+  cmd->add_flag("--no-audit", a.no_audit, "Keep no audit log");
+  cmd->add_flag("--audit-redact", a.audit_redact, "Log counts and timings, not the messages and answers");
+  cmd->add_option("--audit-flush-ms", a.audit_flush_ms, "A finished request is in the audit log within this time")
+      ->check(CLI::Range(10, 600000))
+      ->capture_default_str();
   cmd->add_option("--alias", a.alias, "Model name in the API (default: the file name without .gguf)");
   cmd->add_flag("--no-prefix-cache", a.no_prefix_cache, "Do not reuse the KV cache of common prompt prefixes");
   cmd->add_option("--io-threads", a.io_threads, "HTTP I/O threads")->check(CLI::Range(1, 64))->capture_default_str();

@@ -26,12 +26,19 @@ MAX_REQUEST_MIB = 1      # small, so 413 is cheap to provoke
 START_TIMEOUT_S = 180
 REQUEST_TIMEOUT_S = 600  # a loaded 2-core machine is slow; never a pass/fail criterion
 
+# Servers keep an audit log by default (~/.nagare/audit.db): the tests' go to a scratch file
+# instead of the user's home (test_audit.py gives its servers their own).
+if "NAGARE_AUDIT_DB" not in os.environ:
+    import tempfile
+    os.environ["NAGARE_AUDIT_DB"] = os.path.join(tempfile.mkdtemp(prefix="nagare-test-audit-"), "audit.db")
+
 
 class Server:
     def __init__(self, proc, url, log):
         self.proc = proc
         self.url = url
         self.log = log  # every line the server printed
+        self.killed_by_test = False  # set by a test that kills the server on purpose (no exit check)
 
     def stats(self):
         r = httpx.get(f"{self.url}/v1/engine/stats", timeout=30)
@@ -107,7 +114,15 @@ def launched_server(cmd, env=None):
         proc.kill()
         pytest.fail(f"/health did not answer 200 once the server said it was listening: {health}\n" + "\n".join(log))
 
-    yield Server(proc, url, log)
+    server = Server(proc, url, log)
+    try:
+        yield server
+    except BaseException:  # the test failed: stop the server without judging its exit
+        proc.kill()
+        proc.wait()
+        raise
+    if server.killed_by_test:
+        return
 
     proc.send_signal(signal.SIGTERM)
     try:
