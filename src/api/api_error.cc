@@ -18,6 +18,8 @@ ApiError ApiError::context_length(std::string message, std::string param) {
 
 ApiError ApiError::from_engine(const RequestError& e, const std::string& prompt_param) {
   const std::string& param = e.field() == "prompt" ? prompt_param : e.field();
+  if (e.kind() == RequestError::Kind::kOverloaded)
+    return ApiError(503, e.what(), "server_error", "", "server_busy").with_retry_after(1);
   if (e.kind() != RequestError::Kind::kContextLength) return invalid(e.what(), param);
   const std::string head = "This model's maximum context length is " + std::to_string(e.n_ctx()) + " tokens. ";
   const std::string p = std::to_string(e.prompt_tokens()), out = std::to_string(e.output_tokens());

@@ -23,6 +23,12 @@ class ApiError : public Error {
   const std::string& type() const { return type_; }
   const std::string& param() const { return param_; }  // "" -> null
   const std::string& code() const { return code_; }    // "" -> null
+  // Seconds a client should wait before retrying (a Retry-After header); 0: none.
+  int retry_after_s() const { return retry_after_s_; }
+  ApiError& with_retry_after(int seconds) {
+    retry_after_s_ = seconds;
+    return *this;
+  }
 
   // 400 invalid_request_error: a malformed body or a field with a wrong type or value.
   static ApiError invalid(std::string message, std::string param = "", std::string code = "");
@@ -30,14 +36,15 @@ class ApiError : public Error {
   static ApiError model_not_found(const std::string& model);
   // 400 context_length_exceeded; param is "messages" or "prompt".
   static ApiError context_length(std::string message, std::string param);
-  // The engine's refusal in OpenAI's terms: context_length_exceeded with OpenAI's wording, or
-  // invalid_request_error naming the field. `prompt_param` ("messages" or "prompt") stands for
+  // The engine's refusal in OpenAI's terms: context_length_exceeded with OpenAI's wording, 503
+  // server_busy (Retry-After 1) for a full queue, or invalid_request_error naming the field. `prompt_param` ("messages" or "prompt") stands for
   // the engine's "prompt".
   static ApiError from_engine(const RequestError& e, const std::string& prompt_param);
 
  private:
   int status_;
   std::string type_, param_, code_;
+  int retry_after_s_ = 0;
 };
 
 // {"error": {"message", "type", "param", "code"}} with null for empty param / code.

@@ -81,6 +81,7 @@ OllamaJob::OllamaJob(const ServedModel& model, OllamaRequest request, int64_t lo
   try {
     stream_ = model_.engine().submit(std::move(g));
   } catch (const RequestError& e) {
+    if (e.kind() == RequestError::Kind::kOverloaded) throw ApiError::from_engine(e, "prompt");
     throw ApiError::invalid(e.what(), e.field() != "prompt" ? e.field()
                                       : request_.endpoint == OllamaEndpoint::kChat ? "messages" : "prompt");
   }

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "api/model_registry.h"
 #include "api/ollama_request.h"
@@ -18,6 +19,7 @@
 #include "server/ollama_routes.h"
 #include "server/ollama_store_routes.h"
 #include "server/openai_routes.h"
+#include "server/serving_state.h"
 #include "store/model_store.h"
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"
@@ -50,6 +52,9 @@ struct ServeArgs {
   bool no_audit = false;
   bool audit_redact = false;
   int audit_flush_ms = 1000;
+  int max_connections = 1024;
+  int32_t max_queue = 256;
+  double shutdown_timeout_s = 30;
 };
 
 std::string served_name(const ServeArgs& a) {
@@ -75,6 +80,7 @@ int run_serve(const ServeArgs& a) {
     std::fprintf(stderr, "nagare: audit log: %s%s (--no-audit turns it off)\n", ao.path.c_str(),
                  ao.redact ? ", texts redacted" : "");
   }
+  ServingState state;
   // Bind first: a port in use fails at once, not after loading a large model.
   Router router;
   ServerOptions so;
@@ -83,6 +89,9 @@ int run_serve(const ServeArgs& a) {
   so.io_threads = a.io_threads;
   so.limits.max_body_bytes = static_cast<size_t>(a.max_request_mib) << 20;
   so.limits.read_timeout = so.limits.write_timeout = std::chrono::seconds(a.timeout_s);
+  so.max_connections = a.max_connections;
+  so.shutdown_timeout = std::chrono::milliseconds(int64_t(a.shutdown_timeout_s * 1000));
+  so.state = &state;
   HttpServer server(router, so);
 
   EngineOptions eo;
@@ -90,6 +99,7 @@ int run_serve(const ServeArgs& a) {
   eo.kv_cache_bytes = static_cast<size_t>(a.kv_cache_mib) << 20;
   eo.max_batch_tokens = a.max_batch_tokens;
   eo.max_running = a.max_running;
+  eo.max_waiting = a.max_queue;
   eo.prefix_cache = !a.no_prefix_cache;
   eo.threads = a.threads;
 
@@ -111,25 +121,6 @@ int run_serve(const ServeArgs& a) {
   // registry's shared state, which outlives it.
   ModelRegistry models(std::move(store), ro);
 
-  std::string name;
-  if (!a.model.empty()) {
-    name = served_name(a);
-    std::fprintf(stderr, "nagare: loading %s\n", a.model.c_str());
-    std::unique_ptr<Model> model = Model::load(a.model);
-    std::unique_ptr<Tokenizer> tokenizer = Tokenizer::from_gguf(model->file());
-    const int32_t train_ctx = model->config().n_ctx_train;
-    eo.n_ctx = a.ctx_size > 0 ? a.ctx_size : (train_ctx > 0 ? std::min<int32_t>(4096, train_ctx) : 4096);
-    auto engine = std::make_unique<Engine>(std::move(model), std::move(tokenizer), eo);
-    models.pin(name, std::move(engine), int64_t(std::time(nullptr)));
-    const LoadedModel& pinned = *models.pinned();
-    const double mib = 1048576.0;
-    const size_t file = pinned.engine().model().file().file_size();
-    std::fprintf(stderr,
-                 "nagare: %s loaded, resident memory %.1f MiB (model file %.1f MiB; KV cache of %.1f MiB, resident as "
-                 "it fills)\n",
-                 name.c_str(), resident_bytes() / mib, file / mib, (pinned.size_bytes() - file) / mib);
-  }
-
   if (access) {
     access->install(router);
     server.on_reload([&access] { access->reload(); });
@@ -138,18 +129,61 @@ int run_serve(const ServeArgs& a) {
   }
   metrics.install(router, models);
   if (audit) router.observe([&audit](const RequestRecord& r) { audit->add(r); });
-  add_service_routes(router, models);
+  add_service_routes(router, models, state);
   add_openai_routes(router, models);
   add_ollama_routes(router, models);
   add_ollama_store_routes(router, models);
-  if (!a.model.empty() && !store_root.empty())
-    std::printf("nagare: listening on %s (model %s, model store %s)\n", server.url().c_str(), name.c_str(), store_root.c_str());
-  else if (!a.model.empty())
-    std::printf("nagare: listening on %s (model %s)\n", server.url().c_str(), name.c_str());
-  else
-    std::printf("nagare: listening on %s (model store %s)\n", server.url().c_str(), store_root.c_str());
-  std::fflush(stdout);
+
+  // The port answers while the -m model loads (/health: 503 "loading"); the listening line
+  // comes once it is ready.
+  const std::string name = a.model.empty() ? "" : served_name(a);
+  auto ready = [&] {
+    state.set_phase(ServingState::Phase::kReady);
+    if (!a.model.empty() && !store_root.empty())
+      std::printf("nagare: listening on %s (model %s, model store %s)\n", server.url().c_str(), name.c_str(), store_root.c_str());
+    else if (!a.model.empty())
+      std::printf("nagare: listening on %s (model %s)\n", server.url().c_str(), name.c_str());
+    else
+      std::printf("nagare: listening on %s (model store %s)\n", server.url().c_str(), store_root.c_str());
+    std::fflush(stdout);
+  };
+  std::string load_error;
+  std::thread loader;
+  if (a.model.empty()) {
+    ready();
+  } else {
+    state.set_phase(ServingState::Phase::kLoading);
+    std::fprintf(stderr, "nagare: loading %s (%s answers, /health says \"loading\" until then)\n", a.model.c_str(),
+                 server.url().c_str());
+    loader = std::thread([&] {
+      try {
+        std::unique_ptr<Model> model = Model::load(a.model);
+        std::unique_ptr<Tokenizer> tokenizer = Tokenizer::from_gguf(model->file());
+        const int32_t train_ctx = model->config().n_ctx_train;
+        EngineOptions pinned_eo = eo;
+        pinned_eo.n_ctx = a.ctx_size > 0 ? a.ctx_size : (train_ctx > 0 ? std::min<int32_t>(4096, train_ctx) : 4096);
+        auto engine = std::make_unique<Engine>(std::move(model), std::move(tokenizer), pinned_eo);
+        models.pin(name, std::move(engine), int64_t(std::time(nullptr)));
+        const LoadedModel& pinned = *models.pinned();
+        const double mib = 1048576.0;
+        const size_t file = pinned.engine().model().file().file_size();
+        std::fprintf(stderr,
+                     "nagare: %s loaded, resident memory %.1f MiB (model file %.1f MiB; KV cache of %.1f MiB, resident "
+                     "as it fills)\n",
+                     name.c_str(), resident_bytes() / mib, file / mib, (pinned.size_bytes() - file) / mib);
+        if (state.phase() == ServingState::Phase::kLoading) ready();
+      } catch (const std::exception& e) {
+        load_error = e.what();
+        server.stop();
+      }
+    });
+  }
   server.run();
+  if (loader.joinable()) loader.join();
+  if (!load_error.empty()) {
+    models.shutdown();
+    throw Error(load_error);
+  }
   std::fprintf(stderr, "nagare: shutting down\n");
   // The engines go first, so their threads stop notifying. Connections the server still holds
   // are dropped with it at the end of this scope; they then only cancel their streams and give
@@ -194,6 +228,17 @@ void add_serve_command(CLI::App& app, CommandAction& action) {
   cmd->add_flag("--audit-redact", a.audit_redact, "Log counts and timings, not the messages and answers");
   cmd->add_option("--audit-flush-ms", a.audit_flush_ms, "A finished request is in the audit log within this time")
       ->check(CLI::Range(10, 600000))
+      ->capture_default_str();
+  cmd->add_option("--max-queue", a.max_queue,
+                  "Requests that may wait for a model's engine; beyond, 503 with Retry-After (0: no bound)")
+      ->check(CLI::Range(0, 1 << 20))
+      ->capture_default_str();
+  cmd->add_option("--max-connections", a.max_connections, "Open connections at most; beyond, 503 and close (0: no limit)")
+      ->check(CLI::Range(0, 1 << 20))
+      ->capture_default_str();
+  cmd->add_option("--shutdown-timeout", a.shutdown_timeout_s,
+                  "Seconds running requests may take to finish after SIGINT / SIGTERM (a second signal stops at once)")
+      ->check(CLI::Range(0.0, 86400.0))
       ->capture_default_str();
   cmd->add_option("--alias", a.alias, "Model name in the API (default: the file name without .gguf)");
   cmd->add_flag("--no-prefix-cache", a.no_prefix_cache, "Do not reuse the KV cache of common prompt prefixes");

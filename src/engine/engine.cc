@@ -372,6 +372,10 @@ std::shared_ptr<RequestStream> Engine::submit(GenerateRequest request) {
   }
   {
     std::lock_guard<std::mutex> lock(impl_->mutex);
+    const int32_t queued = int32_t(impl_->incoming.size()) + impl_->published.waiting;
+    if (impl_->options.max_waiting > 0 && queued >= impl_->options.max_waiting)
+      throw RequestError(Kind::kOverloaded, "",
+                         "the server is busy: " + std::to_string(queued) + " requests are waiting already; retry shortly");
     seq->arrival = impl_->next_arrival++;
     impl_->incoming.push_back(std::move(seq));
   }

@@ -15,6 +15,7 @@ class RequestError : public Error {
   enum class Kind {
     kInvalid,        // a value out of range; field() names it ("prompt", "top_logprobs", ...)
     kContextLength,  // the prompt plus the output it needs does not fit the context
+    kOverloaded,     // the waiting queue is full: a 503, to be retried
   };
   RequestError(Kind kind, std::string field, const std::string& message)
       : Error(message), kind_(kind), field_(std::move(field)) {}

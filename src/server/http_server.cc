@@ -1,10 +1,16 @@
 #include "server/http_server.h"
 
+#include <malloc.h>
+
 #include <csignal>
+#include <cstdio>
 #include <thread>
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/strand.hpp>
 
@@ -17,21 +23,77 @@ using tcp = net::ip::tcp;
 
 struct HttpServer::Impl {
   Impl(const Router& r, ServerOptions o)
-      : router(r), options(std::move(o)), ioc(std::max(1, options.io_threads)), acceptor(ioc) {}
+      : router(r), options(std::move(o)), state(options.state ? options.state : &own_state),
+        ioc(std::max(1, options.io_threads)), acceptor(ioc) {}
 
   void accept() {
     acceptor.async_accept(net::make_strand(ioc), [this](boost::system::error_code ec, tcp::socket socket) {
       if (ec == net::error::operation_aborted || !acceptor.is_open()) return;
-      if (!ec) std::make_shared<HttpSession>(std::move(socket), router, options.limits)->start();
+      if (!ec) {
+        if (options.max_connections > 0 && state->connections() >= options.max_connections) refuse(std::move(socket));
+        else std::make_shared<HttpSession>(std::move(socket), router, options.limits, state)->start();
+      }
       accept();  // errors such as too many open files end one accept, not the server
+    });
+  }
+
+  // Over --max-connections: a short 503 (the request is not read) and the connection closes.
+  static void refuse(tcp::socket socket) {
+    static const std::string kBody =
+        R"({"error":{"message":"too many connections: the server is at its limit; retry shortly","type":"server_error","param":null,"code":"too_many_connections"}})";
+    static const std::string kResponse = "HTTP/1.1 503 Service Unavailable\r\nServer: nagare\r\nContent-Type: application/json\r\n"
+                                         "Retry-After: 1\r\nConnection: close\r\nContent-Length: " +
+                                         std::to_string(kBody.size()) + "\r\n\r\n" + kBody;
+    auto s = std::make_shared<tcp::socket>(std::move(socket));
+    net::async_write(*s, net::buffer(kResponse), [s](boost::system::error_code, size_t) {
+      boost::system::error_code ec;
+      s->shutdown(tcp::socket::shutdown_send, ec);
+      s->close(ec);
+    });
+  }
+
+  void drain_wait(std::chrono::steady_clock::time_point deadline) {
+    if (state->in_flight() == 0 || std::chrono::steady_clock::now() >= deadline) {
+      if (state->in_flight() > 0)
+        std::fprintf(stderr, "nagare: %d requests still running after the shutdown timeout: cancelled\n", state->in_flight());
+      ioc.stop();
+      return;
+    }
+    drain_timer.expires_after(std::chrono::milliseconds(20));
+    drain_timer.async_wait([this, deadline](boost::system::error_code ec) {
+      if (!ec) drain_wait(deadline);
+    });
+  }
+
+  // Once the server has been idle for a moment after some work, the memory the requests freed
+  // goes back to the system: glibc keeps freed heap in its arenas, so after a burst of hundreds
+  // of connections the process would stay tens of MiB larger than its load needs.
+  void trim_when_idle(uint64_t trimmed_at) {
+    trim_timer.expires_after(std::chrono::seconds(1));
+    trim_timer.async_wait([this, trimmed_at](boost::system::error_code ec) {
+      if (ec) return;
+      uint64_t next = trimmed_at;
+      const uint64_t started = state->started_total();
+      if (started != trimmed_at && state->in_flight() == 0) {  // requests came, and none runs now
+#ifdef __GLIBC__
+        ::malloc_trim(0);
+#endif
+        next = started;
+      }
+      trim_when_idle(next);
     });
   }
 
   const Router& router;
   std::function<void()> reload;  // SIGHUP
   ServerOptions options;
+  ServingState own_state;
+  ServingState* state;
   net::io_context ioc;
   tcp::acceptor acceptor;
+  net::steady_timer drain_timer{ioc};
+  net::steady_timer trim_timer{ioc};
+  bool draining = false;  // on the io_context
 };
 
 HttpServer::HttpServer(const Router& router, ServerOptions options)
@@ -91,14 +153,21 @@ void HttpServer::run(bool handle_signals) {
     wait = [this, &signals, &wait] {
       signals.async_wait([this, &wait](boost::system::error_code ec, int sig) {
         if (ec) return;
-        if (sig != SIGHUP) return stop();
-        impl_->reload();
+        if (sig == SIGHUP) {
+          impl_->reload();
+        } else if (impl_->state->phase() == ServingState::Phase::kDraining) {
+          std::fprintf(stderr, "nagare: second signal: stopping now\n");
+          return stop();
+        } else {
+          drain();
+        }
         wait();
       });
     };
     wait();
   }
   impl_->accept();
+  impl_->trim_when_idle(impl_->state->started_total());
   std::vector<std::thread> threads;
   for (int i = 1; i < impl_->options.io_threads; ++i) threads.emplace_back([this] { impl_->ioc.run(); });
   impl_->ioc.run();
@@ -108,5 +177,19 @@ void HttpServer::run(bool handle_signals) {
 }
 
 void HttpServer::stop() { impl_->ioc.stop(); }
+
+void HttpServer::drain() {
+  net::post(impl_->ioc, [this] {
+    Impl& i = *impl_;
+    if (i.draining) return;
+    i.draining = true;
+    // Connections are still accepted: /health answers "draining" (load balancers take the
+    // replica out), every other request gets 503, and each response closes its connection.
+    i.state->set_phase(ServingState::Phase::kDraining);
+    std::fprintf(stderr, "nagare: draining: %d requests running, up to %lld ms\n", i.state->in_flight(),
+                 static_cast<long long>(i.options.shutdown_timeout.count()));
+    i.drain_wait(std::chrono::steady_clock::now() + i.options.shutdown_timeout);
+  });
+}
 
 }  // namespace nagare

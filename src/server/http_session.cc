@@ -33,8 +33,10 @@ bool iequals(std::string_view a, std::string_view b) {
 
 }  // namespace
 
-HttpSession::HttpSession(net::ip::tcp::socket&& socket, const Router& router, const ServerLimits& limits)
-    : stream_(std::move(socket)), router_(router), limits_(limits) {
+HttpSession::HttpSession(net::ip::tcp::socket&& socket, const Router& router, const ServerLimits& limits,
+                         ServingState* state)
+    : stream_(std::move(socket)), router_(router), limits_(limits), state_(state) {
+  if (state_) state_->connection_opened();
   error_code ec;
   const auto ep = stream_.socket().remote_endpoint(ec);
   if (!ec) remote_ = ep.address().to_string();
@@ -43,9 +45,11 @@ HttpSession::HttpSession(net::ip::tcp::socket&& socket, const Router& router, co
 HttpSession::~HttpSession() {
   if (source_) source_->cancel();
   end_record(record_ ? record_->status : 0, false);  // the server stopped mid-response
+  if (state_) state_->connection_closed();
 }
 
 void HttpSession::begin_record(std::string method, std::string path) {
+  if (state_) state_->request_started();
   record_ = std::make_shared<RequestRecord>();
   record_->method = std::move(method);
   record_->path = std::move(path);
@@ -61,6 +65,7 @@ void HttpSession::end_record(int status, bool delivered) {
   r->client_gone = !delivered;
   r->latency_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - r->started).count();
   router_.finished(*r);
+  if (state_) state_->request_ended();  // after the observers: a drain waits for the audit row too
 }
 
 void HttpSession::start() {
@@ -134,7 +139,7 @@ void HttpSession::dispatch() {
   req.remote = remote_;
   begin_record(req.method, req.path);
   req.record = record_;
-  keep_alive_ = msg.keep_alive();
+  keep_alive_ = msg.keep_alive() && !(state_ && state_->phase() == ServingState::Phase::kDraining);
   version_ = msg.version();
 
   HttpResponse res = router_.handle(req);

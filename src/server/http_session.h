@@ -16,6 +16,7 @@
 #include <boost/beast/http.hpp>
 
 #include "server/router.h"
+#include "server/serving_state.h"
 
 namespace nagare {
 
@@ -30,7 +31,10 @@ struct ServerLimits {
 
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
  public:
-  HttpSession(boost::asio::ip::tcp::socket&& socket, const Router& router, const ServerLimits& limits);
+  // `state` (may be null) counts the connection and its requests, and says when to stop keeping
+  // connections alive (draining).
+  HttpSession(boost::asio::ip::tcp::socket&& socket, const Router& router, const ServerLimits& limits,
+              ServingState* state = nullptr);
   ~HttpSession();
   void start();
 
@@ -76,6 +80,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 
   std::shared_ptr<ResponseSource> source_;
   std::shared_ptr<RequestRecord> record_;  // of the request being answered
+  ServingState* state_ = nullptr;
   HttpResponse res_meta_;  // status, content type and headers of the pending response
   bool streamed_ = false;
   bool chunked_ = false;   // HTTP/1.1 stream; HTTP/1.0 streams end with the connection

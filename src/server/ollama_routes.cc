@@ -76,8 +76,19 @@ class DetailsCache {
 struct Shared {
   explicit Shared(ModelRegistry& m) : models(m) {}
   ModelRegistry& models;
-  std::unique_ptr<PinnedFacts> pinned;  // null without -m
   DetailsCache details;
+
+  // Facts about the pinned model, made on first use: the -m model is pinned after the routes
+  // are added (the port answers while it loads).
+  const PinnedFacts& pinned_facts(const std::shared_ptr<const LoadedModel>& model) {
+    std::lock_guard lk(mu);
+    if (!pinned) pinned = std::make_unique<PinnedFacts>(model);
+    return *pinned;
+  }
+
+ private:
+  std::mutex mu;
+  std::unique_ptr<PinnedFacts> pinned;
 };
 
 std::string tagged(const std::string& name) { return name.find(':') == std::string::npos ? name + ":latest" : name; }
@@ -190,7 +201,7 @@ Json show(Shared& shared, const std::string& name, bool verbose) {
     out["details"] = ollama_details(f);
     out["model_info"] = ollama_model_info(f, verbose);
     out["capabilities"] = Json::array({"completion"});
-    out["modified_at"] = rfc3339(shared.pinned->modified());
+    out["modified_at"] = rfc3339(shared.pinned_facts(p).modified());
     return out;
   }
   const ModelStore* store = shared.models.store();
@@ -231,7 +242,6 @@ void add_ollama_routes(Router& router, ModelRegistry& models) {
     return HttpResponse::json(e.status(), to_wire(Json{{"error", e.what()}}));
   });
   auto shared = std::make_shared<Shared>(models);
-  if (auto p = models.pinned()) shared->pinned = std::make_unique<PinnedFacts>(p);
 
   router.add("POST", "/api/generate", [shared](const HttpRequest& req) { return run_job(*shared, req, parse_ollama_generate); });
   router.add("POST", "/api/chat", [shared](const HttpRequest& req) { return run_job(*shared, req, parse_ollama_chat); });
@@ -239,7 +249,7 @@ void add_ollama_routes(Router& router, ModelRegistry& models) {
     Json list = Json::array();
     std::string pinned_name;
     if (auto p = shared->models.pinned()) {
-      list.push_back(pinned_entry(*p, *shared->pinned));
+      list.push_back(pinned_entry(*p, shared->pinned_facts(p)));
       pinned_name = tagged(p->name());
     }
     if (const ModelStore* store = shared->models.store())
@@ -256,7 +266,7 @@ void add_ollama_routes(Router& router, ModelRegistry& models) {
       const LoadedModel& model = *info.model;
       Json m;
       if (model.pinned()) {
-        m = pinned_entry(model, *shared->pinned);
+        m = pinned_entry(model, shared->pinned_facts(info.model));
         m.erase("modified_at");
       } else {
         m = stored_entry(*model.stored(), shared->details);

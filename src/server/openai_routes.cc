@@ -117,9 +117,25 @@ void add_openai_routes(Router& router, ModelRegistry& models) {
   });
 }
 
-void add_service_routes(Router& router, ModelRegistry& models) {
-  router.add("GET", "/health", [](const HttpRequest&) {
-    return HttpResponse::json(200, R"({"status":"ok"})");
+void add_service_routes(Router& router, ModelRegistry& models, const ServingState& state) {
+  // While the model loads or the server drains, only /health and /metrics are answered.
+  const Router* r = &router;
+  router.use([&state, r](const HttpRequest& req) -> std::optional<HttpResponse> {
+    const ServingState::Phase phase = state.phase();
+    if (phase == ServingState::Phase::kReady || req.path == "/health" || req.path == "/metrics") return std::nullopt;
+    const bool loading = phase == ServingState::Phase::kLoading;
+    HttpResponse res = r->error(ApiError(503, loading ? "Loading model" : "the server is shutting down", "unavailable_error",
+                                         "", loading ? "loading" : "shutting_down"),
+                                req.path);
+    res.headers.emplace_back("Retry-After", "1");
+    return res;
+  });
+  router.add("GET", "/health", [&state](const HttpRequest&) {
+    switch (state.phase()) {
+      case ServingState::Phase::kLoading: return HttpResponse::json(503, R"({"status":"loading"})");
+      case ServingState::Phase::kDraining: return HttpResponse::json(503, R"({"status":"draining"})");
+      default: return HttpResponse::json(200, R"({"status":"ok"})");
+    }
   });
   router.add("GET", "/v1/engine/stats", [&models](const HttpRequest& req) {
     const std::string wanted = query_value(req.query, "model");

@@ -5,6 +5,7 @@
 
 #include "api/model_registry.h"
 #include "server/router.h"
+#include "server/serving_state.h"
 
 namespace nagare {
 
@@ -12,9 +13,11 @@ namespace nagare {
 // store's), GET /v1/models/{id}. `models` must outlive the router's use.
 void add_openai_routes(Router& router, ModelRegistry& models);
 
-// GET /health -> {"status": "ok"}; GET /v1/engine/stats -> the engine's counters (for tests and
-// dashboards: running, waiting, KV blocks in use / cached / total, ...): of `?model=NAME`, else
-// of the pinned model, else summed over the loaded models.
-void add_service_routes(Router& router, ModelRegistry& models);
+// GET /health -> 200 {"status": "ok"}, or 503 "loading" / "draining" as `state` says (other
+// routes but /metrics then get 503 with Retry-After); GET /v1/engine/stats -> the engine's
+// counters (for tests and dashboards: running, waiting, KV blocks in use / cached / total, ...):
+// of `?model=NAME`, else of the pinned model, else summed over the loaded models. `state` must
+// outlive the router's use.
+void add_service_routes(Router& router, ModelRegistry& models, const ServingState& state);
 
 }  // namespace nagare

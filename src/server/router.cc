@@ -25,6 +25,12 @@ void Router::set_error_formatter(std::string path_prefix, ErrorFormatter formatt
 }
 
 HttpResponse Router::error(const ApiError& e, std::string_view path) const {
+  HttpResponse res = shaped_error(e, path);
+  if (e.retry_after_s() > 0) res.headers.emplace_back("Retry-After", std::to_string(e.retry_after_s()));
+  return res;
+}
+
+HttpResponse Router::shaped_error(const ApiError& e, std::string_view path) const {
   const ErrorFormatter* best = nullptr;
   size_t best_len = 0;
   for (const auto& [prefix, f] : formatters_)

@@ -44,7 +44,8 @@ class Router {
 
   // Never throws: exceptions from handlers become error responses.
   HttpResponse handle(const HttpRequest& request) const;
-  // An error response (404, 405, 413, 500...) in the shape of the API that owns `path`.
+  // An error response (404, 405, 413, 500...) in the shape of the API that owns `path`, with
+  // Retry-After when the error has one.
   HttpResponse error(int status, const std::string& message, const std::string& code = "",
                      std::string_view path = "") const;
   HttpResponse error(const ApiError& error, std::string_view path) const;
@@ -56,6 +57,7 @@ class Router {
     Handler handler;
   };
   HttpResponse route(const HttpRequest& request) const;
+  HttpResponse shaped_error(const ApiError& error, std::string_view path) const;  // error() without headers
 
   std::vector<Route> routes_;
   std::vector<Middleware> middleware_;
