@@ -14,6 +14,7 @@
 #include "model/model.h"
 #include "ops/access_control.h"
 #include "ops/audit_log.h"
+#include "ops/cors.h"
 #include "ops/metrics.h"
 #include "server/http_server.h"
 #include "server/ollama_routes.h"
@@ -53,6 +54,8 @@ struct ServeArgs {
   bool audit_redact = false;
   int audit_flush_ms = 1000;
   int max_connections = 1024;
+  std::vector<std::string> cors_origins;
+  std::string ssl_cert_file, ssl_key_file;
   int32_t max_queue = 256;
   double shutdown_timeout_s = 30;
 };
@@ -92,6 +95,8 @@ int run_serve(const ServeArgs& a) {
   so.max_connections = a.max_connections;
   so.shutdown_timeout = std::chrono::milliseconds(int64_t(a.shutdown_timeout_s * 1000));
   so.state = &state;
+  so.tls_cert_file = a.ssl_cert_file;
+  so.tls_key_file = a.ssl_key_file;
   HttpServer server(router, so);
 
   EngineOptions eo;
@@ -121,6 +126,7 @@ int run_serve(const ServeArgs& a) {
   // registry's shared state, which outlives it.
   ModelRegistry models(std::move(store), ro);
 
+  if (!a.cors_origins.empty()) install_cors(router, a.cors_origins);  // first: preflights carry no key
   if (access) {
     access->install(router);
     server.on_reload([&access] { access->reload(); });
@@ -229,6 +235,11 @@ void add_serve_command(CLI::App& app, CommandAction& action) {
   cmd->add_option("--audit-flush-ms", a.audit_flush_ms, "A finished request is in the audit log within this time")
       ->check(CLI::Range(10, 600000))
       ->capture_default_str();
+  cmd->add_option("--ssl-cert-file", a.ssl_cert_file, "Serve HTTPS with this PEM certificate (chain); needs --ssl-key-file")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--ssl-key-file", a.ssl_key_file, "The PEM private key of --ssl-cert-file")->check(CLI::ExistingFile);
+  cmd->add_option("--cors-origin", a.cors_origins,
+                  "Let browser pages from this origin call the API (repeatable; * for any; default: none)");
   cmd->add_option("--max-queue", a.max_queue,
                   "Requests that may wait for a model's engine; beyond, 503 with Retry-After (0: no bound)")
       ->check(CLI::Range(0, 1 << 20))

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
@@ -19,6 +20,7 @@
 namespace nagare {
 
 namespace net = boost::asio;
+namespace beast = boost::beast;
 using tcp = net::ip::tcp;
 
 struct HttpServer::Impl {
@@ -30,8 +32,14 @@ struct HttpServer::Impl {
     acceptor.async_accept(net::make_strand(ioc), [this](boost::system::error_code ec, tcp::socket socket) {
       if (ec == net::error::operation_aborted || !acceptor.is_open()) return;
       if (!ec) {
-        if (options.max_connections > 0 && state->connections() >= options.max_connections) refuse(std::move(socket));
-        else std::make_shared<HttpSession>(std::move(socket), router, options.limits, state)->start();
+        if (options.max_connections > 0 && state->connections() >= options.max_connections)
+          refuse(std::move(socket));
+        else if (tls)
+          std::make_shared<HttpsSession>(beast::ssl_stream<beast::tcp_stream>(beast::tcp_stream(std::move(socket)), *tls),
+                                         router, options.limits, state)
+              ->start();
+        else
+          std::make_shared<HttpSession>(beast::tcp_stream(std::move(socket)), router, options.limits, state)->start();
       }
       accept();  // errors such as too many open files end one accept, not the server
     });
@@ -85,6 +93,7 @@ struct HttpServer::Impl {
   }
 
   const Router& router;
+  std::unique_ptr<net::ssl::context> tls;  // HTTPS
   std::function<void()> reload;  // SIGHUP
   ServerOptions options;
   ServingState own_state;
@@ -125,6 +134,20 @@ HttpServer::HttpServer(const Router& router, ServerOptions options)
   check("bind");
   acc.listen(net::socket_base::max_listen_connections, ec);
   check("listen");
+  if (o.tls_cert_file.empty() != o.tls_key_file.empty())
+    throw Error("HTTPS needs both --ssl-cert-file and --ssl-key-file");
+  if (!o.tls_cert_file.empty()) {
+    auto ctx = std::make_unique<net::ssl::context>(net::ssl::context::tls_server);
+    ctx->set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 | net::ssl::context::no_sslv3 |
+                     net::ssl::context::no_tlsv1 | net::ssl::context::no_tlsv1_1 | net::ssl::context::single_dh_use);
+    ctx->use_certificate_chain_file(o.tls_cert_file, ec);
+    if (ec) throw Error(o.tls_cert_file + ": cannot use the certificate: " + ec.message());
+    ctx->use_private_key_file(o.tls_key_file, net::ssl::context::pem, ec);
+    if (ec) throw Error(o.tls_key_file + ": cannot use the private key with " + o.tls_cert_file + ": " + ec.message());
+    if (SSL_CTX_check_private_key(ctx->native_handle()) != 1)
+      throw Error(o.tls_key_file + ": the private key does not match the certificate in " + o.tls_cert_file);
+    impl_->tls = std::move(ctx);
+  }
 }
 
 HttpServer::~HttpServer() {
@@ -138,7 +161,7 @@ uint16_t HttpServer::port() const { return impl_->acceptor.local_endpoint().port
 std::string HttpServer::url() const {
   const std::string host = impl_->options.host;
   const bool v6 = host.find(':') != std::string::npos;
-  return "http://" + (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port());
+  return std::string(impl_->tls ? "https://" : "http://") + (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port());
 }
 
 void HttpServer::on_reload(std::function<void()> handler) { impl_->reload = std::move(handler); }

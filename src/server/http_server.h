@@ -22,6 +22,8 @@ struct ServerOptions {
   // After SIGINT / SIGTERM: how long running requests may take to finish before they are cut.
   std::chrono::milliseconds shutdown_timeout{std::chrono::seconds(30)};
   ServingState* state = nullptr;  // shared with the routes; null: the server keeps its own
+  // HTTPS when both are set: PEM files of the certificate (chain) and its private key.
+  std::string tls_cert_file, tls_key_file;
 };
 
 class HttpServer {
@@ -33,7 +35,7 @@ class HttpServer {
   HttpServer& operator=(const HttpServer&) = delete;
 
   uint16_t port() const;    // the bound port
-  std::string url() const;  // "http://host:port"
+  std::string url() const;  // "http://host:port", or https with TLS
 
   // Serves until stop() (from any thread) or, when handle_signals, a signal: the first SIGINT or
   // SIGTERM drains (drain()), a second stops at once. Connections still open are left to the

@@ -33,22 +33,25 @@ bool iequals(std::string_view a, std::string_view b) {
 
 }  // namespace
 
-HttpSession::HttpSession(net::ip::tcp::socket&& socket, const Router& router, const ServerLimits& limits,
-                         ServingState* state)
-    : stream_(std::move(socket)), router_(router), limits_(limits), state_(state) {
+template <class Stream>
+BasicHttpSession<Stream>::BasicHttpSession(Stream&& stream, const Router& router, const ServerLimits& limits,
+                                           ServingState* state)
+    : stream_(std::move(stream)), router_(router), limits_(limits), state_(state) {
   if (state_) state_->connection_opened();
   error_code ec;
-  const auto ep = stream_.socket().remote_endpoint(ec);
+  const auto ep = lowest().socket().remote_endpoint(ec);
   if (!ec) remote_ = ep.address().to_string();
 }
 
-HttpSession::~HttpSession() {
+template <class Stream>
+BasicHttpSession<Stream>::~BasicHttpSession() {
   if (source_) source_->cancel();
   end_record(record_ ? record_->status : 0, false);  // the server stopped mid-response
   if (state_) state_->connection_closed();
 }
 
-void HttpSession::begin_record(std::string method, std::string path) {
+template <class Stream>
+void BasicHttpSession<Stream>::begin_record(std::string method, std::string path) {
   if (state_) state_->request_started();
   record_ = std::make_shared<RequestRecord>();
   record_->method = std::move(method);
@@ -58,7 +61,8 @@ void HttpSession::begin_record(std::string method, std::string path) {
   record_->started = std::chrono::steady_clock::now();
 }
 
-void HttpSession::end_record(int status, bool delivered) {
+template <class Stream>
+void BasicHttpSession<Stream>::end_record(int status, bool delivered) {
   if (!record_) return;
   std::shared_ptr<RequestRecord> r = std::move(record_);
   r->status = status;
@@ -68,31 +72,44 @@ void HttpSession::end_record(int status, bool delivered) {
   if (state_) state_->request_ended();  // after the observers: a drain waits for the audit row too
 }
 
-void HttpSession::start() {
-  net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read_request(); });
+template <class Stream>
+void BasicHttpSession<Stream>::start() {
+  net::dispatch(stream_.get_executor(), [self = this->shared_from_this()] {
+    if constexpr (kTls) {
+      self->lowest().expires_after(self->limits_.read_timeout);
+      self->stream_.async_handshake(boost::asio::ssl::stream_base::server, [self](error_code ec) {
+        if (ec) return self->close();  // not TLS, a bad client certificate, a timeout
+        self->read_request();
+      });
+    } else {
+      self->read_request();
+    }
+  });
 }
 
 // ---- reading requests ----
 
-void HttpSession::read_request() {
+template <class Stream>
+void BasicHttpSession<Stream>::read_request() {
   if (closed_) return;
   parser_.emplace();
   parser_->body_limit(limits_.max_body_bytes);
   parser_->header_limit(static_cast<uint32_t>(limits_.max_header_bytes));
-  stream_.expires_after(limits_.read_timeout);
+  lowest().expires_after(limits_.read_timeout);
   http::async_read_header(stream_, buffer_, *parser_,
-                          [self = shared_from_this()](error_code ec, size_t) { self->on_header(ec); });
+                          [self = this->shared_from_this()](error_code ec, size_t) { self->on_header(ec); });
 }
 
-void HttpSession::on_header(error_code ec) {
+template <class Stream>
+void BasicHttpSession<Stream>::on_header(error_code ec) {
   if (ec) return on_body(ec);
   // Clients that send "Expect: 100-continue" (curl, for large bodies) wait for this before the
   // body; a body over the limit has already failed the header read with 413.
   const auto expect = parser_->get()[http::field::expect];
   if (iequals(std::string_view(expect.data(), expect.size()), "100-continue")) {
     out_ = "HTTP/1.1 100 Continue\r\n\r\n";
-    stream_.expires_after(limits_.write_timeout);
-    net::async_write(stream_, net::buffer(out_), [self = shared_from_this()](error_code ec2, size_t) {
+    lowest().expires_after(limits_.write_timeout);
+    net::async_write(stream_, net::buffer(out_), [self = this->shared_from_this()](error_code ec2, size_t) {
       if (ec2) return self->close();
       self->read_body();
     });
@@ -101,14 +118,16 @@ void HttpSession::on_header(error_code ec) {
   read_body();
 }
 
-void HttpSession::read_body() {
+template <class Stream>
+void BasicHttpSession<Stream>::read_body() {
   if (parser_->is_done()) return on_body({});
-  stream_.expires_after(limits_.read_timeout);
+  lowest().expires_after(limits_.read_timeout);
   http::async_read(stream_, buffer_, *parser_,
-                   [self = shared_from_this()](error_code ec, size_t) { self->on_body(ec); });
+                   [self = this->shared_from_this()](error_code ec, size_t) { self->on_body(ec); });
 }
 
-void HttpSession::on_body(error_code ec) {
+template <class Stream>
+void BasicHttpSession<Stream>::on_body(error_code ec) {
   if (!ec) return dispatch();
   if (ec == http::error::body_limit)
     return reject(413, "The request body is larger than the limit of " +
@@ -122,7 +141,8 @@ void HttpSession::on_body(error_code ec) {
   close();  // end of stream, timeout, reset, shutdown
 }
 
-void HttpSession::dispatch() {
+template <class Stream>
+void BasicHttpSession<Stream>::dispatch() {
   http::request<http::string_body> msg = parser_->release();
   HttpRequest req;
   req.method = std::string(msg.method_string());
@@ -149,15 +169,16 @@ void HttpSession::dispatch() {
 
 // ---- complete responses ----
 
-void HttpSession::send(HttpResponse res) {
+template <class Stream>
+void BasicHttpSession<Stream>::send(HttpResponse res) {
   full_ = std::make_shared<http::response<http::string_body>>(
       static_cast<http::status>(res.status), version_);
   set_fields(*full_, res);
   full_->body() = std::move(res.body);
   full_->keep_alive(keep_alive_);
   full_->prepare_payload();
-  stream_.expires_after(limits_.write_timeout);
-  http::async_write(stream_, *full_, [self = shared_from_this(), status = res.status](error_code ec, size_t) {
+  lowest().expires_after(limits_.write_timeout);
+  http::async_write(stream_, *full_, [self = this->shared_from_this(), status = res.status](error_code ec, size_t) {
     const bool close = self->full_->need_eof();
     self->full_.reset();
     self->end_record(status, !ec);
@@ -166,23 +187,25 @@ void HttpSession::send(HttpResponse res) {
   });
 }
 
-void HttpSession::after_response(bool close_connection) {
+template <class Stream>
+void BasicHttpSession<Stream>::after_response(bool close_connection) {
   if (close_connection || !keep_alive_) {
     error_code ec;
-    stream_.socket().shutdown(net::ip::tcp::socket::shutdown_send, ec);
+    lowest().socket().shutdown(net::ip::tcp::socket::shutdown_send, ec);
     return close();
   }
   if (watching_) {
     // Stop the disconnect watch; its handler starts the next read (keeping what it received).
     read_after_watch_ = true;
     error_code ec;
-    stream_.socket().cancel(ec);
+    lowest().socket().cancel(ec);
     return;
   }
   read_request();
 }
 
-void HttpSession::reject(int status, const std::string& message) {
+template <class Stream>
+void BasicHttpSession<Stream>::reject(int status, const std::string& message) {
   keep_alive_ = false;
   // The error takes the shape of the API the request was for, when its header got that far.
   std::string path;
@@ -200,8 +223,8 @@ void HttpSession::reject(int status, const std::string& message) {
   full_->body() = std::move(res.body);
   full_->keep_alive(false);
   full_->prepare_payload();
-  stream_.expires_after(limits_.write_timeout);
-  http::async_write(stream_, *full_, [self = shared_from_this(), status](error_code ec, size_t) {
+  lowest().expires_after(limits_.write_timeout);
+  http::async_write(stream_, *full_, [self = this->shared_from_this(), status](error_code ec, size_t) {
     self->full_.reset();
     self->end_record(status, !ec);
     if (ec) return self->close();
@@ -211,13 +234,14 @@ void HttpSession::reject(int status, const std::string& message) {
 
 // After rejecting a request whose body is still arriving, closing at once would reset the
 // connection and the client could lose the response: read and drop its data for a while first.
-void HttpSession::linger() {
+template <class Stream>
+void BasicHttpSession<Stream>::linger() {
   error_code ec;
-  stream_.socket().shutdown(net::ip::tcp::socket::shutdown_send, ec);
+  lowest().socket().shutdown(net::ip::tcp::socket::shutdown_send, ec);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
   auto discard = std::make_shared<std::function<void()>>();
-  *discard = [self = shared_from_this(), deadline, discard] {
-    self->stream_.expires_at(deadline);
+  *discard = [self = this->shared_from_this(), deadline, discard] {
+    self->lowest().expires_at(deadline);
     self->buffer_.clear();
     self->stream_.async_read_some(self->buffer_.prepare(64 * 1024),
                                   [self, discard](error_code ec2, size_t) {
@@ -231,16 +255,18 @@ void HttpSession::linger() {
   (*discard)();
 }
 
-void HttpSession::close() {
+template <class Stream>
+void BasicHttpSession<Stream>::close() {
   if (closed_) return;
   closed_ = true;
   error_code ec;
-  stream_.socket().close(ec);
+  lowest().socket().close(ec);
 }
 
 // ---- bodies from a ResponseSource ----
 
-void HttpSession::begin_source(HttpResponse res) {
+template <class Stream>
+void BasicHttpSession<Stream>::begin_source(HttpResponse res) {
   source_ = std::move(res.source);
   streamed_ = res.streamed;
   chunked_ = streamed_ && version_ >= 11;
@@ -250,9 +276,9 @@ void HttpSession::begin_source(HttpResponse res) {
   pending_.clear();
   res_meta_ = std::move(res);
 
-  stream_.expires_never();
+  lowest().expires_never();
   watch_peer();
-  std::weak_ptr<HttpSession> weak = weak_from_this();
+  std::weak_ptr<BasicHttpSession> weak = this->weak_from_this();
   source_->start([weak] {
     if (auto self = weak.lock()) self->wake();
   });
@@ -265,21 +291,23 @@ void HttpSession::begin_source(HttpResponse res) {
   if (chunked_) head_->chunked(true);
   head_sr_ = std::make_unique<http::response_serializer<http::empty_body>>(*head_);
   writing_ = true;
-  stream_.expires_after(limits_.write_timeout);
-  http::async_write_header(stream_, *head_sr_, [self = shared_from_this()](error_code ec, size_t) {
+  lowest().expires_after(limits_.write_timeout);
+  http::async_write_header(stream_, *head_sr_, [self = this->shared_from_this()](error_code ec, size_t) {
     self->on_written(ec);
   });
 }
 
-void HttpSession::wake() {
+template <class Stream>
+void BasicHttpSession<Stream>::wake() {
   if (wake_posted_.exchange(true)) return;  // one pending wake-up is enough
-  net::post(stream_.get_executor(), [self = shared_from_this()] {
+  net::post(stream_.get_executor(), [self = this->shared_from_this()] {
     self->wake_posted_.store(false);
     self->pump();
   });
 }
 
-void HttpSession::pump() {
+template <class Stream>
+void BasicHttpSession<Stream>::pump() {
   if (!source_ || writing_ || closed_) return;
   if (!source_done_) {
     try {
@@ -308,28 +336,31 @@ void HttpSession::pump() {
     last_chunk_sent_ = true;
     if (!chunked_) return finish_source();
     writing_ = true;
-    stream_.expires_after(limits_.write_timeout);
+    lowest().expires_after(limits_.write_timeout);
     net::async_write(stream_, http::make_chunk_last(),
-                     [self = shared_from_this()](error_code ec, size_t) { self->on_written(ec); });
+                     [self = this->shared_from_this()](error_code ec, size_t) { self->on_written(ec); });
   }
 }
 
-void HttpSession::write_chunk() {
+template <class Stream>
+void BasicHttpSession<Stream>::write_chunk() {
   writing_ = true;
-  stream_.expires_after(limits_.write_timeout);
-  auto done = [self = shared_from_this()](error_code ec, size_t) { self->on_written(ec); };
+  lowest().expires_after(limits_.write_timeout);
+  auto done = [self = this->shared_from_this()](error_code ec, size_t) { self->on_written(ec); };
   if (chunked_) net::async_write(stream_, http::make_chunk(net::buffer(out_)), std::move(done));
   else net::async_write(stream_, net::buffer(out_), std::move(done));
 }
 
-void HttpSession::on_written(error_code ec) {
+template <class Stream>
+void BasicHttpSession<Stream>::on_written(error_code ec) {
   writing_ = false;
   if (ec) return abort_source();
   if (last_chunk_sent_) return finish_source();
   pump();
 }
 
-void HttpSession::finish_source() {
+template <class Stream>
+void BasicHttpSession<Stream>::finish_source() {
   source_.reset();
   end_record(res_meta_.status, true);
   head_sr_.reset();
@@ -338,7 +369,8 @@ void HttpSession::finish_source() {
   after_response(!keep_alive_);
 }
 
-void HttpSession::abort_source() {
+template <class Stream>
+void BasicHttpSession<Stream>::abort_source() {
   if (source_) {
     source_->cancel();
     source_.reset();
@@ -349,14 +381,16 @@ void HttpSession::abort_source() {
 
 // While a response is pending nothing is read, so a client that hangs up would go unnoticed
 // until the next write (for a buffered body: the end). A read kept pending detects it at once.
-void HttpSession::watch_peer() {
+template <class Stream>
+void BasicHttpSession<Stream>::watch_peer() {
   watching_ = true;
-  stream_.async_read_some(buffer_.prepare(4096), [self = shared_from_this()](error_code ec, size_t n) {
+  stream_.async_read_some(buffer_.prepare(4096), [self = this->shared_from_this()](error_code ec, size_t n) {
     self->on_peer(ec, n);
   });
 }
 
-void HttpSession::on_peer(error_code ec, size_t n) {
+template <class Stream>
+void BasicHttpSession<Stream>::on_peer(error_code ec, size_t n) {
   watching_ = false;
   if (!ec) {
     buffer_.commit(n);  // a pipelined request: kept for the next read
@@ -371,5 +405,8 @@ void HttpSession::on_peer(error_code ec, size_t n) {
   if (closed_) return;
   abort_source();  // end of stream, reset: the client is gone
 }
+
+template class BasicHttpSession<beast::tcp_stream>;
+template class BasicHttpSession<beast::ssl_stream<beast::tcp_stream>>;
 
 }  // namespace nagare

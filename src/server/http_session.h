@@ -1,4 +1,4 @@
-// HttpSession: one client connection on Boost.Beast. Reads requests (size and time limited),
+// HttpSession / HttpsSession: one client connection on Boost.Beast, plain or TLS. Reads requests (size and time limited),
 // routes them, writes responses with keep-alive; streams ResponseSource bodies as chunked
 // transfer encoding and, while one is in flight, watches the socket so a client that hangs up
 // cancels the work behind it. Every handler runs on the connection's strand.
@@ -14,6 +14,8 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <type_traits>
 
 #include "server/router.h"
 #include "server/serving_state.h"
@@ -29,13 +31,14 @@ struct ServerLimits {
   std::chrono::milliseconds write_timeout{std::chrono::seconds(60)};
 };
 
-class HttpSession : public std::enable_shared_from_this<HttpSession> {
+// Over plain TCP (HttpSession) or TLS (HttpsSession: the handshake comes first).
+template <class Stream>
+class BasicHttpSession : public std::enable_shared_from_this<BasicHttpSession<Stream>> {
  public:
   // `state` (may be null) counts the connection and its requests, and says when to stop keeping
   // connections alive (draining).
-  HttpSession(boost::asio::ip::tcp::socket&& socket, const Router& router, const ServerLimits& limits,
-              ServingState* state = nullptr);
-  ~HttpSession();
+  BasicHttpSession(Stream&& stream, const Router& router, const ServerLimits& limits, ServingState* state = nullptr);
+  ~BasicHttpSession();
   void start();
 
  private:
@@ -67,8 +70,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void end_record(int status, bool delivered);
   void watch_peer();
   void on_peer(error_code ec, size_t n);
+  boost::beast::tcp_stream& lowest() { return boost::beast::get_lowest_layer(stream_); }
 
-  boost::beast::tcp_stream stream_;
+  static constexpr bool kTls = !std::is_same_v<Stream, boost::beast::tcp_stream>;
+  Stream stream_;
   boost::beast::flat_buffer buffer_;
   std::optional<Parser> parser_;
   const Router& router_;
@@ -96,5 +101,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   std::shared_ptr<boost::beast::http::response<boost::beast::http::string_body>> full_;
   std::atomic<bool> wake_posted_{false};
 };
+
+using HttpSession = BasicHttpSession<boost::beast::tcp_stream>;
+using HttpsSession = BasicHttpSession<boost::beast::ssl_stream<boost::beast::tcp_stream>>;
+extern template class BasicHttpSession<boost::beast::tcp_stream>;
+extern template class BasicHttpSession<boost::beast::ssl_stream<boost::beast::tcp_stream>>;
 
 }  // namespace nagare

@@ -105,7 +105,15 @@ HttpResponse Router::route(const HttpRequest& request) const {
   return error(404, "Unknown route " + request.method + " " + request.path, "not_found", request.path);
 }
 
+void Router::decorate(Decorator decorator) { decorators_.push_back(std::move(decorator)); }
+
 HttpResponse Router::handle(const HttpRequest& request) const {
+  HttpResponse res = respond(request);
+  for (const Decorator& d : decorators_) d(request, res);
+  return res;
+}
+
+HttpResponse Router::respond(const HttpRequest& request) const {
   try {
     for (const Middleware& m : middleware_)
       if (auto res = m(request)) return std::move(*res);

@@ -26,6 +26,8 @@ using ErrorFormatter = std::function<HttpResponse(const ApiError& error)>;
 // Sees every request once its response has ended (metrics, the audit log, token limits). Runs
 // on the connection's I/O thread: it must be quick and must not throw.
 using Observer = std::function<void(const RequestRecord& record)>;
+// Adds to every response the router gives (CORS headers, ...).
+using Decorator = std::function<void(const HttpRequest& request, HttpResponse& response)>;
 
 class Router {
  public:
@@ -36,6 +38,7 @@ class Router {
   void add_prefix(std::string method, std::string prefix, Handler handler);
   void use(Middleware middleware);
   void observe(Observer observer);
+  void decorate(Decorator decorator);
   // Called by the session when a response has ended (sent whole, or the client gone).
   void finished(const RequestRecord& record) const;
   // Errors on paths starting with `path_prefix` take this shape (the longest prefix wins; ""
@@ -57,11 +60,13 @@ class Router {
     Handler handler;
   };
   HttpResponse route(const HttpRequest& request) const;
+  HttpResponse respond(const HttpRequest& request) const;  // handle() before the decorators
   HttpResponse shaped_error(const ApiError& error, std::string_view path) const;  // error() without headers
 
   std::vector<Route> routes_;
   std::vector<Middleware> middleware_;
   std::vector<Observer> observers_;
+  std::vector<Decorator> decorators_;
   std::vector<std::pair<std::string, ErrorFormatter>> formatters_;
 };
 

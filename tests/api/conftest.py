@@ -71,20 +71,21 @@ def _binary():
 
 
 @contextlib.contextmanager
-def running_server(*extra_args):
+def running_server(*extra_args, verify=True):
     """Starts `nagare serve` on a free port with the test model; stops it (SIGTERM) on exit and
     checks that it exited cleanly."""
     cmd = [str(_binary()), "serve", "-m", str(MODEL), "--host", "127.0.0.1", "--port", "0",
            "--alias", ALIAS, "--ctx-size", str(CTX_SIZE), "--max-request-size", str(MAX_REQUEST_MIB),
            *extra_args]
-    with launched_server(cmd) as s:
+    with launched_server(cmd, verify=verify) as s:
         yield s
 
 
 @contextlib.contextmanager
-def launched_server(cmd, env=None):
-    """Runs a `nagare serve` command line until it prints its listening line and /health answers;
-    yields a Server; at the end sends SIGTERM and checks a clean exit."""
+def launched_server(cmd, env=None, verify=True):
+    """Runs a `nagare serve` command line until it prints its listening line and /health answers
+    (`verify`: httpx's, e.g. a CA file for HTTPS); yields a Server; at the end sends SIGTERM and
+    checks a clean exit."""
     if os.environ.get("NAGARE_TEST_THREADS"):
         cmd = [*cmd, "--threads", os.environ["NAGARE_TEST_THREADS"]]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -95,7 +96,7 @@ def launched_server(cmd, env=None):
     def pump():
         for line in proc.stdout:
             log.append(line.rstrip("\n"))
-            m = re.search(r"listening on (http://\S+) \(model (.+)\)", line)
+            m = re.search(r"listening on (https?://\S+) \(model (.+)\)", line)
             if m and not url_box:
                 url_box.append(m.group(1))
                 found.set()
@@ -107,7 +108,7 @@ def launched_server(cmd, env=None):
     url = url_box[0]
     # The line means ready (docs/serving.md): /health answers at once, no polling.
     try:
-        health = httpx.get(f"{url}/health", timeout=60)
+        health = httpx.get(f"{url}/health", timeout=60, verify=verify)
     except httpx.HTTPError as e:
         health = e
     if getattr(health, "status_code", None) != 200:

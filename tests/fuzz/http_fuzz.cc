@@ -151,7 +151,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   net::local::stream_protocol::socket client(io);
   client.assign(net::local::stream_protocol(), fds[1]);
 
-  std::make_shared<HttpSession>(std::move(server), router(), limits())->start();
+  std::make_shared<HttpSession>(boost::beast::tcp_stream(std::move(server)), router(), limits())->start();
 
   net::async_write(client, net::buffer(data, size), [](boost::system::error_code, size_t) {});
   std::string received;
