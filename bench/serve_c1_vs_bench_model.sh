@@ -18,7 +18,7 @@ trap 'rm -rf "$out"' EXIT
 
 for model in $models; do
   name=$(basename "$model" .gguf)
-  "$nagare" serve -m "$model" --port $port -t "$threads" --ctx-size 4096 >/dev/null 2>&1 &
+  "$nagare" serve -m "$model" --port $port -t "$threads" --ctx-size 4096 --cache-size 0 --no-audit >/dev/null 2>&1 &
   pid=$!
   for _ in $(seq 1 200); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.3; done
   run() { "$nagare" bench --url "http://127.0.0.1:$port" --model "$name" --workload random --input-len 128 \

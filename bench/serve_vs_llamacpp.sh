@@ -5,7 +5,8 @@
 # Workloads: random prompts (128 words in, 64 tokens out, exact lengths) at concurrency
 # 1,4,16,32; the extraction workloads of ../shared/workloads at 1,5,10,15,20 (`quick` caps their
 # answers at 128 tokens); a shared-prefix workload (1,500-word prefix) with nagare's prefix cache
-# on and off.
+# on and off. nagare runs with its response cache and audit log off (--cache-size 0 --no-audit):
+# the peer has neither, and repeated prompts must cost the engine each time.
 # llama-cpp-python's server runs one request at a time and by default aborts a running stream
 # when the next request arrives (interrupt_requests); it is started with that off so that every
 # request completes, as it would behind a real client.
@@ -46,7 +47,7 @@ for model in $models; do
   random_args=(--workload random --input-len 128 --output-len 64 --ignore-eos --concurrency 1,4,16,32 --num-requests 32)
   for server in nagare llamacpp; do
     if [ "$server" = nagare ]; then
-      "$nagare" serve -m "$model" --port $port --threads "$threads" --ctx-size "$ctx" --max-running 32 >/dev/null 2>&1 &
+      "$nagare" serve -m "$model" --port $port --threads "$threads" --ctx-size "$ctx" --max-running 32 --cache-size 0 --no-audit >/dev/null 2>&1 &
     else
       "$venv/bin/python" -m llama_cpp.server --model "$model" --port $port --n_threads "$threads" \
         --n_threads_batch "$threads" --n_ctx "$ctx" --interrupt_requests False >/dev/null 2>&1 &
@@ -67,7 +68,7 @@ for model in $models; do
 
   for cache in on off; do
     flag=(); [ $cache = off ] && flag=(--no-prefix-cache)
-    "$nagare" serve -m "$model" --port $port --threads "$threads" --ctx-size "$ctx" "${flag[@]}" >/dev/null 2>&1 &
+    "$nagare" serve -m "$model" --port $port --threads "$threads" --ctx-size "$ctx" --cache-size 0 --no-audit "${flag[@]}" >/dev/null 2>&1 &
     pid=$!
     wait_up
     bench "prefix-cache-$cache" "$name-shared-prefix-$cache" --workload shared-prefix --prefix-len 1500 \

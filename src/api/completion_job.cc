@@ -7,8 +7,8 @@
 
 namespace nagare {
 
-CompletionJob::CompletionJob(const ServedModel& model, OpenAiRequest request)
-    : model_(model), request_(std::move(request)),
+CompletionJob::CompletionJob(const ServedModel& model, OpenAiRequest request, ResponseCache* cache)
+    : model_(model), request_(std::move(request)), cache_(cache),
       formatter_(request_.endpoint, model.name(), model.engine().tokenizer(),
                  request_.stream && request_.include_usage, int64_t(std::time(nullptr))) {
   model_.check_model(request_.model);
@@ -24,20 +24,63 @@ CompletionJob::CompletionJob(const ServedModel& model, OpenAiRequest request)
 CompletionJob::~CompletionJob() { cancel(); }
 
 void CompletionJob::submit() {
+  std::vector<GenerateRequest> requests;
   for (Choice& c : choices_) {
     GenerateRequest g = request_.generate;
     g.prompt = prompts_[c.prompt];
     g.top_logprobs = request_.logprobs;
     if (request_.seeded) g.sampling.seed += static_cast<uint64_t>(c.index);
     g.max_tokens_must_fit = true;  // OpenAI refuses a max_tokens the context cannot hold
+    requests.push_back(std::move(g));
+  }
+  remaining_ = choices_.size();
+  if (answer_from_cache(requests)) return;
+  for (Choice& c : choices_) {
     try {
-      c.stream = model_.engine().submit(std::move(g));
+      c.stream = model_.engine().submit(std::move(requests[size_t(c.index)]));
     } catch (const RequestError& e) {
       cancel();
       throw ApiError::from_engine(e, request_.endpoint == Endpoint::kChat ? "messages" : "prompt");
     }
   }
-  remaining_ = choices_.size();
+}
+
+bool CompletionJob::answer_from_cache(const std::vector<GenerateRequest>& requests) {
+  if (!cache_ || !ResponseCache::deterministic(request_.generate, request_.seeded)) return false;
+  // The engine checks a request's limits; a request it would refuse must not be answered here.
+  for (const GenerateRequest& g : requests) {
+    const int64_t need = std::max({1, g.min_tokens, g.max_tokens > 0 ? g.max_tokens : 0});
+    if (int64_t(g.prompt.size()) + need > model_.engine().options().n_ctx) return false;
+  }
+  const std::string model_id =
+      model_.name() + "/" + std::to_string(model_.engine().model().file().file_size());
+  cache_key_ = ResponseCache::key(model_id, request_.endpoint == Endpoint::kChat ? "chat" : "completion", requests);
+  auto hit = cache_->get(cache_key_, choices_.size());
+  if (!hit) {
+    cache_status_ = "miss";
+    return false;
+  }
+  cache_status_ = "hit";
+  cache_key_.clear();
+  for (size_t i = 0; i < choices_.size(); ++i) {
+    auto stream = std::make_shared<RequestStream>();
+    for (TokenEvent& e : (*hit)[i].events) stream->push(std::move(e));
+    stream->finish((*hit)[i].finish, (*hit)[i].stats);
+    choices_[i].stream = std::move(stream);
+    choices_[i].replay = true;
+  }
+  return true;
+}
+
+void CompletionJob::store_in_cache() {
+  if (!cache_ || cache_key_.empty()) return;
+  std::vector<CachedChoice> out;
+  for (Choice& c : choices_) {
+    if (c.finish != FinishReason::kStop && c.finish != FinishReason::kLength) return;  // not a whole answer
+    out.push_back({std::move(c.recorded), c.finish, c.stream->stats()});
+  }
+  cache_->put(cache_key_, out);
+  cache_key_.clear();
 }
 
 void CompletionJob::set_notify(const std::function<void()>& notify) {
@@ -66,6 +109,7 @@ Usage CompletionJob::usage() const {
 void CompletionJob::report(RequestRecord& r) const {
   r.api = "openai";
   r.model = model_.name();
+  r.cache = cache_status_;
   r.stream = request_.stream;
   r.generation = true;
   const Usage u = usage();
@@ -119,8 +163,15 @@ void CompletionJob::poll_choice(Choice& c, std::string& out) {
     for (const TokenEvent& e : scratch_) {
       c.transcript += e.text;
       c.tokens_seen += e.token >= 0;
+      if (!cache_key_.empty()) c.recorded.push_back(e);
     }
-    if (request_.stream) {
+    if (request_.stream && c.replay) {  // a cached answer streams as it first did: a chunk a token
+      for (const TokenEvent& e : scratch_) {
+        if (!e.text.empty() || with_logprobs)
+          out += OpenAiFormatter::sse(formatter_.delta_chunk(c.index, e.text, std::vector<TokenEvent>{e}, with_logprobs, c.text_bytes));
+        if (with_logprobs && e.token >= 0) c.text_bytes += int64_t(model_.engine().tokenizer().piece_view(e.token, true).size());
+      }
+    } else if (request_.stream) {
       std::string text;
       for (const TokenEvent& e : scratch_) text += e.text;
       if (!text.empty() || with_logprobs)
@@ -131,7 +182,7 @@ void CompletionJob::poll_choice(Choice& c, std::string& out) {
         if (with_logprobs && e.token >= 0) c.result.tokens.push_back(std::move(e));
       }
     }
-    if (with_logprobs)
+    if (with_logprobs && !(request_.stream && c.replay))
       for (const TokenEvent& e : scratch_)
         if (e.token >= 0) c.text_bytes += int64_t(model_.engine().tokenizer().piece_view(e.token, true).size());
   }
@@ -161,6 +212,7 @@ bool CompletionJob::poll(std::string& out) {
   }
   if (remaining_ > 0) return false;
   complete_ = true;
+  store_in_cache();
   if (request_.stream) {
     if (request_.include_usage) out += OpenAiFormatter::sse(formatter_.usage_chunk(usage()));
     out += OpenAiFormatter::kSseDone;

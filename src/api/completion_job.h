@@ -12,6 +12,7 @@
 #include "api/openai_request.h"
 #include "api/openai_response.h"
 #include "api/request_record.h"
+#include "api/response_cache.h"
 #include "api/served_model.h"
 
 namespace nagare {
@@ -19,7 +20,9 @@ namespace nagare {
 class CompletionJob {
  public:
   // Checks the model name, builds and checks the prompts; throws ApiError. Nothing runs yet.
-  CompletionJob(const ServedModel& model, OpenAiRequest request);
+  // With a `cache`, a deterministic request is answered from it when it can be, and stored in
+  // it once answered.
+  CompletionJob(const ServedModel& model, OpenAiRequest request, ResponseCache* cache = nullptr);
   ~CompletionJob();  // cancels whatever still runs
   CompletionJob(const CompletionJob&) = delete;
   CompletionJob& operator=(const CompletionJob&) = delete;
@@ -37,6 +40,9 @@ class CompletionJob {
   void cancel();
 
   bool streaming() const { return request_.stream; }
+  // After submit(): "hit" (answered from the cache), "miss" (cacheable, computed), or "" (not
+  // deterministic, or no cache).
+  const std::string& cache_status() const { return cache_status_; }
   // Status of the non-streaming body: 200, or an error status when the engine failed.
   int status() const { return status_; }
   const std::string& id() const { return formatter_.id(); }
@@ -56,13 +62,21 @@ class CompletionJob {
     ChoiceResult result;     // non-streaming accumulation
     std::string transcript;  // every piece of text so far, streaming or not (report())
     int64_t tokens_seen = 0; // generated tokens received so far (the engine's stats come at the end)
+    bool replay = false;     // events come from the cache: one stream chunk per token
+    std::vector<TokenEvent> recorded;  // for the cache, when this answer is to be stored
   };
   void poll_choice(Choice& c, std::string& out);
   void fail(FinishReason reason, const std::string& message, std::string& out);
   Usage usage() const;
 
+  bool answer_from_cache(const std::vector<GenerateRequest>& requests);
+  void store_in_cache();
+
   const ServedModel& model_;
   OpenAiRequest request_;
+  ResponseCache* cache_ = nullptr;
+  std::string cache_key_;  // set while the answer is to be stored
+  std::string cache_status_;
   std::vector<std::vector<int32_t>> prompts_;
   OpenAiFormatter formatter_;
   std::vector<Choice> choices_;

@@ -37,6 +37,7 @@ struct RequestRecord {
   bool generation = false;    // a completion or chat that reached the engine
   int64_t prompt_tokens = 0, cached_tokens = 0, completion_tokens = 0;
   std::string finish_reason;  // "stop", "length", "cancelled", "error"; "" when none
+  std::string cache;          // the response cache: "hit", "miss" (stored once answered), "" (not cacheable)
   double queue_s = -1, ttft_s = -1, decode_s = -1;  // engine timings of the first choice; -1: unknown
 
   // Whether the request's key may use `model` (any spelling of its name); true without keys.

@@ -55,6 +55,8 @@ struct ServeArgs {
   int audit_flush_ms = 1000;
   int max_connections = 1024;
   std::vector<std::string> cors_origins;
+  int64_t cache_mib = 64;
+  int64_t cache_ttl_s = 3600;
   std::string ssl_cert_file, ssl_key_file;
   int32_t max_queue = 256;
   double shutdown_timeout_s = 30;
@@ -84,6 +86,10 @@ int run_serve(const ServeArgs& a) {
                  ao.redact ? ", texts redacted" : "");
   }
   ServingState state;
+  std::unique_ptr<ResponseCache> cache;  // before the router, whose handlers use it
+  if (a.cache_mib > 0)
+    cache = std::make_unique<ResponseCache>(std::make_unique<LruCacheBackend>(size_t(a.cache_mib) << 20),
+                                            std::chrono::seconds(a.cache_ttl_s));
   // Bind first: a port in use fails at once, not after loading a large model.
   Router router;
   ServerOptions so;
@@ -136,7 +142,7 @@ int run_serve(const ServeArgs& a) {
   metrics.install(router, models);
   if (audit) router.observe([&audit](const RequestRecord& r) { audit->add(r); });
   add_service_routes(router, models, state);
-  add_openai_routes(router, models);
+  add_openai_routes(router, models, cache.get());
   add_ollama_routes(router, models);
   add_ollama_store_routes(router, models);
 
@@ -238,6 +244,13 @@ void add_serve_command(CLI::App& app, CommandAction& action) {
   cmd->add_option("--ssl-cert-file", a.ssl_cert_file, "Serve HTTPS with this PEM certificate (chain); needs --ssl-key-file")
       ->check(CLI::ExistingFile);
   cmd->add_option("--ssl-key-file", a.ssl_key_file, "The PEM private key of --ssl-cert-file")->check(CLI::ExistingFile);
+  cmd->add_option("--cache-size", a.cache_mib,
+                  "MiB of answers to deterministic requests (temperature 0 or a seed) kept to answer repeats (0: off)")
+      ->check(CLI::Range(int64_t(0), int64_t(1) << 20))
+      ->capture_default_str();
+  cmd->add_option("--cache-ttl", a.cache_ttl_s, "Seconds a cached answer is kept")
+      ->check(CLI::Range(int64_t(1), int64_t(1) << 40))
+      ->capture_default_str();
   cmd->add_option("--cors-origin", a.cors_origins,
                   "Let browser pages from this origin call the API (repeatable; * for any; default: none)");
   cmd->add_option("--max-queue", a.max_queue,

@@ -118,6 +118,11 @@ void Metrics::observe(const RequestRecord& r) {
   if (!r.generation) return;
   PerModel& m = per_model_[r.model];
   ++m.finished[finished_label(r.finish_reason)];
+  if (r.cache == "miss") ++m.cache_misses;
+  if (r.cache == "hit") {  // answered without the engine: not in the token and latency figures
+    ++m.cache_hits;
+    return;
+  }
   m.prompt_tokens += uint64_t(std::max<int64_t>(0, r.prompt_tokens));
   m.generation_tokens += uint64_t(std::max<int64_t>(0, r.completion_tokens));
   m.cached_tokens += uint64_t(std::max<int64_t>(0, r.cached_tokens));
@@ -181,6 +186,13 @@ std::string Metrics::render(const ModelRegistry& models) const {
   w.family("nagare:cached_prompt_tokens_total", "counter", "Prompt tokens of finished requests that the prefix cache served.");
   for (const auto& [model, m] : per_model_)
     w.sample("nagare:cached_prompt_tokens_total", label("model_name", model), double(m.cached_tokens));
+
+  w.family("nagare:response_cache_queries_total", "counter", "Deterministic requests looked up in the response cache.");
+  for (const auto& [model, m] : per_model_)
+    w.sample("nagare:response_cache_queries_total", label("model_name", model), double(m.cache_hits + m.cache_misses));
+  w.family("nagare:response_cache_hits_total", "counter", "Requests answered from the response cache.");
+  for (const auto& [model, m] : per_model_)
+    w.sample("nagare:response_cache_hits_total", label("model_name", model), double(m.cache_hits));
 
   struct H {
     const char* name;

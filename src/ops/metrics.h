@@ -47,6 +47,7 @@ class Metrics {
     Histogram ttft, itl, e2e, queue, prompt_len, generation_len;
     uint64_t prompt_tokens = 0, generation_tokens = 0, cached_tokens = 0;
     std::map<std::string, uint64_t> finished;  // by finish reason
+    uint64_t cache_hits = 0, cache_misses = 0;
   };
 
   mutable std::mutex mu_;

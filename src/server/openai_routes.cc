@@ -13,12 +13,14 @@
 namespace nagare {
 namespace {
 
-HttpResponse run_job(ModelRegistry& models, const HttpRequest& req, const Json& body, OpenAiRequest request) {
+HttpResponse run_job(ModelRegistry& models, ResponseCache* cache, const HttpRequest& req, const Json& body,
+                     OpenAiRequest request) {
   note_generation(req, body, "openai", request.endpoint == Endpoint::kChat ? "messages" : "prompt", request.stream);
   ModelLease lease = models.acquire(request.model, std::nullopt);
-  auto job = std::make_unique<CompletionJob>(lease->served(), std::move(request));
+  auto job = std::make_unique<CompletionJob>(lease->served(), std::move(request), cache);
   job->submit();
   HttpResponse res;
+  if (!job->cache_status().empty()) res.headers.emplace_back("X-Nagare-Cache", job->cache_status());
   res.streamed = job->streaming();
   if (res.streamed) {
     res.content_type = "text/event-stream";
@@ -88,18 +90,18 @@ std::vector<std::pair<std::string, int64_t>> listed_models(const ModelRegistry& 
 
 }  // namespace
 
-void add_openai_routes(Router& router, ModelRegistry& models) {
+void add_openai_routes(Router& router, ModelRegistry& models, ResponseCache* cache) {
   // OpenAI's error shape on its paths, and on every path no other API claims.
   auto openai_error = [](const ApiError& e) { return HttpResponse::json(e.status(), to_wire(error_json(e))); };
   router.set_error_formatter("", openai_error);
   router.set_error_formatter("/v1/", openai_error);
-  router.add("POST", "/v1/chat/completions", [&models](const HttpRequest& req) {
+  router.add("POST", "/v1/chat/completions", [&models, cache](const HttpRequest& req) {
     const Json body = parse_json_body(req.body);
-    return run_job(models, req, body, parse_chat_request(body));
+    return run_job(models, cache, req, body, parse_chat_request(body));
   });
-  router.add("POST", "/v1/completions", [&models](const HttpRequest& req) {
+  router.add("POST", "/v1/completions", [&models, cache](const HttpRequest& req) {
     const Json body = parse_json_body(req.body);
-    return run_job(models, req, body, parse_completion_request(body));
+    return run_job(models, cache, req, body, parse_completion_request(body));
   });
   router.add("GET", "/v1/models", [&models](const HttpRequest& req) {
     Json data = Json::array();
