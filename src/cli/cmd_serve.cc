@@ -16,6 +16,7 @@
 #include "ops/audit_log.h"
 #include "ops/cors.h"
 #include "ops/metrics.h"
+#include "ops/redis_cache.h"
 #include "server/http_server.h"
 #include "server/ollama_routes.h"
 #include "server/ollama_store_routes.h"
@@ -56,6 +57,7 @@ struct ServeArgs {
   int max_connections = 1024;
   std::vector<std::string> cors_origins;
   int64_t cache_mib = 64;
+  std::string cache_url;
   int64_t cache_ttl_s = 3600;
   std::string ssl_cert_file, ssl_key_file;
   int32_t max_queue = 256;
@@ -87,7 +89,10 @@ int run_serve(const ServeArgs& a) {
   }
   ServingState state;
   std::unique_ptr<ResponseCache> cache;  // before the router, whose handlers use it
-  if (a.cache_mib > 0)
+  if (!a.cache_url.empty())
+    cache = std::make_unique<ResponseCache>(std::make_unique<RedisCacheBackend>(a.cache_url),
+                                            std::chrono::seconds(a.cache_ttl_s));
+  else if (a.cache_mib > 0)
     cache = std::make_unique<ResponseCache>(std::make_unique<LruCacheBackend>(size_t(a.cache_mib) << 20),
                                             std::chrono::seconds(a.cache_ttl_s));
   // Bind first: a port in use fails at once, not after loading a large model.
@@ -248,6 +253,9 @@ void add_serve_command(CLI::App& app, CommandAction& action) {
                   "MiB of answers to deterministic requests (temperature 0 or a seed) kept to answer repeats (0: off)")
       ->check(CLI::Range(int64_t(0), int64_t(1) << 20))
       ->capture_default_str();
+  cmd->add_option("--cache", a.cache_url,
+                  "Keep the response cache in Redis, shared between replicas: redis://HOST[:PORT][/DB] (default: in this "
+                  "process, --cache-size)");
   cmd->add_option("--cache-ttl", a.cache_ttl_s, "Seconds a cached answer is kept")
       ->check(CLI::Range(int64_t(1), int64_t(1) << 40))
       ->capture_default_str();

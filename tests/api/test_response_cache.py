@@ -89,3 +89,62 @@ def test_cache_size_zero_turns_it_off():
     with running_server("--cache-size", "0") as s:
         for _ in range(2):
             assert "x-nagare-cache" not in chat(s, temperature=0).headers
+
+
+# --- shared through Redis ----------------------------------------------------------------------
+
+import shutil  # noqa: E402
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import time  # noqa: E402
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_redis(port, tmp):
+    if shutil.which("redis-server") is None:
+        pytest.fail("redis-server not found: scripts/install-deps installs Debian's redis-server")
+    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                             "--dir", str(tmp)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+                s.sendall(b"PING\r\n")
+                if s.recv(16).startswith(b"+PONG"):
+                    return proc
+        except OSError:
+            pass
+        assert proc.poll() is None and time.monotonic() < deadline, "redis-server did not start"
+        time.sleep(0.05)
+
+
+def test_two_servers_share_hits_through_redis_and_survive_it_stopping(tmp_path):
+    port = free_port()
+    redis = start_redis(port, tmp_path)
+    try:
+        url = f"redis://127.0.0.1:{port}/1"
+        with running_server("--cache", url) as a, running_server("--cache", url) as b:
+            first = chat(a, temperature=0)
+            assert first.headers["x-nagare-cache"] == "miss"
+            shared = chat(b, temperature=0)
+            assert shared.headers["x-nagare-cache"] == "hit"  # computed by the other server
+            same_answer(first, shared)
+            redis.terminate()
+            redis.wait(30)
+            r = chat(a, temperature=0, max_tokens=7)  # Redis gone: answered, without the cache
+            assert r.headers["x-nagare-cache"] == "miss" and r.json()["choices"][0]["message"]["content"]
+            assert chat(a, temperature=0).headers["x-nagare-cache"] == "miss"
+            assert any("answering without the cache" in l for l in a.log)
+            redis = start_redis(port, tmp_path)
+            time.sleep(1.2)  # a reconnect is tried at most once a second
+            assert chat(b, temperature=0, max_tokens=5).headers["x-nagare-cache"] == "miss"
+            assert chat(a, temperature=0, max_tokens=5).headers["x-nagare-cache"] == "hit"
+            assert any("answers again" in l for l in a.log)
+    finally:
+        redis.terminate()
+        redis.wait(30)
