@@ -8,7 +8,9 @@
 namespace nagare {
 namespace {
 
-const char* done_reason(FinishReason r) { return r == FinishReason::kLength ? "length" : "stop"; }
+const char* done_reason(FinishReason r) {
+  return r == FinishReason::kTimeout ? "timeout" : r == FinishReason::kLength ? "length" : "stop";
+}
 
 int64_t ms_to_ns(double ms) { return int64_t(ms * 1e6); }
 

@@ -28,6 +28,7 @@ std::string make_response_id(std::string_view prefix) {
 }
 
 const char* openai_finish_reason(FinishReason finish) {
+  if (finish == FinishReason::kTimeout) return "timeout";  // not one of OpenAI's: the server's deadline
   return finish == FinishReason::kLength ? "length" : "stop";
 }
 

@@ -54,6 +54,7 @@ inline const char* finish_reason_name(FinishReason f) {
     case FinishReason::kStop: return "stop";
     case FinishReason::kLength: return "length";
     case FinishReason::kError: return "error";
+    case FinishReason::kTimeout: return "timeout";
     default: return "cancelled";
   }
 }

@@ -61,6 +61,7 @@ struct ServeArgs {
   int64_t cache_ttl_s = 3600;
   std::string ssl_cert_file, ssl_key_file;
   int32_t max_queue = 256;
+  double request_timeout_s = 0;
   double shutdown_timeout_s = 30;
 };
 
@@ -116,6 +117,7 @@ int run_serve(const ServeArgs& a) {
   eo.max_batch_tokens = a.max_batch_tokens;
   eo.max_running = a.max_running;
   eo.max_waiting = a.max_queue;
+  eo.request_timeout_s = a.request_timeout_s;
   eo.prefix_cache = !a.no_prefix_cache;
   eo.threads = a.threads;
 
@@ -264,6 +266,11 @@ void add_serve_command(CLI::App& app, CommandAction& action) {
   cmd->add_option("--max-queue", a.max_queue,
                   "Requests that may wait for a model's engine; beyond, 503 with Retry-After (0: no bound)")
       ->check(CLI::Range(0, 1 << 20))
+      ->capture_default_str();
+  cmd->add_option("--request-timeout", a.request_timeout_s,
+                  "Seconds a request may take from arrival to its last token; then it ends with finish_reason "
+                  "\"timeout\" (0: no deadline)")
+      ->check(CLI::Range(0.0, 1e9))
       ->capture_default_str();
   cmd->add_option("--max-connections", a.max_connections, "Open connections at most; beyond, 503 and close (0: no limit)")
       ->check(CLI::Range(0, 1 << 20))

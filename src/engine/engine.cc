@@ -159,10 +159,18 @@ void Engine::Impl::finish(Sequence& s, FinishReason reason, std::string error) {
 }
 
 void Engine::Impl::drop_cancelled() {
+  const auto now = SteadyClock::now();
+  const auto limit = std::chrono::duration<double>(options.request_timeout_s);
   auto cancelled = [&](std::unique_ptr<Sequence>& s) {
-    if (!s->stream->cancelled()) return false;
-    finish(*s, FinishReason::kCancelled);
-    return true;
+    if (s->stream->cancelled()) {
+      finish(*s, FinishReason::kCancelled);
+      return true;
+    }
+    if (options.request_timeout_s > 0 && now - s->queued_at > limit) {
+      finish(*s, FinishReason::kTimeout);
+      return true;
+    }
+    return false;
   };
   std::erase_if(running, cancelled);
   std::erase_if(waiting, cancelled);

@@ -19,6 +19,8 @@ struct EngineOptions {
   int32_t block_size = 16;              // tokens per KV block
   int32_t max_batch_tokens = 512;       // tokens per forward step (decodes + prefill chunks)
   int32_t max_running = 64;             // sequences decoding at once
+  double request_timeout_s = 0;         // a request still running this long after it arrived ends
+                                        // with FinishReason::kTimeout; 0: no deadline
   int32_t max_waiting = 0;              // requests queued beyond the running ones; past it submit()
                                         // refuses (RequestError kOverloaded); 0: no bound
   bool prefix_cache = true;

@@ -31,7 +31,8 @@ struct GenerateRequest {
   bool max_tokens_must_fit = false;
 };
 
-enum class FinishReason { kNone, kStop, kLength, kCancelled, kError };
+// kTimeout: the server's per-request deadline (--request-timeout) passed; what was generated stands.
+enum class FinishReason { kNone, kStop, kLength, kCancelled, kError, kTimeout };
 
 // One generated token, with the text it completes (may be empty while a UTF-8 character or a
 // possible stop string is pending).

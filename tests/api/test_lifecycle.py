@@ -223,3 +223,23 @@ def test_500_connections_half_abandoning_leave_nothing_behind():
               f"resident memory back within 10% of {before} KiB (last {seen[-1:]} KiB)", timeout=10)
         r = httpx.post(f"{s.url}/v1/completions", json={"model": ALIAS, "prompt": "Hi", "max_tokens": 2})
         assert r.status_code == 200
+
+
+def test_request_timeout_ends_a_request_with_a_clear_reason():
+    with running_server("--request-timeout", "0.5") as s:
+        t0 = time.monotonic()
+        r = httpx.post(f"{s.url}/v1/completions", timeout=HANG_S,
+                       json={"model": ALIAS, "prompt": "Count:", "max_tokens": 900, "ignore_eos": True})
+        body = r.json()
+        assert r.status_code == 200 and body["choices"][0]["finish_reason"] == "timeout"
+        assert 0 < body["usage"]["completion_tokens"] < 900 and time.monotonic() - t0 < 30
+        out = {}
+        stream_tokens(s.url, 900, out)
+        assert out["result"] == "timeout" and 0 < out["usage"]["completion_tokens"] < 900
+        o = httpx.post(f"{s.url}/api/generate", timeout=HANG_S,
+                       json={"model": ALIAS, "prompt": "Count:", "stream": False, "options": {"num_predict": 900}})
+        assert o.json()["done_reason"] in ("timeout", "stop")  # the model may stop on its own first
+        short = httpx.post(f"{s.url}/v1/completions", json={"model": ALIAS, "prompt": "Hi", "max_tokens": 2})
+        assert short.json()["choices"][0]["finish_reason"] in ("length", "stop")
+        metrics = httpx.get(f"{s.url}/metrics").text
+        assert 'finished_reason="timeout"' in metrics
