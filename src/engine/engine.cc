@@ -380,7 +380,10 @@ std::shared_ptr<RequestStream> Engine::submit(GenerateRequest request) {
   }
   {
     std::lock_guard<std::mutex> lock(impl_->mutex);
-    const int32_t queued = int32_t(impl_->incoming.size()) + impl_->published.waiting;
+    // Requests that will have to wait: those not yet running, less the free running slots
+    // (a request the engine has not picked up yet may be about to run).
+    const int32_t free_slots = std::max(0, impl_->options.max_running - impl_->published.running);
+    const int32_t queued = int32_t(impl_->incoming.size()) + impl_->published.waiting - free_slots;
     if (impl_->options.max_waiting > 0 && queued >= impl_->options.max_waiting)
       throw RequestError(Kind::kOverloaded, "",
                          "the server is busy: " + std::to_string(queued) + " requests are waiting already; retry shortly");
