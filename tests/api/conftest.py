@@ -135,6 +135,20 @@ def launched_server(cmd, env=None, verify=True):
     assert rc == 0, f"server exited with {rc}:\n" + "\n".join(log[-50:])
 
 
+@contextlib.contextmanager
+def small_tmpfs(path, size):
+    """A tmpfs of `size` ("4m", "128k") mounted at `path` (a full disk on demand); skips the test
+    where mounting needs privileges the machine does not give."""
+    path.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here (needs root or CAP_SYS_ADMIN): {r.stderr.strip()}")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", str(path)], check=True)
+
+
 @pytest.fixture(scope="session")
 def server():
     with running_server() as s:

@@ -15,7 +15,7 @@ import httpx
 import openai
 import pytest
 
-from conftest import ALIAS, MODEL, REQUEST_TIMEOUT_S, _binary, running_server
+from conftest import ALIAS, MODEL, REQUEST_TIMEOUT_S, _binary, running_server, small_tmpfs
 
 HANG_S = 120  # only stops a hung test
 
@@ -192,15 +192,8 @@ def test_an_unwritable_audit_path_refuses_the_start(target, why):
 
 @pytest.fixture
 def tiny_disk(tmp_path):
-    mnt = tmp_path / "tiny"
-    mnt.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=128k", "tmpfs", str(mnt)], capture_output=True, text=True)
-    if r.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here (needs root or CAP_SYS_ADMIN): {r.stderr.strip()}")
-    try:
+    with small_tmpfs(tmp_path / "tiny", "128k") as mnt:
         yield mnt
-    finally:
-        subprocess.run(["umount", str(mnt)], check=True)
 
 
 def test_a_full_disk_drops_rows_not_requests(tiny_disk):

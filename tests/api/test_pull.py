@@ -30,6 +30,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import small_tmpfs
+
 gguf = pytest.importorskip("gguf")
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -392,15 +394,8 @@ def test_not_a_gguf_file(store):
 @pytest.fixture
 def small_disk(tmp_path):
     """A 4 MiB tmpfs (the big test file has 12 MiB)."""
-    mnt = tmp_path / "small-disk"
-    mnt.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mnt)], capture_output=True, text=True)
-    if r.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here (needs root or CAP_SYS_ADMIN): {r.stderr.strip()}")
-    try:
+    with small_tmpfs(tmp_path / "small-disk", "4m") as mnt:
         yield mnt
-    finally:
-        subprocess.run(["umount", str(mnt)], check=True)
 
 
 def test_full_disk_leaves_nothing_listed(small_disk, hub):
