@@ -52,9 +52,7 @@ bool CompletionJob::answer_from_cache(const std::vector<GenerateRequest>& reques
     const int64_t need = std::max({1, g.min_tokens, g.max_tokens > 0 ? g.max_tokens : 0});
     if (int64_t(g.prompt.size()) + need > model_.engine().options().n_ctx) return false;
   }
-  const std::string model_id =
-      model_.name() + "/" + std::to_string(model_.engine().model().file().file_size());
-  cache_key_ = ResponseCache::key(model_id, request_.endpoint == Endpoint::kChat ? "chat" : "completion", requests);
+  cache_key_ = ResponseCache::key(model_.identity(), request_.endpoint == Endpoint::kChat ? "chat" : "completion", requests);
   auto hit = cache_->get(cache_key_, choices_.size());
   if (!hit) {
     cache_status_ = "miss";

@@ -27,8 +27,8 @@ std::string rfc3339_now() {
   return buf;
 }
 
-OllamaJob::OllamaJob(const ServedModel& model, OllamaRequest request, int64_t load_ns)
-    : model_(model), request_(std::move(request)), name_(request_.model),
+OllamaJob::OllamaJob(const ServedModel& model, OllamaRequest request, int64_t load_ns, ResponseCache* cache)
+    : model_(model), request_(std::move(request)), name_(request_.model), cache_(cache),
       start_(std::chrono::steady_clock::now()), load_ns_(load_ns) {
   if (request_.load_only()) {
     complete_ = false;  // answered by poll() with done_reason "load"
@@ -79,6 +79,20 @@ OllamaJob::OllamaJob(const ServedModel& model, OllamaRequest request, int64_t lo
                                   std::to_string(request_.num_ctx) + " allows",
                               "options.num_ctx");
     g.max_tokens = g.max_tokens < 0 ? room : std::min(g.max_tokens, room);
+  }
+  if (cache_ && (g.sampling.greedy() || g.sampling.seed != kRandomSeed) && int64_t(g.prompt.size()) < n_ctx) {
+    cache_key_ = ResponseCache::key(model_.identity(),
+                                    request_.endpoint == OllamaEndpoint::kChat ? "ollama-chat" : "ollama-generate", {g});
+    if (auto hit = cache_->get(cache_key_, 1)) {
+      cache_status_ = "hit";
+      cache_key_.clear();
+      stream_ = std::make_shared<RequestStream>();
+      for (TokenEvent& e : (*hit)[0].events) stream_->push(std::move(e));
+      stream_->finish((*hit)[0].finish, (*hit)[0].stats);
+      replay_ = true;
+      return;
+    }
+    cache_status_ = "miss";
   }
   try {
     stream_ = model_.engine().submit(std::move(g));
@@ -136,6 +150,7 @@ Json OllamaJob::final_object(const std::string& text) {
 void OllamaJob::report(RequestRecord& r) const {
   r.api = "ollama";
   r.model = model_.name();
+  r.cache = cache_status_;
   r.stream = request_.stream;
   if (!stream_) return;  // load only: no generation
   r.generation = true;
@@ -161,9 +176,11 @@ bool OllamaJob::poll(std::string& out) {
   for (const TokenEvent& e : scratch_) {
     text += e.text;
     if (e.token >= 0) generated_.push_back(e.token);
+    if (!cache_key_.empty()) recorded_.push_back(e);
+    if (replay_ && request_.stream && !e.text.empty()) out += to_wire(chunk(e.text)) + "\n";  // a chunk a token
   }
   text_ += text;
-  if (request_.stream && !text.empty()) out += to_wire(chunk(text)) + "\n";
+  if (!replay_ && request_.stream && !text.empty()) out += to_wire(chunk(text)) + "\n";
   if (!finished) return false;
   complete_ = true;
   const FinishReason reason = stream_->finish_reason();
@@ -175,6 +192,8 @@ bool OllamaJob::poll(std::string& out) {
     out += to_wire(Json{{"error", message}}) + (request_.stream ? "\n" : "");
     return true;
   }
+  if (!cache_key_.empty() && (reason == FinishReason::kStop || reason == FinishReason::kLength))
+    cache_->put(cache_key_, {CachedChoice{std::move(recorded_), reason, stream_->stats()}});
   out += to_wire(final_object(request_.stream ? "" : text_)) + (request_.stream ? "\n" : "");
   return true;
 }

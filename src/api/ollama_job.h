@@ -12,6 +12,7 @@
 
 #include "api/ollama_request.h"
 #include "api/request_record.h"
+#include "api/response_cache.h"
 #include "api/served_model.h"
 
 namespace nagare {
@@ -20,8 +21,9 @@ class OllamaJob {
  public:
   // Builds the prompt (chat template unless raw) and submits it; throws ApiError (400) for a
   // prompt the template or the engine rejects. `load_ns` is how long loading the model took for
-  // this request (0 when it was loaded already).
-  OllamaJob(const ServedModel& model, OllamaRequest request, int64_t load_ns = 0);
+  // this request (0 when it was loaded already). With a `cache`, a deterministic request
+  // (temperature 0 or a seed) is answered from it when it can be, and stored once answered.
+  OllamaJob(const ServedModel& model, OllamaRequest request, int64_t load_ns = 0, ResponseCache* cache = nullptr);
   ~OllamaJob();  // cancels the engine request if it still runs
   OllamaJob(const OllamaJob&) = delete;
   OllamaJob& operator=(const OllamaJob&) = delete;
@@ -34,6 +36,8 @@ class OllamaJob {
 
   bool streaming() const { return request_.stream; }
   int status() const { return status_; }
+  // "hit", "miss" or "" (see CompletionJob::cache_status).
+  const std::string& cache_status() const { return cache_status_; }
   // Token counts, finish reason, timings and the answer's text (also partway, after cancel()).
   void report(RequestRecord& record) const;
 
@@ -51,6 +55,11 @@ class OllamaJob {
   std::vector<TokenEvent> scratch_;
   std::vector<int32_t> generated_;
   std::string text_;  // the answer so far (streamed pieces too)
+  ResponseCache* cache_ = nullptr;
+  std::string cache_key_;              // set while the answer is to be stored
+  std::string cache_status_;
+  bool replay_ = false;                // answered from the cache: one stream chunk per token
+  std::vector<TokenEvent> recorded_;   // the answer's events, for the cache
   bool complete_ = false;
   int status_ = 200;
 };

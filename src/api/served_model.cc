@@ -1,6 +1,7 @@
 #include "api/served_model.h"
 
 #include "api/api_error.h"
+#include "model/model.h"
 #include "api/ollama_models.h"
 #include "store/model_name.h"
 
@@ -13,6 +14,10 @@ ServedModel::ServedModel(std::string name, Engine& engine, int64_t created, Over
       chat_(engine.model().file(), engine.tokenizer(), overrides_.template_text),
       prompts_(chat_, engine.tokenizer(), overrides_.preset),
       created_(created) {}
+
+std::string ServedModel::identity() const {
+  return name_ + "/" + std::to_string(engine_.model().file().file_size());
+}
 
 void ServedModel::check_model(const std::string& requested) const {
   if (requested.empty() || same_model_name(requested, name_)) return;

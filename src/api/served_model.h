@@ -35,6 +35,8 @@ class ServedModel {
   const ConversationPreset& preset() const { return overrides_.preset; }
 
   const std::string& name() const { return name_; }
+  // Names these weights for the response cache: the served name and the weights file's size.
+  std::string identity() const;
   Engine& engine() const { return engine_; }
   const ChatPrompt& chat() const { return chat_; }
   const PromptBuilder& prompts() const { return prompts_; }

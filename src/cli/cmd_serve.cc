@@ -150,7 +150,7 @@ int run_serve(const ServeArgs& a) {
   if (audit) router.observe([&audit](const RequestRecord& r) { audit->add(r); });
   add_service_routes(router, models, state);
   add_openai_routes(router, models, cache.get());
-  add_ollama_routes(router, models);
+  add_ollama_routes(router, models, cache.get());
   add_ollama_store_routes(router, models);
 
   // The port answers while the -m model loads (/health: 503 "loading"); the listening line

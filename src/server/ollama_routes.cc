@@ -74,8 +74,9 @@ class DetailsCache {
 };
 
 struct Shared {
-  explicit Shared(ModelRegistry& m) : models(m) {}
+  Shared(ModelRegistry& m, ResponseCache* c) : models(m), cache(c) {}
   ModelRegistry& models;
+  ResponseCache* cache;  // may be null
   DetailsCache details;
 
   // Facts about the pinned model, made on first use: the -m model is pinned after the routes
@@ -144,8 +145,9 @@ HttpResponse run_job(Shared& shared, const HttpRequest& req, OllamaRequest (*par
     request = parse(with_model_defaults(body, lease->stored()->manifest));
   for (const std::string& o : request.ignored_options)
     std::fprintf(stderr, "nagare: ignoring Ollama option '%s' (a runtime setting: see nagare serve --help)\n", o.c_str());
-  auto job = std::make_unique<OllamaJob>(lease->served(), std::move(request), load_ns);
+  auto job = std::make_unique<OllamaJob>(lease->served(), std::move(request), load_ns, shared.cache);
   HttpResponse res;
+  if (!job->cache_status().empty()) res.headers.emplace_back("X-Nagare-Cache", job->cache_status());
   res.streamed = job->streaming();
   if (res.streamed) res.content_type = "application/x-ndjson";
   res.source = std::make_shared<JobSource<OllamaJob>>(std::move(job), std::move(lease), req.record);
@@ -237,11 +239,11 @@ Json show(Shared& shared, const std::string& name, bool verbose) {
 
 }  // namespace
 
-void add_ollama_routes(Router& router, ModelRegistry& models) {
+void add_ollama_routes(Router& router, ModelRegistry& models, ResponseCache* cache) {
   router.set_error_formatter("/api/", [](const ApiError& e) {
     return HttpResponse::json(e.status(), to_wire(Json{{"error", e.what()}}));
   });
-  auto shared = std::make_shared<Shared>(models);
+  auto shared = std::make_shared<Shared>(models, cache);
 
   router.add("POST", "/api/generate", [shared](const HttpRequest& req) { return run_job(*shared, req, parse_ollama_generate); });
   router.add("POST", "/api/chat", [shared](const HttpRequest& req) { return run_job(*shared, req, parse_ollama_chat); });

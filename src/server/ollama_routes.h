@@ -4,12 +4,14 @@
 #pragma once
 
 #include "api/model_registry.h"
+#include "api/response_cache.h"
 #include "server/router.h"
 
 namespace nagare {
 
 // /api/tags lists the pinned model and the store, /api/ps the loaded models. `models` must
 // outlive the router's use.
-void add_ollama_routes(Router& router, ModelRegistry& models);
+// `cache` (may be null) answers repeated deterministic requests, as on the OpenAI routes.
+void add_ollama_routes(Router& router, ModelRegistry& models, ResponseCache* cache = nullptr);
 
 }  // namespace nagare

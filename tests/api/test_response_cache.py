@@ -85,6 +85,27 @@ def test_what_changes_the_output_is_not_a_hit(server):
     assert len(two.json()["choices"]) == 2
 
 
+def test_the_ollama_endpoints_use_it_too(server):
+    def generate(stream):
+        body = {"model": ALIAS, "prompt": "Why is the sky blue?", "stream": stream,
+                "options": {"temperature": 0, "num_predict": 8}}
+        with httpx.stream("POST", f"{server.url}/api/generate", json=body, timeout=REQUEST_TIMEOUT_S) as r:
+            lines = [json.loads(l) for l in r.iter_lines() if l]
+            return r.headers.get("x-nagare-cache"), lines
+
+    status, (first,) = generate(False)
+    assert status == "miss"
+    status, (again,) = generate(False)
+    assert status == "hit"
+    assert (again["response"], again["eval_count"], again["context"]) == (first["response"], first["eval_count"], first["context"])
+    status, lines = generate(True)
+    assert status == "hit" and len(lines) >= 3  # a stream: pieces, then the final object
+    assert "".join(l["response"] for l in lines) == first["response"] and lines[-1]["done"]
+    chat = {"model": ALIAS, "messages": [{"role": "user", "content": "Hi"}], "stream": False,
+            "options": {"temperature": 0.9, "num_predict": 4}}
+    assert "x-nagare-cache" not in httpx.post(f"{server.url}/api/chat", json=chat).headers  # no seed: not cached
+
+
 def test_cache_size_zero_turns_it_off():
     with running_server("--cache-size", "0") as s:
         for _ in range(2):
