@@ -149,19 +149,25 @@ def test_a_full_queue_is_503_with_retry_after_in_each_shape():
 def test_too_many_connections_is_503():
     with running_server("--max-connections", "2") as s:
         host, port = s.url.removeprefix("http://").split(":")
-        idle = [socket.create_connection((host, int(port))) for _ in range(2)]
-        until(lambda: True, "")
-        time.sleep(0.2)  # both accepted
-        with socket.create_connection((host, int(port))) as third:
-            third.settimeout(30)
-            data = b""
-            while b"\r\n\r\n" not in data or not data.endswith(b"}}"):
-                chunk = third.recv(4096)
-                if not chunk:
-                    break
-                data += chunk
-        assert data.startswith(b"HTTP/1.1 503") and b"Retry-After: 1" in data and b"too_many_connections" in data
-        for c in idle:
+        # Idle connections, one at a time. The fixture's own /health connection may still count
+        # for a moment, so which one is refused first varies; that no more than two are held open,
+        # and that the rest are told why, does not.
+        socks = []
+        for _ in range(4):
+            socks.append(socket.create_connection((host, int(port))))
+            time.sleep(0.2)
+        answers = []
+        for c in socks:
+            c.settimeout(3)
+            try:
+                answers.append(c.recv(4096))
+            except socket.timeout:
+                answers.append(b"")  # accepted: a session waiting for its request
+        refused = [a for a in answers if a]
+        assert refused and all(a.startswith(b"HTTP/1.1 503") and b"Retry-After: 1" in a and b"too_many_connections" in a
+                               for a in refused), answers
+        assert len(answers) - len(refused) <= 2
+        for c in socks:
             c.close()
         until(lambda: httpx.get(f"{s.url}/health").status_code == 200, "room again")
 
