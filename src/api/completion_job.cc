@@ -46,12 +46,9 @@ void CompletionJob::submit() {
 }
 
 bool CompletionJob::answer_from_cache(const std::vector<GenerateRequest>& requests) {
+  // Only requests the engine accepted are stored, and the key holds the model's context: a hit
+  // is a request the engine would accept, so its limits need no second check here.
   if (!cache_ || !ResponseCache::deterministic(request_.generate, request_.seeded)) return false;
-  // The engine checks a request's limits; a request it would refuse must not be answered here.
-  for (const GenerateRequest& g : requests) {
-    const int64_t need = std::max({1, g.min_tokens, g.max_tokens > 0 ? g.max_tokens : 0});
-    if (int64_t(g.prompt.size()) + need > model_.engine().options().n_ctx) return false;
-  }
   cache_key_ = ResponseCache::key(model_.identity(), request_.endpoint == Endpoint::kChat ? "chat" : "completion", requests);
   auto hit = cache_->get(cache_key_, choices_.size());
   if (!hit) {
@@ -61,10 +58,7 @@ bool CompletionJob::answer_from_cache(const std::vector<GenerateRequest>& reques
   cache_status_ = "hit";
   cache_key_.clear();
   for (size_t i = 0; i < choices_.size(); ++i) {
-    auto stream = std::make_shared<RequestStream>();
-    for (TokenEvent& e : (*hit)[i].events) stream->push(std::move(e));
-    stream->finish((*hit)[i].finish, (*hit)[i].stats);
-    choices_[i].stream = std::move(stream);
+    choices_[i].stream = std::move((*hit)[i]).replay();
     choices_[i].replay = true;
   }
   return true;

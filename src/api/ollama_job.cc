@@ -80,15 +80,13 @@ OllamaJob::OllamaJob(const ServedModel& model, OllamaRequest request, int64_t lo
                               "options.num_ctx");
     g.max_tokens = g.max_tokens < 0 ? room : std::min(g.max_tokens, room);
   }
-  if (cache_ && (g.sampling.greedy() || g.sampling.seed != kRandomSeed) && int64_t(g.prompt.size()) < n_ctx) {
+  if (cache_ && ResponseCache::deterministic(g, g.sampling.seed != kRandomSeed)) {
     cache_key_ = ResponseCache::key(model_.identity(),
                                     request_.endpoint == OllamaEndpoint::kChat ? "ollama-chat" : "ollama-generate", {g});
     if (auto hit = cache_->get(cache_key_, 1)) {
       cache_status_ = "hit";
       cache_key_.clear();
-      stream_ = std::make_shared<RequestStream>();
-      for (TokenEvent& e : (*hit)[0].events) stream_->push(std::move(e));
-      stream_->finish((*hit)[0].finish, (*hit)[0].stats);
+      stream_ = std::move((*hit)[0]).replay();
       replay_ = true;
       return;
     }

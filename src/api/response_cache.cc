@@ -63,6 +63,13 @@ const char* finish_name(FinishReason f) { return f == FinishReason::kLength ? "l
 
 }  // namespace
 
+std::shared_ptr<RequestStream> CachedChoice::replay() && {
+  auto stream = std::make_shared<RequestStream>();
+  for (TokenEvent& e : events) stream->push(std::move(e));
+  stream->finish(finish, stats);
+  return stream;
+}
+
 std::string ResponseCache::key(const std::string& model_id, const std::string& endpoint,
                                const std::vector<GenerateRequest>& choices) {
   nlohmann::json j;

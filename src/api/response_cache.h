@@ -58,6 +58,8 @@ struct CachedChoice {
   std::vector<TokenEvent> events;
   FinishReason finish = FinishReason::kStop;
   RequestStats stats;
+  // A finished stream holding these events, read by a job as if the engine had produced them.
+  std::shared_ptr<RequestStream> replay() &&;
 };
 
 class ResponseCache {

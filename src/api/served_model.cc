@@ -16,7 +16,8 @@ ServedModel::ServedModel(std::string name, Engine& engine, int64_t created, Over
       created_(created) {}
 
 std::string ServedModel::identity() const {
-  return name_ + "/" + std::to_string(engine_.model().file().file_size());
+  return name_ + "/" + std::to_string(engine_.model().file().file_size()) + "/" +
+         std::to_string(engine_.options().n_ctx);
 }
 
 void ServedModel::check_model(const std::string& requested) const {

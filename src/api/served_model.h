@@ -35,7 +35,8 @@ class ServedModel {
   const ConversationPreset& preset() const { return overrides_.preset; }
 
   const std::string& name() const { return name_; }
-  // Names these weights for the response cache: the served name and the weights file's size.
+  // Names this model as served, for the response cache: name, weights file size and context
+  // size (a replica with another context may refuse what this one accepted).
   std::string identity() const;
   Engine& engine() const { return engine_; }
   const ChatPrompt& chat() const { return chat_; }

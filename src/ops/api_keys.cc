@@ -111,37 +111,23 @@ Fields json_fields(const nlohmann::json& j) {
   return f;
 }
 
-Fields toml_fields(const toml::table& t) {
-  Fields f;
-  for (const auto& [key, node] : t) {
-    const std::string k(key.str());
-    auto str = [&]() {
-      auto v = node.value<std::string>();
-      if (!node.is_string() || !v) throw Error("'" + k + "' must be a string");
-      return *v;
-    };
-    auto num = [&]() {
-      if (!node.is_integer()) throw Error("'" + k + "' must be an integer");
-      return *node.value<int64_t>();
-    };
-    if (k == "key") f.key = str();
-    else if (k == "sha256") f.sha256 = str();
-    else if (k == "user") f.user = str();
-    else if (k == "requests_per_minute") f.rpm = num();
-    else if (k == "tokens_per_minute") f.tpm = num();
-    else if (k == "models") {
-      const toml::array* a = node.as_array();
-      if (!a) throw Error("'models' must be a list of model names");
-      f.models.emplace();
-      for (const auto& m : *a) {
-        if (!m.is_string()) throw Error("'models' must be a list of model names");
-        f.models->push_back(*m.value<std::string>());
-      }
-    } else {
-      throw Error("unknown field '" + k + "' (known: " + kFields + ")");
-    }
+// A TOML value as JSON, so both file formats share one field reader (json_fields).
+nlohmann::json to_json(const toml::node& n) {
+  if (auto v = n.value_exact<std::string>()) return *v;
+  if (auto v = n.value_exact<int64_t>()) return *v;
+  if (auto v = n.value_exact<double>()) return *v;
+  if (auto v = n.value_exact<bool>()) return *v;
+  if (const toml::array* a = n.as_array()) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const toml::node& item : *a) out.push_back(to_json(item));
+    return out;
   }
-  return f;
+  if (const toml::table* t = n.as_table()) {
+    nlohmann::json out = nlohmann::json::object();
+    for (const auto& [k, v] : *t) out[std::string(k.str())] = to_json(v);
+    return out;
+  }
+  return nullptr;  // dates and times: no field takes one, so the reader names the field
 }
 
 std::vector<ApiKey> parse_toml(const std::string& path, const std::string& text) {
@@ -165,7 +151,7 @@ std::vector<ApiKey> parse_toml(const std::string& path, const std::string& text)
     const int line = int(n.source().begin.line);
     try {
       if (!t) throw Error("each [[keys]] entry must be a table");
-      out.push_back(make_key(toml_fields(*t)));
+      out.push_back(make_key(json_fields(to_json(*t))));
     } catch (const Error& e) {
       throw Error(path + ":" + std::to_string(line) + ": " + e.what());
     }
