@@ -112,14 +112,12 @@ def test_a_second_signal_stops_at_once_and_the_timeout_cuts():
             until(lambda: s.stats()["running"] == 1, "the long request to run")
             s.proc.send_signal(signal.SIGTERM)
             until(lambda: any("draining" in l for l in s.log), "the drain to start")
-            start = time.monotonic()
             if how == "second-signal":
                 s.proc.send_signal(signal.SIGINT)
             assert s.proc.wait(HANG_S) == 0
-            assert time.monotonic() - start < 30  # not the 60 s timeout, nor the 1000 tokens
             s.killed_by_test = True
             t.join(HANG_S)
-            assert out.get("result") != "length"  # cut before its end
+            assert out.get("result") != "length"  # cut before its 1000 tokens: not left to finish
 
 
 def _quiet(fn, *args):
@@ -233,12 +231,11 @@ def test_500_connections_half_abandoning_leave_nothing_behind():
 
 def test_request_timeout_ends_a_request_with_a_clear_reason():
     with running_server("--request-timeout", "0.5") as s:
-        t0 = time.monotonic()
         r = httpx.post(f"{s.url}/v1/completions", timeout=HANG_S,
                        json={"model": ALIAS, "prompt": "Count:", "max_tokens": 900, "ignore_eos": True})
         body = r.json()
         assert r.status_code == 200 and body["choices"][0]["finish_reason"] == "timeout"
-        assert 0 < body["usage"]["completion_tokens"] < 900 and time.monotonic() - t0 < 30
+        assert 0 < body["usage"]["completion_tokens"] < 900
         out = {}
         stream_tokens(s.url, 900, out)
         assert out["result"] == "timeout" and 0 < out["usage"]["completion_tokens"] < 900
