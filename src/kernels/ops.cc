@@ -95,6 +95,11 @@ void scale_in_place(float* x, float s, int64_t n) {
   for (int64_t i = 0; i < n; ++i) x[i] *= s;
 }
 
+void soft_cap(float* x, float cap, int64_t n) {
+  const float inv = 1.0f / cap;
+  for (int64_t i = 0; i < n; ++i) x[i] = std::tanh(x[i] * inv) * cap;
+}
+
 // ---- scalar definitions (nagare::ref, kernels/ops_ref.h) and their dispatch ----
 
 namespace ref {

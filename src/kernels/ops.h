@@ -37,6 +37,9 @@ void silu_mul(const float* gate, const float* up, float* out, int64_t n);       
 void gelu_tanh_mul(const float* gate, const float* up, float* out, int64_t n);  // gelu(gate) * up
 void add_in_place(float* x, const float* y, int64_t n);
 void scale_in_place(float* x, float s, int64_t n);
+// x <- cap * tanh(x / cap), as ggml computes it (scale by 1 / cap, tanh, scale by cap): Gemma 2's
+// soft-capping of attention scores and logits.
+void soft_cap(float* x, float cap, int64_t n);
 
 // Half-float rows <-> float rows (F16C where the active ISA has it; exact either way).
 void fp16_to_fp32_row(const uint16_t* src, float* dst, int64_t n);

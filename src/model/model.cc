@@ -91,21 +91,53 @@ void Model::bind_weights() {
   output_norm_ = vec("output_norm.weight", c.n_embd);
   output_ = matrix(f.find_tensor("output.weight") ? "output.weight" : "token_embd.weight", c.n_vocab, c.n_embd);
 
-  const float* freq_factors = f.find_tensor("rope_freqs.weight") ? vec("rope_freqs.weight", c.rope_dims / 2) : nullptr;
+  // Llama 3's rope frequency factors, or LongRoPE's short ones (phi3; see ModelConfig).
+  const char* factors_name = f.find_tensor("rope_freqs.weight") ? "rope_freqs.weight" : "rope_factors_short.weight";
+  const float* freq_factors = f.find_tensor(factors_name) ? vec(factors_name, c.rope_dims / 2) : nullptr;
   const int64_t q_dim = int64_t(c.n_head) * c.head_dim_k, k_dim = int64_t(c.n_head_kv) * c.head_dim_k;
   const int64_t v_dim = int64_t(c.n_head_kv) * c.head_dim_v, o_dim = int64_t(c.n_head) * c.head_dim_v;
+  // Rows [first, first + n) of a matrix: the parts of a fused one.
+  auto row_range = [](const WeightMatrix& w, int64_t first, int64_t n) {
+    return WeightMatrix{w.type, w.data + size_t(first) * w.row_stride, n, w.cols, w.row_stride, nullptr};
+  };
+  auto optional_vec = [&](const std::string& name, int64_t n) { return f.find_tensor(name) ? vec(name, n) : nullptr; };
   layers_.resize(c.n_layer);
   for (int32_t il = 0; il < c.n_layer; ++il) {
     Layer& L = layers_[il];
     const std::string p = "blk." + std::to_string(il) + ".";
     L.attn_norm = vec(p + "attn_norm.weight", c.n_embd);
-    L.wq = matrix(p + "attn_q.weight", q_dim, c.n_embd);
-    L.wk = matrix(p + "attn_k.weight", k_dim, c.n_embd);
-    L.wv = matrix(p + "attn_v.weight", v_dim, c.n_embd);
+    if (f.find_tensor(p + "attn_qkv.weight")) {
+      const WeightMatrix qkv = matrix(p + "attn_qkv.weight", q_dim + k_dim + v_dim, c.n_embd);
+      L.wq = row_range(qkv, 0, q_dim);
+      L.wk = row_range(qkv, q_dim, k_dim);
+      L.wv = row_range(qkv, q_dim + k_dim, v_dim);
+      if (const float* b = optional_vec(p + "attn_qkv.bias", q_dim + k_dim + v_dim)) {
+        L.bq = b;
+        L.bk = b + q_dim;
+        L.bv = b + q_dim + k_dim;
+      }
+    } else {
+      L.wq = matrix(p + "attn_q.weight", q_dim, c.n_embd);
+      L.wk = matrix(p + "attn_k.weight", k_dim, c.n_embd);
+      L.wv = matrix(p + "attn_v.weight", v_dim, c.n_embd);
+    }
+    if (!L.bq) {
+      L.bq = optional_vec(p + "attn_q.bias", q_dim);
+      L.bk = optional_vec(p + "attn_k.bias", k_dim);
+      L.bv = optional_vec(p + "attn_v.bias", v_dim);
+    }
     L.wo = matrix(p + "attn_output.weight", c.n_embd, o_dim);
     L.ffn_norm = vec(p + "ffn_norm.weight", c.n_embd);
-    L.gate = matrix(p + "ffn_gate.weight", c.n_ff, c.n_embd);
-    L.up = matrix(p + "ffn_up.weight", c.n_ff, c.n_embd);
+    const GgufTensor* up = f.find_tensor(p + "ffn_up.weight");
+    if (!f.find_tensor(p + "ffn_gate.weight") && up && up->dims.size() == 2 && up->dims[1] == 2 * int64_t(c.n_ff)) {
+      // Gate rows first, then up rows: llama.cpp's fused SwiGLU takes the halves in that order.
+      const WeightMatrix gate_up = matrix(p + "ffn_up.weight", 2 * int64_t(c.n_ff), c.n_embd);
+      L.gate = row_range(gate_up, 0, c.n_ff);
+      L.up = row_range(gate_up, c.n_ff, c.n_ff);
+    } else {
+      L.gate = matrix(p + "ffn_gate.weight", c.n_ff, c.n_embd);
+      L.up = matrix(p + "ffn_up.weight", c.n_ff, c.n_embd);
+    }
     L.down = matrix(p + "ffn_down.weight", c.n_embd, c.n_ff);
     if (c.qk_norm) {
       L.q_norm = vec(p + "attn_q_norm.weight", c.head_dim_k);
@@ -245,6 +277,10 @@ void Model::rotate_and_cache(const Batch& batch, KvCache& kv, int32_t il, int64_
   const int64_t k_dim = int64_t(c.n_head_kv) * c.head_dim_k, v_dim = int64_t(c.n_head_kv) * c.head_dim_v;
   float* q = ws_.q.data() + t * int64_t(c.n_head) * c.head_dim_k;
   float* k = ws_.k.data() + t * k_dim;
+  float* v = ws_.v.data() + t * v_dim;
+  if (L.bq) add_in_place(q, L.bq, int64_t(c.n_head) * c.head_dim_k);
+  if (L.bk) add_in_place(k, L.bk, k_dim);
+  if (L.bv) add_in_place(v, L.bv, v_dim);
   if (c.qk_norm) {
     rms_norm_rows(q, L.q_norm, q, c.n_head, c.head_dim_k, c.norm_eps);
     rms_norm_rows(k, L.k_norm, k, c.n_head_kv, c.head_dim_k, c.norm_eps);
@@ -257,7 +293,7 @@ void Model::rotate_and_cache(const Batch& batch, KvCache& kv, int32_t il, int64_
   const int32_t pos = batch.positions[t];
   const int64_t slot = int64_t(s.block_table[pos / kv.block_size()]) * kv.block_size() + pos % kv.block_size();
   kv.store_key(il, slot, k);
-  fp32_to_fp16_row(ws_.v.data() + t * v_dim, kv.value(il, slot), v_dim);
+  fp32_to_fp16_row(v, kv.value(il, slot), v_dim);
 }
 
 void Model::attention(const Batch& batch, KvCache& kv, int32_t il, GgmlType out_weight_type, bool decode_step,
@@ -302,6 +338,8 @@ void Model::attention(const Batch& batch, KvCache& kv, int32_t il, GgmlType out_
                          c.head_dim_k, c.attn_scale, sc + int64_t(j) * n_keys, n_keys);
         j += n_q;
       }
+      if (c.attn_softcap > 0)
+        for (int32_t j = 0; j < heads; ++j) soft_cap(sc + int64_t(j) * n_keys, c.attn_softcap, run);
       for (int32_t j = 0; j < heads; ++j)
         for (int32_t i = 0; i < run; ++i) max_score[j] = std::max(max_score[j], sc[int64_t(j) * n_keys + i]);
       p += run;
@@ -442,6 +480,13 @@ void Model::forward(const Batch& batch, KvCache& kv, float* logits, ThreadPool& 
     if (batch.want_logits[t]) rms_norm(x + t * d, output_norm_, ws_.final_in.data() + (i++) * d, d, c.norm_eps);
   ws_.acts.reset(ws_.final_in.data(), n_logits, d);
   matmul_into(output_, n_logits, logits, pool);
+  if (c.final_softcap > 0) {
+    const int64_t V = c.n_vocab, per_task = 16384;
+    pool.parallel_for((n_logits * V + per_task - 1) / per_task, [&](int64_t task, int) {
+      const int64_t i0 = task * per_task;
+      soft_cap(logits + i0, c.final_softcap, std::min(per_task, n_logits * V - i0));
+    });
+  }
 }
 
 }  // namespace nagare

@@ -35,12 +35,15 @@ class Model {
  private:
   struct Layer {
     const float* attn_norm = nullptr;
-    WeightMatrix wq, wk, wv, wo;
+    WeightMatrix wq, wk, wv, wo;  // q, k and v may be row ranges of one fused matrix (phi3)
+    const float* bq = nullptr;  // biases of q, k and v (qwen2), or none
+    const float* bk = nullptr;
+    const float* bv = nullptr;
     const float* q_norm = nullptr;
     const float* k_norm = nullptr;
     const float* post_attn_norm = nullptr;
     const float* ffn_norm = nullptr;
-    WeightMatrix gate, up, down;
+    WeightMatrix gate, up, down;  // gate and up may be the halves of one fused matrix (phi3)
     const float* post_ffn_norm = nullptr;
     int32_t rope_slot = 0;  // ropes_[0]: the global rope; ropes_[1]: the sliding-window layers' (gemma3)
   };

@@ -1,5 +1,6 @@
 #include "model/model_config.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "gguf/gguf_file.h"
@@ -15,15 +16,22 @@ int32_t positive(const GgufFile& f, const std::string& key, int64_t v) {
 
 }  // namespace
 
+const char* ModelConfig::supported_architectures() { return "llama, qwen2, qwen3, phi3, gemma2, gemma3"; }
+
 ModelConfig ModelConfig::from_gguf(const GgufFile& f) {
   ModelConfig c;
   c.arch = f.get_string("general.architecture");
   const std::string& a = c.arch;
-  if (a != "llama" && a != "gemma3")
-    throw Error(f.path() + ": unsupported model architecture '" + a + "' (supported: llama, gemma3)");
+  if (a != "llama" && a != "qwen2" && a != "qwen3" && a != "phi3" && a != "gemma2" && a != "gemma3")
+    throw Error(f.path() + ": unsupported model architecture '" + a + "' (supported: " + supported_architectures() + ")");
 
   auto req = [&](const std::string& k) { return positive(f, a + "." + k, f.get_int(a + "." + k)); };
   auto opt = [&](const std::string& k, int64_t def) { return positive(f, a + "." + k, f.get_int(a + "." + k, def)); };
+  auto opt_float = [&](const std::string& k, double def) {
+    const double v = f.get_float(a + "." + k, def);
+    if (!std::isfinite(v) || v < 0) throw Error(f.path() + ": invalid value " + std::to_string(v) + " for '" + a + "." + k + "'");
+    return float(v);
+  };
   c.n_embd = req("embedding_length");
   c.n_layer = req("block_count");
   c.n_head = req("attention.head_count");
@@ -40,6 +48,10 @@ ModelConfig ModelConfig::from_gguf(const GgufFile& f) {
     double factor = f.get_float(a + ".rope.scaling.factor", 1.0);
     if (!(factor > 0)) throw Error(f.path() + ": invalid rope scaling factor");
     c.rope_scale = float(1.0 / factor);
+  } else if (scaling == "longrope" && a == "phi3") {
+    // LongRoPE's per-dimension factors come as tensors (bind_weights); the short ones hold up to
+    // the original context, which is where the context is capped (the long ones are not used).
+    c.n_ctx_train = std::min(c.n_ctx_train, opt("rope.scaling.original_context_length", c.n_ctx_train));
   } else if (scaling != "none") {
     throw Error(f.path() + ": unsupported rope scaling type '" + scaling + "'");
   }
@@ -51,26 +63,39 @@ ModelConfig ModelConfig::from_gguf(const GgufFile& f) {
     throw Error(f.path() + ": token_embd.weight has the wrong shape for embedding_length " + std::to_string(c.n_embd));
   c.n_vocab = int32_t(embd.dims[1]);
   c.layer_uses_swa.assign(c.n_layer, false);
+  c.attn_scale = 1.0f / std::sqrt(float(c.head_dim_k));
 
-  if (a == "llama") {
-    c.rope_style = RopeStyle::kNorm;
-    c.activation = FfnActivation::kSilu;
-  } else if (a == "gemma3") {
-    c.rope_style = RopeStyle::kNeox;
+  // Every family but llama rotates the two halves of a head (NeoX style); llama rotates pairs.
+  c.rope_style = a == "llama" ? RopeStyle::kNorm : RopeStyle::kNeox;
+  c.qk_norm = a == "qwen3" || a == "gemma3";
+  if (a == "gemma2" || a == "gemma3") {
     c.activation = FfnActivation::kGeluTanh;
     c.embed_scale = std::sqrt(float(c.n_embd));
-    c.qk_norm = true;
     c.post_norms = true;
-    c.sliding_window = opt("attention.sliding_window", 0);
-    // Gemma 3: five local (sliding-window) layers, then one global layer, repeating. Local
-    // layers rotate with base 10000; global ones with the file's base and scaling.
-    int32_t pattern = int32_t(f.get_int(a + ".attention.sliding_window_pattern", 6));
+    // Gemma 2 alternates local (sliding-window) and global layers; Gemma 3 has five local
+    // layers, then one global layer, repeating.
+    c.sliding_window = opt("attention.sliding_window", a == "gemma2" ? 4096 : 0);
+    int32_t pattern = int32_t(f.get_int(a + ".attention.sliding_window_pattern", a == "gemma2" ? 2 : 6));
     if (pattern <= 0) throw Error(f.path() + ": invalid sliding_window_pattern");
     for (int32_t il = 0; il < c.n_layer; ++il) c.layer_uses_swa[il] = c.sliding_window > 0 && il % pattern < pattern - 1;
-    c.rope_base_swa = 10000.f;
-    c.rope_scale_swa = 1.f;
+    // Gemma 3's local layers rotate with base 10000 whatever the global layers' base and scaling.
+    c.rope_base_swa = a == "gemma3" ? 10000.f : c.rope_base;
+    c.rope_scale_swa = a == "gemma3" ? 1.f : c.rope_scale;
   }
-  c.attn_scale = 1.0f / std::sqrt(float(c.head_dim_k));
+  if (a == "gemma2") {
+    c.attn_softcap = opt_float("attn_logit_softcapping", 50.0);
+    c.final_softcap = opt_float("final_logit_softcapping", 30.0);
+    // Gemma 2 27B scales queries by n_embd / n_head rather than the head width (as llama.cpp
+    // decides it: by the layer count).
+    if (c.n_layer == 46) c.attn_scale = 1.0f / std::sqrt(float(c.n_embd / c.n_head));
+  }
+  // A rope attention factor (LongRoPE, Phi 3.5) multiplies the rotated q and k, so the scores
+  // by its square; exact only when every dimension is rotated.
+  const float attn_factor = opt_float("rope.scaling.attn_factor", 1.0);
+  if (attn_factor != 1.f) {
+    if (c.rope_dims != c.head_dim_k) throw Error(f.path() + ": rope attn_factor with partial rotation is not supported");
+    c.attn_scale *= attn_factor * attn_factor;
+  }
   return c;
 }
 

@@ -36,13 +36,19 @@ struct ModelConfig {
 
   float embed_scale = 1.f;     // gemma multiplies embeddings by sqrt(n_embd)
   float attn_scale = 0.f;      // multiplies q.k; 1/sqrt(head_dim_k) unless the arch says otherwise
-  bool qk_norm = false;        // per-head RMSNorm of q and k (gemma3)
+  bool qk_norm = false;        // per-head RMSNorm of q and k (gemma3, qwen3)
   bool post_norms = false;     // RMSNorm after attention and after the FFN (gemma2/3)
+  // Soft-capping, cap * tanh(x / cap), of the attention scores and of the output logits
+  // (gemma2); 0: none.
+  float attn_softcap = 0.f;
+  float final_softcap = 0.f;
   FfnActivation activation = FfnActivation::kSilu;
 
   int32_t sliding_window = 0;  // tokens; 0: none
   std::vector<bool> layer_uses_swa;
 
+  // The architectures from_gguf accepts, for messages: "llama, qwen2, ...".
+  static const char* supported_architectures();
   // Reads and checks the hyperparameters; throws Error naming the file for an unknown
   // architecture or inconsistent values.
   static ModelConfig from_gguf(const GgufFile& file);

@@ -22,6 +22,7 @@ struct TinyModel {
   std::map<std::string, GgmlType> type_override;
   std::set<std::string> skip;
   std::map<std::string, std::vector<int64_t>> shape_override;
+  std::map<std::string, std::vector<int64_t>> extra;  // more tensors (biases, fused matrices)
 
   std::string write(const std::string& name) const {
     GgufWriter w;
@@ -66,6 +67,7 @@ struct TinyModel {
       add(p + "ffn_up.weight", {kEmbd, kFf});
       add(p + "ffn_down.weight", {kFf, kEmbd});
     }
+    for (const auto& [tname, dims] : extra) add(tname, dims);
     std::string path = (std::filesystem::temp_directory_path() / ("nagare_test_" + name + ".gguf")).string();
     w.write(path);
     return path;
@@ -86,7 +88,33 @@ void expect_load_error(const std::string& path, const std::string& needle) {
 TEST(ModelLoad, UnknownArchitecture) {
   TinyModel m;
   m.arch = "mamba";
-  expect_load_error(m.write("arch"), "unsupported model architecture 'mamba'");
+  expect_load_error(m.write("arch"), "unsupported model architecture 'mamba' (supported: llama, qwen2, qwen3, phi3, gemma2, gemma3)");
+}
+
+TEST(ModelLoad, OtherArchitecturesNameTheirTensors) {
+  // qwen3: per-head q/k norms are required.
+  TinyModel qwen3;
+  qwen3.arch = "qwen3";
+  expect_load_error(qwen3.write("qwen3"), "missing tensor 'blk.0.attn_q_norm.weight'");
+  // gemma2: post-attention and post-FFN norms are required.
+  TinyModel gemma2;
+  gemma2.arch = "gemma2";
+  expect_load_error(gemma2.write("gemma2"), "missing tensor 'blk.0.post_attention_norm.weight'");
+  // A bias of the wrong length is named with both shapes.
+  TinyModel qwen2;
+  qwen2.arch = "qwen2";
+  qwen2.extra["blk.1.attn_k.bias"] = {kEmbd};
+  expect_load_error(qwen2.write("qwen2"), "tensor 'blk.1.attn_k.bias' has shape [32], expected [16]");
+  // phi3's fused matrices: a wrong fused QKV is named; an FFN with neither a gate nor a fused
+  // gate-up asks for the gate.
+  TinyModel phi3;
+  phi3.arch = "phi3";
+  phi3.extra["blk.0.attn_qkv.weight"] = {kEmbd, kEmbd + 8};
+  expect_load_error(phi3.write("phi3"), "tensor 'blk.0.attn_qkv.weight' has shape [32 x 40], expected [32 x 64]");
+  TinyModel phi3_ffn;
+  phi3_ffn.arch = "phi3";
+  phi3_ffn.skip.insert("blk.0.ffn_gate.weight");
+  expect_load_error(phi3_ffn.write("phi3_ffn"), "missing tensor 'blk.0.ffn_gate.weight'");
 }
 
 TEST(ModelLoad, UnsupportedTensorType) {
@@ -95,8 +123,8 @@ TEST(ModelLoad, UnsupportedTensorType) {
   m.shape_override["blk.1.attn_q.weight"] = {256, kEmbd};
   expect_load_error(m.write("type"), "blk.1.attn_q.weight");
   TinyModel m2;
-  m2.type_override["blk.0.ffn_up.weight"] = GgmlType::IQ4_NL;
-  expect_load_error(m2.write("type2"), "unsupported type IQ4_NL");
+  m2.type_override["blk.0.ffn_up.weight"] = GgmlType::Q8_1;  // an activation format, never a weight
+  expect_load_error(m2.write("type2"), "unsupported type Q8_1");
 }
 
 TEST(ModelLoad, MissingTensor) {

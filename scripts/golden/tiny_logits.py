@@ -1,0 +1,45 @@
+#!/usr/bin/env python3
+"""Reference logits and greedy continuations of the tiny random-weight models
+(scripts/tiny_models.py) from llama.cpp, through the llama-cpp-python package.
+
+The same record as scripts/golden/model_logits.py writes for the real test models (prompt ids,
+greedy ids fed back, top-32 logits and the log-sum-exp at every position), 32 generated tokens
+per prompt, plus the sha256 of the model file the golden belongs to. One prompt is long enough
+(about 150 tokens) to cross the tiny Gemma 2's 16-token sliding window many times.
+
+Run: python scripts/tiny_models.py && python scripts/golden/tiny_logits.py
+     (needs llama-cpp-python and numpy; writes tests/golden/model/tiny-*.json)
+"""
+import hashlib
+import json
+import sys
+
+import model_logits as ml
+
+ml.N_GEN = 32
+PROMPTS = [
+    ("en_story", "Once upon a time, in a small village by the sea, there lived"),
+    ("ja_intro", "日本の首都は東京です。東京は"),
+    ("code_py", "def fibonacci(n):\n    \"\"\"Return the n-th Fibonacci number.\"\"\"\n"),
+    ("long_log", ml.ship_log(4)),
+]
+MODELS = ["tiny-llama3", "tiny-qwen2", "tiny-qwen3", "tiny-gemma2", "tiny-phi3"]
+
+
+def main():
+    for name in sys.argv[1:] or MODELS:
+        path = ml.ROOT / "models" / "tiny" / f"{name}.gguf"
+        llm = ml.Llama(model_path=str(path), n_ctx=512, n_batch=512, n_threads=2, logits_all=True,
+                       verbose=False, seed=0)
+        cases = [ml.record(llm, case, text, False) for case, text in PROMPTS]
+        meta = {"reference": "llama-cpp-python " + __import__("llama_cpp").__version__,
+                "settings": "n_ctx=512 n_batch=512 n_threads=2 logits_all, default KV type f16",
+                "model": f"tiny/{name}.gguf", "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+                "n_gen": ml.N_GEN, "top": ml.TOP, "cases": cases}
+        out = ml.OUT / f"{name}.json"
+        out.write_text(json.dumps(meta, ensure_ascii=False, separators=(",", ":")))
+        print("wrote", out, out.stat().st_size, "bytes", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,207 @@
+#!/usr/bin/env python3
+"""Writes tiny random-weight GGUF models, one per architecture nagare supports beyond the two
+real test models, into models/tiny/.
+
+Each is a few MB: 4 layers of width 256 with the real GPT-2 style vocabulary of the SmolLM2
+test model (its tokenizer metadata is copied, so llama.cpp and nagare tokenize alike), weights
+drawn from a fixed seed and quantized with `gguf` (PyPI). The architectures' distinguishing
+parts are all present and sized so they matter: Q/K/V biases (qwen2), per-head Q/K norms and a
+head width other than n_embd / n_head (qwen3), logit soft-capping with small caps and a 16-token
+sliding window on alternate layers (gemma2), fused QKV and gate-up matrices (phi3), Llama 3
+rope frequency factors (llama). Goldens of their logits come from llama.cpp
+(scripts/golden/tiny_logits.py); tests/unit/model/test_model_golden.cc checks nagare with them.
+
+The output is deterministic for a given `gguf` and numpy version; each golden records the sha256
+of the model it was made from, and the test names a mismatch.
+
+Run: python scripts/tiny_models.py   (needs gguf, numpy; models/SmolLM2-135M-Instruct.Q4_1.gguf)
+"""
+import hashlib
+import pathlib
+import sys
+
+import numpy as np
+import gguf
+from gguf import GGMLQuantizationType as T
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+VOCAB_SOURCE = ROOT / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf"
+OUT = ROOT / "models" / "tiny"
+
+N_EMBD, N_LAYER, N_FF, N_CTX = 256, 4, 512, 2048
+
+
+def copy_tokenizer(writer):
+    """The SmolLM2 model's tokenizer.* metadata, unchanged."""
+    reader = gguf.GGUFReader(VOCAB_SOURCE)
+    for field in reader.fields.values():
+        if not field.name.startswith("tokenizer.") or field.name == "tokenizer.chat_template":
+            continue
+        vtype = field.types[0]
+        if vtype == gguf.GGUFValueType.ARRAY:
+            writer.add_key_value(field.name, field.contents(), vtype, sub_type=field.types[1])
+        else:
+            writer.add_key_value(field.name, field.contents(), vtype)
+    n_vocab = len(reader.fields["tokenizer.ggml.tokens"].contents())
+    return n_vocab
+
+
+class Tiny:
+    """One model's tensors, drawn from its own seed."""
+
+    def __init__(self, name, arch, seed):
+        self.name, self.arch = name, arch
+        self.rng = np.random.default_rng(seed)
+        self.writer = gguf.GGUFWriter(OUT / f"{name}.gguf", arch)
+        # Not the file's name: llama.cpp changes special-token handling for a "phi3" in the name.
+        self.writer.add_name("nagare random-weight test model")
+        self.n_vocab = copy_tokenizer(self.writer)
+
+    def key(self, suffix, value):
+        k = f"{self.arch}.{suffix}"
+        if isinstance(value, float):
+            self.writer.add_float32(k, value)
+        else:
+            self.writer.add_uint32(k, value)
+
+    def matrix(self, name, rows, cols, qtype, gain=1.0):
+        """rows x cols weights (GGUF dims [cols, rows]) with std gain / sqrt(cols)."""
+        w = (self.rng.standard_normal((rows, cols)) * (gain / np.sqrt(cols))).astype(np.float32)
+        self.add(name, w, qtype)
+
+    def vector(self, name, n, mean, std):
+        self.add(name, (mean + std * self.rng.standard_normal(n)).astype(np.float32), T.F32)
+
+    def add(self, name, data, qtype):
+        if qtype == T.F32:
+            self.writer.add_tensor(name, data)
+        else:
+            self.writer.add_tensor(name, gguf.quants.quantize(data, qtype), raw_dtype=qtype)
+
+    def finish(self):
+        self.writer.write_header_to_file()
+        self.writer.write_kv_data_to_file()
+        self.writer.write_tensors_to_file()
+        self.writer.close()
+
+
+def hyperparameters(m, n_head, n_head_kv, head_dim):
+    m.key("context_length", N_CTX)
+    m.key("embedding_length", N_EMBD)
+    m.key("block_count", N_LAYER)
+    m.key("feed_forward_length", N_FF)
+    m.key("attention.head_count", n_head)
+    m.key("attention.head_count_kv", n_head_kv)
+    m.key("attention.key_length", head_dim)
+    m.key("attention.value_length", head_dim)
+    m.key("attention.layer_norm_rms_epsilon", 1e-6)
+    m.key("rope.freq_base", 10000.0)
+
+
+def embedding(m, tied):
+    # Embedding std 0.2: tied logits of about 3 nats' spread, so greedy picks are rarely near ties.
+    m.add("token_embd.weight", (0.2 * m.rng.standard_normal((m.n_vocab, N_EMBD))).astype(np.float32), T.Q4_0)
+    m.vector("output_norm.weight", N_EMBD, 1.0, 0.1)
+    if not tied:
+        m.matrix("output.weight", m.n_vocab, N_EMBD, T.Q4_1, gain=3.0)
+
+
+def dense_layers(m, n_head, n_head_kv, head_dim, attn_type, ffn_type, *, fused=False, biases=False,
+                 qk_norm=False, post_norms=False):
+    q_dim, kv_dim = n_head * head_dim, n_head_kv * head_dim
+    for il in range(N_LAYER):
+        p = f"blk.{il}."
+        m.vector(p + "attn_norm.weight", N_EMBD, 1.0, 0.1)
+        if fused:
+            m.matrix(p + "attn_qkv.weight", q_dim + 2 * kv_dim, N_EMBD, attn_type)
+        else:
+            m.matrix(p + "attn_q.weight", q_dim, N_EMBD, attn_type)
+            m.matrix(p + "attn_k.weight", kv_dim, N_EMBD, attn_type)
+            m.matrix(p + "attn_v.weight", kv_dim, N_EMBD, attn_type)
+        if biases:
+            m.vector(p + "attn_q.bias", q_dim, 0.0, 0.5)
+            m.vector(p + "attn_k.bias", kv_dim, 0.0, 0.5)
+            m.vector(p + "attn_v.bias", kv_dim, 0.0, 0.5)
+        if qk_norm:
+            m.vector(p + "attn_q_norm.weight", head_dim, 1.0, 0.2)
+            m.vector(p + "attn_k_norm.weight", head_dim, 1.0, 0.2)
+        m.matrix(p + "attn_output.weight", N_EMBD, q_dim, attn_type)
+        if post_norms:
+            m.vector(p + "post_attention_norm.weight", N_EMBD, 1.0, 0.1)
+        m.vector(p + "ffn_norm.weight", N_EMBD, 1.0, 0.1)
+        if fused:  # gate rows first, then up rows, as llama.cpp's fused SwiGLU splits them
+            m.matrix(p + "ffn_up.weight", 2 * N_FF, N_EMBD, ffn_type)
+        else:
+            m.matrix(p + "ffn_gate.weight", N_FF, N_EMBD, ffn_type)
+            m.matrix(p + "ffn_up.weight", N_FF, N_EMBD, ffn_type)
+        m.matrix(p + "ffn_down.weight", N_EMBD, N_FF, ffn_type)
+        if post_norms:
+            m.vector(p + "post_ffw_norm.weight", N_EMBD, 1.0, 0.1)
+
+
+def llama3():
+    m = Tiny("tiny-llama3", "llama", 1)
+    hyperparameters(m, 4, 2, 64)
+    m.key("rope.dimension_count", 64)
+    embedding(m, tied=False)
+    # Llama 3's rope scaling: per-dimension divisors of the rotation frequencies, 1 for the fast
+    # ones rising to the scale factor for the slow ones.
+    m.add("rope_freqs.weight", np.linspace(1.0, 8.0, 32, dtype=np.float32), T.F32)
+    dense_layers(m, 4, 2, 64, T.Q8_0, T.Q4_0)
+    return m
+
+
+def qwen2():
+    m = Tiny("tiny-qwen2", "qwen2", 2)
+    hyperparameters(m, 4, 2, 64)
+    embedding(m, tied=True)
+    dense_layers(m, 4, 2, 64, T.Q5_0, T.Q5_1, biases=True)
+    return m
+
+
+def qwen3():
+    m = Tiny("tiny-qwen3", "qwen3", 3)
+    hyperparameters(m, 8, 2, 64)  # 8 heads of 64: q is 512 wide on a 256-wide model, as Qwen3's
+    embedding(m, tied=True)
+    dense_layers(m, 8, 2, 64, T.Q8_0, T.Q4_1, qk_norm=True)
+    return m
+
+
+def gemma2():
+    m = Tiny("tiny-gemma2", "gemma2", 4)
+    hyperparameters(m, 4, 2, 64)
+    m.key("attention.sliding_window", 16)
+    # Caps far below Gemma 2's (50, 30), so that capping changes the results measurably.
+    m.key("attn_logit_softcapping", 3.0)
+    m.key("final_logit_softcapping", 8.0)
+    embedding(m, tied=True)
+    dense_layers(m, 4, 2, 64, T.F16, T.Q8_0, post_norms=True)
+    return m
+
+
+def phi3():
+    m = Tiny("tiny-phi3", "phi3", 5)
+    hyperparameters(m, 4, 2, 64)
+    m.key("rope.dimension_count", 64)
+    embedding(m, tied=False)
+    dense_layers(m, 4, 2, 64, T.Q8_0, T.Q5_0, fused=True)
+    return m
+
+
+MODELS = [llama3, qwen2, qwen3, gemma2, phi3]
+
+
+def main():
+    if not VOCAB_SOURCE.exists():
+        sys.exit(f"missing {VOCAB_SOURCE}: run scripts/fetch-models first")
+    OUT.mkdir(parents=True, exist_ok=True)
+    for make in MODELS:
+        m = make()
+        m.finish()
+        path = OUT / f"{m.name}.gguf"
+        print(f"{path.relative_to(ROOT)} {path.stat().st_size} bytes sha256 "
+              f"{hashlib.sha256(path.read_bytes()).hexdigest()}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
