@@ -6,7 +6,7 @@ Each is a few MB: 4 layers of width 256 with the real GPT-2 style vocabulary of 
 test model (its tokenizer metadata is copied, so llama.cpp and nagare tokenize alike), weights
 drawn from a fixed seed and quantized with `gguf` (PyPI). The architectures' distinguishing
 parts are all present and sized so they matter: Q/K/V biases (qwen2), per-head Q/K norms and a
-head width other than n_embd / n_head (qwen3), logit soft-capping with small caps and a 16-token
+head width other than n_embd / n_head (qwen3), 16 experts of which 4 are used (qwen3moe), logit soft-capping with small caps and a 16-token
 sliding window on alternate layers (gemma2), fused QKV and gate-up matrices (phi3), Llama 3
 rope frequency factors (llama). Goldens of their logits come from llama.cpp
 (scripts/golden/tiny_logits.py); tests/unit/model/test_model_golden.cc checks nagare with them.
@@ -167,6 +167,35 @@ def qwen3():
     return m
 
 
+def qwen3moe():
+    m = Tiny("tiny-qwen3moe", "qwen3moe", 6)
+    hyperparameters(m, 8, 2, 64)
+    n_expert, n_used, n_ff_exp = 16, 4, 128
+    m.key("expert_count", n_expert)
+    m.key("expert_used_count", n_used)
+    m.key("expert_feed_forward_length", n_ff_exp)
+    embedding(m, tied=True)
+    q_dim, kv_dim = 8 * 64, 2 * 64
+    for il in range(N_LAYER):
+        p = f"blk.{il}."
+        m.vector(p + "attn_norm.weight", N_EMBD, 1.0, 0.1)
+        m.matrix(p + "attn_q.weight", q_dim, N_EMBD, T.Q8_0)
+        m.matrix(p + "attn_k.weight", kv_dim, N_EMBD, T.Q8_0)
+        m.matrix(p + "attn_v.weight", kv_dim, N_EMBD, T.Q8_0)
+        m.vector(p + "attn_q_norm.weight", 64, 1.0, 0.2)
+        m.vector(p + "attn_k_norm.weight", 64, 1.0, 0.2)
+        m.matrix(p + "attn_output.weight", N_EMBD, q_dim, T.Q8_0)
+        m.vector(p + "ffn_norm.weight", N_EMBD, 1.0, 0.1)
+        # The router in F32 as Qwen3-MoE files have it, with a spread that makes choices clear-cut
+        # for most tokens; experts as 3-D tensors [n_embd, n_ff_exp, n_expert].
+        m.matrix(p + "ffn_gate_inp.weight", n_expert, N_EMBD, T.F32, gain=4.0)
+        for name, rows, cols in (("ffn_gate_exps", n_ff_exp, N_EMBD), ("ffn_up_exps", n_ff_exp, N_EMBD),
+                                 ("ffn_down_exps", N_EMBD, n_ff_exp)):
+            w = (m.rng.standard_normal((n_expert, rows, cols)) / np.sqrt(cols)).astype(np.float32)
+            m.add(p + name + ".weight", w, T.Q4_0 if name != "ffn_down_exps" else T.Q8_0)
+    return m
+
+
 def gemma2():
     m = Tiny("tiny-gemma2", "gemma2", 4)
     hyperparameters(m, 4, 2, 64)
@@ -188,7 +217,7 @@ def phi3():
     return m
 
 
-MODELS = [llama3, qwen2, qwen3, gemma2, phi3]
+MODELS = [llama3, qwen2, qwen3, qwen3moe, gemma2, phi3]
 
 
 def main():

@@ -9,12 +9,16 @@ References:
   * llama.cpp's own C code from the `llama-cpp-python` wheel, through ctypes: the exported
     quantize_row_*_ref / dequantize_row_* of libggml-base (the types gguf lacks: Q8_1, Q8_K
     and the K-quant quantizers; libggml-base is built without FMA, so these are the exact C
-    semantics) and ggml_vec_dot_* of libggml-cpu (the dot products llama.cpp runs: its SIMD
-    build sums in another order than the scalar reference, so they match only to rounding).
+    semantics), its quantize_iq4_nl / quantize_iq4_xs without an importance matrix (what
+    llama-quantize writes; not quantize_row_iq4_nl_ref, which skips the scale search) and
+    ggml_vec_dot_* of libggml-cpu (the dot products llama.cpp runs: its SIMD build sums in
+    another order than the scalar reference, so they match only to rounding).
     Where both references cover a case, this script asserts that they agree.
 
-Everything is deterministic (fixed seeds). Output goes to tests/golden/kernels/: raw little-
-endian .bin / .f32 files and manifest.txt, one record per line:
+Everything is deterministic (fixed seeds). IQ4_NL / IQ4_XS records come last, from a random
+stream of their own, so adding them left every earlier file byte for byte as it was. Output goes
+to tests/golden/kernels/: raw little-endian .bin / .f32 files and manifest.txt, one record per
+line:
   dequant <TYPE> <n> <blocks.bin> <expected.f32>
   quant   <TYPE> <n> <input.f32> <expected.bin>
   vecdot  <WTYPE> <n> <weights.bin> <acts.bin> <expected float as 8 hex digits>
@@ -60,7 +64,8 @@ BASE, CPU = load_ggml()
 TYPE_SIZE = {t: gguf.GGML_QUANT_SIZES[t] for t in T if t in gguf.GGML_QUANT_SIZES}
 TYPE_SIZE[T.Q8_1] = (32, 36)  # gguf-py still lists the old float layout (40); ggml's block_q8_1 is 36
 C_NAME = {T.Q4_0: "q4_0", T.Q4_1: "q4_1", T.Q5_0: "q5_0", T.Q5_1: "q5_1", T.Q8_0: "q8_0",
-          T.Q8_1: "q8_1", T.Q4_K: "q4_K", T.Q5_K: "q5_K", T.Q6_K: "q6_K", T.Q8_K: "q8_K"}
+          T.Q8_1: "q8_1", T.Q4_K: "q4_K", T.Q5_K: "q5_K", T.Q6_K: "q6_K", T.Q8_K: "q8_K",
+          T.IQ4_NL: "iq4_nl", T.IQ4_XS: "iq4_xs"}
 
 
 def row_bytes(t: T, n: int) -> int:
@@ -88,7 +93,18 @@ def ggml_dequantize(t: T, raw: np.ndarray, n: int) -> np.ndarray:
 
 
 ACT = {T.Q4_0: T.Q8_0, T.Q5_0: T.Q8_0, T.Q8_0: T.Q8_0, T.Q4_1: T.Q8_1, T.Q5_1: T.Q8_1,
-       T.Q4_K: T.Q8_K, T.Q5_K: T.Q8_K, T.Q6_K: T.Q8_K}
+       T.Q4_K: T.Q8_K, T.Q5_K: T.Q8_K, T.Q6_K: T.Q8_K, T.IQ4_NL: T.Q8_0, T.IQ4_XS: T.Q8_K}
+
+
+def ggml_quantize_iq4(t: T, x: np.ndarray) -> np.ndarray:
+    # quantize_iq4_*(src, dst, nrow, n_per_row, imatrix): one row, no importance matrix.
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    out = np.zeros(row_bytes(t, x.size), dtype=np.uint8)
+    fn = getattr(BASE, f"quantize_{C_NAME[t]}")
+    fn.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p]
+    fn.restype = ctypes.c_size_t
+    assert fn(x.ctypes.data, out.ctypes.data, 1, x.size, None) == out.size
+    return out
 
 
 def ggml_vec_dot(wt: T, w: np.ndarray, a: np.ndarray, n: int) -> np.float32:
@@ -121,7 +137,7 @@ def random_halves(rng, count: int, lo_exp=-12.0, hi_exp=2.0) -> np.ndarray:
 # (byte offset, field kind) of every scale field inside a block, per type.
 SCALE_FIELDS = {
     T.Q4_0: [0], T.Q4_1: [0, 2], T.Q5_0: [0], T.Q5_1: [0, 2], T.Q8_0: [0], T.Q8_1: [0, 2],
-    T.Q4_K: [0, 2], T.Q5_K: [0, 2], T.Q6_K: [208],
+    T.Q4_K: [0, 2], T.Q5_K: [0, 2], T.Q6_K: [208], T.IQ4_NL: [0], T.IQ4_XS: [0],
 }
 # Edge-case fp16 scales placed in the first blocks: zero, smallest and largest subnormal,
 # smallest normal, a large value, a negative one.
@@ -238,6 +254,29 @@ def gen_vecdot(rng, w_input: np.ndarray):
         for m in (QK_K, 4 * QK_K, n):
             v = ggml_vec_dot(wt, w, acts[ACT[wt]], m)
             manifest.append(f"vecdot {wt.name} {m} quant_{wt.name}.bin act_{ACT[wt].name}.bin {f32_hex(v)}")
+    return acts
+
+
+# ---------------------------------------------------------------- IQ4_NL / IQ4_XS
+
+def gen_iq4(rng, w_input: np.ndarray, acts: dict):
+    """Dequantization of random blocks, quantization of quant_input.f32 and dot products with
+    the activations above; a separate rng so the records before these stay as they were."""
+    manifest.append("# IQ4_NL / IQ4_XS: quant = llama.cpp's quantize_iq4_* without an imatrix")
+    for t, n_blocks in [(T.IQ4_NL, 64), (T.IQ4_XS, 16)]:
+        raw = random_blocks(rng, t, n_blocks)
+        n = n_blocks * TYPE_SIZE[t][0]
+        expected = dequantize(raw.reshape(n_blocks, -1), t).reshape(-1).astype(np.float32)
+        assert np.array_equal(expected.view(np.uint32), ggml_dequantize(t, raw, n).view(np.uint32)), t.name
+        manifest.append(f"dequant {t.name} {n} {write(f'dequant_{t.name}.bin', raw)} "
+                        f"{write(f'dequant_{t.name}.f32', expected)}")
+    n = w_input.size
+    for wt in (T.IQ4_NL, T.IQ4_XS):
+        w = ggml_quantize_iq4(wt, w_input)
+        manifest.append(f"quant {wt.name} {n} quant_input.f32 {write(f'quant_{wt.name}.bin', w)}")
+        for m in (QK_K, 4 * QK_K, n):
+            v = ggml_vec_dot(wt, w, acts[ACT[wt]], m)
+            manifest.append(f"vecdot {wt.name} {m} quant_{wt.name}.bin act_{ACT[wt].name}.bin {f32_hex(v)}")
 
 
 # ---------------------------------------------------------------- rows of the test models
@@ -282,8 +321,9 @@ def main():
     rng = np.random.default_rng(20240607)
     gen_dequant(rng)
     x = gen_quant(rng)
-    gen_vecdot(rng, x)
+    acts = gen_vecdot(rng, x)
     gen_model_rows()
+    gen_iq4(np.random.default_rng(20260101), x, acts)
     header = ["# Generated by scripts/golden/dequant.py; do not edit.",
               f"# gguf {importlib.metadata.version('gguf')}, llama-cpp-python "
               f"{importlib.metadata.version('llama_cpp_python')}, numpy {np.__version__}"]

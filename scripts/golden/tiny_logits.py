@@ -23,7 +23,7 @@ PROMPTS = [
     ("code_py", "def fibonacci(n):\n    \"\"\"Return the n-th Fibonacci number.\"\"\"\n"),
     ("long_log", ml.ship_log(4)),
 ]
-MODELS = ["tiny-llama3", "tiny-qwen2", "tiny-qwen3", "tiny-gemma2", "tiny-phi3"]
+MODELS = ["tiny-llama3", "tiny-qwen2", "tiny-qwen3", "tiny-qwen3moe", "tiny-gemma2", "tiny-phi3"]
 
 
 def main():

@@ -26,6 +26,8 @@ KernelTable scalar_table() {
   set(GgmlType::Q4_K, nullptr, ref::vec_dot_q4_k_q8_k);
   set(GgmlType::Q5_K, nullptr, ref::vec_dot_q5_k_q8_k);
   set(GgmlType::Q6_K, nullptr, ref::vec_dot_q6_k_q8_k);
+  set(GgmlType::IQ4_NL, nullptr, ref::vec_dot_iq4_nl_q8_0);
+  set(GgmlType::IQ4_XS, nullptr, ref::vec_dot_iq4_xs_q8_k);
   k.dot_f32 = ref::dot_f32;
   k.dot_f32_f16 = ref::dot_f32_f16;
   k.axpy_f16 = ref::axpy_f16;

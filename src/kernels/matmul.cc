@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <cstring>
-#include <new>
 #include <type_traits>
+#include <vector>
 
 #include "kernels/dispatch.h"
 #include "kernels/gemm.h"
@@ -96,12 +96,18 @@ void QuantizedActivations::quantize_cols(const float* x, int64_t x_stride, int64
   }
 }
 
+void QuantizedActivations::copy_row(int64_t t, const QuantizedActivations& src, int64_t src_t) {
+  std::memcpy(buffer_.data() + t * row_bytes_, src.row(src_t), row_bytes_);
+  if (extra_bytes_) std::memcpy(extras_.data() + t * extra_bytes_, src.extras(src_t), extra_bytes_);
+}
+
 namespace {
 
 // One job cut into tasks: packed groups x token ranges, or rows x token tiles of vec_dot.
 class JobTasks {
  public:
-  JobTasks(const MatmulJob& job, int64_t n_tokens, int n_threads, const KernelTable& kernels) : job_(job), n_tokens_(n_tokens) {
+  JobTasks(const MatmulJob& job, int64_t n_tokens, int n_threads, const KernelTable& kernels)
+      : job_(job), n_tokens_(job.n_tokens >= 0 ? job.n_tokens : n_tokens) {
     const WeightMatrix& w = *job.w;
     const QuantizedActivations& x = *job.x;
     if (x.act_type() != activation_type_for(w.type) || x.cols() != w.cols) throw Error("matmul: activations quantized for another weight");
@@ -114,13 +120,13 @@ class JobTasks {
       // Small matrices in smaller pieces, so every thread gets a share.
       groups_per_task_ = std::clamp<int64_t>(groups_ / (4 * int64_t(n_threads)), 1, kGroupsPerTask);
       row_tasks_ = (groups_ + groups_per_task_ - 1) / groups_per_task_;
-      token_tasks_ = (n_tokens + kTokensPerTask - 1) / kTokensPerTask;
+      token_tasks_ = (n_tokens_ + kTokensPerTask - 1) / kTokensPerTask;
       return;
     }
     dot_ = kernels.vec_dot_fn(w.type);
     if (dot_ == nullptr || w.cols % block_elements(w.type) != 0) vec_dot(w.type, w.data, x.row(0), w.cols);  // throws
     row_tasks_ = (w.rows + kRowsPerTask - 1) / kRowsPerTask;
-    token_tasks_ = (n_tokens + kTokensPerTile - 1) / kTokensPerTile;
+    token_tasks_ = (n_tokens_ + kTokensPerTile - 1) / kTokensPerTile;
   }
 
   int64_t size() const { return job_.w->rows > 0 && n_tokens_ > 0 ? row_tasks_ * token_tasks_ : 0; }
@@ -160,22 +166,24 @@ class JobTasks {
   int64_t groups_ = 0, groups_per_task_ = 1, row_tasks_ = 0, token_tasks_ = 0;
 };
 
-constexpr int kMaxJobs = 8;
-
 void run_jobs(const MatmulJob* jobs, int n_jobs, int64_t n_tokens, ThreadPool& pool, const KernelTable& kernels) {
-  if (n_jobs > kMaxJobs) throw Error("matmul: more than 8 fused jobs");
-  // Built in place: no allocation per call.
-  alignas(JobTasks) unsigned char storage[kMaxJobs][sizeof(JobTasks)];
-  JobTasks* parts[kMaxJobs];
-  int64_t first[kMaxJobs + 1] = {0};
+  // The calling thread's (one engine loop drives a model): reused, so no allocation per call.
+  // Named through references, which the workers' lambda captures: a thread_local named inside
+  // the lambda would be each worker's own.
+  thread_local std::vector<JobTasks> thread_parts;
+  thread_local std::vector<int64_t> thread_first;
+  std::vector<JobTasks>& parts = thread_parts;
+  std::vector<int64_t>& first = thread_first;
+  parts.clear();
+  first.assign(1, 0);
   for (int j = 0; j < n_jobs; ++j) {
-    parts[j] = new (storage[j]) JobTasks(jobs[j], n_tokens, pool.size(), kernels);
-    first[j + 1] = first[j] + parts[j]->size();
+    parts.emplace_back(jobs[j], n_tokens, pool.size(), kernels);
+    first.push_back(first.back() + parts.back().size());
   }
-  pool.parallel_for(first[n_jobs], [&](int64_t task, int) {
-    int j = 0;
-    while (task >= first[j + 1]) ++j;
-    parts[j]->run(task - first[j]);
+  pool.parallel_for(first.back(), [&](int64_t task, int) {
+    // The job holding this task: jobs are few except for MoE layers, where a binary search pays.
+    const int j = int(std::upper_bound(first.begin(), first.end(), task) - first.begin()) - 1;
+    parts[j].run(task - first[j]);
   });
   static_assert(std::is_trivially_destructible_v<JobTasks>);
 }

@@ -55,6 +55,10 @@ class QuantizedActivations {
   // The same bytes as quantize_row, since every block is quantized on its own; the pieces'
   // blocks are quantized together, so short pieces cost no more per block than whole rows.
   void quantize_cols(const float* x, int64_t x_stride, int64_t t0, int64_t t1, int64_t c0, int64_t c1);
+  // Row t becomes a copy of row src_t of `src` (side data included): gathers the tokens routed
+  // to one expert (mixture of experts) without quantizing them again. Same format and width
+  // after resize(); from any thread, as quantize_row.
+  void copy_row(int64_t t, const QuantizedActivations& src, int64_t src_t);
   int64_t elements_per_block() const { return block_; }
   const void* row(int64_t t) const { return buffer_.data() + t * row_bytes_; }
   GgmlType act_type() const { return act_type_; }
@@ -82,10 +86,12 @@ struct MatmulJob {
   const QuantizedActivations* x = nullptr;
   float* out = nullptr;
   int64_t out_stride = 0;
+  int64_t n_tokens = -1;  // this job's own token count (each expert of a MoE layer has its own); -1: the call's
 };
 
-// Several matmuls over the same tokens (e.g. q, k and v) in one pass of the pool: one wait
-// instead of several, and the threads balance over all of them. Each output as matmul() gives.
+// Several matmuls (e.g. q, k and v, or every active expert of a MoE layer) in one pass of the
+// pool: one wait instead of several, and the threads balance over all of them. Each output as
+// matmul() gives. Any number of jobs; no allocation once the largest count has been seen.
 void matmul(const MatmulJob* jobs, int n_jobs, int64_t n_tokens, ThreadPool& pool);
 
 // Two matmuls with the same number of rows over the same tokens (a gated FFN's gate and up) in

@@ -79,12 +79,14 @@ GgmlType activation_type_for(GgmlType weight_type) {
   switch (weight_type) {
     case GgmlType::Q4_0:
     case GgmlType::Q5_0:
-    case GgmlType::Q8_0: return GgmlType::Q8_0;
+    case GgmlType::Q8_0:
+    case GgmlType::IQ4_NL: return GgmlType::Q8_0;
     case GgmlType::Q4_1:
     case GgmlType::Q5_1: return GgmlType::Q8_1;
     case GgmlType::Q4_K:
     case GgmlType::Q5_K:
-    case GgmlType::Q6_K: return GgmlType::Q8_K;
+    case GgmlType::Q6_K:
+    case GgmlType::IQ4_XS: return GgmlType::Q8_K;
     case GgmlType::F16: return GgmlType::F16;
     case GgmlType::BF16: return GgmlType::BF16;
     default: return GgmlType::F32;
@@ -106,6 +108,8 @@ DequantizeRowFn dequantize_row_fn(GgmlType type) {
     case GgmlType::Q5_K: return ref::dequantize_row_q5_k;
     case GgmlType::Q6_K: return ref::dequantize_row_q6_k;
     case GgmlType::Q8_K: return ref::dequantize_row_q8_k;
+    case GgmlType::IQ4_NL: return ref::dequantize_row_iq4_nl;
+    case GgmlType::IQ4_XS: return ref::dequantize_row_iq4_xs;
     default: return nullptr;
   }
 }
@@ -121,6 +125,8 @@ QuantizeRowFn quantize_row_fn(GgmlType type) {
     case GgmlType::Q4_K: return ref::quantize_row_q4_k;
     case GgmlType::Q5_K: return ref::quantize_row_q5_k;
     case GgmlType::Q6_K: return ref::quantize_row_q6_k;
+    case GgmlType::IQ4_NL: return ref::quantize_row_iq4_nl;
+    case GgmlType::IQ4_XS: return ref::quantize_row_iq4_xs;
     default: return nullptr;
   }
 }

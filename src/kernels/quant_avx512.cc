@@ -23,12 +23,14 @@ namespace nagare {
 namespace {
 
 #include "kernels/quant_x86.h"
+#include "kernels/quant_x86_iq.h"
 #include "kernels/ops_x86.h"
 
 }  // namespace
 
 void register_avx512_quant(KernelTable& k) {
   register_quant(k);
+  register_quant_iq(k);
   register_ops(k);
 }
 

@@ -89,6 +89,26 @@ struct BlockQ8_K {
   int16_t bsums[kQK_K / 16];
 };
 
+// The 16 levels of the non-linear 4-bit formats IQ4_NL / IQ4_XS (ggml's kvalues_iq4nl): a
+// 4-bit quant q stands for kIQ4Values[q], denser near zero where weights cluster.
+inline constexpr int8_t kIQ4Values[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+
+// x = d * kIQ4Values[q]; nibble order as Q4_0.
+struct BlockIQ4_NL {
+  uint16_t d;
+  uint8_t qs[kQK / 2];
+};
+
+// 8 sub-blocks of 32: x = d * (ls[j] - 32) * kIQ4Values[q], ls[j] 6 bits: its low 4 bits are
+// nibble j % 2 of scales_l[j / 2], its top 2 bits are bits 2j, 2j+1 of scales_h (see
+// iq4_xs_scale). Each sub-block's 16 bytes of qs in Q4_0's nibble order.
+struct BlockIQ4_XS {
+  uint16_t d;
+  uint16_t scales_h;
+  uint8_t scales_l[kQK_K / 64];
+  uint8_t qs[kQK_K / 2];
+};
+
 static_assert(sizeof(BlockQ4_0) == 18);
 static_assert(sizeof(BlockQ4_1) == 20);
 static_assert(sizeof(BlockQ5_0) == 22);
@@ -99,6 +119,8 @@ static_assert(sizeof(BlockQ4_K) == 144);
 static_assert(sizeof(BlockQ5_K) == 176);
 static_assert(sizeof(BlockQ6_K) == 210);
 static_assert(sizeof(BlockQ8_K) == 292);
+static_assert(sizeof(BlockIQ4_NL) == 18);
+static_assert(sizeof(BlockIQ4_XS) == 136);
 
 // The eight 6-bit sub-block scales and mins of a Q4_K/Q5_K block, unpacked from `scales`:
 // sub-blocks 0-3 in the low 6 bits of bytes 0-3 (scales) and 4-7 (mins), sub-blocks 4-7 in
@@ -110,6 +132,12 @@ inline void unpack_k4_scales(const uint8_t* s, uint8_t sc[8], uint8_t mn[8]) {
     sc[j + 4] = uint8_t((s[j + 8] & 0x0f) | ((s[j] >> 6) << 4));
     mn[j + 4] = uint8_t((s[j + 8] >> 4) | ((s[j + 4] >> 6) << 4));
   }
+}
+
+// Sub-block j's signed scale ls - 32 (in [-32, 31]) of an IQ4_XS block.
+inline int iq4_xs_scale(const BlockIQ4_XS& b, int j) {
+  const int ls = ((b.scales_l[j / 2] >> (4 * (j % 2))) & 0x0f) | (((b.scales_h >> (2 * j)) & 3) << 4);
+  return ls - 32;
 }
 
 }  // namespace nagare

@@ -299,6 +299,37 @@ float vec_dot_q6_k(const void* w, const void* a, int64_t n) {
   return acc;
 }
 
+// ---- IQ4_NL / IQ4_XS: levels by table lookup (tbl), the reference's float order exactly ----
+
+// The sum of the products of one 32-element (sub-)block's levels (16 bytes of nibbles, Q4_0's
+// order) with its 32 activations.
+inline int32_t iq4_dot32(const uint8_t* qs, const int8_t* a, int8x16_t table) {
+  const uint8x16_t q = vld1q_u8(qs);
+  return dot32(vqtbl1q_s8(table, vandq_u8(q, vdupq_n_u8(0x0f))), vqtbl1q_s8(table, vshrq_n_u8(q, 4)), a);
+}
+
+float vec_dot_iq4_nl(const void* w, const void* a, int64_t n) {
+  const auto* x = static_cast<const BlockIQ4_NL*>(w);
+  const auto* y = static_cast<const BlockQ8_0*>(a);
+  const int8x16_t table = vld1q_s8(kIQ4Values);
+  float sumf = 0.0f;
+  for (int64_t i = 0; i < n / kQK; ++i) sumf += (h2f(y[i].d) * h2f(x[i].d)) * float(iq4_dot32(x[i].qs, y[i].qs, table));
+  return sumf;
+}
+
+float vec_dot_iq4_xs(const void* w, const void* a, int64_t n) {
+  const auto* x = static_cast<const BlockIQ4_XS*>(w);
+  const auto* y = static_cast<const BlockQ8_K*>(a);
+  const int8x16_t table = vld1q_s8(kIQ4Values);
+  float sumf = 0.0f;
+  for (int64_t i = 0; i < n / kQK_K; ++i) {
+    const float d4d8 = h2f(x[i].d) * y[i].d;
+    for (int j = 0; j < 8; ++j)
+      sumf += (d4d8 * float(iq4_xs_scale(x[i], j))) * float(iq4_dot32(x[i].qs + 16 * j, y[i].qs + 32 * j, table));
+  }
+  return sumf;
+}
+
 // ---- F32 / F16 / BF16: the products in 32 double lanes (lane = i mod 32, in chunks of 8 that
 // start at multiples of 8, the last one zero-padded), then the lanes added in quant_x86.h's
 // fixed tree, so the result equals the x86 kernels' bit for bit ----
@@ -588,6 +619,8 @@ void register_neon_quant(KernelTable& k) {
   k.vec_dot[int(GgmlType::Q4_K)] = vec_dot_q4_k;
   k.vec_dot[int(GgmlType::Q5_K)] = vec_dot_q5_k;
   k.vec_dot[int(GgmlType::Q6_K)] = vec_dot_q6_k;
+  k.vec_dot[int(GgmlType::IQ4_NL)] = vec_dot_iq4_nl;
+  k.vec_dot[int(GgmlType::IQ4_XS)] = vec_dot_iq4_xs;
 
   k.dot_f32 = op_dot_f32;
   k.dot_f32_f16 = op_dot_f32_f16;

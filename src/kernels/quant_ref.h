@@ -50,4 +50,12 @@ float vec_dot_q4_k_q8_k(const void* w, const void* a, int64_t n);
 float vec_dot_q5_k_q8_k(const void* w, const void* a, int64_t n);
 float vec_dot_q6_k_q8_k(const void* w, const void* a, int64_t n);
 
+// Non-linear 4-bit formats IQ4_NL (32-element blocks) and IQ4_XS (256) (quant_iq.cc).
+void dequantize_row_iq4_nl(const void* src, float* dst, int64_t n);
+void dequantize_row_iq4_xs(const void* src, float* dst, int64_t n);
+void quantize_row_iq4_nl(const float* src, void* dst, int64_t n);
+void quantize_row_iq4_xs(const float* src, void* dst, int64_t n);
+float vec_dot_iq4_nl_q8_0(const void* w, const void* a, int64_t n);
+float vec_dot_iq4_xs_q8_k(const void* w, const void* a, int64_t n);
+
 }  // namespace nagare::ref

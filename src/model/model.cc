@@ -55,8 +55,14 @@ std::unique_ptr<Model> Model::load(const std::string& path) {
 size_t Model::weight_bytes_per_token() const {
   auto bytes = [](const WeightMatrix& w) { return w.packed ? w.packed->bytes() : size_t(w.rows) * w.row_stride; };
   size_t total = bytes(output_) + row_bytes(token_embd_->type, config_.n_embd);  // + one embedding row
-  for (const Layer& L : layers_)
-    for (const WeightMatrix* w : {&L.wq, &L.wk, &L.wv, &L.wo, &L.gate, &L.up, &L.down}) total += bytes(*w);
+  for (const Layer& L : layers_) {
+    for (const WeightMatrix* w : {&L.wq, &L.wk, &L.wv, &L.wo, &L.gate, &L.up, &L.down, &L.router}) total += bytes(*w);
+    // A token reads n_expert_used of the experts: the average expert's share.
+    size_t experts = 0;
+    for (auto* group : {&L.expert_gate, &L.expert_up, &L.expert_down})
+      for (const WeightMatrix& w : *group) experts += bytes(w);
+    if (!L.expert_gate.empty()) total += experts / L.expert_gate.size() * size_t(config_.n_expert_used);
+  }
   return total;
 }
 
@@ -101,6 +107,18 @@ void Model::bind_weights() {
     return WeightMatrix{w.type, w.data + size_t(first) * w.row_stride, n, w.cols, w.row_stride, nullptr};
   };
   auto optional_vec = [&](const std::string& name, int64_t n) { return f.find_tensor(name) ? vec(name, n) : nullptr; };
+  // A 3-D expert tensor [cols, rows, n_expert] as one rows x cols matrix per expert.
+  auto experts = [&](const std::string& name, int64_t rows, int64_t cols) {
+    const GgufTensor& t = f.tensor(name);
+    if (t.dims.size() != 3 || t.dims[0] != cols || t.dims[1] != rows || t.dims[2] != c.n_expert)
+      throw shape_error(t, std::to_string(cols) + " x " + std::to_string(rows) + " x " + std::to_string(c.n_expert));
+    if (!is_supported_weight_type(t.type))
+      throw Error(f.path() + ": tensor '" + name + "' has unsupported type " + std::string(ggml_type_name(t.type)));
+    const WeightMatrix all{t.type, t.data, rows * c.n_expert, cols, row_bytes(t.type, cols), nullptr};
+    std::vector<WeightMatrix> out;
+    for (int32_t e = 0; e < c.n_expert; ++e) out.push_back(row_range(all, e * rows, rows));
+    return out;
+  };
   layers_.resize(c.n_layer);
   for (int32_t il = 0; il < c.n_layer; ++il) {
     Layer& L = layers_[il];
@@ -129,16 +147,22 @@ void Model::bind_weights() {
     L.wo = matrix(p + "attn_output.weight", c.n_embd, o_dim);
     L.ffn_norm = vec(p + "ffn_norm.weight", c.n_embd);
     const GgufTensor* up = f.find_tensor(p + "ffn_up.weight");
-    if (!f.find_tensor(p + "ffn_gate.weight") && up && up->dims.size() == 2 && up->dims[1] == 2 * int64_t(c.n_ff)) {
+    if (c.n_expert > 0) {
+      L.router = matrix(p + "ffn_gate_inp.weight", c.n_expert, c.n_embd);
+      L.expert_gate = experts(p + "ffn_gate_exps.weight", c.n_ff_expert, c.n_embd);
+      L.expert_up = experts(p + "ffn_up_exps.weight", c.n_ff_expert, c.n_embd);
+      L.expert_down = experts(p + "ffn_down_exps.weight", c.n_embd, c.n_ff_expert);
+    } else if (!f.find_tensor(p + "ffn_gate.weight") && up && up->dims.size() == 2 && up->dims[1] == 2 * int64_t(c.n_ff)) {
       // Gate rows first, then up rows: llama.cpp's fused SwiGLU takes the halves in that order.
       const WeightMatrix gate_up = matrix(p + "ffn_up.weight", 2 * int64_t(c.n_ff), c.n_embd);
       L.gate = row_range(gate_up, 0, c.n_ff);
       L.up = row_range(gate_up, c.n_ff, c.n_ff);
+      L.down = matrix(p + "ffn_down.weight", c.n_embd, c.n_ff);
     } else {
       L.gate = matrix(p + "ffn_gate.weight", c.n_ff, c.n_embd);
       L.up = matrix(p + "ffn_up.weight", c.n_ff, c.n_embd);
+      L.down = matrix(p + "ffn_down.weight", c.n_embd, c.n_ff);
     }
-    L.down = matrix(p + "ffn_down.weight", c.n_embd, c.n_ff);
     if (c.qk_norm) {
       L.q_norm = vec(p + "attn_q_norm.weight", c.head_dim_k);
       L.k_norm = vec(p + "attn_k_norm.weight", c.head_dim_k);
@@ -155,8 +179,12 @@ void Model::bind_weights() {
 
   // The SIMD tile kernels' layout, when the active ISA has them: every matrix in one arena.
   std::vector<WeightMatrix*> all = {&output_};
-  for (Layer& L : layers_)
-    for (WeightMatrix* w : {&L.wq, &L.wk, &L.wv, &L.wo, &L.gate, &L.up, &L.down}) all.push_back(w);
+  for (Layer& L : layers_) {
+    for (WeightMatrix* w : {&L.wq, &L.wk, &L.wv, &L.wo, &L.gate, &L.up, &L.down, &L.router})
+      if (w->rows > 0) all.push_back(w);
+    for (auto* experts : {&L.expert_gate, &L.expert_up, &L.expert_down})
+      for (WeightMatrix& w : *experts) all.push_back(&w);
+  }
   size_t bytes = 0;
   for (const WeightMatrix* w : all) bytes += packed_bytes_for(*w);
   if (bytes == 0) return;
@@ -448,14 +476,20 @@ void Model::forward(const Batch& batch, KvCache& kv, float* logits, ThreadPool& 
     attention(batch, kv, il, L.wo.type, decode_step, pool);  // leaves its output as wo's activations
     matmul_into(L.wo, n, ws_.proj.data(), pool);
 
-    ws_.acts.produce({L.gate.type, L.up.type}, xn, n, d, pool, [&](int64_t t0, int64_t t1) {
+    auto ffn_input = [&](int64_t t0, int64_t t1) {
       float* p = rows(ws_.proj.data(), t0, d);
       if (L.post_attn_norm) rms_norm_rows(p, L.post_attn_norm, p, t1 - t0, d, c.norm_eps);
       add_in_place(rows(x, t0, d), p, (t1 - t0) * d);
       rms_norm_rows(rows(x, t0, d), L.ffn_norm, rows(xn, t0, d), t1 - t0, d, c.norm_eps);
-    });
-    gate_up_activation(L, n, pool);
-    matmul(L.down, ws_.ffn_acts.get(L.down.type, pool), n, ws_.proj.data(), L.down.rows, pool);
+    };
+    if (!L.expert_gate.empty()) {
+      ws_.acts.produce({L.router.type, L.expert_gate[0].type, L.expert_up[0].type}, xn, n, d, pool, ffn_input);
+      moe_ffn(L, n, pool);
+    } else {
+      ws_.acts.produce({L.gate.type, L.up.type}, xn, n, d, pool, ffn_input);
+      gate_up_activation(L, n, pool);
+      matmul(L.down, ws_.ffn_acts.get(L.down.type, pool), n, ws_.proj.data(), L.down.rows, pool);
+    }
 
     auto residual = [&](int64_t t0, int64_t t1) {
       float* p = rows(ws_.proj.data(), t0, d);

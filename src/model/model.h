@@ -44,6 +44,10 @@ class Model {
     const float* post_attn_norm = nullptr;
     const float* ffn_norm = nullptr;
     WeightMatrix gate, up, down;  // gate and up may be the halves of one fused matrix (phi3)
+    // Mixture of experts (config n_expert > 0), in place of gate, up and down: the router and
+    // each expert's matrices (row ranges of the layer's 3-D expert tensors).
+    WeightMatrix router;
+    std::vector<WeightMatrix> expert_gate, expert_up, expert_down;
     const float* post_ffn_norm = nullptr;
     int32_t rope_slot = 0;  // ropes_[0]: the global rope; ropes_[1]: the sliding-window layers' (gemma3)
   };
@@ -74,12 +78,27 @@ class Model {
     const float* x_ = nullptr;
     int64_t n_tokens_ = 0, cols_ = 0;
   };
+  // A MoE layer's scratch: the tokens' choices, and the rows of every active expert's input and
+  // output grouped by expert (expert 0's tokens first, each expert's in token order).
+  struct MoeScratch {
+    std::vector<float> router_logits;            // token x expert
+    std::vector<float> probs;                    // one token's expert probabilities
+    std::vector<int32_t> chosen;                 // token x n_expert_used: expert ids, best first
+    std::vector<float> weights;                  // token x n_expert_used
+    std::vector<int32_t> slot;                   // token x n_expert_used: its grouped row
+    std::vector<int32_t> expert_first, expert_count;  // per expert: its first grouped row, its rows
+    std::vector<int32_t> row_token;              // grouped row -> token
+    std::vector<float> gate, up, out;            // grouped rows: n_ff_expert, n_ff_expert, n_embd wide
+    std::vector<QuantizedActivations> gate_in, up_in, down_in;  // per expert (up_in: if up's format differs)
+    std::vector<MatmulJob> jobs;
+  };
   // Scratch buffers, grown to the largest batch seen and then reused: nothing per token.
   struct Workspace {
     std::vector<float> x, xn, q, k, v, attn, proj, gate, up, scores, final_in;
     std::vector<float> rope_angles;  // per token and rope slot: cos[half], sin[half]
     ActivationCache acts;
     ActivationCache ffn_acts;  // down's input, quantized while gate and up's pass still reads acts
+    MoeScratch moe;
     void reserve(const ModelConfig& c, int64_t n_tokens, int64_t n_logits, int n_threads, int64_t max_keys);
   };
 
@@ -101,6 +120,10 @@ class Model {
   // Layer il's feed-forward block up to down's input: gate and up, the activation, and its
   // quantization for down, left in ws_.ffn_acts.
   void gate_up_activation(const Layer& L, int64_t n_tokens, ThreadPool& pool);
+  // Layer il's mixture-of-experts FFN (model/moe.cc) from its input quantized in ws_.acts; the
+  // output, each token's chosen experts weighted and summed best first, is left in ws_.proj.
+  // Each expert's matrices are read once for all the tokens routed to it.
+  void moe_ffn(const Layer& L, int64_t n_tokens, ThreadPool& pool);
 
   std::unique_ptr<GgufFile> file_;
   ModelConfig config_;

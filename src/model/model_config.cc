@@ -16,13 +16,13 @@ int32_t positive(const GgufFile& f, const std::string& key, int64_t v) {
 
 }  // namespace
 
-const char* ModelConfig::supported_architectures() { return "llama, qwen2, qwen3, phi3, gemma2, gemma3"; }
+const char* ModelConfig::supported_architectures() { return "llama, qwen2, qwen3, qwen3moe, phi3, gemma2, gemma3"; }
 
 ModelConfig ModelConfig::from_gguf(const GgufFile& f) {
   ModelConfig c;
   c.arch = f.get_string("general.architecture");
   const std::string& a = c.arch;
-  if (a != "llama" && a != "qwen2" && a != "qwen3" && a != "phi3" && a != "gemma2" && a != "gemma3")
+  if (a != "llama" && a != "qwen2" && a != "qwen3" && a != "qwen3moe" && a != "phi3" && a != "gemma2" && a != "gemma3")
     throw Error(f.path() + ": unsupported model architecture '" + a + "' (supported: " + supported_architectures() + ")");
 
   auto req = [&](const std::string& k) { return positive(f, a + "." + k, f.get_int(a + "." + k)); };
@@ -67,7 +67,21 @@ ModelConfig ModelConfig::from_gguf(const GgufFile& f) {
 
   // Every family but llama rotates the two halves of a head (NeoX style); llama rotates pairs.
   c.rope_style = a == "llama" ? RopeStyle::kNorm : RopeStyle::kNeox;
-  c.qk_norm = a == "qwen3" || a == "gemma3";
+  c.qk_norm = a == "qwen3" || a == "qwen3moe" || a == "gemma3";
+  if (a == "qwen3moe") {
+    c.n_expert = req("expert_count");
+    c.n_expert_used = req("expert_used_count");
+    if (c.n_expert_used > c.n_expert) throw Error(f.path() + ": expert_used_count exceeds expert_count");
+    c.n_ff_expert = opt("expert_feed_forward_length", c.n_ff / c.n_expert_used);
+    // Qwen3-MoE: softmax over all experts, the chosen ones' weights renormalized (as llama.cpp
+    // builds it; a file may say otherwise).
+    const int64_t gating = f.get_int(a + ".expert_gating_func", 1);
+    if (gating != 1 && gating != 2) throw Error(f.path() + ": unsupported expert_gating_func " + std::to_string(gating));
+    c.expert_gating = gating == 2 ? ExpertGating::kSigmoid : ExpertGating::kSoftmax;
+    c.expert_weights_norm = f.get_bool(a + ".expert_weights_norm", true);
+    c.expert_weights_scale = opt_float("expert_weights_scale", 1.0);
+    if (c.expert_weights_scale == 0.f) c.expert_weights_scale = 1.f;  // llama.cpp: 0 means unscaled
+  }
   if (a == "gemma2" || a == "gemma3") {
     c.activation = FfnActivation::kGeluTanh;
     c.embed_scale = std::sqrt(float(c.n_embd));

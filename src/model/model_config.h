@@ -13,6 +13,8 @@ namespace nagare {
 class GgufFile;
 
 enum class FfnActivation { kSilu, kGeluTanh };
+// How a mixture-of-experts router turns its logits into expert weights.
+enum class ExpertGating { kSoftmax, kSigmoid };
 
 struct ModelConfig {
   std::string arch;
@@ -43,6 +45,15 @@ struct ModelConfig {
   float attn_softcap = 0.f;
   float final_softcap = 0.f;
   FfnActivation activation = FfnActivation::kSilu;
+
+  // Mixture of experts (qwen3moe): every layer's FFN is n_expert expert FFNs of width n_ff_expert,
+  // of which each token uses the n_expert_used its router weighs highest. 0 experts: dense.
+  int32_t n_expert = 0;
+  int32_t n_expert_used = 0;
+  int32_t n_ff_expert = 0;
+  ExpertGating expert_gating = ExpertGating::kSoftmax;
+  bool expert_weights_norm = false;  // the chosen experts' weights divided by their sum
+  float expert_weights_scale = 1.f;
 
   int32_t sliding_window = 0;  // tokens; 0: none
   std::vector<bool> layer_uses_swa;

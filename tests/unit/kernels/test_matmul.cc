@@ -109,6 +109,15 @@ TEST(Matmul, PackedLayoutSizes) {
   EXPECT_THROW(packed_layout(GgmlType::F16, 64), Error);
   EXPECT_THROW(packed_layout(GgmlType::Q4_K, 128), Error);
   EXPECT_FALSE(can_pack(GgmlType::F32));
+  // IQ4_NL / IQ4_XS have no tile kernels: pack_for_gemm leaves them to vec_dot per element.
+  for (GgmlType t : {GgmlType::IQ4_NL, GgmlType::IQ4_XS}) {
+    EXPECT_FALSE(can_pack(t)) << name(t);
+    std::vector<uint8_t> bytes(row_bytes(t, 512) * 4);
+    WeightMatrix w{t, bytes.data(), 4, 512, row_bytes(t, 512), nullptr};
+    EXPECT_EQ(packed_bytes_for(w), 0u) << name(t);
+    pack_for_gemm(w);
+    EXPECT_EQ(w.packed, nullptr) << name(t);
+  }
 }
 
 // Every ISA's matmul equals that ISA's per-element vec_dot and the scalar reference's, for
@@ -148,8 +157,9 @@ TEST(Matmul, TileKernelsEqualVecDotOnEveryIsa) {
 TEST(Matmul, BatchInvariance) {
   std::mt19937 rng(22);
   ThreadPool pool1(1), pool2(2), pool3(3);
-  const GgmlType types[] = {GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::Q8_0, GgmlType::Q4_K,
-                            GgmlType::Q5_K, GgmlType::Q6_K, GgmlType::F32,  GgmlType::F16,  GgmlType::BF16};
+  const GgmlType types[] = {GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q5_1,   GgmlType::Q8_0,
+                            GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K, GgmlType::IQ4_NL, GgmlType::IQ4_XS,
+                            GgmlType::F32,  GgmlType::F16,  GgmlType::BF16};
   for (GgmlType t : types) {
     const int64_t blk = block_elements(t);
     const int64_t cols = blk == 1 ? 75 : blk == 32 ? 576 : 512;

@@ -22,7 +22,8 @@ using testing::random_row;
 
 const GgmlType kWeightTypes[] = {GgmlType::F32,  GgmlType::F16,  GgmlType::BF16, GgmlType::Q4_0,
                                  GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::Q8_0,
-                                 GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K};
+                                 GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K, GgmlType::IQ4_NL,
+                                 GgmlType::IQ4_XS};
 
 std::string name(GgmlType t) { return std::string(ggml_type_name(t)); }
 
@@ -46,7 +47,7 @@ TEST(Quant, TypeTables) {
     EXPECT_TRUE(can_quantize(t)) << name(t);
     EXPECT_TRUE(can_quantize(activation_type_for(t))) << name(t);
   }
-  for (GgmlType t : {GgmlType::Q8_1, GgmlType::Q8_K, GgmlType::Q2_K, GgmlType::Q3_K, GgmlType::IQ4_NL, GgmlType::I32,
+  for (GgmlType t : {GgmlType::Q8_1, GgmlType::Q8_K, GgmlType::Q2_K, GgmlType::Q3_K, GgmlType::IQ3_S, GgmlType::I32,
                      GgmlType::F64, GgmlType::TQ2_0})
     EXPECT_FALSE(is_supported_weight_type(t)) << name(t);
   EXPECT_NE(dequantize_row_fn(GgmlType::Q8_1), nullptr);
@@ -62,6 +63,8 @@ TEST(Quant, TypeTables) {
   EXPECT_EQ(activation_type_for(GgmlType::Q4_K), GgmlType::Q8_K);
   EXPECT_EQ(activation_type_for(GgmlType::Q5_K), GgmlType::Q8_K);
   EXPECT_EQ(activation_type_for(GgmlType::Q6_K), GgmlType::Q8_K);
+  EXPECT_EQ(activation_type_for(GgmlType::IQ4_NL), GgmlType::Q8_0);
+  EXPECT_EQ(activation_type_for(GgmlType::IQ4_XS), GgmlType::Q8_K);
   EXPECT_EQ(activation_type_for(GgmlType::F16), GgmlType::F16);
   EXPECT_EQ(activation_type_for(GgmlType::BF16), GgmlType::BF16);
   EXPECT_EQ(activation_type_for(GgmlType::F32), GgmlType::F32);
@@ -72,6 +75,9 @@ TEST(Quant, TypeTables) {
   EXPECT_EQ(row_bytes(GgmlType::Q8_1, 64), 72u);
   EXPECT_EQ(row_bytes(GgmlType::Q4_K, 512), 288u);
   EXPECT_EQ(row_bytes(GgmlType::Q8_K, 256), 292u);
+  EXPECT_EQ(row_bytes(GgmlType::IQ4_NL, 64), 36u);
+  EXPECT_EQ(row_bytes(GgmlType::IQ4_XS, 512), 272u);
+  EXPECT_EQ(block_elements(GgmlType::IQ4_XS), 256);
   EXPECT_EQ(block_elements(GgmlType::Q6_K), 256);
   EXPECT_EQ(block_elements(GgmlType::Q5_1), 32);
   EXPECT_EQ(block_elements(GgmlType::BF16), 1);
@@ -161,12 +167,14 @@ TEST(Quant, RoundTripFloatFormats) {
   }
 }
 
-// The K-quant quantizers search scales for least squares, so their bound is statistical: the
-// RMS error over a row relative to the row's RMS, on Gaussian blocks of varying magnitude.
-// Measured over these rows: Q4_K 0.075, Q5_K 0.038, Q6_K 0.019 (worst row).
+// The K-quant and IQ4 quantizers search scales for least squares, so their bound is
+// statistical: the RMS error over a row relative to the row's RMS, on Gaussian blocks of varying
+// magnitude. Measured over these rows: Q4_K 0.075, Q5_K 0.038, Q6_K 0.019, IQ4_NL 0.080,
+// IQ4_XS 0.082 (worst row).
 TEST(Quant, RoundTripKQuantsRmsError) {
   std::mt19937 rng(3);
-  const std::pair<GgmlType, double> limits[] = {{GgmlType::Q4_K, 0.10}, {GgmlType::Q5_K, 0.05}, {GgmlType::Q6_K, 0.025}};
+  const std::pair<GgmlType, double> limits[] = {{GgmlType::Q4_K, 0.10},  {GgmlType::Q5_K, 0.05},  {GgmlType::Q6_K, 0.025},
+                                                {GgmlType::IQ4_NL, 0.10}, {GgmlType::IQ4_XS, 0.10}};
   for (auto [t, limit] : limits) {
     double worst = 0;
     for (int trial = 0; trial < 20; ++trial) {
@@ -248,6 +256,45 @@ TEST(Quant, VecDotExactOnIntegerBlocks) {
   EXPECT_EQ(vec_dot(GgmlType::Q6_K, w6, a8, 512), float(want6));
 }
 
+// IQ4_NL and IQ4_XS with d = 1 (and random 6-bit sub-block scales) against d = 1 activations:
+// exact integers too, checked through the dequantized rows, so the table lookup is tested twice.
+TEST(Quant, VecDotExactOnIntegerBlocksIq4) {
+  std::mt19937 rng(7);
+  std::uniform_int_distribution<int> byte(0, 255), q8(-127, 127);
+  const uint16_t one = fp32_to_fp16(1.0f);
+  BlockIQ4_NL wn[8];
+  BlockQ8_0 a0[8];
+  for (int b = 0; b < 8; ++b) {
+    wn[b].d = a0[b].d = one;
+    for (auto& v : wn[b].qs) v = uint8_t(byte(rng));
+    for (auto& v : a0[b].qs) v = int8_t(q8(rng));
+  }
+  BlockIQ4_XS wx[2];
+  BlockQ8_K ak[2];
+  for (int b = 0; b < 2; ++b) {
+    wx[b].d = one;
+    wx[b].scales_h = uint16_t(byte(rng) | byte(rng) << 8);
+    for (auto& v : wx[b].scales_l) v = uint8_t(byte(rng));
+    for (auto& v : wx[b].qs) v = uint8_t(byte(rng));
+    ak[b].d = 1.0f;
+    for (auto& v : ak[b].qs) v = int8_t(q8(rng));
+  }
+  auto exact = [](GgmlType wt, const void* w, const void* a, int64_t n) {
+    std::vector<float> wf(static_cast<size_t>(n)), af(static_cast<size_t>(n));
+    dequantize_row(wt, w, wf.data(), n);
+    dequantize_row(activation_type_for(wt), a, af.data(), n);
+    int64_t sum = 0;
+    for (size_t i = 0; i < wf.size(); ++i) {
+      EXPECT_EQ(wf[i], std::round(wf[i]));
+      sum += int64_t(wf[i]) * int64_t(af[i]);
+    }
+    EXPECT_LT(std::abs(sum), int64_t(1) << 24);  // far from float's integer limit, as the partial sums
+    return float(sum);
+  };
+  EXPECT_EQ(vec_dot(GgmlType::IQ4_NL, wn, a0, 256), exact(GgmlType::IQ4_NL, wn, a0, 256));
+  EXPECT_EQ(vec_dot(GgmlType::IQ4_XS, wx, ak, 512), exact(GgmlType::IQ4_XS, wx, ak, 512));
+}
+
 // Everything the format's arithmetic may lose against the exact dot of the dequantized rows:
 // float rounding of the per-block scaling and of the running sum (a few ulp per block, relative
 // to sum |w_i a_i|), plus for Q4_1/Q5_1 the error of the activation sum s that stands in for
@@ -280,7 +327,8 @@ DotCheck reference_dot(GgmlType wt, const std::vector<uint8_t>& w, const std::ve
 }
 
 double dot_bound(GgmlType wt, int64_t n, const DotCheck& c) {
-  const int64_t blocks = n / std::max<int64_t>(1, block_elements(wt));
+  // IQ4_XS takes one float step per 32-element sub-block (ggml's order), not per super-block.
+  const int64_t blocks = n / (wt == GgmlType::IQ4_XS ? 32 : std::max<int64_t>(1, block_elements(wt)));
   return double(blocks + 16) * std::ldexp(c.magnitude, -24) + c.s_term * 1.01;
 }
 

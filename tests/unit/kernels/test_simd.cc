@@ -92,6 +92,11 @@ TEST(CpuFeatures, EveryTableHasEveryKernel) {
       EXPECT_NE(k->quantize_fn(activation_type_for(t)), nullptr) << isa_name(isa) << " " << name(t);
       EXPECT_EQ(k->gemm_fn(t) != nullptr, isa != Isa::kScalar && block_elements(t) > 1) << isa_name(isa) << " " << name(t);
     }
+    // IQ4_NL / IQ4_XS: vec_dot on every ISA, no tile kernels (matmul takes vec_dot per element).
+    for (GgmlType t : {GgmlType::IQ4_NL, GgmlType::IQ4_XS}) {
+      EXPECT_NE(k->vec_dot_fn(t), nullptr) << isa_name(isa) << " " << name(t);
+      EXPECT_EQ(k->gemm_fn(t), nullptr) << isa_name(isa) << " " << name(t);
+    }
     EXPECT_EQ(k->vec_dot_fn(GgmlType::Q8_1), nullptr);
     EXPECT_EQ(k->gemm_fn(static_cast<GgmlType>(1000)), nullptr);
   }
@@ -202,7 +207,8 @@ TEST(Simd, VecDotAgainstReference) {
   std::mt19937 rng(12);
   const auto tables = simd_tables();
   const GgmlType exact_types[] = {GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q5_1,
-                                  GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K};
+                                  GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K,
+                                  GgmlType::IQ4_NL, GgmlType::IQ4_XS};
   const GgmlType bounded_types[] = {GgmlType::F32, GgmlType::F16, GgmlType::BF16};
   auto shapes_for = [](GgmlType t) -> std::vector<int64_t> {
     const int64_t blk = block_elements(t);
@@ -275,6 +281,23 @@ TEST(Simd, VecDotExactOnIntegerBlocksEveryIsa) {
       for (int j = 0; j < 32; ++j) want += int64_t(wf[j]) * a0[b].qs[j];
     }
     EXPECT_EQ(k->vec_dot_fn(GgmlType::Q5_0)(w5, a0, 128), float(want)) << isa_name(isa);
+
+    // IQ4_XS with d = 1 and every 6-bit scale code, against d = 1 activations.
+    BlockIQ4_XS wx[2];
+    BlockQ8_K ak[2];
+    std::vector<float> wf(512);
+    int64_t want_xs = 0;
+    for (int b = 0; b < 2; ++b) {
+      wx[b].d = one;
+      wx[b].scales_h = uint16_t(byte(rng) | byte(rng) << 8);
+      for (auto& v : wx[b].scales_l) v = uint8_t(byte(rng));
+      for (auto& v : wx[b].qs) v = uint8_t(byte(rng));
+      ak[b].d = 1.0f;
+      for (auto& v : ak[b].qs) v = int8_t(q8(rng));
+    }
+    dequantize_row(GgmlType::IQ4_XS, wx, wf.data(), 512);
+    for (int i = 0; i < 512; ++i) want_xs += int64_t(wf[size_t(i)]) * ak[i / 256].qs[i % 256];
+    EXPECT_EQ(k->vec_dot_fn(GgmlType::IQ4_XS)(wx, ak, 512), float(want_xs)) << isa_name(isa);
   }
 }
 

@@ -88,7 +88,7 @@ void expect_load_error(const std::string& path, const std::string& needle) {
 TEST(ModelLoad, UnknownArchitecture) {
   TinyModel m;
   m.arch = "mamba";
-  expect_load_error(m.write("arch"), "unsupported model architecture 'mamba' (supported: llama, qwen2, qwen3, phi3, gemma2, gemma3)");
+  expect_load_error(m.write("arch"), "unsupported model architecture 'mamba' (supported: llama, qwen2, qwen3, qwen3moe, phi3, gemma2, gemma3)");
 }
 
 TEST(ModelLoad, OtherArchitecturesNameTheirTensors) {
@@ -100,6 +100,10 @@ TEST(ModelLoad, OtherArchitecturesNameTheirTensors) {
   TinyModel gemma2;
   gemma2.arch = "gemma2";
   expect_load_error(gemma2.write("gemma2"), "missing tensor 'blk.0.post_attention_norm.weight'");
+  // qwen3moe: the expert counts are required metadata.
+  TinyModel moe;
+  moe.arch = "qwen3moe";
+  expect_load_error(moe.write("qwen3moe"), "qwen3moe.expert_count");
   // A bias of the wrong length is named with both shapes.
   TinyModel qwen2;
   qwen2.arch = "qwen2";
