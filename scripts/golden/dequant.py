@@ -10,13 +10,16 @@ References:
     quantize_row_*_ref / dequantize_row_* of libggml-base (the types gguf lacks: Q8_1, Q8_K
     and the K-quant quantizers; libggml-base is built without FMA, so these are the exact C
     semantics), its quantize_iq4_nl / quantize_iq4_xs without an importance matrix (what
-    llama-quantize writes; not quantize_row_iq4_nl_ref, which skips the scale search) and
+    llama-quantize writes; not quantize_row_iq4_nl_ref, which skips the scale search), the same
+    for Q2_K / Q3_K / MXFP4 (quantize_q2_K, quantize_q3_K, quantize_mxfp4 with a null imatrix,
+    asserted equal to their quantize_row_*_ref) and
     ggml_vec_dot_* of libggml-cpu (the dot products llama.cpp runs: its SIMD build sums in
     another order than the scalar reference, so they match only to rounding).
     Where both references cover a case, this script asserts that they agree.
 
-Everything is deterministic (fixed seeds). IQ4_NL / IQ4_XS records come last, from a random
-stream of their own, so adding them left every earlier file byte for byte as it was. Output goes
+Everything is deterministic (fixed seeds). IQ4_NL / IQ4_XS records, then Q2_K / Q3_K / MXFP4
+ones, come last, each group from a random stream of its own, so adding them left every earlier
+file byte for byte as it was. Output goes
 to tests/golden/kernels/: raw little-endian .bin / .f32 files and manifest.txt, one record per
 line:
   dequant <TYPE> <n> <blocks.bin> <expected.f32>
@@ -65,7 +68,7 @@ TYPE_SIZE = {t: gguf.GGML_QUANT_SIZES[t] for t in T if t in gguf.GGML_QUANT_SIZE
 TYPE_SIZE[T.Q8_1] = (32, 36)  # gguf-py still lists the old float layout (40); ggml's block_q8_1 is 36
 C_NAME = {T.Q4_0: "q4_0", T.Q4_1: "q4_1", T.Q5_0: "q5_0", T.Q5_1: "q5_1", T.Q8_0: "q8_0",
           T.Q8_1: "q8_1", T.Q4_K: "q4_K", T.Q5_K: "q5_K", T.Q6_K: "q6_K", T.Q8_K: "q8_K",
-          T.IQ4_NL: "iq4_nl", T.IQ4_XS: "iq4_xs"}
+          T.IQ4_NL: "iq4_nl", T.IQ4_XS: "iq4_xs", T.Q2_K: "q2_K", T.Q3_K: "q3_K", T.MXFP4: "mxfp4"}
 
 
 def row_bytes(t: T, n: int) -> int:
@@ -93,11 +96,12 @@ def ggml_dequantize(t: T, raw: np.ndarray, n: int) -> np.ndarray:
 
 
 ACT = {T.Q4_0: T.Q8_0, T.Q5_0: T.Q8_0, T.Q8_0: T.Q8_0, T.Q4_1: T.Q8_1, T.Q5_1: T.Q8_1,
-       T.Q4_K: T.Q8_K, T.Q5_K: T.Q8_K, T.Q6_K: T.Q8_K, T.IQ4_NL: T.Q8_0, T.IQ4_XS: T.Q8_K}
+       T.Q4_K: T.Q8_K, T.Q5_K: T.Q8_K, T.Q6_K: T.Q8_K, T.IQ4_NL: T.Q8_0, T.IQ4_XS: T.Q8_K,
+       T.Q2_K: T.Q8_K, T.Q3_K: T.Q8_K, T.MXFP4: T.Q8_0}
 
 
-def ggml_quantize_iq4(t: T, x: np.ndarray) -> np.ndarray:
-    # quantize_iq4_*(src, dst, nrow, n_per_row, imatrix): one row, no importance matrix.
+def ggml_quantize_no_imatrix(t: T, x: np.ndarray) -> np.ndarray:
+    # quantize_<type>(src, dst, nrow, n_per_row, imatrix): one row, no importance matrix.
     x = np.ascontiguousarray(x, dtype=np.float32)
     out = np.zeros(row_bytes(t, x.size), dtype=np.uint8)
     fn = getattr(BASE, f"quantize_{C_NAME[t]}")
@@ -138,6 +142,7 @@ def random_halves(rng, count: int, lo_exp=-12.0, hi_exp=2.0) -> np.ndarray:
 SCALE_FIELDS = {
     T.Q4_0: [0], T.Q4_1: [0, 2], T.Q5_0: [0], T.Q5_1: [0, 2], T.Q8_0: [0], T.Q8_1: [0, 2],
     T.Q4_K: [0, 2], T.Q5_K: [0, 2], T.Q6_K: [208], T.IQ4_NL: [0], T.IQ4_XS: [0],
+    T.Q2_K: [80, 82], T.Q3_K: [108], T.MXFP4: [],
 }
 # Edge-case fp16 scales placed in the first blocks: zero, smallest and largest subnormal,
 # smallest normal, a large value, a negative one.
@@ -272,11 +277,60 @@ def gen_iq4(rng, w_input: np.ndarray, acts: dict):
                         f"{write(f'dequant_{t.name}.f32', expected)}")
     n = w_input.size
     for wt in (T.IQ4_NL, T.IQ4_XS):
-        w = ggml_quantize_iq4(wt, w_input)
+        w = ggml_quantize_no_imatrix(wt, w_input)
         manifest.append(f"quant {wt.name} {n} quant_input.f32 {write(f'quant_{wt.name}.bin', w)}")
         for m in (QK_K, 4 * QK_K, n):
             v = ggml_vec_dot(wt, w, acts[ACT[wt]], m)
             manifest.append(f"vecdot {wt.name} {m} quant_{wt.name}.bin act_{ACT[wt].name}.bin {f32_hex(v)}")
+
+
+# ---------------------------------------------------------------- Q2_K / Q3_K / MXFP4
+
+def mxfp4_edge_input(rng) -> np.ndarray:
+    """Blocks for MXFP4's exponent and rounding rules: maxima at and just below powers of two,
+    values halfway between two levels (the first level wins), tiny blocks whose exponent code
+    wraps below 2^-125, the largest floats."""
+    blocks = []
+    for amax in (1.0, np.nextafter(np.float32(1.0), np.float32(0)), 2.0**-126, 2.0**-130, 3e-39, 1e-44,
+                 2.0**127, 3e38, 6.0, 0.75):
+        b = rng.standard_normal(32).astype(np.float32)
+        b *= np.float32(amax) / np.abs(b).max()
+        b[int(rng.integers(0, 32))] = np.float32(amax) * (1 if rng.random() < 0.5 else -1)
+        blocks.append(b.astype(np.float32))
+    # With max 7.99 the scale is 1 (levels 0, 0.5, 1, 1.5, 2, 3, 4, 6): ties at the midpoints.
+    ties = np.array([0.25, 0.75, 1.25, 1.75, 2.5, 3.5, 5.0, -0.25, -0.75, -1.25, -1.75, -2.5, -3.5, -5.0,
+                     7.0, -7.0, 0.0, -0.0, 7.99] + [0.5] * 13, dtype=np.float32)
+    blocks.append(ties)
+    return np.concatenate(blocks)
+
+
+def gen_low(rng, w_input: np.ndarray, acts: dict):
+    """As gen_iq4 for Q2_K, Q3_K and MXFP4, plus MXFP4's edge blocks; a separate rng again."""
+    manifest.append("# Q2_K / Q3_K / MXFP4: quant = llama.cpp's quantize_q2_K / quantize_q3_K / quantize_mxfp4 "
+                    "without an imatrix (= quantize_row_*_ref)")
+    for t, n_blocks in [(T.Q2_K, 16), (T.Q3_K, 16), (T.MXFP4, 64)]:
+        raw = random_blocks(rng, t, n_blocks)
+        if t == T.MXFP4:  # E8M0 extremes: the two subnormal scales, 1/2, the largest (12 * 2^127 is inf)
+            raw.reshape(n_blocks, -1)[:6, 0] = [0, 1, 2, 127, 254, 255]
+        n = n_blocks * TYPE_SIZE[t][0]
+        with np.errstate(over="ignore"):
+            expected = dequantize(raw.reshape(n_blocks, -1), t).reshape(-1).astype(np.float32)
+        assert np.array_equal(expected.view(np.uint32), ggml_dequantize(t, raw, n).view(np.uint32)), t.name
+        manifest.append(f"dequant {t.name} {n} {write(f'dequant_{t.name}.bin', raw)} "
+                        f"{write(f'dequant_{t.name}.f32', expected)}")
+    n = w_input.size
+    for wt in (T.Q2_K, T.Q3_K, T.MXFP4):
+        w = ggml_quantize_no_imatrix(wt, w_input)
+        assert np.array_equal(w, ggml_quantize(wt, w_input)), wt.name
+        if wt == T.MXFP4:
+            assert np.array_equal(w, quantize(w_input.reshape(1, -1), wt).reshape(-1)), "gguf and ggml disagree on MXFP4"
+        manifest.append(f"quant {wt.name} {n} quant_input.f32 {write(f'quant_{wt.name}.bin', w)}")
+        for m in (QK_K, 4 * QK_K, n):
+            v = ggml_vec_dot(wt, w, acts[ACT[wt]], m)
+            manifest.append(f"vecdot {wt.name} {m} quant_{wt.name}.bin act_{ACT[wt].name}.bin {f32_hex(v)}")
+    x = mxfp4_edge_input(rng)
+    q = ggml_quantize_no_imatrix(T.MXFP4, x)
+    manifest.append(f"quant MXFP4 {x.size} {write('quant_mxfp4_edges.f32', x)} {write('quant_MXFP4_edges.bin', q)}")
 
 
 # ---------------------------------------------------------------- rows of the test models
@@ -324,6 +378,7 @@ def main():
     acts = gen_vecdot(rng, x)
     gen_model_rows()
     gen_iq4(np.random.default_rng(20260101), x, acts)
+    gen_low(np.random.default_rng(20260202), x, acts)
     header = ["# Generated by scripts/golden/dequant.py; do not edit.",
               f"# gguf {importlib.metadata.version('gguf')}, llama-cpp-python "
               f"{importlib.metadata.version('llama_cpp_python')}, numpy {np.__version__}"]

@@ -24,6 +24,7 @@ int cli_main(int argc, char** argv) {
   add_create_command(app, action);
   add_ps_command(app, action);
   add_logs_command(app, action);
+  add_quantize_command(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

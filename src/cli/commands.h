@@ -27,6 +27,8 @@ void add_cp_command(CLI::App& app, CommandAction& action);
 void add_create_command(CLI::App& app, CommandAction& action);
 // What a running server has loaded (GET /api/ps).
 void add_ps_command(CLI::App& app, CommandAction& action);
+// A GGUF model in another quantization (src/quantize).
+void add_quantize_command(CLI::App& app, CommandAction& action);
 // The audit log a server writes.
 void add_logs_command(CLI::App& app, CommandAction& action);
 

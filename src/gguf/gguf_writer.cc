@@ -140,8 +140,7 @@ uint64_t GgufWriter::alignment() const {
   return 32;
 }
 
-void GgufWriter::add_tensor(const std::string& name, GgmlType type, std::vector<int64_t> dims, const void* data,
-                            size_t nbytes) {
+uint64_t GgufWriter::check_tensor(const std::string& name, GgmlType type, const std::vector<int64_t>& dims) const {
   auto fail = [&](const std::string& what) { throw Error("GGUF writer: tensor '" + name + "': " + what); };
   if (name.size() > kMaxTensorName) fail("name longer than 63 bytes");
   for (const auto& t : tensors_)
@@ -157,11 +156,23 @@ void GgufWriter::add_tensor(const std::string& name, GgmlType type, std::vector<
   if (dims[0] % info->block_elements != 0)
     fail("row length " + std::to_string(dims[0]) + " is not a multiple of the block size " +
          std::to_string(info->block_elements));
-  uint64_t expect = n / info->block_elements * info->block_bytes;
-  if (nbytes != expect) fail(std::to_string(nbytes) + " bytes of data given, expected " + std::to_string(expect));
+  return n / info->block_elements * info->block_bytes;
+}
+
+void GgufWriter::add_tensor(const std::string& name, GgmlType type, std::vector<int64_t> dims, const void* data,
+                            size_t nbytes) {
+  const uint64_t expect = check_tensor(name, type, dims);
+  if (nbytes != expect)
+    throw Error("GGUF writer: tensor '" + name + "': " + std::to_string(nbytes) + " bytes of data given, expected " +
+                std::to_string(expect));
   const uint8_t* p = static_cast<const uint8_t*>(data);
   tensors_.push_back(Tensor{name, uint32_t(type), std::vector<uint64_t>(dims.begin(), dims.end()),
-                            std::vector<uint8_t>(p, p + nbytes), std::nullopt});
+                            std::vector<uint8_t>(p, p + nbytes), nbytes, std::nullopt});
+}
+
+void GgufWriter::add_tensor_info(const std::string& name, GgmlType type, std::vector<int64_t> dims) {
+  const uint64_t nbytes = check_tensor(name, type, dims);
+  tensors_.push_back(Tensor{name, uint32_t(type), std::vector<uint64_t>(dims.begin(), dims.end()), {}, nbytes, std::nullopt});
 }
 
 void GgufWriter::add_tensor_f32(const std::string& name, std::vector<int64_t> dims, const std::vector<float>& values) {
@@ -172,10 +183,11 @@ void GgufWriter::add_raw_metadata(const std::string& key, GgufValue value) { kv_
 
 void GgufWriter::add_raw_tensor(const std::string& name, uint32_t type_id, std::vector<uint64_t> dims,
                                 std::vector<uint8_t> data, std::optional<uint64_t> offset) {
-  tensors_.push_back(Tensor{name, type_id, std::move(dims), std::move(data), offset});
+  const uint64_t nbytes = data.size();
+  tensors_.push_back(Tensor{name, type_id, std::move(dims), std::move(data), nbytes, offset});
 }
 
-std::vector<uint8_t> GgufWriter::to_bytes() const {
+std::vector<uint8_t> GgufWriter::header_bytes() const {
   const uint64_t align = alignment();
   std::vector<uint8_t> out;
   put<uint32_t>(out, kMagic);
@@ -194,9 +206,17 @@ std::vector<uint8_t> GgufWriter::to_bytes() const {
     for (uint64_t d : t.dims) put<uint64_t>(out, d);
     put<uint32_t>(out, t.type_id);
     put<uint64_t>(out, t.offset.value_or(offset));
-    offset += (t.data.size() + align - 1) / align * align;
+    offset += (t.nbytes + align - 1) / align * align;
   }
   pad_to(out, align);
+  return out;
+}
+
+std::vector<uint8_t> GgufWriter::to_bytes() const {
+  for (const auto& t : tensors_)
+    if (t.data.size() != t.nbytes) throw Error("GGUF writer: tensor '" + t.name + "' was declared without data (write it streamed)");
+  const uint64_t align = alignment();
+  std::vector<uint8_t> out = header_bytes();
   for (const auto& t : tensors_) {
     out.insert(out.end(), t.data.begin(), t.data.end());
     pad_to(out, align);

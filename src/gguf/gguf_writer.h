@@ -43,6 +43,13 @@ class GgufWriter {
   void add_tensor(const std::string& name, GgmlType type, std::vector<int64_t> dims, const void* data, size_t nbytes);
   void add_tensor_f32(const std::string& name, std::vector<int64_t> dims, const std::vector<float>& values);
 
+  // For files too big to hold in memory: declare each tensor by type and shape only (same checks
+  // as add_tensor), write header_bytes() (header, metadata, tensor index and padding), then each
+  // declared tensor's data in order, each followed by padding_after(its size) zero bytes.
+  void add_tensor_info(const std::string& name, GgmlType type, std::vector<int64_t> dims);
+  std::vector<uint8_t> header_bytes() const;
+  uint64_t padding_after(uint64_t nbytes) const { return (alignment() - nbytes % alignment()) % alignment(); }
+
   // For tests of readers: written exactly as given with no checks — duplicate keys, any type id,
   // any dims; `offset` (relative to the data section) replaces the computed one in the index.
   void add_raw_metadata(const std::string& key, GgufValue value);
@@ -60,10 +67,13 @@ class GgufWriter {
     std::string name;
     uint32_t type_id;
     std::vector<uint64_t> dims;
-    std::vector<uint8_t> data;
+    std::vector<uint8_t> data;  // empty for a tensor declared by add_tensor_info
+    uint64_t nbytes;
     std::optional<uint64_t> offset;
   };
   uint64_t alignment() const;
+  // add_tensor's checks; returns the data size the type and dims imply.
+  uint64_t check_tensor(const std::string& name, GgmlType type, const std::vector<int64_t>& dims) const;
 
   uint32_t version_;
   std::vector<std::pair<std::string, GgufValue>> kv_;

@@ -28,6 +28,9 @@ KernelTable scalar_table() {
   set(GgmlType::Q6_K, nullptr, ref::vec_dot_q6_k_q8_k);
   set(GgmlType::IQ4_NL, nullptr, ref::vec_dot_iq4_nl_q8_0);
   set(GgmlType::IQ4_XS, nullptr, ref::vec_dot_iq4_xs_q8_k);
+  set(GgmlType::Q2_K, nullptr, ref::vec_dot_q2_k_q8_k);
+  set(GgmlType::Q3_K, nullptr, ref::vec_dot_q3_k_q8_k);
+  set(GgmlType::MXFP4, nullptr, ref::vec_dot_mxfp4_q8_0);
   k.dot_f32 = ref::dot_f32;
   k.dot_f32_f16 = ref::dot_f32_f16;
   k.axpy_f16 = ref::axpy_f16;

@@ -80,9 +80,12 @@ GgmlType activation_type_for(GgmlType weight_type) {
     case GgmlType::Q4_0:
     case GgmlType::Q5_0:
     case GgmlType::Q8_0:
-    case GgmlType::IQ4_NL: return GgmlType::Q8_0;
+    case GgmlType::IQ4_NL:
+    case GgmlType::MXFP4: return GgmlType::Q8_0;
     case GgmlType::Q4_1:
     case GgmlType::Q5_1: return GgmlType::Q8_1;
+    case GgmlType::Q2_K:
+    case GgmlType::Q3_K:
     case GgmlType::Q4_K:
     case GgmlType::Q5_K:
     case GgmlType::Q6_K:
@@ -110,6 +113,9 @@ DequantizeRowFn dequantize_row_fn(GgmlType type) {
     case GgmlType::Q8_K: return ref::dequantize_row_q8_k;
     case GgmlType::IQ4_NL: return ref::dequantize_row_iq4_nl;
     case GgmlType::IQ4_XS: return ref::dequantize_row_iq4_xs;
+    case GgmlType::Q2_K: return ref::dequantize_row_q2_k;
+    case GgmlType::Q3_K: return ref::dequantize_row_q3_k;
+    case GgmlType::MXFP4: return ref::dequantize_row_mxfp4;
     default: return nullptr;
   }
 }
@@ -127,6 +133,9 @@ QuantizeRowFn quantize_row_fn(GgmlType type) {
     case GgmlType::Q6_K: return ref::quantize_row_q6_k;
     case GgmlType::IQ4_NL: return ref::quantize_row_iq4_nl;
     case GgmlType::IQ4_XS: return ref::quantize_row_iq4_xs;
+    case GgmlType::Q2_K: return ref::quantize_row_q2_k;
+    case GgmlType::Q3_K: return ref::quantize_row_q3_k;
+    case GgmlType::MXFP4: return ref::quantize_row_mxfp4;
     default: return nullptr;
   }
 }

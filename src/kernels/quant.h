@@ -11,7 +11,7 @@
 namespace nagare {
 
 // Weight types the engine computes with: F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0,
-// Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS.
+// Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS, MXFP4.
 bool is_supported_weight_type(GgmlType type);
 
 // Bytes taken by n elements of `type` (n a multiple of the type's block size).
@@ -22,8 +22,8 @@ size_t row_bytes(GgmlType type, int64_t n);
 void dequantize_row(GgmlType type, const void* src, float* dst, int64_t n);
 
 // The format a weight type's dot product takes its activations in, as llama.cpp chooses it
-// (so numerics match the reference): Q8_0 for Q4_0/Q5_0/Q8_0/IQ4_NL, Q8_1 for Q4_1/Q5_1, Q8_K
-// for the K-quants and IQ4_XS, F16 for F16, BF16 for BF16, F32 for F32.
+// (so numerics match the reference): Q8_0 for Q4_0/Q5_0/Q8_0/IQ4_NL/MXFP4, Q8_1 for Q4_1/Q5_1,
+// Q8_K for the K-quants (Q2_K ... Q6_K) and IQ4_XS, F16 for F16, BF16 for BF16, F32 for F32.
 GgmlType activation_type_for(GgmlType weight_type);
 
 // Quantizes n floats into `act_type` (one of Q8_0, Q8_1, Q8_K, F16, BF16, F32) with ggml's
@@ -33,13 +33,14 @@ void quantize_row(GgmlType act_type, const float* src, void* dst, int64_t n);
 
 // Dot product of n elements: w_row in weight_type, act_row in activation_type_for(weight_type).
 // Exact integer sums per block, then scaled. The scalar kernels follow ggml's scalar (generic)
-// kernels' float order for Q4_0/Q4_1/Q5_0/Q5_1/Q8_0/IQ4_NL and IQ4_XS (one step per 32-element
-// sub-block, kernels/quant_iq.cc), and for the K-quants one float step per super-block
+// kernels' float order for Q4_0/Q4_1/Q5_0/Q5_1/Q8_0/IQ4_NL/MXFP4, IQ4_XS (one step per
+// 32-element sub-block, kernels/quant_iq.cc), Q2_K (one step per super-block) and Q3_K (eight
+// lanes, kernels/quant_k_low.cc), and for Q4_K/Q5_K/Q6_K one float step per super-block
 // (kernels/quant_k.cc); F32/F16/BF16 accumulate float products in double, as ggml's
 // scalar ggml_vec_dot_f32/f16/bf16. The SIMD kernels (AVX2, AVX-512, NEON) and matmul()'s tile
-// kernels give the scalar bits for every quantized format (IQ4_NL / IQ4_XS have no tile kernels:
-// matmul() takes their vec_dot per element); for the float types they have one float order of
-// their own, the same on every SIMD ISA.
+// kernels give the scalar bits for every quantized format (IQ4_NL, IQ4_XS, Q2_K, Q3_K and MXFP4
+// have no tile kernels: matmul() takes their vec_dot per element); for the float types they
+// have one float order of their own, the same on every SIMD ISA.
 float vec_dot(GgmlType weight_type, const void* w_row, const void* act_row, int64_t n);
 
 // The three entry points above throw Error for a type they do not support or an n that is not
@@ -49,7 +50,8 @@ float vec_dot(GgmlType weight_type, const void* w_row, const void* act_row, int6
 int64_t block_elements(GgmlType type);
 
 // Whether quantize_row accepts `type`: the activation types above plus Q4_0, Q4_1, Q5_0, Q5_1,
-// Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS (the last two as llama-quantize without an imatrix).
+// Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS, MXFP4 (each as llama-quantize writes it without
+// an imatrix).
 bool can_quantize(GgmlType type);
 
 // Kernel lookup, for loops that dispatch once and call many times; nullptr when unsupported.

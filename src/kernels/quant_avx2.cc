@@ -20,6 +20,7 @@ namespace {
 
 #include "kernels/quant_x86.h"
 #include "kernels/quant_x86_iq.h"
+#include "kernels/quant_x86_low.h"
 #include "kernels/ops_x86.h"
 
 }  // namespace
@@ -27,6 +28,7 @@ namespace {
 void register_avx2_quant(KernelTable& k) {
   register_quant(k);
   register_quant_iq(k);
+  register_quant_low(k);
   register_ops(k);
 }
 

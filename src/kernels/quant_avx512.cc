@@ -24,6 +24,7 @@ namespace {
 
 #include "kernels/quant_x86.h"
 #include "kernels/quant_x86_iq.h"
+#include "kernels/quant_x86_low.h"
 #include "kernels/ops_x86.h"
 
 }  // namespace
@@ -31,6 +32,7 @@ namespace {
 void register_avx512_quant(KernelTable& k) {
   register_quant(k);
   register_quant_iq(k);
+  register_quant_low(k);
   register_ops(k);
 }
 

@@ -2,6 +2,7 @@
 // (ggml-common.h). Half-precision fields are raw IEEE binary16 bits; see kernels/fp16.h.
 #pragma once
 
+#include <bit>
 #include <cstdint>
 
 namespace nagare {
@@ -109,6 +110,37 @@ struct BlockIQ4_XS {
   uint8_t qs[kQK_K / 2];
 };
 
+// 16 sub-blocks of 16: x = d * sc[j] * q - dmin * m[j], q in [0, 3], sc[j] / m[j] the low /
+// high nibble of scales[j]. Each 32-byte group of qs holds four 32-element runs, one per bit
+// pair (elements 128 k + 32 s + l in bits 2s, 2s+1 of qs[32 k + l]).
+struct BlockQ2_K {
+  uint8_t scales[kQK_K / 16];
+  uint8_t qs[kQK_K / 4];
+  uint16_t d;
+  uint16_t dmin;
+};
+
+// 16 sub-blocks of 16: x = d * (sc[j] - 32) * (q - 4), q in [0, 7]: its low 2 bits in qs as
+// Q2_K's, its third bit (element e) bit e / 32 of hmask[e % 32]; the 6-bit sc[j] packed in
+// `scales` (see unpack_q3_k_scales).
+struct BlockQ3_K {
+  uint8_t hmask[kQK_K / 8];
+  uint8_t qs[kQK_K / 4];
+  uint8_t scales[12];
+  uint16_t d;
+};
+
+// The 16 levels of MXFP4's 4-bit E2M1 code, doubled so they are integers (ggml's
+// kvalues_mxfp4): codes 8-15 are the negatives of 0-7 (code 8 is -0, stored as 0).
+inline constexpr int8_t kMXFP4Values[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
+
+// OCP microscaling FP4: x = 2^(e - 127) * E2M1(q) = e8m0_to_fp32_half(e) * kMXFP4Values[q];
+// nibble order as Q4_0.
+struct BlockMXFP4 {
+  uint8_t e;
+  uint8_t qs[kQK / 2];
+};
+
 static_assert(sizeof(BlockQ4_0) == 18);
 static_assert(sizeof(BlockQ4_1) == 20);
 static_assert(sizeof(BlockQ5_0) == 22);
@@ -121,6 +153,9 @@ static_assert(sizeof(BlockQ6_K) == 210);
 static_assert(sizeof(BlockQ8_K) == 292);
 static_assert(sizeof(BlockIQ4_NL) == 18);
 static_assert(sizeof(BlockIQ4_XS) == 136);
+static_assert(sizeof(BlockQ2_K) == 84);
+static_assert(sizeof(BlockQ3_K) == 110);
+static_assert(sizeof(BlockMXFP4) == 17);
 
 // The eight 6-bit sub-block scales and mins of a Q4_K/Q5_K block, unpacked from `scales`:
 // sub-blocks 0-3 in the low 6 bits of bytes 0-3 (scales) and 4-7 (mins), sub-blocks 4-7 in
@@ -138,6 +173,24 @@ inline void unpack_k4_scales(const uint8_t* s, uint8_t sc[8], uint8_t mn[8]) {
 inline int iq4_xs_scale(const BlockIQ4_XS& b, int j) {
   const int ls = ((b.scales_l[j / 2] >> (4 * (j % 2))) & 0x0f) | (((b.scales_h >> (2 * j)) & 3) << 4);
   return ls - 32;
+}
+
+// The sixteen 6-bit scales of a Q3_K block minus 32 (in [-32, 31]): sub-block j's low 4 bits
+// are nibble j / 8 of byte j % 8, its top 2 bits are bits 2 (j / 4), +1 of byte 8 + j % 4.
+inline void unpack_q3_k_scales(const uint8_t* s, int8_t sc[16]) {
+  for (int j = 0; j < 16; ++j) {
+    const int lo = (s[j % 8] >> (4 * (j / 8))) & 0x0f;
+    const int hi = (s[8 + j % 4] >> (2 * (j / 4))) & 3;
+    sc[j] = int8_t((lo | (hi << 4)) - 32);
+  }
+}
+
+// Half of MXFP4's E8M0 block scale, 2^(e - 128), by building the float's bits (ggml's
+// ggml_e8m0_to_fp32_half): the half undoes the doubling of kMXFP4Values. e = 0 and 1 give the
+// subnormals 2^-128 and 2^-127; e = 255 gives 2^127 (no NaN, as ggml).
+inline float e8m0_to_fp32_half(uint8_t e) {
+  const uint32_t bits = e < 2 ? uint32_t(0x00200000) << e : uint32_t(e - 1) << 23;
+  return std::bit_cast<float>(bits);
 }
 
 }  // namespace nagare

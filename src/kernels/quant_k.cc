@@ -15,21 +15,11 @@
 
 #include "kernels/fp16.h"
 #include "kernels/quant_blocks.h"
+#include "kernels/quant_k_search.h"
 #include "kernels/quant_ref.h"
 
 namespace nagare::ref {
 namespace {
-
-constexpr float kGroupMaxEps = 1e-15f;  // below this a group counts as all zero
-
-// Round to nearest (ties to even) for |x| < 2^22, by the float-add trick ggml uses, so ties
-// go the same way as in the reference.
-inline int nearest_int(float x) {
-  const float v = x + 12582912.0f;  // 1.5 * 2^23: the integer lands in the low mantissa bits
-  int32_t i;
-  std::memcpy(&i, &v, 4);
-  return (i & 0x007fffff) - 0x00400000;
-}
 
 // Sub-block j's 6-bit scale and min from the 12 packed bytes of Q4_K / Q5_K: j < 4 take the
 // low 6 bits of bytes j and j+4; j >= 4 combine a nibble of byte j+4 with the top 2 bits of
@@ -57,74 +47,6 @@ inline void pack_scale_min(int j, uint8_t ls, uint8_t lm, uint8_t* packed) {
     packed[j - 4] |= uint8_t((ls >> 4) << 6);
     packed[j] |= uint8_t((lm >> 4) << 6);
   }
-}
-
-// ggml's make_qkx2_quants: quants L in [0, nmax] and (scale, -min) for x ~ scale * L - min,
-// searching nstep+1 candidate scales for the least weighted squared error.
-float make_qkx2_quants(int n, int nmax, const float* x, const float* weights, uint8_t* L, float* the_min,
-                       uint8_t* Laux, float rmin, float rdelta, int nstep) {
-  float min = x[0], max = x[0];
-  float sum_w = weights[0];
-  float sum_x = sum_w * x[0];
-  for (int i = 1; i < n; ++i) {
-    if (x[i] < min) min = x[i];
-    if (x[i] > max) max = x[i];
-    const float w = weights[i];
-    sum_w += w;
-    sum_x += w * x[i];
-  }
-  if (min > 0) min = 0;
-  if (max == min) {
-    for (int i = 0; i < n; ++i) L[i] = 0;
-    *the_min = -min;
-    return 0.0f;
-  }
-  float iscale = nmax / (max - min);
-  float scale = 1 / iscale;
-  float best_error = 0;
-  for (int i = 0; i < n; ++i) {
-    const int l = nearest_int(iscale * (x[i] - min));
-    L[i] = uint8_t(std::max(0, std::min(nmax, l)));
-    float diff = scale * L[i] + min - x[i];
-    diff = diff * diff;
-    best_error += weights[i] * diff;
-  }
-  for (int is = 0; is <= nstep; ++is) {
-    iscale = (rmin + rdelta * is + nmax) / (max - min);
-    float sum_l = 0, sum_l2 = 0, sum_xl = 0;
-    for (int i = 0; i < n; ++i) {
-      int l = nearest_int(iscale * (x[i] - min));
-      l = std::max(0, std::min(nmax, l));
-      Laux[i] = uint8_t(l);
-      const float w = weights[i];
-      sum_l += w * l;
-      sum_l2 += w * l * l;
-      sum_xl += w * l * x[i];
-    }
-    const float D = sum_w * sum_l2 - sum_l * sum_l;
-    if (D > 0) {
-      float this_scale = (sum_w * sum_xl - sum_x * sum_l) / D;
-      float this_min = (sum_l2 * sum_x - sum_l * sum_xl) / D;
-      if (this_min > 0) {
-        this_min = 0;
-        this_scale = sum_xl / sum_l2;
-      }
-      float cur_error = 0;
-      for (int i = 0; i < n; ++i) {
-        float diff = this_scale * Laux[i] + this_min - x[i];
-        diff = diff * diff;
-        cur_error += weights[i] * diff;
-      }
-      if (cur_error < best_error) {
-        for (int i = 0; i < n; ++i) L[i] = Laux[i];
-        best_error = cur_error;
-        scale = this_scale;
-        min = this_min;
-      }
-    }
-  }
-  *the_min = -min;
-  return scale;
 }
 
 // ggml's make_qx_quants with rmse_type 1 and no importance weights (what Q6_K's reference
@@ -191,7 +113,7 @@ void quantize_k_scales_and_quants(const float* x, int nmax, float rmin, int nste
     for (int l = 0; l < 32; ++l) sum_x2 += x[32 * j + l] * x[32 * j + l];
     const float av_x = std::sqrt(sum_x2 / 32);
     for (int l = 0; l < 32; ++l) weights[l] = av_x + std::fabs(x[32 * j + l]);
-    scales[j] = make_qkx2_quants(32, nmax, x + 32 * j, weights, L + 32 * j, &mins[j], Laux, rmin, 0.1f, nstep);
+    scales[j] = make_qkx2_quants(32, nmax, x + 32 * j, weights, L + 32 * j, &mins[j], Laux, rmin, 0.1f, nstep, false);
     max_scale = std::max(max_scale, scales[j]);
     max_min = std::max(max_min, mins[j]);
   }

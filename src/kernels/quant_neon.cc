@@ -330,6 +330,8 @@ float vec_dot_iq4_xs(const void* w, const void* a, int64_t n) {
   return sumf;
 }
 
+#include "kernels/quant_neon_low.h"
+
 // ---- F32 / F16 / BF16: the products in 32 double lanes (lane = i mod 32, in chunks of 8 that
 // start at multiples of 8, the last one zero-padded), then the lanes added in quant_x86.h's
 // fixed tree, so the result equals the x86 kernels' bit for bit ----
@@ -621,6 +623,9 @@ void register_neon_quant(KernelTable& k) {
   k.vec_dot[int(GgmlType::Q6_K)] = vec_dot_q6_k;
   k.vec_dot[int(GgmlType::IQ4_NL)] = vec_dot_iq4_nl;
   k.vec_dot[int(GgmlType::IQ4_XS)] = vec_dot_iq4_xs;
+  k.vec_dot[int(GgmlType::Q2_K)] = vec_dot_q2_k;
+  k.vec_dot[int(GgmlType::Q3_K)] = vec_dot_q3_k;
+  k.vec_dot[int(GgmlType::MXFP4)] = vec_dot_mxfp4;
 
   k.dot_f32 = op_dot_f32;
   k.dot_f32_f16 = op_dot_f32_f16;

@@ -58,4 +58,17 @@ void quantize_row_iq4_xs(const float* src, void* dst, int64_t n);
 float vec_dot_iq4_nl_q8_0(const void* w, const void* a, int64_t n);
 float vec_dot_iq4_xs_q8_k(const void* w, const void* a, int64_t n);
 
+// Low-bit K-quants Q2_K and Q3_K, 256-element super-blocks (quant_k_low.cc).
+void dequantize_row_q2_k(const void* src, float* dst, int64_t n);
+void dequantize_row_q3_k(const void* src, float* dst, int64_t n);
+void quantize_row_q2_k(const float* src, void* dst, int64_t n);
+void quantize_row_q3_k(const float* src, void* dst, int64_t n);
+float vec_dot_q2_k_q8_k(const void* w, const void* a, int64_t n);
+float vec_dot_q3_k_q8_k(const void* w, const void* a, int64_t n);
+
+// MXFP4, 32-element blocks of E2M1 values under an E8M0 scale (quant_mx.cc).
+void dequantize_row_mxfp4(const void* src, float* dst, int64_t n);
+void quantize_row_mxfp4(const float* src, void* dst, int64_t n);
+float vec_dot_mxfp4_q8_0(const void* w, const void* a, int64_t n);
+
 }  // namespace nagare::ref

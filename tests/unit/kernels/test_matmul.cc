@@ -109,8 +109,9 @@ TEST(Matmul, PackedLayoutSizes) {
   EXPECT_THROW(packed_layout(GgmlType::F16, 64), Error);
   EXPECT_THROW(packed_layout(GgmlType::Q4_K, 128), Error);
   EXPECT_FALSE(can_pack(GgmlType::F32));
-  // IQ4_NL / IQ4_XS have no tile kernels: pack_for_gemm leaves them to vec_dot per element.
-  for (GgmlType t : {GgmlType::IQ4_NL, GgmlType::IQ4_XS}) {
+  // IQ4_NL, IQ4_XS, Q2_K, Q3_K, MXFP4 have no tile kernels: pack_for_gemm leaves them to
+  // vec_dot per element.
+  for (GgmlType t : {GgmlType::IQ4_NL, GgmlType::IQ4_XS, GgmlType::Q2_K, GgmlType::Q3_K, GgmlType::MXFP4}) {
     EXPECT_FALSE(can_pack(t)) << name(t);
     std::vector<uint8_t> bytes(row_bytes(t, 512) * 4);
     WeightMatrix w{t, bytes.data(), 4, 512, row_bytes(t, 512), nullptr};
@@ -159,7 +160,8 @@ TEST(Matmul, BatchInvariance) {
   ThreadPool pool1(1), pool2(2), pool3(3);
   const GgmlType types[] = {GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q5_1,   GgmlType::Q8_0,
                             GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K, GgmlType::IQ4_NL, GgmlType::IQ4_XS,
-                            GgmlType::F32,  GgmlType::F16,  GgmlType::BF16};
+                            GgmlType::Q2_K, GgmlType::Q3_K, GgmlType::MXFP4, GgmlType::F32, GgmlType::F16,
+                            GgmlType::BF16};
   for (GgmlType t : types) {
     const int64_t blk = block_elements(t);
     const int64_t cols = blk == 1 ? 75 : blk == 32 ? 576 : 512;

@@ -23,7 +23,7 @@ using testing::random_row;
 const GgmlType kWeightTypes[] = {GgmlType::F32,  GgmlType::F16,  GgmlType::BF16, GgmlType::Q4_0,
                                  GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::Q8_0,
                                  GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K, GgmlType::IQ4_NL,
-                                 GgmlType::IQ4_XS};
+                                 GgmlType::IQ4_XS, GgmlType::Q2_K, GgmlType::Q3_K, GgmlType::MXFP4};
 
 std::string name(GgmlType t) { return std::string(ggml_type_name(t)); }
 
@@ -47,13 +47,13 @@ TEST(Quant, TypeTables) {
     EXPECT_TRUE(can_quantize(t)) << name(t);
     EXPECT_TRUE(can_quantize(activation_type_for(t))) << name(t);
   }
-  for (GgmlType t : {GgmlType::Q8_1, GgmlType::Q8_K, GgmlType::Q2_K, GgmlType::Q3_K, GgmlType::IQ3_S, GgmlType::I32,
+  for (GgmlType t : {GgmlType::Q8_1, GgmlType::Q8_K, GgmlType::IQ2_XXS, GgmlType::NVFP4, GgmlType::IQ3_S, GgmlType::I32,
                      GgmlType::F64, GgmlType::TQ2_0})
     EXPECT_FALSE(is_supported_weight_type(t)) << name(t);
   EXPECT_NE(dequantize_row_fn(GgmlType::Q8_1), nullptr);
   EXPECT_NE(dequantize_row_fn(GgmlType::Q8_K), nullptr);
-  EXPECT_EQ(dequantize_row_fn(GgmlType::Q2_K), nullptr);
-  EXPECT_FALSE(can_quantize(GgmlType::Q3_K));
+  EXPECT_EQ(dequantize_row_fn(GgmlType::IQ2_XXS), nullptr);
+  EXPECT_FALSE(can_quantize(GgmlType::IQ3_S));
 
   EXPECT_EQ(activation_type_for(GgmlType::Q4_0), GgmlType::Q8_0);
   EXPECT_EQ(activation_type_for(GgmlType::Q5_0), GgmlType::Q8_0);
@@ -86,7 +86,7 @@ TEST(Quant, TypeTables) {
 TEST(Quant, RejectsUnsupportedTypesAndPartialBlocks) {
   std::vector<uint8_t> buf(4096);
   std::vector<float> f(1024);
-  EXPECT_THROW(dequantize_row(GgmlType::Q2_K, buf.data(), f.data(), 256), Error);
+  EXPECT_THROW(dequantize_row(GgmlType::IQ2_XS, buf.data(), f.data(), 256), Error);
   EXPECT_THROW(quantize_row(GgmlType::IQ2_XXS, f.data(), buf.data(), 256), Error);
   EXPECT_THROW(vec_dot(GgmlType::Q8_1, buf.data(), buf.data(), 32), Error);
   EXPECT_THROW(dequantize_row(GgmlType::Q4_0, buf.data(), f.data(), 33), Error);
@@ -167,14 +167,16 @@ TEST(Quant, RoundTripFloatFormats) {
   }
 }
 
-// The K-quant and IQ4 quantizers search scales for least squares, so their bound is
-// statistical: the RMS error over a row relative to the row's RMS, on Gaussian blocks of varying
-// magnitude. Measured over these rows: Q4_K 0.075, Q5_K 0.038, Q6_K 0.019, IQ4_NL 0.080,
-// IQ4_XS 0.082 (worst row).
+// The K-quant and IQ4 quantizers search scales for least squares (MXFP4 rounds to the nearest
+// level under a power-of-two scale), so their bound is statistical: the RMS error over a row
+// relative to the row's RMS, on Gaussian blocks of varying magnitude. Measured over these rows:
+// Q4_K 0.075, Q5_K 0.038, Q6_K 0.019, IQ4_NL 0.080, IQ4_XS 0.082, Q2_K 0.33, Q3_K 0.16,
+// MXFP4 0.12 (worst row).
 TEST(Quant, RoundTripKQuantsRmsError) {
   std::mt19937 rng(3);
   const std::pair<GgmlType, double> limits[] = {{GgmlType::Q4_K, 0.10},  {GgmlType::Q5_K, 0.05},  {GgmlType::Q6_K, 0.025},
-                                                {GgmlType::IQ4_NL, 0.10}, {GgmlType::IQ4_XS, 0.10}};
+                                                {GgmlType::IQ4_NL, 0.10}, {GgmlType::IQ4_XS, 0.10}, {GgmlType::Q2_K, 0.40},
+                                                {GgmlType::Q3_K, 0.20}, {GgmlType::MXFP4, 0.15}};
   for (auto [t, limit] : limits) {
     double worst = 0;
     for (int trial = 0; trial < 20; ++trial) {

@@ -2,8 +2,8 @@
 // (tests/golden/kernels/manifest.txt): dequantization equals the gguf package bit for bit on
 // random blocks of every type and on real rows of both test models; quantize_row equals
 // llama.cpp's quantize_row_*_ref (and gguf.quants.quantize where it has the type) byte for
-// byte (IQ4_NL / IQ4_XS: llama.cpp's quantize_iq4_* without an imatrix); vec_dot agrees with
-// llama.cpp's own dot-product kernels to rounding.
+// byte (IQ4_NL, IQ4_XS, Q2_K, Q3_K, MXFP4: llama.cpp's quantize_<type> without an imatrix);
+// vec_dot agrees with llama.cpp's own dot-product kernels to rounding.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -62,7 +62,7 @@ TEST(QuantGolden, DequantizeRandomBlocksMatchesGguf) {
     seen.insert(r[1]);
   }
   for (const char* t : {"F32", "F16", "BF16", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "Q8_1", "Q4_K", "Q5_K",
-                        "Q6_K", "Q8_K", "IQ4_NL", "IQ4_XS"})
+                        "Q6_K", "Q8_K", "IQ4_NL", "IQ4_XS", "Q2_K", "Q3_K", "MXFP4"})
     EXPECT_TRUE(seen.count(t)) << "no golden dequantization for " << t;
 }
 
@@ -84,13 +84,13 @@ TEST(QuantGolden, QuantizeMatchesLlamaCppReference) {
     seen.insert(r[1]);
   }
   for (const char* t : {"Q8_0", "Q8_1", "Q8_K", "F16", "BF16", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q4_K", "Q5_K", "Q6_K",
-                        "IQ4_NL", "IQ4_XS"})
+                        "IQ4_NL", "IQ4_XS", "Q2_K", "Q3_K", "MXFP4"})
     EXPECT_TRUE(seen.count(t)) << "no golden quantization for " << t;
 }
 
 // llama.cpp runs SIMD kernels that sum in a different order (and with FMA), so agreement is to
 // rounding: |ours - llama.cpp| <= 2^-20 * sum_i |w_i * a_i| (measured: at most 2.9e-7 = 2^-21.7 of
-// it, i.e. 4 ulp of the result; 9 of the 30 cases agree exactly).
+// it, i.e. 4 ulp of the result; 13 of the 39 cases agree exactly).
 TEST(QuantGolden, VecDotMatchesLlamaCpp) {
   for (const auto& r : manifest("vecdot")) {
     const GgmlType wt = type_from_name(r[1]);

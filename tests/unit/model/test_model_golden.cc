@@ -18,6 +18,9 @@
 #include "kernels/cpu_features.h"
 #include "model/model.h"
 #include "util/sha256.h"
+#ifdef NAGARE_HAS_QUANTIZE
+#include "quantize/quantizer.h"
+#endif
 
 namespace nagare {
 namespace {
@@ -37,9 +40,16 @@ namespace {
 //   tiny-qwen2           0.1599      0.0253      0.00113   0.000227    0.99997
 //   tiny-qwen3           0.2298      0.0379      0.00413   0.000504    0.99989
 //   tiny-qwen3moe        0.9118      0.0353      0.0217    0.000546    0.99986
+//   tiny-llama3.Q2_K       0.2695      0.0463      0.00315   0.000723    0.99986
+//   tiny-llama3.Q3_K_M     0.2795      0.0478      0.00364   0.000782    0.99978
+//   tiny-llama3.IQ4_NL     0.2433      0.0366      0.00198   0.000446    0.99987
+//   tiny-llama3.IQ4_XS     0.4089      0.0448      0.00363   0.000747    0.99980
+//   tiny-qwen3.Q4_K_M      0.3836      0.0487      0.00458   0.000869    0.99981
+//   tiny-qwen3moe.MXFP4_MOE 1.5190      0.0409      0.0889    0.000834    0.99978
 //   tiny-gemma2          0.0266      0.0039      1.3e-6    4.6e-7      0.99998
 //   tiny-phi3            0.2199      0.0306      0.00168   0.000317    0.99991
-// (the tiny models: random weights, 4 layers, scripts/tiny_models.py; Gemma 2's soft-capped
+// (the tiny models: random weights, 4 layers, scripts/tiny_models.py, and some requantized into
+// the mixes of the other weight types by `nagare quantize`; Gemma 2's soft-capped
 // logits are compressed, hence its small figures; in the MoE model a router near-tie that
 // rounding tips the other way sends a token through another expert, hence its few larger
 // single differences while the means stay as close as the dense models'). Leaving out what makes an architecture
@@ -59,6 +69,12 @@ const std::map<std::string, Bounds> kBounds = {
     {"tiny-qwen2", {0.21, 0.033, 0.0015, 0.00030, 0.002, 0.25}},
     {"tiny-qwen3", {0.30, 0.050, 0.0054, 0.00066, 0.002, 0.25}},
     {"tiny-qwen3moe", {1.19, 0.046, 0.028, 0.00071, 0.002, 0.25}},
+    {"tiny-llama3.Q2_K", {0.35, 0.0602, 0.0041, 0.00094, 0.002, 0.25}},
+    {"tiny-llama3.Q3_K_M", {0.363, 0.0621, 0.00473, 0.00102, 0.002, 0.25}},
+    {"tiny-llama3.IQ4_NL", {0.316, 0.0476, 0.00257, 0.00058, 0.002, 0.25}},
+    {"tiny-llama3.IQ4_XS", {0.532, 0.0582, 0.00472, 0.000971, 0.002, 0.25}},
+    {"tiny-qwen3.Q4_K_M", {0.499, 0.0633, 0.00595, 0.00113, 0.002, 0.25}},
+    {"tiny-qwen3moe.MXFP4_MOE", {1.97, 0.0532, 0.116, 0.00108, 0.002, 0.25}},
     {"tiny-gemma2", {0.035, 0.0051, 1.7e-6, 6.0e-7, 0.002, 0.25}},
     {"tiny-phi3", {0.29, 0.040, 0.0022, 0.00042, 0.002, 0.25}},
 };
@@ -218,6 +234,7 @@ class ModelGolden : public ::testing::TestWithParam<std::string> {
       GTEST_SKIP() << "this CPU has no " << want << " tier";
     name_ = GetParam();
     golden_ = load_golden(name_);
+    if (golden_.contains("quantized_from")) make_quantized(golden_["quantized_from"]);
     if (golden_.contains("sha256")) {  // a generated model: the golden holds for these bytes only
       std::ifstream in(source("models/" + model_file(name_)), std::ios::binary);
       ASSERT_TRUE(in) << "models/" << model_file(name_) << " is missing: run scripts/fetch-models";
@@ -231,6 +248,26 @@ class ModelGolden : public ::testing::TestWithParam<std::string> {
     for (auto& c : cases_) longest = std::max(longest, c.all.size());
     runner_ = std::make_unique<Runner>(model_file(name_), int32_t(longest));
   }
+  // The golden's model is a tiny one requantized by llama.cpp: the same file from `nagare
+  // quantize` (byte for byte llama.cpp's, tests/unit/quantize), made once and kept in models/tiny/.
+  void make_quantized(const nlohmann::json& from) {
+    const std::string path = source("models/" + model_file(name_));
+    if (std::ifstream(path).good()) return;  // the sha256 check below catches a stale one
+#ifdef NAGARE_HAS_QUANTIZE
+    QuantizeOptions o;
+    o.input = source("models/" + from["model"].get<std::string>());
+    o.output = path;
+    o.mix = find_quant_mix(from["mix"].get<std::string>());
+    o.allow_requantize = true;
+    o.force = true;  // a concurrent test run may have just written it: the same bytes
+    o.threads = 2;
+    ASSERT_NE(o.mix, nullptr);
+    quantize_model(o);
+#else
+    GTEST_SKIP() << "no quantize layer in this build (NAGARE_CORE_ONLY): " << path << " cannot be made";
+#endif
+  }
+
   std::string name_;
   nlohmann::json golden_;
   std::vector<Case> cases_;
@@ -364,7 +401,11 @@ TEST_P(ModelBatchInvariance, MixedBatchAndSharedPrefixEqualEachAlone) {
 }
 
 std::string test_name(const std::string& n) {
-  if (n.starts_with("tiny-")) return "tiny_" + n.substr(5);
+  if (n.starts_with("tiny-")) {
+    std::string t = "tiny_" + n.substr(5);
+    std::replace(t.begin(), t.end(), '.', '_');
+    return t;
+  }
   const std::string base = n.substr(0, 6) == "SmolLM" ? "smollm2" : "gemma3";
   return n.ends_with(".long") ? base + "_long" : base;
 }
@@ -372,7 +413,8 @@ std::string test_name(const std::string& n) {
 INSTANTIATE_TEST_SUITE_P(Models, ModelGolden,
                          ::testing::Values("SmolLM2-135M-Instruct.Q4_1", "gemma-3-270m-q4_k_m", "gemma-3-270m-q4_k_m.long",
                                            "tiny-llama3", "tiny-qwen2", "tiny-qwen3", "tiny-qwen3moe", "tiny-gemma2",
-                                           "tiny-phi3"),
+                                           "tiny-phi3", "tiny-llama3.Q2_K", "tiny-llama3.Q3_K_M", "tiny-llama3.IQ4_NL",
+                                           "tiny-llama3.IQ4_XS", "tiny-qwen3.Q4_K_M", "tiny-qwen3moe.MXFP4_MOE"),
                          [](const auto& info) { return test_name(info.param); });
 INSTANTIATE_TEST_SUITE_P(Models, ModelBatchInvariance,
                          ::testing::Values("SmolLM2-135M-Instruct.Q4_1", "gemma-3-270m-q4_k_m", "tiny-llama3", "tiny-qwen2",

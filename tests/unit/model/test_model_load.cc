@@ -123,9 +123,8 @@ TEST(ModelLoad, OtherArchitecturesNameTheirTensors) {
 
 TEST(ModelLoad, UnsupportedTensorType) {
   TinyModel m;
-  m.type_override["blk.1.attn_q.weight"] = GgmlType::Q2_K;
-  m.shape_override["blk.1.attn_q.weight"] = {256, kEmbd};
-  expect_load_error(m.write("type"), "blk.1.attn_q.weight");
+  m.type_override["blk.1.attn_q.weight"] = GgmlType::I32;  // integers: never a weight matrix
+  expect_load_error(m.write("type"), "tensor 'blk.1.attn_q.weight' has unsupported type I32");
   TinyModel m2;
   m2.type_override["blk.0.ffn_up.weight"] = GgmlType::Q8_1;  // an activation format, never a weight
   expect_load_error(m2.write("type2"), "unsupported type Q8_1");
