@@ -6,7 +6,8 @@ Each is a few MB: 4 layers of width 256 with the real GPT-2 style vocabulary of 
 test model (its tokenizer metadata is copied, so llama.cpp and nagare tokenize alike), weights
 drawn from a fixed seed and quantized with `gguf` (PyPI). The architectures' distinguishing
 parts are all present and sized so they matter: Q/K/V biases (qwen2), per-head Q/K norms and a
-head width other than n_embd / n_head (qwen3), 16 experts of which 4 are used (qwen3moe), logit soft-capping with small caps and a 16-token
+head width other than n_embd / n_head (qwen3), 16 experts of which 4 are used (qwen3moe; gpt-oss with
+expert and router biases, attention sinks, YaRN and its clamped swiglu), logit soft-capping with small caps and a 16-token
 sliding window on alternate layers (gemma2), fused QKV and gate-up matrices (phi3), Llama 3
 rope frequency factors (llama). Goldens of their logits come from llama.cpp
 (scripts/golden/tiny_logits.py); tests/unit/model/test_model_golden.cc checks nagare with them.
@@ -196,6 +197,41 @@ def qwen3moe():
     return m
 
 
+def gptoss():
+    m = Tiny("tiny-gptoss", "gpt-oss", 7)
+    hyperparameters(m, 8, 2, 64)
+    n_expert, n_used, n_ff_exp = 16, 4, 128
+    m.key("expert_count", n_expert)
+    m.key("expert_used_count", n_used)
+    m.key("expert_feed_forward_length", n_ff_exp)
+    m.key("attention.sliding_window", 16)
+    # YaRN as gpt-oss has it (factor 32 over a 4096-token original context), scaled down so the
+    # ramp between interpolated and extrapolated dimensions falls inside the 64 rotated ones.
+    m.writer.add_string("gpt-oss.rope.scaling.type", "yarn")
+    m.key("rope.scaling.factor", 8.0)
+    m.key("rope.scaling.original_context_length", 256)
+    embedding(m, tied=False)
+    q_dim, kv_dim = 8 * 64, 2 * 64
+    for il in range(N_LAYER):
+        p = f"blk.{il}."
+        m.vector(p + "attn_norm.weight", N_EMBD, 1.0, 0.1)
+        for name, rows in (("attn_q", q_dim), ("attn_k", kv_dim), ("attn_v", kv_dim)):
+            m.matrix(p + name + ".weight", rows, N_EMBD, T.Q8_0)
+            m.vector(p + name + ".bias", rows, 0.0, 0.5)
+        m.matrix(p + "attn_output.weight", N_EMBD, q_dim, T.Q8_0)
+        m.vector(p + "attn_output.bias", N_EMBD, 0.0, 0.2)
+        m.vector(p + "attn_sinks.weight", 8, 1.0, 1.0)
+        m.vector(p + "post_attention_norm.weight", N_EMBD, 1.0, 0.1)  # gpt-oss's FFN input norm
+        m.matrix(p + "ffn_gate_inp.weight", n_expert, N_EMBD, T.F32, gain=4.0)
+        m.vector(p + "ffn_gate_inp.bias", n_expert, 0.0, 0.5)
+        for name, rows, cols in (("ffn_gate_exps", n_ff_exp, N_EMBD), ("ffn_up_exps", n_ff_exp, N_EMBD),
+                                 ("ffn_down_exps", N_EMBD, n_ff_exp)):
+            w = (m.rng.standard_normal((n_expert, rows, cols)) * (2.0 / np.sqrt(cols))).astype(np.float32)
+            m.add(p + name + ".weight", w, T.Q8_0)
+            m.add(p + name + ".bias", (0.3 * m.rng.standard_normal((n_expert, rows))).astype(np.float32), T.F32)
+    return m
+
+
 def gemma2():
     m = Tiny("tiny-gemma2", "gemma2", 4)
     hyperparameters(m, 4, 2, 64)
@@ -217,7 +253,7 @@ def phi3():
     return m
 
 
-MODELS = [llama3, qwen2, qwen3, qwen3moe, gemma2, phi3]
+MODELS = [llama3, qwen2, qwen3, qwen3moe, gemma2, phi3, gptoss]
 
 
 def main():

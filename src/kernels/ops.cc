@@ -20,13 +20,31 @@ namespace nagare {
 
 void rms_norm(const float* x, const float* weight, float* y, int64_t n, float eps) { rms_norm_rows(x, weight, y, 1, n, eps); }
 
-Rope::Rope(int32_t rot_dims, float freq_base, float freq_scale, RopeStyle style, const float* freq_factors)
-    : rot_dims_(rot_dims), freq_base_(freq_base), freq_scale_(freq_scale), style_(style), freq_factors_(freq_factors) {}
+Rope::Rope(int32_t rot_dims, float freq_base, float freq_scale, RopeStyle style, const float* freq_factors, YarnParams yarn)
+    : rot_dims_(rot_dims), freq_base_(freq_base), freq_scale_(freq_scale), style_(style), freq_factors_(freq_factors),
+      yarn_(yarn) {}
 
 void Rope::angles(int32_t pos, float* cos_out, float* sin_out) const {
   // theta_i = pos * scale * base^(-2i/d), built by repeated multiplication in float as ggml does,
   // so angles agree with llama.cpp to the last bit in the common case.
   const float theta_scale = std::pow(freq_base_, -2.0f / float(rot_dims_));
+  if (yarn_.ext_factor != 0.f) {
+    // ggml's rope_yarn: each pair's angle blends the interpolated (scaled) and the extrapolated
+    // one by a ramp over the pair index, and cos/sin carry the magnitude correction.
+    const float mscale = yarn_.mscale * (1.0f + 0.1f * std::log(1.0f / freq_scale_));
+    float theta_base = float(pos);
+    for (int32_t i = 0; i < half_dims(); ++i) {
+      const float extrap = freq_factors_ ? theta_base / freq_factors_[i] : theta_base;
+      const float interp = freq_scale_ * extrap;
+      const float y = (float(i) - yarn_.corr_low) / std::max(0.001f, yarn_.corr_high - yarn_.corr_low);
+      const float ramp = (1 - std::min(1.0f, std::max(0.0f, y))) * yarn_.ext_factor;
+      const float theta = interp * (1 - ramp) + extrap * ramp;
+      cos_out[i] = std::cos(theta) * mscale;
+      sin_out[i] = std::sin(theta) * mscale;
+      theta_base *= theta_scale;
+    }
+    return;
+  }
   float theta = float(pos) * freq_scale_;
   for (int32_t i = 0; i < half_dims(); ++i) {
     const float angle = freq_factors_ ? theta / freq_factors_[i] : theta;

@@ -13,12 +13,22 @@ void rms_norm_rows(const float* x, const float* weight, float* y, int64_t n_rows
 
 enum class RopeStyle { kNorm, kNeox };  // pairs (2i, 2i+1) as llama; pairs (i, i + d/2) as GPT-NeoX/Gemma
 
+// YaRN context extension (gpt-oss): frequencies between the correction dimensions blend
+// interpolation (scaled positions) and extrapolation, and cos/sin are scaled by mscale, as ggml's
+// rope_yarn computes them. ext_factor 0: off.
+struct YarnParams {
+  float ext_factor = 0.f;
+  float corr_low = 0.f, corr_high = 0.f;  // ggml_rope_yarn_corr_dims
+  float mscale = 1.f;
+};
+
 // Precomputed rotation frequencies for one head dimension and base; apply() rotates in place.
 class Rope {
  public:
   Rope() = default;
   // freq_factors (rot_dims/2 values, may be null) divide each frequency, as llama 3.1's rope_freqs.
-  Rope(int32_t rot_dims, float freq_base, float freq_scale, RopeStyle style, const float* freq_factors = nullptr);
+  Rope(int32_t rot_dims, float freq_base, float freq_scale, RopeStyle style, const float* freq_factors = nullptr,
+       YarnParams yarn = {});
   // In two halves, so a token's angles are computed once and serve every layer and head: the
   // cosines and sines of the half_dims() angles at `pos`, then the rotation of the first
   // rot_dims elements of each of n_heads vectors of length head_dim by them.
@@ -31,6 +41,7 @@ class Rope {
   float freq_base_ = 10000.f, freq_scale_ = 1.f;
   RopeStyle style_ = RopeStyle::kNorm;
   const float* freq_factors_ = nullptr;
+  YarnParams yarn_;
 };
 
 void silu_mul(const float* gate, const float* up, float* out, int64_t n);       // silu(gate) * up

@@ -145,13 +145,20 @@ void Model::bind_weights() {
       L.bv = optional_vec(p + "attn_v.bias", v_dim);
     }
     L.wo = matrix(p + "attn_output.weight", c.n_embd, o_dim);
-    L.ffn_norm = vec(p + "ffn_norm.weight", c.n_embd);
+    L.bo = optional_vec(p + "attn_output.bias", c.n_embd);
+    if (c.attn_sinks) L.sinks = vec(p + "attn_sinks.weight", c.n_head);
+    // gpt-oss names its FFN input norm post_attention_norm (it has no norm after attention).
+    L.ffn_norm = vec(p + (c.arch == "gpt-oss" ? "post_attention_norm.weight" : "ffn_norm.weight"), c.n_embd);
     const GgufTensor* up = f.find_tensor(p + "ffn_up.weight");
     if (c.n_expert > 0) {
       L.router = matrix(p + "ffn_gate_inp.weight", c.n_expert, c.n_embd);
       L.expert_gate = experts(p + "ffn_gate_exps.weight", c.n_ff_expert, c.n_embd);
       L.expert_up = experts(p + "ffn_up_exps.weight", c.n_ff_expert, c.n_embd);
       L.expert_down = experts(p + "ffn_down_exps.weight", c.n_embd, c.n_ff_expert);
+      L.router_bias = optional_vec(p + "ffn_gate_inp.bias", c.n_expert);
+      L.expert_gate_bias = optional_vec(p + "ffn_gate_exps.bias", int64_t(c.n_expert) * c.n_ff_expert);
+      L.expert_up_bias = optional_vec(p + "ffn_up_exps.bias", int64_t(c.n_expert) * c.n_ff_expert);
+      L.expert_down_bias = optional_vec(p + "ffn_down_exps.bias", int64_t(c.n_expert) * c.n_embd);
     } else if (!f.find_tensor(p + "ffn_gate.weight") && up && up->dims.size() == 2 && up->dims[1] == 2 * int64_t(c.n_ff)) {
       // Gate rows first, then up rows: llama.cpp's fused SwiGLU takes the halves in that order.
       const WeightMatrix gate_up = matrix(p + "ffn_up.weight", 2 * int64_t(c.n_ff), c.n_embd);
@@ -172,8 +179,8 @@ void Model::bind_weights() {
       L.post_ffn_norm = vec(p + "post_ffw_norm.weight", c.n_embd);
     }
     L.rope_slot = c.layer_uses_swa[il] ? 1 : 0;
-    ropes_[L.rope_slot] = c.layer_uses_swa[il] ? Rope(c.rope_dims, c.rope_base_swa, c.rope_scale_swa, c.rope_style)
-                                               : Rope(c.rope_dims, c.rope_base, c.rope_scale, c.rope_style, freq_factors);
+    ropes_[L.rope_slot] = c.layer_uses_swa[il] ? Rope(c.rope_dims, c.rope_base_swa, c.rope_scale_swa, c.rope_style, nullptr, c.yarn)
+                                               : Rope(c.rope_dims, c.rope_base, c.rope_scale, c.rope_style, freq_factors, c.yarn);
     rope_used_[L.rope_slot] = true;
   }
 
@@ -337,6 +344,7 @@ void Model::attention(const Batch& batch, KvCache& kv, int32_t il, GgmlType out_
   // Heads [h0, h0 + heads) of token t. Each KV block is walked once for all of them, so its
   // keys and values are read from memory once (at long contexts attention is bound by those
   // reads), and each key is converted once for the heads of its GQA group.
+  const Layer& L = layers_[il];
   auto attend = [&](int64_t t, int32_t h0, int32_t heads, int thread) {
     const int32_t pos = batch.positions[t];
     const BatchSequence& s = batch.sequences[batch.seq[t]];
@@ -374,7 +382,10 @@ void Model::attention(const Batch& batch, KvCache& kv, int32_t il, GgmlType out_
     }
     for (int32_t j = 0; j < heads; ++j) {
       float* sc = scores + int64_t(j) * n_keys;
-      const float sum = softmax_exp(sc, max_score[j], n_keys);
+      // A sink is one more logit in the softmax that weighs no value: it only adds to the sum.
+      const float sink = L.sinks ? L.sinks[h0 + j] : -INFINITY;
+      const float max = std::max(max_score[j], sink);
+      const float sum = softmax_exp(sc, max, n_keys) + (L.sinks ? std::exp(sink - max) : 0.0f);
       scale_round_fp16(sc, 1.0f / sum, n_keys);  // the weights, rounded to half
       float* out = ws_.attn.data() + (t * c.n_head + h0 + j) * c.head_dim_v;
       std::fill(out, out + c.head_dim_v, 0.0f);
@@ -478,6 +489,8 @@ void Model::forward(const Batch& batch, KvCache& kv, float* logits, ThreadPool& 
 
     auto ffn_input = [&](int64_t t0, int64_t t1) {
       float* p = rows(ws_.proj.data(), t0, d);
+      if (L.bo)
+        for (int64_t t = t0; t < t1; ++t) add_in_place(p + (t - t0) * d, L.bo, d);
       if (L.post_attn_norm) rms_norm_rows(p, L.post_attn_norm, p, t1 - t0, d, c.norm_eps);
       add_in_place(rows(x, t0, d), p, (t1 - t0) * d);
       rms_norm_rows(rows(x, t0, d), L.ffn_norm, rows(xn, t0, d), t1 - t0, d, c.norm_eps);

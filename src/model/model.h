@@ -39,6 +39,8 @@ class Model {
     const float* bq = nullptr;  // biases of q, k and v (qwen2), or none
     const float* bk = nullptr;
     const float* bv = nullptr;
+    const float* bo = nullptr;     // bias of the attention output (gpt-oss), or none
+    const float* sinks = nullptr;  // per-head attention sink logits (gpt-oss), or none
     const float* q_norm = nullptr;
     const float* k_norm = nullptr;
     const float* post_attn_norm = nullptr;
@@ -48,6 +50,11 @@ class Model {
     // each expert's matrices (row ranges of the layer's 3-D expert tensors).
     WeightMatrix router;
     std::vector<WeightMatrix> expert_gate, expert_up, expert_down;
+    // Biases (gpt-oss), or none: the router's (n_expert) and each expert's, expert after expert.
+    const float* router_bias = nullptr;
+    const float* expert_gate_bias = nullptr;
+    const float* expert_up_bias = nullptr;
+    const float* expert_down_bias = nullptr;
     const float* post_ffn_norm = nullptr;
     int32_t rope_slot = 0;  // ropes_[0]: the global rope; ropes_[1]: the sliding-window layers' (gemma3)
   };

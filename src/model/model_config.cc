@@ -16,13 +16,16 @@ int32_t positive(const GgufFile& f, const std::string& key, int64_t v) {
 
 }  // namespace
 
-const char* ModelConfig::supported_architectures() { return "llama, qwen2, qwen3, qwen3moe, phi3, gemma2, gemma3"; }
+const char* ModelConfig::supported_architectures() {
+  return "llama, qwen2, qwen3, qwen3moe, phi3, gemma2, gemma3, gpt-oss";
+}
 
 ModelConfig ModelConfig::from_gguf(const GgufFile& f) {
   ModelConfig c;
   c.arch = f.get_string("general.architecture");
   const std::string& a = c.arch;
-  if (a != "llama" && a != "qwen2" && a != "qwen3" && a != "qwen3moe" && a != "phi3" && a != "gemma2" && a != "gemma3")
+  if (a != "llama" && a != "qwen2" && a != "qwen3" && a != "qwen3moe" && a != "phi3" && a != "gemma2" && a != "gemma3" &&
+      a != "gpt-oss")
     throw Error(f.path() + ": unsupported model architecture '" + a + "' (supported: " + supported_architectures() + ")");
 
   auto req = [&](const std::string& k) { return positive(f, a + "." + k, f.get_int(a + "." + k)); };
@@ -52,6 +55,24 @@ ModelConfig ModelConfig::from_gguf(const GgufFile& f) {
     // LongRoPE's per-dimension factors come as tensors (bind_weights); the short ones hold up to
     // the original context, which is where the context is capped (the long ones are not used).
     c.n_ctx_train = std::min(c.n_ctx_train, opt("rope.scaling.original_context_length", c.n_ctx_train));
+  } else if (scaling == "yarn") {
+    // As llama.cpp sets YaRN up: extrapolation factor 1, correction dimensions from beta_fast and
+    // beta_slow at the original context, and cos/sin scaled by 1 + 0.1 ln(factor) (ggml's own
+    // correction; llama.cpp's attention factor cancels to 1 unless the file sets one).
+    const double factor = f.get_float(a + ".rope.scaling.factor", 1.0);
+    if (!(factor >= 1)) throw Error(f.path() + ": invalid rope scaling factor for yarn");
+    if (f.get_float(a + ".rope.scaling.yarn_log_multiplier", 0.0) != 0.0)
+      throw Error(f.path() + ": rope scaling yarn with a log multiplier (DeepSeek style) is not supported");
+    c.rope_scale = float(1.0 / factor);
+    const float orig = float(opt("rope.scaling.original_context_length", c.n_ctx_train));
+    const float beta_fast = opt_float("rope.scaling.yarn_beta_fast", 32.0), beta_slow = opt_float("rope.scaling.yarn_beta_slow", 1.0);
+    auto corr_dim = [&](float beta) {
+      return float(c.rope_dims) * std::log(orig / (beta * 2 * float(M_PI))) / (2 * std::log(c.rope_base));
+    };
+    c.yarn.ext_factor = opt_float("rope.scaling.yarn_ext_factor", 1.0);
+    c.yarn.corr_low = std::max(0.0f, std::floor(corr_dim(beta_fast)));
+    c.yarn.corr_high = std::min(float(c.rope_dims - 1), std::ceil(corr_dim(beta_slow)));
+    c.yarn.mscale = opt_float("rope.scaling.attn_factor", 1.0);
   } else if (scaling != "none") {
     throw Error(f.path() + ": unsupported rope scaling type '" + scaling + "'");
   }
@@ -81,6 +102,26 @@ ModelConfig ModelConfig::from_gguf(const GgufFile& f) {
     c.expert_weights_norm = f.get_bool(a + ".expert_weights_norm", true);
     c.expert_weights_scale = opt_float("expert_weights_scale", 1.0);
     if (c.expert_weights_scale == 0.f) c.expert_weights_scale = 1.f;  // llama.cpp: 0 means unscaled
+  }
+  if (a == "gpt-oss") {
+    // gpt-oss: every FFN a mixture of experts with biases and a clamped swiglu, the chosen
+    // experts weighted by the softmax of their router logits; attention sinks; a 128-token
+    // sliding window on alternate layers.
+    c.n_expert = req("expert_count");
+    c.n_expert_used = req("expert_used_count");
+    if (c.n_expert_used > c.n_expert) throw Error(f.path() + ": expert_used_count exceeds expert_count");
+    c.n_ff_expert = req("expert_feed_forward_length");
+    c.expert_gating = ExpertGating::kSoftmaxOfChosen;
+    c.expert_activation = ExpertActivation::kSwigluOai;
+    c.expert_weights_scale = opt_float("expert_weights_scale", 1.0);
+    if (c.expert_weights_scale == 0.f) c.expert_weights_scale = 1.f;
+    c.attn_sinks = true;
+    c.sliding_window = req("attention.sliding_window");
+    const int32_t pattern = int32_t(f.get_int(a + ".attention.sliding_window_pattern", 2));
+    if (pattern <= 0) throw Error(f.path() + ": invalid sliding_window_pattern");
+    for (int32_t il = 0; il < c.n_layer; ++il) c.layer_uses_swa[il] = il % pattern < pattern - 1;
+    c.rope_base_swa = float(f.get_float(a + ".rope.freq_base_swa", c.rope_base));
+    c.rope_scale_swa = c.rope_scale;
   }
   if (a == "gemma2" || a == "gemma3") {
     c.activation = FfnActivation::kGeluTanh;

@@ -14,7 +14,12 @@ class GgufFile;
 
 enum class FfnActivation { kSilu, kGeluTanh };
 // How a mixture-of-experts router turns its logits into expert weights.
-enum class ExpertGating { kSoftmax, kSigmoid };
+// kSoftmax, kSigmoid: probabilities of all experts, the largest chosen; kSoftmaxOfChosen
+// (gpt-oss): the largest logits chosen, their softmax the weights.
+enum class ExpertGating { kSoftmax, kSigmoid, kSoftmaxOfChosen };
+// The experts' gated activation: silu(gate) * up, or gpt-oss's clamped swiglu
+// (min(gate, 7) * sigmoid(1.702 * min(gate, 7)) * (clamp(up, -7, 7) + 1)).
+enum class ExpertActivation { kSilu, kSwigluOai };
 
 struct ModelConfig {
   std::string arch;
@@ -35,6 +40,7 @@ struct ModelConfig {
   float rope_scale = 1.f;      // multiplies positions (1 / linear scaling factor)
   float rope_base_swa = 10000.f;  // sliding-window layers (gemma3)
   float rope_scale_swa = 1.f;
+  YarnParams yarn;  // YaRN context extension (rope.scaling.type yarn), every layer
 
   float embed_scale = 1.f;     // gemma multiplies embeddings by sqrt(n_embd)
   float attn_scale = 0.f;      // multiplies q.k; 1/sqrt(head_dim_k) unless the arch says otherwise
@@ -54,6 +60,8 @@ struct ModelConfig {
   ExpertGating expert_gating = ExpertGating::kSoftmax;
   bool expert_weights_norm = false;  // the chosen experts' weights divided by their sum
   float expert_weights_scale = 1.f;
+  ExpertActivation expert_activation = ExpertActivation::kSilu;
+  bool attn_sinks = false;  // a learned per-head logit in every attention softmax (gpt-oss)
 
   int32_t sliding_window = 0;  // tokens; 0: none
   std::vector<bool> layer_uses_swa;

@@ -16,13 +16,26 @@ void grow(std::vector<T>& v, size_t n) {
   if (v.size() < n) v.resize(n);
 }
 
+// gpt-oss's expert activation, into gate: min(g, 7) * sigmoid(1.702 * min(g, 7)) * (clamp(u, -7, 7) + 1),
+// in ggml's float steps.
+void swiglu_oai(float* gate, const float* up, int64_t n) {
+  constexpr float kAlpha = 1.702f, kLimit = 7.0f;
+  for (int64_t i = 0; i < n; ++i) {
+    const float x = std::min(gate[i], kLimit), y = std::clamp(up[i], -kLimit, kLimit);
+    gate[i] = x / (1.f + std::exp(kAlpha * (-x))) * (y + 1.f);
+  }
+}
+
 // Token t's experts: probabilities from its router logits (softmax over all experts, or each
-// expert's sigmoid), the k largest chosen best first (the lower id on a tie), their
-// probabilities as weights, renormalized and scaled as the config says. Float steps as ggml's
-// (sums of exponentials and of weights in double).
+// expert's sigmoid, or the logits themselves for kSoftmaxOfChosen), the k largest chosen best
+// first (the lower id on a tie), their probabilities as weights (for kSoftmaxOfChosen the
+// softmax of the chosen logits), renormalized and scaled as the config says. Float steps as
+// ggml's (sums of exponentials and of weights in double).
 void route(const ModelConfig& c, const float* logits, float* probs, int32_t* chosen, float* weights) {
   const int32_t E = c.n_expert, K = c.n_expert_used;
-  if (c.expert_gating == ExpertGating::kSoftmax) {
+  if (c.expert_gating == ExpertGating::kSoftmaxOfChosen) {
+    std::copy(logits, logits + E, probs);
+  } else if (c.expert_gating == ExpertGating::kSoftmax) {
     const float max = *std::max_element(logits, logits + E);
     double sum = 0;
     for (int32_t e = 0; e < E; ++e) sum += probs[e] = std::exp(logits[e] - max);
@@ -39,6 +52,13 @@ void route(const ModelConfig& c, const float* logits, float* probs, int32_t* cho
     }
     chosen[k] = best;
     weights[k] = probs[best];
+  }
+  if (c.expert_gating == ExpertGating::kSoftmaxOfChosen) {
+    const float max = weights[0];  // the best first
+    double sum = 0;
+    for (int32_t k = 0; k < K; ++k) sum += weights[k] = std::exp(weights[k] - max);
+    const float inv = float(1.0 / sum);
+    for (int32_t k = 0; k < K; ++k) weights[k] *= inv;
   }
   if (c.expert_weights_norm) {
     double sum = 0;
@@ -77,6 +97,7 @@ void Model::moe_ffn(const Layer& L, int64_t n, ThreadPool& pool) {
   matmul(L.router, ws_.acts.get(L.router.type, pool), n, m.router_logits.data(), E, pool);
   grow(m.probs, size_t(E));
   for (int64_t t = 0; t < n; ++t) {
+    if (L.router_bias) add_in_place(m.router_logits.data() + t * E, L.router_bias, E);
     route(c, m.router_logits.data() + t * E, m.probs.data(), m.chosen.data() + t * K, m.weights.data() + t * K);
     for (int32_t k = 0; k < K; ++k) m.expert_count[m.chosen[t * K + k]]++;
   }
@@ -125,7 +146,11 @@ void Model::moe_ffn(const Layer& L, int64_t n, ThreadPool& pool) {
   pool.parallel_for(rows, [&](int64_t row, int) {
     const int32_t e = expert_of_row(row);
     float* g = m.gate.data() + row * F;
-    silu_mul(g, m.up.data() + row * F, g, F);
+    float* u = m.up.data() + row * F;
+    if (L.expert_gate_bias) add_in_place(g, L.expert_gate_bias + int64_t(e) * F, F);
+    if (L.expert_up_bias) add_in_place(u, L.expert_up_bias + int64_t(e) * F, F);
+    if (c.expert_activation == ExpertActivation::kSwigluOai) swiglu_oai(g, u, F);
+    else silu_mul(g, u, g, F);
     m.down_in[e].quantize_row(row - m.expert_first[e], g);
   });
   m.jobs.clear();
@@ -139,7 +164,8 @@ void Model::moe_ffn(const Layer& L, int64_t n, ThreadPool& pool) {
     float* y = ws_.proj.data() + t * d;
     for (int32_t k = 0; k < K; ++k) {
       const float w = m.weights[t * K + k];
-      const float* o = m.out.data() + int64_t(m.slot[t * K + k]) * d;
+      float* o = m.out.data() + int64_t(m.slot[t * K + k]) * d;
+      if (L.expert_down_bias) add_in_place(o, L.expert_down_bias + int64_t(m.chosen[t * K + k]) * d, d);
       if (k == 0)
         for (int64_t i = 0; i < d; ++i) y[i] = o[i] * w;
       else
