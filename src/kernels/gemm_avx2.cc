@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "kernels/dispatch.h"
+#include "kernels/quant_blocks.h"
 
 namespace nagare {
 namespace {
@@ -34,10 +35,17 @@ struct V {
   static I set1(int32_t v) { return _mm256_set1_epi32(v); }
   static F fset1(float v) { return _mm256_set1_ps(v); }
   // Half h of a 64-byte k-group vector: rows 8h .. 8h+7.
+  // Bits 2c..2c+1 of each byte (Q2_K's quants).
+  static I bits01(I h, int c) { return _mm256_and_si256(c == 0 ? h : _mm256_srli_epi16(h, 2 * c), _mm256_set1_epi8(3)); }
   static I load(const uint8_t* p, int h) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32 * h)); }
   static I lo(I v) { return _mm256_and_si256(v, _mm256_set1_epi8(0x0f)); }
   static I hi(I v) { return _mm256_and_si256(_mm256_srli_epi16(v, 4), _mm256_set1_epi8(0x0f)); }
   static I or_(I a, I b) { return _mm256_or_si256(a, b); }
+  // A 16-byte table in both 128-bit lanes, and the bytes of idx (each 0..15) looked up in it.
+  static I table16(const int8_t* t) {
+    return _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(t)));
+  }
+  static I lut(I table, I idx) { return _mm256_shuffle_epi8(table, idx); }
   // Adds 16 to the bytes whose bit is set in the 32-bit word of half h at p.
   static I add_bit4(I w, const uint8_t* p, int h) {
     uint32_t bits;
@@ -71,11 +79,36 @@ struct V {
     const I p = _mm256_maddubs_epi16(w_abs, _mm256_sign_epi8(bcast4(a), w));
     return _mm256_add_epi32(acc, _mm256_madd_epi16(p, _mm256_set1_epi16(1)));
   }
+  // Q3_K: acc + per lane the two pair sums of signed w times the 4 activations at a, each
+  // times its int16 half of sc (|w| <= 4, so w_abs = abs8(w) times a fits the pair sums).
+  static I abs8(I w) { return _mm256_abs_epi8(w); }
+  static I dot_pairs(I acc, I w, I w_abs, const int8_t* a, I sc) {
+    const I p = _mm256_maddubs_epi16(w_abs, _mm256_sign_epi8(bcast4(a), w));
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(p, sc));
+  }
+  static I load_s8_i16(const uint8_t* p, int h) {
+    return _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * h)));
+  }
+  // 32 bytes as 4 rows of 8 -> 8 rows of 4: dst[4l + m] = src[8m + l].
+  static void transpose_4x8(const int8_t* src, int8_t* dst) {
+    auto ld = [&](int m) { return _mm_loadl_epi64(reinterpret_cast<const __m128i*>(src + 8 * m)); };
+    const __m128i x01 = _mm_unpacklo_epi8(ld(0), ld(1)), x23 = _mm_unpacklo_epi8(ld(2), ld(3));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), _mm_unpacklo_epi16(x01, x23));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + 16), _mm_unpackhi_epi16(x01, x23));
+  }
   static F load_f16(const uint8_t* p, int h) {
     return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * h)));
   }
   static I load_u8_i32(const uint8_t* p, int h) {
     return _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p + 8 * h)));
+  }
+  // MXFP4's E8M0 exponents (bytes [row]) as e8m0_to_fp32_half (kernels/quant_blocks.h) gives
+  // them: 2^(e - 128), built from the float's bits, subnormal below e = 2.
+  static F load_e8m0_half(const uint8_t* p, int h) {
+    const I e = load_u8_i32(p, h);
+    const I normal = _mm256_slli_epi32(_mm256_sub_epi32(e, _mm256_set1_epi32(1)), 23);
+    const I subnormal = _mm256_sllv_epi32(_mm256_set1_epi32(0x00200000), e);
+    return _mm256_castsi256_ps(_mm256_blendv_epi8(normal, subnormal, _mm256_cmpgt_epi32(_mm256_set1_epi32(2), e)));
   }
   static I load_s8_i32(const uint8_t* p, int h) {
     return _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p + 8 * h)));

@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "kernels/dispatch.h"
+#include "kernels/quant_blocks.h"
 
 namespace nagare {
 namespace {
@@ -36,10 +37,19 @@ struct V {
   static F fzero() { return _mm512_setzero_ps(); }
   static I set1(int32_t v) { return _mm512_set1_epi32(v); }
   static F fset1(float v) { return _mm512_set1_ps(v); }
+  // Bits 2c..2c+1 of each byte (Q2_K's quants).
+  static I bits01(I h, int c) { return _mm512_and_si512(c == 0 ? h : _mm512_srli_epi16(h, 2 * c), _mm512_set1_epi8(3)); }
   static I load(const uint8_t* p, int) { return _mm512_loadu_si512(p); }
   static I lo(I v) { return _mm512_and_si512(v, _mm512_set1_epi8(0x0f)); }
   static I hi(I v) { return _mm512_and_si512(_mm512_srli_epi16(v, 4), _mm512_set1_epi8(0x0f)); }
   static I or_(I a, I b) { return _mm512_or_si512(a, b); }
+  // A 16-byte table in every 128-bit lane, and the bytes of idx (each 0..15) looked up in it.
+  static I table16(const int8_t* t) {
+    int8_t lanes[64];  // (_mm512_broadcast_i32x4 trips GCC 12's -Wuninitialized, see above)
+    for (int l = 0; l < 4; ++l) std::memcpy(lanes + 16 * l, t, 16);
+    return _mm512_loadu_si512(lanes);
+  }
+  static I lut(I table, I idx) { return _mm512_shuffle_epi8(table, idx); }
   // Adds 16 to the bytes whose bit is set in the 64-bit word at p.
   static I add_bit4(I w, const uint8_t* p, int) {
     uint64_t bits;
@@ -69,11 +79,37 @@ struct V {
   // Q8_0's signed weights, offset by 128 to unsigned (the kernel subtracts 128 * sum(a)).
   static I q8_prepare(I w) { return _mm512_xor_si512(w, _mm512_set1_epi8(char(0x80))); }
   static I dot_q8(I acc, I, I w_offset, const int8_t* a) { return dot(acc, w_offset, a); }
+  // Q3_K: acc + per lane the two pair sums of signed w times the 4 activations at a, each
+  // times its int16 half of sc (|w| <= 4, so w_abs = abs8(w) times a fits the pair sums).
+  static I abs8(I w) { return _mm512_abs_epi8(w); }
+  static I dot_pairs(I acc, I w, I w_abs, const int8_t* a, I sc) {
+    const I av = bcast4(a);
+    const I signed_a = _mm512_mask_sub_epi8(av, _mm512_movepi8_mask(w), _mm512_setzero_si512(), av);
+    return _mm512_add_epi32(acc, _mm512_madd_epi16(_mm512_maddubs_epi16(w_abs, signed_a), sc));
+  }
+  static I load_s8_i16(const uint8_t* p, int) {
+    return _mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+  }
+  // 32 bytes as 4 rows of 8 -> 8 rows of 4: dst[4l + m] = src[8m + l].
+  static void transpose_4x8(const int8_t* src, int8_t* dst) {
+    auto ld = [&](int m) { return _mm_loadl_epi64(reinterpret_cast<const __m128i*>(src + 8 * m)); };
+    const __m128i x01 = _mm_unpacklo_epi8(ld(0), ld(1)), x23 = _mm_unpacklo_epi8(ld(2), ld(3));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), _mm_unpacklo_epi16(x01, x23));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + 16), _mm_unpackhi_epi16(x01, x23));
+  }
   static F load_f16(const uint8_t* p, int) {
     return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
   }
   static I load_u8_i32(const uint8_t* p, int) {
     return _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  }
+  // MXFP4's E8M0 exponents (bytes [row]) as e8m0_to_fp32_half (kernels/quant_blocks.h) gives
+  // them: 2^(e - 128), built from the float's bits, subnormal below e = 2.
+  static F load_e8m0_half(const uint8_t* p, int h) {
+    const I e = load_u8_i32(p, h);
+    const I normal = _mm512_slli_epi32(_mm512_sub_epi32(e, _mm512_set1_epi32(1)), 23);
+    const I subnormal = _mm512_sllv_epi32(_mm512_set1_epi32(0x00200000), e);
+    return _mm512_castsi512_ps(_mm512_mask_blend_epi32(_mm512_cmplt_epi32_mask(e, _mm512_set1_epi32(2)), normal, subnormal));
   }
   static I load_s8_i32(const uint8_t* p, int) {
     return _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));

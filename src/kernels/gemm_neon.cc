@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "kernels/dispatch.h"
+#include "kernels/quant_blocks.h"
 
 namespace nagare {
 namespace {
@@ -44,10 +45,19 @@ struct V {
   static I set1(int32_t v) { return vdupq_n_s32(v); }
   static F fset1(float v) { return vdupq_n_f32(v); }
   // Quarter h of a 64-byte k-group vector: rows 4h .. 4h+3, 4 bytes each.
+  // Bits 2c..2c+1 of each byte (Q2_K's quants).
+  static I bits01(I h, int c) {
+    const uint8x16_t v = u8(h);
+    const uint8x16_t s = c == 0 ? v : c == 1 ? vshrq_n_u8(v, 2) : c == 2 ? vshrq_n_u8(v, 4) : vshrq_n_u8(v, 6);
+    return from_u8(vandq_u8(s, vdupq_n_u8(3)));
+  }
   static I load(const uint8_t* p, int h) { return from_u8(vld1q_u8(p + 16 * h)); }
   static I lo(I v) { return from_u8(vandq_u8(u8(v), vdupq_n_u8(0x0f))); }
   static I hi(I v) { return from_u8(vshrq_n_u8(u8(v), 4)); }
   static I or_(I a, I b) { return vorrq_s32(a, b); }
+  // A 16-byte table, and the bytes of idx (each 0..15) looked up in it.
+  static I table16(const int8_t* t) { return vreinterpretq_s32_s8(vld1q_s8(t)); }
+  static I lut(I table, I idx) { return vreinterpretq_s32_s8(vqtbl1q_s8(s8(table), u8(idx))); }
   // Adds 16 to the bytes whose bit is set in the 16-bit word of quarter h at p (bit 4r+m of
   // the group's 64-bit word is row r, element m; this quarter holds rows 4h .. 4h+3).
   static I add_bit4(I w, const uint8_t* p, int h) {
@@ -82,6 +92,23 @@ struct V {
   static I widen16(I acc) { return acc; }
   static I q8_prepare(I w) { return w; }
   static I dot_q8(I acc, I w, I, const int8_t* a) { return dot(acc, w, a); }
+  // Q3_K: acc + per lane the two pair sums of signed w times the 4 activations at a, each
+  // times its int16 half of sc (signed products here, so no absolute value is needed).
+  static I abs8(I w) { return w; }
+  static I dot_pairs(I acc, I w, I, const int8_t* a, I sc) {
+    const int8x16_t av = bcast4(a);
+    const int16x8_t pairs = vpaddq_s16(vmull_s8(vget_low_s8(s8(w)), vget_low_s8(av)), vmull_high_s8(s8(w), av));
+    return vaddq_s32(acc, madd16(vreinterpretq_s32_s16(pairs), sc));
+  }
+  static I load_s8_i16(const uint8_t* p, int h) { return vreinterpretq_s32_s16(vmovl_s8(vld1_s8(reinterpret_cast<const int8_t*>(p) + 8 * h))); }
+  // 32 bytes as 4 rows of 8 -> 8 rows of 4: dst[4l + m] = src[8m + l].
+  static void transpose_4x8(const int8_t* src, int8_t* dst) {
+    const int8x16_t x01 = vcombine_s8(vzip1_s8(vld1_s8(src), vld1_s8(src + 8)), vzip2_s8(vld1_s8(src), vld1_s8(src + 8)));
+    const int8x16_t x23 = vcombine_s8(vzip1_s8(vld1_s8(src + 16), vld1_s8(src + 24)), vzip2_s8(vld1_s8(src + 16), vld1_s8(src + 24)));
+    const int16x8_t a = vreinterpretq_s16_s8(x01), b = vreinterpretq_s16_s8(x23);
+    vst1q_s8(dst, vreinterpretq_s8_s16(vzip1q_s16(a, b)));
+    vst1q_s8(dst + 16, vreinterpretq_s8_s16(vzip2q_s16(a, b)));
+  }
   static F load_f16(const uint8_t* p, int h) {
     return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(reinterpret_cast<const uint16_t*>(p) + 4 * h)));
   }
@@ -92,6 +119,14 @@ struct V {
   }
   static I load_u8_i32(const uint8_t* p, int h) {
     return vreinterpretq_s32_u32(vmovl_u16(vget_low_u16(vmovl_u8(load4_u8(p + 4 * h)))));
+  }
+  // MXFP4's E8M0 exponents (bytes [row]) as e8m0_to_fp32_half (kernels/quant_blocks.h) gives
+  // them: 2^(e - 128), built from the float's bits, subnormal below e = 2.
+  static F load_e8m0_half(const uint8_t* p, int h) {
+    const uint32x4_t e = vreinterpretq_u32_s32(load_u8_i32(p, h));
+    const uint32x4_t normal = vshlq_n_u32(vsubq_u32(e, vdupq_n_u32(1)), 23);
+    const uint32x4_t subnormal = vshlq_u32(vdupq_n_u32(0x00200000), vreinterpretq_s32_u32(e));
+    return vreinterpretq_f32_u32(vbslq_u32(vcltq_u32(e, vdupq_n_u32(2)), subnormal, normal));
   }
   static I load_s8_i32(const uint8_t* p, int h) {
     return vmovl_s16(vget_low_s16(vmovl_s8(vreinterpret_s8_u8(load4_u8(p + 4 * h)))));

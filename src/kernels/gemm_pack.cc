@@ -25,7 +25,7 @@ namespace {
 struct RowBlock {
   uint8_t q[kQK_K];
   uint16_t d, m;
-  uint8_t sc[16], mn[8];
+  uint8_t sc[16], mn[16];
 };
 
 void unpack_q4_k_scales(const uint8_t* s, uint8_t sc[8], uint8_t mn[8]) {
@@ -44,11 +44,21 @@ void unpack(GgmlType type, const uint8_t* src, RowBlock& o) {
   o.m = 0;
   switch (type) {
     case GgmlType::Q4_0:
+    case GgmlType::IQ4_NL:
+    case GgmlType::MXFP4:
     case GgmlType::Q4_1: {
       const uint8_t* qs;
       if (type == GgmlType::Q4_0) {
         auto* b = reinterpret_cast<const BlockQ4_0*>(src);
         o.d = b->d;
+        qs = b->qs;
+      } else if (type == GgmlType::IQ4_NL) {
+        auto* b = reinterpret_cast<const BlockIQ4_NL*>(src);
+        o.d = b->d;
+        qs = b->qs;
+      } else if (type == GgmlType::MXFP4) {
+        auto* b = reinterpret_cast<const BlockMXFP4*>(src);
+        o.d = b->e;  // one byte per row in the d section
         qs = b->qs;
       } else {
         auto* b = reinterpret_cast<const BlockQ4_1*>(src);
@@ -119,6 +129,44 @@ void unpack(GgmlType type, const uint8_t* src, RowBlock& o) {
         }
       break;
     }
+    case GgmlType::Q2_K: {
+      auto* b = reinterpret_cast<const BlockQ2_K*>(src);
+      o.d = b->d;
+      o.m = b->dmin;
+      for (int j = 0; j < 16; ++j) {
+        o.sc[j] = b->scales[j] & 15;
+        o.mn[j] = b->scales[j] >> 4;
+      }
+      for (int e = 0; e < kQK_K; ++e) o.q[e] = (b->qs[32 * (e / 128) + e % 32] >> (2 * ((e / 32) % 4))) & 3;
+      break;
+    }
+    case GgmlType::Q3_K: {
+      auto* b = reinterpret_cast<const BlockQ3_K*>(src);
+      o.d = b->d;
+      int8_t sc[16];
+      unpack_q3_k_scales(b->scales, sc);
+      for (int j = 0; j < 16; ++j) o.sc[j] = uint8_t(sc[j]);
+      // k-group l of each 32 elements: elements l + 8m, m = 0..3 (see kernels/gemm.h)
+      for (int e = 0; e < kQK_K; ++e) {
+        const int low = (b->qs[32 * (e / 128) + e % 32] >> (2 * ((e / 32) % 4))) & 3;
+        const int high = (b->hmask[e % 32] >> (e / 32)) & 1;
+        const int p = e / 32, m = (e % 32) / 8, l = e % 8;
+        o.q[32 * p + 4 * l + m] = uint8_t(low + 4 * high);  // q + 4, q = low - (high ? 0 : 4)
+      }
+      break;
+    }
+    case GgmlType::IQ4_XS: {
+      auto* b = reinterpret_cast<const BlockIQ4_XS*>(src);
+      o.d = b->d;
+      for (int j = 0; j < 8; ++j) {
+        o.sc[j] = uint8_t(int8_t(iq4_xs_scale(*b, j)));
+        for (int k = 0; k < 16; ++k) {
+          o.q[32 * j + k] = b->qs[16 * j + k] & 15;
+          o.q[32 * j + 16 + k] = b->qs[16 * j + k] >> 4;
+        }
+      }
+      break;
+    }
     case GgmlType::Q6_K: {
       auto* b = reinterpret_cast<const BlockQ6_K*>(src);
       o.d = b->d;
@@ -167,28 +215,39 @@ void pack_block(GgmlType type, const PackedLayout& L, const RowBlock* rb, uint8_
   }
   if (L.block.h2) {
     uint8_t* h2 = group + L.h2 + size_t(b) * L.block.h2;
+    const int shift = type == GgmlType::Q2_K ? 0 : 4;  // Q2_K's quants, or bits 4-5 of Q6_K's
     for (int h = 0; h < E / 16; ++h)
       for (int r = 0; r < kGemmRows; ++r)
         for (int m = 0; m < 4; ++m) {
           int v = 0;
-          for (int c = 0; c < 4; ++c) v |= ((rb[r].q[4 * (4 * h + c) + m] >> 4) & 3) << (2 * c);
+          for (int c = 0; c < 4; ++c) v |= ((rb[r].q[4 * (4 * h + c) + m] >> shift) & 3) << (2 * c);
           h2[64 * h + 4 * r + m] = uint8_t(v);
         }
   }
   if (L.block.sc) {
     uint8_t* sc = group + L.sc + size_t(b) * L.block.sc;
     const int n_sub = int(L.block.sc / kGemmRows);
-    for (int j = 0; j < n_sub; ++j)
-      for (int r = 0; r < kGemmRows; ++r) sc[kGemmRows * j + r] = rb[r].sc[j];
+    if (type == GgmlType::Q3_K) {  // [sub-block pair][row][2]
+      for (int p = 0; p < n_sub / 2; ++p)
+        for (int r = 0; r < kGemmRows; ++r)
+          for (int k = 0; k < 2; ++k) sc[2 * kGemmRows * p + 2 * r + k] = rb[r].sc[2 * p + k];
+    } else {
+      for (int j = 0; j < n_sub; ++j)
+        for (int r = 0; r < kGemmRows; ++r) sc[kGemmRows * j + r] = rb[r].sc[j];
+    }
   }
   if (L.block.mn) {
     uint8_t* mn = group + L.mn + size_t(b) * L.block.mn;
-    for (int p = 0; p < 4; ++p)
+    for (int p = 0; p < int(L.block.mn / (2 * kGemmRows)); ++p)
       for (int r = 0; r < kGemmRows; ++r)
         for (int k = 0; k < 2; ++k) mn[2 * kGemmRows * p + 2 * r + k] = rb[r].mn[2 * p + k];
   }
   uint8_t* d = group + L.d + size_t(b) * L.block.d;
-  for (int r = 0; r < kGemmRows; ++r) std::memcpy(d + 2 * r, &rb[r].d, 2);
+  const size_t d_bytes = L.block.d / kGemmRows;  // 2 (fp16), or 1 (MXFP4's exponent, the low byte)
+  for (int r = 0; r < kGemmRows; ++r) {
+    const uint8_t v[2] = {uint8_t(rb[r].d & 0xff), uint8_t(rb[r].d >> 8)};
+    std::memcpy(d + d_bytes * r, v, d_bytes);
+  }
   if (L.block.m) {
     uint8_t* m = group + L.m + size_t(b) * L.block.m;
     for (int r = 0; r < kGemmRows; ++r) std::memcpy(m + 2 * r, &rb[r].m, 2);

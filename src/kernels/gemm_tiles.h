@@ -13,9 +13,18 @@
 //   Q4_K, Q5_K  acc = (acc + (d_w * d_a) * float(isum)) - (dmin_w * d_a) * float(imin);
 //   Q6_K        acc = acc + (d_w * d_a) * float(isum)
 // per block, with isum / imin the super-block's exact integer sums (the scalar reference's order,
-// kernels/quant_k.cc). The raw-layout kernels of quant_x86.h and quant_neon.cc use the same
-// orders, so every path, scalar included, gives the same bits for an output element whatever
-// the tile, batch, or ISA.
+// kernels/quant_k.cc);
+//   Q2_K        acc = acc + ((d_w * d_a) * float(isum) - (dmin_w * d_a) * float(imin));
+//   Q3_K        sums[l] = sums[l] + (d_w * d_a) * float(isum_l) per block for l = 0..7, isum_l
+//               the block's exact sum over its elements e with e % 8 = l; at the end
+//               acc = ((0 + sums[0]) + sums[1]) + ... + sums[7] (kernels/quant_k_low.cc);
+//   IQ4_NL, MXFP4  acc = acc + (d_w * d_a) * float(isum)  per block;
+//   IQ4_XS         acc = acc + ((d_w * d_a) * float(ls_j - 32)) * float(isum_j)  per 32-element
+//                  sub-block j (kernels/quant_iq.cc, kernels/quant_mx.cc).
+// Their 4-bit codes become signed levels by a 16-byte table lookup (VNNI: levels + 128, the
+// offset taken off with the activation sums, as Q8_0's). The raw-layout kernels of quant_x86.h,
+// quant_x86_iq.h, quant_x86_low.h and quant_neon.cc use the same orders, so every path, scalar
+// included, gives the same bits for an output element whatever the tile, batch, or ISA.
 
 using I = typename V::I;
 using F = typename V::F;
@@ -60,6 +69,23 @@ inline void store_rows(float* out, F v, int64_t row, int64_t rows) {
   if (n > 0) V::store(out + row, v, n >= V::kLanes ? V::kLanes : int(n));
 }
 
+// The 16-entry level table of a non-linear 4-bit format as the ISA's dot wants it: signed
+// levels, or levels + 128 (as unsigned bytes) where the dot is vpdpbusd's unsigned x signed.
+template <GgmlType kType>
+inline I level_table() {
+  const int8_t* src = kType == GgmlType::MXFP4 ? kMXFP4Values : kIQ4Values;
+  alignas(16) int8_t t[16];
+  for (int k = 0; k < 16; ++k) t[k] = V::kVnni ? int8_t(uint8_t(src[k]) ^ 0x80) : src[k];
+  return V::table16(t);
+}
+
+// acc + the dot of looked-up levels w (w_abs: V::q8_prepare(w), unused with VNNI) with the 4
+// activations at a.
+inline I dot_levels(I acc, I w, I w_abs, const int8_t* a) {
+  if constexpr (V::kVnni) return V::dot(acc, w, a);
+  else return V::dot_q8(acc, w, w_abs, a);
+}
+
 template <GgmlType kType, int G, int T>
 void tile_legacy(const GemmWeightsView& w, int64_t g, const GemmActView& x, int64_t t, float* out, int64_t os,
                  const uint8_t* pf) {
@@ -67,15 +93,16 @@ void tile_legacy(const GemmWeightsView& w, int64_t g, const GemmActView& x, int6
   constexpr bool kQ5 = kType == GgmlType::Q5_0 || kType == GgmlType::Q5_1;
   constexpr bool kHasMin = kType == GgmlType::Q4_1 || kType == GgmlType::Q5_1;
   // Signed formats are dotted as unsigned quants minus an offset times the activation sum.
-  constexpr int kOffsetShift = kType == GgmlType::Q4_0   ? 3   // offset 8
-                               : kType == GgmlType::Q5_0 ? 4   // 16
-                               : kType == GgmlType::Q8_0 ? (V::kVnni ? 7 : 0)  // 128
-                                                         : 0;
+  constexpr bool kLut = kType == GgmlType::IQ4_NL || kType == GgmlType::MXFP4;
+  constexpr int kOffsetShift = kType == GgmlType::Q4_0            ? 3   // offset 8
+                               : kType == GgmlType::Q5_0          ? 4   // 16
+                               : kType == GgmlType::Q8_0 || kLut ? (V::kVnni ? 7 : 0)  // 128
+                                                                  : 0;
   constexpr size_t kActBytes = kHasMin ? kQ8_1Bytes : kQ8_0Bytes;
   constexpr size_t kActQs = kHasMin ? 4 : 2;
   // 4-bit quants: a whole block's pair sums fit 16 bits (8 x 2 * 15 * 127 < 2^15), so pmaddubsw
   // results are added as they come and widened once (AVX2; VNNI accumulates 32-bit anyway).
-  constexpr bool kShort = V::kDot16 && !kQ5 && kType != GgmlType::Q8_0;
+  constexpr bool kShort = V::kDot16 && !kQ5 && !kLut && kType != GgmlType::Q8_0;
   const PackedLayout& L = w.layout;
   constexpr PackedBlockBytes kB = packed_block_bytes(kType);
   const uint8_t* grp[G];
@@ -89,6 +116,8 @@ void tile_legacy(const GemmWeightsView& w, int64_t g, const GemmActView& x, int6
   F acc[R][T];
   for (auto& row : acc)
     for (auto& v : row) v = V::fzero();
+  I table = V::zero();
+  if constexpr (kLut) table = level_table<kType>();
 
   for (int64_t b = 0; b < w.blocks; ++b) {
     prefetch_block<kType, G>(pf, w, b);
@@ -111,6 +140,29 @@ void tile_legacy(const GemmWeightsView& w, int64_t g, const GemmActView& x, int6
         for (int tt = 0; tt < T; ++tt) {
           const int8_t* ap = a[tt] + b * kActBytes + 4 * kg;
           for (int r = 0; r < R; ++r) s[r][tt] = V::dot_q8(s[r][tt], wv[r], wa[r], ap);
+        }
+      }
+    } else if constexpr (kLut) {
+      for (int i = 0; i < 4; ++i) {
+        I w0[R], w1[R], a0[R], a1[R];
+        for (int r = 0; r < R; ++r) {
+          const I raw = V::load(grp[r / kVecs] + L.qs + b * kB.qs + 64 * i, r % kVecs);
+          w0[r] = V::lut(table, V::lo(raw));
+          w1[r] = V::lut(table, V::hi(raw));
+          if constexpr (!V::kVnni) {
+            a0[r] = V::q8_prepare(w0[r]);
+            a1[r] = V::q8_prepare(w1[r]);
+          } else {
+            a0[r] = w0[r];
+            a1[r] = w1[r];
+          }
+        }
+        for (int tt = 0; tt < T; ++tt) {
+          const int8_t* ap = a[tt] + b * kActBytes + 8 * i;
+          for (int r = 0; r < R; ++r) {
+            s[r][tt] = dot_levels(s[r][tt], w0[r], a0[r], ap);
+            s[r][tt] = dot_levels(s[r][tt], w1[r], a1[r], ap + 4);
+          }
         }
       }
     } else {
@@ -150,7 +202,9 @@ void tile_legacy(const GemmWeightsView& w, int64_t g, const GemmActView& x, int6
     }
     for (int r = 0; r < R; ++r) {
       const uint8_t* gp = grp[r / kVecs];
-      const F dx = V::load_f16(gp + L.d + b * kB.d, r % kVecs);
+      F dx;
+      if constexpr (kType == GgmlType::MXFP4) dx = V::load_e8m0_half(gp + L.d + b * kB.d, r % kVecs);
+      else dx = V::load_f16(gp + L.d + b * kB.d, r % kVecs);
       F mx = V::fzero();
       if constexpr (kHasMin) mx = V::load_f16(gp + L.m + b * kB.m, r % kVecs);
       for (int tt = 0; tt < T; ++tt) {
@@ -335,12 +389,226 @@ void tile_q6_k(const GemmWeightsView& w, int64_t g, const GemmActView& x, int64_
       store_rows(out + (t + tt) * os, acc[r][tt], (g + r / kVecs) * kGemmRows + (r % kVecs) * V::kLanes, w.rows);
 }
 
+// Q2_K: sixteen 16-element sub-blocks with 4-bit scales and mins; 2-bit quants in [0, 3].
+template <int G, int T>
+void tile_q2_k(const GemmWeightsView& w, int64_t g, const GemmActView& x, int64_t t, float* out, int64_t os,
+               const uint8_t* pf) {
+  constexpr int R = G * kVecs;
+  const PackedLayout& L = w.layout;
+  constexpr PackedBlockBytes kB = packed_block_bytes(GgmlType::Q2_K);
+  constexpr size_t kBsums = 4 + kQK_K;  // the activation block's int16 bsums[16]
+  const uint8_t* grp[G];
+  for (int gi = 0; gi < G; ++gi) grp[gi] = w.data + size_t(g + gi) * w.group_bytes;
+  const uint8_t* a[T];
+  for (int tt = 0; tt < T; ++tt) a[tt] = x.rows + size_t(t + tt) * x.row_bytes;
+  F acc[R][T];
+  for (auto& row : acc)
+    for (auto& v : row) v = V::fzero();
+
+  for (int64_t b = 0; b < w.blocks; ++b) {
+    prefetch_block<GgmlType::Q2_K, G>(pf, w, b);
+    I isum[R][T];
+    for (auto& row : isum)
+      for (auto& v : row) v = V::zero();
+    for (int j = 0; j < 16; ++j) {
+      // AVX2: 16-bit sums over the sub-block (4 x 2 * 3 * 127 < 2^15), widened once.
+      I s[R][T];
+      for (auto& row : s)
+        for (auto& v : row) v = V::zero();
+      I q2[R];
+      for (int r = 0; r < R; ++r) q2[r] = V::load(grp[r / kVecs] + L.h2 + b * kB.h2 + 64 * j, r % kVecs);
+      for (int c = 0; c < 4; ++c) {
+        I wq[R];
+        for (int r = 0; r < R; ++r) wq[r] = V::bits01(q2[r], c);
+        for (int tt = 0; tt < T; ++tt) {
+          const int8_t* ap = reinterpret_cast<const int8_t*>(a[tt] + b * kQ8_KBytes + 4) + 4 * (4 * j + c);
+          for (int r = 0; r < R; ++r) {
+            if constexpr (V::kDot16) s[r][tt] = V::dot16(s[r][tt], wq[r], ap);
+            else s[r][tt] = V::dot(s[r][tt], wq[r], ap);
+          }
+        }
+      }
+      if constexpr (V::kDot16)
+        for (auto& row : s)
+          for (auto& v : row) v = V::widen16(v);
+      for (int r = 0; r < R; ++r) {
+        const I sc = V::load_u8_i32(grp[r / kVecs] + L.sc + b * kB.sc + kGemmRows * j, r % kVecs);
+        for (int tt = 0; tt < T; ++tt) isum[r][tt] = V::add(isum[r][tt], V::mullo(s[r][tt], sc));
+      }
+    }
+    I imin[R][T];
+    for (auto& row : imin)
+      for (auto& v : row) v = V::zero();
+    for (int p = 0; p < 8; ++p) {
+      for (int r = 0; r < R; ++r) {
+        const I mn = V::load_u8_i16(grp[r / kVecs] + L.mn + b * kB.mn + 2 * kGemmRows * p, r % kVecs);
+        for (int tt = 0; tt < T; ++tt) {
+          const int32_t pair = load_as<int32_t>(a[tt] + b * kQ8_KBytes + kBsums + 4 * p);  // bsums[2p..2p+1]
+          imin[r][tt] = V::add(imin[r][tt], V::madd16(mn, V::set1(pair)));
+        }
+      }
+    }
+    for (int r = 0; r < R; ++r) {
+      const uint8_t* gp = grp[r / kVecs];
+      const F dx = V::load_f16(gp + L.d + b * kB.d, r % kVecs);
+      const F dm = V::load_f16(gp + L.m + b * kB.m, r % kVecs);
+      for (int tt = 0; tt < T; ++tt) {
+        const F yd = V::fset1(load_as<float>(a[tt] + b * kQ8_KBytes));
+        const F plus = V::fmul(V::fmul(dx, yd), V::cvt(isum[r][tt]));
+        const F minus = V::fmul(V::fmul(dm, yd), V::cvt(imin[r][tt]));
+        acc[r][tt] = V::fadd(acc[r][tt], V::fsub(plus, minus));
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int tt = 0; tt < T; ++tt)
+      store_rows(out + (t + tt) * os, acc[r][tt], (g + r / kVecs) * kGemmRows + (r % kVecs) * V::kLanes, w.rows);
+}
+
+// Q3_K: sixteen 16-element sub-blocks with signed 6-bit scales, quants in [-4, 3]; the sums of
+// each element residue mod 8 kept apart, as the scalar reference keeps them. A k-group of the
+// packed layout holds four elements of one residue (two of each of two sub-blocks), so one pair
+// dot with the sub-block scales as int16 multipliers adds to one residue's sum; the activations
+// are reordered alike, a block per token at a time.
+template <int G, int T>
+void tile_q3_k(const GemmWeightsView& w, int64_t g, const GemmActView& x, int64_t t, float* out, int64_t os,
+               const uint8_t* pf) {
+  constexpr int R = G * kVecs;
+  const PackedLayout& L = w.layout;
+  constexpr PackedBlockBytes kB = packed_block_bytes(GgmlType::Q3_K);
+  const uint8_t* grp[G];
+  for (int gi = 0; gi < G; ++gi) grp[gi] = w.data + size_t(g + gi) * w.group_bytes;
+  const uint8_t* a[T];
+  for (int tt = 0; tt < T; ++tt) a[tt] = x.rows + size_t(t + tt) * x.row_bytes;
+  static constexpr int8_t kLevels[16] = {-4, -3, -2, -1, 0, 1, 2, 3, 0, 0, 0, 0, 0, 0, 0, 0};  // code q + 4 -> q
+  const I table = V::table16(kLevels);
+  F sums[8][R][T];
+  for (auto& l : sums)
+    for (auto& row : l)
+      for (auto& v : row) v = V::fzero();
+
+  for (int64_t b = 0; b < w.blocks; ++b) {
+    prefetch_block<GgmlType::Q3_K, G>(pf, w, b);
+    alignas(64) int8_t pa[T][kQK_K];  // the activations in the packed element order
+    for (int tt = 0; tt < T; ++tt)
+      for (int p = 0; p < 8; ++p)
+        V::transpose_4x8(reinterpret_cast<const int8_t*>(a[tt] + b * kQ8_KBytes + 4) + 32 * p, pa[tt] + 32 * p);
+    F dd[R][T];  // d_w * d_a
+    for (int r = 0; r < R; ++r) {
+      const F dx = V::load_f16(grp[r / kVecs] + L.d + b * kB.d, r % kVecs);
+      for (int tt = 0; tt < T; ++tt) dd[r][tt] = V::fmul(dx, V::fset1(load_as<float>(a[tt] + b * kQ8_KBytes)));
+    }
+    for (int l = 0; l < 8; ++l) {
+      I s[R][T];
+      for (auto& row : s)
+        for (auto& v : row) v = V::zero();
+      for (int p = 0; p < 8; ++p) {
+        const int i = (8 * p + l) / 2;  // k-group 8p + l: the low nibbles of 64-byte row i if even
+        I wv[R], wa[R], sc[R];
+        for (int r = 0; r < R; ++r) {
+          const uint8_t* gp = grp[r / kVecs];
+          const I raw = V::load(gp + L.qs + b * kB.qs + 64 * i, r % kVecs);
+          wv[r] = V::lut(table, l % 2 == 0 ? V::lo(raw) : V::hi(raw));
+          wa[r] = V::abs8(wv[r]);
+          sc[r] = V::load_s8_i16(gp + L.sc + b * kB.sc + 2 * kGemmRows * p, r % kVecs);
+        }
+        for (int tt = 0; tt < T; ++tt) {
+          const int8_t* ap = pa[tt] + 32 * p + 4 * l;
+          for (int r = 0; r < R; ++r) s[r][tt] = V::dot_pairs(s[r][tt], wv[r], wa[r], ap, sc[r]);
+        }
+      }
+      for (int r = 0; r < R; ++r)
+        for (int tt = 0; tt < T; ++tt) sums[l][r][tt] = V::fadd(sums[l][r][tt], V::fmul(dd[r][tt], V::cvt(s[r][tt])));
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int tt = 0; tt < T; ++tt) {
+      F acc = V::fzero();
+      for (int l = 0; l < 8; ++l) acc = V::fadd(acc, sums[l][r][tt]);
+      store_rows(out + (t + tt) * os, acc, (g + r / kVecs) * kGemmRows + (r % kVecs) * V::kLanes, w.rows);
+    }
+}
+
+// IQ4_XS: eight 32-element sub-blocks with signed 6-bit scales, levels by table lookup; one
+// float step per sub-block, as the scalar reference.
+template <int G, int T>
+void tile_iq4_xs(const GemmWeightsView& w, int64_t g, const GemmActView& x, int64_t t, float* out, int64_t os,
+                 const uint8_t* pf) {
+  constexpr int R = G * kVecs;
+  const PackedLayout& L = w.layout;
+  constexpr PackedBlockBytes kB = packed_block_bytes(GgmlType::IQ4_XS);
+  const uint8_t* grp[G];
+  for (int gi = 0; gi < G; ++gi) grp[gi] = w.data + size_t(g + gi) * w.group_bytes;
+  const uint8_t* a[T];
+  const uint8_t* e[T];
+  for (int tt = 0; tt < T; ++tt) {
+    a[tt] = x.rows + size_t(t + tt) * x.row_bytes;
+    e[tt] = x.extras + size_t(t + tt) * x.extra_bytes;
+  }
+  F acc[R][T];
+  for (auto& row : acc)
+    for (auto& v : row) v = V::fzero();
+  const I table = level_table<GgmlType::IQ4_XS>();
+
+  for (int64_t b = 0; b < w.blocks; ++b) {
+    prefetch_block<GgmlType::IQ4_XS, G>(pf, w, b);
+    F dd[R][T];  // d_w * d_a
+    for (int r = 0; r < R; ++r) {
+      const F dx = V::load_f16(grp[r / kVecs] + L.d + b * kB.d, r % kVecs);
+      for (int tt = 0; tt < T; ++tt) dd[r][tt] = V::fmul(dx, V::fset1(load_as<float>(a[tt] + b * kQ8_KBytes)));
+    }
+    for (int j = 0; j < 8; ++j) {
+      I s[R][T];
+      for (int tt = 0; tt < T; ++tt) {
+        I c = V::zero();
+        if constexpr (V::kVnni)
+          c = V::template neg_shl<7>(V::set1(load_as<int16_t>(e[tt] + b * sizeof(ActExtrasQ8_K) + 2 * j)));  // sub_sums[j]
+        for (int r = 0; r < R; ++r) s[r][tt] = c;
+      }
+      for (int ii = 0; ii < 4; ++ii) {
+        const int i = 4 * j + ii;
+        I w0[R], w1[R], a0[R], a1[R];
+        for (int r = 0; r < R; ++r) {
+          const I raw = V::load(grp[r / kVecs] + L.qs + b * kB.qs + 64 * i, r % kVecs);
+          w0[r] = V::lut(table, V::lo(raw));
+          w1[r] = V::lut(table, V::hi(raw));
+          if constexpr (!V::kVnni) {
+            a0[r] = V::q8_prepare(w0[r]);
+            a1[r] = V::q8_prepare(w1[r]);
+          } else {
+            a0[r] = w0[r];
+            a1[r] = w1[r];
+          }
+        }
+        for (int tt = 0; tt < T; ++tt) {
+          const int8_t* ap = reinterpret_cast<const int8_t*>(a[tt] + b * kQ8_KBytes + 4) + 8 * i;
+          for (int r = 0; r < R; ++r) {
+            s[r][tt] = dot_levels(s[r][tt], w0[r], a0[r], ap);
+            s[r][tt] = dot_levels(s[r][tt], w1[r], a1[r], ap + 4);
+          }
+        }
+      }
+      for (int r = 0; r < R; ++r) {
+        const F ls = V::cvt(V::load_s8_i32(grp[r / kVecs] + L.sc + b * kB.sc + kGemmRows * j, r % kVecs));
+        for (int tt = 0; tt < T; ++tt)
+          acc[r][tt] = V::fadd(acc[r][tt], V::fmul(V::fmul(dd[r][tt], ls), V::cvt(s[r][tt])));
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int tt = 0; tt < T; ++tt)
+      store_rows(out + (t + tt) * os, acc[r][tt], (g + r / kVecs) * kGemmRows + (r % kVecs) * V::kLanes, w.rows);
+}
+
 using TileFn = void (*)(const GemmWeightsView&, int64_t, const GemmActView&, int64_t, float*, int64_t, const uint8_t*);
 
 template <GgmlType kType, int G, int T>
 constexpr TileFn tile_fn() {
   if constexpr (kType == GgmlType::Q4_K || kType == GgmlType::Q5_K) return &tile_q45_k<kType, G, T>;
   else if constexpr (kType == GgmlType::Q6_K) return &tile_q6_k<G, T>;
+  else if constexpr (kType == GgmlType::IQ4_XS) return &tile_iq4_xs<G, T>;
+  else if constexpr (kType == GgmlType::Q2_K) return &tile_q2_k<G, T>;
+  else if constexpr (kType == GgmlType::Q3_K) return &tile_q3_k<G, T>;
   else return &tile_legacy<kType, G, T>;
 }
 
@@ -419,4 +687,9 @@ void register_gemm(KernelTable& k) {
   k.gemm[int(GgmlType::Q4_K)] = &gemm<GgmlType::Q4_K>;
   k.gemm[int(GgmlType::Q5_K)] = &gemm<GgmlType::Q5_K>;
   k.gemm[int(GgmlType::Q6_K)] = &gemm<GgmlType::Q6_K>;
+  k.gemm[int(GgmlType::Q2_K)] = &gemm<GgmlType::Q2_K>;
+  k.gemm[int(GgmlType::Q3_K)] = &gemm<GgmlType::Q3_K>;
+  k.gemm[int(GgmlType::IQ4_NL)] = &gemm<GgmlType::IQ4_NL>;
+  k.gemm[int(GgmlType::IQ4_XS)] = &gemm<GgmlType::IQ4_XS>;
+  k.gemm[int(GgmlType::MXFP4)] = &gemm<GgmlType::MXFP4>;
 }

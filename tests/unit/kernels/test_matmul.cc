@@ -15,6 +15,7 @@
 #include "kernels/dispatch.h"
 #include "kernels/gemm.h"
 #include "kernels/quant.h"
+#include "kernels/quant_blocks.h"
 #include "test_quant_util.h"
 #include "util/error.h"
 
@@ -26,8 +27,10 @@ using testing::random_row;
 
 std::string name(GgmlType t) { return std::string(ggml_type_name(t)); }
 
-const GgmlType kPackable[] = {GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q5_1,
-                              GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K};
+const GgmlType kPackable[] = {GgmlType::Q4_0,   GgmlType::Q4_1,   GgmlType::Q5_0, GgmlType::Q5_1,
+                              GgmlType::Q8_0,   GgmlType::Q4_K,   GgmlType::Q5_K, GgmlType::Q6_K,
+                              GgmlType::Q2_K,   GgmlType::Q3_K,   GgmlType::IQ4_NL, GgmlType::IQ4_XS,
+                              GgmlType::MXFP4};
 
 std::vector<const KernelTable*> tables() {
   std::vector<const KernelTable*> out;
@@ -95,30 +98,21 @@ void expect_bits_equal(const std::vector<float>& got, const std::vector<float>& 
 
 TEST(Matmul, PackedLayoutSizes) {
   // Each packed group holds exactly its 16 rows' bytes (the fp16 scales stay fp16), plus the
-  // K-quants' unpacked scales and mins.
+  // K-quants' unpacked scales and mins (Q2_K's: a byte each instead of a nibble; Q3_K's 3-bit
+  // quants take 4 bits and its 6-bit scales a byte).
   for (GgmlType t : kPackable) {
     const int64_t blk = block_elements(t);
     const PackedLayout L = packed_layout(t, 4 * blk);
     const size_t per_block = L.block.qs + L.block.hb + L.block.h2 + L.block.sc + L.block.mn + L.block.d + L.block.m;
     const size_t gguf = ggml_type_info(uint32_t(t))->block_bytes * kGemmRows;
     if (blk == 32) EXPECT_EQ(per_block, gguf) << name(t);
-    else EXPECT_LE(per_block, gguf + 4 * kGemmRows) << name(t);
+    else EXPECT_LE(per_block, gguf + (t == GgmlType::Q3_K ? 36 : t == GgmlType::Q2_K ? 16 : 4) * kGemmRows) << name(t);
     EXPECT_EQ(L.group_bytes % 64, 0u);
     EXPECT_EQ(L.qs % 64, 0u);
   }
   EXPECT_THROW(packed_layout(GgmlType::F16, 64), Error);
   EXPECT_THROW(packed_layout(GgmlType::Q4_K, 128), Error);
   EXPECT_FALSE(can_pack(GgmlType::F32));
-  // IQ4_NL, IQ4_XS, Q2_K, Q3_K, MXFP4 have no tile kernels: pack_for_gemm leaves them to
-  // vec_dot per element.
-  for (GgmlType t : {GgmlType::IQ4_NL, GgmlType::IQ4_XS, GgmlType::Q2_K, GgmlType::Q3_K, GgmlType::MXFP4}) {
-    EXPECT_FALSE(can_pack(t)) << name(t);
-    std::vector<uint8_t> bytes(row_bytes(t, 512) * 4);
-    WeightMatrix w{t, bytes.data(), 4, 512, row_bytes(t, 512), nullptr};
-    EXPECT_EQ(packed_bytes_for(w), 0u) << name(t);
-    pack_for_gemm(w);
-    EXPECT_EQ(w.packed, nullptr) << name(t);
-  }
 }
 
 // Every ISA's matmul equals that ISA's per-element vec_dot and the scalar reference's, for
@@ -151,6 +145,24 @@ TEST(Matmul, TileKernelsEqualVecDotOnEveryIsa) {
       }
     }
   }
+}
+
+// MXFP4 blocks of any bytes are valid: every E8M0 exponent, the subnormal scales of e = 0 and
+// 1 included, through the packed path of every ISA equal the scalar reference.
+TEST(Matmul, Mxfp4EveryExponent) {
+  std::mt19937 rng(30);
+  ThreadPool pool(2);
+  const int64_t rows = 37, cols = 256, n_tokens = 5;
+  const uint8_t exps[] = {0, 1, 2, 3, 64, 100, 127, 140};
+  const size_t stride = row_bytes(GgmlType::MXFP4, cols);
+  std::vector<uint8_t> bytes(stride * size_t(rows));
+  for (size_t i = 0; i < bytes.size(); ++i)
+    bytes[i] = i % sizeof(BlockMXFP4) == 0 ? exps[rng() % std::size(exps)] : uint8_t(rng());
+  WeightMatrix w{GgmlType::MXFP4, bytes.data(), rows, cols, stride, nullptr};
+  w.packed = std::make_shared<const PackedWeights>(w.type, w.data, rows, cols, stride);
+  const auto x = random_tokens(rng, n_tokens, cols);
+  const auto ref = per_element(w, x, n_tokens, *kernel_table(Isa::kScalar));
+  for (const KernelTable* k : tables()) expect_bits_equal(run(w, x, n_tokens, pool, *k), ref, std::string(isa_name(k->isa)));
 }
 
 // The heart of batch invariance: a token's outputs are the same bits alone, in any batch size,
