@@ -253,7 +253,23 @@ def phi3():
     return m
 
 
-MODELS = [llama3, qwen2, qwen3, qwen3moe, gemma2, phi3, gptoss]
+def phi3_long():
+    # Phi-3-mini-128k's LongRoPE: short and long per-dimension factors, the long ones for contexts
+    # past the original (64 here, so the goldens' 512-token context takes them), and the attention
+    # factor that comes with them.
+    m = Tiny("tiny-phi3-long", "phi3", 8)
+    hyperparameters(m, 4, 2, 64)
+    m.key("rope.dimension_count", 64)
+    m.key("rope.scaling.original_context_length", 64)
+    m.key("rope.scaling.attn_factor", 1.19)
+    embedding(m, tied=False)
+    m.add("rope_factors_short.weight", np.linspace(1.0, 1.5, 32, dtype=np.float32), T.F32)
+    m.add("rope_factors_long.weight", np.linspace(1.0, 12.0, 32, dtype=np.float32), T.F32)
+    dense_layers(m, 4, 2, 64, T.Q8_0, T.Q5_0, fused=True)
+    return m
+
+
+MODELS = [llama3, qwen2, qwen3, qwen3moe, gemma2, phi3, gptoss, phi3_long]
 
 
 def main():

@@ -31,7 +31,8 @@ PROMPTS = [
     ("code_py", "def fibonacci(n):\n    \"\"\"Return the n-th Fibonacci number.\"\"\"\n"),
     ("long_log", ml.ship_log(4)),
 ]
-MODELS = ["tiny-llama3", "tiny-qwen2", "tiny-qwen3", "tiny-qwen3moe", "tiny-gemma2", "tiny-phi3", "tiny-gptoss"]
+MODELS = ["tiny-llama3", "tiny-qwen2", "tiny-qwen3", "tiny-qwen3moe", "tiny-gemma2", "tiny-phi3", "tiny-gptoss",
+          "tiny-phi3-long"]
 # (source model, llama-quantize mix, llama.cpp's llama_ftype of it)
 QUANTIZED = [("tiny-llama3", "Q2_K", 10), ("tiny-llama3", "Q3_K_M", 12), ("tiny-llama3", "IQ4_NL", 25),
              ("tiny-llama3", "IQ4_XS", 30), ("tiny-qwen3", "Q4_K_M", 15), ("tiny-qwen3moe", "MXFP4_MOE", 38),

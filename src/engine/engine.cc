@@ -76,6 +76,7 @@ Engine::Impl::Impl(std::unique_ptr<Model> m, std::unique_ptr<Tokenizer> t, const
     : model(std::move(m)), tokenizer(std::move(t)), options(o), pool(o.threads) {
   const ModelConfig& c = model->config();
   if (options.n_ctx <= 0) options.n_ctx = std::min(c.n_ctx_train, 4096);
+  model->use_context(options.n_ctx);
   if (options.block_size <= 0) throw Error("block size must be positive");
   options.max_batch_tokens = std::max(options.max_batch_tokens, 1);
   options.max_running = std::clamp(options.max_running, 1, options.max_batch_tokens);

@@ -100,6 +100,10 @@ void Model::bind_weights() {
   // Llama 3's rope frequency factors, or LongRoPE's short ones (phi3; see ModelConfig).
   const char* factors_name = f.find_tensor("rope_freqs.weight") ? "rope_freqs.weight" : "rope_factors_short.weight";
   const float* freq_factors = f.find_tensor(factors_name) ? vec(factors_name, c.rope_dims / 2) : nullptr;
+  if (c.rope_orig_ctx > 0) {
+    rope_factors_long_ = vec("rope_factors_long.weight", c.rope_dims / 2);
+    rope_factors_short_ = freq_factors;
+  }
   const int64_t q_dim = int64_t(c.n_head) * c.head_dim_k, k_dim = int64_t(c.n_head_kv) * c.head_dim_k;
   const int64_t v_dim = int64_t(c.n_head_kv) * c.head_dim_v, o_dim = int64_t(c.n_head) * c.head_dim_v;
   // Rows [first, first + n) of a matrix: the parts of a fused one.
@@ -197,6 +201,14 @@ void Model::bind_weights() {
   if (bytes == 0) return;
   const auto arena = std::make_shared<PackedArena>(bytes);
   for (WeightMatrix* w : all) pack_for_gemm(*w, arena);
+}
+
+void Model::use_context(int32_t n_ctx) {
+  const ModelConfig& c = config_;
+  if (rope_factors_long_ == nullptr) return;
+  // LongRoPE models (phi3) have no sliding-window layers: slot 0 is every layer's rope.
+  const float* factors = n_ctx > c.rope_orig_ctx ? rope_factors_long_ : rope_factors_short_;
+  ropes_[0] = Rope(c.rope_dims, c.rope_base, c.rope_scale, c.rope_style, factors, c.yarn);
 }
 
 void Model::ActivationCache::reset(const float* x, int64_t n_tokens, int64_t cols) {

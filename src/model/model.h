@@ -27,6 +27,11 @@ class Model {
   // the output projection included. The numerator of the generation roofline.
   size_t weight_bytes_per_token() const;
 
+  // Sets up what depends on the longest sequence the caller will run (the engine's context):
+  // LongRoPE models (phi3) rotate with their long factors beyond the original context, as
+  // llama.cpp chooses by its context size. Before any forward; the default is the short factors.
+  void use_context(int32_t n_ctx);
+
   // Runs the batch; writes n_vocab logits per token with want_logits set, in batch order, to
   // `logits` (batch.n_logits() * n_vocab floats). Results for a token never depend on the rest
   // of the batch. Not thread-safe: one engine loop drives one model.
@@ -139,6 +144,8 @@ class Model {
   const float* output_norm_ = nullptr;
   WeightMatrix output_;
   Rope ropes_[2];  // by Layer::rope_slot
+  const float* rope_factors_long_ = nullptr;  // LongRoPE (see use_context)
+  const float* rope_factors_short_ = nullptr;
   bool rope_used_[2] = {};
   Workspace ws_;
 };

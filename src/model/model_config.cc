@@ -52,9 +52,7 @@ ModelConfig ModelConfig::from_gguf(const GgufFile& f) {
     if (!(factor > 0)) throw Error(f.path() + ": invalid rope scaling factor");
     c.rope_scale = float(1.0 / factor);
   } else if (scaling == "longrope" && a == "phi3") {
-    // LongRoPE's per-dimension factors come as tensors (bind_weights); the short ones hold up to
-    // the original context, which is where the context is capped (the long ones are not used).
-    c.n_ctx_train = std::min(c.n_ctx_train, opt("rope.scaling.original_context_length", c.n_ctx_train));
+    // LongRoPE's factors come as tensors (Model); which pair applies depends on the context.
   } else if (scaling == "yarn") {
     // As llama.cpp sets YaRN up: extrapolation factor 1, correction dimensions from beta_fast and
     // beta_slow at the original context, and cos/sin scaled by 1 + 0.1 ln(factor) (ggml's own
@@ -76,6 +74,9 @@ ModelConfig ModelConfig::from_gguf(const GgufFile& f) {
   } else if (scaling != "none") {
     throw Error(f.path() + ": unsupported rope scaling type '" + scaling + "'");
   }
+  // As llama.cpp: the short LongRoPE factors up to the original context (the training context
+  // when the file names none), the long ones beyond it.
+  if (f.find_tensor("rope_factors_long.weight")) c.rope_orig_ctx = opt("rope.scaling.original_context_length", c.n_ctx_train);
   if (c.n_head % c.n_head_kv != 0) throw Error(f.path() + ": head_count is not a multiple of head_count_kv");
   if (c.rope_dims > c.head_dim_k || c.rope_dims % 2) throw Error(f.path() + ": invalid rope dimension count");
 
@@ -146,8 +147,9 @@ ModelConfig ModelConfig::from_gguf(const GgufFile& f) {
   }
   // A rope attention factor (LongRoPE, Phi 3.5) multiplies the rotated q and k, so the scores
   // by its square; exact only when every dimension is rotated.
+  // (YaRN takes it into its cos/sin instead, as ggml does.)
   const float attn_factor = opt_float("rope.scaling.attn_factor", 1.0);
-  if (attn_factor != 1.f) {
+  if (attn_factor != 1.f && c.yarn.ext_factor == 0.f) {
     if (c.rope_dims != c.head_dim_k) throw Error(f.path() + ": rope attn_factor with partial rotation is not supported");
     c.attn_scale *= attn_factor * attn_factor;
   }

@@ -41,6 +41,9 @@ struct ModelConfig {
   float rope_base_swa = 10000.f;  // sliding-window layers (gemma3)
   float rope_scale_swa = 1.f;
   YarnParams yarn;  // YaRN context extension (rope.scaling.type yarn), every layer
+  // LongRoPE (phi3 with rope_factors_long/short tensors): the context up to which the short
+  // factors hold; a longer one takes the long factors (Model::use_context).
+  int32_t rope_orig_ctx = 0;
 
   float embed_scale = 1.f;     // gemma multiplies embeddings by sqrt(n_embd)
   float attn_scale = 0.f;      // multiplies q.k; 1/sqrt(head_dim_k) unless the arch says otherwise

@@ -48,6 +48,7 @@ namespace {
 //   tiny-qwen3moe.MXFP4_MOE 1.5190      0.0409      0.0889    0.000834    0.99978
 //   tiny-gptoss            0.8416      0.0453      0.0318    0.000968    0.99969
 //   tiny-gptoss.MXFP4_MOE  2.0710      0.0476      0.088     0.0011      0.99953
+//   tiny-phi3-long         0.2943      0.0546      0.00412   0.000894    0.99975
 //   tiny-gemma2          0.0266      0.0039      1.3e-6    4.6e-7      0.99998
 //   tiny-phi3            0.2199      0.0306      0.00168   0.000317    0.99991
 // (the tiny models: random weights, 4 layers, scripts/tiny_models.py, and some requantized into
@@ -56,7 +57,8 @@ namespace {
 // rounding tips the other way sends a token through another expert, hence its few larger
 // single differences while the means stay as close as the dense models'). Leaving out what makes an architecture
 // (qwen2's k bias, gemma2's attention cap, llama3's rope factors, phi3's gate/up order,
-// qwen3moe's renormalized expert weights) moves its mean |diff| 3x to 150x past these bounds.
+// qwen3moe's renormalized expert weights, phi3-long's long rope factors) moves its mean |diff|
+// 3x to 150x past these bounds.
 // near_tie: nagare's top token may differ from the reference's only where the reference puts it
 // less than this below its own top (often the runner-up, at times the third of a close three).
 // The tiny models' agreement is much closer, so their near-tie is narrower.
@@ -80,6 +82,7 @@ const std::map<std::string, Bounds> kBounds = {
     {"tiny-gptoss", {1.09, 0.0589, 0.0413, 0.00126, 0.002, 0.25}},
     // One position of 440 where a router near-tie sends the token elsewhere: 1.07 behind.
     {"tiny-gptoss.MXFP4_MOE", {2.69, 0.0619, 0.114, 0.00143, 0.002, 1.4}},
+    {"tiny-phi3-long", {0.383, 0.071, 0.00536, 0.00116, 0.002, 0.25}},
     {"tiny-gemma2", {0.035, 0.0051, 1.7e-6, 6.0e-7, 0.002, 0.25}},
     {"tiny-phi3", {0.29, 0.040, 0.0022, 0.00042, 0.002, 0.25}},
 };
@@ -252,6 +255,10 @@ class ModelGolden : public ::testing::TestWithParam<std::string> {
     size_t longest = 0;
     for (auto& c : cases_) longest = std::max(longest, c.all.size());
     runner_ = std::make_unique<Runner>(model_file(name_), int32_t(longest));
+    // The reference's context size decides what depends on it (LongRoPE's factors).
+    const std::string settings = golden_.value("settings", "");
+    const size_t at = settings.find("n_ctx=");
+    if (at != std::string::npos) runner_->model->use_context(std::stoi(settings.substr(at + 6)));
   }
   // The golden's model is a tiny one requantized by llama.cpp: the same file from `nagare
   // quantize` (byte for byte llama.cpp's, tests/unit/quantize), made once and kept in models/tiny/.
@@ -408,7 +415,8 @@ TEST_P(ModelBatchInvariance, MixedBatchAndSharedPrefixEqualEachAlone) {
 std::string test_name(const std::string& n) {
   if (n.starts_with("tiny-")) {
     std::string t = "tiny_" + n.substr(5);
-    std::replace(t.begin(), t.end(), '.', '_');
+    for (char& ch : t)
+      if (ch == '.' || ch == '-') ch = '_';
     return t;
   }
   const std::string base = n.substr(0, 6) == "SmolLM" ? "smollm2" : "gemma3";
@@ -420,11 +428,11 @@ INSTANTIATE_TEST_SUITE_P(Models, ModelGolden,
                                            "tiny-llama3", "tiny-qwen2", "tiny-qwen3", "tiny-qwen3moe", "tiny-gemma2",
                                            "tiny-phi3", "tiny-llama3.Q2_K", "tiny-llama3.Q3_K_M", "tiny-llama3.IQ4_NL",
                                            "tiny-llama3.IQ4_XS", "tiny-qwen3.Q4_K_M", "tiny-qwen3moe.MXFP4_MOE", "tiny-gptoss",
-                                           "tiny-gptoss.MXFP4_MOE"),
+                                           "tiny-gptoss.MXFP4_MOE", "tiny-phi3-long"),
                          [](const auto& info) { return test_name(info.param); });
 INSTANTIATE_TEST_SUITE_P(Models, ModelBatchInvariance,
                          ::testing::Values("SmolLM2-135M-Instruct.Q4_1", "gemma-3-270m-q4_k_m", "tiny-llama3", "tiny-qwen2",
-                                           "tiny-qwen3", "tiny-qwen3moe", "tiny-gemma2", "tiny-phi3", "tiny-gptoss"),
+                                           "tiny-qwen3", "tiny-qwen3moe", "tiny-gemma2", "tiny-phi3", "tiny-gptoss", "tiny-phi3-long"),
                          [](const auto& info) { return test_name(info.param); });
 
 }  // namespace
