@@ -99,6 +99,7 @@ class Model {
     std::vector<float> weights;                  // token x n_expert_used
     std::vector<int32_t> slot;                   // token x n_expert_used: its grouped row
     std::vector<int32_t> expert_first, expert_count;  // per expert: its first grouped row, its rows
+    std::vector<int32_t> next_row;               // per expert: the next grouped row to fill
     std::vector<int32_t> row_token;              // grouped row -> token
     std::vector<float> gate, up, out;            // grouped rows: n_ff_expert, n_ff_expert, n_embd wide
     std::vector<QuantizedActivations> gate_in, up_in, down_in;  // per expert (up_in: if up's format differs)

@@ -102,15 +102,13 @@ void Model::moe_ffn(const Layer& L, int64_t n, ThreadPool& pool) {
     for (int32_t k = 0; k < K; ++k) m.expert_count[m.chosen[t * K + k]]++;
   }
   for (int32_t e = 1; e < E; ++e) m.expert_first[e] = m.expert_first[e - 1] + m.expert_count[e - 1];
-  {
-    std::vector<int32_t> next(m.expert_first.begin(), m.expert_first.end());
-    for (int64_t t = 0; t < n; ++t)
-      for (int32_t k = 0; k < K; ++k) {
-        const int32_t row = next[m.chosen[t * K + k]]++;
-        m.slot[t * K + k] = row;
-        m.row_token[row] = int32_t(t);
-      }
-  }
+  m.next_row.assign(m.expert_first.begin(), m.expert_first.end());
+  for (int64_t t = 0; t < n; ++t)
+    for (int32_t k = 0; k < K; ++k) {
+      const int32_t row = m.next_row[m.chosen[t * K + k]]++;
+      m.slot[t * K + k] = row;
+      m.row_token[row] = int32_t(t);
+    }
 
   // Each active expert's input rows, copied from the batch's quantized input.
   const QuantizedActivations& gate_src = ws_.acts.get(L.expert_gate[0].type, pool);
