@@ -1,11 +1,12 @@
 // Writes nagare's logits for one token sequence, every position, full vocabulary: the engine side
 // of scripts/accuracy (docs/accuracy.md). A tool, never run by ctest.
 //
-//   dump_logits MODEL.gguf IDS.txt OUT.f32 [threads]
+//   dump_logits MODEL.gguf IDS.txt OUT.f32 [threads] [n_ctx]
 //
 // IDS.txt: whitespace-separated token ids (the whole sequence, BOS included). OUT.f32: raw
 // little-endian float32, n_tokens x n_vocab, row after row. The sequence runs as one sequence from
-// position 0 in prefill chunks of up to 512 tokens, as the model goldens run it.
+// position 0 in prefill chunks of up to 512 tokens, as the model goldens run it; n_ctx (default 512,
+// the goldens' context) is the context the model is set up for (Model::use_context: LongRoPE).
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -18,7 +19,7 @@
 
 int main(int argc, char** argv) {
   if (argc < 4) {
-    std::fprintf(stderr, "usage: %s MODEL.gguf IDS.txt OUT.f32 [threads]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s MODEL.gguf IDS.txt OUT.f32 [threads] [n_ctx]\n", argv[0]);
     return 2;
   }
   try {
@@ -30,6 +31,7 @@ int main(int argc, char** argv) {
     if (ids.empty()) throw std::runtime_error("no token ids");
     const int threads = argc > 4 ? std::atoi(argv[4]) : 2;
     auto model = nagare::Model::load(argv[1]);
+    model->use_context(argc > 5 ? std::atoi(argv[5]) : 512);
     const int64_t V = model->config().n_vocab;
     const int32_t bs = 16;
     nagare::KvCache kv(model->config(), int32_t((ids.size() + bs - 1) / bs) + 1, bs);

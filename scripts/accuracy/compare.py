@@ -35,7 +35,7 @@ GOLDEN = ROOT / "tests" / "golden" / "model"
 ORDER = ["SmolLM2-135M-Instruct.Q4_1", "gemma-3-270m-q4_k_m", "tiny-llama3", "tiny-llama3.Q2_K",
          "tiny-llama3.Q3_K_M", "tiny-llama3.IQ4_NL", "tiny-llama3.IQ4_XS", "tiny-qwen2", "tiny-qwen3",
          "tiny-qwen3.Q4_K_M", "tiny-qwen3moe", "tiny-qwen3moe.MXFP4_MOE", "tiny-gemma2", "tiny-phi3",
-         "SmolLM2-135M-Instruct.F16"]
+         "tiny-phi3-long", "tiny-gptoss", "tiny-gptoss.MXFP4_MOE", "SmolLM2-135M-Instruct.F16"]
 # Models without a golden of their own: (file under models/, the golden whose cases they run).
 # The F16 SmolLM2 checks the reference itself: with half-precision weights, the engines'
 # activations are rounded to half rather than quantized to 8 bits, so they must come much closer.

@@ -9,10 +9,14 @@ own numerical error (docs/accuracy.md).
 
 Architectures: llama (rope_freqs factors, pairwise "NORM" rope), qwen2 (q/k/v biases), qwen3
 (per-head q/k RMSNorm), qwen3moe (softmax router, top-k, renormalized weights), phi3 (fused qkv,
-fused gate/up with the gate rows first, LongRoPE short factors), gemma2 (attention and final
+fused gate/up with the gate rows first, LongRoPE factors), gemma2 (attention and final
 logit soft-capping, sliding window on even layers, post norms, GELU-tanh, embeddings times
-sqrt(n_embd)), gemma3 (q/k norms, 5 local : 1 global layers, local rope base 10000). Every
-family but llama rotates the two halves of a head (NeoX).
+sqrt(n_embd)), gemma3 (q/k norms, 5 local : 1 global layers, local rope base 10000), gpt-oss
+(YaRN rope, q/k/v and output biases, per-head attention sinks, sliding window on even layers,
+biased softmax-of-top-k router, biased experts with the clamped SwiGLU). phi3 with LongRoPE takes
+rope_factors_long when the context (n_ctx, 512 as in the goldens) exceeds the original context
+length, and scales q and k by rope.scaling.attn_factor. Every family but llama rotates the two
+halves of a head (NeoX).
 
 Use as a module (ExactModel(path).forward(ids) -> float64 [n_tokens, n_vocab]) or:
   python scripts/accuracy/exact_forward.py MODEL.gguf ID ID ID ...   (prints each position's argmax)
@@ -66,17 +70,18 @@ def quantize_activations(x, act):
 
 
 class ExactModel:
-    def __init__(self, path, emulate=()):
+    def __init__(self, path, emulate=(), n_ctx=512):
         """emulate (diagnostics only; the reference is emulate=()): "act" quantizes every matmul's
         input as the engines do; "attn16" rounds q, k, v and the attention weights to half; "gelu16" evaluates GELU
-        through ggml's half-precision table (gemma)."""
+        through ggml's half-precision table (gemma). n_ctx: the engines' context size, which picks
+        phi3's LongRoPE factors."""
         self.emulate = set(emulate)
         self.path = str(path)
         self.reader = GGUFReader(self.path)
         self.tensors = {t.name: t for t in self.reader.tensors}
         self._cache = {}
         a = self.arch = self._meta("general.architecture")
-        supported = ("llama", "qwen2", "qwen3", "qwen3moe", "phi3", "gemma2", "gemma3")
+        supported = ("llama", "qwen2", "qwen3", "qwen3moe", "phi3", "gemma2", "gemma3", "gpt-oss")
         if a not in supported:
             raise ValueError(f"unsupported architecture {a}")
         m = lambda k, d=None: self._meta(f"{a}.{k}", d)
@@ -86,19 +91,24 @@ class ExactModel:
         self.n_head_kv = int(m("attention.head_count_kv", self.n_head))
         self.head_dim_k = int(m("attention.key_length", self.n_embd // self.n_head))
         self.head_dim_v = int(m("attention.value_length", self.n_embd // self.n_head))
-        self.n_ff = int(m("feed_forward_length"))
+        self.n_ff = int(m("expert_feed_forward_length" if a == "gpt-oss" else "feed_forward_length"))
         self.rope_dims = int(m("rope.dimension_count", self.head_dim_k))
         self.eps = float(m("attention.layer_norm_rms_epsilon", 1e-5))
         self.rope_base = float(m("rope.freq_base", 10000.0))
         self.rope_scale = 1.0
+        self.yarn = None
         scaling = m("rope.scaling.type", "none")
         if scaling == "linear":
             self.rope_scale = 1.0 / float(m("rope.scaling.factor", 1.0))
+        elif scaling == "yarn":  # (factor, original context, beta_fast, beta_slow); ext_factor 1
+            self.yarn = (float(m("rope.scaling.factor")), float(m("rope.scaling.original_context_length")),
+                         float(m("rope.scaling.yarn_beta_fast", 32.0)), float(m("rope.scaling.yarn_beta_slow", 1.0)))
         elif scaling not in ("none", "longrope"):
             raise ValueError(f"unsupported rope scaling {scaling}")
         self.neox = a != "llama"
         self.qk_norm = a in ("qwen3", "qwen3moe", "gemma3")
         self.gemma = a in ("gemma2", "gemma3")
+        self.gptoss = a == "gpt-oss"
         self.embed_scale = math.sqrt(self.n_embd) if self.gemma else 1.0
         self.attn_scale = 1.0 / math.sqrt(self.head_dim_k)
         self.attn_softcap = self.final_softcap = 0.0
@@ -111,6 +121,9 @@ class ExactModel:
             self.swa = [self.sliding_window > 0 and il % pattern < pattern - 1 for il in range(self.n_layer)]
             if a == "gemma3":
                 self.rope_base_swa, self.rope_scale_swa = 10000.0, 1.0
+        if self.gptoss:  # sliding window on the even layers, the same rope on all
+            self.sliding_window = int(m("attention.sliding_window"))
+            self.swa = [il % 2 == 0 for il in range(self.n_layer)]
         if a == "gemma2":
             self.attn_softcap = float(m("attn_logit_softcapping", 50.0))
             self.final_softcap = float(m("final_logit_softcapping", 30.0))
@@ -118,16 +131,18 @@ class ExactModel:
                 self.attn_scale = 1.0 / math.sqrt(self.n_embd // self.n_head)
         attn_factor = float(m("rope.scaling.attn_factor", 1.0))
         self.attn_scale *= attn_factor * attn_factor
-        self.n_expert = int(m("expert_count", 0)) if a == "qwen3moe" else 0
+        self.n_expert = int(m("expert_count", 0)) if a in ("qwen3moe", "gpt-oss") else 0
         if self.n_expert:
             self.n_expert_used = int(m("expert_used_count"))
-            gating = int(m("expert_gating_func", 1))
+            gating = 1 if self.gptoss else int(m("expert_gating_func", 1))
             if gating not in (1, 2):
                 raise ValueError(f"unsupported expert_gating_func {gating}")
             self.sigmoid_gating = gating == 2
             self.expert_weights_norm = bool(m("expert_weights_norm", True))
             self.expert_weights_scale = float(m("expert_weights_scale", 1.0)) or 1.0
         factors = "rope_freqs.weight" if "rope_freqs.weight" in self.tensors else "rope_factors_short.weight"
+        if "rope_factors_long.weight" in self.tensors and n_ctx > int(m("rope.scaling.original_context_length", n_ctx)):
+            factors = "rope_factors_long.weight"
         self.freq_factors = self.W(factors) if factors in self.tensors else None
         self.n_vocab = int(self.tensors["token_embd.weight"].shape[1])
 
@@ -164,7 +179,15 @@ class ExactModel:
         if factors is not None:
             inv = inv / factors
         theta = (pos.astype(np.float64) * scale)[:, None] * inv[None, :]  # [n, half]
-        c, s = np.cos(theta)[:, None, :], np.sin(theta)[:, None, :]
+        mscale = 1.0
+        if self.yarn is not None:  # ggml's rope_yarn with ext_factor 1
+            f, orig, beta_fast, beta_slow = self.yarn
+            corr = lambda b: nd * math.log(orig / (b * 2 * math.pi)) / (2 * math.log(base))
+            low, high = max(0.0, math.floor(corr(beta_fast))), min(nd - 1.0, math.ceil(corr(beta_slow)))
+            ramp = 1.0 - np.clip((np.arange(half) - low) / max(0.001, high - low), 0.0, 1.0)
+            theta = theta / f * (1.0 - ramp) + theta * ramp
+            mscale = 1.0 + 0.1 * math.log(f)
+        c, s = mscale * np.cos(theta)[:, None, :], mscale * np.sin(theta)[:, None, :]
         y = x.copy()
         if self.neox:
             a, b = x[..., :half], x[..., half:nd]
@@ -223,41 +246,47 @@ class ExactModel:
         if self.swa[il]:
             mask &= i - j < self.sliding_window
         s = np.where(mask[None], s, -np.inf)
-        s = s - s.max(axis=-1, keepdims=True)
-        w = np.exp(s)
-        w /= w.sum(axis=-1, keepdims=True)
+        if self.has(p + "attn_sinks.weight"):  # a per-head logit in the denominator only
+            sink = self.W(p + "attn_sinks.weight")[:, None, None]  # [H, 1, 1]
+            mx = np.maximum(s.max(axis=-1, keepdims=True), sink)
+            w = np.exp(s - mx)
+            w /= w.sum(axis=-1, keepdims=True) + np.exp(sink - mx)
+        else:
+            s = s - s.max(axis=-1, keepdims=True)
+            w = np.exp(s)
+            w /= w.sum(axis=-1, keepdims=True)
         if "attn16" in self.emulate:
             w = fp16(w)
         out = np.einsum("hqk,khd->qhd", w, vh).reshape(n, H * Dv)
-        return self.mm(out, p + "attn_output.weight")
+        out = self.mm(out, p + "attn_output.weight")
+        if self.has(p + "attn_output.bias"):
+            out = out + self.W(p + "attn_output.bias")
+        return out
 
     def ffn(self, il, h):
         p = f"blk.{il}."
         if self.n_expert:
             logits = self.mm(h, p + "ffn_gate_inp.weight")  # [n, E]
+            if self.has(p + "ffn_gate_inp.bias"):
+                logits = logits + self.W(p + "ffn_gate_inp.bias")
+            K = self.n_expert_used
+            if self.gptoss:  # top-k by logit, then the softmax of the chosen logits
+                chosen = np.argsort(-logits, axis=-1, kind="stable")[:, :K]
+                cl = np.take_along_axis(logits, chosen, axis=-1)
+                e = np.exp(cl - cl.max(axis=-1, keepdims=True))
+                return self.experts(il, h, chosen, e / e.sum(axis=-1, keepdims=True))
             if self.sigmoid_gating:
                 probs = 1.0 / (1.0 + np.exp(-logits))
             else:
                 e = np.exp(logits - logits.max(axis=-1, keepdims=True))
                 probs = e / e.sum(axis=-1, keepdims=True)
-            K = self.n_expert_used
             # best first, the lower id on a tie
             chosen = np.argsort(-probs, axis=-1, kind="stable")[:, :K]
             weights = np.take_along_axis(probs, chosen, axis=-1)
             if self.expert_weights_norm:
                 weights = weights / weights.sum(axis=-1, keepdims=True)
             weights = weights * self.expert_weights_scale
-            G, U, D = (self.W(p + f"ffn_{x}_exps.weight") for x in ("gate", "up", "down"))
-            q = lambda x, w: quantize_activations(x, ACT_TYPE.get(self.tensors[p + f"ffn_{w}_exps.weight"].tensor_type.name)) \
-                if "act" in self.emulate else x
-            hg, hu = q(h, "gate"), q(h, "up")
-            out = np.zeros_like(h)
-            for t in range(h.shape[0]):
-                for kk in range(K):
-                    ex = chosen[t, kk]
-                    a = self.act(G[ex] @ hg[t]) * (U[ex] @ hu[t])
-                    out[t] += weights[t, kk] * (D[ex] @ q(a, "down"))
-            return out
+            return self.experts(il, h, chosen, weights)
         if self.has(p + "ffn_gate.weight"):
             g = self.mm(h, p + "ffn_gate.weight")
             u = self.mm(h, p + "ffn_up.weight")
@@ -265,6 +294,33 @@ class ExactModel:
             gu = self.mm(h, p + "ffn_up.weight")
             g, u = gu[:, :self.n_ff], gu[:, self.n_ff:]
         return self.mm(self.act(g) * u, p + "ffn_down.weight")
+
+    def experts(self, il, h, chosen, weights):
+        """sum over k of weights[:, k] times expert chosen[:, k]'s output."""
+        p = f"blk.{il}."
+        G, U, D = (self.W(p + f"ffn_{x}_exps.weight") for x in ("gate", "up", "down"))
+        bias = lambda x: self.W(p + f"ffn_{x}_exps.bias") if self.has(p + f"ffn_{x}_exps.bias") else None
+        Gb, Ub, Db = bias("gate"), bias("up"), bias("down")
+        q = lambda x, w: quantize_activations(x, ACT_TYPE.get(self.tensors[p + f"ffn_{w}_exps.weight"].tensor_type.name)) \
+            if "act" in self.emulate else x
+        hg, hu = q(h, "gate"), q(h, "up")
+        out = np.zeros_like(h)
+        for t in range(h.shape[0]):
+            for kk in range(chosen.shape[1]):
+                ex = chosen[t, kk]
+                g, u = G[ex] @ hg[t], U[ex] @ hu[t]
+                if Gb is not None:
+                    g, u = g + Gb[ex], u + Ub[ex]
+                if self.gptoss:  # SwiGLU-OAI: alpha 1.702, limit 7
+                    g = np.minimum(g, 7.0)
+                    a = g / (1.0 + np.exp(-1.702 * g)) * (np.clip(u, -7.0, 7.0) + 1.0)
+                else:
+                    a = self.act(g) * u
+                y = D[ex] @ q(a, "down")
+                if Db is not None:
+                    y = y + Db[ex]
+                out[t] += weights[t, kk] * y
+        return out
 
     def forward(self, ids, want=None):
         """Logits (float64, [len(want) or n, n_vocab]) of one sequence from position 0."""
@@ -277,7 +333,7 @@ class ExactModel:
             if self.gemma:
                 a = self.rms_norm(a, self.W(p + "post_attention_norm.weight"))
             x = x + a
-            f = self.ffn(il, self.rms_norm(x, self.W(p + "ffn_norm.weight")))
+            f = self.ffn(il, self.rms_norm(x, self.W(p + ("post_attention_norm.weight" if self.gptoss else "ffn_norm.weight"))))
             if self.gemma:
                 f = self.rms_norm(f, self.W(p + "post_ffw_norm.weight"))
             x = x + f
