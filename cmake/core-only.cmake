@@ -34,3 +34,6 @@ foreach(layer gguf kernels model)
   add_test(NAME test_${layer} COMMAND test_${layer})  # through CMAKE_CROSSCOMPILING_EMULATOR
 endforeach()
 target_link_libraries(test_kernels PRIVATE nagare_gguf)
+# The model goldens of the other weight types requantize tiny models (tests/CMakeLists.txt).
+target_link_libraries(test_model PRIVATE nagare_quantize)
+target_compile_definitions(test_model PRIVATE NAGARE_HAS_QUANTIZE=1)
