@@ -28,8 +28,8 @@ std::string rfc3339_now() {
 }
 
 OllamaJob::OllamaJob(const ServedModel& model, OllamaRequest request, int64_t load_ns, ResponseCache* cache)
-    : model_(model), request_(std::move(request)), name_(request_.model), cache_(cache),
-      start_(std::chrono::steady_clock::now()), load_ns_(load_ns) {
+    : model_(model), request_(std::move(request)), name_(request_.model), start_(std::chrono::steady_clock::now()),
+      load_ns_(load_ns), cache_(cache) {
   if (request_.load_only()) {
     complete_ = false;  // answered by poll() with done_reason "load"
     return;

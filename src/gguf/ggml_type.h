@@ -64,6 +64,9 @@ constexpr std::optional<GgmlTypeInfo> ggml_type_info(uint32_t id) {
   return std::nullopt;
 }
 
+// A type by name ("q8_0", "Q6_K", "f16"; ASCII case-insensitive); nullopt for an unknown name.
+std::optional<GgmlType> ggml_type_from_name(std::string_view name);
+
 inline std::string_view ggml_type_name(GgmlType t) {
   auto info = ggml_type_info(static_cast<uint32_t>(t));
   return info ? info->name : std::string_view("unknown");

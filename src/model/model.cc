@@ -151,8 +151,7 @@ void Model::bind_weights() {
     L.wo = matrix(p + "attn_output.weight", c.n_embd, o_dim);
     L.bo = optional_vec(p + "attn_output.bias", c.n_embd);
     if (c.attn_sinks) L.sinks = vec(p + "attn_sinks.weight", c.n_head);
-    // gpt-oss names its FFN input norm post_attention_norm (it has no norm after attention).
-    L.ffn_norm = vec(p + (c.arch == "gpt-oss" ? "post_attention_norm.weight" : "ffn_norm.weight"), c.n_embd);
+    L.ffn_norm = vec(p + c.ffn_norm_tensor + ".weight", c.n_embd);
     const GgufTensor* up = f.find_tensor(p + "ffn_up.weight");
     if (c.n_expert > 0) {
       L.router = matrix(p + "ffn_gate_inp.weight", c.n_expert, c.n_embd);

@@ -90,37 +90,44 @@ ModelConfig ModelConfig::from_gguf(const GgufFile& f) {
   // Every family but llama rotates the two halves of a head (NeoX style); llama rotates pairs.
   c.rope_style = a == "llama" ? RopeStyle::kNorm : RopeStyle::kNeox;
   c.qk_norm = a == "qwen3" || a == "qwen3moe" || a == "gemma3";
-  if (a == "qwen3moe") {
+  // A mixture-of-experts FFN's counts and weight scale (llama.cpp: a scale of 0 means unscaled).
+  // Without expert_feed_forward_length (and not `ff_required`) an expert is n_ff / n_expert_used
+  // wide, as llama.cpp reads it.
+  auto read_experts = [&](bool ff_required) {
     c.n_expert = req("expert_count");
     c.n_expert_used = req("expert_used_count");
     if (c.n_expert_used > c.n_expert) throw Error(f.path() + ": expert_used_count exceeds expert_count");
-    c.n_ff_expert = opt("expert_feed_forward_length", c.n_ff / c.n_expert_used);
+    c.n_ff_expert = ff_required ? req("expert_feed_forward_length")
+                                : opt("expert_feed_forward_length", c.n_ff / c.n_expert_used);
+    c.expert_weights_scale = opt_float("expert_weights_scale", 1.0);
+    if (c.expert_weights_scale == 0.f) c.expert_weights_scale = 1.f;
+  };
+  // Sliding-window layers: in each run of `pattern` layers all but the last (llama.cpp's rule).
+  auto read_sliding_window = [&](int32_t window, int64_t default_pattern) {
+    c.sliding_window = window;
+    const int64_t pattern = f.get_int(a + ".attention.sliding_window_pattern", default_pattern);
+    if (pattern <= 0) throw Error(f.path() + ": invalid sliding_window_pattern");
+    for (int32_t il = 0; il < c.n_layer; ++il) c.layer_uses_swa[il] = c.sliding_window > 0 && il % pattern < pattern - 1;
+  };
+  if (a == "qwen3moe") {
+    read_experts(false);
     // Qwen3-MoE: softmax over all experts, the chosen ones' weights renormalized (as llama.cpp
     // builds it; a file may say otherwise).
     const int64_t gating = f.get_int(a + ".expert_gating_func", 1);
     if (gating != 1 && gating != 2) throw Error(f.path() + ": unsupported expert_gating_func " + std::to_string(gating));
     c.expert_gating = gating == 2 ? ExpertGating::kSigmoid : ExpertGating::kSoftmax;
     c.expert_weights_norm = f.get_bool(a + ".expert_weights_norm", true);
-    c.expert_weights_scale = opt_float("expert_weights_scale", 1.0);
-    if (c.expert_weights_scale == 0.f) c.expert_weights_scale = 1.f;  // llama.cpp: 0 means unscaled
   }
   if (a == "gpt-oss") {
     // gpt-oss: every FFN a mixture of experts with biases and a clamped swiglu, the chosen
     // experts weighted by the softmax of their router logits; attention sinks; a 128-token
-    // sliding window on alternate layers.
-    c.n_expert = req("expert_count");
-    c.n_expert_used = req("expert_used_count");
-    if (c.n_expert_used > c.n_expert) throw Error(f.path() + ": expert_used_count exceeds expert_count");
-    c.n_ff_expert = req("expert_feed_forward_length");
+    // sliding window on alternate layers; its FFN input norm is named post_attention_norm.
+    read_experts(true);
     c.expert_gating = ExpertGating::kSoftmaxOfChosen;
     c.expert_activation = ExpertActivation::kSwigluOai;
-    c.expert_weights_scale = opt_float("expert_weights_scale", 1.0);
-    if (c.expert_weights_scale == 0.f) c.expert_weights_scale = 1.f;
     c.attn_sinks = true;
-    c.sliding_window = req("attention.sliding_window");
-    const int32_t pattern = int32_t(f.get_int(a + ".attention.sliding_window_pattern", 2));
-    if (pattern <= 0) throw Error(f.path() + ": invalid sliding_window_pattern");
-    for (int32_t il = 0; il < c.n_layer; ++il) c.layer_uses_swa[il] = il % pattern < pattern - 1;
+    c.ffn_norm_tensor = "post_attention_norm";
+    read_sliding_window(req("attention.sliding_window"), 2);
     c.rope_base_swa = float(f.get_float(a + ".rope.freq_base_swa", c.rope_base));
     c.rope_scale_swa = c.rope_scale;
   }
@@ -130,10 +137,7 @@ ModelConfig ModelConfig::from_gguf(const GgufFile& f) {
     c.post_norms = true;
     // Gemma 2 alternates local (sliding-window) and global layers; Gemma 3 has five local
     // layers, then one global layer, repeating.
-    c.sliding_window = opt("attention.sliding_window", a == "gemma2" ? 4096 : 0);
-    int32_t pattern = int32_t(f.get_int(a + ".attention.sliding_window_pattern", a == "gemma2" ? 2 : 6));
-    if (pattern <= 0) throw Error(f.path() + ": invalid sliding_window_pattern");
-    for (int32_t il = 0; il < c.n_layer; ++il) c.layer_uses_swa[il] = c.sliding_window > 0 && il % pattern < pattern - 1;
+    read_sliding_window(opt("attention.sliding_window", a == "gemma2" ? 4096 : 0), a == "gemma2" ? 2 : 6);
     // Gemma 3's local layers rotate with base 10000 whatever the global layers' base and scaling.
     c.rope_base_swa = a == "gemma3" ? 10000.f : c.rope_base;
     c.rope_scale_swa = a == "gemma3" ? 1.f : c.rope_scale;

@@ -49,6 +49,7 @@ struct ModelConfig {
   float attn_scale = 0.f;      // multiplies q.k; 1/sqrt(head_dim_k) unless the arch says otherwise
   bool qk_norm = false;        // per-head RMSNorm of q and k (gemma3, qwen3)
   bool post_norms = false;     // RMSNorm after attention and after the FFN (gemma2/3)
+  std::string ffn_norm_tensor = "ffn_norm";  // blk.N.<this>.weight: the FFN's input norm
   // Soft-capping, cap * tanh(x / cap), of the attention scores and of the output logits
   // (gemma2); 0: none.
   float attn_softcap = 0.f;

@@ -3,10 +3,10 @@
 #include "quantize/quant_mix.h"
 
 #include <algorithm>
-#include <cctype>
 #include <cstdio>
 
 #include "gguf/gguf_file.h"
+#include "util/ascii.h"
 
 namespace nagare {
 namespace {
@@ -22,11 +22,6 @@ constexpr QuantMix kMixes[] = {
 };
 // llama-quantize's short names for the medium mixes.
 constexpr std::pair<std::string_view, std::string_view> kAliases[] = {{"Q3_K", "Q3_K_M"}, {"Q4_K", "Q4_K_M"}, {"Q5_K", "Q5_K_M"}};
-
-bool iequal(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return std::toupper(uint8_t(x)) == std::toupper(uint8_t(y)); });
-}
 
 bool contains(const std::string& s, std::string_view part) { return s.find(part) != std::string::npos; }
 
@@ -53,9 +48,9 @@ int metadata_int(const GgufFile& f, const std::string& key, int def) {
 
 const QuantMix* find_quant_mix(std::string_view name) {
   for (const auto& [alias, target] : kAliases)
-    if (iequal(name, alias)) name = target;
+    if (ascii_iequals(name, alias)) name = target;
   for (const QuantMix& m : kMixes)
-    if (iequal(name, m.name)) return &m;
+    if (ascii_iequals(name, m.name)) return &m;
   return nullptr;
 }
 
@@ -63,14 +58,6 @@ std::string quant_mix_names() {
   std::string out;
   for (const QuantMix& m : kMixes) out += (out.empty() ? "" : ", ") + std::string(m.name);
   return out;
-}
-
-std::optional<GgmlType> ggml_type_from_name(std::string_view name) {
-  for (uint32_t id = 0; id < 64; ++id) {
-    const auto info = ggml_type_info(id);
-    if (info && iequal(info->name, name)) return GgmlType(id);
-  }
-  return std::nullopt;
 }
 
 bool TensorTypePlanner::quantizable(const GgufTensor& t, bool quantize_output) {
@@ -177,8 +164,6 @@ GgmlType TensorTypePlanner::mix_rule(GgmlType type, const GgufTensor& t, Categor
     if (m == "Q3_K_L") return GgmlType::Q5_K;
     return type;
   }
-  if (cat == Category::kFfnGate) ++i_ffn_gate_;
-  if (cat == Category::kFfnUp) ++i_ffn_up_;
   return type;
 }
 

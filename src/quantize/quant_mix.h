@@ -26,8 +26,6 @@ struct QuantMix {
 const QuantMix* find_quant_mix(std::string_view name);
 // Every supported mix's name, comma-separated, for messages.
 std::string quant_mix_names();
-// A tensor type by name ("q8_0", "Q6_K", "f16"; case-insensitive), for the per-tensor options.
-std::optional<GgmlType> ggml_type_from_name(std::string_view name);
 
 // Chooses each tensor's type for one mix and one model, in the model's tensor order (llama.cpp
 // counts attention-value and FFN-down tensors as it goes, and bumps some of them by position).
@@ -69,7 +67,8 @@ class TensorTypePlanner {
   std::string arch_;
   int n_layer_ = 0, n_gqa_ = 1, n_expert_ = 0;
   bool llama_70b_ = false, tied_embeddings_ = true;
-  int n_attn_v_ = 0, i_attn_v_ = 0, i_ffn_down_ = 0, i_ffn_gate_ = 0, i_ffn_up_ = 0, n_fallback_ = 0;
+  // llama.cpp's running counts (its gate/up counts only serve importance-matrix mixes).
+  int n_attn_v_ = 0, i_attn_v_ = 0, i_ffn_down_ = 0, n_fallback_ = 0;
 };
 
 }  // namespace nagare

@@ -8,6 +8,8 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 
+#include "util/ascii.h"
+
 namespace nagare {
 
 namespace beast = boost::beast;
@@ -21,14 +23,6 @@ void set_fields(Message& m, const HttpResponse& res) {
   m.set(http::field::server, "nagare");
   m.set(http::field::content_type, res.content_type);
   for (const auto& [k, v] : res.headers) m.set(k, v);
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
-      return false;
-  return true;
 }
 
 }  // namespace
@@ -106,7 +100,7 @@ void BasicHttpSession<Stream>::on_header(error_code ec) {
   // Clients that send "Expect: 100-continue" (curl, for large bodies) wait for this before the
   // body; a body over the limit has already failed the header read with 413.
   const auto expect = parser_->get()[http::field::expect];
-  if (iequals(std::string_view(expect.data(), expect.size()), "100-continue")) {
+  if (ascii_iequals(std::string_view(expect.data(), expect.size()), "100-continue")) {
     out_ = "HTTP/1.1 100 Continue\r\n\r\n";
     lowest().expires_after(limits_.write_timeout);
     net::async_write(stream_, net::buffer(out_), [self = this->shared_from_this()](error_code ec2, size_t) {
