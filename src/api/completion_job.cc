@@ -12,12 +12,22 @@ CompletionJob::CompletionJob(const ServedModel& model, OpenAiRequest request, Re
       formatter_(request_.endpoint, model.name(), model.engine().tokenizer(),
                  request_.stream && request_.include_usage, int64_t(std::time(nullptr))) {
   model_.check_model(request_.model);
+  tools_ = request_.endpoint == Endpoint::kChat && request_.tools.active();
+  if (tools_) {
+    tool_format_ = tool_call_format(model_.chat().chat_template().source());
+    if (auto grammar = tool_call_grammar(request_.tools, tool_format_)) {
+      if (request_.generate.grammar)
+        throw ApiError::invalid("a required tool call cannot be combined with 'response_format' or a grammar", "tool_choice");
+      request_.generate.grammar = std::move(grammar);
+    }
+  }
   prompts_ = model_.prompts().prompt_tokens(request_);
   const size_t n = static_cast<size_t>(request_.n);
   choices_.resize(prompts_.size() * n);
   for (size_t i = 0; i < choices_.size(); ++i) {
     choices_[i].index = static_cast<int32_t>(i);
     choices_[i].prompt = i / n;
+    if (tools_ && request_.stream) choices_[i].tool_stream.emplace(tool_format_);
   }
 }
 
@@ -143,6 +153,10 @@ void CompletionJob::fail(FinishReason reason, const std::string& message, std::s
   else error_body_ = to_wire(err);
 }
 
+std::string CompletionJob::stream_text(Choice& c, std::string_view text) {
+  return c.tool_stream ? c.tool_stream->push(text) : std::string(text);
+}
+
 void CompletionJob::poll_choice(Choice& c, std::string& out) {
   const bool chat = request_.endpoint == Endpoint::kChat;
   const bool with_logprobs = request_.logprobs >= 0;
@@ -159,13 +173,15 @@ void CompletionJob::poll_choice(Choice& c, std::string& out) {
     }
     if (request_.stream && c.replay) {  // a cached answer streams as it first did: a chunk a token
       for (const TokenEvent& e : scratch_) {
-        if (!e.text.empty() || with_logprobs)
-          out += OpenAiFormatter::sse(formatter_.delta_chunk(c.index, e.text, std::vector<TokenEvent>{e}, with_logprobs, c.text_bytes));
+        const std::string text = stream_text(c, e.text);
+        if (!text.empty() || with_logprobs)
+          out += OpenAiFormatter::sse(formatter_.delta_chunk(c.index, text, std::vector<TokenEvent>{e}, with_logprobs, c.text_bytes));
         if (with_logprobs && e.token >= 0) c.text_bytes += int64_t(model_.engine().tokenizer().piece_view(e.token, true).size());
       }
     } else if (request_.stream) {
       std::string text;
       for (const TokenEvent& e : scratch_) text += e.text;
+      text = stream_text(c, text);
       if (!text.empty() || with_logprobs)
         out += OpenAiFormatter::sse(formatter_.delta_chunk(c.index, text, scratch_, with_logprobs, c.text_bytes));
     } else {
@@ -187,7 +203,21 @@ void CompletionJob::poll_choice(Choice& c, std::string& out) {
     fail(c.finish, c.stream->error(), out);
     return;
   }
-  if (request_.stream) out += OpenAiFormatter::sse(formatter_.finish_chunk(c.index, c.finish));
+  if (request_.stream) {
+    bool calls = false;
+    if (c.tool_stream) {
+      ToolOutput rest = c.tool_stream->finish(request_.tools);
+      if (!rest.content.empty())
+        out += OpenAiFormatter::sse(formatter_.delta_chunk(c.index, rest.content, {}, false, c.text_bytes));
+      for (const Json& chunk : formatter_.tool_call_chunks(c.index, rest.calls)) out += OpenAiFormatter::sse(chunk);
+      calls = !rest.calls.empty();
+    }
+    out += OpenAiFormatter::sse(formatter_.finish_chunk(c.index, c.finish, calls));
+  } else if (tools_) {
+    ToolOutput parsed = parse_tool_output(c.result.text, tool_format_, request_.tools);
+    c.result.text = std::move(parsed.content);
+    c.result.tool_calls = std::move(parsed.calls);
+  }
 }
 
 bool CompletionJob::poll(std::string& out) {

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -64,8 +65,11 @@ class CompletionJob {
     int64_t tokens_seen = 0; // generated tokens received so far (the engine's stats come at the end)
     bool replay = false;     // events come from the cache: one stream chunk per token
     std::vector<TokenEvent> recorded;  // for the cache, when this answer is to be stored
+    std::optional<ToolCallStream> tool_stream;  // streaming chat with tools: holds calls back
   };
   void poll_choice(Choice& c, std::string& out);
+  // Streaming: the text of new events as it may go out now (with tools, calls are held back).
+  std::string stream_text(Choice& c, std::string_view text);
   void fail(FinishReason reason, const std::string& message, std::string& out);
   Usage usage() const;
 
@@ -74,6 +78,8 @@ class CompletionJob {
 
   const ServedModel& model_;
   OpenAiRequest request_;
+  bool tools_ = false;  // a chat with tools: the output is parsed for calls
+  ToolCallFormat tool_format_ = ToolCallFormat::kGeneric;
   ResponseCache* cache_ = nullptr;
   std::string cache_key_;  // set while the answer is to be stored
   std::string cache_status_;

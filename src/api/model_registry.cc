@@ -274,12 +274,13 @@ ModelRegistry::~ModelRegistry() {
   }
 }
 
-void ModelRegistry::pin(const std::string& name, std::unique_ptr<Engine> engine, int64_t created) {
+void ModelRegistry::pin(const std::string& name, std::unique_ptr<Engine> engine, int64_t created,
+                        ServedModel::Overrides overrides) {
   auto e = std::make_shared<Entry>();
   e->key = name;
   e->pinned = true;
   e->keep_alive_s = -1;
-  e->model = std::make_shared<LoadedModel>(std::move(engine), name, created, ServedModel::Overrides{}, std::nullopt);
+  e->model = std::make_shared<LoadedModel>(std::move(engine), name, created, std::move(overrides), std::nullopt);
   e->phase = Entry::Phase::kReady;
   std::lock_guard lk(state_->mu);
   state_->entries[name] = e;

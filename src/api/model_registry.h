@@ -67,7 +67,8 @@ class ModelRegistry {
   ModelRegistry& operator=(const ModelRegistry&) = delete;
 
   // Serves `engine` as `name` (-m FILE) for as long as the registry lives.
-  void pin(const std::string& name, std::unique_ptr<Engine> engine, int64_t created);
+  void pin(const std::string& name, std::unique_ptr<Engine> engine, int64_t created,
+           ServedModel::Overrides overrides = {});
 
   // The model `name` names, loaded first if need be (requests for the same model share one
   // load; loads of other models do not wait for it). `keep_alive` (seconds; nullopt: the

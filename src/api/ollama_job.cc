@@ -38,10 +38,15 @@ OllamaJob::OllamaJob(const ServedModel& model, OllamaRequest request, int64_t lo
   const Tokenizer& tok = model_.engine().tokenizer();
   try {
     if (request_.endpoint == OllamaEndpoint::kChat) {
-      std::vector<ChatMessage> messages;
-      for (const Json& m : request_.messages) messages.push_back({m["role"].get<std::string>(), m["content"].get<std::string>()});
-      model_.preset().apply(messages);
-      prompt_ = chat.tokenize(messages);
+      const bool takes_tools = template_takes_tools(chat.chat_template().source());
+      ChatRenderOptions options;
+      if (request_.tools.active() && takes_tools) options.extra["tools"] = request_.tools.tools;
+      prompt_ = chat.tokenize_json(
+          messages_for_template(model_.preset().apply(request_.messages), request_.tools, takes_tools), options);
+      if (request_.tools.active()) {
+        tool_format_ = tool_call_format(chat.chat_template().source());
+        if (request_.stream) tool_stream_.emplace(tool_format_);
+      }
     } else {
       std::vector<int32_t> fresh;
       if (request_.raw) {
@@ -69,6 +74,11 @@ OllamaJob::OllamaJob(const ServedModel& model, OllamaRequest request, int64_t lo
   }
   GenerateRequest g = request_.generate;
   g.prompt = prompt_;
+  // nagare's extension: OpenAI's tool_choice "required" or a named function constrains the call.
+  if (auto grammar = request_.tools.active() ? tool_call_grammar(request_.tools, tool_format_) : nullptr) {
+    if (g.grammar) throw ApiError::invalid("a required tool call cannot be combined with 'format'", "tool_choice");
+    g.grammar = std::move(grammar);
+  }
   // num_ctx below the server's context limits this request to it; above, the server's context
   // (fixed when the model was loaded) is the limit, as the engine reports.
   const int32_t n_ctx = model_.engine().options().n_ctx;
@@ -111,18 +121,35 @@ void OllamaJob::cancel() {
   if (stream_ && !complete_) stream_->cancel();
 }
 
-Json OllamaJob::chunk(const std::string& text) const {
+Json OllamaJob::chunk(const std::string& text, const std::vector<ToolCall>& calls) const {
   Json j;
   j["model"] = name_;
   j["created_at"] = rfc3339_now();
-  if (request_.endpoint == OllamaEndpoint::kChat) j["message"] = {{"role", "assistant"}, {"content", text}};
-  else j["response"] = text;
+  if (request_.endpoint == OllamaEndpoint::kChat) {
+    j["message"] = {{"role", "assistant"}, {"content", text}};
+    if (!calls.empty()) {
+      // Ollama's shape: arguments as an object.
+      Json list = Json::array();
+      for (const ToolCall& c : calls) {
+        Json args;
+        try {
+          args = Json::parse(c.arguments);
+        } catch (const Json::exception&) {
+          args = c.arguments;
+        }
+        list.push_back({{"function", {{"name", c.name}, {"arguments", std::move(args)}}}});
+      }
+      j["message"]["tool_calls"] = std::move(list);
+    }
+  } else {
+    j["response"] = text;
+  }
   j["done"] = false;
   return j;
 }
 
-Json OllamaJob::final_object(const std::string& text) {
-  Json j = chunk(text);
+Json OllamaJob::final_object(const std::string& text, const std::vector<ToolCall>& calls) {
+  Json j = chunk(text, calls);
   j["done"] = true;
   if (!stream_) {  // a load-only request
     j["done_reason"] = "load";
@@ -175,10 +202,16 @@ bool OllamaJob::poll(std::string& out) {
     text += e.text;
     if (e.token >= 0) generated_.push_back(e.token);
     if (!cache_key_.empty()) recorded_.push_back(e);
-    if (replay_ && request_.stream && !e.text.empty()) out += to_wire(chunk(e.text)) + "\n";  // a chunk a token
+    if (replay_ && request_.stream && !e.text.empty()) {  // a chunk a token
+      const std::string piece = tool_stream_ ? tool_stream_->push(e.text) : e.text;
+      if (!piece.empty()) out += to_wire(chunk(piece)) + "\n";
+    }
   }
   text_ += text;
-  if (!replay_ && request_.stream && !text.empty()) out += to_wire(chunk(text)) + "\n";
+  if (!replay_ && request_.stream && !text.empty()) {
+    const std::string piece = tool_stream_ ? tool_stream_->push(text) : text;
+    if (!piece.empty()) out += to_wire(chunk(piece)) + "\n";
+  }
   if (!finished) return false;
   complete_ = true;
   const FinishReason reason = stream_->finish_reason();
@@ -192,6 +225,14 @@ bool OllamaJob::poll(std::string& out) {
   }
   if (!cache_key_.empty() && (reason == FinishReason::kStop || reason == FinishReason::kLength))
     cache_->put(cache_key_, {CachedChoice{std::move(recorded_), reason, stream_->stats()}});
+  if (tool_stream_) {  // the rest of the text, and the calls, before the final object
+    ToolOutput rest = tool_stream_->finish(request_.tools);
+    if (!rest.content.empty() || !rest.calls.empty()) out += to_wire(chunk(rest.content, rest.calls)) + "\n";
+  } else if (request_.tools.active() && !request_.stream) {
+    ToolOutput parsed = parse_tool_output(text_, tool_format_, request_.tools);
+    out += to_wire(final_object(parsed.content, parsed.calls));
+    return true;
+  }
   out += to_wire(final_object(request_.stream ? "" : text_)) + (request_.stream ? "\n" : "");
   return true;
 }

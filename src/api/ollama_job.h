@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -42,8 +43,10 @@ class OllamaJob {
   void report(RequestRecord& record) const;
 
  private:
-  Json chunk(const std::string& text) const;  // one NDJSON object carrying new text
-  Json final_object(const std::string& text);  // done: true, with counts and durations
+  // One NDJSON object carrying new text (and tool calls, chat with tools).
+  Json chunk(const std::string& text, const std::vector<ToolCall>& calls = {}) const;
+  // done: true, with counts and durations.
+  Json final_object(const std::string& text, const std::vector<ToolCall>& calls = {});
 
   const ServedModel& model_;
   OllamaRequest request_;
@@ -59,7 +62,9 @@ class OllamaJob {
   std::string cache_key_;              // set while the answer is to be stored
   std::string cache_status_;
   bool replay_ = false;                // answered from the cache: one stream chunk per token
-  std::vector<TokenEvent> recorded_;   // the answer's events, for the cache
+  std::vector<TokenEvent> recorded_;
+  ToolCallFormat tool_format_ = ToolCallFormat::kGeneric;  // chat with tools: how calls look
+  std::optional<ToolCallStream> tool_stream_;               // streaming chat with tools   // the answer's events, for the cache
   bool complete_ = false;
   int status_ = 200;
 };

@@ -4,6 +4,7 @@
 #include <cstdlib>
 
 #include "api/api_error.h"
+#include "api/structured_output.h"
 
 namespace nagare {
 namespace {
@@ -66,12 +67,7 @@ void parse_common(const Json& body, OllamaRequest& r) {
   r.model = *model;
   r.stream = get_bool(body, "stream").value_or(true);
   if (auto it = body.find("keep_alive"); it != body.end() && !it->is_null()) r.keep_alive = parse_keep_alive(*it);
-  // JSON and schema output come with constrained decoding; until then a format is refused rather
-  // than answered with free text the client would fail to parse.
-  if (auto it = body.find("format"); it != body.end() && !it->is_null() && !(it->is_string() && it->get<std::string>().empty()))
-    throw ApiError::invalid("'format' (JSON or schema output) is not supported yet: leave it out for free text", "format");
-  if (auto it = body.find("tools"); it != body.end() && !it->is_null() && !(it->is_array() && it->empty()))
-    throw ApiError::invalid("'tools' is not supported yet", "tools");
+  if (auto it = body.find("format"); it != body.end()) r.generate.grammar = ollama_format_grammar(*it);
   parse_options(body, r);
 }
 
@@ -137,6 +133,8 @@ OllamaRequest parse_ollama_generate(const Json& body) {
   OllamaRequest r;
   r.endpoint = OllamaEndpoint::kGenerate;
   parse_common(body, r);
+  if (auto it = body.find("tools"); it != body.end() && !it->is_null() && !(it->is_array() && it->empty()))
+    throw ApiError::invalid("'tools' needs /api/chat", "tools");
   r.prompt = get_string(body, "prompt").value_or("");
   r.system = get_string(body, "system").value_or("");
   r.raw = get_bool(body, "raw").value_or(false);
@@ -163,6 +161,7 @@ OllamaRequest parse_ollama_chat(const Json& body) {
   OllamaRequest r;
   r.endpoint = OllamaEndpoint::kChat;
   parse_common(body, r);
+  r.tools = parse_tool_request(body);
   auto it = body.find("messages");
   if (it != body.end() && !it->is_null()) {
     if (!it->is_array()) throw ApiError::invalid("'messages' must be a list, got " + json_type_name(*it), "messages");
@@ -176,7 +175,26 @@ OllamaRequest parse_ollama_chat(const Json& body) {
         throw ApiError::invalid("'" + p + ".role' must be 'system', 'user', 'assistant' or 'tool', got '" + *role + "'", p + ".role");
       if (auto im = m.find("images"); im != m.end() && !im->is_null() && !(im->is_array() && im->empty()))
         refuse_images(p + ".images");
-      r.messages.push_back({{"role", *role}, {"content", get_string(m, "content").value_or("")}});
+      Json msg = {{"role", *role}, {"content", get_string(m, "content").value_or("")}};
+      if (auto calls = m.find("tool_calls"); calls != m.end() && calls->is_array() && !calls->empty()) {
+        // Ollama's calls carry arguments as an object and no id: OpenAI's shape for the template.
+        Json list = Json::array();
+        for (size_t c = 0; c < calls->size(); ++c) {
+          const Json* fn = get_object((*calls)[c], "function");
+          auto name = fn ? get_string(*fn, "name") : std::nullopt;
+          const std::string q = p + ".tool_calls[" + std::to_string(c) + "].function.name";
+          if (!name) throw ApiError::invalid("'" + q + "' is required", q);
+          auto args = fn->find("arguments");
+          list.push_back({{"id", "call_" + std::to_string(c)},
+                          {"type", "function"},
+                          {"function", {{"name", *name},
+                                        {"arguments", args == fn->end() || args->is_null() ? std::string("{}")
+                                                      : args->is_string() ? args->get<std::string>() : args->dump()}}}});
+        }
+        msg["tool_calls"] = std::move(list);
+      }
+      if (auto name = get_string(m, "tool_name")) msg["name"] = *name;
+      r.messages.push_back(std::move(msg));
     }
   }
   return r;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "api/json_fields.h"
+#include "api/tool_calls.h"
 #include "engine/request.h"
 
 namespace nagare {
@@ -22,7 +23,10 @@ struct OllamaRequest {
   std::string system;                // generate: replaces the model's system message
   bool raw = false;                  // generate: the prompt as is, no chat template
   std::vector<int32_t> context;      // generate: an earlier answer's `context`, continued
-  Json messages = Json::array();     // chat: [{"role", "content": string}]
+  // chat: [{"role", "content": string}], plus "tool_calls" (assistant; OpenAI's shape, arguments
+  // as JSON text) and "name" (tool: Ollama's tool_name)
+  Json messages = Json::array();
+  ToolRequest tools;                 // chat: tools (Ollama has no tool_choice: the model decides)
   bool stream = true;                // Ollama streams unless told not to
   // Seconds to keep the model loaded after this request; nullopt: the server's default;
   // negative: forever; 0: unload at once.

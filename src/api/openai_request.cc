@@ -1,6 +1,7 @@
 #include "api/openai_request.h"
 
 #include "api/api_error.h"
+#include "api/structured_output.h"
 
 namespace nagare {
 namespace {
@@ -40,6 +41,29 @@ std::string parse_content(const Json& msg, const std::string& param, bool may_be
   return text;
 }
 
+// An assistant message's earlier calls: [{"id", "type": "function", "function": {"name", "arguments"}}].
+Json parse_tool_calls(const Json& msg, const std::string& param) {
+  Json out = Json::array();
+  auto it = msg.find("tool_calls");
+  if (it == msg.end() || it->is_null()) return out;
+  if (!it->is_array()) throw ApiError::invalid("'" + param + "' must be a list", param);
+  for (size_t i = 0; i < it->size(); ++i) {
+    const Json& c = (*it)[i];
+    const std::string p = at(param, i);
+    if (!c.is_object()) throw ApiError::invalid("'" + p + "' must be an object", p);
+    const Json* fn = get_object(c, "function");
+    auto name = fn ? get_string(*fn, "name") : std::nullopt;
+    if (!name) throw ApiError::invalid("'" + p + ".function.name' is required", p + ".function.name");
+    Json call = {{"id", get_string(c, "id").value_or("call_" + std::to_string(i))},
+                 {"type", "function"},
+                 {"function", {{"name", *name}, {"arguments", "{}"}}}};
+    if (auto a = fn->find("arguments"); a != fn->end() && !a->is_null())
+      call["function"]["arguments"] = a->is_string() ? a->get<std::string>() : a->dump();
+    out.push_back(std::move(call));
+  }
+  return out;
+}
+
 Json parse_messages(const Json& body) {
   auto it = body.find("messages");
   if (it == body.end() || it->is_null()) throw ApiError::invalid("'messages' is required", "messages");
@@ -56,11 +80,20 @@ Json parse_messages(const Json& body) {
       throw ApiError::invalid("'" + p + ".role' must be a string", p + ".role");
     std::string r = role->get<std::string>();
     if (r == "developer") r = "system";  // OpenAI's newer name for the system role
-    if (r != "system" && r != "user" && r != "assistant")
-      throw ApiError::invalid("'" + p + ".role' must be 'system', 'developer', 'user' or 'assistant', got '" +
+    if (r != "system" && r != "user" && r != "assistant" && r != "tool")
+      throw ApiError::invalid("'" + p + ".role' must be 'system', 'developer', 'user', 'assistant' or 'tool', got '" +
                                   role->get<std::string>() + "'",
                               p + ".role");
-    out.push_back({{"role", r}, {"content", parse_content(m, p + ".content", r == "assistant")}});
+    Json msg = {{"role", r}, {"content", parse_content(m, p + ".content", r == "assistant")}};
+    if (r == "assistant") {
+      if (Json calls = parse_tool_calls(m, p + ".tool_calls"); !calls.empty()) msg["tool_calls"] = std::move(calls);
+    } else if (r == "tool") {
+      auto id = get_string(m, "tool_call_id");
+      if (!id) throw ApiError::invalid("'" + p + ".tool_call_id' is required", p + ".tool_call_id");
+      msg["tool_call_id"] = *id;
+      if (auto name = get_string(m, "name")) msg["name"] = *name;
+    }
+    out.push_back(std::move(msg));
   }
   return out;
 }
@@ -112,15 +145,6 @@ void reject_unsupported(const Json& body) {
     throw ApiError::invalid("'suffix' is not supported", "suffix");
   if (const Json* bias = get_object(body, "logit_bias"); bias && !bias->empty())
     throw ApiError::invalid("'logit_bias' is not supported", "logit_bias");
-  if (auto tools = body.find("tools"); tools != body.end() && !tools->is_null() &&
-                                       !(tools->is_array() && tools->empty()))
-    throw ApiError::invalid("'tools' is not supported", "tools");
-  if (const Json* format = get_object(body, "response_format")) {
-    auto type = format->find("type");
-    if (type == format->end() || *type != "text")
-      throw ApiError::invalid("'response_format' other than {\"type\": \"text\"} is not supported",
-                              "response_format");
-  }
 }
 
 // Fields shared by both endpoints.
@@ -174,6 +198,7 @@ void parse_common(const Json& body, OpenAiRequest& r) {
       if (!st.empty()) r.generate.stop.push_back(std::move(st));
   }
   r.generate.ignore_eos = get_bool(body, "ignore_eos").value_or(false);
+  r.generate.grammar = openai_output_grammar(body);
   if (auto v = get_integer(body, "min_tokens", 0, INT32_MAX)) r.generate.min_tokens = int32_t(*v);
 }
 
@@ -221,6 +246,7 @@ OpenAiRequest parse_chat_request(const Json& body) {
   OpenAiRequest r;
   r.endpoint = Endpoint::kChat;
   r.messages = parse_messages(body);
+  r.tools = parse_tool_request(body);
   parse_common(body, r);
   const char* max_param = "max_tokens";
   if (auto v = get_integer(body, "max_completion_tokens", 1, INT32_MAX)) {
@@ -242,6 +268,9 @@ OpenAiRequest parse_completion_request(const Json& body) {
   OpenAiRequest r;
   r.endpoint = Endpoint::kCompletion;
   r.prompts = parse_prompts(body);
+  if (auto tools = body.find("tools"); tools != body.end() && !tools->is_null() &&
+                                       !(tools->is_array() && tools->empty()))
+    throw ApiError::invalid("'tools' needs /v1/chat/completions", "tools");
   parse_common(body, r);
   r.generate.max_tokens = int32_t(get_integer(body, "max_tokens", 1, INT32_MAX).value_or(kCompletionDefaultMaxTokens));
   check_min_max(r, "max_tokens");

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "api/json_fields.h"
+#include "api/tool_calls.h"
 #include "engine/request.h"
 
 namespace nagare {
@@ -25,7 +26,9 @@ struct PromptInput {
 struct OpenAiRequest {
   Endpoint endpoint = Endpoint::kChat;
   std::string model;                // "" when the client sent none
-  Json messages = Json::array();    // chat: [{"role", "content": string}] ready for the template
+  // chat: [{"role", "content": string}, plus "tool_calls" (assistant), "tool_call_id" (tool)]
+  Json messages = Json::array();
+  ToolRequest tools;                // chat: tools, tool_choice, parallel_tool_calls
   std::vector<PromptInput> prompts; // completions: one per prompt (each gives n choices)
   int32_t n = 1;
   bool stream = false;

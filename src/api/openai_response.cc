@@ -78,16 +78,41 @@ Json OpenAiFormatter::delta_chunk(int32_t index, std::string_view text,
   return j;
 }
 
-Json OpenAiFormatter::finish_chunk(int32_t index, FinishReason finish) const {
+Json OpenAiFormatter::finish_chunk(int32_t index, FinishReason finish, bool tool_calls) const {
   Json j = chunk_base();
   Json c;
   c["index"] = index;
   if (endpoint_ == Endpoint::kChat) c["delta"] = Json::object();
   else c["text"] = "";
   c["logprobs"] = nullptr;
-  c["finish_reason"] = openai_finish_reason(finish);
+  c["finish_reason"] = tool_calls ? "tool_calls" : openai_finish_reason(finish);
   j["choices"].push_back(std::move(c));
   return j;
+}
+
+std::vector<Json> OpenAiFormatter::tool_call_chunks(int32_t index, const std::vector<ToolCall>& calls) const {
+  std::vector<Json> out;
+  for (size_t i = 0; i < calls.size(); ++i) {
+    for (int part = 0; part < 2; ++part) {
+      Json call = {{"index", i}};
+      if (part == 0) {
+        call["id"] = calls[i].id;
+        call["type"] = "function";
+        call["function"] = {{"name", calls[i].name}, {"arguments", ""}};
+      } else {
+        call["function"] = {{"arguments", calls[i].arguments}};
+      }
+      Json j = chunk_base();
+      Json c;
+      c["index"] = index;
+      c["delta"] = {{"tool_calls", Json::array({std::move(call)})}};
+      c["logprobs"] = nullptr;
+      c["finish_reason"] = nullptr;
+      j["choices"].push_back(std::move(c));
+      out.push_back(std::move(j));
+    }
+  }
+  return out;
 }
 
 Json OpenAiFormatter::usage_chunk(const Usage& usage) const {
@@ -159,10 +184,20 @@ Json OpenAiFormatter::body(const std::vector<ChoiceResult>& choices, const Usage
     const ChoiceResult& r = choices[i];
     Json c;
     c["index"] = i;
-    if (endpoint_ == Endpoint::kChat) c["message"] = {{"role", "assistant"}, {"content", r.text}};
-    else c["text"] = r.text;
+    if (endpoint_ == Endpoint::kChat) {
+      c["message"] = {{"role", "assistant"}, {"content", r.text}};
+      if (!r.tool_calls.empty()) {
+        if (r.text.empty()) c["message"]["content"] = nullptr;  // as OpenAI answers a pure call
+        Json calls = Json::array();
+        for (const ToolCall& t : r.tool_calls)
+          calls.push_back({{"id", t.id}, {"type", "function"}, {"function", {{"name", t.name}, {"arguments", t.arguments}}}});
+        c["message"]["tool_calls"] = std::move(calls);
+      }
+    } else {
+      c["text"] = r.text;
+    }
     c["logprobs"] = with_logprobs ? logprobs_json(r.tokens, 0) : Json(nullptr);
-    c["finish_reason"] = openai_finish_reason(r.finish);
+    c["finish_reason"] = r.tool_calls.empty() ? openai_finish_reason(r.finish) : "tool_calls";
     j["choices"].push_back(std::move(c));
   }
   j["usage"] = usage_json(usage);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "api/openai_request.h"
+#include "api/tool_calls.h"
 #include "engine/request.h"
 #include "tokenizer/tokenizer.h"
 
@@ -26,6 +27,7 @@ struct ChoiceResult {
   std::string text;
   FinishReason finish = FinishReason::kNone;
   std::vector<TokenEvent> tokens;  // kept only when logprobs were asked for
+  std::vector<ToolCall> tool_calls;  // chat with tools: the calls parsed out of text (then finish "tool_calls")
 };
 
 class OpenAiFormatter {
@@ -43,7 +45,11 @@ class OpenAiFormatter {
   Json role_chunk(int32_t index) const;  // chat: delta {"role": "assistant", "content": ""}
   Json delta_chunk(int32_t index, std::string_view text, std::span<const TokenEvent> tokens,
                    bool with_logprobs, int64_t text_offset) const;
-  Json finish_chunk(int32_t index, FinishReason finish) const;  // empty delta / text
+  // Empty delta / text; finish_reason "tool_calls" when the answer made calls.
+  Json finish_chunk(int32_t index, FinishReason finish, bool tool_calls = false) const;
+  // Chat: each call as OpenAI streams it: {index, id, type, function {name, arguments: ""}},
+  // then its arguments.
+  std::vector<Json> tool_call_chunks(int32_t index, const std::vector<ToolCall>& calls) const;
   Json usage_chunk(const Usage& usage) const;                   // choices [] and usage
 
   // The whole non-streaming response.

@@ -21,6 +21,7 @@ struct ConversationPreset {
   std::optional<std::string> system;
   std::vector<ChatMessage> messages;
   void apply(std::vector<ChatMessage>& conversation) const;
+  Json apply(const Json& conversation) const;  // the same on JSON messages
 };
 
 class PromptBuilder {
@@ -35,10 +36,14 @@ class PromptBuilder {
   std::vector<std::vector<int32_t>> prompt_tokens(const OpenAiRequest& request) const;
 
   // The chat prompt as text (for diagnostics and tests); throws ApiError like prompt_tokens.
-  std::string render_chat(const Json& messages) const;
+  std::string render_chat(const OpenAiRequest& request) const;
+  std::string render_chat(const Json& messages) const;  // a chat of these messages, no tools
 
  private:
-  std::vector<ChatMessage> chat_messages(const Json& messages) const;
+  // The messages as the template gets them (preset applied; tools in the system message when
+  // the template takes none) and its extra variables (tools when it takes them).
+  Json chat_messages(const OpenAiRequest& request) const;
+  ChatRenderOptions render_options(const OpenAiRequest& request) const;
 
   const ChatPrompt& chat_;
   const Tokenizer& tokenizer_;

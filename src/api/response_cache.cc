@@ -88,7 +88,9 @@ std::string ResponseCache::key(const std::string& model_id, const std::string& e
                     {"ignore_eos", g.ignore_eos},
                     {"stop", g.stop},
                     {"top_logprobs", g.top_logprobs},
-                    {"must_fit", g.max_tokens_must_fit}});
+                    {"must_fit", g.max_tokens_must_fit},
+                    // The same prompt under another schema or grammar is another answer.
+                    {"grammar", g.grammar ? g.grammar->to_gbnf() : std::string()}});
   }
   j["choices"] = std::move(list);
   return "nagare:cache:v1:" + sha256_hex(j.dump());

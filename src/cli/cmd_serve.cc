@@ -3,7 +3,9 @@
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
+#include <fstream>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -40,7 +42,10 @@ struct ServeArgs {
   int32_t max_running = EngineOptions{}.max_running;
   int32_t threads = 0;
   std::string alias;
+  std::string chat_template_file;  // replaces the -m model's chat template
   bool no_prefix_cache = false;
+  bool embeddings = false;  // accepted as llama-server's flag; embeddings are always served
+  std::string pooling;      // "": the model's (its GGUF's pooling_type, else mean)
   int io_threads = 2;
   int64_t max_request_mib = 8;
   int timeout_s = 60;
@@ -72,6 +77,15 @@ std::string served_name(const ServeArgs& a) {
 }
 
 int run_serve(const ServeArgs& a) {
+  std::string chat_template;
+  if (!a.chat_template_file.empty()) {
+    if (a.model.empty()) throw Error("--chat-template-file applies to the model given by -m");
+    std::ifstream in(a.chat_template_file, std::ios::binary);
+    std::ostringstream text;
+    text << in.rdbuf();
+    if (!in) throw Error("cannot read the chat template file " + a.chat_template_file);
+    chat_template = text.str();
+  }
   // Keys first: a bad keys file stops the start before anything else happens. Declared before
   // the router, whose middleware refers to it.
   std::unique_ptr<AccessControl> access;
@@ -119,6 +133,7 @@ int run_serve(const ServeArgs& a) {
   eo.max_waiting = a.max_queue;
   eo.request_timeout_s = a.request_timeout_s;
   eo.prefix_cache = !a.no_prefix_cache;
+  if (!a.pooling.empty()) eo.pooling = parse_pooling(a.pooling);
   eo.threads = a.threads;
 
   RegistryOptions ro;
@@ -182,7 +197,9 @@ int run_serve(const ServeArgs& a) {
         EngineOptions pinned_eo = eo;
         pinned_eo.n_ctx = a.ctx_size > 0 ? a.ctx_size : (train_ctx > 0 ? std::min<int32_t>(4096, train_ctx) : 4096);
         auto engine = std::make_unique<Engine>(std::move(model), std::move(tokenizer), pinned_eo);
-        models.pin(name, std::move(engine), int64_t(std::time(nullptr)));
+        ServedModel::Overrides overrides;
+        if (!chat_template.empty()) overrides.template_text = chat_template;
+        models.pin(name, std::move(engine), int64_t(std::time(nullptr)), std::move(overrides));
         const LoadedModel& pinned = *models.pinned();
         const double mib = 1048576.0;
         const size_t file = pinned.engine().model().file().file_size();
@@ -280,7 +297,17 @@ void add_serve_command(CLI::App& app, CommandAction& action) {
       ->check(CLI::Range(0.0, 86400.0))
       ->capture_default_str();
   cmd->add_option("--alias", a.alias, "Model name in the API (default: the file name without .gguf)");
+  cmd->add_option("--chat-template-file", a.chat_template_file,
+                  "A Jinja chat template replacing the -m model's own (as llama-server's flag)")
+      ->check(CLI::ExistingFile);
   cmd->add_flag("--no-prefix-cache", a.no_prefix_cache, "Do not reuse the KV cache of common prompt prefixes");
+  cmd->add_flag("--embeddings", a.embeddings,
+                "Accepted for llama-server's command lines: /v1/embeddings, /api/embed and /api/embeddings are served "
+                "with or without it");
+  cmd->add_option("--pooling", a.pooling,
+                  "Embedding pooling for every model: mean, cls (first token), last or none (one vector per token, "
+                  "which the embedding endpoints refuse); default: the GGUF's pooling_type, else mean")
+      ->check(CLI::IsMember({"mean", "cls", "last", "none"}));
   cmd->add_option("--io-threads", a.io_threads, "HTTP I/O threads")->check(CLI::Range(1, 64))->capture_default_str();
   cmd->add_option("--max-request-size", a.max_request_mib, "Largest request body in MiB (larger: 413)")
       ->check(CLI::Range(int64_t(1), int64_t(1) << 20))->capture_default_str();

@@ -32,10 +32,23 @@ std::string ChatPrompt::render(const std::vector<ChatMessage>& messages, bool ad
   return template_.render(messages, add_generation_prompt);
 }
 
-std::vector<int32_t> ChatPrompt::tokenize(const std::vector<ChatMessage>& messages, bool add_generation_prompt) const {
-  const std::string text = render(messages, add_generation_prompt);
+std::string ChatPrompt::render_json(const nlohmann::ordered_json& messages, const ChatRenderOptions& options,
+                                    bool add_generation_prompt) const {
+  return template_.render_json(messages, add_generation_prompt, options);
+}
+
+std::vector<int32_t> ChatPrompt::tokenize_rendered(const std::string& text) const {
   const bool has_bos = !bos_text_.empty() && text.compare(0, bos_text_.size(), bos_text_) == 0;
   return tokenizer_.encode(text, !has_bos, true);
+}
+
+std::vector<int32_t> ChatPrompt::tokenize(const std::vector<ChatMessage>& messages, bool add_generation_prompt) const {
+  return tokenize_rendered(render(messages, add_generation_prompt));
+}
+
+std::vector<int32_t> ChatPrompt::tokenize_json(const nlohmann::ordered_json& messages, const ChatRenderOptions& options,
+                                               bool add_generation_prompt) const {
+  return tokenize_rendered(render_json(messages, options, add_generation_prompt));
 }
 
 

@@ -23,11 +23,19 @@ class ChatPrompt {
   // vocabulary asks for it and the template did not already write it).
   std::vector<int32_t> tokenize(const std::vector<ChatMessage>& messages, bool add_generation_prompt = true) const;
   std::string render(const std::vector<ChatMessage>& messages, bool add_generation_prompt = true) const;
+  // The same with messages as JSON (tool calls, tool results, ...) and more template variables
+  // (tools, ...).
+  std::vector<int32_t> tokenize_json(const nlohmann::ordered_json& messages, const ChatRenderOptions& options,
+                                     bool add_generation_prompt = true) const;
+  std::string render_json(const nlohmann::ordered_json& messages, const ChatRenderOptions& options,
+                          bool add_generation_prompt = true) const;
 
   const ChatTemplate& chat_template() const { return template_; }
   bool builtin() const { return builtin_; }  // the file had no template
 
  private:
+  std::vector<int32_t> tokenize_rendered(const std::string& text) const;
+
   const Tokenizer& tokenizer_;
   std::string bos_text_;
   bool builtin_ = false;

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "engine/block_manager.h"
+#include "engine/grammar_compiler.h"
 #include "engine/sequence.h"
 #include "util/error.h"
 #include "util/process_memory.h"
@@ -49,6 +50,7 @@ struct Engine::Impl {
   std::unique_ptr<KvCache> kv;
   std::unique_ptr<BlockManager> blocks;
   std::vector<int32_t> eog_tokens;
+  GrammarCompiler grammars{*tokenizer};
 
   // Shared with submitters.
   mutable std::mutex mutex;
@@ -68,6 +70,8 @@ struct Engine::Impl {
   // once a step writes it, so memory follows the concurrency actually reached (Gemma 3: 1 MiB per
   // row, 32 MiB at the default max_running).
   std::unique_ptr<float[]> logits;
+  std::unique_ptr<float[]> hidden;  // embedding requests' hidden states: max_batch_tokens x n_embd
+  std::vector<uint64_t> token_mask;  // a constrained sequence's allowed tokens (grammar)
   EngineStats counters;
   std::thread thread;
 };
@@ -76,6 +80,7 @@ Engine::Impl::Impl(std::unique_ptr<Model> m, std::unique_ptr<Tokenizer> t, const
     : model(std::move(m)), tokenizer(std::move(t)), options(o), pool(o.threads) {
   const ModelConfig& c = model->config();
   if (options.n_ctx <= 0) options.n_ctx = std::min(c.n_ctx_train, 4096);
+  if (!options.pooling) options.pooling = model_pooling(model->file(), c.arch);
   model->use_context(options.n_ctx);
   if (options.block_size <= 0) throw Error("block size must be positive");
   options.max_batch_tokens = std::max(options.max_batch_tokens, 1);
@@ -101,12 +106,14 @@ Engine::Impl::Impl(std::unique_ptr<Model> m, std::unique_ptr<Tokenizer> t, const
     kv = std::make_unique<KvCache>(c, n_blocks, options.block_size);
     blocks = std::make_unique<BlockManager>(n_blocks, options.block_size, options.prefix_cache);
     logits.reset(new float[size_t(options.max_running) * c.n_vocab]);
+    hidden.reset(new float[size_t(options.max_batch_tokens) * c.n_embd]);
   } catch (const std::bad_alloc&) {
     throw Error("not enough memory for a KV cache of " + std::to_string(kv_bytes >> 20) + " MiB and logits for " +
                 std::to_string(options.max_running) + " sequences; lower --kv-cache-size or --max-running");
   }
   for (int32_t id = 0; id < tokenizer->vocab_size(); ++id)
     if (tokenizer->is_end_of_generation(id)) eog_tokens.push_back(id);
+  token_mask.assign(size_t(tokenizer->vocab_size() + 63) / 64, 0);
   counters.kv_blocks_total = n_blocks;
   published = counters;
   thread = std::thread([this] { loop(); });
@@ -215,8 +222,10 @@ void Engine::Impl::schedule() {
   while (!waiting.empty() && budget > 0 && int32_t(running.size()) < options.max_running) {
     Sequence& s = *waiting.front();
     if (!s.admitted) {
-      // Reuse cached blocks, but always compute at least the last token (its logits are needed).
-      const int32_t hit = blocks->match_prefix(s.tokens, int32_t(s.tokens.size()) - 1, s.block_table);
+      // Reuse cached blocks, but always compute at least the last token (its logits are needed);
+      // an embedding computes every token whose hidden state it has not pooled yet.
+      const int32_t reuse = s.request.embedding ? s.pooler.reusable_prefix() : int32_t(s.tokens.size()) - 1;
+      const int32_t hit = blocks->match_prefix(s.tokens, reuse, s.block_table);
       s.n_computed = hit;
       s.stats.cached_prompt_tokens = std::max(s.stats.cached_prompt_tokens, hit);
       s.admitted = true;
@@ -248,7 +257,9 @@ void Engine::Impl::schedule() {
     batch.sequences.push_back({s->block_table.data(), int32_t(s->block_table.size())});
     for (int32_t i = 0; i < s->scheduled; ++i) {
       const int32_t pos = s->n_computed + i;
-      batch.add(s->tokens[pos], pos, seq_index, pos + 1 == int32_t(s->tokens.size()));
+      const bool embedding = s->request.embedding.has_value();
+      batch.add(s->tokens[pos], pos, seq_index, !embedding && pos + 1 == int32_t(s->tokens.size()),
+                embedding && s->pooler.wants(pos));
     }
   }
 }
@@ -282,21 +293,41 @@ bool Engine::Impl::step() {
   schedule();
   if (batch.size() == 0) return false;
 
-  model->forward(batch, *kv, logits.get(), pool);
+  model->forward(batch, *kv, logits.get(), pool, hidden.get());
   counters.steps++;
 
   const int64_t V = model->config().n_vocab;
-  int64_t row_index = 0;
+  int64_t row_index = 0, hidden_row = 0;
   done.clear();
   for (Sequence* s : batch_seqs) {
     const bool was_prefill = s->n_computed < int32_t(s->request.prompt.size());
+    if (s->request.embedding)
+      hidden_row += s->pooler.take(s->n_computed, s->scheduled, hidden.get() + hidden_row * model->config().n_embd);
     s->n_computed += s->scheduled;
     if (was_prefill) counters.prompt_tokens += uint64_t(std::min<int32_t>(s->scheduled, int32_t(s->request.prompt.size())));
     blocks->register_full_blocks(s->tokens, s->n_computed, s->block_table, s->n_registered_blocks, s->chain_hash);
     if (s->n_computed < int32_t(s->tokens.size())) continue;  // prefill continues next step
+    if (s->request.embedding) {  // the prompt is all it runs: its pooled states are the answer
+      s->stats.prefill_ms = ms_between(s->started_at, SteadyClock::now());
+      s->stream->set_embedding(s->pooler.result(s->request.embedding->normalize));
+      finish(*s, FinishReason::kStop);
+      done.push_back(s);
+      continue;
+    }
 
     float* row = logits.get() + row_index++ * V;
-    const bool allow_eog = !s->request.ignore_eos && s->n_generated >= s->request.min_tokens;
+    if (s->grammar) {
+      // The mask covers the tokenizer's vocabulary; output rows past it (padding) never qualify.
+      const int32_t n_tokens = tokenizer->vocab_size();
+      s->grammar->fill_mask(token_mask.data());
+      apply_token_mask(token_mask.data(), row, std::min<int32_t>(n_tokens, int32_t(V)));
+      for (int64_t id = n_tokens; id < V; ++id) row[id] = -INFINITY;
+    }
+    // A grammar's complete sentence may end even before min_tokens (its mask then holds only
+    // end-of-generation tokens); ignore_eos never overrides a grammar.
+    const bool grammar_ends = s->grammar && s->grammar->is_complete();
+    const bool allow_eog =
+        (!s->request.ignore_eos && s->n_generated >= s->request.min_tokens) || grammar_ends;
     if (!allow_eog)
       for (int32_t id : eog_tokens) row[id] = -INFINITY;
     const int32_t token = s->sampler.sample(row, s->tokens);
@@ -310,13 +341,23 @@ bool Engine::Impl::step() {
     if (allow_eog && tokenizer->is_end_of_generation(token)) {
       // The end-of-generation token ends the output without being part of it.
       flush_text(*s);
-      finish(*s, FinishReason::kStop);
+      if (s->grammar && !grammar_ends)  // only when the grammar's stack bound was hit
+        finish(*s, FinishReason::kError, "the output exceeded the grammar's nesting or ambiguity bound");
+      else
+        finish(*s, FinishReason::kStop);
+      done.push_back(s);
+      continue;
+    }
+    if (s->grammar && !s->grammar->accept_token(token)) {
+      flush_text(*s);  // cannot happen with the mask applied; never emit what the grammar refuses
+      finish(*s, FinishReason::kError, "the grammar refused token " + std::to_string(token));
       done.push_back(s);
       continue;
     }
     s->tokens.push_back(token);
     emit(*s, token, row);
-    if (s->stop.stopped()) {
+    if (s->stop.stopped() || (s->grammar && s->grammar->is_finished())) {
+      if (!s->stop.stopped()) flush_text(*s);  // the sentence is whole and nothing may follow
       finish(*s, FinishReason::kStop);
       done.push_back(s);
     } else if (s->n_generated >= s->max_tokens || int32_t(s->tokens.size()) >= options.n_ctx) {
@@ -358,7 +399,8 @@ std::shared_ptr<RequestStream> Engine::submit(GenerateRequest request) {
   // The output that must fit: at least one token (and min_tokens), and all of max_tokens where
   // the API asks for that rule (OpenAI's); otherwise output just stops at the context's end.
   const bool whole_max = request.max_tokens_must_fit && request.max_tokens > 0;
-  const int32_t need = std::max({1, request.min_tokens, whole_max ? request.max_tokens : 0});
+  // An embedding generates nothing: its prompt alone must fit.
+  const int32_t need = request.embedding ? 0 : std::max({1, request.min_tokens, whole_max ? request.max_tokens : 0});
   if (int64_t(n_prompt) + need > n_ctx) throw RequestError::context_length(n_ctx, n_prompt, need, whole_max && need == request.max_tokens);
   if (request.top_logprobs > 20) throw RequestError(Kind::kInvalid, "top_logprobs", "top_logprobs must be at most 20");
   try {
@@ -369,8 +411,21 @@ std::shared_ptr<RequestStream> Engine::submit(GenerateRequest request) {
     throw RequestError(Kind::kInvalid, "", e.what());
   }
 
+  std::shared_ptr<const CompiledGrammar> grammar;
+  if (request.grammar) {
+    try {
+      grammar = impl_->grammars.compile(request.grammar);
+    } catch (const Error& e) {
+      throw RequestError(Kind::kInvalid, "", e.what());
+    }
+  }
+
   auto stream = std::make_shared<RequestStream>();
-  auto seq = std::make_unique<Sequence>(std::move(request), stream, impl_->model->config().n_vocab);
+  if (request.embedding && !request.embedding->pooling) request.embedding->pooling = impl_->options.pooling;
+  const bool embedding = request.embedding.has_value();  // its sampler never runs: no vocabulary-sized buffers
+  auto seq = std::make_unique<Sequence>(std::move(request), stream, embedding ? 1 : impl_->model->config().n_vocab);
+  if (embedding) seq->pooler = Pooler(*seq->request.embedding->pooling, n_prompt, impl_->model->config().n_embd);
+  if (grammar) seq->grammar.emplace(std::move(grammar));
   // Output is bounded by the context; max_tokens beyond it ends with finish_reason "length".
   const int32_t room = n_ctx - n_prompt;
   seq->max_tokens = seq->request.max_tokens < 0 ? room : std::min(seq->request.max_tokens, room);

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 
 #include "engine/request.h"
 #include "engine/request_error.h"
@@ -25,6 +26,9 @@ struct EngineOptions {
                                         // refuses (RequestError kOverloaded); 0: no bound
   bool prefix_cache = true;
   int32_t threads = 0;                  // 0: physical cores
+  // Embedding requests' pooling when they name none; nullopt: the model's (model_pooling: its
+  // GGUF's pooling_type, else mean). The engine's options() always hold the one it resolved.
+  std::optional<Pooling> pooling;
 };
 
 struct EngineStats {
@@ -50,7 +54,8 @@ class Engine {
   // Queues a request (first come, first served). Throws RequestError for a request that can
   // never run: an empty prompt, a token outside the vocabulary, a prompt and the output it needs
   // (one token, min_tokens, max_tokens when max_tokens_must_fit) beyond n_ctx, bad sampling
-  // parameters. The one place a request's limits are checked.
+  // parameters; an embedding request (GenerateRequest::embedding) needs only its prompt to fit.
+  // The one place a request's limits are checked.
   std::shared_ptr<RequestStream> submit(GenerateRequest request);
 
   EngineStats stats() const;

@@ -36,6 +36,16 @@ RequestStats RequestStream::stats() const {
   return stats_;
 }
 
+std::vector<float> RequestStream::embedding() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return embedding_;
+}
+
+void RequestStream::set_embedding(std::vector<float> v) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  embedding_ = std::move(v);
+}
+
 void RequestStream::push(TokenEvent event) {
   std::function<void()> notify;
   {

@@ -8,13 +8,16 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "engine/pooling.h"
 #include "engine/sampler.h"
 #include "engine/sampling_params.h"
+#include "grammar/grammar.h"
 
 namespace nagare {
 
@@ -29,6 +32,14 @@ struct GenerateRequest {
   // OpenAI's rule: the prompt plus all of max_tokens must fit the context, or the request is
   // refused; without it (Ollama's rule) output stops at the context's end with "length".
   bool max_tokens_must_fit = false;
+  // Constrained decoding: only tokens that keep the output a prefix of a sentence of this
+  // grammar are sampled, and the output ends where the sentence is complete and cannot go on.
+  // The engine compiles it against its vocabulary once per grammar object (reuse the object
+  // for the same schema, and the masks computed for one request serve the next).
+  std::shared_ptr<const Grammar> grammar;
+  // An embedding request: the prompt is run (no output is generated) and the stream delivers its
+  // pooled hidden states (RequestStream::embedding) when it finishes with kStop.
+  std::optional<EmbeddingParams> embedding;
 };
 
 // kTimeout: the server's per-request deadline (--request-timeout) passed; what was generated stands.
@@ -65,11 +76,15 @@ class RequestStream {
   FinishReason finish_reason() const;
   std::string error() const;
   RequestStats stats() const;
+  // An embedding request's result, set before its finish: n_embd floats, or with pooling none
+  // n_embd per prompt token, one token after another.
+  std::vector<float> embedding() const;
 
   // --- engine side ---
   bool cancelled() const { return cancelled_.load(); }
   void push(TokenEvent event);
   void finish(FinishReason reason, const RequestStats& stats, std::string error = "");
+  void set_embedding(std::vector<float> v);
 
  private:
   mutable std::mutex mutex_;
@@ -79,6 +94,7 @@ class RequestStream {
   FinishReason reason_ = FinishReason::kNone;
   std::string error_;
   RequestStats stats_;
+  std::vector<float> embedding_;
   std::function<void()> notify_;
   std::atomic<bool> cancelled_{false};
 };

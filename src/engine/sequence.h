@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "engine/request.h"
@@ -30,6 +31,8 @@ struct Sequence {
   Sampler sampler;
   Utf8Stream utf8;
   StopMatcher stop;
+  std::optional<GrammarMatcher> grammar;  // when the request is constrained
+  Pooler pooler;                    // an embedding request's pooled hidden states
   uint64_t arrival = 0;             // FCFS order; later arrivals are preempted first
 
   std::vector<int32_t> tokens;      // prompt + generated

@@ -18,6 +18,7 @@ struct Batch {
   std::vector<int32_t> positions;   // position of each token in its sequence
   std::vector<int32_t> seq;         // index into `sequences`
   std::vector<uint8_t> want_logits; // 1: return this token's logits
+  std::vector<uint8_t> want_hidden; // 1: return this token's final-normed hidden state (embeddings)
   std::vector<BatchSequence> sequences;
 
   void clear() {
@@ -25,13 +26,15 @@ struct Batch {
     positions.clear();
     seq.clear();
     want_logits.clear();
+    want_hidden.clear();
     sequences.clear();
   }
-  void add(int32_t token, int32_t pos, int32_t seq_index, bool logits) {
+  void add(int32_t token, int32_t pos, int32_t seq_index, bool logits, bool hidden = false) {
     tokens.push_back(token);
     positions.push_back(pos);
     seq.push_back(seq_index);
     want_logits.push_back(logits ? 1 : 0);
+    want_hidden.push_back(hidden ? 1 : 0);
   }
   int64_t size() const { return int64_t(tokens.size()); }
   // True when no sequence has two tokens here (a decode step): no token then reads keys that
@@ -47,6 +50,12 @@ struct Batch {
   int64_t n_logits() const {
     int64_t n = 0;
     for (auto w : want_logits) n += w;
+    return n;
+  }
+  // Tokens with want_hidden set (want_hidden may be left empty: none).
+  int64_t n_hidden() const {
+    int64_t n = 0;
+    for (auto w : want_hidden) n += w;
     return n;
   }
 };

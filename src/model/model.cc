@@ -448,10 +448,13 @@ void Model::attention(const Batch& batch, KvCache& kv, int32_t il, GgmlType out_
   ws_.acts.reset(ws_.attn.data(), n, o_dim);
 }
 
-void Model::forward(const Batch& batch, KvCache& kv, float* logits, ThreadPool& pool) {
+void Model::forward(const Batch& batch, KvCache& kv, float* logits, ThreadPool& pool, float* hidden) {
   const ModelConfig& c = config_;
   const int64_t n = batch.size();
   if (n == 0) return;
+  const bool any_hidden = batch.n_hidden() > 0;
+  if (any_hidden && (hidden == nullptr || int64_t(batch.want_hidden.size()) != n))
+    throw Error("the batch asks for hidden states but gives no room for them");
   int64_t max_keys = 0;
   for (int64_t t = 0; t < n; ++t) {
     if (batch.tokens[t] < 0 || batch.tokens[t] >= c.n_vocab) throw Error("token id " + std::to_string(batch.tokens[t]) + " is outside the vocabulary");
@@ -533,6 +536,12 @@ void Model::forward(const Batch& batch, KvCache& kv, float* logits, ThreadPool& 
     }
   }
 
+  if (any_hidden) {
+    // The same norm of the same rows as the logits' input below, so an embedding is exactly
+    // what the output projection would read.
+    for (int64_t t = 0, i = 0; t < n; ++t)
+      if (batch.want_hidden[t]) rms_norm(x + t * d, output_norm_, hidden + (i++) * d, d, c.norm_eps);
+  }
   if (n_logits == 0) return;
   for (int64_t t = 0, i = 0; t < n; ++t)
     if (batch.want_logits[t]) rms_norm(x + t * d, output_norm_, ws_.final_in.data() + (i++) * d, d, c.norm_eps);

@@ -33,9 +33,12 @@ class Model {
   void use_context(int32_t n_ctx);
 
   // Runs the batch; writes n_vocab logits per token with want_logits set, in batch order, to
-  // `logits` (batch.n_logits() * n_vocab floats). Results for a token never depend on the rest
-  // of the batch. Not thread-safe: one engine loop drives one model.
-  void forward(const Batch& batch, KvCache& kv, float* logits, ThreadPool& pool);
+  // `logits` (batch.n_logits() * n_vocab floats), and n_embd floats per token with want_hidden
+  // set to `hidden` (batch.n_hidden() * n_embd): its last hidden state after the output norm,
+  // the output projection's input, which is what llama.cpp returns as a decoder's embeddings.
+  // One batch may ask for both. Results for a token never depend on the rest of the batch.
+  // Not thread-safe: one engine loop drives one model.
+  void forward(const Batch& batch, KvCache& kv, float* logits, ThreadPool& pool, float* hidden = nullptr);
 
  private:
   struct Layer {

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "api/api_error.h"
+#include "api/embeddings_job.h"
 #include "api/ollama_job.h"
 #include "api/ollama_models.h"
 #include "api/openai_request.h"
@@ -154,6 +155,21 @@ HttpResponse run_job(Shared& shared, const HttpRequest& req, OllamaRequest (*par
   return res;
 }
 
+// /api/embed and /api/embeddings: every input in one EmbeddingsJob. No input only loads the model
+// (and keep_alive 0 unloads it again as the lease ends), as Ollama.
+HttpResponse run_embeddings(Shared& shared, const HttpRequest& req, EmbeddingsRequest (*parse)(const Json&)) {
+  const Json body = parse_json_body(req.body);
+  EmbeddingsRequest request = parse(body);
+  note_generation(req, body, "ollama", request.api == EmbeddingsApi::kOllamaLegacy ? "prompt" : "input", false);
+  int64_t load_ns = 0;
+  ModelLease lease = acquire(shared.models, request.model, request.keep_alive, &load_ns);
+  auto job = std::make_unique<EmbeddingsJob>(lease->served(), std::move(request), load_ns);
+  job->submit();
+  HttpResponse res;
+  res.source = std::make_shared<JobSource<EmbeddingsJob>>(std::move(job), std::move(lease), req.record);
+  return res;
+}
+
 Json pinned_entry(const LoadedModel& model, const PinnedFacts& facts) {
   const GgufFile& f = model.engine().model().file();
   Json m;
@@ -247,6 +263,9 @@ void add_ollama_routes(Router& router, ModelRegistry& models, ResponseCache* cac
 
   router.add("POST", "/api/generate", [shared](const HttpRequest& req) { return run_job(*shared, req, parse_ollama_generate); });
   router.add("POST", "/api/chat", [shared](const HttpRequest& req) { return run_job(*shared, req, parse_ollama_chat); });
+  router.add("POST", "/api/embed", [shared](const HttpRequest& req) { return run_embeddings(*shared, req, parse_ollama_embed); });
+  router.add("POST", "/api/embeddings",
+             [shared](const HttpRequest& req) { return run_embeddings(*shared, req, parse_ollama_embeddings); });
   router.add("GET", "/api/tags", [shared](const HttpRequest& req) {
     Json list = Json::array();
     std::string pinned_name;

@@ -1,5 +1,6 @@
-// The Ollama-compatible endpoints (/api/generate, /api/chat, /api/tags, /api/show, /api/ps,
-// /api/version, GET and HEAD /) as Router handlers, beside the OpenAI ones on the same port.
+// The Ollama-compatible endpoints (/api/generate, /api/chat, /api/embed, /api/embeddings,
+// /api/tags, /api/show, /api/ps, /api/version, GET and HEAD /) as Router handlers, beside the
+// OpenAI ones on the same port.
 // Errors on /api/ take Ollama's shape: {"error": "..."}.
 #pragma once
 

@@ -8,6 +8,7 @@
 
 #include "api/api_error.h"
 #include "api/completion_job.h"
+#include "api/embeddings_job.h"
 #include "server/job_source.h"
 
 namespace nagare {
@@ -102,6 +103,17 @@ void add_openai_routes(Router& router, ModelRegistry& models, ResponseCache* cac
   router.add("POST", "/v1/completions", [&models, cache](const HttpRequest& req) {
     const Json body = parse_json_body(req.body);
     return run_job(models, cache, req, body, parse_completion_request(body));
+  });
+  router.add("POST", "/v1/embeddings", [&models](const HttpRequest& req) {
+    const Json body = parse_json_body(req.body);
+    EmbeddingsRequest request = parse_openai_embeddings(body);
+    note_generation(req, body, "openai", "input", false);
+    ModelLease lease = models.acquire(request.model, std::nullopt);
+    auto job = std::make_unique<EmbeddingsJob>(lease->served(), std::move(request));
+    job->submit();
+    HttpResponse res;
+    res.source = std::make_shared<JobSource<EmbeddingsJob>>(std::move(job), std::move(lease), req.record);
+    return res;
   });
   router.add("GET", "/v1/models", [&models](const HttpRequest& req) {
     Json data = Json::array();

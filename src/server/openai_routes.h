@@ -10,10 +10,10 @@
 
 namespace nagare {
 
-// POST /v1/chat/completions, POST /v1/completions, GET /v1/models (the pinned model, then the
-// store's), GET /v1/models/{id}. `models` (and `cache`, which may be null: no response cache)
-// must outlive the router's use. Completions that went through the cache say so in an
-// X-Nagare-Cache header: hit or miss.
+// POST /v1/chat/completions, POST /v1/completions, POST /v1/embeddings (EmbeddingsJob), GET
+// /v1/models (the pinned model, then the store's), GET /v1/models/{id}. `models` (and `cache`,
+// which may be null: no response cache) must outlive the router's use. Completions that went
+// through the cache say so in an X-Nagare-Cache header: hit or miss.
 void add_openai_routes(Router& router, ModelRegistry& models, ResponseCache* cache = nullptr);
 
 // GET /health -> 200 {"status": "ok"}, or 503 "loading" / "draining" as `state` says (other

@@ -123,8 +123,8 @@ def test_errors_take_ollamas_shape(oc, server):
         oc.chat(model="no-such-model", messages=[{"role": "user", "content": "Hi"}])
     assert e.value.status_code == 404 and e.value.error == "model 'no-such-model' not found"
     with pytest.raises(ollama.ResponseError) as e:
-        oc.generate(model=ALIAS, prompt="Hi", format="json")
-    assert e.value.status_code == 400 and "format" in e.value.error
+        oc.generate(model=ALIAS, prompt="Hi", format={"type": "object", "not": {"type": "null"}})
+    assert e.value.status_code == 400 and "'not'" in e.value.error
     with pytest.raises(ollama.ResponseError) as e:
         oc.generate(model=ALIAS, prompt="Hi", images=["aGVsbG8="])
     assert e.value.status_code == 400 and "images" in e.value.error

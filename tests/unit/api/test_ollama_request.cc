@@ -86,10 +86,21 @@ TEST(OllamaRequest, ChatMessages) {
   EXPECT_TRUE(parse_ollama_chat(body(R"({"model": "m"})")).load_only());
 }
 
+TEST(OllamaRequest, FormatGivesAGrammar) {
+  EXPECT_EQ(parse_ollama_generate(body(R"({"model": "m", "prompt": "hi"})")).generate.grammar, nullptr);
+  EXPECT_EQ(parse_ollama_generate(body(R"({"model": "m", "prompt": "hi", "format": ""})")).generate.grammar, nullptr);
+  EXPECT_NE(parse_ollama_generate(body(R"({"model": "m", "prompt": "hi", "format": "json"})")).generate.grammar, nullptr);
+  const auto schema = R"({"model": "m", "messages": [], "format": {"type": "object", "properties": {"a": {"type": "integer"}}}})";
+  const auto g = parse_ollama_chat(body(schema)).generate.grammar;
+  ASSERT_NE(g, nullptr);
+  EXPECT_EQ(parse_ollama_chat(body(schema)).generate.grammar, g);  // the same schema: the same grammar
+}
+
 TEST(OllamaRequest, WhatCannotBeHonouredIsRefusedNamingTheField) {
   EXPECT_EQ(refused_param(R"({"prompt": "hi"})"), "model");
-  EXPECT_EQ(refused_param(R"({"model": "m", "format": "json"})"), "format");
-  EXPECT_EQ(refused_param(R"({"model": "m", "format": {"type": "object"}})"), "format");
+  EXPECT_EQ(refused_param(R"({"model": "m", "format": "yaml"})"), "format");
+  EXPECT_EQ(refused_param(R"({"model": "m", "format": {"type": "object", "patternProperties": {}}})"), "format");
+  EXPECT_EQ(refused_param(R"({"model": "m", "format": 7})"), "format");
   EXPECT_EQ(refused_param(R"({"model": "m", "images": ["aGk="]})"), "images");
   EXPECT_EQ(refused_param(R"({"model": "m", "template": "{{ .Prompt }}"})"), "template");
   EXPECT_EQ(refused_param(R"({"model": "m", "suffix": "end"})"), "suffix");

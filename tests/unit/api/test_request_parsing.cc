@@ -167,7 +167,9 @@ TEST(ParseChat, BadMessagesNameTheField) {
   expect_bad_chat({{"messages", {{{"content", "x"}}}}}, "messages[0].role");
   expect_bad_chat({{"messages", {{{"role", 3}, {"content", "x"}}}}}, "messages[0].role");
   expect_bad_chat({{"messages", {{{"role", "user"}, {"content", "x"}}, {{"role", "wizard"}, {"content", "x"}}}}}, "messages[1].role");
-  expect_bad_chat({{"messages", {{{"role", "tool"}, {"content", "x"}}}}}, "messages[0].role");
+  expect_bad_chat({{"messages", {{{"role", "tool"}, {"content", "x"}}}}}, "messages[0].tool_call_id");
+  expect_bad_chat({{"messages", {{{"role", "function"}, {"content", "x"}}}}}, "messages[0].role");
+  expect_bad_chat({{"messages", {{{"role", "assistant"}, {"tool_calls", {{{"id", "c"}}}}}}}}, "messages[0].tool_calls[0].function.name");
   expect_bad_chat({{"messages", {{{"role", "user"}}}}}, "messages[0].content");
   expect_bad_chat({{"messages", {{{"role", "user"}, {"content", 5}}}}}, "messages[0].content");
   expect_bad_chat({{"messages", {{{"role", "user"}, {"content", {{{"type", "image_url"}, {"image_url", "x"}}}}}}}},
@@ -222,9 +224,26 @@ TEST(ParseChat, OutOfRangeValuesNameTheField) {
 
 TEST(ParseChat, UnsupportedOptionsAreRejectedNotIgnored) {
   expect_bad_chat({{"logit_bias", {{"50256", -100}}}}, "logit_bias");
-  expect_bad_chat({{"tools", {{{"type", "function"}}}}}, "tools");
-  expect_bad_chat({{"response_format", {{"type", "json_object"}}}}, "response_format");
+  expect_bad_chat({{"tools", {{{"type", "function"}}}}}, "tools[0].function");
+  expect_bad_chat({{"response_format", {{"type", "xml"}}}}, "response_format.type");
+  expect_bad_chat({{"response_format", {{"type", "json_schema"}}}}, "response_format.json_schema");
+  expect_bad_chat({{"response_format", {{"type", "json_schema"}, {"json_schema", {{"name", "x"}, {"schema", {{"type", "object"}, {"not", {{"type", "null"}}}}}}}}}},
+                  "response_format.json_schema.schema");
+  expect_bad_chat({{"grammar", "root ::= undefined-rule"}}, "grammar");
+  expect_bad_chat({{"grammar", "root ::= \"a\""}, {"json_schema", {{"type", "string"}}}}, "json_schema");
   expect_bad_chat({{"best_of", 3}}, "best_of");
+}
+
+TEST(ParseChat, StructuredOutputGivesAGrammar) {
+  EXPECT_EQ(parse_chat_request(chat_body({{"response_format", {{"type", "text"}}}})).generate.grammar, nullptr);
+  EXPECT_NE(parse_chat_request(chat_body({{"response_format", {{"type", "json_object"}}}})).generate.grammar, nullptr);
+  const Json schema = {{"type", "json_schema"},
+                       {"json_schema", {{"name", "p"}, {"strict", true}, {"schema", {{"type", "object"}}}}}};
+  const auto g = parse_chat_request(chat_body({{"response_format", schema}})).generate.grammar;
+  ASSERT_NE(g, nullptr);
+  EXPECT_EQ(parse_chat_request(chat_body({{"response_format", schema}})).generate.grammar, g);
+  EXPECT_NE(parse_completion_request(completion_body({{"grammar", "root ::= [a-z]+"}})).generate.grammar, nullptr);
+  EXPECT_NE(parse_completion_request(completion_body({{"json_schema", {{"type", "integer"}}}})).generate.grammar, nullptr);
 }
 
 TEST(ParseCompletion, PromptShapes) {
