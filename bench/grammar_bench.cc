@@ -7,6 +7,7 @@
 // A benchmark, not a test: built with the project, never run by ctest.
 //
 //   build/bench/bench_grammar [--walks N] [--tokens N] [MODEL.gguf]
+//   BENCH_GRAMMAR_SLOW=1 build/bench/bench_grammar   # also prints each mask over 1 ms, with context
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>

@@ -270,6 +270,9 @@ void Engine::Impl::emit(Sequence& s, int32_t token, const float* row) {
   if (s.request.top_logprobs >= 0) {
     ev.top.resize(size_t(s.request.top_logprobs));
     ev.logprob = s.sampler.logprobs(row, token, ev.top);
+    // Alternatives a grammar (or min_tokens) masked out could never have been drawn: not listed.
+    for (TokenLogprob& t : ev.top)
+      if (!std::isfinite(t.logprob)) t.token = -1;
   }
   s.text.clear();
   if (!tokenizer->is_control(token)) s.utf8.push(tokenizer->piece_view(token, false), s.text);

@@ -22,7 +22,7 @@ class GrammarCompiler {
   // Thread-safe. Throws GrammarError for a grammar that exceeds the limits against this vocabulary.
   std::shared_ptr<const CompiledGrammar> compile(const std::shared_ptr<const Grammar>& grammar);
 
-  static constexpr size_t kMaxCompiled = 64;
+  static constexpr size_t kMaxCompiled = 16;  // each holds up to 24 MiB of masks
 
  private:
   const Tokenizer& tokenizer_;

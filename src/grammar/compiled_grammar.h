@@ -19,8 +19,9 @@ namespace nagare {
 struct CompiledGrammar::Impl {
   // Memory bounds: past them the least recently used masks go (the state masks all at once; they
   // come back on demand).
-  static constexpr size_t kMaskCacheBytes = size_t(16) << 20;
-  static constexpr size_t kStateMaskBytes = size_t(32) << 20;
+  // The engine keeps 16 compiled grammars at most (GrammarCompiler): 384 MiB at the very worst.
+  static constexpr size_t kMaskCacheBytes = size_t(8) << 20;
+  static constexpr size_t kStateMaskBytes = size_t(16) << 20;
 
   Impl(std::shared_ptr<const Grammar> grammar, std::shared_ptr<const GrammarVocab> vocab, const GrammarLimits& limits);
 

@@ -131,9 +131,15 @@ void append_escaped(uint32_t cp, bool in_class, std::string& out) {
     case '[':
     case ']':
     case '-':
-    case '^':
       if (in_class) {
-        out += in_class && cp == '^' ? "\\x5E" : std::string("\\") + static_cast<char>(cp);
+        out += '\\';
+        out += static_cast<char>(cp);
+        return;
+      }
+      break;
+    case '^':  // would negate the class if first
+      if (in_class) {
+        out += "\\x5E";
         return;
       }
       break;

@@ -254,7 +254,10 @@ class SchemaCompiler {
         if (has_len) fail(ptr, "'format' together with 'minLength' or 'maxLength' is not supported");
         return named(hint, Expr::seq({Expr::literal("\""), json_encode(*pattern), Expr::literal("\"")}));
       }
-      // Any other format is an annotation (JSON Schema 2020-12's default).
+      // Another format would be an annotation in JSON Schema 2020-12, but a client that names
+      // one expects it held: refused rather than silently not enforced.
+      fail(ptr + "/format", "unsupported format '" + s["format"].get<std::string>() +
+                                "' (supported: date, time, date-time, uuid, email)");
     }
     if (!has_len) return json_.string();
     const uint64_t min = s.contains("minLength") ? count(s["minLength"], ptr, "minLength") : 0;

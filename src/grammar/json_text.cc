@@ -238,18 +238,37 @@ Expr json_encode(const Expr& e) {
 
 std::optional<Expr> format_pattern(const std::string& format) {
   auto rep = [](Expr e, uint32_t n) { return Expr::repeat(std::move(e), n, n); };
-  auto two_digits = [&](char first_hi, char second_hi) {  // 00..first_hi second_hi-ish: used for hours etc.
-    return Expr::seq({cs({{'0', static_cast<uint32_t>(first_hi)}}), cs({{'0', static_cast<uint32_t>(second_hi)}})});
+  auto sixty = [] { return Expr::seq({cs({{'0', '5'}}), digit()}); };  // minutes, seconds: 00-59
+  // RFC 3339 full-date with the days each month has: 29 February only in leap years (divisible
+  // by 4; centuries only when divisible by 400). Two digits divisible by 4: an even tens digit
+  // with 0, 4 or 8, or an odd one with 2 or 6.
+  auto two = [](char lo, char hi) { return cs({{uint32_t(lo), uint32_t(hi)}}); };
+  auto one_of = [](std::initializer_list<const char*> items) {
+    std::vector<Expr> alts;
+    for (const char* i : items) alts.push_back(lit(i));
+    return Expr::alt(std::move(alts));
   };
-  Expr date = Expr::seq({rep(digit(), 4), lit("-"),
-                         Expr::alt({Expr::seq({lit("0"), cs({{'1', '9'}})}), Expr::seq({lit("1"), cs({{'0', '2'}})})}),
-                         lit("-"),
-                         Expr::alt({Expr::seq({lit("0"), cs({{'1', '9'}})}), Expr::seq({cs({{'1', '2'}}), digit()}),
-                                    Expr::seq({lit("3"), cs({{'0', '1'}})})})});
+  auto day_to = [&](char last_tens, Expr last) {  // 01..09, 10..(last_tens-1)9, then `last`
+    return Expr::alt({Expr::seq({lit("0"), two('1', '9')}), Expr::seq({two('1', char(last_tens - 1)), digit()}), std::move(last)});
+  };
+  Expr even_tens = cs({{'0', '0'}, {'2', '2'}, {'4', '4'}, {'6', '6'}, {'8', '8'}});
+  Expr odd_tens = cs({{'1', '1'}, {'3', '3'}, {'5', '5'}, {'7', '7'}, {'9', '9'}});
+  Expr by4_not00 = Expr::alt({Expr::seq({even_tens, cs({{'4', '4'}, {'8', '8'}})}),
+                              Expr::seq({cs({{'2', '2'}, {'4', '4'}, {'6', '6'}, {'8', '8'}}), lit("0")}),
+                              Expr::seq({odd_tens, cs({{'2', '2'}, {'6', '6'}})})});
+  Expr by4 = Expr::alt({Expr::seq({even_tens, cs({{'0', '0'}, {'4', '4'}, {'8', '8'}})}),
+                        Expr::seq({odd_tens, cs({{'2', '2'}, {'6', '6'}})})});
+  Expr leap_year = Expr::alt({Expr::seq({digit(), digit(), by4_not00}), Expr::seq({by4, lit("00")})});
+  Expr month_day = Expr::alt({
+      Expr::seq({one_of({"01", "03", "05", "07", "08", "10", "12"}), lit("-"), day_to('3', Expr::seq({lit("3"), two('0', '1')}))}),
+      Expr::seq({one_of({"04", "06", "09", "11"}), lit("-"), day_to('3', lit("30"))}),
+      Expr::seq({lit("02-"), day_to('2', Expr::seq({lit("2"), two('0', '8')}))}),
+  });
+  Expr date = Expr::alt({Expr::seq({rep(digit(), 4), lit("-"), month_day}), Expr::seq({leap_year, lit("-02-29")})});
   Expr hour = Expr::alt({Expr::seq({cs({{'0', '1'}}), digit()}), Expr::seq({lit("2"), cs({{'0', '3'}})})});
-  Expr time = Expr::seq({hour, lit(":"), two_digits('5', '9'), lit(":"), two_digits('5', '9'),
+  Expr time = Expr::seq({hour, lit(":"), sixty(), lit(":"), sixty(),
                          Expr::optional(Expr::seq({lit("."), Expr::repeat(digit(), 1, 9)})),
-                         Expr::alt({lit("Z"), Expr::seq({cs({{'+', '+'}, {'-', '-'}}), hour, lit(":"), two_digits('5', '9')})})});
+                         Expr::alt({lit("Z"), Expr::seq({cs({{'+', '+'}, {'-', '-'}}), hour, lit(":"), sixty()})})});
   if (format == "date") return date;
   if (format == "time") return time;
   if (format == "date-time") return Expr::seq({date, lit("T"), time});

@@ -94,7 +94,7 @@ StateMasks MaskWalker::precompute(uint32_t state) {
     } else {
       stepper_.exited = false;
       const bool alive = step_level(d, byte);
-      const bool c = ctx[d - 1] || (stepper_.exited && follow.test(byte));
+      const bool c = ctx[d - 1] || (stepper_.exited && follow[byte]);
       if (!alive) {
         // Dead inside the frame; but if a path left the frame on the way, the stack below may
         // still read the rest (and a bound hit here is left to the real stack too).

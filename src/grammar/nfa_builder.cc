@@ -251,7 +251,10 @@ class Builder {
         break;
       case Expr::Kind::kRef:
         // Inside a repetition of many copies, a rule of any size is called, not copied each time.
-        if (inlined_at(e.rule, copies_) && inline_depth_ < kMaxInlineDepth) {
+        // Past a quarter of the state limit, copies stop: each reference becomes a call (an
+        // object of many optional members refers to every tail of the member list).
+        if (inlined_at(e.rule, copies_) && inline_depth_ < kMaxInlineDepth &&
+            total_states_ + size_[e.rule] <= limits_.max_elements / 4) {
           ++inline_depth_;
           end = build(ast_.bodies[e.rule], from);
           --inline_depth_;
@@ -275,7 +278,9 @@ class Builder {
         const Expr& item = e.items[0];
         const uint64_t saved_copies = copies_;
         copies_ = sat_mul(copies_, copies(e));
-        if (sat_mul(expr_size(item, copies_), copies(e)) > limits_.max_elements) too_large(origin_);
+        // Refused before building what would pass the limit (an estimate: it counts every rule
+        // the item refers to as copied, so it is applied only where the item is copied).
+        if (copies(e) > 1 && sat_mul(expr_size(item, copies_), copies(e)) > limits_.max_elements) too_large(origin_);
         for (uint32_t i = 0; i < e.min; ++i) end = build(item, end);
         if (e.max == kUnbounded) {
           const uint32_t loop = add_state();

@@ -104,7 +104,7 @@ void Stepper::go(uint32_t state, uint32_t below) {
     const Pda::Call c = pda_.calls[i];
     const bool nullable = pda_.rule_nullable[c.rule];
     // Entering the rule covers its empty match too (its start can end, and returns to c.ret).
-    if (pda_.rule_first[c.rule].test(byte_) && arena_.depth(below) < max_depth_) {
+    if (pda_.rule_first[c.rule][byte_] && arena_.depth(below) < max_depth_) {
       go(pda_.rule_start[c.rule], arena_.intern(c.ret, below));
     } else if (nullable) {
       go(c.ret, below);

@@ -171,6 +171,26 @@ TEST(Gbnf, BlowUpRefused) {
   EXPECT_NE(dfa.find("too complex"), std::string::npos) << dfa;
 }
 
+TEST(Gbnf, SyntaxCorners) {
+  // CRLF line ends, underscores in names, an empty alternative, an empty literal, comments
+  // everywhere, a rule on one line continued after '|'.
+  const auto g = gbnf("root ::= a_b | \r\n  \"\" # empty\r\na_b ::= \"x\" \"\" ( # c\n \"y\" )? # end\r\n");
+  EXPECT_TRUE(accepts(g, ""));
+  EXPECT_TRUE(accepts(g, "x"));
+  EXPECT_TRUE(accepts(g, "xy"));
+  EXPECT_FALSE(accepts(g, "y"));
+  // A class with its special characters escaped, and '^' not first.
+  const auto cls = gbnf(R"g(root ::= [\]\[\-a^]+)g");
+  EXPECT_TRUE(accepts(cls, "]-[a^"));
+  EXPECT_FALSE(accepts(cls, "b"));
+  EXPECT_TRUE(accepts(gbnf(cls->to_gbnf()), "^^]"));
+  // Nesting deep enough to overflow a recursive parser is refused instead.
+  const std::string deep = "root ::= " + std::string(100000, '(') + "\"a\"" + std::string(100000, ')');
+  EXPECT_NE(error_of([&] { gbnf(deep); }).find("nested too deeply"), std::string::npos);
+  EXPECT_NE(error_of([] { gbnf("root ::= \"\\xZZ\""); }).find("hex digits"), std::string::npos);
+  EXPECT_NE(error_of([] { gbnf("root ::= \"\\uD800\""); }).find("not a valid Unicode code point"), std::string::npos);
+}
+
 TEST(Gbnf, RoundTripsThroughToGbnf) {
   const auto g = gbnf(R"g(root ::= "x" ("a" | [e-z] | "\"")* list? "\n"
 list ::= "[" [0-9]{1,3} ("," [0-9]{1,3})* "]")g");

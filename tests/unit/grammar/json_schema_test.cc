@@ -114,8 +114,13 @@ TEST(JsonSchema, RefsAndRecursion) {
 }
 
 TEST(JsonSchema, StringFormats) {
-  expect_all(schema(R"({"type": "string", "format": "date"})"), {"\"2024-02-29\"", "\"1999-12-31\""},
-             {"\"2024-13-01\"", "\"2024-1-01\"", "\"24-01-01\"", "\"2024-01-32\""});
+  // Each month its days; 29 February in leap years only (2000 is one, 1900 and 2100 are not).
+  expect_all(schema(R"({"type": "string", "format": "date"})"),
+             {"\"2024-02-29\"", "\"1999-12-31\"", "\"2000-02-29\"", "\"1996-02-29\"", "\"2026-04-30\"",
+              "\"2026-02-28\"", "\"0004-02-29\"", "\"2012-02-29\"", "\"1600-02-29\""},
+             {"\"2024-13-01\"", "\"2024-1-01\"", "\"24-01-01\"", "\"2024-01-32\"", "\"2026-02-29\"",
+              "\"1900-02-29\"", "\"2100-02-29\"", "\"2026-02-30\"", "\"2026-04-31\"", "\"2026-11-31\"",
+              "\"2026-00-10\"", "\"2026-01-00\"", "\"2002-02-29\"", "\"2010-02-29\""});
   expect_all(schema(R"({"type": "string", "format": "time"})"), {"\"23:59:59Z\"", "\"08:00:00.123+09:00\""},
              {"\"24:00:00Z\"", "\"12:00:00\"", "\"12:60:00Z\""});
   expect_all(schema(R"({"type": "string", "format": "date-time"})"), {"\"2024-05-06T07:08:09Z\""}, {"\"2024-05-06 07:08:09Z\""});
@@ -123,7 +128,9 @@ TEST(JsonSchema, StringFormats) {
              {"\"123e4567e89b12d3a456426614174000\"", "\"123e4567-e89b-12d3-a456-42661417400g\""});
   expect_all(schema(R"({"type": "string", "format": "email"})"), {"\"a.b+c@example.co.jp\""},
              {"\"a@b\"", "\"@example.com\"", "\"a b@example.com\""});
-  expect_all(schema(R"({"type": "string", "format": "hostname"})"), {"\"anything\""}, {"1"});  // an annotation
+  // Another format is refused rather than silently not enforced.
+  EXPECT_EQ(error_of([] { schema(R"({"type": "string", "format": "hostname"})"); }),
+            "unsupported format 'hostname' (supported: date, time, date-time, uuid, email) at /format");
 }
 
 TEST(JsonSchema, StringLength) {
@@ -254,6 +261,22 @@ TEST(JsonSchema, HugeEnumsAndLengthsBounded) {
   // A long but acceptable bound: items called, not copied, thousands of times.
   const auto items = schema(R"({"type": "array", "items": {"type": "object", "properties": {"a": {"type": "string"}}}, "maxItems": 3000})");
   EXPECT_TRUE(accepts(items, R"([{"a": "x"}, {}])"));
+}
+
+TEST(JsonSchema, ManyOptionalPropertiesAndDeepSchemas) {
+  Json wide = Json::object();
+  wide["properties"] = Json::object();
+  for (int i = 0; i < 300; ++i) wide["properties"]["p" + std::to_string(i)] = Json{{"type", "integer"}};
+  const auto g = Grammar::from_json_schema(wide);
+  EXPECT_TRUE(accepts(g, R"({"p7": 1, "p250": 2, "p299": 3})"));
+  EXPECT_FALSE(accepts(g, R"({"p250": 2, "p7": 1})"));
+  Json deep = Json{{"type", "integer"}};
+  for (int i = 0; i < 200; ++i) deep = Json{{"type", "array"}, {"items", deep}};
+  EXPECT_NE(error_of([&] { Grammar::from_json_schema(deep); }).find("nested too deeply"), std::string::npos);
+  Json deeper = Json::array();
+  for (int i = 0; i < 3000; ++i) deeper = Json::array({std::move(deeper)});  // nlohmann itself recurses
+  EXPECT_NE(error_of([&] { Grammar::from_json_schema(Json{{"enum", deeper}}); }).find("nested too deeply"),
+            std::string::npos);
 }
 
 TEST(JsonSchema, ToGbnfCompilesBack) {

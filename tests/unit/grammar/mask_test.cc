@@ -119,7 +119,9 @@ void check_person(const std::string& text) {
   const std::string color = j["color"].get<std::string>();
   EXPECT_TRUE(color == "red" || color == "green" || color == "blue") << text;
   EXPECT_TRUE(j["ok"].is_boolean());
-  if (j.contains("tags")) EXPECT_LE(j["tags"].size(), 3u);
+  if (j.contains("tags")) {
+    EXPECT_LE(j["tags"].size(), 3u);
+  }
   for (const auto& [k, val] : j.items())
     EXPECT_TRUE(k == "name" || k == "age" || k == "color" || k == "tags" || k == "ok") << k;
 }
@@ -163,7 +165,7 @@ TEST(Mask, ToGbnfRoundTripGivesTheSameMasks) {
            R"({"type": "object", "properties": {"a": {"type": "string", "minLength": 1, "maxLength": 3},
                "b": {"enum": ["x\"y", "日本", "\u0001"]}, "c": {"type": "integer", "minimum": -5, "maximum": 120},
                "d": {"type": "string", "format": "date-time"}}, "additionalProperties": {"type": "number"}})",
-           R"({"type": "array", "prefixItems": [{"const": null}, {"type": "string", "pattern": "^[^a-c\\]\\d*\\.?$"}],
+           R"({"type": "array", "prefixItems": [{"const": null}, {"type": "string", "pattern": "^[^a-c\\\\]\\d*\\.?$"}],
                "items": {"type": "boolean"}, "maxItems": 4})",
        })
     grammars.push_back(schema(text));
