@@ -1,6 +1,8 @@
 // UTF-8 and Python str helpers; see jinja_unicode.h.
 #include "chat/jinja_unicode.h"
 
+#include "util/utf8.h"
+
 namespace nagare::jinja::utf8 {
 
 uint32_t decode(std::string_view s, size_t& i) {
@@ -36,23 +38,7 @@ uint32_t decode(std::string_view s, size_t& i) {
   return cp;
 }
 
-void encode(uint32_t cp, std::string& out) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-}
+void encode(uint32_t cp, std::string& out) { append_utf8(cp, out); }
 
 bool is_ascii(std::string_view s) {
   for (char c : s)

@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include "util/utf8.h"
+
 namespace nagare::grammar {
 
 inline constexpr uint32_t kMaxCodePoint = 0x10FFFF;
@@ -16,8 +18,7 @@ struct ByteRange {
   uint8_t lo, hi;  // inclusive
 };
 
-// Appends the UTF-8 encoding of `cp` (at most kMaxCodePoint, not a surrogate).
-void append_utf8(uint32_t cp, std::string& out);
+using nagare::append_utf8;  // util/utf8.h
 
 // Decodes the code point at the start of `s` into cp and returns its length in bytes, or 0 for
 // an empty string or a malformed, overlong or surrogate sequence.

@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include "util/utf8.h"
+
 namespace nagare::unicode {
 
 // Category flags, one category bit per code point plus kWhitespace (Unicode White_Space).
@@ -50,8 +52,8 @@ inline size_t utf8_len(uint8_t first) {
 void decode_utf8(std::string_view s, std::vector<uint32_t>& out);
 
 // Appends the UTF-8 form of `cp`; values past U+10FFFF (which llama.cpp cannot encode) become
-// U+FFFD.
-void append_utf8(uint32_t cp, std::string& out);
+// U+FFFD (util/utf8.h).
+using nagare::append_utf8;
 
 // GPT-2 byte-level BPE alphabet: each byte maps to one printable code point.
 uint32_t byte_to_codepoint(uint8_t b);
