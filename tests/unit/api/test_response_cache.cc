@@ -38,12 +38,20 @@ TEST(ResponseCache, KeyChangesWithEveryOutputAffectingInput) {
       {"stop", [](GenerateRequest& g) { g.stop = {"\n"}; }},
       {"top_logprobs", [](GenerateRequest& g) { g.top_logprobs = 2; }},
       {"must_fit", [](GenerateRequest& g) { g.max_tokens_must_fit = true; }},
+      {"grammar", [](GenerateRequest& g) { g.grammar = Grammar::from_gbnf("root ::= [a-z]+"); }},
   };
   for (auto& [what, change] : changes) {
     GenerateRequest g = greedy();
     change(g);
     EXPECT_NE(ResponseCache::key("m/1", "chat", {g}), base) << what;
   }
+  // The same grammar text is the same key, another grammar another key.
+  GenerateRequest a = greedy(), b = greedy(), c = greedy();
+  a.grammar = Grammar::from_gbnf("root ::= [a-z]+");
+  b.grammar = Grammar::from_gbnf("root ::= [a-z]+");
+  c.grammar = Grammar::from_gbnf("root ::= [0-9]+");
+  EXPECT_EQ(ResponseCache::key("m/1", "chat", {a}), ResponseCache::key("m/1", "chat", {b}));
+  EXPECT_NE(ResponseCache::key("m/1", "chat", {a}), ResponseCache::key("m/1", "chat", {c}));
   EXPECT_NE(ResponseCache::key("m/2", "chat", {greedy()}), base);  // another model (or other weights)
   EXPECT_NE(ResponseCache::key("m/1", "completion", {greedy()}), base);
   EXPECT_NE(ResponseCache::key("m/1", "chat", {greedy(), greedy()}), base);  // n = 2

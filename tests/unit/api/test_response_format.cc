@@ -108,6 +108,29 @@ TEST(Bodies, ChatAndCompletion) {
   EXPECT_EQ(c["choices"][1], Json::parse(R"({"index":1,"text":"Hello","logprobs":null,"finish_reason":"length"})"));
 }
 
+TEST(ToolCallShapes, BodyAndStreamAsOpenAiSendsThem) {
+  OpenAiFormatter f(Endpoint::kChat, "smol", tok(), false, 1);
+  ChoiceResult r;
+  r.finish = FinishReason::kStop;
+  r.tool_calls = {{"call_abc", "get_weather", R"({"city":"Oslo"})"}};
+  Json body = f.body({r}, Usage{}, false);
+  const Json& c = body["choices"][0];
+  EXPECT_EQ(c["finish_reason"], "tool_calls");
+  EXPECT_TRUE(c["message"]["content"].is_null());
+  EXPECT_EQ(c["message"]["tool_calls"][0],
+            Json::parse(R"({"id": "call_abc", "type": "function", "function": {"name": "get_weather", "arguments": "{\"city\":\"Oslo\"}"}})"));
+  r.text = "Checking.";
+  EXPECT_EQ(f.body({r}, Usage{}, false)["choices"][0]["message"]["content"], "Checking.");
+
+  std::vector<Json> chunks = f.tool_call_chunks(0, r.tool_calls);
+  ASSERT_EQ(chunks.size(), 2u);
+  EXPECT_EQ(chunks[0]["choices"][0]["delta"]["tool_calls"][0],
+            Json::parse(R"({"index": 0, "id": "call_abc", "type": "function", "function": {"name": "get_weather", "arguments": ""}})"));
+  EXPECT_EQ(chunks[1]["choices"][0]["delta"]["tool_calls"][0],
+            Json::parse(R"({"index": 0, "function": {"arguments": "{\"city\":\"Oslo\"}"}})"));
+  EXPECT_EQ(f.finish_chunk(0, FinishReason::kStop, true)["choices"][0]["finish_reason"], "tool_calls");
+}
+
 TEST(Logprobs, ChatShape) {
   OpenAiFormatter f(Endpoint::kChat, "smol", tok(), false, 1);
   std::vector<TokenEvent> ev = {
