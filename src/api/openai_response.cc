@@ -1,7 +1,6 @@
 #include "api/openai_response.h"
 
 #include <cmath>
-#include <random>
 
 #include "api/api_error.h"
 
@@ -18,14 +17,6 @@ Json bytes_json(std::string_view s) {
 }
 
 }  // namespace
-
-std::string make_response_id(std::string_view prefix) {
-  static constexpr char kAlnum[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  std::string id(prefix);
-  for (int i = 0; i < 24; ++i) id += kAlnum[rng() % (sizeof kAlnum - 1)];
-  return id;
-}
 
 const char* openai_finish_reason(FinishReason finish) {
   if (finish == FinishReason::kTimeout) return "timeout";  // not one of OpenAI's: the server's deadline

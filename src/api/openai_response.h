@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "api/openai_request.h"
+#include "api/response_id.h"
 #include "api/tool_calls.h"
 #include "engine/request.h"
 #include "tokenizer/tokenizer.h"
@@ -76,8 +77,6 @@ class OpenAiFormatter {
   std::string id_;
 };
 
-// "chatcmpl-" / "cmpl-" and 24 random alphanumerics.
-std::string make_response_id(std::string_view prefix);
 // A finish reason as the API reports it: "stop" or "length" (cancel and error never reach a
 // successful response).
 const char* openai_finish_reason(FinishReason finish);

@@ -4,7 +4,7 @@
 #include <set>
 
 #include "api/api_error.h"
-#include "api/openai_response.h"
+#include "api/response_id.h"
 #include "api/structured_output.h"
 #include "grammar/gbnf_compose.h"
 

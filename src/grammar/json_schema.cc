@@ -473,7 +473,8 @@ class SchemaCompiler {
     const uint32_t id = ast_.add_rule(rule_name(hint.empty() ? "ref" : hint));
     refs_.emplace(key, id);
     std::string target_ptr = key.substr(1);
-    Expr body = visit(target, target_ptr, ast_.names[id], depth + 1);
+    const std::string name = ast_.names[id];  // a copy: visiting adds rules, which moves the names
+    Expr body = visit(target, target_ptr, name, depth + 1);
     ast_.bodies[id] = std::move(body);
     return Expr::ref(id);
   }

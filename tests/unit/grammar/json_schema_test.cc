@@ -113,6 +113,14 @@ TEST(JsonSchema, RefsAndRecursion) {
             "'$ref' '#/$defs/missing' does not resolve in this schema at /properties/a/$ref");
 }
 
+TEST(JsonSchema, RecursiveRefWhoseBodyAddsRules) {
+  // Found by grammar_fuzz: compiling a $ref's body adds rules, which once moved the name the
+  // body was being compiled under (a use after free under ASan).
+  auto g = schema(R"({"type": "array", "items": {"$ref": "#/$defs/t"}, "$defs": {"t": {"anyOf": [
+      {"type": "string", "format": "date"}, {"type": "array", "items": {"$ref": "#/$defs/t"}, "maxItems": 2}]}}})");
+  expect_all(g, {"[\"2024-02-29\",[[]]]", "[]", "[[\"2026-01-31\"]]"}, {"[[[]]", "[\"2026-02-29\"]"});
+}
+
 TEST(JsonSchema, StringFormats) {
   // Each month its days; 29 February in leap years only (2000 is one, 1900 and 2100 are not).
   expect_all(schema(R"({"type": "string", "format": "date"})"),
