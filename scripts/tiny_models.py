@@ -9,7 +9,9 @@ parts are all present and sized so they matter: Q/K/V biases (qwen2), per-head Q
 head width other than n_embd / n_head (qwen3), 16 experts of which 4 are used (qwen3moe; gpt-oss with
 expert and router biases, attention sinks, YaRN and its clamped swiglu), logit soft-capping with small caps and a 16-token
 sliding window on alternate layers (gemma2), fused QKV and gate-up matrices (phi3), Llama 3
-rope frequency factors (llama). Goldens of their logits come from llama.cpp
+rope frequency factors (llama); the encoders bert (absolute positions, biases, GELU, mean
+pooling) and nomic-bert (fused QKV, rotary positions, SwiGLU, CLS pooling) with a WordPiece
+vocabulary made by wordpiece_vocab(). Goldens of their logits come from llama.cpp
 (scripts/golden/tiny_logits.py); tests/unit/model/test_model_golden.cc checks nagare with them.
 
 The output is deterministic for a given `gguf` and numpy version; each golden records the sha256
@@ -30,6 +32,7 @@ VOCAB_SOURCE = ROOT / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf"
 OUT = ROOT / "models" / "tiny"
 
 N_EMBD, N_LAYER, N_FF, N_CTX = 256, 4, 512, 2048
+ENC_EMBD, ENC_FF, ENC_CTX = 128, 512, 512  # the encoders (bert, nomic-bert)
 
 
 def copy_tokenizer(writer):
@@ -50,13 +53,13 @@ def copy_tokenizer(writer):
 class Tiny:
     """One model's tensors, drawn from its own seed."""
 
-    def __init__(self, name, arch, seed):
+    def __init__(self, name, arch, seed, set_vocab=copy_tokenizer):
         self.name, self.arch = name, arch
         self.rng = np.random.default_rng(seed)
         self.writer = gguf.GGUFWriter(OUT / f"{name}.gguf", arch)
         # Not the file's name: llama.cpp changes special-token handling for a "phi3" in the name.
         self.writer.add_name("nagare random-weight test model")
-        self.n_vocab = copy_tokenizer(self.writer)
+        self.n_vocab = set_vocab(self.writer)
 
     def key(self, suffix, value):
         k = f"{self.arch}.{suffix}"
@@ -269,14 +272,121 @@ def phi3_long():
     return m
 
 
-MODELS = [llama3, qwen2, qwen3, qwen3moe, gemma2, phi3, gptoss, phi3_long]
+def wordpiece_vocab():
+    """A BERT-style WordPiece vocabulary, made deterministically (no BERT vocabulary is
+    published on PyPI in a form worth depending on): BERT's special-token layout ([PAD] 0,
+    [unused*], [UNK] 100, [CLS] 101, [SEP] 102, [MASK] 103), then every printable ASCII character,
+    kana and some CJK characters as word starts and as continuations, SmolLM2's most frequent
+    lower-case words and subwords. Stored as llama.cpp's converter stores it: a word-start piece
+    with U+2581 in front, a "##" continuation bare."""
+    import re
+    specials = ["[PAD]"] + [f"[unused{i}]" for i in range(99)] + ["[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    smol = gguf.GGUFReader(VOCAB_SOURCE).fields["tokenizer.ggml.tokens"].contents()
+    words = [t[1:] for t in smol if t.startswith("\u0120") and re.fullmatch(r"[a-z]{2,}", t[1:])][:4000]
+    subwords = [t for t in smol if re.fullmatch(r"[a-z]{2,}", t)][:2000]
+    chars = [chr(c) for c in range(0x21, 0x7F) if not chr(c).isupper()]
+    chars += [chr(c) for c in range(0x3041, 0x3097)] + [chr(c) for c in range(0x30A1, 0x30FB)]
+    chars += [chr(c) for c in range(0x4E00, 0x4F00)] + list("日本首都東京世界最人口多市一つ。、「」")
+    tokens, seen = list(specials), set(specials)
+    for t in ["\u2581" + c for c in chars] + chars + ["\u2581" + w for w in words] + subwords:
+        if t not in seen:
+            seen.add(t)
+            tokens.append(t)
+    types = [gguf.TokenType.CONTROL] * len(specials) + [gguf.TokenType.NORMAL] * (len(tokens) - len(specials))
+    return tokens, types
+
+
+def wordpiece_tokenizer(writer):
+    """The tokenizer metadata of a converted BERT model (llama.cpp's convert_hf_to_gguf.py)."""
+    tokens, types = wordpiece_vocab()
+    writer.add_tokenizer_model("bert")
+    writer.add_tokenizer_pre("default")
+    writer.add_token_list(tokens)
+    writer.add_token_types(types)
+    writer.add_token_type_count(2)
+    writer.add_unk_token_id(100)
+    writer.add_sep_token_id(102)
+    writer.add_pad_token_id(0)
+    writer.add_key_value("tokenizer.ggml.cls_token_id", 101, gguf.GGUFValueType.UINT32)
+    writer.add_mask_token_id(103)
+    writer.add_add_bos_token(True)
+    writer.add_add_sep_token(True)
+    writer.add_key_value("tokenizer.ggml.normalizer.lowercase", True, gguf.GGUFValueType.BOOL)
+    return len(tokens)
+
+
+def encoder_common(m, pooling, n_head):
+    m.key("context_length", ENC_CTX)
+    m.key("embedding_length", ENC_EMBD)
+    m.key("block_count", N_LAYER)
+    m.key("feed_forward_length", ENC_FF)
+    m.key("attention.head_count", n_head)
+    m.key("attention.layer_norm_epsilon", 1e-12)
+    m.writer.add_causal_attention(False)
+    m.writer.add_pooling_type(pooling)
+    m.add("token_embd.weight", (0.5 * m.rng.standard_normal((m.n_vocab, ENC_EMBD))).astype(np.float32), T.F16)
+    m.add("token_types.weight", (0.2 * m.rng.standard_normal((2, ENC_EMBD))).astype(np.float32), T.F32)
+
+
+def bert():
+    # BERT (bge / MiniLM style): absolute position embeddings, LayerNorms with biases after
+    # attention and after the FFN, biases everywhere, a GELU FFN; mean pooling.
+    m = Tiny("tiny-bert", "bert", 9, set_vocab=wordpiece_tokenizer)
+    encoder_common(m, gguf.PoolingType.MEAN, 4)
+    m.add("position_embd.weight", (0.3 * m.rng.standard_normal((ENC_CTX, ENC_EMBD))).astype(np.float32), T.F32)
+    m.vector("token_embd_norm.weight", ENC_EMBD, 1.0, 0.1)
+    m.vector("token_embd_norm.bias", ENC_EMBD, 0.0, 0.1)
+    for il in range(N_LAYER):
+        p = f"blk.{il}."
+        for name in ("attn_q", "attn_k", "attn_v"):
+            m.matrix(p + name + ".weight", ENC_EMBD, ENC_EMBD, T.F16)
+            m.vector(p + name + ".bias", ENC_EMBD, 0.0, 0.2)
+        m.matrix(p + "attn_output.weight", ENC_EMBD, ENC_EMBD, T.F16)
+        m.vector(p + "attn_output.bias", ENC_EMBD, 0.0, 0.1)
+        m.vector(p + "attn_output_norm.weight", ENC_EMBD, 1.0, 0.1)
+        m.vector(p + "attn_output_norm.bias", ENC_EMBD, 0.0, 0.1)
+        m.matrix(p + "ffn_up.weight", ENC_FF, ENC_EMBD, T.Q8_0)
+        m.vector(p + "ffn_up.bias", ENC_FF, 0.0, 0.2)
+        m.matrix(p + "ffn_down.weight", ENC_EMBD, ENC_FF, T.Q8_0)
+        m.vector(p + "ffn_down.bias", ENC_EMBD, 0.0, 0.1)
+        m.vector(p + "layer_output_norm.weight", ENC_EMBD, 1.0, 0.1)
+        m.vector(p + "layer_output_norm.bias", ENC_EMBD, 0.0, 0.1)
+    return m
+
+
+def nomic_bert():
+    # nomic-embed-text style: fused QKV, NeoX rotary positions (base 1000), a SwiGLU FFN, no
+    # biases on the matrices, post-LayerNorms with biases; CLS pooling.
+    m = Tiny("tiny-nomic-bert", "nomic-bert", 10, set_vocab=wordpiece_tokenizer)
+    encoder_common(m, gguf.PoolingType.CLS, 4)
+    m.key("rope.freq_base", 1000.0)
+    m.vector("token_embd_norm.weight", ENC_EMBD, 1.0, 0.1)
+    m.vector("token_embd_norm.bias", ENC_EMBD, 0.0, 0.1)
+    for il in range(N_LAYER):
+        p = f"blk.{il}."
+        m.matrix(p + "attn_qkv.weight", 3 * ENC_EMBD, ENC_EMBD, T.F16)
+        m.matrix(p + "attn_output.weight", ENC_EMBD, ENC_EMBD, T.F16)
+        m.vector(p + "attn_output_norm.weight", ENC_EMBD, 1.0, 0.1)
+        m.vector(p + "attn_output_norm.bias", ENC_EMBD, 0.0, 0.1)
+        m.matrix(p + "ffn_gate.weight", ENC_FF, ENC_EMBD, T.Q8_0)
+        m.matrix(p + "ffn_up.weight", ENC_FF, ENC_EMBD, T.Q8_0)
+        m.matrix(p + "ffn_down.weight", ENC_EMBD, ENC_FF, T.Q8_0)
+        m.vector(p + "layer_output_norm.weight", ENC_EMBD, 1.0, 0.1)
+        m.vector(p + "layer_output_norm.bias", ENC_EMBD, 0.0, 0.1)
+    return m
+
+
+MODELS = [llama3, qwen2, qwen3, qwen3moe, gemma2, phi3, gptoss, phi3_long, bert, nomic_bert]
 
 
 def main():
     if not VOCAB_SOURCE.exists():
         sys.exit(f"missing {VOCAB_SOURCE}: run scripts/fetch-models first")
     OUT.mkdir(parents=True, exist_ok=True)
+    only = set(sys.argv[1:])
     for make in MODELS:
+        if only and make.__name__ not in only:
+            continue
         m = make()
         m.finish()
         path = OUT / f"{m.name}.gguf"

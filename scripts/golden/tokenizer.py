@@ -22,6 +22,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 MODELS = {
     "smollm2": "models/SmolLM2-135M-Instruct.Q4_1.gguf",
     "gemma3": "models/gemma-3-270m-q4_k_m.gguf",
+    # WordPiece: the tiny BERT's synthetic vocabulary (scripts/tiny_models.py), lower-casing.
+    "bert": "models/tiny/tiny-bert.gguf",
 }
 # Vocab-only copies of a test model with some tokenizer metadata changed, to cover the other
 # pre-tokenizers (and their detokenize clean-up) and SPM's add_space_prefix. The C++ test builds
@@ -32,6 +34,8 @@ VARIANTS = {
     "smollm2-gpt-2": ("smollm2", {"tokenizer.ggml.pre": "gpt-2"}),
     "smollm2-default": ("smollm2", {"tokenizer.ggml.pre": "default"}),
     "gemma3-space-prefix": ("gemma3", {"tokenizer.ggml.add_space_prefix": True}),
+    # WordPiece keeping case and accents (BertNormalizer lowercase=False).
+    "bert-cased": ("bert", {"tokenizer.ggml.normalizer.lowercase": False}),
 }
 
 CORPUS = [
@@ -74,6 +78,7 @@ CORPUS = [
     "\u0645\u0631\u062d\u0628\u0627 \u0628\u0627\u0644\u0639\u0627\u0644\u0645\u060c \u0647\u0630\u0627 \u0646\u0635 \u0639\u0631\u0628\u064a.",
     "Caf\u00e9 na\u00efve r\u00e9sum\u00e9 fa\u00e7ade \u00c5ngstr\u00f6m Z\u00fcrich",
     "Cafe\u0301 with a combining accent",
+    "\u00c9COLE \u00e9t\u00e9 \u0130stanbul \u1e9e \u01c5 \u00d8resund unbelievably xyzzyq",
     "\u041f\u0440\u0438\u0432\u0435\u0442, \u043c\u0438\u0440! \u0393\u03b5\u03b9\u03ac \u03c3\u03bf\u03c5 \u039a\u03cc\u03c3\u03bc\u03b5",
     "\u0928\u092e\u0938\u094d\u0924\u0947 \u0926\u0941\u0928\u093f\u092f\u093e",
     "\u0e2a\u0e27\u0e31\u0e2a\u0e14\u0e35\u0e0a\u0e32\u0e27\u0e42\u0e25\u0e01",

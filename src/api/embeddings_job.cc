@@ -1,5 +1,6 @@
 #include "api/embeddings_job.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -84,36 +85,67 @@ EmbeddingsJob::EmbeddingsJob(const ServedModel& model, EmbeddingsRequest request
 
 EmbeddingsJob::~EmbeddingsJob() { cancel(); }
 
-void EmbeddingsJob::submit() {
-  const int32_t normalize = request_.api == EmbeddingsApi::kOllamaLegacy ? -1 : 2;  // Ollama's legacy route: raw
-  streams_.reserve(prompts_.size());
-  for (size_t i = 0; i < prompts_.size(); ++i) {
-    GenerateRequest g;
-    g.prompt = prompts_[i];
-    g.embedding = EmbeddingParams{std::nullopt, normalize};
+ApiError EmbeddingsJob::refusal(const RequestError& e, size_t i) const {
+  const std::string which = prompts_.size() > 1 ? "input " + std::to_string(i) : "the input";
+  if (e.kind() == RequestError::Kind::kContextLength) {
+    const std::string n = std::to_string(e.n_ctx()), got = std::to_string(e.prompt_tokens());
+    if (ollama(request_.api))
+      return ApiError::invalid("the input length exceeds the context length (" + which + " is " + got + " tokens, the context " + n + ")",
+                               "input");
+    return ApiError::context_length("This model's maximum context length is " + n + " tokens. However, " + which + " has " + got +
+                                        " tokens. Please reduce the length of the input.",
+                                    "input");
+  }
+  if (e.kind() == RequestError::Kind::kOverloaded) return ApiError::from_engine(e, "input");
+  return ApiError::invalid(which + ": " + e.what(), e.field() == "prompt" || e.field().empty() ? "input" : e.field());
+}
+
+void EmbeddingsJob::submit_next() {
+  const size_t i = streams_.size();
+  GenerateRequest g;
+  g.prompt = prompts_[i];
+  g.embedding = EmbeddingParams{std::nullopt, request_.api == EmbeddingsApi::kOllamaLegacy ? -1 : 2};  // legacy route: raw
+  try {
+    streams_.push_back(model_.engine().submit(std::move(g)));
+  } catch (const RequestError& e) {
+    throw refusal(e, i);
+  }
+  if (notify_) streams_.back()->set_notify(notify_);
+}
+
+bool EmbeddingsJob::top_up() {
+  // As many at once as the engine runs at once: they batch as if all were queued, without
+  // filling the waiting queue (--max-queue) with one request's inputs.
+  const size_t window = size_t(std::max(1, model_.engine().options().max_running));
+  const size_t finished = prompts_.size() - remaining_;
+  bool submitted = false;
+  while (streams_.size() < prompts_.size() && streams_.size() - finished < window) {
     try {
-      streams_.push_back(model_.engine().submit(std::move(g)));
-    } catch (const RequestError& e) {
-      cancel();
-      streams_.clear();
-      const std::string which = prompts_.size() > 1 ? "input " + std::to_string(i) : "the input";
-      if (e.kind() == RequestError::Kind::kContextLength) {
-        const std::string n = std::to_string(e.n_ctx()), got = std::to_string(e.prompt_tokens());
-        if (ollama(request_.api)) throw ApiError::invalid("the input length exceeds the context length (" + which + " is " + got +
-                                                              " tokens, the context " + n + ")", "input");
-        throw ApiError::context_length("This model's maximum context length is " + n + " tokens. However, " + which + " has " +
-                                           got + " tokens. Please reduce the length of the input.",
-                                       "input");
-      }
-      if (e.kind() == RequestError::Kind::kOverloaded) throw ApiError::from_engine(e, "input");
-      throw ApiError::invalid(which + ": " + e.what(), e.field() == "prompt" || e.field().empty() ? "input" : e.field());
+      submit_next();
+      submitted = true;
+    } catch (const ApiError& e) {
+      // A full queue while some of ours still run: try again when one of them finishes.
+      if (e.status() == 503 && streams_.size() > finished) break;
+      throw;
     }
   }
-  vectors_.resize(streams_.size());
-  remaining_ = streams_.size();
+  return submitted;
+}
+
+void EmbeddingsJob::submit() {
+  vectors_.resize(prompts_.size());
+  remaining_ = prompts_.size();
+  try {
+    top_up();
+  } catch (const ApiError&) {
+    cancel();
+    streams_.clear();
+    throw;
+  }
 }
 
 void EmbeddingsJob::set_notify(const std::function<void()>& notify) {
+  notify_ = notify;
   for (auto& s : streams_) s->set_notify(notify);
 }
 
@@ -127,37 +159,50 @@ int64_t EmbeddingsJob::prompt_tokens() const {
   return n;
 }
 
+void EmbeddingsJob::fail(const ApiError& e, std::string& out) {
+  failed_ = true;
+  cancel();
+  status_ = e.status();
+  out += ollama(request_.api) ? to_wire(Json{{"error", e.what()}}) : to_wire(error_json(e));
+  complete_ = true;
+}
+
 bool EmbeddingsJob::poll(std::string& out) {
   if (complete_) return true;
   std::vector<TokenEvent> none;
-  for (size_t i = 0; i < streams_.size() && !failed_; ++i) {
-    RequestStream& s = *streams_[i];
-    if (!vectors_[i].empty() || !s.drain(none)) continue;
-    const FinishReason reason = s.finish_reason();
-    if (reason != FinishReason::kStop) {
-      // The engine failed, timed out or is shutting down: the whole request fails.
-      failed_ = true;
-      cancel();
-      status_ = reason == FinishReason::kError ? 500 : 503;
-      const std::string msg = reason == FinishReason::kError ? "embedding failed: " + s.error()
-                              : reason == FinishReason::kTimeout ? std::string("the request timed out")
-                                                                 : std::string("the request was cancelled (the server is shutting down)");
-      out += error_body(status_, msg);
-      complete_ = true;
+  // Until nothing changes: an input submitted here may finish before its notify was set.
+  for (bool progress = true; progress;) {
+    progress = false;
+    for (size_t i = 0; i < streams_.size(); ++i) {
+      RequestStream& s = *streams_[i];
+      if (!vectors_[i].empty() || !s.drain(none)) continue;
+      const FinishReason reason = s.finish_reason();
+      if (reason != FinishReason::kStop) {
+        // The engine failed, timed out or is shutting down: the whole request fails.
+        if (reason == FinishReason::kError) fail(ApiError(500, "embedding failed: " + s.error(), "server_error"), out);
+        else if (reason == FinishReason::kTimeout) fail(ApiError(503, "the request timed out", "server_error", "", "timeout"), out);
+        else fail(ApiError(503, "the request was cancelled (the server is shutting down)", "server_error"), out);
+        return true;
+      }
+      vectors_[i] = s.embedding();
+      if (vectors_[i].empty()) {
+        fail(ApiError(500, "embedding failed: the engine returned no vector", "server_error"), out);
+        return true;
+      }
+      --remaining_;
+      progress = true;
+    }
+    try {
+      if (top_up()) progress = true;
+    } catch (const ApiError& e) {
+      fail(e, out);
       return true;
     }
-    vectors_[i] = s.embedding();
-    --remaining_;
   }
   if (remaining_ > 0) return false;
   out += body();
   complete_ = true;
   return true;
-}
-
-std::string EmbeddingsJob::error_body(int status, const std::string& message) const {
-  if (ollama(request_.api)) return to_wire(Json{{"error", message}});
-  return to_wire(error_json(message, error_type_for_status(status)));
 }
 
 std::string EmbeddingsJob::body() const {

@@ -1,6 +1,6 @@
 // EmbeddingsJob: one embeddings request in flight (OpenAI's /v1/embeddings, Ollama's /api/embed
-// and /api/embeddings) -- an engine request per input, all submitted at once so they batch, and
-// the body in the asking API's shape once every vector is in. Transport-agnostic, like
+// and /api/embeddings) -- an engine request per input, submitted together so they batch, and the
+// body in the asking API's shape once every vector is in. Transport-agnostic, like
 // CompletionJob: the server calls poll() whenever the notify callback fires.
 #pragma once
 
@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "api/api_error.h"
 #include "api/embeddings_request.h"
 #include "api/request_record.h"
 #include "api/served_model.h"
@@ -28,13 +29,16 @@ class EmbeddingsJob {
   EmbeddingsJob(const EmbeddingsJob&) = delete;
   EmbeddingsJob& operator=(const EmbeddingsJob&) = delete;
 
-  // Submits every input to the engine; throws ApiError when the engine refuses one (a token id
-  // outside the vocabulary, an input longer than the context, a full queue), after cancelling
-  // the ones already submitted.
+  // Submits the inputs to the engine, as many as it runs at once (--max-running; poll() submits
+  // the rest as those finish, so one request's inputs batch together without flooding the
+  // waiting queue). Throws ApiError when the engine refuses one (a token id outside the
+  // vocabulary, an input longer than the context, a full queue), after cancelling the ones
+  // already submitted; a refusal of a later input becomes the error body.
   void submit();
   // Called from the engine thread as inputs finish; must not block. Set after submit().
   void set_notify(const std::function<void()>& notify);
-  // Appends the whole body once every input is done; returns true then.
+  // Submits more inputs as earlier ones finish; appends the whole body once every input is done
+  // (or the error body when one failed); returns true then.
   bool poll(std::string& out);
   void cancel();  // the client went away
 
@@ -44,8 +48,13 @@ class EmbeddingsJob {
   void report(RequestRecord& record) const;
 
  private:
-  std::string body() const;       // the success body in the API's shape
-  std::string error_body(int status, const std::string& message) const;
+  void submit_next();  // the next input not yet submitted; throws ApiError
+  // Submits inputs while fewer than --max-running of ours run; true if it submitted any.
+  // Throws ApiError for a refusal, except a full queue while some of ours still run.
+  bool top_up();
+  ApiError refusal(const RequestError& e, size_t input) const;  // in the API's words
+  void fail(const ApiError& e, std::string& out);  // the error body in the API's shape
+  std::string body() const;  // the success body in the API's shape
   int64_t prompt_tokens() const;
 
   const ServedModel& model_;
@@ -55,7 +64,8 @@ class EmbeddingsJob {
   int32_t n_embd_;
   std::vector<std::vector<int32_t>> prompts_;
   std::vector<std::shared_ptr<RequestStream>> streams_;
-  std::vector<std::vector<float>> vectors_;  // filled as the inputs finish
+  std::vector<std::vector<float>> vectors_;  // per input, filled as it finishes
+  std::function<void()> notify_;
   size_t remaining_ = 0;
   bool complete_ = false;
   bool failed_ = false;

@@ -301,7 +301,7 @@ void add_serve_command(CLI::App& app, CommandAction& action) {
                   "A Jinja chat template replacing the -m model's own (as llama-server's flag)")
       ->check(CLI::ExistingFile);
   cmd->add_flag("--no-prefix-cache", a.no_prefix_cache, "Do not reuse the KV cache of common prompt prefixes");
-  cmd->add_flag("--embeddings", a.embeddings,
+  cmd->add_flag("--embedding,--embeddings", a.embeddings,
                 "Accepted for llama-server's command lines: /v1/embeddings, /api/embed and /api/embeddings are served "
                 "with or without it");
   cmd->add_option("--pooling", a.pooling,

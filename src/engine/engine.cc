@@ -80,6 +80,8 @@ Engine::Impl::Impl(std::unique_ptr<Model> m, std::unique_ptr<Tokenizer> t, const
     : model(std::move(m)), tokenizer(std::move(t)), options(o), pool(o.threads) {
   const ModelConfig& c = model->config();
   if (options.n_ctx <= 0) options.n_ctx = std::min(c.n_ctx_train, 4096);
+  // An encoder has no positions past its training context (bert's are a learned table).
+  if (c.encoder) options.n_ctx = std::min(options.n_ctx, c.n_ctx_train);
   if (!options.pooling) options.pooling = model_pooling(model->file(), c.arch);
   model->use_context(options.n_ctx);
   if (options.block_size <= 0) throw Error("block size must be positive");
@@ -224,7 +226,10 @@ void Engine::Impl::schedule() {
     if (!s.admitted) {
       // Reuse cached blocks, but always compute at least the last token (its logits are needed);
       // an embedding computes every token whose hidden state it has not pooled yet.
-      const int32_t reuse = s.request.embedding ? s.pooler.reusable_prefix() : int32_t(s.tokens.size()) - 1;
+      // An encoder's states depend on the whole sequence: nothing is reused.
+      const int32_t reuse = model->config().encoder ? 0
+                            : s.request.embedding   ? s.pooler.reusable_prefix()
+                                                    : int32_t(s.tokens.size()) - 1;
       const int32_t hit = blocks->match_prefix(s.tokens, reuse, s.block_table);
       s.n_computed = hit;
       s.stats.cached_prompt_tokens = std::max(s.stats.cached_prompt_tokens, hit);
@@ -235,6 +240,9 @@ void Engine::Impl::schedule() {
         counters.prefix_cache_hit_tokens += uint64_t(hit);
       }
     }
+    // An encoder's prompt runs whole in one step, never chunked (submit checked that it fits the
+    // step's budget): it waits for a step with room for all of it.
+    if (model->config().encoder && int32_t(s.tokens.size()) - s.n_computed > budget) break;
     const int32_t take = std::min<int32_t>(int32_t(s.tokens.size()) - s.n_computed, budget);
     if (!blocks->grow(s.block_table, s.n_computed + take)) {
       // Wait for blocks to free up, holding none meanwhile.
@@ -399,6 +407,16 @@ std::shared_ptr<RequestStream> Engine::submit(GenerateRequest request) {
       throw RequestError(Kind::kInvalid, "prompt",
                          "prompt token id " + std::to_string(t) + " is outside the vocabulary (0.." + std::to_string(n_vocab - 1) + ")");
   if (request.min_tokens < 0) throw RequestError(Kind::kInvalid, "min_tokens", "min_tokens must not be negative");
+  if (impl_->model->config().encoder) {
+    if (!request.embedding)
+      throw RequestError(Kind::kInvalid, "model",
+                         "this model (" + impl_->model->config().arch + ") is an embedding model: it serves embedding requests only, not completions");
+    // Its attention sees the whole prompt at once, so the prompt must fit one step.
+    if (n_prompt > impl_->options.max_batch_tokens && n_prompt <= n_ctx)
+      throw RequestError(Kind::kInvalid, "prompt",
+                         "the prompt is " + std::to_string(n_prompt) + " tokens long; an embedding model embeds a prompt in one step of at most " +
+                             std::to_string(impl_->options.max_batch_tokens) + " tokens (raise --max-batch-tokens)");
+  }
   // The output that must fit: at least one token (and min_tokens), and all of max_tokens where
   // the API asks for that rule (OpenAI's); otherwise output just stops at the context's end.
   const bool whole_max = request.max_tokens_must_fit && request.max_tokens > 0;

@@ -29,6 +29,9 @@ class GrammarError : public Error {
 struct GrammarLimits {
   size_t max_source_bytes = 1 << 20;  // GBNF text or serialized schema
   size_t max_elements = 1 << 18;      // grammar elements after expansion (repetitions, enums)
+  // States of the byte automaton: its construction time grows with them (65,536 take about a
+  // second, in the request's thread); an ambiguous pattern such as (a|b)*a(a|b){20} passes it.
+  size_t max_automaton_states = 1 << 16;
   int32_t max_stack_depth = 512;      // nesting of rule calls while matching
   size_t max_stacks = 1 << 12;        // simultaneous parse stacks (ambiguity) while matching
 };

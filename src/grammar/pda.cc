@@ -72,10 +72,10 @@ class Determinizer {
     auto it = ids_.find(subset);
     if (it != ids_.end()) return it->second;
     const uint32_t id = pda_.num_states();
-    if (id + 1 > limits_.max_elements ||
+    if (id + 1 > limits_.max_automaton_states ||
         uint64_t(id + 1) * pda_.num_classes > kMaxTableEntries)
       throw GrammarError("the grammar is too complex: its automaton passes " +
-                         std::to_string(std::min<uint64_t>(limits_.max_elements, kMaxTableEntries / pda_.num_classes)) +
+                         std::to_string(std::min<uint64_t>(limits_.max_automaton_states, kMaxTableEntries / pda_.num_classes)) +
                          " states (an ambiguous pattern such as (a|b)*a(a|b){20}?)");
     pda_.flags.push_back(0);
     pda_.rule_of.push_back(rule);

@@ -105,6 +105,28 @@ void gelu_tanh_mul(const float* gate, const float* up, float* out, int64_t n) {
   fn(table.values, gate, up, out, n);
 }
 
+void gelu(const float* x, float* y, int64_t n) {
+  static const GeluTable table;
+  for (int64_t i = 0; i < n; ++i) {
+    const float v = x[i];
+    y[i] = v <= -10.0f ? 0.0f : v >= 10.0f ? v : fp16_to_fp32(table.values[fp32_to_fp16(v)]);
+  }
+}
+
+void layer_norm(const float* x, const float* weight, const float* bias, float* y, int64_t n, float eps) {
+  double sum = 0;
+  for (int64_t i = 0; i < n; ++i) sum += x[i];
+  const float mean = float(sum / double(n));
+  double sum2 = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const float d = x[i] - mean;
+    y[i] = d;
+    sum2 += double(d) * d;
+  }
+  const float scale = 1.0f / std::sqrt(float(sum2 / double(n)) + eps);
+  for (int64_t i = 0; i < n; ++i) y[i] = y[i] * scale * weight[i] + (bias ? bias[i] : 0.0f);
+}
+
 void add_in_place(float* x, const float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) x[i] += y[i];
 }

@@ -46,6 +46,12 @@ class Rope {
 
 void silu_mul(const float* gate, const float* up, float* out, int64_t n);       // silu(gate) * up
 void gelu_tanh_mul(const float* gate, const float* up, float* out, int64_t n);  // gelu(gate) * up
+// y <- gelu(x) as ggml computes it on the CPU: the tanh form looked up by x rounded to half
+// (BERT's FFN activation).
+void gelu(const float* x, float* y, int64_t n);
+// y <- (x - mean) / sqrt(var + eps) * weight + bias (bias may be null), as ggml_norm followed by
+// the weight and bias: BERT's LayerNorm.
+void layer_norm(const float* x, const float* weight, const float* bias, float* y, int64_t n, float eps);
 void add_in_place(float* x, const float* y, int64_t n);
 void scale_in_place(float* x, float s, int64_t n);
 // x <- cap * tanh(x / cap), as ggml computes it (scale by 1 / cap, tanh, scale by cap): Gemma 2's

@@ -94,6 +94,11 @@ void Model::bind_weights() {
   token_embd_ = &f.tensor("token_embd.weight");
   if (!is_supported_weight_type(token_embd_->type))
     throw Error(f.path() + ": tensor 'token_embd.weight' has unsupported type " + std::string(ggml_type_name(token_embd_->type)));
+  if (c.encoder) {
+    bind_encoder_weights();
+    pack_weights();
+    return;
+  }
   output_norm_ = vec("output_norm.weight", c.n_embd);
   output_ = matrix(f.find_tensor("output.weight") ? "output.weight" : "token_embd.weight", c.n_vocab, c.n_embd);
 
@@ -186,9 +191,13 @@ void Model::bind_weights() {
                                                : Rope(c.rope_dims, c.rope_base, c.rope_scale, c.rope_style, freq_factors, c.yarn);
     rope_used_[L.rope_slot] = true;
   }
+  pack_weights();
+}
 
+void Model::pack_weights() {
   // The SIMD tile kernels' layout, when the active ISA has them: every matrix in one arena.
-  std::vector<WeightMatrix*> all = {&output_};
+  std::vector<WeightMatrix*> all;
+  if (output_.rows > 0) all.push_back(&output_);
   for (Layer& L : layers_) {
     for (WeightMatrix* w : {&L.wq, &L.wk, &L.wv, &L.wo, &L.gate, &L.up, &L.down, &L.router})
       if (w->rows > 0) all.push_back(w);
@@ -452,6 +461,7 @@ void Model::forward(const Batch& batch, KvCache& kv, float* logits, ThreadPool& 
   const ModelConfig& c = config_;
   const int64_t n = batch.size();
   if (n == 0) return;
+  if (c.encoder) return forward_encoder(batch, hidden, pool);
   const bool any_hidden = batch.n_hidden() > 0;
   if (any_hidden && (hidden == nullptr || int64_t(batch.want_hidden.size()) != n))
     throw Error("the batch asks for hidden states but gives no room for them");

@@ -1,5 +1,6 @@
-// A loaded decoder-only transformer: weights stay in the mmapped GGUF file; forward(Batch)
-// computes the logits of the batch's marked tokens and fills their KV slots.
+// A loaded transformer: weights stay in the mmapped GGUF file; forward(Batch) computes the logits
+// of the batch's marked tokens and fills their KV slots (decoders), or the hidden states of whole
+// sequences (encoders: bert, nomic-bert, model/encoder.cc).
 #pragma once
 
 #include <initializer_list>
@@ -37,6 +38,9 @@ class Model {
   // set to `hidden` (batch.n_hidden() * n_embd): its last hidden state after the output norm,
   // the output projection's input, which is what llama.cpp returns as a decoder's embeddings.
   // One batch may ask for both. Results for a token never depend on the rest of the batch.
+  // An encoder (config().encoder) gives hidden states only, its last layer's output (it has no
+  // output norm), uses no KV cache, and needs each sequence of the batch whole: all its tokens,
+  // positions 0, 1, ... in order (it attends in both directions); it throws Error otherwise.
   // Not thread-safe: one engine loop drives one model.
   void forward(const Batch& batch, KvCache& kv, float* logits, ThreadPool& pool, float* hidden = nullptr);
 
@@ -64,6 +68,12 @@ class Model {
     const float* expert_up_bias = nullptr;
     const float* expert_down_bias = nullptr;
     const float* post_ffn_norm = nullptr;
+    // Encoders: the LayerNorms' biases (post_attn_norm and post_ffn_norm are their weights) and
+    // the FFN's biases, or none.
+    const float* post_attn_norm_b = nullptr;
+    const float* post_ffn_norm_b = nullptr;
+    const float* up_b = nullptr;
+    const float* down_b = nullptr;
     int32_t rope_slot = 0;  // ropes_[0]: the global rope; ropes_[1]: the sliding-window layers' (gemma3)
   };
   // One input quantized into each activation format at most once (q, k and v share it).
@@ -122,6 +132,9 @@ class Model {
   // Rows per task of the passes over tokens: the norms of several rows overlap in the pipeline.
   static constexpr int64_t kRowsPerTask = 8;
   void bind_weights();
+  void bind_encoder_weights();  // model/encoder.cc
+  void pack_weights();          // the matrices into the GEMM tiles' layout, where the ISA has them
+  void forward_encoder(const Batch& batch, float* hidden, ThreadPool& pool);  // model/encoder.cc
   // Tokens per thread from which attention takes whole tokens as tasks.
   static constexpr int64_t kTokensPerThreadForRowTasks = 4;
   // Layer il's attention over the batch: q and k normalized (qk_norm) and rotated, k and v
@@ -151,6 +164,12 @@ class Model {
   const float* rope_factors_long_ = nullptr;  // LongRoPE (see use_context)
   const float* rope_factors_short_ = nullptr;
   bool rope_used_[2] = {};
+  // Encoders: absolute position embeddings (bert; null for rotary nomic-bert), token type 0's
+  // row (dequantized), and the LayerNorm of the summed embeddings.
+  const GgufTensor* pos_embd_ = nullptr;
+  std::vector<float> type_row_;
+  const float* embd_norm_ = nullptr;
+  const float* embd_norm_b_ = nullptr;
   Workspace ws_;
 };
 

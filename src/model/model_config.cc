@@ -17,7 +17,7 @@ int32_t positive(const GgufFile& f, const std::string& key, int64_t v) {
 }  // namespace
 
 const char* ModelConfig::supported_architectures() {
-  return "llama, qwen2, qwen3, qwen3moe, phi3, gemma2, gemma3, gpt-oss";
+  return "llama, qwen2, qwen3, qwen3moe, phi3, gemma2, gemma3, gpt-oss, bert, nomic-bert (embeddings only)";
 }
 
 ModelConfig ModelConfig::from_gguf(const GgufFile& f) {
@@ -25,7 +25,7 @@ ModelConfig ModelConfig::from_gguf(const GgufFile& f) {
   c.arch = f.get_string("general.architecture");
   const std::string& a = c.arch;
   if (a != "llama" && a != "qwen2" && a != "qwen3" && a != "qwen3moe" && a != "phi3" && a != "gemma2" && a != "gemma3" &&
-      a != "gpt-oss")
+      a != "gpt-oss" && a != "bert" && a != "nomic-bert")
     throw Error(f.path() + ": unsupported model architecture '" + a + "' (supported: " + supported_architectures() + ")");
 
   auto req = [&](const std::string& k) { return positive(f, a + "." + k, f.get_int(a + "." + k)); };
@@ -148,6 +148,14 @@ ModelConfig ModelConfig::from_gguf(const GgufFile& f) {
     // Gemma 2 27B scales queries by n_embd / n_head rather than the head width (as llama.cpp
     // decides it: by the layer count).
     if (c.n_layer == 46) c.attn_scale = 1.0f / std::sqrt(float(c.n_embd / c.n_head));
+  }
+  if (a == "bert" || a == "nomic-bert") {
+    // Encoders: LayerNorm epsilon under its own key; bert's GELU FFN has no gate (Model binds
+    // it so), nomic-bert's is SwiGLU; bert adds absolute position embeddings instead of rotating.
+    c.encoder = true;
+    c.norm_eps = float(f.get_float(a + ".attention.layer_norm_epsilon", 1e-12));
+    if (a == "bert") c.activation = FfnActivation::kGeluTanh;
+    if (c.n_head_kv != c.n_head || c.head_dim_k != c.head_dim_v) throw Error(f.path() + ": an encoder needs as many KV heads as heads");
   }
   // A rope attention factor (LongRoPE, Phi 3.5) multiplies the rotated q and k, so the scores
   // by its square; exact only when every dimension is rotated.

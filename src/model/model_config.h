@@ -67,6 +67,11 @@ struct ModelConfig {
   ExpertActivation expert_activation = ExpertActivation::kSilu;
   bool attn_sinks = false;  // a learned per-head logit in every attention softmax (gpt-oss)
 
+  // An encoder (bert, nomic-bert): attention over the whole sequence (not causal), LayerNorms
+  // after attention and after the FFN, no output projection; it computes embeddings only, each
+  // sequence whole in one forward (model/encoder.cc).
+  bool encoder = false;
+
   int32_t sliding_window = 0;  // tokens; 0: none
   std::vector<bool> layer_uses_swa;
 

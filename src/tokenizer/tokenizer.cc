@@ -4,12 +4,14 @@
 #include "gguf/gguf_file.h"
 #include "tokenizer/bpe_tokenizer.h"
 #include "tokenizer/spm_tokenizer.h"
+#include "tokenizer/wpm_tokenizer.h"
 
 namespace nagare {
 
 std::unique_ptr<Tokenizer> Tokenizer::from_gguf(const GgufFile& file) {
   Vocab vocab = Vocab::load(file);
   if (vocab.kind == Vocab::Kind::kSpm) return std::make_unique<SpmTokenizer>(std::move(vocab));
+  if (vocab.kind == Vocab::Kind::kWpm) return std::make_unique<WpmTokenizer>(std::move(vocab));
   return std::make_unique<BpeTokenizer>(std::move(vocab));
 }
 
@@ -30,6 +32,7 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special,
       after_special = false;
     }
   }
+  if (add_special && vocab_.add_sep && vocab_.sep >= 0) out.push_back(vocab_.sep);
   if (add_special && vocab_.add_eos && vocab_.eos >= 0) out.push_back(vocab_.eos);
   return out;
 }

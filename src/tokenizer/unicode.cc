@@ -86,6 +86,20 @@ const ByteAlphabet& alphabet() {
 
 }  // namespace
 
+uint32_t to_lower(uint32_t cp) {
+  const CodepointPair* end = kLowercase + kLowercaseCount;
+  const CodepointPair* it = std::lower_bound(kLowercase, end, cp, [](const CodepointPair& p, uint32_t v) { return p.from < v; });
+  return it != end && it->from == cp ? it->to : cp;
+}
+
+uint32_t nfd_base(uint32_t cp) {
+  const CodepointRangeMap* end = kNfdBase + kNfdBaseCount;
+  const CodepointRangeMap* it = std::upper_bound(kNfdBase, end, cp, [](uint32_t v, const CodepointRangeMap& r) { return v < r.first; });
+  if (it == kNfdBase) return cp;
+  --it;
+  return cp <= it->last ? it->to : cp;
+}
+
 uint32_t byte_to_codepoint(uint8_t b) { return alphabet().to_cp[b]; }
 
 int codepoint_to_byte(uint32_t cp) {

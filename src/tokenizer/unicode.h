@@ -55,6 +55,22 @@ void decode_utf8(std::string_view s, std::vector<uint32_t>& out);
 // U+FFFD (util/utf8.h).
 using nagare::append_utf8;
 
+// WordPiece normalization, as llama.cpp's unicode_tolower and unicode_cpts_normalize_nfd: the
+// simple lower-case mapping, and the first code point of the canonical decomposition (the base
+// letter without its accents). Code points without one map to themselves.
+struct CodepointPair {
+  uint32_t from, to;
+};
+struct CodepointRangeMap {
+  uint32_t first, last, to;
+};
+extern const CodepointPair kLowercase[];
+extern const size_t kLowercaseCount;
+extern const CodepointRangeMap kNfdBase[];
+extern const size_t kNfdBaseCount;
+uint32_t to_lower(uint32_t cp);
+uint32_t nfd_base(uint32_t cp);
+
 // GPT-2 byte-level BPE alphabet: each byte maps to one printable code point.
 uint32_t byte_to_codepoint(uint8_t b);
 // Inverse; returns -1 for a code point outside the alphabet.

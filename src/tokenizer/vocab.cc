@@ -66,7 +66,7 @@ std::string make_piece(const Vocab& v, int32_t id) {
   if (a & (kAttrUnknown | kAttrControl | kAttrUserDefined)) return t;
   if (a & kAttrNormal) {
     std::string out;
-    if (v.kind == Vocab::Kind::kSpm) {
+    if (v.kind != Vocab::Kind::kBpe) {  // SPM and WordPiece: U+2581 stands for a space
       for (size_t i = 0; i < t.size();) {
         if (t.compare(i, 3, "\xE2\x96\x81") == 0) {
           out.push_back(' ');
@@ -138,9 +138,16 @@ Vocab Vocab::load(const GgufFile& f) {
     v.clean_spaces = pre_info->clean_spaces;
     v.ignore_merges = pre_info->ignore_merges;
     v.add_bos = pre_info->add_bos;
+  } else if (model == "bert") {
+    // WordPiece, with llama.cpp's defaults for it: [CLS] 101 as BOS, [SEP] 102 after the text.
+    v.kind = Kind::kWpm;
+    v.bos = 101;
+    v.unk = 100;
+    v.sep = 102;
+    v.clean_spaces = true;
   } else {
     throw Error(where + "unsupported tokenizer model tokenizer.ggml.model = '" + model +
-                "' (nagare supports 'llama' (SentencePiece) and 'gpt2' (byte-level BPE))");
+                "' (nagare supports 'llama' (SentencePiece), 'gpt2' (byte-level BPE) and 'bert' (WordPiece))");
   }
   v.add_space_prefix = f.get_bool("tokenizer.ggml.add_space_prefix", v.add_space_prefix);
 
@@ -206,6 +213,7 @@ Vocab Vocab::load(const GgufFile& f) {
   read_id("tokenizer.ggml.eot_token_id", v.eot);
   read_id("tokenizer.ggml.eom_token_id", v.eom);
   read_id("tokenizer.ggml.unknown_token_id", v.unk);
+  read_id("tokenizer.ggml.seperator_token_id", v.sep);  // sic: the GGUF key's spelling
   read_id("tokenizer.ggml.fim_pre_token_id", fim_pre);
   read_id("tokenizer.ggml.fim_suf_token_id", fim_suf);
   read_id("tokenizer.ggml.fim_mid_token_id", fim_mid);
@@ -217,6 +225,15 @@ Vocab Vocab::load(const GgufFile& f) {
   read_id("tokenizer.ggml.middle_token_id", fim_mid);
   v.add_bos = f.get_bool("tokenizer.ggml.add_bos_token", v.add_bos);
   v.add_eos = f.get_bool("tokenizer.ggml.add_eos_token", v.add_eos);
+  if (v.kind == Kind::kWpm) {
+    // llama.cpp's WordPiece path adds [CLS] and [SEP] whenever special tokens are asked for,
+    // whatever add_bos_token / add_sep_token say.
+    v.add_bos = true;
+    v.add_sep = true;
+    v.add_eos = false;
+    v.lowercase = f.get_bool("tokenizer.ggml.normalizer.lowercase", false);
+    v.strip_accents = f.get_bool("tokenizer.ggml.normalizer.strip_accents", v.lowercase);
+  }
 
   // Find special tokens by their text, as llama.cpp does, and make sure they are control tokens.
   // A text names the id it maps to (the last one, if the vocab repeats it). With several

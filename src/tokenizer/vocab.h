@@ -33,7 +33,7 @@ struct TextHash {
 using TextMap = std::unordered_map<std::string, int32_t, TextHash, std::equal_to<>>;
 
 struct Vocab {
-  enum class Kind { kSpm, kBpe };
+  enum class Kind { kSpm, kBpe, kWpm };
   Kind kind = Kind::kSpm;
   PreTokenizer pre = PreTokenizer::kDefault;  // BPE only
 
@@ -43,8 +43,13 @@ struct Vocab {
   TextMap text_to_id;  // a text that occurs twice maps to its last id, as in llama.cpp
 
   int32_t bos = -1, eos = -1, eot = -1, eom = -1, unk = -1;
+  int32_t sep = -1;  // WordPiece's [SEP], appended after the text
   bool add_bos = false;
   bool add_eos = false;
+  bool add_sep = false;
+  // WordPiece (BertNormalizer): lower-case the text; drop accents (NFD base letters, no marks).
+  bool lowercase = false;
+  bool strip_accents = false;
   bool add_space_prefix = false;  // SPM: prepend ' ' to text at the start and after specials
   bool clean_spaces = false;      // detokenize: drop spaces before punctuation ("a ." -> "a.")
   bool ignore_merges = false;     // BPE: a word that is a whole token skips the merges

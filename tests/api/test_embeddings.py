@@ -197,3 +197,48 @@ def test_pooling_flag():
             assert "none" in err["message"]
             r = h.post("/api/embed", json={"model": ALIAS, "input": "hi"})
             assert r.status_code == 400 and set(r.json()) == {"error"}
+
+
+def test_more_inputs_than_the_engine_runs_at_once(client):
+    # A request's inputs go to the engine as many at a time as it runs (--max-running), the rest
+    # as those finish, so a list longer than --max-queue is not refused as an overload.
+    inputs = [f"Sentence number {i} about the sea." for i in range(24)]
+    expected = [d.embedding for d in client.embeddings.create(model=ALIAS, input=inputs, encoding_format="float").data]
+    with running_server("--max-running", "2", "--max-queue", "1") as s:
+        with httpx.Client(base_url=s.url, timeout=REQUEST_TIMEOUT_S) as h:
+            r = h.post("/v1/embeddings", json={"model": ALIAS, "input": inputs})
+            assert r.status_code == 200, r.text
+            assert [d["embedding"] for d in r.json()["data"]] == expected
+            r = h.post("/api/embed", json={"model": ALIAS, "input": inputs})
+            assert r.status_code == 200 and r.json()["embeddings"] == expected
+            # A bad input after the first window still gets a 400 in the API's shape.
+            bad = [[1, 2]] * 5 + [[999999]]
+            openai_error(h.post("/v1/embeddings", json={"model": ALIAS, "input": bad}), 400, "input")
+        s.wait_idle()
+
+
+def test_bert_encoder_model():
+    # An encoder (the tiny random-weight BERT of scripts/tiny_models.py, mean pooling from its
+    # GGUF) served on its own: the openai client's vectors agree with llama.cpp's (the goldens of
+    # scripts/golden/encoder_embeddings.py, within tests/unit/engine/test_encoder_embeddings.cc's
+    # bounds), and a completion request is a 400 that says the model serves embeddings only.
+    import openai
+    from conftest import _binary, launched_server
+    golden = json.loads((ROOT / "tests" / "golden" / "embeddings" / "tiny-bert.json").read_text())
+    model = ROOT / "models" / golden["model"]
+    if not model.is_file():
+        pytest.fail(f"test model not found at {model}: run scripts/fetch-models")
+    cmd = [str(_binary()), "serve", "-m", str(model), "--host", "127.0.0.1", "--port", "0", "--alias", "bert"]
+    with launched_server(cmd) as s:
+        client = openai.OpenAI(base_url=s.url + "/v1", api_key="unused", timeout=REQUEST_TIMEOUT_S)
+        cases = golden["cases"]
+        data = client.embeddings.create(model="bert", input=[c["text"] for c in cases]).data
+        assert len(data) == len(cases)
+        for c, d in zip(cases, data):
+            v, ref = np.asarray(d.embedding), np.asarray(c["mean"])
+            assert np.abs(v - ref).max() <= 0.0015 and v @ ref / np.linalg.norm(v) / np.linalg.norm(ref) >= 0.99998, c["name"]
+        with pytest.raises(openai.BadRequestError) as e:
+            client.completions.create(model="bert", prompt="hello", max_tokens=4)
+        assert "embedding" in str(e.value)
+        with pytest.raises(openai.BadRequestError):
+            client.chat.completions.create(model="bert", messages=[{"role": "user", "content": "hi"}], max_tokens=4)

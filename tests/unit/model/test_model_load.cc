@@ -88,7 +88,7 @@ void expect_load_error(const std::string& path, const std::string& needle) {
 TEST(ModelLoad, UnknownArchitecture) {
   TinyModel m;
   m.arch = "mamba";
-  expect_load_error(m.write("arch"), "unsupported model architecture 'mamba' (supported: llama, qwen2, qwen3, qwen3moe, phi3, gemma2, gemma3, gpt-oss)");
+  expect_load_error(m.write("arch"), "unsupported model architecture 'mamba' (supported: llama, qwen2, qwen3, qwen3moe, phi3, gemma2, gemma3, gpt-oss, bert, nomic-bert (embeddings only))");
 }
 
 TEST(ModelLoad, OtherArchitecturesNameTheirTensors) {

@@ -21,6 +21,7 @@ namespace nagare::test {
 
 inline constexpr const char* kSmollm = "SmolLM2-135M-Instruct.Q4_1.gguf";
 inline constexpr const char* kGemma = "gemma-3-270m-q4_k_m.gguf";
+inline constexpr const char* kTinyBert = "tiny/tiny-bert.gguf";  // scripts/tiny_models.py
 
 inline std::string model_path(const std::string& name) {
   return std::string(NAGARE_SOURCE_DIR) + "/models/" + name;

@@ -1,0 +1,245 @@
+// The encoder architectures (bert, nomic-bert): their weights and their forward pass, as
+// llama.cpp builds them (build_bert): embeddings plus token type 0 (plus absolute positions for
+// bert), a LayerNorm, then per layer attention over the whole sequence and an FFN, each followed
+// by its residual add and a LayerNorm. Kept apart from the decoders' pass, which it shares
+// nothing hot with; it runs only for embeddings.
+#include <algorithm>
+#include <cmath>
+
+#include "kernels/ops.h"
+#include "kernels/quant.h"
+#include "model/model.h"
+#include "util/error.h"
+
+namespace nagare {
+namespace {
+
+template <typename T>
+void grow(std::vector<T>& v, size_t n) {
+  if (v.size() < n) v.resize(n);
+}
+
+}  // namespace
+
+void Model::bind_encoder_weights() {
+  const GgufFile& f = *file_;
+  const ModelConfig& c = config_;
+  const int64_t d = c.n_embd;
+  auto dims = [](const GgufTensor& t) {
+    std::string s;
+    for (auto x : t.dims) s += (s.empty() ? "" : " x ") + std::to_string(x);
+    return s;
+  };
+  auto matrix = [&](const std::string& name, int64_t rows, int64_t cols) {
+    const GgufTensor& t = f.tensor(name);
+    if (t.dims.size() != 2 || t.dims[0] != cols || t.dims[1] != rows)
+      throw Error(f.path() + ": tensor '" + name + "' has shape [" + dims(t) + "], expected [" + std::to_string(cols) + " x " +
+                  std::to_string(rows) + "]");
+    if (!is_supported_weight_type(t.type))
+      throw Error(f.path() + ": tensor '" + name + "' has unsupported type " + std::string(ggml_type_name(t.type)));
+    return WeightMatrix{t.type, t.data, rows, cols, row_bytes(t.type, cols), nullptr};
+  };
+  auto vec = [&](const std::string& name, int64_t n) -> const float* {
+    const GgufTensor& t = f.tensor(name);
+    if (t.type != GgmlType::F32)
+      throw Error(f.path() + ": tensor '" + name + "' must be F32, is " + std::string(ggml_type_name(t.type)));
+    if (t.n_elements() != n) throw Error(f.path() + ": tensor '" + name + "' has shape [" + dims(t) + "], expected [" + std::to_string(n) + "]");
+    if (reinterpret_cast<uintptr_t>(t.data) % alignof(float) != 0) throw Error(f.path() + ": tensor '" + name + "' is misaligned");
+    return reinterpret_cast<const float*>(t.data);
+  };
+  auto optional_vec = [&](const std::string& name, int64_t n) { return f.find_tensor(name) ? vec(name, n) : nullptr; };
+  auto row_range = [](const WeightMatrix& w, int64_t first, int64_t n) {
+    return WeightMatrix{w.type, w.data + size_t(first) * w.row_stride, n, w.cols, w.row_stride, nullptr};
+  };
+
+  // Token type 0 ("sentence A") is added to every token, as llama.cpp does.
+  type_row_.assign(size_t(d), 0.0f);
+  if (const GgufTensor* types = f.find_tensor("token_types.weight")) {
+    if (types->dims.size() != 2 || types->dims[0] != d || !is_supported_weight_type(types->type))
+      throw Error(f.path() + ": tensor 'token_types.weight' has shape [" + dims(*types) + "] or type unsupported");
+    dequantize_row(types->type, types->data, type_row_.data(), d);
+  }
+  if (c.arch == "bert") {
+    pos_embd_ = &f.tensor("position_embd.weight");
+    if (pos_embd_->dims.size() != 2 || pos_embd_->dims[0] != d || pos_embd_->dims[1] < c.n_ctx_train ||
+        !is_supported_weight_type(pos_embd_->type))
+      throw Error(f.path() + ": tensor 'position_embd.weight' has shape [" + dims(*pos_embd_) + "], expected [" +
+                  std::to_string(d) + " x " + std::to_string(c.n_ctx_train) + "]");
+  } else {
+    ropes_[0] = Rope(c.rope_dims, c.rope_base, c.rope_scale, c.rope_style, nullptr, c.yarn);
+    rope_used_[0] = true;
+  }
+  embd_norm_ = vec("token_embd_norm.weight", d);
+  embd_norm_b_ = vec("token_embd_norm.bias", d);
+
+  const int64_t qd = int64_t(c.n_head) * c.head_dim_k;
+  layers_.resize(c.n_layer);
+  for (int32_t il = 0; il < c.n_layer; ++il) {
+    Layer& L = layers_[il];
+    const std::string p = "blk." + std::to_string(il) + ".";
+    if (f.find_tensor(p + "attn_qkv.weight")) {
+      const WeightMatrix qkv = matrix(p + "attn_qkv.weight", 3 * qd, d);
+      L.wq = row_range(qkv, 0, qd);
+      L.wk = row_range(qkv, qd, qd);
+      L.wv = row_range(qkv, 2 * qd, qd);
+      if (const float* b = optional_vec(p + "attn_qkv.bias", 3 * qd)) {
+        L.bq = b;
+        L.bk = b + qd;
+        L.bv = b + 2 * qd;
+      }
+    } else {
+      L.wq = matrix(p + "attn_q.weight", qd, d);
+      L.wk = matrix(p + "attn_k.weight", qd, d);
+      L.wv = matrix(p + "attn_v.weight", qd, d);
+      L.bq = optional_vec(p + "attn_q.bias", qd);
+      L.bk = optional_vec(p + "attn_k.bias", qd);
+      L.bv = optional_vec(p + "attn_v.bias", qd);
+    }
+    L.wo = matrix(p + "attn_output.weight", d, qd);
+    L.bo = optional_vec(p + "attn_output.bias", d);
+    L.post_attn_norm = vec(p + "attn_output_norm.weight", d);
+    L.post_attn_norm_b = vec(p + "attn_output_norm.bias", d);
+    if (c.arch == "nomic-bert") L.gate = matrix(p + "ffn_gate.weight", c.n_ff, d);
+    L.up = matrix(p + "ffn_up.weight", c.n_ff, d);
+    L.up_b = optional_vec(p + "ffn_up.bias", c.n_ff);
+    L.down = matrix(p + "ffn_down.weight", d, c.n_ff);
+    L.down_b = optional_vec(p + "ffn_down.bias", d);
+    L.post_ffn_norm = vec(p + "layer_output_norm.weight", d);
+    L.post_ffn_norm_b = vec(p + "layer_output_norm.bias", d);
+  }
+}
+
+void Model::forward_encoder(const Batch& batch, float* hidden, ThreadPool& pool) {
+  const ModelConfig& c = config_;
+  const int64_t n = batch.size(), d = c.n_embd, n_ff = c.n_ff;
+  const int32_t H = c.n_head, hd = c.head_dim_k;
+  const int64_t qd = int64_t(H) * hd;
+  if (batch.n_logits() > 0) throw Error("an encoder model computes embeddings only, not logits");
+  if (batch.n_hidden() > 0 && (hidden == nullptr || int64_t(batch.want_hidden.size()) != n))
+    throw Error("the batch asks for hidden states but gives no room for them");
+  // Each sequence whole and in order: the tokens [first[s], first[s] + count[s]) of the batch at
+  // positions 0, 1, ...; every token attends to all of them.
+  std::vector<int64_t> first(batch.sequences.size(), -1), count(batch.sequences.size(), 0);
+  int64_t max_keys = 1;
+  for (int64_t t = 0; t < n; ++t) {
+    if (batch.tokens[t] < 0 || batch.tokens[t] >= c.n_vocab) throw Error("token id " + std::to_string(batch.tokens[t]) + " is outside the vocabulary");
+    const int32_t s = batch.seq[t];
+    if (s < 0 || size_t(s) >= batch.sequences.size()) throw Error("batch token names no sequence");
+    if (first[s] < 0) first[s] = t;
+    if (batch.positions[t] != count[s] || t != first[s] + count[s])
+      throw Error("an encoder needs each sequence whole in one batch, its tokens in position order");
+    if (batch.positions[t] >= c.n_ctx_train)
+      throw Error("position " + std::to_string(batch.positions[t]) + " is beyond the model's context of " + std::to_string(c.n_ctx_train));
+    max_keys = std::max(max_keys, ++count[s]);
+  }
+  ws_.reserve(c, n, 0, pool.size(), max_keys);
+  float* x = ws_.x.data();
+  float* q = ws_.q.data();
+  float* k = ws_.k.data();
+  float* v = ws_.v.data();
+  float* attn = ws_.attn.data();
+  float* proj = ws_.proj.data();
+  const int32_t half = c.rope_dims / 2;
+  grow(ws_.rope_angles, size_t(n * 2 * half));
+  auto for_rows = [&](auto&& fn) {
+    pool.parallel_for((n + kRowsPerTask - 1) / kRowsPerTask, [&](int64_t task, int) {
+      for (int64_t t = task * kRowsPerTask, end = std::min(n, t + kRowsPerTask); t < end; ++t) fn(t);
+    });
+  };
+
+  // Embeddings: (token + type 0) + position, then their LayerNorm, in llama.cpp's order of adds.
+  const size_t embd_row = row_bytes(token_embd_->type, d);
+  for_rows([&](int64_t t) {
+    float* xt = x + t * d;
+    float* tmp = ws_.xn.data() + t * d;
+    dequantize_row(token_embd_->type, token_embd_->data + size_t(batch.tokens[t]) * embd_row, tmp, d);
+    add_in_place(tmp, type_row_.data(), d);
+    if (pos_embd_) {
+      dequantize_row(pos_embd_->type, pos_embd_->data + size_t(batch.positions[t]) * row_bytes(pos_embd_->type, d), xt, d);
+      add_in_place(xt, tmp, d);
+    } else {
+      std::copy(tmp, tmp + d, xt);
+      ropes_[0].angles(batch.positions[t], ws_.rope_angles.data() + t * 2 * half, ws_.rope_angles.data() + t * 2 * half + half);
+    }
+    layer_norm(xt, embd_norm_, embd_norm_b_, xt, d, c.norm_eps);
+  });
+
+  const int64_t per_thread = int64_t(ws_.scores.size()) / pool.size();
+  for (int32_t il = 0; il < c.n_layer; ++il) {
+    const Layer& L = layers_[il];
+    ws_.acts.reset(x, n, d);
+    const MatmulJob qkv[] = {{&L.wq, &ws_.acts.get(L.wq.type, pool), q, qd},
+                             {&L.wk, &ws_.acts.get(L.wk.type, pool), k, qd},
+                             {&L.wv, &ws_.acts.get(L.wv.type, pool), v, qd}};
+    matmul(qkv, 3, n, pool);
+    for_rows([&](int64_t t) {
+      if (L.bq) add_in_place(q + t * qd, L.bq, qd);
+      if (L.bk) add_in_place(k + t * qd, L.bk, qd);
+      if (L.bv) add_in_place(v + t * qd, L.bv, qd);
+      if (!pos_embd_) {
+        const float* cs = ws_.rope_angles.data() + t * 2 * half;
+        ropes_[0].rotate(q + t * qd, H, hd, cs, cs + half);
+        ropes_[0].rotate(k + t * qd, H, hd, cs, cs + half);
+      }
+    });
+    // Full-precision attention over every token of the sequence (llama.cpp keeps an encoder's
+    // K and V in F32, without a cache), keys in position order.
+    pool.parallel_for(n * H, [&](int64_t task, int thread) {
+      const int64_t t = task / H;
+      const int32_t h = int32_t(task % H);
+      const int64_t f0 = first[batch.seq[t]], nk = count[batch.seq[t]];
+      float* sc = ws_.scores.data() + thread * per_thread;
+      const float* qt = q + t * qd + h * hd;
+      float mx = -INFINITY;
+      for (int64_t j = 0; j < nk; ++j) {
+        sc[j] = dot_f32(qt, k + (f0 + j) * qd + h * hd, hd) * c.attn_scale;
+        mx = std::max(mx, sc[j]);
+      }
+      const float inv = 1.0f / softmax_exp(sc, mx, nk);
+      float* out = attn + t * qd + h * hd;
+      std::fill(out, out + hd, 0.0f);
+      for (int64_t j = 0; j < nk; ++j) {
+        const float w = sc[j] * inv;
+        const float* vj = v + (f0 + j) * qd + h * hd;
+        for (int32_t e = 0; e < hd; ++e) out[e] += w * vj[e];
+      }
+    });
+    ws_.acts.reset(attn, n, qd);
+    matmul_into(L.wo, n, proj, pool);
+    for_rows([&](int64_t t) {  // x <- LayerNorm(attention + bias + x): the FFN's input
+      float* p = proj + t * d;
+      if (L.bo) add_in_place(p, L.bo, d);
+      add_in_place(x + t * d, p, d);
+      layer_norm(x + t * d, L.post_attn_norm, L.post_attn_norm_b, x + t * d, d, c.norm_eps);
+    });
+
+    ws_.acts.reset(x, n, d);
+    float* up = ws_.up.data();
+    float* gate = ws_.gate.data();
+    if (L.gate.rows > 0) {  // SwiGLU (nomic-bert)
+      const MatmulJob jobs[] = {{&L.gate, &ws_.acts.get(L.gate.type, pool), gate, n_ff},
+                                {&L.up, &ws_.acts.get(L.up.type, pool), up, n_ff}};
+      matmul(jobs, 2, n, pool);
+      for_rows([&](int64_t t) { silu_mul(gate + t * n_ff, up + t * n_ff, gate + t * n_ff, n_ff); });
+    } else {  // GELU (bert)
+      matmul_into(L.up, n, up, pool);
+      for_rows([&](int64_t t) {
+        if (L.up_b) add_in_place(up + t * n_ff, L.up_b, n_ff);
+        gelu(up + t * n_ff, gate + t * n_ff, n_ff);
+      });
+    }
+    ws_.acts.reset(gate, n, n_ff);
+    matmul_into(L.down, n, proj, pool);
+    for_rows([&](int64_t t) {  // x <- LayerNorm(FFN + bias + x): the layer's output
+      float* p = proj + t * d;
+      if (L.down_b) add_in_place(p, L.down_b, d);
+      add_in_place(x + t * d, p, d);
+      layer_norm(x + t * d, L.post_ffn_norm, L.post_ffn_norm_b, x + t * d, d, c.norm_eps);
+    });
+  }
+
+  for (int64_t t = 0, i = 0; t < n; ++t)
+    if (batch.want_hidden[t]) std::copy(x + t * d, x + (t + 1) * d, hidden + (i++) * d);
+}
+
+}  // namespace nagare
