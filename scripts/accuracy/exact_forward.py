@@ -18,7 +18,8 @@ rope_factors_long when the context (n_ctx, 512 as in the goldens) exceeds the or
 length, and scales q and k by rope.scaling.attn_factor. Every family but llama rotates the two
 halves of a head (NeoX).
 
-Use as a module (ExactModel(path).forward(ids) -> float64 [n_tokens, n_vocab]) or:
+Use as a module (ExactModel(path).forward(ids) -> float64 [n_tokens, n_vocab]; .hidden(ids) -> the
+final-normed hidden states [n_tokens, n_embd], for embeddings) or:
   python scripts/accuracy/exact_forward.py MODEL.gguf ID ID ID ...   (prints each position's argmax)
 """
 import math
@@ -322,8 +323,10 @@ class ExactModel:
                 out[t] += weights[t, kk] * y
         return out
 
-    def forward(self, ids, want=None):
-        """Logits (float64, [len(want) or n, n_vocab]) of one sequence from position 0."""
+    def hidden(self, ids, want=None):
+        """The final-normed hidden states (after output_norm, before the output projection; what
+        llama.cpp's embeddings pool for a decoder model), float64 [len(want) or n, n_embd], of one
+        sequence from position 0."""
         ids = np.asarray(ids, dtype=np.int64)
         pos = np.arange(len(ids))
         x = self.W("token_embd.weight")[ids] * self.embed_scale
@@ -339,7 +342,11 @@ class ExactModel:
             x = x + f
         if want is not None:
             x = x[np.asarray(want)]
-        x = self.rms_norm(x, self.W("output_norm.weight"))
+        return self.rms_norm(x, self.W("output_norm.weight"))
+
+    def forward(self, ids, want=None):
+        """Logits (float64, [len(want) or n, n_vocab]) of one sequence from position 0."""
+        x = self.hidden(ids, want)
         logits = self.mm(x, "output.weight" if self.has("output.weight") else "token_embd.weight")
         if self.final_softcap > 0:
             logits = self.final_softcap * np.tanh(logits / self.final_softcap)

@@ -33,6 +33,7 @@ VARIANTS = {
     "smollm2-qwen2": ("smollm2", {"tokenizer.ggml.pre": "qwen2"}),
     "smollm2-gpt-2": ("smollm2", {"tokenizer.ggml.pre": "gpt-2"}),
     "smollm2-default": ("smollm2", {"tokenizer.ggml.pre": "default"}),
+    "smollm2-gpt-4o": ("smollm2", {"tokenizer.ggml.pre": "gpt-4o"}),
     "gemma3-space-prefix": ("gemma3", {"tokenizer.ggml.add_space_prefix": True}),
     # WordPiece keeping case and accents (BertNormalizer lowercase=False).
     "bert-cased": ("bert", {"tokenizer.ggml.normalizer.lowercase": False}),

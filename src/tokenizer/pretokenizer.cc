@@ -172,6 +172,115 @@ void split_llama3(const Piece& p, Emitter& em, size_t max_digits) {
   }
 }
 
+// llama.cpp's gpt-4o regex (LLAMA_VOCAB_PRE_TYPE_GPT4O), the form it actually runs:
+//   [^\r\n\p{L}\p{N}]?((?=[\p{L}])([^a-z]))*((?=[\p{L}])([^A-Z]))+(?:'[sS]|'[tT]|'[rR][eE]|...)?
+//  |[^\r\n\p{L}\p{N}]?((?=[\p{L}])([^a-z]))+((?=[\p{L}])([^A-Z]))*(?:'[sS]|...)?
+//  |\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+
+// llama.cpp has no custom splitter for it, so it runs through std::regex (ECMAScript: the first
+// alternative that matches wins, quantifiers backtrack) on the "collapsed" text, where every
+// non-ASCII letter becomes one stand-in byte. So the tokenizer.json classes \p{Lu}\p{Lt}\p{Lm}
+// \p{Lo}\p{M} and \p{Ll}\p{Lm}\p{Lo}\p{M} are in effect "letter other than a-z" (upper) and
+// "letter other than A-Z" (lower): a non-ASCII letter is both, whatever its case, and marks
+// (\p{M}) are not letters at all, so they fall to the punctuation alternative.
+bool gpt4o_upper(uint32_t c, uint16_t f) { return is_l(f) && !(c >= 'a' && c <= 'z'); }
+bool gpt4o_lower(uint32_t c, uint16_t f) { return is_l(f) && !(c >= 'A' && c <= 'Z'); }
+
+// End of (?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])? at `pos`.
+size_t gpt4o_contraction(const Piece& p, size_t pos) {
+  if (p.cpt(pos) != '\'') return pos;
+  const uint32_t n1 = ascii_lower(p.cpt(pos + 1));
+  if (n1 == 's' || n1 == 't' || n1 == 'm' || n1 == 'd') return pos + 2;
+  const uint32_t n2 = ascii_lower(p.cpt(pos + 2));
+  if ((n1 == 'r' && n2 == 'e') || (n1 == 'v' && n2 == 'e') || (n1 == 'l' && n2 == 'l')) {
+    return pos + 3;
+  }
+  return pos;
+}
+
+// upper*lower+ from `q` with the regex engine's backtracking; returns the end or 0 (no match;
+// 0 cannot be a real end since a match is never empty and q >= 0).
+size_t gpt4o_upper_lower(const Piece& p, size_t q) {
+  size_t r = q;
+  while (gpt4o_upper(p.cpt(r), p.flags(r))) ++r;
+  if (gpt4o_lower(p.cpt(r), p.flags(r))) {  // greedy upper* then lower+
+    while (gpt4o_lower(p.cpt(r), p.flags(r))) ++r;
+    return gpt4o_contraction(p, r);
+  }
+  // upper* gives back letters until one is also lower (a non-ASCII letter); lower+ then takes
+  // just that one, as the next letter back (A-Z) is not lower.
+  for (size_t k = r; k > q; --k) {
+    if (gpt4o_lower(p.cpt(k - 1), p.flags(k - 1))) return gpt4o_contraction(p, k);
+  }
+  return 0;
+}
+
+// upper+lower* from `q`, or 0.
+size_t gpt4o_upper_plus(const Piece& p, size_t q) {
+  if (!gpt4o_upper(p.cpt(q), p.flags(q))) return 0;
+  size_t r = q;
+  while (gpt4o_upper(p.cpt(r), p.flags(r))) ++r;
+  while (gpt4o_lower(p.cpt(r), p.flags(r))) ++r;
+  return gpt4o_contraction(p, r);
+}
+
+void split_gpt4o(const Piece& p, Emitter& em) {
+  for (size_t pos = p.begin; pos < p.end;) {
+    const uint32_t c = p.cpt(pos);
+    const uint16_t f = p.flags(pos);
+    // [^\r\n\p{L}\p{N}]: flags 0 only past the piece, which the loop bound excludes.
+    const bool prefix = !(c == '\r' || c == '\n' || is_l(f) || is_n(f));
+    size_t end = 0;
+    if (prefix) end = gpt4o_upper_lower(p, pos + 1);
+    if (!end) end = gpt4o_upper_lower(p, pos);
+    if (!end && prefix) end = gpt4o_upper_plus(p, pos + 1);
+    if (!end) end = gpt4o_upper_plus(p, pos);
+    if (end) {
+      pos = end;
+      em.add(pos);
+      continue;
+    }
+    if (is_n(f)) {  // \p{N}{1,3}
+      const size_t ini = pos;
+      while (pos - ini < 3 && is_n(p.flags(pos))) ++pos;
+      em.add(pos);
+      continue;
+    }
+    // ' ?[^\s\p{L}\p{N}]+[\r\n/]*'
+    auto other = [&](size_t i) {
+      const uint16_t fi = p.flags(i);
+      return fi && !(is_lws(fi) || is_l(fi) || is_n(fi));
+    };
+    if (other(pos) || (c == ' ' && other(pos + 1))) {
+      pos += (c == ' ');
+      while (other(pos)) ++pos;
+      uint32_t c2 = p.cpt(pos);
+      while (c2 == '\r' || c2 == '\n' || c2 == '/') c2 = p.cpt(++pos);
+      em.add(pos);
+      continue;
+    }
+    // Whitespace: \s*[\r\n]+ | \s+(?!\S) | \s+, as in split_llama3.
+    size_t nws = 0;
+    size_t last_rn_end = 0;
+    while (is_lws(p.flags(pos + nws))) {
+      const uint32_t c2 = p.cpt(pos + nws);
+      if (c2 == '\r' || c2 == '\n') last_rn_end = pos + nws + 1;
+      ++nws;
+    }
+    if (last_rn_end > 0) {
+      pos = last_rn_end;
+      em.add(pos);
+      continue;
+    }
+    if (nws > 1 && p.cpt(pos + nws) != kOutOfRange) {
+      pos += nws - 1;
+      em.add(pos);
+      continue;
+    }
+    pos += nws > 0 ? nws : 1;
+    em.add(pos);
+  }
+}
+
 // A regex that is a single character class, split as llama.cpp's std::regex fallback does:
 // matches and the gaps between them each become a piece. `repeat` is the class followed by "+".
 template <typename Pred>
@@ -263,6 +372,9 @@ void pretokenize(PreTokenizer type, const std::vector<uint32_t>& cps,
     case PreTokenizer::kQwen2:
       refine(cps, flags, pieces, scratch,
              [](const Piece& p, Emitter& em) { split_llama3(p, em, 1); });
+      break;
+    case PreTokenizer::kGpt4o:
+      refine(cps, flags, pieces, scratch, split_gpt4o);
       break;
     case PreTokenizer::kDefault:
       refine(cps, flags, pieces, scratch, [](const Piece& p, Emitter& em) {

@@ -15,6 +15,8 @@ enum class PreTokenizer {
   kSmollm,   // \p{N} isolated, then the GPT-2 regex (also starcoder, refact, command-r)
   kLlama3,   // (?i:'s|...)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|...
   kQwen2,    // as kLlama3 with \p{N} (single digits)
+  kGpt4o,    // o200k (gpt-oss): case-split letter runs with contractions, \p{N}{1,3},
+             //  ?[^\s\p{L}\p{N}]+[\r\n/]*, whitespace as kLlama3
 };
 
 // Splits the code points `cps` into words; appends each word's length in code points to

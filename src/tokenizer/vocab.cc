@@ -50,6 +50,10 @@ constexpr PreInfo kPreTokenizers[] = {
     {"qwen2", PreTokenizer::kQwen2, false, false, false},
     {"deepseek-r1-qwen", PreTokenizer::kQwen2, false, false, false},
     {"stablelm2", PreTokenizer::kQwen2, true, false, false},
+    {"gpt-4o", PreTokenizer::kGpt4o, false, false, false},  // gpt-oss and other o200k vocabs
+    {"llama4", PreTokenizer::kGpt4o, false, false, false},
+    {"kanana2", PreTokenizer::kGpt4o, false, false, false},
+    {"talkie", PreTokenizer::kGpt4o, false, false, false},
 };
 
 const GgufArray* find_array(const GgufFile& f, const std::string& key) {

@@ -77,11 +77,23 @@ TEST(PreTokenizer, LettersAndPunctuation) {
   EXPECT_EQ(split(PreTokenizer::kGpt2, "\u65e5\u672c \u8a9e"), (W{"\u65e5\u672c", " \u8a9e"}));
 }
 
+TEST(PreTokenizer, Gpt4o) {
+  // Case runs: upper* lower+ first, else upper+ lower*; contractions attach case-insensitively.
+  EXPECT_EQ(split(PreTokenizer::kGpt4o, "HelloWorld DON'T x"),
+            (W{"Hello", "World", " DON'T", " x"}));
+  // A non-ASCII letter counts as both upper and lower (llama.cpp's collapsed \p{L}): the regex
+  // backtracks to end the word after the last one when no lower-case letter follows.
+  EXPECT_EQ(split(PreTokenizer::kGpt4o, "\u00c9COLE \u00c5B"),
+            (W{"\u00c9", "COLE", " \u00c5", "B"}));
+  // Digits in threes; punctuation keeps trailing newlines and slashes.
+  EXPECT_EQ(split(PreTokenizer::kGpt4o, "12345 a/b //\n"), (W{"123", "45", " a", "/b", " //\n"}));
+}
+
 TEST(PreTokenizer, EveryCodePointIsKept) {
   // Malformed UTF-8 decodes to U+FFFD; nothing is lost or duplicated whatever the type.
   const std::string text = "\xff\xfe a\x80 1\xe2\x82 '\xc3(\n\t\xf0\x9f\x98\x80 ";
   for (PreTokenizer t : {PreTokenizer::kDefault, PreTokenizer::kGpt2, PreTokenizer::kSmollm,
-                         PreTokenizer::kLlama3, PreTokenizer::kQwen2}) {
+                         PreTokenizer::kLlama3, PreTokenizer::kQwen2, PreTokenizer::kGpt4o}) {
     std::string joined;
     for (const auto& w : split(t, text)) {
       EXPECT_FALSE(w.empty());

@@ -113,6 +113,7 @@ INSTANTIATE_TEST_SUITE_P(
         GoldenCase{"smollm2-qwen2", test::kSmollm, {{kPre, std::string("qwen2")}}},
         GoldenCase{"smollm2-gpt-2", test::kSmollm, {{kPre, std::string("gpt-2")}}},
         GoldenCase{"smollm2-default", test::kSmollm, {{kPre, std::string("default")}}},
+        GoldenCase{"smollm2-gpt-4o", test::kSmollm, {{kPre, std::string("gpt-4o")}}},
         GoldenCase{"gemma3-space-prefix", test::kGemma,
                    {{"tokenizer.ggml.add_space_prefix", true}}},
         GoldenCase{"bert", test::kTinyBert, {}},
