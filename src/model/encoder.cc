@@ -9,6 +9,7 @@
 #include "kernels/ops.h"
 #include "kernels/quant.h"
 #include "model/model.h"
+#include "model/weight_lookup.h"
 #include "util/error.h"
 
 namespace nagare {
@@ -25,45 +26,24 @@ void Model::bind_encoder_weights() {
   const GgufFile& f = *file_;
   const ModelConfig& c = config_;
   const int64_t d = c.n_embd;
-  auto dims = [](const GgufTensor& t) {
-    std::string s;
-    for (auto x : t.dims) s += (s.empty() ? "" : " x ") + std::to_string(x);
-    return s;
-  };
-  auto matrix = [&](const std::string& name, int64_t rows, int64_t cols) {
-    const GgufTensor& t = f.tensor(name);
-    if (t.dims.size() != 2 || t.dims[0] != cols || t.dims[1] != rows)
-      throw Error(f.path() + ": tensor '" + name + "' has shape [" + dims(t) + "], expected [" + std::to_string(cols) + " x " +
-                  std::to_string(rows) + "]");
-    if (!is_supported_weight_type(t.type))
-      throw Error(f.path() + ": tensor '" + name + "' has unsupported type " + std::string(ggml_type_name(t.type)));
-    return WeightMatrix{t.type, t.data, rows, cols, row_bytes(t.type, cols), nullptr};
-  };
-  auto vec = [&](const std::string& name, int64_t n) -> const float* {
-    const GgufTensor& t = f.tensor(name);
-    if (t.type != GgmlType::F32)
-      throw Error(f.path() + ": tensor '" + name + "' must be F32, is " + std::string(ggml_type_name(t.type)));
-    if (t.n_elements() != n) throw Error(f.path() + ": tensor '" + name + "' has shape [" + dims(t) + "], expected [" + std::to_string(n) + "]");
-    if (reinterpret_cast<uintptr_t>(t.data) % alignof(float) != 0) throw Error(f.path() + ": tensor '" + name + "' is misaligned");
-    return reinterpret_cast<const float*>(t.data);
-  };
-  auto optional_vec = [&](const std::string& name, int64_t n) { return f.find_tensor(name) ? vec(name, n) : nullptr; };
-  auto row_range = [](const WeightMatrix& w, int64_t first, int64_t n) {
-    return WeightMatrix{w.type, w.data + size_t(first) * w.row_stride, n, w.cols, w.row_stride, nullptr};
-  };
+  const WeightLookup lookup(f);
+  auto matrix = [&](const std::string& name, int64_t rows, int64_t cols) { return lookup.matrix(name, rows, cols); };
+  auto vec = [&](const std::string& name, int64_t n) { return lookup.vec(name, n); };
+  auto optional_vec = [&](const std::string& name, int64_t n) { return lookup.optional_vec(name, n); };
+  const auto row_range = &WeightLookup::row_range;
 
   // Token type 0 ("sentence A") is added to every token, as llama.cpp does.
   type_row_.assign(size_t(d), 0.0f);
   if (const GgufTensor* types = f.find_tensor("token_types.weight")) {
     if (types->dims.size() != 2 || types->dims[0] != d || !is_supported_weight_type(types->type))
-      throw Error(f.path() + ": tensor 'token_types.weight' has shape [" + dims(*types) + "] or type unsupported");
+      throw Error(f.path() + ": tensor 'token_types.weight' has shape [" + WeightLookup::dims(*types) + "] or type unsupported");
     dequantize_row(types->type, types->data, type_row_.data(), d);
   }
   if (c.arch == "bert") {
     pos_embd_ = &f.tensor("position_embd.weight");
     if (pos_embd_->dims.size() != 2 || pos_embd_->dims[0] != d || pos_embd_->dims[1] < c.n_ctx_train ||
         !is_supported_weight_type(pos_embd_->type))
-      throw Error(f.path() + ": tensor 'position_embd.weight' has shape [" + dims(*pos_embd_) + "], expected [" +
+      throw Error(f.path() + ": tensor 'position_embd.weight' has shape [" + WeightLookup::dims(*pos_embd_) + "], expected [" +
                   std::to_string(d) + " x " + std::to_string(c.n_ctx_train) + "]");
   } else {
     ropes_[0] = Rope(c.rope_dims, c.rope_base, c.rope_scale, c.rope_style, nullptr, c.yarn);

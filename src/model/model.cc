@@ -9,6 +9,7 @@
 #include "kernels/gemm.h"
 #include "kernels/ops.h"
 #include "kernels/quant.h"
+#include "model/weight_lookup.h"
 #include "util/error.h"
 
 namespace nagare {
@@ -69,27 +70,11 @@ size_t Model::weight_bytes_per_token() const {
 void Model::bind_weights() {
   const GgufFile& f = *file_;
   const ModelConfig& c = config_;
-  auto shape_error = [&](const GgufTensor& t, const std::string& want) {
-    std::string got;
-    for (auto d : t.dims) got += (got.empty() ? "" : " x ") + std::to_string(d);
-    return Error(f.path() + ": tensor '" + t.name + "' has shape [" + got + "], expected [" + want + "]");
-  };
-  auto matrix = [&](const std::string& name, int64_t rows, int64_t cols) {
-    const GgufTensor& t = f.tensor(name);
-    if (t.dims.size() != 2 || t.dims[0] != cols || t.dims[1] != rows)
-      throw shape_error(t, std::to_string(cols) + " x " + std::to_string(rows));
-    if (!is_supported_weight_type(t.type))
-      throw Error(f.path() + ": tensor '" + name + "' has unsupported type " + std::string(ggml_type_name(t.type)));
-    return WeightMatrix{t.type, t.data, rows, cols, row_bytes(t.type, cols), nullptr};
-  };
-  auto vec = [&](const std::string& name, int64_t n) -> const float* {
-    const GgufTensor& t = f.tensor(name);
-    if (t.type != GgmlType::F32)
-      throw Error(f.path() + ": tensor '" + name + "' must be F32, is " + std::string(ggml_type_name(t.type)));
-    if (t.n_elements() != n) throw shape_error(t, std::to_string(n));
-    if (reinterpret_cast<uintptr_t>(t.data) % alignof(float) != 0) throw Error(f.path() + ": tensor '" + name + "' is misaligned");
-    return reinterpret_cast<const float*>(t.data);
-  };
+  const WeightLookup lookup(f);
+  auto matrix = [&](const std::string& name, int64_t rows, int64_t cols) { return lookup.matrix(name, rows, cols); };
+  auto vec = [&](const std::string& name, int64_t n) { return lookup.vec(name, n); };
+  auto optional_vec = [&](const std::string& name, int64_t n) { return lookup.optional_vec(name, n); };
+  const auto row_range = &WeightLookup::row_range;
 
   token_embd_ = &f.tensor("token_embd.weight");
   if (!is_supported_weight_type(token_embd_->type))
@@ -111,16 +96,11 @@ void Model::bind_weights() {
   }
   const int64_t q_dim = int64_t(c.n_head) * c.head_dim_k, k_dim = int64_t(c.n_head_kv) * c.head_dim_k;
   const int64_t v_dim = int64_t(c.n_head_kv) * c.head_dim_v, o_dim = int64_t(c.n_head) * c.head_dim_v;
-  // Rows [first, first + n) of a matrix: the parts of a fused one.
-  auto row_range = [](const WeightMatrix& w, int64_t first, int64_t n) {
-    return WeightMatrix{w.type, w.data + size_t(first) * w.row_stride, n, w.cols, w.row_stride, nullptr};
-  };
-  auto optional_vec = [&](const std::string& name, int64_t n) { return f.find_tensor(name) ? vec(name, n) : nullptr; };
   // A 3-D expert tensor [cols, rows, n_expert] as one rows x cols matrix per expert.
   auto experts = [&](const std::string& name, int64_t rows, int64_t cols) {
     const GgufTensor& t = f.tensor(name);
     if (t.dims.size() != 3 || t.dims[0] != cols || t.dims[1] != rows || t.dims[2] != c.n_expert)
-      throw shape_error(t, std::to_string(cols) + " x " + std::to_string(rows) + " x " + std::to_string(c.n_expert));
+      throw lookup.shape_error(t, std::to_string(cols) + " x " + std::to_string(rows) + " x " + std::to_string(c.n_expert));
     if (!is_supported_weight_type(t.type))
       throw Error(f.path() + ": tensor '" + name + "' has unsupported type " + std::string(ggml_type_name(t.type)));
     const WeightMatrix all{t.type, t.data, rows * c.n_expert, cols, row_bytes(t.type, cols), nullptr};

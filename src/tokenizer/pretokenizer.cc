@@ -100,6 +100,21 @@ uint32_t ascii_lower(uint32_t c) { return (c >= 'A' && c <= 'Z') ? c + 32 : c; }
 //  ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
 // Lower-casing only ASCII is exact here: no other code point lower-cases to s, t, m, d, r, e, v
 // or l (gen_unicode_tables.py checks this).
+// Where the piece at pos ends under the whitespace alternatives llama3's and gpt-4o's regexes
+// end with, \s*[\r\n]+ | \s+(?!\S) | \s+, or one character when none matches.
+size_t whitespace_end(const Piece& p, size_t pos) {
+  size_t nws = 0;
+  size_t last_rn_end = 0;
+  while (is_lws(p.flags(pos + nws))) {
+    const uint32_t c = p.cpt(pos + nws);
+    if (c == '\r' || c == '\n') last_rn_end = pos + nws + 1;
+    ++nws;
+  }
+  if (last_rn_end > 0) return last_rn_end;                               // \s*[\r\n]+
+  if (nws > 1 && p.cpt(pos + nws) != kOutOfRange) return pos + nws - 1;  // \s+(?!\S)
+  return pos + (nws > 0 ? nws : 1);
+}
+
 void split_llama3(const Piece& p, Emitter& em, size_t max_digits) {
   for (size_t pos = p.begin; pos < p.end;) {
     const uint32_t c = p.cpt(pos);
@@ -146,29 +161,8 @@ void split_llama3(const Piece& p, Emitter& em, size_t max_digits) {
       em.add(pos);
       continue;
     }
-    size_t nws = 0;
-    size_t last_rn_end = 0;
-    while (is_lws(p.flags(pos + nws))) {
-      const uint32_t c2 = p.cpt(pos + nws);
-      if (c2 == '\r' || c2 == '\n') last_rn_end = pos + nws + 1;
-      ++nws;
-    }
-    if (last_rn_end > 0) {  // \s*[\r\n]+
-      pos = last_rn_end;
-      em.add(pos);
-      continue;
-    }
-    if (nws > 1 && p.cpt(pos + nws) != kOutOfRange) {
-      pos += nws - 1;
-      em.add(pos);
-      continue;
-    }
-    if (nws > 0) {
-      pos += nws;
-      em.add(pos);
-      continue;
-    }
-    em.add(++pos);
+    pos = whitespace_end(p, pos);
+    em.add(pos);
   }
 }
 
@@ -258,25 +252,7 @@ void split_gpt4o(const Piece& p, Emitter& em) {
       em.add(pos);
       continue;
     }
-    // Whitespace: \s*[\r\n]+ | \s+(?!\S) | \s+, as in split_llama3.
-    size_t nws = 0;
-    size_t last_rn_end = 0;
-    while (is_lws(p.flags(pos + nws))) {
-      const uint32_t c2 = p.cpt(pos + nws);
-      if (c2 == '\r' || c2 == '\n') last_rn_end = pos + nws + 1;
-      ++nws;
-    }
-    if (last_rn_end > 0) {
-      pos = last_rn_end;
-      em.add(pos);
-      continue;
-    }
-    if (nws > 1 && p.cpt(pos + nws) != kOutOfRange) {
-      pos += nws - 1;
-      em.add(pos);
-      continue;
-    }
-    pos += nws > 0 ? nws : 1;
+    pos = whitespace_end(p, pos);
     em.add(pos);
   }
 }
