@@ -64,26 +64,29 @@ class Hold:
     no max_tokens, so each runs until the context is full (about a thousand steps at the test
     context). While they are open they are known to be running -- an overlap that is a fact, not
     a race -- and closing them cancels them (the client hangs up). `prompts` gives one stream
-    each; every third is sampled (seeded) rather than greedy, so the batch mixes samplers."""
+    each; with `mixed`, every third is sampled (seeded) rather than greedy, so the batch mixes
+    samplers; without it all are greedy, and text(i) reads what stream i wrote, to compare with
+    the same request run alone."""
 
-    def __init__(self, server, prompts):
-        self.server, self.prompts = server, list(prompts)
+    def __init__(self, server, prompts, mixed=True):
+        self.server, self.prompts, self.mixed = server, list(prompts), mixed
         self._client = httpx.Client(base_url=server.url, timeout=600,
                                     limits=httpx.Limits(max_connections=len(self.prompts) + 1))
-        self._streams = []
+        self._streams = []  # (context manager, line iterator, text pieces)
 
     def __enter__(self):
         base = self.server.stats()
         try:
             for i, p in enumerate(self.prompts):
-                body = chat_body(p, stream=True, ignore_eos=True, temperature=0.9 if i % 3 == 2 else 0, seed=i)
+                sampled = self.mixed and i % 3 == 2
+                body = chat_body(p, stream=True, ignore_eos=True, temperature=0.9 if sampled else 0, seed=i)
                 cm = self._client.stream("POST", "/v1/chat/completions", json=body)
                 r = cm.__enter__()
-                self._streams.append((cm, r.iter_lines()))
+                self._streams.append((cm, r.iter_lines(), []))
                 assert r.status_code == 200, r.read()
             # Each has produced a token, and none can finish before the context is full.
-            for _, lines in self._streams:
-                while not _has_content(next(lines)):
+            for i in range(len(self._streams)):
+                while not self._read_one(i):
                     pass
             self.stats = self.server.wait_for(
                 lambda s: s["running"] == base["running"] + len(self.prompts) and s["waiting"] == 0,
@@ -92,6 +95,27 @@ class Hold:
             self.close()
             raise
         return self
+
+    def _read_one(self, i):
+        """Reads one SSE line of stream i, keeping its text; True when it carried text."""
+        _, lines, pieces = self._streams[i]
+        line = next(lines)
+        assert line != "data: [DONE]", "a held stream ended"
+        if not line.startswith("data: "):
+            return False
+        choices = json.loads(line[len("data: "):])["choices"]
+        assert not (choices and choices[0].get("finish_reason")), "a held stream finished"
+        text = choices[0]["delta"].get("content") if choices else None
+        if text:
+            pieces.append(text)
+        return bool(text)
+
+    def text(self, i, at_least):
+        """Stream i's text so far, read on until it has at least `at_least` characters."""
+        pieces = self._streams[i][2]
+        while sum(map(len, pieces)) < at_least:
+            self._read_one(i)
+        return "".join(pieces)
 
     def assert_still_running(self, stats):
         """Every held stream is running in `stats` (taken when nothing else runs) and none was
@@ -102,17 +126,10 @@ class Hold:
 
     def close(self):
         # Leaving a stream mid-body closes its connection, which cancels the request.
-        for cm, _ in self._streams:
+        for cm, _, _ in self._streams:
             cm.__exit__(None, None, None)
         self._streams.clear()
         self._client.close()
 
     def __exit__(self, *exc):
         self.close()
-
-
-def _has_content(line):
-    if not line.startswith("data: ") or line == "data: [DONE]":
-        return False
-    choices = json.loads(line[len("data: "):])["choices"]
-    return bool(choices and choices[0]["delta"].get("content"))

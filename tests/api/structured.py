@@ -7,7 +7,6 @@ import re
 import uuid
 from pathlib import Path
 
-import httpx
 import jsonschema
 
 HERE = Path(__file__).resolve().parent
@@ -218,75 +217,3 @@ def error_of(response, status=400):
     if status == 400:
         assert err["type"] == "invalid_request_error", err
     return err
-
-
-# --- held streams ---------------------------------------------------------------------------------
-
-class HeldChats:
-    """Greedy, unconstrained chat streams (ignore_eos, no max_tokens: they run until the context is
-    full) that stay running while the test sends other requests, keeping every byte they send so
-    their text can be compared with the same request run alone. Closing them cancels them."""
-
-    def __init__(self, server, model, prompts):
-        self.server, self.model, self.prompts = server, model, list(prompts)
-        self._client = httpx.Client(base_url=server.url, timeout=600,
-                                    limits=httpx.Limits(max_connections=len(self.prompts) + 1))
-        self._streams = []  # (context manager, line iterator, text pieces)
-
-    def __enter__(self):
-        base = self.server.stats()
-        try:
-            for p in self.prompts:
-                body = {"model": self.model, "messages": [{"role": "user", "content": p}], "stream": True,
-                        "temperature": 0, "ignore_eos": True}
-                cm = self._client.stream("POST", "/v1/chat/completions", json=body)
-                r = cm.__enter__()
-                self._streams.append((cm, r.iter_lines(), []))
-                assert r.status_code == 200, r.read()
-            for i in range(len(self._streams)):  # each has produced a token
-                while not self._read_one(i):
-                    pass
-            self.stats = self.server.wait_for(
-                lambda s: s["running"] == base["running"] + len(self.prompts) and s["waiting"] == 0,
-                what=f"the {len(self.prompts)} held streams to be running")
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def _read_one(self, i):
-        """Reads one SSE line of stream i; True when it carried text."""
-        _, lines, pieces = self._streams[i]
-        line = next(lines)
-        if not line.startswith("data: ") or line == "data: [DONE]":
-            assert line != "data: [DONE]", "a held stream ended"
-            return False
-        choices = json.loads(line[len("data: "):])["choices"]
-        text = choices[0]["delta"].get("content") if choices else None
-        assert not (choices and choices[0].get("finish_reason")), "a held stream finished"
-        if text:
-            pieces.append(text)
-        return bool(text)
-
-    def assert_still_running(self, stats):
-        """Every held stream is running in `stats` (taken when nothing else runs) and none was
-        preempted: each ran throughout what happened since they started."""
-        assert stats["running"] == len(self.prompts) and stats["waiting"] == 0, \
-            f"the held streams are not all running any more: {stats}"
-        assert stats["preemptions"] == self.stats["preemptions"], f"a held stream was preempted: {stats}"
-
-    def text(self, i, at_least):
-        """Stream i's text so far, read on until it has at least `at_least` characters."""
-        pieces = self._streams[i][2]
-        while sum(map(len, pieces)) < at_least:
-            self._read_one(i)
-        return "".join(pieces)
-
-    def close(self):
-        for cm, _, _ in self._streams:
-            cm.__exit__(None, None, None)
-        self._streams.clear()
-        self._client.close()
-
-    def __exit__(self, *exc):
-        self.close()

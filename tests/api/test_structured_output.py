@@ -23,7 +23,8 @@ from concurrent.futures import ThreadPoolExecutor
 import jsonschema
 import pytest
 
-from structured import (HeldChats, check_grammar_output, check_json_object_output, check_json_output,
+from helpers import Hold
+from structured import (check_grammar_output, check_json_object_output, check_json_output,
                         error_of, load_grammars, load_schemas, validator)
 
 SCHEMAS = load_schemas()
@@ -348,7 +349,7 @@ def test_constrained_and_free_requests_at_once(server, client, model_name):
     free = {"model": model_name, "temperature": 0, "max_tokens": FREE_TOKENS, "extra_body": {"ignore_eos": True}}
     alone = [client.chat.completions.create(messages=[{"role": "user", "content": p}], **free).choices[0].message.content
              for p in FREE_PROMPTS]
-    with HeldChats(server, model_name, FREE_PROMPTS) as held:
+    with Hold(server, FREE_PROMPTS, mixed=False) as held:
         with ThreadPoolExecutor(len(CROWD)) as pool:
             results = list(pool.map(lambda nt: ask_schema(client, model_name, *nt), CROWD))
         held.assert_still_running(server.stats())
