@@ -184,14 +184,18 @@ void Model::forward_encoder(const Batch& batch, float* hidden, ThreadPool& pool)
         for (int32_t e = 0; e < hd; ++e) out[e] += w * vj[e];
       }
     });
+    // x <- LayerNorm(proj + bias + x): the post-norm residual after attention and after the FFN.
+    auto residual_norm = [&](const float* bias, const float* norm, const float* norm_b) {
+      for_rows([&](int64_t t) {
+        float* p = proj + t * d;
+        if (bias) add_in_place(p, bias, d);
+        add_in_place(x + t * d, p, d);
+        layer_norm(x + t * d, norm, norm_b, x + t * d, d, c.norm_eps);
+      });
+    };
     ws_.acts.reset(attn, n, qd);
     matmul_into(L.wo, n, proj, pool);
-    for_rows([&](int64_t t) {  // x <- LayerNorm(attention + bias + x): the FFN's input
-      float* p = proj + t * d;
-      if (L.bo) add_in_place(p, L.bo, d);
-      add_in_place(x + t * d, p, d);
-      layer_norm(x + t * d, L.post_attn_norm, L.post_attn_norm_b, x + t * d, d, c.norm_eps);
-    });
+    residual_norm(L.bo, L.post_attn_norm, L.post_attn_norm_b);  // the FFN's input
 
     ws_.acts.reset(x, n, d);
     float* up = ws_.up.data();
@@ -210,12 +214,7 @@ void Model::forward_encoder(const Batch& batch, float* hidden, ThreadPool& pool)
     }
     ws_.acts.reset(gate, n, n_ff);
     matmul_into(L.down, n, proj, pool);
-    for_rows([&](int64_t t) {  // x <- LayerNorm(FFN + bias + x): the layer's output
-      float* p = proj + t * d;
-      if (L.down_b) add_in_place(p, L.down_b, d);
-      add_in_place(x + t * d, p, d);
-      layer_norm(x + t * d, L.post_ffn_norm, L.post_ffn_norm_b, x + t * d, d, c.norm_eps);
-    });
+    residual_norm(L.down_b, L.post_ffn_norm, L.post_ffn_norm_b);  // the layer's output
   }
 
   for (int64_t t = 0, i = 0; t < n; ++t)
