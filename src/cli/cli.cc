@@ -25,6 +25,9 @@ int cli_main(int argc, char** argv) {
   add_ps_command(app, action);
   add_logs_command(app, action);
   add_quantize_command(app, action);
+  add_extract_command(app, action);
+  add_fetch_command(app, action);
+  add_index_command(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

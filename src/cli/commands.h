@@ -31,5 +31,10 @@ void add_ps_command(CLI::App& app, CommandAction& action);
 void add_quantize_command(CLI::App& app, CommandAction& action);
 // The audit log a server writes.
 void add_logs_command(CLI::App& app, CommandAction& action);
+// Knowledge extraction (src/pipeline): the whole pipeline, a page fetched as Markdown, and the
+// local document index its `local:` search provider reads.
+void add_extract_command(CLI::App& app, CommandAction& action);
+void add_fetch_command(CLI::App& app, CommandAction& action);
+void add_index_command(CLI::App& app, CommandAction& action);
 
 }  // namespace nagare

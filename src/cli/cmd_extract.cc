@@ -1,0 +1,5 @@
+// Placeholder until the command lands.
+#include "cli/commands.h"
+namespace nagare {
+void add_extract_command(CLI::App&, CommandAction&) {}
+}  // namespace nagare
