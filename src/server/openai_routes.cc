@@ -115,17 +115,23 @@ void add_openai_routes(Router& router, ModelRegistry& models, ResponseCache* cac
     res.source = std::make_shared<JobSource<EmbeddingsJob>>(std::move(job), std::move(lease), req.record);
     return res;
   });
-  router.add("GET", "/v1/models", [&models](const HttpRequest& req) {
+  // The loaded model states its context as vLLM does (max_model_len), so clients that cut work to
+  // fit it (nagare extract --url) need not be told.
+  auto with_context = [&models](Json m) {
+    if (auto p = models.pinned(); p && m["id"] == p->name()) m["max_model_len"] = p->served().engine().options().n_ctx;
+    return m;
+  };
+  router.add("GET", "/v1/models", [&models, with_context](const HttpRequest& req) {
     Json data = Json::array();
-    for (const auto& [name, created] : listed_models(models, req)) data.push_back(model_json(name, created));
+    for (const auto& [name, created] : listed_models(models, req)) data.push_back(with_context(model_json(name, created)));
     return HttpResponse::json(200, to_wire(Json{{"object", "list"}, {"data", std::move(data)}}));
   });
-  router.add_prefix("GET", "/v1/models/", [&models](const HttpRequest& req) {
+  router.add_prefix("GET", "/v1/models/", [&models, with_context](const HttpRequest& req) {
     const std::string id = req.path.substr(std::string("/v1/models/").size());
     const std::optional<std::string> key = id.empty() ? std::nullopt : models.canonical_name(id);
     if (key) {
       for (const auto& [name, created] : listed_models(models, req))
-        if (name == *key) return HttpResponse::json(200, to_wire(model_json(name, created)));
+        if (name == *key) return HttpResponse::json(200, to_wire(with_context(model_json(name, created))));
     }
     throw ApiError(404, "The model '" + id + "' does not exist", "invalid_request_error", "model", "model_not_found");
   });
