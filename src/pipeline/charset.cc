@@ -85,7 +85,9 @@ constexpr Alias kAliases[] = {
 // The WHATWG name for `label`, the label itself when only iconv knows it, or "" when nobody does.
 std::string canonical_charset(std::string_view label) {
   std::string l = lower(trim(label));
-  if (l.empty() || l.size() > 40) return "";
+  // Only what a charset name is made of: iconv would read "utf-8//IGNORE" as options.
+  if (l.empty() || l.size() > 40 || l.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-_.:") != std::string::npos)
+    return "";
   for (const Alias& a : kAliases)
     if (a.label == l) return std::string(a.name);
   // windows-1250 ... windows-1258 and iso-8859-N under their other spellings.
@@ -332,7 +334,7 @@ std::string convert_with_iconv(std::string_view body, const std::string& charset
     room(fffd.size());
     out.replace(used, fffd.size(), fffd);
     used += fffd.size();
-    if (error != EILSEQ) break;
+    if (error != EILSEQ || in_left == 0) break;
     ++in;
     --in_left;
   }
@@ -362,8 +364,8 @@ std::string detect_charset(std::string_view content_type_header, std::string_vie
 }
 
 std::string to_utf8(std::string_view body, const std::string& charset) {
-  std::string name = canonical_charset(charset);
-  if (name.empty()) name = lower(trim(charset));
+  const std::string name = canonical_charset(charset);
+  if (name.empty()) throw Error("unknown character set '" + charset + "': iconv cannot convert it to UTF-8");
   std::string out;
   if (name == "utf-8") {
     out.reserve(body.size());
@@ -371,7 +373,11 @@ std::string to_utf8(std::string_view body, const std::string& charset) {
   } else if (name == "windows-1252") {
     out = decode_windows_1252(body);
   } else {
-    out = convert_with_iconv(body, charset, iconv_name(name));
+    // Checked again: some of iconv's decoders (its UTF-8 under another name, for one) let
+    // invalid sequences through.
+    const std::string converted = convert_with_iconv(body, charset, iconv_name(name));
+    out.reserve(converted.size());
+    decode_utf8(converted, &out);
   }
   strip_bom(out);
   return out;

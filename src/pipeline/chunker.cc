@@ -157,15 +157,20 @@ class Chunker {
   std::vector<TextChunk> run() {
     std::vector<TextChunk> chunks;
     size_t start = skip_space(0);
-    size_t prev_end = 0;  // every cut after the first lies past the one before it
+    // Each chunk must take in the first non-space character after the one before it, so that
+    // chunks always move on, overlap or not.
+    size_t must_pass = start;
     while (start < doc_.size()) {
       const bool last = fill_window(start);
-      const size_t cut_index = last ? seams_.size() - 1 : choose_cut(prev_end);
-      const size_t cut = seams_[cut_index].pos;
-      add_chunk(chunks, start, cut);
-      if (last) break;
-      prev_end = cut;
-      start = skip_space(next_start(cut_index));
+      if (!last && seams_.back().pos <= must_pass) {  // the overlap reached back too far
+        start = must_pass;
+        continue;
+      }
+      const size_t cut = seams_[last ? seams_.size() - 1 : choose_cut(must_pass)].pos;
+      const size_t end = add_chunk(chunks, start, cut);
+      must_pass = skip_space(end);
+      if (last || must_pass >= doc_.size()) break;
+      start = skip_space(next_start(cut));
     }
     return chunks;
   }
@@ -203,7 +208,7 @@ class Chunker {
         s.inside = cur.region != 0 && cur.region == prev.region;
         s.level = prev.blank && !cur.blank ? kParagraph : kLine;
         if (s.inside) s.level = kLine;
-        if (cur.after_heading && !cur.blank) s.level = kWord;  // keep a heading with its text
+        if (cur.after_heading) s.level = kWord;  // keep a heading with its text
         st = After::kOther;
       } else {
         s.inside = lines_[li].region != 0;
@@ -228,13 +233,13 @@ class Chunker {
     }
   }
 
-  size_t choose_cut(size_t prev_end) const {
+  size_t choose_cut(size_t must_pass) const {
     const size_t floor = o_.chunk_chars / 4;
     auto best_in = [&](size_t from, bool outside_only) {
       size_t best = seams_.size();
       for (size_t k = from; k < seams_.size(); ++k) {
         const Seam& s = seams_[k];
-        if (s.level == kAny || s.pos <= prev_end || (outside_only && s.inside)) continue;
+        if (s.level == kAny || s.pos <= must_pass || (outside_only && s.inside)) continue;
         if (best == seams_.size() || s.level >= seams_[best].level) best = k;
       }
       return best;
@@ -249,12 +254,13 @@ class Chunker {
     return best;
   }
 
-  // Where the chunk after the one cut at seams_[cut_index] starts: overlap_chars before the
-  // cut, moved forward to a sentence or word start when one is within half the overlap.
-  size_t next_start(size_t cut_index) const {
-    const size_t cut = seams_[cut_index].pos;
+  // Where the chunk after the one cut at `cut` starts: overlap_chars before the cut, moved
+  // forward to a sentence or word start when one is within half the overlap.
+  size_t next_start(size_t cut) const {
     if (o_.overlap_chars == 0) return cut;
-    // Past `start` in any case (seams_[0] is one code point in), so chunks always move on.
+    size_t cut_index = 0;
+    while (seams_[cut_index].pos < cut) ++cut_index;
+    // Past the chunk's start in any case (seams_[0] is one code point in).
     const size_t from = cut_index >= o_.overlap_chars ? cut_index - o_.overlap_chars : 0;
     const size_t to = std::min(cut_index, from + o_.overlap_chars / 2);
     for (const Level want : {kSentence, kWord})
@@ -263,9 +269,9 @@ class Chunker {
     return seams_[from].pos;
   }
 
-  void add_chunk(std::vector<TextChunk>& chunks, size_t begin, size_t end) const {
+  // Adds document[begin, end) less the whitespace at its end; returns where it ends then.
+  size_t add_chunk(std::vector<TextChunk>& chunks, size_t begin, size_t end) const {
     while (end > begin && is_space(uint8_t(doc_[end - 1]))) --end;
-    if (end <= begin) return;
     TextChunk c;
     c.index = int(chunks.size());
     c.begin = begin;
@@ -274,6 +280,7 @@ class Chunker {
     const int h = lines_[line_of(begin)].heading;
     if (h >= 0) c.heading = heading_text(doc_.substr(lines_[h].begin, lines_[h].end - lines_[h].begin));
     chunks.push_back(std::move(c));
+    return end;
   }
 
   std::string_view doc_;

@@ -1,6 +1,6 @@
 #include "pipeline/html_prefilter.h"
 
-#include <array>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -15,23 +15,23 @@ bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' |
 bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 
 template <size_t N>
-bool one_of(std::string_view name, const std::array<std::string_view, N>& names) {
+bool one_of(std::string_view name, const std::string_view (&names)[N]) {
   for (std::string_view n : names)
     if (n == name) return true;
   return false;
 }
 
 TagKind kind_of(std::string_view name) {
-  static constexpr std::array<std::string_view, 19> kVoid = {
+  static constexpr std::string_view kVoid[] = {
       "area", "base", "basefont", "bgsound", "br", "col", "embed", "frame", "hr", "image",
       "img", "input", "keygen", "link", "meta", "param", "source", "track", "wbr"};
   // Elements the parser closes by itself when a sibling starts, so they never pile up.
-  static constexpr std::array<std::string_view, 19> kOptionalEnd = {
+  static constexpr std::string_view kOptionalEnd[] = {
       "p", "li", "dt", "dd", "tr", "td", "th", "thead", "tbody", "tfoot",
       "option", "optgroup", "colgroup", "caption", "rb", "rt", "rtc", "rp", "html"};
   // Gumbo parses <noscript> and <template> contents as markup, so those count.
-  static constexpr std::array<std::string_view, 8> kRawText = {"script", "style",    "xmp",      "iframe",
-                                                               "noembed", "noframes", "textarea", "title"};
+  static constexpr std::string_view kRawText[] = {"script",  "style",    "xmp",      "iframe",
+                                                  "noembed", "noframes", "textarea", "title"};
   if (one_of(name, kVoid)) return TagKind::kVoid;
   if (one_of(name, kOptionalEnd) || name == "head" || name == "body") return TagKind::kOptionalEnd;
   if (one_of(name, kRawText)) return TagKind::kRawText;

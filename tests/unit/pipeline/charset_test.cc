@@ -3,7 +3,9 @@
 // and friends as Python's cp932 / euc_jp / iso2022_jp codecs and glibc's EUC-JP-MS encode them.
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "pipeline/charset.h"
 #include "util/error.h"
@@ -52,6 +54,9 @@ TEST(DetectCharset, FromAMetaTag) {
   EXPECT_EQ(detect_charset("", page_with_head("<!-- <meta charset=\"euc-jp\"> -->", "x")), "utf-8");
   EXPECT_EQ(detect_charset("", page_with_head("<div title='<meta charset=euc-jp>'></div>", "x")), "utf-8");
   EXPECT_EQ(detect_charset("", page_with_head(std::string(5000, ' ') + "<meta charset=\"euc-jp\">", "x")), "utf-8");
+  // A label with a line break in it (found by html_markdown_fuzz: iconv took it for UTF-8 and
+  // let invalid bytes through) is not a label.
+  EXPECT_EQ(detect_charset("", page_with_head("<meta charset=\"utf-8\n<\">", "\xFF")), "windows-1252");
   // An unknown label is skipped: the next declaration counts.
   EXPECT_EQ(detect_charset("", page_with_head("<meta charset=\"x-no-such-charset\"><meta charset=\"euc-jp\">", "x")),
             "euc-jp");
@@ -134,6 +139,39 @@ TEST(ToUtf8, UnknownCharsetThrows) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("x-no-such-charset"), std::string::npos);
   }
+}
+
+// UTF-8 by RFC 3629: no overlong forms, no surrogates, nothing past U+10FFFF.
+bool strictly_valid_utf8(std::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    const unsigned char b = static_cast<unsigned char>(s[i]);
+    size_t n = 0;
+    uint32_t cp = 0;
+    if (b < 0x80) n = 1, cp = b;
+    else if (b >= 0xC2 && b <= 0xDF) n = 2, cp = b & 0x1F;
+    else if (b >= 0xE0 && b <= 0xEF) n = 3, cp = b & 0x0F;
+    else if (b >= 0xF0 && b <= 0xF4) n = 4, cp = b & 0x07;
+    else return false;
+    if (i + n > s.size()) return false;
+    for (size_t k = 1; k < n; ++k) {
+      const unsigned char c = static_cast<unsigned char>(s[i + k]);
+      if ((c & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (c & 0x3F);
+    }
+    if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)) || (cp >= 0xD800 && cp <= 0xDFFF))
+      return false;
+    i += n;
+  }
+  return true;
+}
+
+TEST(ToUtf8, OutputIsAlwaysValidUtf8) {
+  // Some of iconv's decoders let invalid sequences through (its UCS-4 writes values past
+  // U+10FFFF as 6-byte sequences); to_utf8 checks their output again.
+  const std::string bytes = "a\xED\xA0\x80\xC0\xAF\xFF\xFE\x81+2D3YAA-";
+  for (const char* label : {"ucs-4", "iso-10646", "utf-8", "utf-7", "utf-32le", "utf-16le", "utf-16be", "shift_jis", "euc-jp",
+                            "iso-2022-jp", "big5", "euc-kr", "gb18030"})
+    EXPECT_TRUE(strictly_valid_utf8(to_utf8(bytes, label))) << label;
 }
 
 TEST(ToUtf8, DetectedCharsetsAlwaysConvert) {

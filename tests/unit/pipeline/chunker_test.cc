@@ -250,6 +250,11 @@ TEST(ChunkMarkdown, HeadingsAreCarried) {
   }
   // A heading is not left alone at the end of a chunk: it stays with the text under it.
   for (const TextChunk& c : chunks) EXPECT_FALSE(c.text.ends_with("Second part ##")) << c.text;
+  std::string titled = "# A title\n\n";
+  while (titled.size() < 600) titled += "Words in one long paragraph. ";
+  const auto t = chunk_markdown(titled, {200, 0});
+  ASSERT_GT(t.size(), 1u);
+  EXPECT_TRUE(t[0].text.starts_with("# A title\n\nWords in one")) << t[0].text;
 }
 
 TEST(ChunkMarkdown, AvoidsCuttingCodeBlocksAndTables) {

@@ -342,7 +342,8 @@ TEST(HtmlToMarkdown, ChoosesTheMainContent) {
 }
 
 TEST(HtmlToMarkdown, TitleLanguageAndBase) {
-  MarkdownPage p = html_to_markdown("<html lang=\" de \"><head><title>\n A  title </title></head><body><h1>H</h1></body></html>", kBase);
+  MarkdownPage p =
+      html_to_markdown("<html lang=\" de \"><head><title>\n A  title </title></head><body><h1>H</h1></body></html>", kBase);
   EXPECT_EQ(p.title, "A title");
   EXPECT_EQ(p.language, "de");
   p = html_to_markdown("<body><svg><title>icon</title></svg><h1> The <b>headline</b> </h1></body>", kBase);

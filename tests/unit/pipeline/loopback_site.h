@@ -162,8 +162,11 @@ class LoopbackSite {
       std::lock_guard<std::mutex> l(mu_);
       ++requests_[path];
     }
-    send_all(fd, answer(fd, path, query, req));
+    // Counted out before the answer goes: once the client has it, it may start its next request
+    // at once, which must not find this one still counted.
+    const std::string reply = answer(fd, path, query, req);
     --in_progress_;
+    send_all(fd, reply);
   }
 
   std::string answer(int fd, const std::string& path, const std::string& query, const std::string& req) {
