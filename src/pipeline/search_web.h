@@ -7,12 +7,9 @@
 #include <vector>
 
 #include "pipeline/search_provider.h"
+#include "util/percent_encode.h"
 
 namespace nagare {
-
-// A query-string value with every byte but RFC 3986's unreserved ones (A-Z a-z 0-9 - . _ ~)
-// percent-encoded, so UTF-8 text (a Japanese query) and reserved characters (& = + #) survive.
-std::string percent_encode(std::string_view value);
 
 // The text of an HTML fragment (Brave marks the query's words in its descriptions with <strong>):
 // tags dropped, character references decoded, runs of white space made one space.

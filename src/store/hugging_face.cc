@@ -7,6 +7,7 @@
 
 #include "store/http_client.h"
 #include "util/error.h"
+#include "util/percent_encode.h"
 
 namespace nagare {
 namespace {
@@ -48,21 +49,6 @@ std::string list_names(const std::vector<HubFile>& files) {
     out += (out.empty() ? "" : ", ") + f.path;
   }
   return out.empty() ? "(none)" : out;
-}
-
-std::string percent_encode_path(const std::string& path) {
-  static const char* kHex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : path) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || c == '/') {
-      out += char(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
 }
 
 }  // namespace
@@ -132,7 +118,7 @@ std::vector<HubFile> list_hub_files(const std::string& endpoint, const std::stri
 
 std::string hub_file_url(const std::string& endpoint, const std::string& owner, const std::string& repo,
                          const std::string& path) {
-  return endpoint + "/" + owner + "/" + repo + "/resolve/main/" + percent_encode_path(path);
+  return endpoint + "/" + owner + "/" + repo + "/resolve/main/" + percent_encode(path, "/");
 }
 
 bool file_name_has_quant(std::string_view file_name, std::string_view quant) {

@@ -7,21 +7,12 @@ slow page (nginx's limit_rate); a 404; a redirect loop; a binary file; a page th
 and a robots.txt that forbids /private/. nginx's access log tells the tests what was fetched.
 """
 import html
-import os
 import shutil
-import signal
-import socket
-import subprocess
-import time
 from pathlib import Path
 
+from nginx_helper import free_port, start_nginx, stop_nginx
+
 FIXTURES = Path(__file__).resolve().parent / "extract_fixtures"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def news_page(title, body_text, lang, charset="utf-8", meta_charset=True):
@@ -96,57 +87,20 @@ class Site:
             raise RuntimeError("nginx not found: scripts/install-deps installs nginx-light")
         self.build()
         self.port = free_port()
-        b = self.base
-        conf = b / "nginx.conf"
-        conf.write_text(f"""
-daemon off;
-master_process off;
-pid {b}/nginx.pid;
-error_log {b}/error.log;
-events {{}}
-http {{
-  log_format t '$request_method $uri $status $body_bytes_sent "$http_user_agent"';
-  access_log {b}/access.log t;
-  client_body_temp_path {b}/tmp_body;
-  proxy_temp_path {b}/tmp_proxy;
-  fastcgi_temp_path {b}/tmp_fastcgi;
-  uwsgi_temp_path {b}/tmp_uwsgi;
-  scgi_temp_path {b}/tmp_scgi;
-  types {{ text/html html; text/plain txt; application/octet-stream bin; }}
-  default_type application/octet-stream;
-  server {{
-    listen 127.0.0.1:{self.port};
-    root {self.root};
+        self.proc = start_nginx(
+            self.base, self.port, '$request_method $uri $status $body_bytes_sent "$http_user_agent"',
+            "types { text/html html; text/plain txt; application/octet-stream bin; }\n"
+            "  default_type application/octet-stream;",
+            f"""root {self.root};
     location /eucjp/ {{ charset EUC-JP; }}
     location = /slow.html {{ limit_rate 2k; }}
     location = /loop/a {{ return 302 /loop/b; }}
     location = /loop/b {{ return 302 /loop/a; }}
-    location = /moved {{ return 301 /news/en/bus.html; }}
-  }}
-}}
-""")
-        self.proc = subprocess.Popen(["nginx", "-p", str(b), "-c", str(conf), "-e", str(b / "error.log")],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return self
-            except OSError:
-                if self.proc.poll() is not None:
-                    raise RuntimeError(f"nginx exited: {self.proc.stderr.read().decode()}")
-                if time.monotonic() > deadline:
-                    raise RuntimeError("nginx did not start listening")
-                time.sleep(0.05)
+    location = /moved {{ return 301 /news/en/bus.html; }}""")
+        return self
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGQUIT)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_nginx(self.proc)
 
     def requests(self):
         """Access-log lines as (method, uri, status)."""

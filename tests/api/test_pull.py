@@ -21,8 +21,6 @@ import hashlib
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -31,6 +29,7 @@ import numpy as np
 import pytest
 
 from conftest import small_tmpfs
+from nginx_helper import free_port, start_nginx, stop_nginx
 
 gguf = pytest.importorskip("gguf")
 
@@ -64,12 +63,6 @@ def make_gguf(path, n_floats, seed):
     w.write_kv_data_to_file()
     w.write_tensors_to_file()
     w.close()
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Hub:
@@ -112,55 +105,17 @@ class Hub:
 
     def start(self):
         self.port = free_port()
-        conf = self.base / "nginx.conf"
-        b = self.base
-        conf.write_text(f"""
-daemon off;
-master_process off;
-pid {b}/nginx.pid;
-error_log {b}/error.log;
-events {{}}
-http {{
-  log_format t '$request_method $uri $status "$http_range" $body_bytes_sent "$http_authorization"';
-  access_log {b}/access.log t;
-  client_body_temp_path {b}/tmp_body;
-  proxy_temp_path {b}/tmp_proxy;
-  fastcgi_temp_path {b}/tmp_fastcgi;
-  uwsgi_temp_path {b}/tmp_uwsgi;
-  scgi_temp_path {b}/tmp_scgi;
-  default_type application/octet-stream;
-  server {{
-    listen 127.0.0.1:{self.port};
-    root {self.docroot};
+        self.proc = start_nginx(
+            self.base, self.port, '$request_method $uri $status "$http_range" $body_bytes_sent "$http_authorization"',
+            "default_type application/octet-stream;",
+            f"""root {self.docroot};
     location /api/ {{ default_type application/json; }}
     location = /api/models/testorg/private-GGUF/tree/main {{ return 401; }}
     location /testorg/slow-GGUF/ {{ if ($http_range = "") {{ set $limit_rate {SLOW_RATE}; }} }}
-    location /chunked/ {{ ssi on; ssi_types *; }}
-  }}
-}}
-""")
-        self.proc = subprocess.Popen(["nginx", "-p", str(b), "-c", str(conf), "-e", str(b / "error.log")],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + HANG_S
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return
-            except OSError:
-                if self.proc.poll() is not None:
-                    raise RuntimeError(f"nginx exited: {self.proc.stderr.read().decode()}")
-                if time.monotonic() > deadline:
-                    raise RuntimeError("nginx did not start listening")
-                time.sleep(0.05)
+    location /chunked/ {{ ssi on; ssi_types *; }}""", timeout=HANG_S)
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGQUIT)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_nginx(self.proc)
 
     def log(self):
         """Access-log lines as (method, uri, status, range, bytes, authorization)."""
