@@ -162,7 +162,8 @@ void add_extract_command(CLI::App& app, CommandAction& action) {
   cmd->add_flag("--ignore-robots", [](int64_t) { a.fetch.respect_robots = false; }, "Do not honour robots.txt");
   cmd->add_flag("--allow-private", a.fetch.allow_private, "Allow fetching loopback and private-network addresses");
   cmd->add_option("--fetch-timeout", a.fetch.timeout_s, "Seconds one page may take")->check(CLI::Range(1.0, 3600.0));
-  cmd->add_option("--max-page-bytes", a.fetch.max_bytes, "Largest page fetched, in bytes");
+  cmd->add_option("--max-page-bytes", a.fetch.max_bytes, "Largest page fetched, e.g. 10485760 or 10MiB")
+      ->transform(CLI::AsSizeValue(false));
   cmd->add_flag("-q,--quiet", a.quiet, "No progress on stderr");
   cmd->callback([&action] {
     action = [] {

@@ -72,8 +72,8 @@ void add_fetch_command(CLI::App& app, CommandAction& action) {
   cmd->add_flag("--ignore-robots", a.ignore_robots, "Fetch pages that the sites' robots.txt disallows");
   cmd->add_flag("--allow-private", a.allow_private, "Allow loopback and private-network addresses");
   cmd->add_option("--cache-dir", a.cache_dir, "Keep fetched pages here and reuse them on later runs");
-  cmd->add_option("--timeout", a.timeout_s, "Seconds for each request (default 20)")->check(CLI::PositiveNumber);
-  cmd->add_option("--max-bytes", a.max_bytes, "Largest body accepted, e.g. 10485760 or 10MiB (default 10 MiB)")
+  cmd->add_option("--fetch-timeout", a.timeout_s, "Seconds for each request (default 20)")->check(CLI::PositiveNumber);
+  cmd->add_option("--max-page-bytes", a.max_bytes, "Largest body accepted, e.g. 10485760 or 10MiB (default 10 MiB)")
       ->transform(CLI::AsSizeValue(false));
   cmd->footer(
       "Exit status 1 when any page could not be fetched or had no text (binary, empty).\n"

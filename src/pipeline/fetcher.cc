@@ -54,7 +54,7 @@ std::string transport_error(CURLcode code, const char* detail, long os_errno) {
     case CURLE_COULDNT_CONNECT:
       return os_errno ? "could not connect: " + std::string(std::strerror(int(os_errno))) + " (" + d + ")"
                       : "could not connect (" + d + ")";
-    case CURLE_OPERATION_TIMEDOUT: return "timed out (" + d + "; --timeout gives more time)";
+    case CURLE_OPERATION_TIMEDOUT: return "timed out (" + d + "; --fetch-timeout gives more time)";
     case CURLE_PARTIAL_FILE: return "the connection closed before the whole body came (" + d + ")";
     case CURLE_RECV_ERROR: return "the connection broke while receiving (" + d + ")";
     case CURLE_GOT_NOTHING: return "the server closed the connection without a response";
@@ -339,7 +339,7 @@ class Run {
     std::string error;
     if (code != CURLE_OK && !(t.too_big && r.kind == Kind::kRobots)) {
       if (t.too_big || code == CURLE_FILESIZE_EXCEEDED)
-        error = "larger than " + std::to_string(s_.options.max_bytes) + " bytes (--max-bytes)";
+        error = "larger than " + std::to_string(s_.options.max_bytes) + " bytes (--max-page-bytes)";
       else if (!t.guard.refusal().empty())
         error = t.guard.refusal();
       else

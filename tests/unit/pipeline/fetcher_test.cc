@@ -100,7 +100,7 @@ TEST(Fetcher, BodyOverMaxBytesIsCutOff) {
   // /big says its length up front; /big-stream does not, so the write callback must stop it.
   const auto pages = f.fetch_all({site.url("/big"), site.url("/big-stream"), site.url("/page")});
   for (int i = 0; i < 2; ++i) {
-    EXPECT_EQ(pages[i].error, "larger than 65536 bytes (--max-bytes)") << i;
+    EXPECT_EQ(pages[i].error, "larger than 65536 bytes (--max-page-bytes)") << i;
     EXPECT_TRUE(pages[i].body.empty());
   }
   EXPECT_TRUE(pages[2].ok());
