@@ -23,16 +23,13 @@ constexpr int kGemmRows = 16;
 //   hb  bit 4 of 5-bit quants: one 64-bit word per k-group, bit 4r+m for row r, element m.
 //   h2  bits 4-5 of Q6_K quants, or Q2_K's 2-bit quants: 64 bytes per 4 k-groups, k-group 4h+c
 //       in bits 2c..2c+1.
-//   sc  K-quant sub-block scales, [sub-block][row] (u8 for Q4_K/Q5_K/Q2_K, i8 for Q6_K and
-//       for IQ4_XS, whose i8 is the signed scale ls - 32); Q3_K's signed scales as
-//       [sub-block pair][row][2] i8 (an int16 pair per lane).
+//   sc  K-quant sub-block scales, [sub-block][row] (u8 for Q4_K/Q5_K/Q2_K, i8 for Q6_K, for
+//       Q3_K (its 6-bit scale - 32) and for IQ4_XS, whose i8 is the signed scale ls - 32).
 //   mn  Q4_K/Q5_K/Q2_K sub-block mins as [sub-block pair][row][2] u8 (an int16 pair per lane).
 //   d   per-block scale of each row, fp16 [row] (MXFP4: its E8M0 exponent byte [row]);
 //   m   Q4_1/Q5_1 min or K-quant dmin, fp16 [row].
 // Q2_K's scales and mins are its 4-bit ones, unpacked to a byte each.
-// Q3_K keeps its quants plus 4 (in [0, 7]) as 4-bit codes, each 32 elements reordered so that
-// k-group l of the 32 holds elements l, l + 8, l + 16, l + 24 (its scalar reference sums the
-// elements of each residue mod 8 apart; the kernel reorders the activations alike).
+// Q3_K keeps its quants plus 4 (in [0, 7]) as 4-bit codes, in qs as the 4-bit formats do.
 // IQ4_NL, IQ4_XS and MXFP4 keep their 4-bit codes in qs as the 4-bit formats do; the kernels
 // look their levels up in the format's table.
 // Element values and scales are exactly those of the GGUF blocks (see quant_blocks.h).

@@ -79,23 +79,6 @@ struct V {
     const I p = _mm256_maddubs_epi16(w_abs, _mm256_sign_epi8(bcast4(a), w));
     return _mm256_add_epi32(acc, _mm256_madd_epi16(p, _mm256_set1_epi16(1)));
   }
-  // Q3_K: acc + per lane the two pair sums of signed w times the 4 activations at a, each
-  // times its int16 half of sc (|w| <= 4, so w_abs = abs8(w) times a fits the pair sums).
-  static I abs8(I w) { return _mm256_abs_epi8(w); }
-  static I dot_pairs(I acc, I w, I w_abs, const int8_t* a, I sc) {
-    const I p = _mm256_maddubs_epi16(w_abs, _mm256_sign_epi8(bcast4(a), w));
-    return _mm256_add_epi32(acc, _mm256_madd_epi16(p, sc));
-  }
-  static I load_s8_i16(const uint8_t* p, int h) {
-    return _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * h)));
-  }
-  // 32 bytes as 4 rows of 8 -> 8 rows of 4: dst[4l + m] = src[8m + l].
-  static void transpose_4x8(const int8_t* src, int8_t* dst) {
-    auto ld = [&](int m) { return _mm_loadl_epi64(reinterpret_cast<const __m128i*>(src + 8 * m)); };
-    const __m128i x01 = _mm_unpacklo_epi8(ld(0), ld(1)), x23 = _mm_unpacklo_epi8(ld(2), ld(3));
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), _mm_unpacklo_epi16(x01, x23));
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + 16), _mm_unpackhi_epi16(x01, x23));
-  }
   static F load_f16(const uint8_t* p, int h) {
     return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * h)));
   }

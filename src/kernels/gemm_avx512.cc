@@ -79,24 +79,6 @@ struct V {
   // Q8_0's signed weights, offset by 128 to unsigned (the kernel subtracts 128 * sum(a)).
   static I q8_prepare(I w) { return _mm512_xor_si512(w, _mm512_set1_epi8(char(0x80))); }
   static I dot_q8(I acc, I, I w_offset, const int8_t* a) { return dot(acc, w_offset, a); }
-  // Q3_K: acc + per lane the two pair sums of signed w times the 4 activations at a, each
-  // times its int16 half of sc (|w| <= 4, so w_abs = abs8(w) times a fits the pair sums).
-  static I abs8(I w) { return _mm512_abs_epi8(w); }
-  static I dot_pairs(I acc, I w, I w_abs, const int8_t* a, I sc) {
-    const I av = bcast4(a);
-    const I signed_a = _mm512_mask_sub_epi8(av, _mm512_movepi8_mask(w), _mm512_setzero_si512(), av);
-    return _mm512_add_epi32(acc, _mm512_madd_epi16(_mm512_maddubs_epi16(w_abs, signed_a), sc));
-  }
-  static I load_s8_i16(const uint8_t* p, int) {
-    return _mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
-  }
-  // 32 bytes as 4 rows of 8 -> 8 rows of 4: dst[4l + m] = src[8m + l].
-  static void transpose_4x8(const int8_t* src, int8_t* dst) {
-    auto ld = [&](int m) { return _mm_loadl_epi64(reinterpret_cast<const __m128i*>(src + 8 * m)); };
-    const __m128i x01 = _mm_unpacklo_epi8(ld(0), ld(1)), x23 = _mm_unpacklo_epi8(ld(2), ld(3));
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), _mm_unpacklo_epi16(x01, x23));
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + 16), _mm_unpackhi_epi16(x01, x23));
-  }
   static F load_f16(const uint8_t* p, int) {
     return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
   }

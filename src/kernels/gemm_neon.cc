@@ -92,23 +92,6 @@ struct V {
   static I widen16(I acc) { return acc; }
   static I q8_prepare(I w) { return w; }
   static I dot_q8(I acc, I w, I, const int8_t* a) { return dot(acc, w, a); }
-  // Q3_K: acc + per lane the two pair sums of signed w times the 4 activations at a, each
-  // times its int16 half of sc (signed products here, so no absolute value is needed).
-  static I abs8(I w) { return w; }
-  static I dot_pairs(I acc, I w, I, const int8_t* a, I sc) {
-    const int8x16_t av = bcast4(a);
-    const int16x8_t pairs = vpaddq_s16(vmull_s8(vget_low_s8(s8(w)), vget_low_s8(av)), vmull_high_s8(s8(w), av));
-    return vaddq_s32(acc, madd16(vreinterpretq_s32_s16(pairs), sc));
-  }
-  static I load_s8_i16(const uint8_t* p, int h) { return vreinterpretq_s32_s16(vmovl_s8(vld1_s8(reinterpret_cast<const int8_t*>(p) + 8 * h))); }
-  // 32 bytes as 4 rows of 8 -> 8 rows of 4: dst[4l + m] = src[8m + l].
-  static void transpose_4x8(const int8_t* src, int8_t* dst) {
-    const int8x16_t x01 = vcombine_s8(vzip1_s8(vld1_s8(src), vld1_s8(src + 8)), vzip2_s8(vld1_s8(src), vld1_s8(src + 8)));
-    const int8x16_t x23 = vcombine_s8(vzip1_s8(vld1_s8(src + 16), vld1_s8(src + 24)), vzip2_s8(vld1_s8(src + 16), vld1_s8(src + 24)));
-    const int16x8_t a = vreinterpretq_s16_s8(x01), b = vreinterpretq_s16_s8(x23);
-    vst1q_s8(dst, vreinterpretq_s8_s16(vzip1q_s16(a, b)));
-    vst1q_s8(dst + 16, vreinterpretq_s8_s16(vzip2q_s16(a, b)));
-  }
   static F load_f16(const uint8_t* p, int h) {
     return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(reinterpret_cast<const uint16_t*>(p) + 4 * h)));
   }

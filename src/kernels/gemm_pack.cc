@@ -146,12 +146,10 @@ void unpack(GgmlType type, const uint8_t* src, RowBlock& o) {
       int8_t sc[16];
       unpack_q3_k_scales(b->scales, sc);
       for (int j = 0; j < 16; ++j) o.sc[j] = uint8_t(sc[j]);
-      // k-group l of each 32 elements: elements l + 8m, m = 0..3 (see kernels/gemm.h)
       for (int e = 0; e < kQK_K; ++e) {
         const int low = (b->qs[32 * (e / 128) + e % 32] >> (2 * ((e / 32) % 4))) & 3;
         const int high = (b->hmask[e % 32] >> (e / 32)) & 1;
-        const int p = e / 32, m = (e % 32) / 8, l = e % 8;
-        o.q[32 * p + 4 * l + m] = uint8_t(low + 4 * high);  // q + 4, q = low - (high ? 0 : 4)
+        o.q[e] = uint8_t(low + 4 * high);  // q + 4, q = low - (high ? 0 : 4)
       }
       break;
     }
@@ -227,14 +225,8 @@ void pack_block(GgmlType type, const PackedLayout& L, const RowBlock* rb, uint8_
   if (L.block.sc) {
     uint8_t* sc = group + L.sc + size_t(b) * L.block.sc;
     const int n_sub = int(L.block.sc / kGemmRows);
-    if (type == GgmlType::Q3_K) {  // [sub-block pair][row][2]
-      for (int p = 0; p < n_sub / 2; ++p)
-        for (int r = 0; r < kGemmRows; ++r)
-          for (int k = 0; k < 2; ++k) sc[2 * kGemmRows * p + 2 * r + k] = rb[r].sc[2 * p + k];
-    } else {
-      for (int j = 0; j < n_sub; ++j)
-        for (int r = 0; r < kGemmRows; ++r) sc[kGemmRows * j + r] = rb[r].sc[j];
-    }
+    for (int j = 0; j < n_sub; ++j)
+      for (int r = 0; r < kGemmRows; ++r) sc[kGemmRows * j + r] = rb[r].sc[j];
   }
   if (L.block.mn) {
     uint8_t* mn = group + L.mn + size_t(b) * L.block.mn;

@@ -11,13 +11,10 @@
 //   Q4_0, Q5_0, Q8_0, Q4_1, Q5_1  the scalar reference's order (kernels/quant_legacy.cc), so
 //                                 results equal nagare::ref bit for bit;
 //   Q4_K, Q5_K  acc = (acc + (d_w * d_a) * float(isum)) - (dmin_w * d_a) * float(imin);
-//   Q6_K        acc = acc + (d_w * d_a) * float(isum)
+//   Q3_K, Q6_K  acc = acc + (d_w * d_a) * float(isum)
 // per block, with isum / imin the super-block's exact integer sums (the scalar reference's order,
-// kernels/quant_k.cc);
+// kernels/quant_k.cc, quant_k_low.cc);
 //   Q2_K        acc = acc + ((d_w * d_a) * float(isum) - (dmin_w * d_a) * float(imin));
-//   Q3_K        sums[l] = sums[l] + (d_w * d_a) * float(isum_l) per block for l = 0..7, isum_l
-//               the block's exact sum over its elements e with e % 8 = l; at the end
-//               acc = ((0 + sums[0]) + sums[1]) + ... + sums[7] (kernels/quant_k_low.cc);
 //   IQ4_NL, MXFP4  acc = acc + (d_w * d_a) * float(isum)  per block;
 //   IQ4_XS         acc = acc + ((d_w * d_a) * float(ls_j - 32)) * float(isum_j)  per 32-element
 //                  sub-block j (kernels/quant_iq.cc, kernels/quant_mx.cc).
@@ -465,68 +462,67 @@ void tile_q2_k(const GemmWeightsView& w, int64_t g, const GemmActView& x, int64_
       store_rows(out + (t + tt) * os, acc[r][tt], (g + r / kVecs) * kGemmRows + (r % kVecs) * V::kLanes, w.rows);
 }
 
-// Q3_K: sixteen 16-element sub-blocks with signed 6-bit scales, quants in [-4, 3]; the sums of
-// each element residue mod 8 kept apart, as the scalar reference keeps them. A k-group of the
-// packed layout holds four elements of one residue (two of each of two sub-blocks), so one pair
-// dot with the sub-block scales as int16 multipliers adds to one residue's sum; the activations
-// are reordered alike, a block per token at a time.
+// Q3_K: sixteen 16-element sub-blocks with signed 6-bit scales, quants q in [-4, 3] kept as
+// 4-bit codes q + 4 (so the unsigned-by-signed dots take them as they are); a sub-block's sum
+// starts at -4 times its activation sum, which takes the offset back off. Q6_K's loop otherwise.
 template <int G, int T>
 void tile_q3_k(const GemmWeightsView& w, int64_t g, const GemmActView& x, int64_t t, float* out, int64_t os,
                const uint8_t* pf) {
   constexpr int R = G * kVecs;
   const PackedLayout& L = w.layout;
   constexpr PackedBlockBytes kB = packed_block_bytes(GgmlType::Q3_K);
+  constexpr size_t kBsums = 4 + kQK_K;  // the activation block's int16 bsums[16]
   const uint8_t* grp[G];
   for (int gi = 0; gi < G; ++gi) grp[gi] = w.data + size_t(g + gi) * w.group_bytes;
   const uint8_t* a[T];
   for (int tt = 0; tt < T; ++tt) a[tt] = x.rows + size_t(t + tt) * x.row_bytes;
-  static constexpr int8_t kLevels[16] = {-4, -3, -2, -1, 0, 1, 2, 3, 0, 0, 0, 0, 0, 0, 0, 0};  // code q + 4 -> q
-  const I table = V::table16(kLevels);
-  F sums[8][R][T];
-  for (auto& l : sums)
-    for (auto& row : l)
-      for (auto& v : row) v = V::fzero();
+  F acc[R][T];
+  for (auto& row : acc)
+    for (auto& v : row) v = V::fzero();
 
   for (int64_t b = 0; b < w.blocks; ++b) {
     prefetch_block<GgmlType::Q3_K, G>(pf, w, b);
-    alignas(64) int8_t pa[T][kQK_K];  // the activations in the packed element order
-    for (int tt = 0; tt < T; ++tt)
-      for (int p = 0; p < 8; ++p)
-        V::transpose_4x8(reinterpret_cast<const int8_t*>(a[tt] + b * kQ8_KBytes + 4) + 32 * p, pa[tt] + 32 * p);
-    F dd[R][T];  // d_w * d_a
-    for (int r = 0; r < R; ++r) {
-      const F dx = V::load_f16(grp[r / kVecs] + L.d + b * kB.d, r % kVecs);
-      for (int tt = 0; tt < T; ++tt) dd[r][tt] = V::fmul(dx, V::fset1(load_as<float>(a[tt] + b * kQ8_KBytes)));
-    }
-    for (int l = 0; l < 8; ++l) {
+    I isum[R][T];
+    for (auto& row : isum)
+      for (auto& v : row) v = V::zero();
+    for (int j = 0; j < 16; ++j) {
       I s[R][T];
-      for (auto& row : s)
-        for (auto& v : row) v = V::zero();
-      for (int p = 0; p < 8; ++p) {
-        const int i = (8 * p + l) / 2;  // k-group 8p + l: the low nibbles of 64-byte row i if even
-        I wv[R], wa[R], sc[R];
+      for (int tt = 0; tt < T; ++tt) {
+        const I c = V::set1(-4 * int32_t(load_as<int16_t>(a[tt] + b * kQ8_KBytes + kBsums + 2 * j)));
+        for (int r = 0; r < R; ++r) s[r][tt] = c;
+      }
+      for (int ii = 0; ii < 2; ++ii) {
+        const int i = 2 * j + ii;
+        I w0[R], w1[R];
         for (int r = 0; r < R; ++r) {
-          const uint8_t* gp = grp[r / kVecs];
-          const I raw = V::load(gp + L.qs + b * kB.qs + 64 * i, r % kVecs);
-          wv[r] = V::lut(table, l % 2 == 0 ? V::lo(raw) : V::hi(raw));
-          wa[r] = V::abs8(wv[r]);
-          sc[r] = V::load_s8_i16(gp + L.sc + b * kB.sc + 2 * kGemmRows * p, r % kVecs);
+          const I raw = V::load(grp[r / kVecs] + L.qs + b * kB.qs + 64 * i, r % kVecs);
+          w0[r] = V::lo(raw);
+          w1[r] = V::hi(raw);
         }
         for (int tt = 0; tt < T; ++tt) {
-          const int8_t* ap = pa[tt] + 32 * p + 4 * l;
-          for (int r = 0; r < R; ++r) s[r][tt] = V::dot_pairs(s[r][tt], wv[r], wa[r], ap, sc[r]);
+          const int8_t* ap = reinterpret_cast<const int8_t*>(a[tt] + b * kQ8_KBytes + 4) + 8 * i;
+          for (int r = 0; r < R; ++r) {
+            s[r][tt] = V::dot(s[r][tt], w0[r], ap);
+            s[r][tt] = V::dot(s[r][tt], w1[r], ap + 4);
+          }
         }
       }
-      for (int r = 0; r < R; ++r)
-        for (int tt = 0; tt < T; ++tt) sums[l][r][tt] = V::fadd(sums[l][r][tt], V::fmul(dd[r][tt], V::cvt(s[r][tt])));
+      for (int r = 0; r < R; ++r) {
+        const I sc = V::load_s8_i32(grp[r / kVecs] + L.sc + b * kB.sc + kGemmRows * j, r % kVecs);
+        for (int tt = 0; tt < T; ++tt) isum[r][tt] = V::add(isum[r][tt], V::mullo(s[r][tt], sc));
+      }
+    }
+    for (int r = 0; r < R; ++r) {
+      const F dx = V::load_f16(grp[r / kVecs] + L.d + b * kB.d, r % kVecs);
+      for (int tt = 0; tt < T; ++tt) {
+        const F yd = V::fset1(load_as<float>(a[tt] + b * kQ8_KBytes));
+        acc[r][tt] = V::fadd(acc[r][tt], V::fmul(V::fmul(dx, yd), V::cvt(isum[r][tt])));
+      }
     }
   }
   for (int r = 0; r < R; ++r)
-    for (int tt = 0; tt < T; ++tt) {
-      F acc = V::fzero();
-      for (int l = 0; l < 8; ++l) acc = V::fadd(acc, sums[l][r][tt]);
-      store_rows(out + (t + tt) * os, acc, (g + r / kVecs) * kGemmRows + (r % kVecs) * V::kLanes, w.rows);
-    }
+    for (int tt = 0; tt < T; ++tt)
+      store_rows(out + (t + tt) * os, acc[r][tt], (g + r / kVecs) * kGemmRows + (r % kVecs) * V::kLanes, w.rows);
 }
 
 // IQ4_XS: eight 32-element sub-blocks with signed 6-bit scales, levels by table lookup; one
@@ -616,16 +612,28 @@ constexpr TileFn tile_fn() {
 // A single token (decode) takes taller tiles of up to kGemv groups: more rows in flight while
 // the weights stream from memory. Where the ISA has them, batches of kWide tokens or more take
 // one group by kWide tokens, so each weight block is decoded fewer times (AVX-512: pp512 3-11%
-// and batch-32 decode 12-30% faster than with 2 x 4 tiles); the rest of the tokens take kG x kT.
+// and batch-32 decode 12-30% faster than with 2 x 4 tiles), and the last tokens short of kWide
+// one one-group tile of that many (a batch of a few dozen tokens, as a mixture of experts gives
+// each expert, otherwise ended in up to two narrow tiles); smaller batches take kG x kT.
 template <GgmlType kType, int kG, int kT, int kGemv, int kWide>
 struct TileTable {
+  static constexpr int kNarrow = kWide > 1 ? kWide - 1 : 1;
   TileFn fn[kG][kT];
   TileFn gemv[kGemv];
   TileFn wide;
-  constexpr TileTable() : fn{}, gemv{}, wide{} {
+  TileFn narrow[kNarrow];  // one group by 1 .. kWide - 1 tokens
+  constexpr TileTable() : fn{}, gemv{}, wide{}, narrow{} {
     fill<0>();
     fill_gemv<0>();
     if constexpr (kWide > 0) wide = tile_fn<kType, 1, kWide>();
+    if constexpr (kWide > 1) fill_narrow<0>();
+  }
+  template <int N>
+  constexpr void fill_narrow() {
+    if constexpr (N < kNarrow) {
+      narrow[N] = tile_fn<kType, 1, N + 1>();
+      fill_narrow<N + 1>();
+    }
   }
   template <int N>
   constexpr void fill() {
@@ -669,8 +677,11 @@ void gemm(const GemmWeightsView& w, int64_t g0, int64_t g1, const GemmActView& x
   for (int64_t g = g0; g < g1; g += step) {
     const int gn = int(g1 - g < step ? g1 - g : step);
     int64_t t = t0;
-    if (wide)
+    if (wide) {
       for (; t + kWide <= t1; t += kWide) table.wide(w, g, x, t, out, os, t == t0 ? next(g, gn) : nullptr);
+      if (kWide > 1 && t < t1) table.narrow[t1 - t - 1](w, g, x, t, out, os, nullptr);
+      continue;
+    }
     for (; t < t1; t += kT) {
       const int tn = int(t1 - t < kT ? t1 - t : kT);
       table.fn[gn - 1][tn - 1](w, g, x, t, out, os, t == t0 ? next(g, gn) : nullptr);

@@ -150,6 +150,38 @@ void dot_cols_heads(const float* q, int64_t q_stride, const uint16_t* kt, int64_
   }
 }
 
+#if defined(__AVX512F__)
+// dot_cols_heads over sixteen keys per 512-bit vector where sixteen slots of the block row lie
+// ahead (the lanes' operations are the 8-key kernel's, so the same bits); the rest as above.
+template <int H>
+void dot_cols_heads16(const float* q, int64_t q_stride, const uint16_t* kt, int64_t bs, int64_t first, int64_t n_keys,
+                      int64_t n, float scale, float* out, int64_t out_stride) {
+  const int64_t n8 = n & ~int64_t(7);
+  int64_t i = 0;
+  for (; i + 16 <= n_keys && first + i + 16 <= bs; i += 16) {
+    const uint16_t* k = kt + first + i;
+    auto keys = [&](int64_t e) { return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(k + e * bs))); };
+    __m512 acc[H][8];
+    for (auto& h : acc)
+      for (auto& a : h) a = _mm512_setzero_ps();
+    for (int64_t d = 0; d < n8; d += 8)
+      for (int l = 0; l < 8; ++l) {
+        const __m512 kv = keys(d + l);
+        for (int h = 0; h < H; ++h)
+          acc[h][l] = _mm512_add_ps(acc[h][l], _mm512_mul_ps(_mm512_set1_ps(q[h * q_stride + d + l]), kv));
+      }
+    for (int h = 0; h < H; ++h) {
+      const __m512* a = acc[h];
+      __m512 s = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a[0], a[1]), _mm512_add_ps(a[2], a[3])),
+                               _mm512_add_ps(_mm512_add_ps(a[4], a[5]), _mm512_add_ps(a[6], a[7])));
+      for (int64_t d = n8; d < n; ++d) s = _mm512_add_ps(s, _mm512_mul_ps(_mm512_set1_ps(q[h * q_stride + d]), keys(d)));
+      _mm512_storeu_ps(out + h * out_stride + i, _mm512_mul_ps(s, _mm512_set1_ps(scale)));
+    }
+  }
+  if (i < n_keys) dot_cols_heads<H>(q, q_stride, kt, bs, first + i, n_keys - i, n, scale, out + i, out_stride);
+}
+#endif
+
 void op_dot_f32_f16_cols(const float* q, int64_t n_q, int64_t q_stride, const uint16_t* kt, int64_t bs, int64_t first,
                          int64_t n_keys, int64_t n, float scale, float* out, int64_t out_stride) {
 #if defined(__AVX512F__)
@@ -161,13 +193,13 @@ void op_dot_f32_f16_cols(const float* q, int64_t n_q, int64_t q_stride, const ui
     const int64_t heads = std::min(kHeads, n_q - j);
     const float* qj = q + j * q_stride;
     float* oj = out + j * out_stride;
-    if constexpr (kHeads == 3) {
-      if (heads == 3) dot_cols_heads<3>(qj, q_stride, kt, bs, first, n_keys, n, scale, oj, out_stride);
-      else if (heads == 2) dot_cols_heads<2>(qj, q_stride, kt, bs, first, n_keys, n, scale, oj, out_stride);
-      else dot_cols_heads<1>(qj, q_stride, kt, bs, first, n_keys, n, scale, oj, out_stride);
-    } else {
-      dot_cols_heads<1>(qj, q_stride, kt, bs, first, n_keys, n, scale, oj, out_stride);
-    }
+#if defined(__AVX512F__)
+    if (heads == 3) dot_cols_heads16<3>(qj, q_stride, kt, bs, first, n_keys, n, scale, oj, out_stride);
+    else if (heads == 2) dot_cols_heads16<2>(qj, q_stride, kt, bs, first, n_keys, n, scale, oj, out_stride);
+    else dot_cols_heads16<1>(qj, q_stride, kt, bs, first, n_keys, n, scale, oj, out_stride);
+#else
+    dot_cols_heads<1>(qj, q_stride, kt, bs, first, n_keys, n, scale, oj, out_stride);
+#endif
     j += heads;
   }
 }

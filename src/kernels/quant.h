@@ -34,9 +34,9 @@ void quantize_row(GgmlType act_type, const float* src, void* dst, int64_t n);
 // Dot product of n elements: w_row in weight_type, act_row in activation_type_for(weight_type).
 // Exact integer sums per block, then scaled. The scalar kernels follow ggml's scalar (generic)
 // kernels' float order for Q4_0/Q4_1/Q5_0/Q5_1/Q8_0/IQ4_NL/MXFP4, IQ4_XS (one step per
-// 32-element sub-block, kernels/quant_iq.cc), Q2_K (one step per super-block) and Q3_K (eight
-// lanes, kernels/quant_k_low.cc), and for Q4_K/Q5_K/Q6_K one float step per super-block
-// (kernels/quant_k.cc); F32/F16/BF16 accumulate float products in double, as ggml's
+// 32-element sub-block, kernels/quant_iq.cc) and Q2_K (one step per super-block,
+// kernels/quant_k_low.cc), and for Q3_K/Q4_K/Q5_K/Q6_K one float step per super-block
+// (kernels/quant_k.cc, quant_k_low.cc); F32/F16/BF16 accumulate float products in double, as ggml's
 // scalar ggml_vec_dot_f32/f16/bf16. The SIMD kernels (AVX2, AVX-512, NEON) and matmul()'s tile
 // kernels give the scalar bits for every quantized format (IQ4_NL, IQ4_XS, Q2_K, Q3_K and MXFP4
 // have no tile kernels: matmul() takes their vec_dot per element); for the float types they

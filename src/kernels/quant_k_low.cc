@@ -1,9 +1,9 @@
 // Reference kernels for the low-bit K-quants Q2_K and Q3_K (256-element super-blocks of 16
 // sub-blocks, activations in Q8_K): the arithmetic of ggml's dequantize_row_q{2,3}_K,
 // quantize_row_q{2,3}_K_ref (what llama-quantize writes without an importance matrix:
-// quantize_q{2,3}_K call them when quant_weights is null) and the generic
-// ggml_vec_dot_q{2,3}_K_q8_K, float step for float step, so results match llama.cpp's scalar
-// path bit for bit.
+// quantize_q{2,3}_K call them when quant_weights is null) byte for byte, and dot products with
+// exact integer sums: Q2_K float step for float step as the generic ggml_vec_dot_q2_K_q8_K
+// (llama.cpp's scalar path bit for bit), Q3_K with one float step per super-block (see below).
 
 // Keep a * b + c two roundings (as the reference) even where the target has FMA.
 #if defined(__clang__)
@@ -207,9 +207,10 @@ void quantize_row_q3_k(const float* x, void* dst, int64_t n) {
 // ---- dot products: ggml's generic float order ----
 //   Q2_K  sumf += (dall * float(isum)) - (dmin * float(summs)),  dall = d_a * d_w,
 //         dmin = d_a * dmin_w; isum = sum_j sc_j * (q . a)_j, summs = sum_j m_j * bsums_j
-//   Q3_K  eight lanes: aux[l] = sum_j (sc_j - 32) * sum of q_e a_e over the elements e of
-//         sub-block j with e % 8 == l (exact); per super-block sums[l] += (d_w * d_a) *
-//         float(aux[l]); at the end sumf = ((0 + sums[0]) + sums[1]) + ... + sums[7].
+//   Q3_K  sumf += (d_w * d_a) * float(isum), isum = sum_j (sc_j - 32) * (q . a)_j exact: one
+//         float step per super-block, as Q6_K. (ggml's generic kernel keeps eight float lanes,
+//         lane l summing the elements e % 8 == l; that order cost the SIMD tiles 2.5-5x. Both
+//         are within rounding of llama.cpp's SIMD kernels, which have orders of their own.)
 
 float vec_dot_q2_k_q8_k(const void* w, const void* a, int64_t n) {
   const auto* x = static_cast<const BlockQ2_K*>(w);
@@ -233,17 +234,19 @@ float vec_dot_q2_k_q8_k(const void* w, const void* a, int64_t n) {
 float vec_dot_q3_k_q8_k(const void* w, const void* a, int64_t n) {
   const auto* x = static_cast<const BlockQ3_K*>(w);
   const auto* y = static_cast<const BlockQ8_K*>(a);
-  float sums[8] = {};
+  float sumf = 0.0f;
   for (int64_t i = 0; i < n / kQK_K; ++i) {
     int8_t sc[16];
     unpack_q3_k_scales(x[i].scales, sc);
-    int32_t aux[8] = {};
-    for (int e = 0; e < kQK_K; ++e) aux[e % 8] += sc[e / 16] * (int32_t(y[i].qs[e]) * q3_value(x[i], e));
+    int32_t isum = 0;
+    for (int j = 0; j < 16; ++j) {
+      int32_t s = 0;
+      for (int l = 0; l < 16; ++l) s += int32_t(y[i].qs[16 * j + l]) * q3_value(x[i], 16 * j + l);
+      isum += sc[j] * s;
+    }
     const float d = fp16_to_fp32(x[i].d) * y[i].d;
-    for (int l = 0; l < 8; ++l) sums[l] += d * float(aux[l]);
+    sumf += d * float(isum);
   }
-  float sumf = 0.0f;
-  for (float s : sums) sumf += s;
   return sumf;
 }
 

@@ -3,8 +3,8 @@
 // `namespace nagare { namespace {`.
 //
 // Integer sums are exact, so only the float steps decide the result; they are the scalar
-// reference's (kernels/quant_k_low.cc, quant_mx.cc), which are ggml's generic kernels', so NEON
-// gives the scalar bits.
+// reference's (kernels/quant_k_low.cc, quant_mx.cc: ggml's generic kernels' for Q2_K and MXFP4,
+// one step per super-block for Q3_K), so NEON gives the scalar bits.
 
 // Bits 2s, 2s+1 of each of 16 bytes (s = 0..3): a Q2_K / Q3_K run's low two quant bits.
 inline uint8x16_t bit_pair(const uint8_t* qs, int s) {
@@ -34,36 +34,26 @@ float vec_dot_q2_k(const void* w, const void* a, int64_t n) {
   return sumf;
 }
 
-// ---- Q3_K: eight float lanes, lane l summing the elements e with e % 8 == l ----
+// ---- Q3_K: one float step per super-block ----
 
 float vec_dot_q3_k(const void* w, const void* a, int64_t n) {
   const auto* x = static_cast<const BlockQ3_K*>(w);
   const auto* y = static_cast<const BlockQ8_K*>(a);
-  float32x4_t sums_lo = vdupq_n_f32(0.0f), sums_hi = vdupq_n_f32(0.0f);  // lanes 0-3, 4-7
+  float sumf = 0.0f;
   for (int64_t i = 0; i < n / kQK_K; ++i) {
     int8_t sc[16];
     unpack_q3_k_scales(x[i].scales, sc);
-    int32x4_t lo = vdupq_n_s32(0), hi = vdupq_n_s32(0);
+    int32x4_t isum = vdupq_n_s32(0);
     for (int j = 0; j < 16; ++j) {  // sub-block j: 32-element group g = j / 2, half h = j % 2
       const int g = j / 2, h = j % 2;
       const uint8x16_t low = bit_pair(x[i].qs + 32 * (g / 4) + 16 * h, g % 4);
       const uint8x16_t clear = vceqq_u8(vandq_u8(vld1q_u8(x[i].hmask + 16 * h), vdupq_n_u8(uint8_t(1 << g))), vdupq_n_u8(0));
       const int8x16_t v = vreinterpretq_s8_u8(vsubq_u8(low, vandq_u8(clear, vdupq_n_u8(4))));
-      const int8x16_t a8 = vld1q_s8(y[i].qs + 16 * j);
-      // Products of elements 0-7 and 8-15 (int16, exact), each element in lane e % 8.
-      const int16x8_t p0 = vmull_s8(vget_low_s8(v), vget_low_s8(a8)), p1 = vmull_high_s8(v, a8);
-      lo = vmlal_n_s16(vmlal_n_s16(lo, vget_low_s16(p0), sc[j]), vget_low_s16(p1), sc[j]);
-      hi = vmlal_high_n_s16(vmlal_high_n_s16(hi, p0, sc[j]), p1, sc[j]);
+      isum = vmlaq_n_s32(isum, dot_s8(vdupq_n_s32(0), v, vld1q_s8(y[i].qs + 16 * j)), sc[j]);
     }
     const float d = h2f(x[i].d) * y[i].d;
-    sums_lo = vaddq_f32(sums_lo, vmulq_n_f32(vcvtq_f32_s32(lo), d));
-    sums_hi = vaddq_f32(sums_hi, vmulq_n_f32(vcvtq_f32_s32(hi), d));
+    sumf += d * float(vaddvq_s32(isum));
   }
-  float l[8];
-  vst1q_f32(l, sums_lo);
-  vst1q_f32(l + 4, sums_hi);
-  float sumf = 0.0f;
-  for (float s : l) sumf += s;
   return sumf;
 }
 

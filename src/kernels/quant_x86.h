@@ -461,12 +461,20 @@ inline __m256 load8_bf16(const void* p, int64_t i) {
 
 template <__m256 (*kLoad)(const void*, int64_t), size_t kElem>
 float vec_dot_float(const void* w, const void* a, int64_t n) {
+#if defined(__AVX512F__)
+  // The same double sums as below, acc[c][0] and acc[c][1] of a chunk side by side in one
+  // 512-bit vector: one widening and one add per 8 products instead of two each.
+  __m512d acc[4];
+  for (auto& v : acc) v = _mm512_setzero_pd();
+  auto add_chunk = [&](int set, __m256 p) { acc[set] = _mm512_add_pd(acc[set], _mm512_cvtps_pd(p)); };
+#else
   __m256d acc[4][2];
   for (auto& set : acc) set[0] = set[1] = _mm256_setzero_pd();
   auto add_chunk = [&](int set, __m256 p) {
     acc[set][0] = _mm256_add_pd(acc[set][0], _mm256_cvtps_pd(_mm256_castps256_ps128(p)));
     acc[set][1] = _mm256_add_pd(acc[set][1], _mm256_cvtps_pd(_mm256_extractf128_ps(p, 1)));
   };
+#endif
   int64_t i = 0;
   for (; i + 32 <= n; i += 32)
     for (int c = 0; c < 4; ++c) add_chunk(c, _mm256_mul_ps(kLoad(w, i + 8 * c), kLoad(a, i + 8 * c)));
@@ -478,9 +486,13 @@ float vec_dot_float(const void* w, const void* a, int64_t n) {
     std::memcpy(ab, static_cast<const uint8_t*>(a) + i * kElem, size_t(n - i) * kElem);
     add_chunk(set, _mm256_mul_ps(kLoad(wb, 0), kLoad(ab, 0)));
   }
-  alignas(32) double l[8];
+  alignas(64) double l[8];
+#if defined(__AVX512F__)
+  _mm512_store_pd(l, _mm512_add_pd(_mm512_add_pd(acc[0], acc[1]), _mm512_add_pd(acc[2], acc[3])));
+#else
   _mm256_store_pd(l, _mm256_add_pd(_mm256_add_pd(acc[0][0], acc[1][0]), _mm256_add_pd(acc[2][0], acc[3][0])));
   _mm256_store_pd(l + 4, _mm256_add_pd(_mm256_add_pd(acc[0][1], acc[1][1]), _mm256_add_pd(acc[2][1], acc[3][1])));
+#endif
   return float(((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7])));
 }
 

@@ -107,7 +107,7 @@ class Model {
   // output grouped by expert (expert 0's tokens first, each expert's in token order).
   struct MoeScratch {
     std::vector<float> router_logits;            // token x expert
-    std::vector<float> probs;                    // one token's expert probabilities
+    std::vector<float> probs;                    // expert probabilities, one token's per thread
     std::vector<int32_t> chosen;                 // token x n_expert_used: expert ids, best first
     std::vector<float> weights;                  // token x n_expert_used
     std::vector<int32_t> slot;                   // token x n_expert_used: its grouped row

@@ -95,12 +95,14 @@ void Model::moe_ffn(const Layer& L, int64_t n, ThreadPool& pool) {
 
   // Routing: a small pass (n x E logits) on this thread; it decides the passes after it.
   matmul(L.router, ws_.acts.get(L.router.type, pool), n, m.router_logits.data(), E, pool);
-  grow(m.probs, size_t(E));
-  for (int64_t t = 0; t < n; ++t) {
+  // Each token's routing on its own (a thread's own probabilities scratch), then the counts.
+  grow(m.probs, size_t(pool.size()) * size_t(E));
+  pool.parallel_for(n, [&](int64_t t, int thread) {
     if (L.router_bias) add_in_place(m.router_logits.data() + t * E, L.router_bias, E);
-    route(c, m.router_logits.data() + t * E, m.probs.data(), m.chosen.data() + t * K, m.weights.data() + t * K);
-    for (int32_t k = 0; k < K; ++k) m.expert_count[m.chosen[t * K + k]]++;
-  }
+    route(c, m.router_logits.data() + t * E, m.probs.data() + size_t(thread) * size_t(E), m.chosen.data() + t * K,
+          m.weights.data() + t * K);
+  });
+  for (int64_t r = 0; r < rows; ++r) m.expert_count[m.chosen[r]]++;
   for (int32_t e = 1; e < E; ++e) m.expert_first[e] = m.expert_first[e - 1] + m.expert_count[e - 1];
   m.next_row.assign(m.expert_first.begin(), m.expert_first.end());
   for (int64_t t = 0; t < n; ++t)

@@ -40,8 +40,11 @@ namespace {
 //   tiny-qwen2           0.1599      0.0253      0.00113   0.000227    0.99997
 //   tiny-qwen3           0.2298      0.0379      0.00413   0.000504    0.99989
 //   tiny-qwen3moe        0.9118      0.0353      0.0217    0.000546    0.99986
-//   tiny-llama3.Q2_K       0.2695      0.0463      0.00315   0.000723    0.99986
-//   tiny-llama3.Q3_K_M     0.2795      0.0478      0.00364   0.000782    0.99978
+//   tiny-llama3.Q2_K       0.2729      0.0412      0.00432   0.000645    0.99980
+//   tiny-llama3.Q3_K_M     0.3094      0.0446      0.00279   0.000659    0.99976
+// (the two Q3_K rows since Q3_K's dot takes one float step per super-block, not eight lanes:
+// both means closer to llama.cpp than before, one position of Q2_K's further, max KL 0.00315
+// before, Q3_K_M's max |diff| 0.2795; the Q2_K max KL bound is 1.3x the new figure)
 //   tiny-llama3.IQ4_NL     0.2433      0.0366      0.00198   0.000446    0.99987
 //   tiny-llama3.IQ4_XS     0.4089      0.0448      0.00363   0.000747    0.99980
 //   tiny-qwen3.Q4_K_M      0.3836      0.0487      0.00458   0.000869    0.99981
@@ -73,7 +76,7 @@ const std::map<std::string, Bounds> kBounds = {
     {"tiny-qwen2", {0.21, 0.033, 0.0015, 0.00030, 0.002, 0.25}},
     {"tiny-qwen3", {0.30, 0.050, 0.0054, 0.00066, 0.002, 0.25}},
     {"tiny-qwen3moe", {1.19, 0.046, 0.028, 0.00071, 0.002, 0.25}},
-    {"tiny-llama3.Q2_K", {0.35, 0.0602, 0.0041, 0.00094, 0.002, 0.25}},
+    {"tiny-llama3.Q2_K", {0.35, 0.0602, 0.0056, 0.00094, 0.002, 0.25}},
     {"tiny-llama3.Q3_K_M", {0.363, 0.0621, 0.00473, 0.00102, 0.002, 0.25}},
     {"tiny-llama3.IQ4_NL", {0.316, 0.0476, 0.00257, 0.00058, 0.002, 0.25}},
     {"tiny-llama3.IQ4_XS", {0.532, 0.0582, 0.00472, 0.000971, 0.002, 0.25}},
