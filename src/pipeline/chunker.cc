@@ -4,6 +4,7 @@
 #include <cstdint>
 
 #include "util/error.h"
+#include "util/utf8.h"
 
 namespace nagare {
 namespace {
@@ -16,40 +17,9 @@ bool is_space(uint32_t c) { return c == ' ' || c == '\t' || c == '\n' || c == '\
 // One code point at s[i]: its length in bytes, and its value (U+FFFD for an invalid byte, which
 // counts as one character of one byte).
 size_t decode(std::string_view s, size_t i, uint32_t* cp) {
-  const unsigned char b = static_cast<unsigned char>(s[i]);
-  if (b < 0x80) {
-    *cp = b;
-    return 1;
-  }
-  size_t need = 0;
-  unsigned char low = 0x80, high = 0xBF;
-  uint32_t value = 0;
-  if (b >= 0xC2 && b <= 0xDF) {
-    need = 1, value = b & 0x1F;
-  } else if (b >= 0xE0 && b <= 0xEF) {
-    need = 2, value = b & 0x0F;
-    if (b == 0xE0) low = 0xA0;
-    if (b == 0xED) high = 0x9F;
-  } else if (b >= 0xF0 && b <= 0xF4) {
-    need = 3, value = b & 0x07;
-    if (b == 0xF0) low = 0x90;
-    if (b == 0xF4) high = 0x8F;
-  }
-  if (need == 0 || i + need >= s.size()) {
-    *cp = 0xFFFD;
-    return 1;
-  }
-  for (size_t k = 1; k <= need; ++k) {
-    const unsigned char c = static_cast<unsigned char>(s[i + k]);
-    if (c < low || c > high) {
-      *cp = 0xFFFD;
-      return 1;
-    }
-    low = 0x80, high = 0xBF;
-    value = (value << 6) | (c & 0x3F);
-  }
-  *cp = value;
-  return need + 1;
+  size_t next = i;
+  *cp = next_code_point(s, next);
+  return next - i;
 }
 
 bool is_cjk_terminal(uint32_t c) { return c == 0x3002 || c == 0xFF0E || c == 0xFF01 || c == 0xFF1F; }

@@ -1,10 +1,11 @@
 #include "pipeline/extract_merge.h"
 
 #include <algorithm>
+#include <cctype>
 #include <set>
 #include <unordered_set>
 
-#include <cctype>
+#include "util/utf8.h"
 
 namespace nagare {
 namespace {
@@ -29,13 +30,9 @@ std::string cite(const std::vector<int>& sources) {
 std::vector<uint32_t> code_points(const std::string& s) {
   std::vector<uint32_t> cps;
   for (size_t i = 0; i < s.size();) {
-    const unsigned char c = s[i];
-    const int n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 1;
-    uint32_t cp = n == 1 ? c : c & (0xFF >> (n + 1));
-    for (int k = 1; k < n && i + k < s.size(); ++k) cp = (cp << 6) | (uint8_t(s[i + k]) & 0x3F);
+    uint32_t cp = next_code_point(s, i);
     if (cp < 0x80) cp = uint32_t(std::tolower(int(cp)));
     if (!(cp < 0x80 && std::isspace(int(cp)))) cps.push_back(cp);
-    i += size_t(n);
   }
   return cps;
 }

@@ -12,6 +12,7 @@
 #include "pipeline/markdown_writer.h"
 #include "pipeline/url_resolve.h"
 #include "util/ascii.h"
+#include "util/utf8.h"
 
 namespace nagare {
 namespace {
@@ -59,13 +60,9 @@ std::string collapse_whitespace(std::string_view s) {
   return out;
 }
 
-size_t code_points(std::string_view s) {
-  return size_t(std::count_if(s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
-}
-
 // Alt text worth a line: not empty, not a file name, not a placeholder word.
 bool is_meaningful_alt(const std::string& alt) {
-  if (code_points(alt) < 4) return false;
+  if (count_code_points(alt) < 4) return false;
   std::string lower;
   for (char c : alt) lower += ascii_lower(c);
   for (std::string_view ext : {".jpg", ".jpeg", ".png", ".gif", ".webp", ".svg"})

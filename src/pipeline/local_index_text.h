@@ -7,6 +7,8 @@
 #include <string_view>
 #include <vector>
 
+#include "util/utf8.h"
+
 namespace nagare {
 
 // Passage lengths in code points: long enough to hold a fact with its context, short enough that
@@ -50,10 +52,5 @@ size_t count_occurrences(std::string_view haystack, std::string_view needle);
 // space collapsed, "…" marking a cut.
 std::string make_snippet(std::string_view passage, const std::vector<std::string>& terms, size_t max_code_points = 300);
 
-// UTF-8 helpers: the code point at s[i] (advancing i; an invalid byte reads as U+FFFD and
-// advances one), the count of code points, and whether the bytes are valid UTF-8.
-uint32_t next_code_point(std::string_view s, size_t& i);
-size_t count_code_points(std::string_view s);
-bool is_valid_utf8(std::string_view s);
 
 }  // namespace nagare

@@ -1,8 +1,10 @@
-// UTF-8 encoding of one code point, shared by the tokenizer, the chat templates and the grammars.
+// UTF-8: encoding one code point (the tokenizer, the chat templates, the grammars) and reading
+// text back as code points (the extraction pipeline's chunker, index and merge).
 #pragma once
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 namespace nagare {
 
@@ -25,5 +27,13 @@ inline void append_utf8(uint32_t cp, std::string& out) {
     out += static_cast<char>(0x80 | (cp & 0x3F));
   }
 }
+
+// The code point at s[i], advancing i; a byte that does not start a valid sequence (overlong,
+// surrogate, cut short) reads as U+FFFD and advances one byte.
+uint32_t next_code_point(std::string_view s, size_t& i);
+// Code points, counting each byte that is not a continuation byte.
+size_t count_code_points(std::string_view s);
+// Valid UTF-8 throughout (a literal U+FFFD is valid).
+bool is_valid_utf8(std::string_view s);
 
 }  // namespace nagare

@@ -16,6 +16,7 @@
 #include "pipeline/charset.h"
 #include "pipeline/chunker.h"
 #include "pipeline/html_to_markdown.h"
+#include "util/utf8.h"
 
 namespace {
 
@@ -23,24 +24,12 @@ using namespace nagare;
 
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
 
-bool valid_utf8(std::string_view s) {
-  for (size_t i = 0; i < s.size();) {
-    const unsigned char b = static_cast<unsigned char>(s[i]);
-    const size_t n = b < 0x80 ? 1 : (b >> 5) == 6 ? 2 : (b >> 4) == 14 ? 3 : (b >> 3) == 30 ? 4 : 0;
-    if (n == 0 || i + n > s.size()) return false;
-    for (size_t k = 1; k < n; ++k)
-      if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return false;
-    i += n;
-  }
-  return true;
-}
-
 void check(bool ok) {
   if (!ok) std::abort();
 }
 
 void check_markdown(const std::string& md) {
-  check(valid_utf8(md));
+  check(is_valid_utf8(md));
   if (md.empty()) return;
   check(md.back() == '\n' && !md.ends_with("\n\n") && md.front() != '\n');
   check(md.find("\n\n\n") == std::string::npos && md.find(" \n") == std::string::npos);
@@ -83,15 +72,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view body(reinterpret_cast<const char*>(data), size);
   const std::string charset = detect_charset("text/html", body);
   const std::string text = to_utf8(body, charset);
-  check(valid_utf8(text));
+  check(is_valid_utf8(text));
   const MarkdownPage page = html_to_markdown(text, "https://example.com/a/b/c.html?q=1#f");
   check_markdown(page.markdown);
-  check(valid_utf8(page.title) && valid_utf8(page.language));
+  check(is_valid_utf8(page.title) && is_valid_utf8(page.language));
   check_markdown(html_to_markdown(body, "").markdown);
   size_t sum = 0;
   for (const ChunkOptions o : {ChunkOptions{100, 0}, ChunkOptions{100, 49}, ChunkOptions{160, 30}}) {
     sum += check_chunks(page.markdown, o, true);
-    sum += check_chunks(body, o, valid_utf8(body));
+    sum += check_chunks(body, o, is_valid_utf8(body));
   }
   return sum == 0xdeadbeef;  // keeps `sum` alive; libFuzzer ignores the value
 }

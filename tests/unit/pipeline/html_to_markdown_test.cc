@@ -15,6 +15,7 @@
 #include "pipeline/html_prefilter.h"
 #include "pipeline/html_to_markdown.h"
 #include "pipeline/url_resolve.h"
+#include "util/utf8.h"
 
 namespace nagare {
 namespace {
@@ -53,18 +54,6 @@ MarkdownPage convert_golden(const std::string& name) {
 
 std::string md(std::string_view html) { return html_to_markdown(html, kBase).markdown; }
 
-bool valid_utf8(std::string_view s) {
-  for (size_t i = 0; i < s.size();) {
-    const unsigned char b = static_cast<unsigned char>(s[i]);
-    const size_t n = b < 0x80 ? 1 : (b >> 5) == 6 ? 2 : (b >> 4) == 14 ? 3 : (b >> 3) == 30 ? 4 : 0;
-    if (n == 0 || i + n > s.size()) return false;
-    for (size_t k = 1; k < n; ++k)
-      if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return false;
-    i += n;
-  }
-  return true;
-}
-
 // Output every page must have: one final newline, no trailing spaces, no runs of blank lines.
 void expect_clean(const std::string& markdown, const std::string& what) {
   if (markdown.empty()) return;
@@ -74,7 +63,7 @@ void expect_clean(const std::string& markdown, const std::string& what) {
   EXPECT_EQ(markdown.find("\n\n\n"), std::string::npos) << what;
   EXPECT_EQ(markdown.find(" \n"), std::string::npos) << what;
   EXPECT_EQ(markdown.find("\t\n"), std::string::npos) << what;
-  EXPECT_TRUE(valid_utf8(markdown)) << what;
+  EXPECT_TRUE(is_valid_utf8(markdown)) << what;
 }
 
 TEST(HtmlToMarkdownGolden, MatchesGoldens) {
@@ -371,7 +360,7 @@ TEST(HtmlToMarkdown, SurvivesHostileInput) {
   const char raw[] = "<p>a\xFF\xC3(\xE2\x82 b\0c</p><p>\xF0\x9F\x98</p>";
   const std::string bad(raw, sizeof raw - 1);
   const std::string m = md(bad);
-  EXPECT_TRUE(valid_utf8(m)) << m;
+  EXPECT_TRUE(is_valid_utf8(m)) << m;
   EXPECT_NE(m.find("\xEF\xBF\xBD"), std::string::npos);
   expect_clean(m, "invalid utf-8");
   // Unclosed everything.
