@@ -104,7 +104,18 @@ bool parse_merge(const std::string& text, const std::vector<MergeNote>& notes, s
     std::vector<MergeNote> on_q;
     for (const auto& n : notes)
       if (n.question == int(q)) on_q.push_back(n);
-    out.answers[q] = {t, checked_sources(a.is_object() && a.contains("sources") ? a["sources"] : Json(), allowed, t, on_q)};
+    auto sources = checked_sources(a.is_object() && a.contains("sources") ? a["sources"] : Json(), allowed, t, on_q);
+    if (sources.empty()) {
+      // Notes answer the question but the merged answer cites none and repeats none (a small
+      // model may write "a"): the notes themselves are the answer, with their sources.
+      t.clear();
+      for (const auto& n : on_q) {
+        t += (t.empty() ? "" : " ") + n.text;
+        for (int s : n.sources)
+          if (std::find(sources.begin(), sources.end(), s) == sources.end()) sources.push_back(s);
+      }
+    }
+    out.answers[q] = {t, std::move(sources)};
   }
   if (j.contains("facts") && j["facts"].is_array())
     for (const Json& f : j["facts"]) {

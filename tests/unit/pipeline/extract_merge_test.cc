@@ -62,6 +62,19 @@ TEST(ExtractMerge, KeepsOnlyCitationsOfTheGivenNotesAndDropsUnbackedFacts) {
   EXPECT_EQ(llm.calls.size(), 1u);
 }
 
+TEST(ExtractMerge, AnAnswerBackedByNoNoteFallsBackToTheNotes) {
+  ScriptedLlm llm(4096);
+  llm.answer = [](const LlmCall&) {
+    return R"({"answers": [{"answer": "a", "sources": []}, {"answer": "no answer", "sources": []}], "facts": [], "summary": ""})";
+  };
+  ExtractTrace trace;
+  MergeOutput m = merge_notes(input_with({{0, "In Minato", {1}}, {0, "Near Shiba Park", {4, 1}}}),
+                              PromptTemplates::defaults().merge, llm, trace);
+  EXPECT_EQ(m.answers[0].text, "In Minato Near Shiba Park");
+  EXPECT_EQ(m.answers[0].sources, (std::vector<int>{1, 4}));
+  EXPECT_TRUE(m.answers[1].text.empty());
+}
+
 TEST(ExtractMerge, AQuestionNoNoteAnswersStaysUnanswered) {
   ScriptedLlm llm(4096);
   llm.answer = [](const LlmCall&) {
