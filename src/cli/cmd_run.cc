@@ -35,6 +35,7 @@ struct RunOptions {
   int32_t n_predict = -1;
   int32_t ctx_size = 4096;
   int32_t threads = 0;
+  int32_t draft_max = EngineOptions{}.draft_max;
   SamplingParams sampling;
   int64_t seed = -1;
 };
@@ -87,6 +88,9 @@ std::string generate(Engine& engine, const RunOptions& o, std::vector<int32_t> p
     // The first token comes with the prompt; the decode rate counts the tokens after it.
     std::fprintf(stderr, "eval rate:            %.2f tokens/s\n",
                  s.decode_ms > 0 ? (s.completion_tokens - 1) / (s.decode_ms / 1000) : 0.0);
+    if (s.draft_tokens > 0)
+      std::fprintf(stderr, "draft acceptance:     %d of %d token(s) (%.0f%%)\n", s.draft_accepted_tokens, s.draft_tokens,
+                   100.0 * s.draft_accepted_tokens / s.draft_tokens);
   }
   return text;
 }
@@ -101,6 +105,7 @@ int run(const RunOptions& o) {
   eo.n_ctx = std::min<int32_t>(o.ctx_size, model->config().n_ctx_train);
   eo.threads = o.threads;
   eo.max_running = 1;
+  eo.draft_max = o.draft_max;
   Engine engine(std::move(model), std::move(tokenizer), eo);
   const double load_ms = seconds_since(load_start) * 1000;
 
@@ -217,6 +222,9 @@ void add_run_command(CLI::App& app, CommandAction& action) {
   f["presence_penalty"] = cmd->add_option("--presence-penalty", o.sampling.presence_penalty, "Presence penalty");
   f["frequency_penalty"] = cmd->add_option("--frequency-penalty", o.sampling.frequency_penalty, "Frequency penalty");
   f["seed"] = cmd->add_option("--seed", o.seed, "Random seed (-1: random)");
+  cmd->add_option("--draft-max", o.draft_max,
+                  "Speculative tokens per step, drafted by prompt lookup; output is unchanged (0: off)")
+      ->check(CLI::Range(0, 64))->capture_default_str();
   cmd->add_flag("--verbose", o.verbose, "Print load, prompt and generation timings");
   cmd->callback([&action] {
     action = [] {

@@ -41,6 +41,8 @@ struct ServeArgs {
   int32_t max_batch_tokens = EngineOptions{}.max_batch_tokens;
   int32_t max_running = EngineOptions{}.max_running;
   int32_t threads = 0;
+  int32_t draft_max = EngineOptions{}.draft_max;
+  int32_t draft_step_tokens = EngineOptions{}.draft_step_tokens;
   std::string alias;
   std::string chat_template_file;  // replaces the -m model's chat template
   bool no_prefix_cache = false;
@@ -135,6 +137,8 @@ int run_serve(const ServeArgs& a) {
   eo.prefix_cache = !a.no_prefix_cache;
   if (!a.pooling.empty()) eo.pooling = parse_pooling(a.pooling);
   eo.threads = a.threads;
+  eo.draft_max = a.draft_max;
+  eo.draft_step_tokens = a.draft_step_tokens;
 
   RegistryOptions ro;
   ro.engine = eo;
@@ -252,6 +256,13 @@ void add_serve_command(CLI::App& app, CommandAction& action) {
   cmd->add_option("--max-running", a.max_running, "Sequences decoding at once")
       ->check(CLI::Range(1, 1 << 16))->capture_default_str();
   cmd->add_option("-t,--threads", a.threads, "Compute threads (default: physical cores)")->check(CLI::Range(0, 4096));
+  cmd->add_option("--draft-max", a.draft_max,
+                  "Speculative tokens per decoding request, drafted by prompt lookup and checked in the same step; "
+                  "output is unchanged (0: off)")
+      ->check(CLI::Range(0, 64))->capture_default_str();
+  cmd->add_option("--draft-step-tokens", a.draft_step_tokens,
+                  "Drafts go only into steps of at most this many tokens (a busier step has no compute to spare)")
+      ->check(CLI::Range(0, 1 << 20))->capture_default_str();
   cmd->add_option("--api-key", a.api_keys, "A key clients must send as 'Authorization: Bearer KEY' (repeatable; user 'default')");
   cmd->add_option("--api-keys", a.api_keys_file,
                   "Keys file: TOML ([[keys]]) when it ends in .toml, else JSON lines; each entry: key or sha256, user, "

@@ -11,10 +11,12 @@
 #include <list>
 #include <mutex>
 #include <new>
+#include <optional>
 #include <thread>
 
 #include "engine/block_manager.h"
 #include "engine/grammar_compiler.h"
+#include "engine/prompt_lookup.h"
 #include "engine/sequence.h"
 #include "util/error.h"
 #include "util/process_memory.h"
@@ -39,9 +41,19 @@ struct Engine::Impl {
   void schedule();
   void preempt(Sequence& s);
   void emit(Sequence& s, int32_t token, const float* logits);
+  struct Finish {
+    FinishReason reason;
+    std::string error;
+  };
+  // Samples the sequence's next token from its logits row (masked in place) and takes it: output,
+  // stop strings, grammar, limits. Returns how the sequence ends, if this token ends it.
+  std::optional<Finish> take_token(Sequence& s, float* row, int32_t& token);
+  void propose_drafts();
   void flush_text(Sequence& s);
   void finish(Sequence& s, FinishReason reason, std::string error = "");
   void publish_stats();
+  // Logits rows a step may need: one per running sequence, one more per draft token.
+  int32_t logit_rows() const { return options.max_running + (options.draft_max > 0 ? options.draft_step_tokens : 0); }
 
   std::unique_ptr<Model> model;
   std::unique_ptr<Tokenizer> tokenizer;
@@ -87,6 +99,8 @@ Engine::Impl::Impl(std::unique_ptr<Model> m, std::unique_ptr<Tokenizer> t, const
   if (options.block_size <= 0) throw Error("block size must be positive");
   options.max_batch_tokens = std::max(options.max_batch_tokens, 1);
   options.max_running = std::clamp(options.max_running, 1, options.max_batch_tokens);
+  options.draft_max = std::max(options.draft_max, 0);
+  options.draft_step_tokens = std::max(options.draft_step_tokens, 0);
   const int32_t ctx_blocks = (options.n_ctx + options.block_size - 1) / options.block_size;
   int32_t n_blocks = options.kv_cache_bytes
                          ? KvCache::blocks_for_bytes(c, options.kv_cache_bytes, options.block_size)
@@ -98,7 +112,7 @@ Engine::Impl::Impl(std::unique_ptr<Model> m, std::unique_ptr<Tokenizer> t, const
   // Checked up front: the cache's pages become resident only as they are written, so where the
   // kernel overcommits memory a size beyond the machine would be accepted here and killed later.
   const size_t kv_bytes = size_t(n_blocks) * options.block_size * KvCache::bytes_per_token(c);
-  const size_t logits_bytes = size_t(options.max_running) * c.n_vocab * sizeof(float);
+  const size_t logits_bytes = size_t(logit_rows()) * c.n_vocab * sizeof(float);
   const size_t machine = physical_memory_bytes();
   if (machine > 0 && kv_bytes + logits_bytes > machine)
     throw Error("not enough memory for a KV cache of " + std::to_string(kv_bytes >> 20) + " MiB and logits for " +
@@ -107,7 +121,7 @@ Engine::Impl::Impl(std::unique_ptr<Model> m, std::unique_ptr<Tokenizer> t, const
   try {
     kv = std::make_unique<KvCache>(c, n_blocks, options.block_size);
     blocks = std::make_unique<BlockManager>(n_blocks, options.block_size, options.prefix_cache);
-    logits.reset(new float[size_t(options.max_running) * c.n_vocab]);
+    logits.reset(new float[size_t(logit_rows()) * c.n_vocab]);
     hidden.reset(new float[size_t(options.max_batch_tokens) * c.n_embd]);
   } catch (const std::bad_alloc&) {
     throw Error("not enough memory for a KV cache of " + std::to_string(kv_bytes >> 20) + " MiB and logits for " +
@@ -259,16 +273,44 @@ void Engine::Impl::schedule() {
   }
   // Keep `running` in arrival order so preemption always picks the latest arrival.
   std::sort(running.begin(), running.end(), [](auto& a, auto& b) { return a->arrival < b->arrival; });
+  propose_drafts();
 
   for (Sequence* s : batch_seqs) {
     const int32_t seq_index = int32_t(batch.sequences.size());
     batch.sequences.push_back({s->block_table.data(), int32_t(s->block_table.size())});
+    const int32_t n_tokens = int32_t(s->tokens.size());
     for (int32_t i = 0; i < s->scheduled; ++i) {
       const int32_t pos = s->n_computed + i;
       const bool embedding = s->request.embedding.has_value();
-      batch.add(s->tokens[pos], pos, seq_index, !embedding && pos + 1 == int32_t(s->tokens.size()),
-                embedding && s->pooler.wants(pos));
+      // Past the sequence's tokens come its drafts, each wanting logits like the last token.
+      batch.add(pos < n_tokens ? s->tokens[size_t(pos)] : s->draft[size_t(pos - n_tokens)], pos, seq_index,
+                !embedding && pos + 1 >= n_tokens, embedding && s->pooler.wants(pos));
     }
+  }
+}
+
+void Engine::Impl::propose_drafts() {
+  if (options.draft_max <= 0) return;
+  int32_t step_tokens = 0;
+  for (const Sequence* s : batch_seqs) step_tokens += s->scheduled;
+  for (Sequence* s : batch_seqs) {
+    // Only where the machine has compute to spare: a step's cost grows with its tokens, slowly
+    // while they are few (the weights are read once for all of them), in step with them after.
+    const int32_t room = std::min(options.draft_step_tokens, options.max_batch_tokens) - step_tokens;
+    if (room <= 0) break;
+    // A decoding sequence: its one scheduled token is the last one it sampled.
+    const int32_t n_tokens = int32_t(s->tokens.size());
+    if (s->request.embedding || s->scheduled != 1 || s->n_computed + 1 != n_tokens) continue;
+    if (s->draft_cap <= 0) s->draft_cap = options.draft_max;
+    // Drafts are sampled over at most until max_tokens, and their positions stay in the context.
+    const int32_t most = std::min({s->draft_cap, room, s->max_tokens - s->n_generated - 1, options.n_ctx - n_tokens});
+    if (most <= 0 || prompt_lookup_draft(s->tokens, s->prediction, options.lookup, most, s->draft) == 0) continue;
+    if (!blocks->grow(s->block_table, n_tokens + int32_t(s->draft.size()))) {  // never preempts for a draft
+      s->draft.clear();
+      continue;
+    }
+    s->scheduled += int32_t(s->draft.size());
+    step_tokens += int32_t(s->draft.size());
   }
 }
 
@@ -297,6 +339,53 @@ void Engine::Impl::flush_text(Sequence& s) {
   if (!out.empty()) s.stream->push(TokenEvent{-1, std::move(out), 0.0f, {}});
 }
 
+std::optional<Engine::Impl::Finish> Engine::Impl::take_token(Sequence& s, float* row, int32_t& token) {
+  if (s.grammar) {
+    // The mask covers the tokenizer's vocabulary; output rows past it (padding) never qualify.
+    const int64_t V = model->config().n_vocab;
+    const int32_t n_tokens = tokenizer->vocab_size();
+    s.grammar->fill_mask(token_mask.data());
+    apply_token_mask(token_mask.data(), row, std::min<int32_t>(n_tokens, int32_t(V)));
+    for (int64_t id = n_tokens; id < V; ++id) row[id] = -INFINITY;
+  }
+  // A grammar's complete sentence may end even before min_tokens (its mask then holds only
+  // end-of-generation tokens); ignore_eos never overrides a grammar.
+  const bool grammar_ends = s.grammar && s.grammar->is_complete();
+  const bool allow_eog = (!s.request.ignore_eos && s.n_generated >= s.request.min_tokens) || grammar_ends;
+  if (!allow_eog)
+    for (int32_t id : eog_tokens) row[id] = -INFINITY;
+  token = s.sampler.sample(row, s.tokens);
+  if (s.n_generated == 0) {
+    s.first_token_at = SteadyClock::now();
+    s.stats.prefill_ms = ms_between(s.started_at, s.first_token_at);
+  }
+  s.n_generated++;
+  counters.generated_tokens++;
+
+  if (allow_eog && tokenizer->is_end_of_generation(token)) {
+    // The end-of-generation token ends the output without being part of it.
+    flush_text(s);
+    if (s.grammar && !grammar_ends)  // only when the grammar's stack bound was hit
+      return Finish{FinishReason::kError, "the output exceeded the grammar's nesting or ambiguity bound"};
+    return Finish{FinishReason::kStop, ""};
+  }
+  if (s.grammar && !s.grammar->accept_token(token)) {
+    flush_text(s);  // cannot happen with the mask applied; never emit what the grammar refuses
+    return Finish{FinishReason::kError, "the grammar refused token " + std::to_string(token)};
+  }
+  s.tokens.push_back(token);
+  emit(s, token, row);
+  if (s.stop.stopped() || (s.grammar && s.grammar->is_finished())) {
+    if (!s.stop.stopped()) flush_text(s);  // the sentence is whole and nothing may follow
+    return Finish{FinishReason::kStop, ""};
+  }
+  if (s.n_generated >= s.max_tokens || int32_t(s.tokens.size()) >= options.n_ctx) {
+    flush_text(s);
+    return Finish{s.stop.stopped() ? FinishReason::kStop : FinishReason::kLength, ""};
+  }
+  return std::nullopt;
+}
+
 bool Engine::Impl::step() {
   take_incoming();
   drop_cancelled();
@@ -314,7 +403,7 @@ bool Engine::Impl::step() {
     const bool was_prefill = s->n_computed < int32_t(s->request.prompt.size());
     if (s->request.embedding)
       hidden_row += s->pooler.take(s->n_computed, s->scheduled, hidden.get() + hidden_row * model->config().n_embd);
-    s->n_computed += s->scheduled;
+    s->n_computed += s->scheduled - int32_t(s->draft.size());  // drafts count once accepted
     if (was_prefill) counters.prompt_tokens += uint64_t(std::min<int32_t>(s->scheduled, int32_t(s->request.prompt.size())));
     blocks->register_full_blocks(s->tokens, s->n_computed, s->block_table, s->n_registered_blocks, s->chain_hash);
     if (s->n_computed < int32_t(s->tokens.size())) continue;  // prefill continues next step
@@ -326,54 +415,33 @@ bool Engine::Impl::step() {
       continue;
     }
 
-    float* row = logits.get() + row_index++ * V;
-    if (s->grammar) {
-      // The mask covers the tokenizer's vocabulary; output rows past it (padding) never qualify.
-      const int32_t n_tokens = tokenizer->vocab_size();
-      s->grammar->fill_mask(token_mask.data());
-      apply_token_mask(token_mask.data(), row, std::min<int32_t>(n_tokens, int32_t(V)));
-      for (int64_t id = n_tokens; id < V; ++id) row[id] = -INFINITY;
+    // The decode token's row, then one row per draft token: each token is sampled from the
+    // target's own logits exactly as without drafts, and the next row counts only while the
+    // sampled token is the draft's (its KV then holds the right token at the right place).
+    const int32_t n_draft = int32_t(s->draft.size());
+    float* rows = logits.get() + row_index * V;
+    row_index += 1 + n_draft;
+    std::optional<Finish> end;
+    int32_t accepted = 0;
+    for (int32_t j = 0;; ++j) {
+      int32_t token = -1;
+      end = take_token(*s, rows + j * V, token);
+      if (end || j == n_draft || token != s->draft[size_t(j)]) break;
+      ++accepted;
+      s->n_computed++;
     }
-    // A grammar's complete sentence may end even before min_tokens (its mask then holds only
-    // end-of-generation tokens); ignore_eos never overrides a grammar.
-    const bool grammar_ends = s->grammar && s->grammar->is_complete();
-    const bool allow_eog =
-        (!s->request.ignore_eos && s->n_generated >= s->request.min_tokens) || grammar_ends;
-    if (!allow_eog)
-      for (int32_t id : eog_tokens) row[id] = -INFINITY;
-    const int32_t token = s->sampler.sample(row, s->tokens);
-    if (s->n_generated == 0) {
-      s->first_token_at = SteadyClock::now();
-      s->stats.prefill_ms = ms_between(s->started_at, s->first_token_at);
+    if (n_draft > 0) {
+      s->stats.draft_tokens += n_draft;
+      s->stats.draft_accepted_tokens += accepted;
+      counters.draft_tokens += uint64_t(n_draft);
+      counters.draft_accepted_tokens += uint64_t(accepted);
+      // Longer drafts while they are taken whole, shorter after a miss.
+      s->draft_cap = accepted == n_draft ? std::min(2 * s->draft_cap, options.draft_max) : accepted + 1;
+      s->draft.clear();
     }
-    s->n_generated++;
-    counters.generated_tokens++;
-
-    if (allow_eog && tokenizer->is_end_of_generation(token)) {
-      // The end-of-generation token ends the output without being part of it.
-      flush_text(*s);
-      if (s->grammar && !grammar_ends)  // only when the grammar's stack bound was hit
-        finish(*s, FinishReason::kError, "the output exceeded the grammar's nesting or ambiguity bound");
-      else
-        finish(*s, FinishReason::kStop);
-      done.push_back(s);
-      continue;
-    }
-    if (s->grammar && !s->grammar->accept_token(token)) {
-      flush_text(*s);  // cannot happen with the mask applied; never emit what the grammar refuses
-      finish(*s, FinishReason::kError, "the grammar refused token " + std::to_string(token));
-      done.push_back(s);
-      continue;
-    }
-    s->tokens.push_back(token);
-    emit(*s, token, row);
-    if (s->stop.stopped() || (s->grammar && s->grammar->is_finished())) {
-      if (!s->stop.stopped()) flush_text(*s);  // the sentence is whole and nothing may follow
-      finish(*s, FinishReason::kStop);
-      done.push_back(s);
-    } else if (s->n_generated >= s->max_tokens || int32_t(s->tokens.size()) >= options.n_ctx) {
-      flush_text(*s);
-      finish(*s, s->stop.stopped() ? FinishReason::kStop : FinishReason::kLength);
+    blocks->register_full_blocks(s->tokens, s->n_computed, s->block_table, s->n_registered_blocks, s->chain_hash);
+    if (end) {
+      finish(*s, end->reason, std::move(end->error));
       done.push_back(s);
     }
   }
@@ -447,6 +515,13 @@ std::shared_ptr<RequestStream> Engine::submit(GenerateRequest request) {
   auto seq = std::make_unique<Sequence>(std::move(request), stream, embedding ? 1 : impl_->model->config().n_vocab);
   if (embedding) seq->pooler = Pooler(*seq->request.embedding->pooling, n_prompt, impl_->model->config().n_embd);
   if (grammar) seq->grammar.emplace(std::move(grammar));
+  if (!seq->request.prediction.empty()) {
+    // The prediction is what follows the prompt: led by the prompt's last tokens, it matches the
+    // sequence's suffix before anything is generated, and drafts its own start.
+    const int32_t lead = std::min(n_prompt, impl_->options.lookup.ngram_max);
+    seq->prediction.assign(seq->request.prompt.end() - lead, seq->request.prompt.end());
+    seq->prediction.insert(seq->prediction.end(), seq->request.prediction.begin(), seq->request.prediction.end());
+  }
   // Output is bounded by the context; max_tokens beyond it ends with finish_reason "length".
   const int32_t room = n_ctx - n_prompt;
   seq->max_tokens = seq->request.max_tokens < 0 ? room : std::min(seq->request.max_tokens, room);

@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 
+#include "engine/prompt_lookup.h"
 #include "engine/request.h"
 #include "engine/request_error.h"
 #include "model/model.h"
@@ -25,6 +26,14 @@ struct EngineOptions {
   int32_t max_waiting = 0;              // requests queued beyond the running ones; past it submit()
                                         // refuses (RequestError kOverloaded); 0: no bound
   bool prefix_cache = true;
+  // Speculative decoding by prompt lookup: up to draft_max tokens proposed per decoding sequence
+  // (prompt_lookup.h) and checked in the same forward; 0: off. Output never changes: each token
+  // is still sampled from the model's own logits, and a draft counts only while it is the token
+  // sampled. Drafts go only into steps of at most draft_step_tokens tokens, where the machine has
+  // compute to spare (a full batch gains nothing from them).
+  int32_t draft_max = 8;
+  int32_t draft_step_tokens = 16;
+  PromptLookupOptions lookup;
   int32_t threads = 0;                  // 0: physical cores
   // Embedding requests' pooling when they name none; nullopt: the model's (model_pooling: its
   // GGUF's pooling_type, else mean). The engine's options() always hold the one it resolved.
@@ -42,6 +51,8 @@ struct EngineStats {
   uint64_t generated_tokens = 0;
   uint64_t preemptions = 0;
   uint64_t steps = 0;
+  uint64_t draft_tokens = 0;            // proposed by speculation and checked
+  uint64_t draft_accepted_tokens = 0;   // of which the model sampled the same token
 };
 
 class Engine {

@@ -40,6 +40,9 @@ struct GenerateRequest {
   // An embedding request: the prompt is run (no output is generated) and the stream delivers its
   // pooled hidden states (RequestStream::embedding) when it finishes with kStop.
   std::optional<EmbeddingParams> embedding;
+  // A predicted output (OpenAI's `prediction`): tokens the answer is expected to repeat, searched
+  // first for speculative drafts. It never changes the output, only how fast it comes.
+  std::vector<int32_t> prediction;
 };
 
 // kTimeout: the server's per-request deadline (--request-timeout) passed; what was generated stands.
@@ -59,6 +62,8 @@ struct RequestStats {
   int32_t cached_prompt_tokens = 0;  // served from the prefix cache
   int32_t completion_tokens = 0;
   double queued_ms = 0, prefill_ms = 0, decode_ms = 0;  // time waiting, to first token, after it
+  int32_t draft_tokens = 0;           // speculative drafts checked
+  int32_t draft_accepted_tokens = 0;  // of which the output took
 };
 
 // Shared by the engine (producer) and one consumer. The engine appends events and finally a

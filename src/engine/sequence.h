@@ -42,7 +42,10 @@ struct Sequence {
   uint64_t chain_hash = 0;
   int32_t n_generated = 0;
   int32_t max_tokens = 0;           // resolved against the context size
-  int32_t scheduled = 0;            // tokens in this step's batch
+  int32_t scheduled = 0;            // tokens in this step's batch, drafts included
+  std::vector<int32_t> draft;       // this step's speculative tokens after `tokens`
+  std::vector<int32_t> prediction;  // the request's predicted output led by the prompt's last tokens
+  int32_t draft_cap = 0;            // most drafts next time (0: not set yet)
   bool admitted = false;
 
   RequestStats stats;

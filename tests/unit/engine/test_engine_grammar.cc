@@ -9,39 +9,19 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/engine.h"
+#include "engine_harness.h"
 
 namespace nagare {
 namespace {
 
-const std::string kModel = std::string(NAGARE_SOURCE_DIR) + "/models/SmolLM2-135M-Instruct.Q4_1.gguf";
+using test::collect;
+using test::Output;
 
 std::unique_ptr<Engine> make_engine() {
-  auto model = Model::load(kModel);
-  auto tok = Tokenizer::from_gguf(model->file());
   EngineOptions o;
   o.n_ctx = 512;
   o.threads = 2;
-  return std::make_unique<Engine>(std::move(model), std::move(tok), o);
-}
-
-struct Output {
-  std::string text;
-  FinishReason reason = FinishReason::kNone;
-  std::string error;
-};
-
-Output collect(RequestStream& s) {
-  Output out;
-  std::vector<TokenEvent> events;
-  for (bool done = false; !done;) {
-    s.wait();
-    events.clear();
-    done = s.drain(events);
-    for (auto& e : events) out.text += e.text;
-  }
-  out.reason = s.finish_reason();
-  out.error = s.error();
-  return out;
+  return test::make_engine(test::kSmolLM2, o);
 }
 
 GenerateRequest request(const Engine& e, const std::string& text, float temperature, uint64_t seed,
