@@ -22,6 +22,8 @@ CompletionJob::CompletionJob(const ServedModel& model, OpenAiRequest request, Re
     }
   }
   prompts_ = model_.prompts().prompt_tokens(request_);
+  if (!request_.prediction.empty())
+    request_.generate.prediction = model_.engine().tokenizer().encode(request_.prediction, false, false);
   const size_t n = static_cast<size_t>(request_.n);
   choices_.resize(prompts_.size() * n);
   for (size_t i = 0; i < choices_.size(); ++i) {
@@ -102,6 +104,8 @@ Usage CompletionJob::usage() const {
     if (!c.stream) continue;
     const RequestStats s = c.stream->stats();
     u.completion_tokens += s.completion_tokens;
+    u.accepted_draft_tokens += s.draft_accepted_tokens;
+    u.rejected_draft_tokens += s.draft_tokens - s.draft_accepted_tokens;
     // Each prompt counts once however many choices it has (as OpenAI counts n > 1).
     if (c.index % request_.n == 0) u.cached_tokens += s.cached_prompt_tokens;
   }

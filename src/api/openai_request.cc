@@ -198,6 +198,13 @@ void parse_common(const Json& body, OpenAiRequest& r) {
       if (!st.empty()) r.generate.stop.push_back(std::move(st));
   }
   r.generate.ignore_eos = get_bool(body, "ignore_eos").value_or(false);
+  // Predicted Outputs: text the answer is expected to repeat (an edited file, a quoted passage).
+  // It drafts speculative tokens; the output is what it would be without it.
+  if (const Json* pred = get_object(body, "prediction")) {
+    const auto type = get_string(*pred, "type");
+    if (type != "content") throw ApiError::invalid("'prediction.type' must be 'content'", "prediction.type");
+    r.prediction = parse_content(*pred, "prediction.content", false);
+  }
   r.generate.grammar = openai_output_grammar(body);
   if (auto v = get_integer(body, "min_tokens", 0, INT32_MAX)) r.generate.min_tokens = int32_t(*v);
 }

@@ -40,6 +40,7 @@ struct OpenAiRequest {
   // choice 0's; choice i uses seed + i so n > 1 gives different choices reproducibly.
   GenerateRequest generate;
   bool seeded = false;
+  std::string prediction;           // Predicted Outputs' content ("" when none)
 };
 
 // Parses a request body; throws ApiError (400) for malformed JSON, nesting deeper than

@@ -118,6 +118,8 @@ Json OpenAiFormatter::usage_json(const Usage& usage) {
   u["completion_tokens"] = usage.completion_tokens;
   u["total_tokens"] = usage.prompt_tokens + usage.completion_tokens;
   u["prompt_tokens_details"] = {{"cached_tokens", usage.cached_tokens}};
+  u["completion_tokens_details"] = {{"accepted_prediction_tokens", usage.accepted_draft_tokens},
+                                    {"rejected_prediction_tokens", usage.rejected_draft_tokens}};
   return u;
 }
 

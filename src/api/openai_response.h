@@ -21,6 +21,9 @@ struct Usage {
   int64_t prompt_tokens = 0;
   int64_t completion_tokens = 0;
   int64_t cached_tokens = 0;  // of prompt_tokens, served from the prefix cache
+  // Speculative drafts (from the context or the request's prediction) the output took or not:
+  // OpenAI's accepted_prediction_tokens and rejected_prediction_tokens.
+  int64_t accepted_draft_tokens = 0, rejected_draft_tokens = 0;
 };
 
 // One finished choice of a non-streaming response.

@@ -167,6 +167,15 @@ std::string Metrics::render(const ModelRegistry& models) const {
     w.sample("nagare:prefix_cache_hits_total", label("model_name", l.name), double(l.stats.prefix_cache_hit_tokens));
   w.family("nagare:num_preemptions_total", "counter", "Requests preempted to free KV cache (since the model loaded).");
   for (const Live& l : live) w.sample("nagare:num_preemptions_total", label("model_name", l.name), double(l.stats.preemptions));
+  w.family("nagare:spec_decode_num_draft_tokens_total", "counter",
+           "Speculative draft tokens checked by the model (since the model loaded).");
+  for (const Live& l : live)
+    w.sample("nagare:spec_decode_num_draft_tokens_total", label("model_name", l.name), double(l.stats.draft_tokens));
+  w.family("nagare:spec_decode_num_accepted_tokens_total", "counter",
+           "Speculative draft tokens the output took (since the model loaded).");
+  for (const Live& l : live)
+    w.sample("nagare:spec_decode_num_accepted_tokens_total", label("model_name", l.name),
+             double(l.stats.draft_accepted_tokens));
   w.family("nagare:model_memory_bytes", "gauge", "What each loaded model may hold: weights file plus KV cache.");
   for (const Live& l : live) w.sample("nagare:model_memory_bytes", label("model_name", l.name), double(l.bytes));
   w.family("nagare:loaded_models", "gauge", "Models loaded now.");

@@ -3,6 +3,7 @@ streams (role chunk, deltas, finish chunk, include_usage, [DONE]), n, stop, seed
 import re
 
 import openai
+import pytest
 
 from helpers import chat_body, parse_sse
 
@@ -222,3 +223,48 @@ def test_sampling_parameters_are_accepted(client, model_name):
         extra_body={"top_k": 40, "min_p": 0.05, "repetition_penalty": 1.1, "min_tokens": 2,
                     "some_unknown_field": [1, 2]})
     assert r.usage.completion_tokens >= 2
+
+
+COPY = [{"role": "user", "content": "Repeat this sentence twice: The harbour bus leaves the central station every "
+                                    "twenty minutes and stops nine times."}]
+
+
+def spec_counters(server):
+    import httpx
+    text = httpx.get(f"{server.url}/metrics", timeout=30).text
+    out = {}
+    for name in ("nagare:spec_decode_num_draft_tokens_total", "nagare:spec_decode_num_accepted_tokens_total"):
+        out[name] = sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name + "{"))
+    return out
+
+
+def test_predicted_output_drafts_without_changing_the_answer(client, model_name, server):
+    """OpenAI's Predicted Outputs: the prediction drafts tokens, the answer is the one without it,
+    and usage and /metrics count the drafts the answer took and refused."""
+    before = spec_counters(server)
+    # (Each request asks for another max_tokens: the response cache would answer a repeat.)
+    kw = dict(messages=COPY, extra_body={"ignore_eos": True})
+    base = greedy(client, model_name, max_tokens=40, **kw)
+    text = base.choices[0].message.content
+    r = greedy(client, model_name, max_tokens=39, prediction={"type": "content", "content": text}, **kw)
+    assert text.startswith(r.choices[0].message.content) and r.usage.completion_tokens == 39
+    d = r.usage.completion_tokens_details
+    assert d.accepted_prediction_tokens >= r.usage.completion_tokens // 2, d
+    # A wrong prediction is refused token by token; the answer stays the same.
+    wrong = greedy(client, model_name, max_tokens=38,
+                   prediction={"type": "content", "content": [{"type": "text", "text": "Zebra " * 30}]}, **kw)
+    assert r.choices[0].message.content.startswith(wrong.choices[0].message.content)
+    after = spec_counters(server)
+    drafted = sum(x.usage.completion_tokens_details.accepted_prediction_tokens +
+                  x.usage.completion_tokens_details.rejected_prediction_tokens for x in (base, r, wrong))
+    assert after["nagare:spec_decode_num_draft_tokens_total"] - before["nagare:spec_decode_num_draft_tokens_total"] == drafted
+    assert (after["nagare:spec_decode_num_accepted_tokens_total"] - before["nagare:spec_decode_num_accepted_tokens_total"]
+            == sum(x.usage.completion_tokens_details.accepted_prediction_tokens for x in (base, r, wrong)))
+
+
+def test_a_prediction_of_another_type_is_400(client, model_name):
+    with pytest.raises(openai.BadRequestError) as e:
+        greedy(client, model_name, max_tokens=4, prediction={"type": "image", "content": "x"})
+    assert e.value.status_code == 400 and "prediction.type" in str(e.value)
+    with pytest.raises(openai.BadRequestError):
+        greedy(client, model_name, max_tokens=4, prediction={"type": "content", "content": 5})

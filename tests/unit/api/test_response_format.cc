@@ -64,7 +64,7 @@ TEST(ChatChunks, ShapesOfRoleDeltaFinishAndUsage) {
   Usage u{10, 5, 3};
   Json uc = f.usage_chunk(u);
   EXPECT_EQ(uc["choices"], Json::array());
-  EXPECT_EQ(uc["usage"], Json::parse(R"({"prompt_tokens":10,"completion_tokens":5,"total_tokens":15,"prompt_tokens_details":{"cached_tokens":3}})"));
+  EXPECT_EQ(uc["usage"], Json::parse(R"({"prompt_tokens":10,"completion_tokens":5,"total_tokens":15,"prompt_tokens_details":{"cached_tokens":3},"completion_tokens_details":{"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}})"));
 
   OpenAiFormatter plain(Endpoint::kChat, "smol", tok(), false, 1);
   EXPECT_FALSE(plain.role_chunk(0).contains("usage"));  // only with stream_options.include_usage
