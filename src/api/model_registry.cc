@@ -29,7 +29,7 @@ constexpr double kMiB = 1048576.0;
 // known before its memory is taken.
 uint64_t kv_cache_estimate(const ModelConfig& config, const EngineOptions& o) {
   const int32_t block = o.block_size > 0 ? o.block_size : 16;
-  const int32_t n_ctx = o.n_ctx > 0 ? o.n_ctx : std::min(config.n_ctx_train > 0 ? config.n_ctx_train : 4096, 4096);
+  const int32_t n_ctx = resolve_context(o.n_ctx, config);
   const int64_t ctx_blocks = (n_ctx + block - 1) / block;
   const int64_t n_blocks = o.kv_cache_bytes ? KvCache::blocks_for_bytes(config, o.kv_cache_bytes, block)
                                             : std::max<int64_t>(ctx_blocks, 4 * ((2048 + block - 1) / block));

@@ -102,7 +102,7 @@ int run(const RunOptions& o) {
   ChatPrompt chat(model->file(), *tokenizer, o.template_override);
   const Tokenizer& tok = *tokenizer;
   EngineOptions eo;
-  eo.n_ctx = std::min<int32_t>(o.ctx_size, model->config().n_ctx_train);
+  eo.n_ctx = o.ctx_size == kTrainedContext ? kTrainedContext : std::min<int32_t>(o.ctx_size, model->config().n_ctx_train);
   eo.threads = o.threads;
   eo.max_running = 1;
   eo.draft_max = o.draft_max;
@@ -210,7 +210,8 @@ void add_run_command(CLI::App& app, CommandAction& action) {
   flags.system = cmd->add_option("--system", o.system, "System prompt");
   cmd->add_flag("--raw", o.raw, "Complete the prompt as plain text, without the chat template");
   f["num_predict"] = cmd->add_option("-n,--n-predict", o.n_predict, "Most tokens to generate (-1: until the model stops)");
-  f["num_ctx"] = cmd->add_option("-c,--ctx-size", o.ctx_size, "Context size in tokens")->check(CLI::Range(16, 1 << 20));
+  f["num_ctx"] = cmd->add_option("-c,--ctx-size", o.ctx_size, "Context size in tokens (0: the model's training context)")
+                     ->check(CLI::Range(0, 1 << 24));
   f["num_thread"] =
       cmd->add_option("-t,--threads", o.threads, "Threads (default: physical cores)")->check(CLI::Range(0, 1024));
   f["temperature"] = cmd->add_option("--temp", o.sampling.temperature, "Temperature (0: greedy)");

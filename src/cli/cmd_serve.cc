@@ -36,7 +36,7 @@ struct ServeArgs {
   std::string model;
   std::string host = "127.0.0.1";
   int port = 8080;
-  int32_t ctx_size = 0;  // 0: min(4096, the model's training context)
+  int32_t ctx_size = kDefaultContext;
   int64_t kv_cache_mib = 0;
   int32_t max_batch_tokens = EngineOptions{}.max_batch_tokens;
   int32_t max_running = EngineOptions{}.max_running;
@@ -197,9 +197,8 @@ int run_serve(const ServeArgs& a) {
       try {
         std::unique_ptr<Model> model = Model::load(a.model);
         std::unique_ptr<Tokenizer> tokenizer = Tokenizer::from_gguf(model->file());
-        const int32_t train_ctx = model->config().n_ctx_train;
         EngineOptions pinned_eo = eo;
-        pinned_eo.n_ctx = a.ctx_size > 0 ? a.ctx_size : (train_ctx > 0 ? std::min<int32_t>(4096, train_ctx) : 4096);
+        pinned_eo.n_ctx = resolve_context(a.ctx_size, model->config());
         auto engine = std::make_unique<Engine>(std::move(model), std::move(tokenizer), pinned_eo);
         ServedModel::Overrides overrides;
         if (!chat_template.empty()) overrides.template_text = chat_template;
@@ -247,8 +246,10 @@ void add_serve_command(CLI::App& app, CommandAction& action) {
   cmd->add_option("--host", a.host, "Address to listen on")->capture_default_str();
   cmd->add_option("--port", a.port, "Port to listen on (0: any free port)")
       ->check(CLI::Range(0, 65535))->capture_default_str();
-  cmd->add_option("-c,--ctx-size", a.ctx_size, "Most tokens (prompt + output) of one request (default: min(4096, the model's training context))")
-      ->check(CLI::Range(16, 1 << 24));
+  cmd->add_option("-c,--ctx-size", a.ctx_size,
+                  "Most tokens (prompt + output) of one request; 0: the model's training context (default: min(4096, "
+                  "that))")
+      ->check(CLI::Range(0, 1 << 24));
   cmd->add_option("--kv-cache-size", a.kv_cache_mib, "KV cache size in MiB (default: room for max(ctx-size, 4 x 2048) tokens)")
       ->check(CLI::Range(int64_t(1), int64_t(1) << 30));
   cmd->add_option("--max-batch-tokens", a.max_batch_tokens, "Tokens per forward step (decodes + prefill chunks)")

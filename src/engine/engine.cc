@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "engine/block_manager.h"
+#include "engine/draft_policy.h"
 #include "engine/grammar_compiler.h"
 #include "engine/prompt_lookup.h"
 #include "engine/sequence.h"
@@ -29,6 +30,11 @@ double ms_between(SteadyClock::time_point a, SteadyClock::time_point b) {
 }
 
 }  // namespace
+
+int32_t resolve_context(int32_t n_ctx, const ModelConfig& config) {
+  if (n_ctx > 0) return n_ctx;
+  return n_ctx == kTrainedContext ? config.n_ctx_train : std::min(config.n_ctx_train, 4096);
+}
 
 struct Engine::Impl {
   Impl(std::unique_ptr<Model> m, std::unique_ptr<Tokenizer> t, const EngineOptions& o);
@@ -91,7 +97,7 @@ struct Engine::Impl {
 Engine::Impl::Impl(std::unique_ptr<Model> m, std::unique_ptr<Tokenizer> t, const EngineOptions& o)
     : model(std::move(m)), tokenizer(std::move(t)), options(o), pool(o.threads) {
   const ModelConfig& c = model->config();
-  if (options.n_ctx <= 0) options.n_ctx = std::min(c.n_ctx_train, 4096);
+  options.n_ctx = resolve_context(options.n_ctx, c);
   // An encoder has no positions past its training context (bert's are a learned table).
   if (c.encoder) options.n_ctx = std::min(options.n_ctx, c.n_ctx_train);
   if (!options.pooling) options.pooling = model_pooling(model->file(), c.arch);
@@ -301,10 +307,14 @@ void Engine::Impl::propose_drafts() {
     // A decoding sequence: its one scheduled token is the last one it sampled.
     const int32_t n_tokens = int32_t(s->tokens.size());
     if (s->request.embedding || s->scheduled != 1 || s->n_computed + 1 != n_tokens) continue;
-    if (s->draft_cap <= 0) s->draft_cap = options.draft_max;
     // Drafts are sampled over at most until max_tokens, and their positions stay in the context.
-    const int32_t most = std::min({s->draft_cap, room, s->max_tokens - s->n_generated - 1, options.n_ctx - n_tokens});
-    if (most <= 0 || prompt_lookup_draft(s->tokens, s->prediction, options.lookup, most, s->draft) == 0) continue;
+    const int32_t most = s->draft_policy.length(
+        std::min({options.draft_max, room, s->max_tokens - s->n_generated - 1, options.n_ctx - n_tokens}),
+        options.draft_token_cost);
+    if (most <= 0 || prompt_lookup_draft(s->tokens, s->prediction, options.lookup, most, s->draft) == 0) {
+      s->draft_policy.fade();
+      continue;
+    }
     if (!blocks->grow(s->block_table, n_tokens + int32_t(s->draft.size()))) {  // never preempts for a draft
       s->draft.clear();
       continue;
@@ -403,8 +413,9 @@ bool Engine::Impl::step() {
     const bool was_prefill = s->n_computed < int32_t(s->request.prompt.size());
     if (s->request.embedding)
       hidden_row += s->pooler.take(s->n_computed, s->scheduled, hidden.get() + hidden_row * model->config().n_embd);
-    s->n_computed += s->scheduled - int32_t(s->draft.size());  // drafts count once accepted
-    if (was_prefill) counters.prompt_tokens += uint64_t(std::min<int32_t>(s->scheduled, int32_t(s->request.prompt.size())));
+    const int32_t computed = s->scheduled - int32_t(s->draft.size());  // drafts count once accepted
+    s->n_computed += computed;
+    if (was_prefill) counters.prompt_tokens += uint64_t(std::min<int32_t>(computed, int32_t(s->request.prompt.size())));
     blocks->register_full_blocks(s->tokens, s->n_computed, s->block_table, s->n_registered_blocks, s->chain_hash);
     if (s->n_computed < int32_t(s->tokens.size())) continue;  // prefill continues next step
     if (s->request.embedding) {  // the prompt is all it runs: its pooled states are the answer
@@ -435,8 +446,7 @@ bool Engine::Impl::step() {
       s->stats.draft_accepted_tokens += accepted;
       counters.draft_tokens += uint64_t(n_draft);
       counters.draft_accepted_tokens += uint64_t(accepted);
-      // Longer drafts while they are taken whole, shorter after a miss.
-      s->draft_cap = accepted == n_draft ? std::min(2 * s->draft_cap, options.draft_max) : accepted + 1;
+      s->draft_policy.record(n_draft, accepted);
       s->draft.clear();
     }
     blocks->register_full_blocks(s->tokens, s->n_computed, s->block_table, s->n_registered_blocks, s->chain_hash);

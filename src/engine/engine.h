@@ -15,8 +15,15 @@
 
 namespace nagare {
 
+// EngineOptions::n_ctx values other than a token count.
+inline constexpr int32_t kTrainedContext = 0;   // the model's training context (`-c 0`)
+inline constexpr int32_t kDefaultContext = -1;  // min(4096, the model's training context)
+
+// The context size n_ctx asks for on this model.
+int32_t resolve_context(int32_t n_ctx, const ModelConfig& config);
+
 struct EngineOptions {
-  int32_t n_ctx = 4096;                 // most tokens (prompt + output) of one request
+  int32_t n_ctx = 4096;                 // most tokens (prompt + output) of one request, or one of the above
   size_t kv_cache_bytes = 0;            // 0: room for max(n_ctx, 4 requests of 2048 tokens)
   int32_t block_size = 16;              // tokens per KV block
   int32_t max_batch_tokens = 512;       // tokens per forward step (decodes + prefill chunks)
@@ -33,6 +40,10 @@ struct EngineOptions {
   // compute to spare (a full batch gains nothing from them).
   int32_t draft_max = 8;
   int32_t draft_step_tokens = 16;
+  // A draft token's cost as a fraction of a one-token step's (draft_policy.h): 0.17-0.29 measured
+  // on these CPUs' small models at depths 0 and 1,400 (a step's weights are read once for all its
+  // tokens; `nagare bench-model -p 1,2,4,8 -d D`).
+  double draft_token_cost = 0.25;
   PromptLookupOptions lookup;
   int32_t threads = 0;                  // 0: physical cores
   // Embedding requests' pooling when they name none; nullopt: the model's (model_pooling: its

@@ -7,6 +7,7 @@
 #include <optional>
 #include <vector>
 
+#include "engine/draft_policy.h"
 #include "engine/request.h"
 #include "engine/sampler.h"
 #include "engine/stop_matcher.h"
@@ -45,7 +46,7 @@ struct Sequence {
   int32_t scheduled = 0;            // tokens in this step's batch, drafts included
   std::vector<int32_t> draft;       // this step's speculative tokens after `tokens`
   std::vector<int32_t> prediction;  // the request's predicted output led by the prompt's last tokens
-  int32_t draft_cap = 0;            // most drafts next time (0: not set yet)
+  DraftPolicy draft_policy;          // how many drafts pay, from this sequence's hits and misses
   bool admitted = false;
 
   RequestStats stats;

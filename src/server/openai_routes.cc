@@ -115,10 +115,11 @@ void add_openai_routes(Router& router, ModelRegistry& models, ResponseCache* cac
     res.source = std::make_shared<JobSource<EmbeddingsJob>>(std::move(job), std::move(lease), req.record);
     return res;
   });
-  // The loaded model states its context as vLLM does (max_model_len), so clients that cut work to
-  // fit it (nagare extract --url) need not be told.
+  // A loaded model states its context as vLLM does (max_model_len), so clients that cut work to
+  // fit it (nagare extract --url) need not be told. (A store model not loaded yet has none.)
   auto with_context = [&models](Json m) {
-    if (auto p = models.pinned(); p && m["id"] == p->name()) m["max_model_len"] = p->served().engine().options().n_ctx;
+    for (const LoadedModelInfo& l : models.loaded())
+      if (m["id"] == l.model->name()) m["max_model_len"] = l.model->served().engine().options().n_ctx;
     return m;
   };
   router.add("GET", "/v1/models", [&models, with_context](const HttpRequest& req) {

@@ -10,7 +10,7 @@ import time
 import httpx
 import pytest
 
-from conftest import ALIAS, CTX_SIZE, MODEL, _binary, running_server
+from conftest import ALIAS, CTX_SIZE, MODEL, _binary, launched_server, running_server
 from helpers import read_http_response
 
 
@@ -146,3 +146,23 @@ def test_kv_cache_larger_than_memory_is_a_clear_start_up_error():
         pytest.skip("an AddressSanitizer build aborts on an impossible allocation instead of throwing")
     assert r.returncode == 1, r.stderr
     assert "not enough memory for a KV cache" in r.stderr and "--kv-cache-size" in r.stderr, r.stderr
+
+
+def test_ctx_size_0_is_the_models_training_context():
+    """-c 0 serves the context the model was trained for; /v1/models states it, a prompt past the
+    4,096-token default is served, and one past the training context gets context_length_exceeded."""
+    import gguf
+    field = gguf.GGUFReader(str(MODEL)).fields["llama.context_length"]
+    trained = int(field.parts[field.data[0]][0])
+    assert trained > 4096
+    cmd = [str(_binary()), "serve", "-m", str(MODEL), "--host", "127.0.0.1", "--port", "0", "--alias", ALIAS,
+           "-c", "0", "--no-audit"]
+    with launched_server(cmd) as s:
+        models = httpx.get(s.url + "/v1/models", timeout=30).json()["data"]
+        assert models[0]["max_model_len"] == trained
+        ids = [28] * 4500  # a 4,500-token prompt of one repeated token
+        r = httpx.post(s.url + "/v1/completions", json={"prompt": ids, "max_tokens": 2, "temperature": 0}, timeout=300)
+        assert r.status_code == 200, r.text
+        assert r.json()["usage"]["prompt_tokens"] == 4500
+        r = httpx.post(s.url + "/v1/completions", json={"prompt": [28] * trained, "max_tokens": 2}, timeout=300)
+        assert r.status_code == 400 and r.json()["error"]["code"] == "context_length_exceeded", r.text
