@@ -17,6 +17,8 @@ then to the other: aggregate completion tokens / wall time. Ratios are on / off;
 accept counts come from usage.completion_tokens_details.
 
   .venv/bin/python bench/speculative.py -m models/SmolLM2-135M-Instruct.Q4_1.gguf --rounds 8
+  .venv/bin/python bench/speculative.py -m models/SmolLM2-135M-Instruct.F16.gguf \
+      --model-draft models/SmolLM2-135M-Instruct.Q4_1.gguf --rounds 8   # the 'on' side with a draft model
 """
 import argparse
 import json
@@ -35,9 +37,10 @@ OPEN = ["Write a short story about a lighthouse keeper who finds a strange bird.
         "Describe the history of the bicycle in a few paragraphs."]
 
 
-def start(binary, model, port, threads, draft):
+def start(binary, model, port, threads, draft, draft_model=None):
     p = subprocess.Popen([binary, "serve", "-m", model, "--port", str(port), "--threads", str(threads), "--ctx-size",
-                          "4096", "--cache-size", "0", "--no-audit", "--draft-max", str(draft)],
+                          "4096", "--cache-size", "0", "--no-audit", "--draft-max", str(draft),
+                          *(["--model-draft", draft_model] if draft_model else [])],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(600):
         try:
@@ -86,15 +89,17 @@ def main():
     ap.add_argument("--binary", default=str(ROOT / "build/nagare"))
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--draft-max", type=int, default=8)
+    ap.add_argument("--model-draft", help="the 'on' server also drafts with this model")
     ap.add_argument("--rounds", type=int, default=6)
     ap.add_argument("--max-tokens", type=int, default=256)
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--workloads", default="extraction_en,extraction_ja,open")
     a = ap.parse_args()
-    servers = {"off": start(a.binary, a.model, 8321, a.threads, 0), "on": start(a.binary, a.model, 8322, a.threads, a.draft_max)}
+    servers = {"off": start(a.binary, a.model, 8321, a.threads, 0), "on": start(a.binary, a.model, 8322, a.threads, a.draft_max, a.model_draft)}
     urls = {"off": "http://127.0.0.1:8321", "on": "http://127.0.0.1:8322"}
     try:
-        print(f"model {Path(a.model).name}, {a.threads} threads, draft-max {a.draft_max}, rounds {a.rounds}, "
+        print(f"model {Path(a.model).name}, {a.threads} threads, draft-max {a.draft_max}, "
+              f"draft model {a.model_draft and Path(a.model_draft).name}, rounds {a.rounds}, "
               f"max_tokens {a.max_tokens}")
         print("| workload | conc. | off tok/s | on tok/s | on/off | drafts accepted |")
         print("| --- | ---: | ---: | ---: | ---: | ---: |")

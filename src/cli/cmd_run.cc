@@ -36,6 +36,7 @@ struct RunOptions {
   int32_t ctx_size = 4096;
   int32_t threads = 0;
   int32_t draft_max = EngineOptions{}.draft_max;
+  std::string model_draft;
   SamplingParams sampling;
   int64_t seed = -1;
 };
@@ -106,7 +107,7 @@ int run(const RunOptions& o) {
   eo.threads = o.threads;
   eo.max_running = 1;
   eo.draft_max = o.draft_max;
-  Engine engine(std::move(model), std::move(tokenizer), eo);
+  Engine engine(std::move(model), std::move(tokenizer), eo, o.model_draft.empty() ? nullptr : Model::load(o.model_draft));
   const double load_ms = seconds_since(load_start) * 1000;
 
   std::vector<ChatMessage> conversation;
@@ -226,6 +227,9 @@ void add_run_command(CLI::App& app, CommandAction& action) {
   cmd->add_option("--draft-max", o.draft_max,
                   "Speculative tokens per step, drafted by prompt lookup; output is unchanged (0: off)")
       ->check(CLI::Range(0, 64))->capture_default_str();
+  cmd->add_option("--model-draft", o.model_draft,
+                  "A smaller .gguf with the model's vocabulary that drafts speculative tokens; output is unchanged")
+      ->check(CLI::ExistingFile);
   cmd->add_flag("--verbose", o.verbose, "Print load, prompt and generation timings");
   cmd->callback([&action] {
     action = [] {

@@ -41,6 +41,7 @@ struct ServeArgs {
   int32_t max_batch_tokens = EngineOptions{}.max_batch_tokens;
   int32_t max_running = EngineOptions{}.max_running;
   int32_t threads = 0;
+  std::string model_draft;  // drafts for the -m model
   int32_t draft_max = EngineOptions{}.draft_max;
   int32_t draft_step_tokens = EngineOptions{}.draft_step_tokens;
   std::string alias;
@@ -79,6 +80,7 @@ std::string served_name(const ServeArgs& a) {
 }
 
 int run_serve(const ServeArgs& a) {
+  if (!a.model_draft.empty() && a.model.empty()) throw Error("--model-draft drafts for the model given by -m");
   std::string chat_template;
   if (!a.chat_template_file.empty()) {
     if (a.model.empty()) throw Error("--chat-template-file applies to the model given by -m");
@@ -199,7 +201,8 @@ int run_serve(const ServeArgs& a) {
         std::unique_ptr<Tokenizer> tokenizer = Tokenizer::from_gguf(model->file());
         EngineOptions pinned_eo = eo;
         pinned_eo.n_ctx = resolve_context(a.ctx_size, model->config());
-        auto engine = std::make_unique<Engine>(std::move(model), std::move(tokenizer), pinned_eo);
+        auto engine = std::make_unique<Engine>(std::move(model), std::move(tokenizer), pinned_eo,
+                                               a.model_draft.empty() ? nullptr : Model::load(a.model_draft));
         ServedModel::Overrides overrides;
         if (!chat_template.empty()) overrides.template_text = chat_template;
         models.pin(name, std::move(engine), int64_t(std::time(nullptr)), std::move(overrides));
@@ -261,6 +264,10 @@ void add_serve_command(CLI::App& app, CommandAction& action) {
                   "Speculative tokens per decoding request, drafted by prompt lookup and checked in the same step; "
                   "output is unchanged (0: off)")
       ->check(CLI::Range(0, 64))->capture_default_str();
+  cmd->add_option("--model-draft", a.model_draft,
+                  "A smaller .gguf with the -m model's vocabulary that drafts speculative tokens where prompt lookup "
+                  "finds none; output is unchanged")
+      ->check(CLI::ExistingFile);
   cmd->add_option("--draft-step-tokens", a.draft_step_tokens,
                   "Drafts go only into steps of at most this many tokens (a busier step has no compute to spare)")
       ->check(CLI::Range(0, 1 << 20))->capture_default_str();

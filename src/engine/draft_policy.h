@@ -12,6 +12,8 @@ namespace nagare {
 
 class DraftPolicy {
  public:
+  // The prior: pseudo-counts of hits and misses before any draft was checked.
+  explicit DraftPolicy(double prior_hits = 1, double prior_misses = 1) : prior_hits_(prior_hits), prior_misses_(prior_misses) {}
   // `proposed` drafts were checked; the first `accepted` of them were the tokens sampled.
   void record(int32_t proposed, int32_t accepted);
   // A step without drafts: the counts fade toward the prior, so a sequence that stopped drafting
@@ -19,9 +21,10 @@ class DraftPolicy {
   void fade();
   // The best number of drafts, at most `most`, for a draft token costing `cost` of a step.
   int32_t length(int32_t most, double cost) const;
-  double acceptance() const { return (hits_ + 1) / (hits_ + misses_ + 2); }  // Laplace's rule
+  double acceptance() const { return (hits_ + prior_hits_) / (hits_ + misses_ + prior_hits_ + prior_misses_); }
 
  private:
+  double prior_hits_, prior_misses_;
   double hits_ = 0, misses_ = 0;
 };
 

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "engine/block_manager.h"
+#include "engine/draft_model.h"
 #include "engine/draft_policy.h"
 #include "engine/grammar_compiler.h"
 #include "engine/prompt_lookup.h"
@@ -24,6 +25,9 @@
 
 namespace nagare {
 namespace {
+
+// Positions the draft model catches up on per step (a new sequence's prompt, in chunks).
+constexpr int32_t kDraftSyncTokens = 256;
 
 double ms_between(SteadyClock::time_point a, SteadyClock::time_point b) {
   return std::chrono::duration<double, std::milli>(b - a).count();
@@ -37,7 +41,7 @@ int32_t resolve_context(int32_t n_ctx, const ModelConfig& config) {
 }
 
 struct Engine::Impl {
-  Impl(std::unique_ptr<Model> m, std::unique_ptr<Tokenizer> t, const EngineOptions& o);
+  Impl(std::unique_ptr<Model> m, std::unique_ptr<Tokenizer> t, const EngineOptions& o, std::unique_ptr<Model> draft);
   ~Impl();
 
   void loop();
@@ -68,6 +72,8 @@ struct Engine::Impl {
   std::unique_ptr<KvCache> kv;
   std::unique_ptr<BlockManager> blocks;
   std::vector<int32_t> eog_tokens;
+  std::unique_ptr<DraftModel> draft_model;  // --model-draft, else null
+  double draft_cost = 0;                     // a draft model token against a target token
   GrammarCompiler grammars{*tokenizer};
 
   // Shared with submitters.
@@ -94,7 +100,8 @@ struct Engine::Impl {
   std::thread thread;
 };
 
-Engine::Impl::Impl(std::unique_ptr<Model> m, std::unique_ptr<Tokenizer> t, const EngineOptions& o)
+Engine::Impl::Impl(std::unique_ptr<Model> m, std::unique_ptr<Tokenizer> t, const EngineOptions& o,
+                   std::unique_ptr<Model> draft)
     : model(std::move(m)), tokenizer(std::move(t)), options(o), pool(o.threads) {
   const ModelConfig& c = model->config();
   options.n_ctx = resolve_context(options.n_ctx, c);
@@ -136,6 +143,13 @@ Engine::Impl::Impl(std::unique_ptr<Model> m, std::unique_ptr<Tokenizer> t, const
   for (int32_t id = 0; id < tokenizer->vocab_size(); ++id)
     if (tokenizer->is_end_of_generation(id)) eog_tokens.push_back(id);
   token_mask.assign(size_t(tokenizer->vocab_size() + 63) / 64, 0);
+  if (draft) {
+    if (c.encoder) throw Error("an embedding model (" + c.arch + ") generates nothing to draft for");
+    draft->use_context(options.n_ctx);
+    draft_model = std::make_unique<DraftModel>(std::move(draft), *tokenizer, c.arch, n_blocks, options.block_size,
+                                               options.draft_step_tokens, options.prefix_cache);
+    draft_cost = draft_model->relative_cost(*model);
+  }
   counters.kv_blocks_total = n_blocks;
   published = counters;
   thread = std::thread([this] { loop(); });
@@ -182,6 +196,7 @@ void Engine::Impl::take_incoming() {
 
 void Engine::Impl::finish(Sequence& s, FinishReason reason, std::string error) {
   blocks->release(s.block_table);
+  if (draft_model) draft_model->release(s.draft_kv);
   s.stats.completion_tokens = s.n_generated;
   const auto now = SteadyClock::now();
   if (s.n_generated > 0) s.stats.decode_ms = ms_between(s.first_token_at, now);
@@ -210,6 +225,7 @@ void Engine::Impl::preempt(Sequence& s) {
   // Recompute later: drop its KV (its full blocks stay in the prefix cache, so a resumed
   // sequence usually finds most of them again).
   blocks->release(s.block_table);
+  if (draft_model) draft_model->release(s.draft_kv);
   s.n_computed = 0;
   s.n_registered_blocks = 0;
   s.chain_hash = 0;
@@ -299,6 +315,9 @@ void Engine::Impl::propose_drafts() {
   if (options.draft_max <= 0) return;
   int32_t step_tokens = 0;
   for (const Sequence* s : batch_seqs) step_tokens += s->scheduled;
+  // Prompt lookup first (it costs nothing); the draft model, if any, for the sequences it leaves.
+  std::vector<DraftModel::Job> jobs;
+  std::vector<Sequence*> drafting;
   for (Sequence* s : batch_seqs) {
     // Only where the machine has compute to spare: a step's cost grows with its tokens, slowly
     // while they are few (the weights are read once for all of them), in step with them after.
@@ -308,19 +327,34 @@ void Engine::Impl::propose_drafts() {
     const int32_t n_tokens = int32_t(s->tokens.size());
     if (s->request.embedding || s->scheduled != 1 || s->n_computed + 1 != n_tokens) continue;
     // Drafts are sampled over at most until max_tokens, and their positions stay in the context.
-    const int32_t most = s->draft_policy.length(
-        std::min({options.draft_max, room, s->max_tokens - s->n_generated - 1, options.n_ctx - n_tokens}),
-        options.draft_token_cost);
-    if (most <= 0 || prompt_lookup_draft(s->tokens, s->prediction, options.lookup, most, s->draft) == 0) {
-      s->draft_policy.fade();
+    const int32_t limit = std::min({options.draft_max, room, s->max_tokens - s->n_generated - 1, options.n_ctx - n_tokens});
+    const int32_t most = s->lookup_policy.length(limit, options.draft_token_cost);
+    s->drafts_from_model = false;
+    if (most > 0 && prompt_lookup_draft(s->tokens, s->prediction, options.lookup, most, s->draft) > 0) {
+      step_tokens += int32_t(s->draft.size());
+      drafting.push_back(s);
       continue;
     }
-    if (!blocks->grow(s->block_table, n_tokens + int32_t(s->draft.size()))) {  // never preempts for a draft
+    s->lookup_policy.fade();
+    // A model's draft token costs its forward too.
+    const int32_t by_model = draft_model ? s->model_policy.length(limit, options.draft_token_cost + draft_cost) : 0;
+    if (by_model <= 0) {
+      if (draft_model) s->model_policy.fade();
+      continue;
+    }
+    s->drafts_from_model = true;
+    jobs.push_back({&s->tokens, &s->draft_kv, by_model, &s->draft});
+    step_tokens += by_model;
+    drafting.push_back(s);
+  }
+  if (!jobs.empty()) draft_model->propose(jobs, kDraftSyncTokens, pool);
+  for (Sequence* s : drafting) {
+    if (s->draft.empty()) continue;
+    if (!blocks->grow(s->block_table, int32_t(s->tokens.size() + s->draft.size()))) {  // never preempts for a draft
       s->draft.clear();
       continue;
     }
     s->scheduled += int32_t(s->draft.size());
-    step_tokens += int32_t(s->draft.size());
   }
 }
 
@@ -446,9 +480,10 @@ bool Engine::Impl::step() {
       s->stats.draft_accepted_tokens += accepted;
       counters.draft_tokens += uint64_t(n_draft);
       counters.draft_accepted_tokens += uint64_t(accepted);
-      s->draft_policy.record(n_draft, accepted);
+      (s->drafts_from_model ? s->model_policy : s->lookup_policy).record(n_draft, accepted);
       s->draft.clear();
     }
+    if (draft_model) draft_model->rewind(s->draft_kv, s->tokens, s->n_computed);
     blocks->register_full_blocks(s->tokens, s->n_computed, s->block_table, s->n_registered_blocks, s->chain_hash);
     if (end) {
       finish(*s, end->reason, std::move(end->error));
@@ -469,8 +504,9 @@ void Engine::Impl::publish_stats() {
   published = counters;
 }
 
-Engine::Engine(std::unique_ptr<Model> model, std::unique_ptr<Tokenizer> tokenizer, const EngineOptions& options)
-    : impl_(std::make_unique<Impl>(std::move(model), std::move(tokenizer), options)) {}
+Engine::Engine(std::unique_ptr<Model> model, std::unique_ptr<Tokenizer> tokenizer, const EngineOptions& options,
+               std::unique_ptr<Model> draft_model)
+    : impl_(std::make_unique<Impl>(std::move(model), std::move(tokenizer), options, std::move(draft_model))) {}
 
 Engine::~Engine() = default;
 

@@ -68,7 +68,10 @@ struct EngineStats {
 
 class Engine {
  public:
-  Engine(std::unique_ptr<Model> model, std::unique_ptr<Tokenizer> tokenizer, const EngineOptions& options);
+  // draft_model (optional): a smaller model with the same vocabulary that drafts speculative
+  // tokens where prompt lookup finds none (draft_model.h); refused (Error) with another vocabulary.
+  Engine(std::unique_ptr<Model> model, std::unique_ptr<Tokenizer> tokenizer, const EngineOptions& options,
+         std::unique_ptr<Model> draft_model = nullptr);
   ~Engine();  // cancels every request and joins the scheduler thread
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;

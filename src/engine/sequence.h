@@ -7,6 +7,7 @@
 #include <optional>
 #include <vector>
 
+#include "engine/draft_model.h"
 #include "engine/draft_policy.h"
 #include "engine/request.h"
 #include "engine/sampler.h"
@@ -46,7 +47,11 @@ struct Sequence {
   int32_t scheduled = 0;            // tokens in this step's batch, drafts included
   std::vector<int32_t> draft;       // this step's speculative tokens after `tokens`
   std::vector<int32_t> prediction;  // the request's predicted output led by the prompt's last tokens
-  DraftPolicy draft_policy;          // how many drafts pay, from this sequence's hits and misses
+  DraftKv draft_kv;                 // its place in the draft model's KV cache (--model-draft)
+  // How many drafts pay, from this sequence's hits and misses: prompt lookup's (even odds until
+  // it has been tried), the draft model's (a same-vocabulary draft model is right more often than not).
+  DraftPolicy lookup_policy{1, 1}, model_policy{3, 1};
+  bool drafts_from_model = false;   // this step's drafts came from the draft model
   bool admitted = false;
 
   RequestStats stats;

@@ -268,3 +268,26 @@ def test_a_prediction_of_another_type_is_400(client, model_name):
     assert e.value.status_code == 400 and "prediction.type" in str(e.value)
     with pytest.raises(openai.BadRequestError):
         greedy(client, model_name, max_tokens=4, prediction={"type": "content", "content": 5})
+
+
+def test_a_draft_model_drafts_and_another_vocabulary_is_refused():
+    """--model-draft: the F16 SmolLM2 served with its Q4_1 copy drafting (same vocabulary) answers
+    as it does alone; a draft model with another vocabulary stops the start, naming both."""
+    import subprocess
+    from conftest import ROOT, _binary, launched_server
+    f16, q4 = ROOT / "models" / "SmolLM2-135M-Instruct.F16.gguf", ROOT / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    story = [{"role": "user", "content": "Write a short story about a lighthouse keeper who finds a strange bird."}]
+    answers = []
+    for extra in ([], ["--model-draft", str(q4)]):
+        cmd = [str(_binary()), "serve", "-m", str(f16), "--host", "127.0.0.1", "--port", "0", "--no-audit",
+               "--cache-size", "0", *extra]
+        with launched_server(cmd) as s:
+            oa = openai.OpenAI(base_url=s.url + "/v1", api_key="x", max_retries=0, timeout=300)
+            answers.append(oa.chat.completions.create(model=f16.stem, messages=story, temperature=0, max_tokens=60,
+                                                      extra_body={"ignore_eos": True}))
+    assert answers[0].choices[0].message.content == answers[1].choices[0].message.content
+    assert answers[1].usage.completion_tokens_details.accepted_prediction_tokens > 0
+    gemma = ROOT / "models" / "gemma-3-270m-q4_k_m.gguf"
+    r = subprocess.run([str(_binary()), "serve", "-m", str(q4), "--port", "0", "--model-draft", str(gemma)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode != 0 and "vocabulary" in r.stderr and "gemma3" in r.stderr and "llama" in r.stderr, r.stderr

@@ -10,6 +10,7 @@
 #include "engine/prompt_lookup.h"
 #include "engine_harness.h"
 #include "grammar/grammar.h"
+#include "util/error.h"
 
 namespace nagare {
 namespace {
@@ -162,6 +163,50 @@ TEST(SpeculativeSmol, NoDraftsInAFullStep) {
   const Output out = collect(*spec->submit(request(quoting_prompt(*spec), 20)));
   EXPECT_EQ(out.stats.draft_tokens, 0);
   EXPECT_EQ(spec->stats().draft_tokens, 0u);
+}
+
+// A draft model: the F16 SmolLM2 drafted for by its Q4_1 copy (same vocabulary). Outputs stay the
+// F16 model's own, alone and under load; drafts come where prompt lookup has none.
+TEST(SpeculativeDraftModel, OutputIsTheTargetsOwn) {
+  const std::string target = "SmolLM2-135M-Instruct.F16.gguf";
+  auto plain = make_engine(target, options(0));
+  auto load = [&](const EngineOptions& o) {
+    auto model = Model::load(kModelDir + target);
+    auto tok = Tokenizer::from_gguf(model->file());
+    return std::make_unique<Engine>(std::move(model), std::move(tok), o, Model::load(kModelDir + kSmolLM2));
+  };
+  auto spec = load(options(8));
+  std::vector<std::vector<int32_t>> prompts;
+  for (const auto& c : golden_prompts(kSmolLM2)) prompts.push_back(c.prompt);
+  const int32_t n = 20;
+  std::vector<Output> expected;
+  for (const auto& p : prompts) expected.push_back(collect(*plain->submit(request(p, n))));
+  int32_t drafted = 0, accepted = 0;
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    const Output o = collect(*spec->submit(request(prompts[i], n)));
+    EXPECT_EQ(o.tokens, expected[i].tokens) << "case " << i;
+    drafted += o.stats.draft_tokens;
+    accepted += o.stats.draft_accepted_tokens;
+  }
+  EXPECT_GT(accepted, drafted / 2) << "a quantized copy of the model should mostly agree with it";
+  std::vector<std::shared_ptr<RequestStream>> streams;
+  for (const auto& p : prompts) streams.push_back(spec->submit(request(p, n)));
+  for (size_t i = 0; i < prompts.size(); ++i) EXPECT_EQ(collect(*streams[i]).tokens, expected[i].tokens) << "case " << i;
+  // Sampled: the same seed gives the same tokens.
+  GenerateRequest r = request(prompts[0], n, 0.8f, 7);
+  EXPECT_EQ(collect(*spec->submit(r)).tokens, collect(*plain->submit(r)).tokens);
+  EXPECT_EQ(stats_when_idle(*spec).kv_blocks_in_use, 0);
+
+  // Another vocabulary is refused at start, naming both.
+  try {
+    auto model = Model::load(kModelDir + target);
+    auto tok = Tokenizer::from_gguf(model->file());
+    Engine e(std::move(model), std::move(tok), options(8), Model::load(kModelDir + "gemma-3-270m-q4_k_m.gguf"));
+    FAIL() << "a draft model with another vocabulary was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("262144 tokens, gemma3"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("49152 tokens, llama"), std::string::npos) << e.what();
+  }
 }
 
 TEST(PromptLookup, ProposesWhatFollowedTheLatestLongestMatch) {
