@@ -81,7 +81,7 @@ def test_required_call_validates(client, model_name, temperature):
 
 
 def test_named_function_is_the_one_called(client, model_name):
-    # Greedy: at temperature 1 about one unseeded run in seven kept adding calls past max_tokens
+    # Greedy: at temperature 1 about one unseeded run in seven reached max_tokens first
     # (finish "length", no calls parsed), which says nothing about the named choice.
     r = client.chat.completions.create(model=model_name, messages=ASK, tools=TOOLS, max_tokens=120, temperature=0,
                                        tool_choice={"type": "function", "function": {"name": "get_time"}})
