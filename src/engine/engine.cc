@@ -124,7 +124,9 @@ Engine::Impl::Impl(std::unique_ptr<Model> m, std::unique_ptr<Tokenizer> t, const
                 "; raise --kv-cache-size or lower --ctx-size");
   // Checked up front: the cache's pages become resident only as they are written, so where the
   // kernel overcommits memory a size beyond the machine would be accepted here and killed later.
-  const size_t kv_bytes = size_t(n_blocks) * options.block_size * KvCache::bytes_per_token(c);
+  // A draft model's KV cache has as many blocks as the target's.
+  const size_t kv_bytes = size_t(n_blocks) * options.block_size *
+                          (KvCache::bytes_per_token(c) + (draft ? KvCache::bytes_per_token(draft->config()) : 0));
   const size_t logits_bytes = size_t(logit_rows()) * c.n_vocab * sizeof(float);
   const size_t machine = physical_memory_bytes();
   if (machine > 0 && kv_bytes + logits_bytes > machine)

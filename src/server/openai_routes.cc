@@ -44,6 +44,8 @@ Json stats_json(const EngineStats& s) {
   j["generated_tokens"] = s.generated_tokens;
   j["preemptions"] = s.preemptions;
   j["steps"] = s.steps;
+  j["draft_tokens"] = s.draft_tokens;
+  j["draft_accepted_tokens"] = s.draft_accepted_tokens;
   return j;
 }
 
@@ -58,6 +60,8 @@ void add(EngineStats& to, const EngineStats& s) {
   to.generated_tokens += s.generated_tokens;
   to.preemptions += s.preemptions;
   to.steps += s.steps;
+  to.draft_tokens += s.draft_tokens;
+  to.draft_accepted_tokens += s.draft_accepted_tokens;
 }
 
 // The value of `key` in an undecoded query string ("model=a&x=1"), or "".

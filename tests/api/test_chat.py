@@ -241,7 +241,7 @@ def spec_counters(server):
 def test_predicted_output_drafts_without_changing_the_answer(client, model_name, server):
     """OpenAI's Predicted Outputs: the prediction drafts tokens, the answer is the one without it,
     and usage and /metrics count the drafts the answer took and refused."""
-    before = spec_counters(server)
+    before, engine_before = spec_counters(server), server.stats()
     # (Each request asks for another max_tokens: the response cache would answer a repeat.)
     kw = dict(messages=COPY, extra_body={"ignore_eos": True})
     base = greedy(client, model_name, max_tokens=40, **kw)
@@ -254,10 +254,11 @@ def test_predicted_output_drafts_without_changing_the_answer(client, model_name,
     wrong = greedy(client, model_name, max_tokens=38,
                    prediction={"type": "content", "content": [{"type": "text", "text": "Zebra " * 30}]}, **kw)
     assert r.choices[0].message.content.startswith(wrong.choices[0].message.content)
-    after = spec_counters(server)
+    after, engine_after = spec_counters(server), server.stats()
     drafted = sum(x.usage.completion_tokens_details.accepted_prediction_tokens +
                   x.usage.completion_tokens_details.rejected_prediction_tokens for x in (base, r, wrong))
     assert after["nagare:spec_decode_num_draft_tokens_total"] - before["nagare:spec_decode_num_draft_tokens_total"] == drafted
+    assert engine_after["draft_tokens"] - engine_before["draft_tokens"] == drafted
     assert (after["nagare:spec_decode_num_accepted_tokens_total"] - before["nagare:spec_decode_num_accepted_tokens_total"]
             == sum(x.usage.completion_tokens_details.accepted_prediction_tokens for x in (base, r, wrong)))
 
