@@ -320,45 +320,61 @@ void tile_q45_k(const GemmWeightsView& w, int64_t g, const GemmActView& x, int64
       store_rows(out + (t + tt) * os, acc[r][tt], (g + r / kVecs) * kGemmRows + (r % kVecs) * V::kLanes, w.rows);
 }
 
-// Q6_K: sixteen 16-element sub-blocks with int8 scales; quants q - 32 with q in [0, 63].
-template <int G, int T>
-void tile_q6_k(const GemmWeightsView& w, int64_t g, const GemmActView& x, int64_t t, float* out, int64_t os,
-               const uint8_t* pf) {
+// Q6_K and Q3_K: sixteen 16-element sub-blocks with int8 scales (Q3_K's signed 6-bit ones
+// widened when packed). Q6_K: quants q - 32 with q in [0, 63], the high bits in h2, a sub-block's
+// sum starting at -32 times its activation sum. Q3_K: quants q in [-4, 3] kept as 4-bit codes
+// q + 4 (so the unsigned-by-signed dots take them as they are), the sum starting at -4 times the
+// activation sum, which takes the offset back off.
+template <GgmlType kType, int G, int T>
+void tile_k_subblocks16(const GemmWeightsView& w, int64_t g, const GemmActView& x, int64_t t, float* out, int64_t os,
+                        const uint8_t* pf) {
   constexpr int R = G * kVecs;
   const PackedLayout& L = w.layout;
-  constexpr PackedBlockBytes kB = packed_block_bytes(GgmlType::Q6_K);
+  constexpr PackedBlockBytes kB = packed_block_bytes(kType);
+  constexpr bool kQ6 = kType == GgmlType::Q6_K;
+  constexpr size_t kBsums = 4 + kQK_K;  // a Q8_K activation block's int16 bsums[16]
   const uint8_t* grp[G];
   for (int gi = 0; gi < G; ++gi) grp[gi] = w.data + size_t(g + gi) * w.group_bytes;
   const uint8_t* a[T];
   const uint8_t* e[T];
   for (int tt = 0; tt < T; ++tt) {
     a[tt] = x.rows + size_t(t + tt) * x.row_bytes;
-    e[tt] = x.extras + size_t(t + tt) * x.extra_bytes;
+    if constexpr (kQ6) e[tt] = x.extras + size_t(t + tt) * x.extra_bytes;  // its -32 x activation sums
   }
   F acc[R][T];
   for (auto& row : acc)
     for (auto& v : row) v = V::fzero();
 
   for (int64_t b = 0; b < w.blocks; ++b) {
-    prefetch_block<GgmlType::Q6_K, G>(pf, w, b);
+    prefetch_block<kType, G>(pf, w, b);
     I isum[R][T];
     for (auto& row : isum)
       for (auto& v : row) v = V::zero();
     for (int j = 0; j < 16; ++j) {
       I s[R][T];
       for (int tt = 0; tt < T; ++tt) {
-        const I c = V::set1(load_as<int32_t>(e[tt] + b * sizeof(ActExtrasQ8_K) + offsetof(ActExtrasQ8_K, neg32_bsums) + 4 * j));
+        I c;
+        if constexpr (kQ6)
+          c = V::set1(load_as<int32_t>(e[tt] + b * sizeof(ActExtrasQ8_K) + offsetof(ActExtrasQ8_K, neg32_bsums) + 4 * j));
+        else
+          c = V::set1(-4 * int32_t(load_as<int16_t>(a[tt] + b * kQ8_KBytes + kBsums + 2 * j)));
         for (int r = 0; r < R; ++r) s[r][tt] = c;
       }
       I h2[R];
-      for (int r = 0; r < R; ++r) h2[r] = V::load(grp[r / kVecs] + L.h2 + b * kB.h2 + 64 * j, r % kVecs);
+      if constexpr (kQ6)
+        for (int r = 0; r < R; ++r) h2[r] = V::load(grp[r / kVecs] + L.h2 + b * kB.h2 + 64 * j, r % kVecs);
       for (int ii = 0; ii < 2; ++ii) {
         const int i = 2 * j + ii;
         I w0[R], w1[R];
         for (int r = 0; r < R; ++r) {
           const I raw = V::load(grp[r / kVecs] + L.qs + b * kB.qs + 64 * i, r % kVecs);
-          w0[r] = V::or_(V::lo(raw), V::bits45(h2[r], 2 * ii));
-          w1[r] = V::or_(V::hi(raw), V::bits45(h2[r], 2 * ii + 1));
+          if constexpr (kQ6) {
+            w0[r] = V::or_(V::lo(raw), V::bits45(h2[r], 2 * ii));
+            w1[r] = V::or_(V::hi(raw), V::bits45(h2[r], 2 * ii + 1));
+          } else {
+            w0[r] = V::lo(raw);
+            w1[r] = V::hi(raw);
+          }
         }
         for (int tt = 0; tt < T; ++tt) {
           const int8_t* ap = reinterpret_cast<const int8_t*>(a[tt] + b * kQ8_KBytes + 4) + 8 * i;
@@ -462,68 +478,6 @@ void tile_q2_k(const GemmWeightsView& w, int64_t g, const GemmActView& x, int64_
       store_rows(out + (t + tt) * os, acc[r][tt], (g + r / kVecs) * kGemmRows + (r % kVecs) * V::kLanes, w.rows);
 }
 
-// Q3_K: sixteen 16-element sub-blocks with signed 6-bit scales, quants q in [-4, 3] kept as
-// 4-bit codes q + 4 (so the unsigned-by-signed dots take them as they are); a sub-block's sum
-// starts at -4 times its activation sum, which takes the offset back off. Q6_K's loop otherwise.
-template <int G, int T>
-void tile_q3_k(const GemmWeightsView& w, int64_t g, const GemmActView& x, int64_t t, float* out, int64_t os,
-               const uint8_t* pf) {
-  constexpr int R = G * kVecs;
-  const PackedLayout& L = w.layout;
-  constexpr PackedBlockBytes kB = packed_block_bytes(GgmlType::Q3_K);
-  constexpr size_t kBsums = 4 + kQK_K;  // the activation block's int16 bsums[16]
-  const uint8_t* grp[G];
-  for (int gi = 0; gi < G; ++gi) grp[gi] = w.data + size_t(g + gi) * w.group_bytes;
-  const uint8_t* a[T];
-  for (int tt = 0; tt < T; ++tt) a[tt] = x.rows + size_t(t + tt) * x.row_bytes;
-  F acc[R][T];
-  for (auto& row : acc)
-    for (auto& v : row) v = V::fzero();
-
-  for (int64_t b = 0; b < w.blocks; ++b) {
-    prefetch_block<GgmlType::Q3_K, G>(pf, w, b);
-    I isum[R][T];
-    for (auto& row : isum)
-      for (auto& v : row) v = V::zero();
-    for (int j = 0; j < 16; ++j) {
-      I s[R][T];
-      for (int tt = 0; tt < T; ++tt) {
-        const I c = V::set1(-4 * int32_t(load_as<int16_t>(a[tt] + b * kQ8_KBytes + kBsums + 2 * j)));
-        for (int r = 0; r < R; ++r) s[r][tt] = c;
-      }
-      for (int ii = 0; ii < 2; ++ii) {
-        const int i = 2 * j + ii;
-        I w0[R], w1[R];
-        for (int r = 0; r < R; ++r) {
-          const I raw = V::load(grp[r / kVecs] + L.qs + b * kB.qs + 64 * i, r % kVecs);
-          w0[r] = V::lo(raw);
-          w1[r] = V::hi(raw);
-        }
-        for (int tt = 0; tt < T; ++tt) {
-          const int8_t* ap = reinterpret_cast<const int8_t*>(a[tt] + b * kQ8_KBytes + 4) + 8 * i;
-          for (int r = 0; r < R; ++r) {
-            s[r][tt] = V::dot(s[r][tt], w0[r], ap);
-            s[r][tt] = V::dot(s[r][tt], w1[r], ap + 4);
-          }
-        }
-      }
-      for (int r = 0; r < R; ++r) {
-        const I sc = V::load_s8_i32(grp[r / kVecs] + L.sc + b * kB.sc + kGemmRows * j, r % kVecs);
-        for (int tt = 0; tt < T; ++tt) isum[r][tt] = V::add(isum[r][tt], V::mullo(s[r][tt], sc));
-      }
-    }
-    for (int r = 0; r < R; ++r) {
-      const F dx = V::load_f16(grp[r / kVecs] + L.d + b * kB.d, r % kVecs);
-      for (int tt = 0; tt < T; ++tt) {
-        const F yd = V::fset1(load_as<float>(a[tt] + b * kQ8_KBytes));
-        acc[r][tt] = V::fadd(acc[r][tt], V::fmul(V::fmul(dx, yd), V::cvt(isum[r][tt])));
-      }
-    }
-  }
-  for (int r = 0; r < R; ++r)
-    for (int tt = 0; tt < T; ++tt)
-      store_rows(out + (t + tt) * os, acc[r][tt], (g + r / kVecs) * kGemmRows + (r % kVecs) * V::kLanes, w.rows);
-}
 
 // IQ4_XS: eight 32-element sub-blocks with signed 6-bit scales, levels by table lookup; one
 // float step per sub-block, as the scalar reference.
@@ -601,10 +555,10 @@ using TileFn = void (*)(const GemmWeightsView&, int64_t, const GemmActView&, int
 template <GgmlType kType, int G, int T>
 constexpr TileFn tile_fn() {
   if constexpr (kType == GgmlType::Q4_K || kType == GgmlType::Q5_K) return &tile_q45_k<kType, G, T>;
-  else if constexpr (kType == GgmlType::Q6_K) return &tile_q6_k<G, T>;
+  else if constexpr (kType == GgmlType::Q6_K) return &tile_k_subblocks16<GgmlType::Q6_K, G, T>;
   else if constexpr (kType == GgmlType::IQ4_XS) return &tile_iq4_xs<G, T>;
   else if constexpr (kType == GgmlType::Q2_K) return &tile_q2_k<G, T>;
-  else if constexpr (kType == GgmlType::Q3_K) return &tile_q3_k<G, T>;
+  else if constexpr (kType == GgmlType::Q3_K) return &tile_k_subblocks16<GgmlType::Q3_K, G, T>;
   else return &tile_legacy<kType, G, T>;
 }
 
