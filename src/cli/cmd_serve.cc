@@ -24,6 +24,7 @@
 #include "server/ollama_store_routes.h"
 #include "server/openai_routes.h"
 #include "server/serving_state.h"
+#include "server/web_routes.h"
 #include "store/model_store.h"
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"
@@ -56,6 +57,7 @@ struct ServeArgs {
   int32_t max_loaded = 3;
   int64_t memory_budget_mib = 0;  // 0: physical memory
   bool store = false;             // with -m: serve the store too
+  bool no_webui = false;          // no chat page at / nor dashboard
   std::vector<std::string> api_keys;
   std::string api_keys_file;
   std::string audit;  // "": the default database
@@ -173,6 +175,7 @@ int run_serve(const ServeArgs& a) {
   add_openai_routes(router, models, cache.get());
   add_ollama_routes(router, models, cache.get());
   add_ollama_store_routes(router, models);
+  add_web_routes(router, !a.no_webui);
 
   // The port answers while the -m model loads (/health: 503 "loading"); the listening line
   // comes once it is ready.
@@ -241,6 +244,7 @@ void add_serve_command(CLI::App& app, CommandAction& action) {
   static ServeArgs a;
   cmd->add_option("-m,--model", a.model, "Path to a .gguf file, served as well and never unloaded (default: serve the model store only)");
   cmd->add_flag("--store", a.store, "With -m: serve the model store too");
+  cmd->add_flag("--no-webui", a.no_webui, "Serve no web chat at / nor dashboard at /dashboard");
   cmd->add_option("--keep-alive", a.keep_alive, "How long a store model stays loaded after its last request: a Go duration (\"5m\", \"1h\") or seconds; 0: unload at once; negative: forever (default: 5m)");
   cmd->add_option("--max-loaded-models", a.max_loaded, "Store models loaded at once; the least recently used idle one unloads first")
       ->check(CLI::Range(1, 1024))->capture_default_str();

@@ -82,6 +82,7 @@ struct Engine::Impl {
   std::deque<std::unique_ptr<Sequence>> incoming;
   bool stopping = false;
   EngineStats published;
+  std::vector<LiveRequest> published_live;
   uint64_t next_arrival = 0;
 
   // Engine thread only.
@@ -504,6 +505,16 @@ void Engine::Impl::publish_stats() {
   std::lock_guard<std::mutex> lock(mutex);
   counters.waiting = int32_t(waiting.size() + incoming.size());
   published = counters;
+  // A handful of entries per step (max_running plus the queue), into reused capacity.
+  published_live.clear();
+  auto add = [&](const Sequence& s, LiveRequest::State state) {
+    published_live.push_back({s.arrival, s.request.user, state, s.queued_at, int32_t(s.request.prompt.size()),
+                              s.stats.cached_prompt_tokens, s.n_generated});
+  };
+  for (const auto& s : running)
+    add(*s, s->n_computed < int32_t(s->request.prompt.size()) ? LiveRequest::State::kPrefill : LiveRequest::State::kDecode);
+  for (const auto& s : waiting) add(*s, LiveRequest::State::kWaiting);
+  for (const auto& s : incoming) add(*s, LiveRequest::State::kWaiting);
 }
 
 Engine::Engine(std::unique_ptr<Model> model, std::unique_ptr<Tokenizer> tokenizer, const EngineOptions& options,
@@ -597,6 +608,11 @@ std::shared_ptr<RequestStream> Engine::submit(GenerateRequest request) {
 EngineStats Engine::stats() const {
   std::lock_guard<std::mutex> lock(impl_->mutex);
   return impl_->published;
+}
+
+std::vector<LiveRequest> Engine::live_requests() const {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  return impl_->published_live;
 }
 
 const Model& Engine::model() const { return *impl_->model; }

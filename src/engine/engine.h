@@ -3,9 +3,12 @@
 // thread and read results from their RequestStream.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "engine/prompt_lookup.h"
 #include "engine/request.h"
@@ -66,6 +69,16 @@ struct EngineStats {
   uint64_t draft_accepted_tokens = 0;   // of which the model sampled the same token
 };
 
+// One request the engine holds now, as an operator sees it (/v1/engine/requests, the dashboard).
+struct LiveRequest {
+  enum class State { kWaiting, kPrefill, kDecode };
+  uint64_t id = 0;                 // arrival order in this engine
+  std::string user;                // GenerateRequest::user
+  State state = State::kWaiting;
+  std::chrono::steady_clock::time_point queued_at;
+  int32_t prompt_tokens = 0, cached_tokens = 0, completion_tokens = 0;
+};
+
 class Engine {
  public:
   // draft_model (optional): a smaller model with the same vocabulary that drafts speculative
@@ -84,6 +97,8 @@ class Engine {
   std::shared_ptr<RequestStream> submit(GenerateRequest request);
 
   EngineStats stats() const;
+  // The requests running and waiting, as of the end of the last step (running first).
+  std::vector<LiveRequest> live_requests() const;
   const Model& model() const;
   const Tokenizer& tokenizer() const;
   const EngineOptions& options() const;

@@ -43,6 +43,9 @@ struct GenerateRequest {
   // A predicted output (OpenAI's `prediction`): tokens the answer is expected to repeat, searched
   // first for speculative drafts. It never changes the output, only how fast it comes.
   std::vector<int32_t> prediction;
+  // Who asked (the API key's user, else the request's "user" field): shown to operators in the
+  // list of live requests (Engine::live_requests), never used to compute anything.
+  std::string user;
 };
 
 // kTimeout: the server's per-request deadline (--request-timeout) passed; what was generated stands.

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/api_error.h"
+#include "server/web_routes.h"
 #include "util/error.h"
 
 namespace nagare {
@@ -85,7 +86,7 @@ void AccessControl::install(Router& router) {
 }
 
 std::optional<HttpResponse> AccessControl::check(const Router& router, const HttpRequest& req) {
-  if (req.path == "/health") return std::nullopt;
+  if (req.path == "/health" || is_public_page(req)) return std::nullopt;
   std::shared_ptr<const KeyTable> table;
   {
     std::lock_guard lk(mu_);

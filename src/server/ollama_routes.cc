@@ -135,6 +135,7 @@ HttpResponse run_job(Shared& shared, const HttpRequest& req, OllamaRequest (*par
   OllamaRequest request = parse(body);
   note_generation(req, body, "ollama", request.endpoint == OllamaEndpoint::kChat ? "messages" : "prompt",
                   request.stream);
+  if (req.record) request.generate.user = req.record->user;
   // `ollama stop`: nothing to generate and keep_alive 0 unloads without loading first.
   if (request.load_only() && request.keep_alive && *request.keep_alive == 0) {
     shared.models.unload(request.model);
@@ -314,15 +315,6 @@ void add_ollama_routes(Router& router, ModelRegistry& models, ResponseCache* cac
   router.add("GET", "/api/version", [](const HttpRequest&) {
     return HttpResponse::json(200, to_wire(Json{{"version", kVersion}}));
   });
-  // Liveness, as Ollama answers it (clients probe GET or HEAD /).
-  auto running = [](const HttpRequest& req) {
-    HttpResponse r;
-    r.content_type = "text/plain; charset=utf-8";
-    if (req.method == "GET") r.body = "nagare is running";
-    return r;
-  };
-  router.add("GET", "/", running);
-  router.add("HEAD", "/", running);
 }
 
 }  // namespace nagare

@@ -1,6 +1,7 @@
 #include "server/openai_routes.h"
 
 #include <algorithm>
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <utility>
@@ -10,6 +11,7 @@
 #include "api/completion_job.h"
 #include "api/embeddings_job.h"
 #include "server/job_source.h"
+#include "server/web_routes.h"
 
 namespace nagare {
 namespace {
@@ -17,6 +19,7 @@ namespace {
 HttpResponse run_job(ModelRegistry& models, ResponseCache* cache, const HttpRequest& req, const Json& body,
                      OpenAiRequest request) {
   note_generation(req, body, "openai", request.endpoint == Endpoint::kChat ? "messages" : "prompt", request.stream);
+  if (req.record) request.generate.user = req.record->user;
   ModelLease lease = models.acquire(request.model, std::nullopt);
   auto job = std::make_unique<CompletionJob>(lease->served(), std::move(request), cache);
   job->submit();
@@ -147,7 +150,8 @@ void add_service_routes(Router& router, ModelRegistry& models, const ServingStat
   const Router* r = &router;
   router.use([&state, r](const HttpRequest& req) -> std::optional<HttpResponse> {
     const ServingState::Phase phase = state.phase();
-    if (phase == ServingState::Phase::kReady || req.path == "/health" || req.path == "/metrics") return std::nullopt;
+    if (phase == ServingState::Phase::kReady || req.path == "/health" || req.path == "/metrics" || is_public_page(req))
+      return std::nullopt;
     const bool loading = phase == ServingState::Phase::kLoading;
     HttpResponse res = r->error(ApiError(503, loading ? "Loading model" : "the server is shutting down", "unavailable_error",
                                          "", loading ? "loading" : "shutting_down"),
@@ -174,6 +178,30 @@ void add_service_routes(Router& router, ModelRegistry& models, const ServingStat
     for (const LoadedModelInfo& m : models.loaded())
       if (key && m.model->name() == *key) return HttpResponse::json(200, to_wire(stats_json(m.model->engine().stats())));
     throw ApiError(404, "the model '" + wanted + "' is not loaded", "invalid_request_error", "model", "model_not_found");
+  });
+  // The requests every loaded model is running or queueing now, for the dashboard. A key limited
+  // to some models sees only its own user's requests on those models.
+  router.add("GET", "/v1/engine/requests", [&models](const HttpRequest& req) {
+    const auto now = std::chrono::steady_clock::now();
+    const bool limited_key = req.record && !req.record->allowed_models.empty();
+    Json data = Json::array();
+    for (const LoadedModelInfo& m : models.loaded()) {
+      const std::string& name = m.model->name();
+      if (req.record && !req.record->may_use(name)) continue;
+      for (const LiveRequest& r : m.model->engine().live_requests()) {
+        if (limited_key && r.user != req.record->user) continue;
+        static constexpr const char* kStates[] = {"waiting", "prefill", "decode"};
+        data.push_back({{"id", std::to_string(r.id)},
+                        {"model", name},
+                        {"user", r.user},
+                        {"state", kStates[int(r.state)]},
+                        {"age_s", std::chrono::duration<double>(now - r.queued_at).count()},
+                        {"prompt_tokens", r.prompt_tokens},
+                        {"cached_tokens", r.cached_tokens},
+                        {"completion_tokens", r.completion_tokens}});
+      }
+    }
+    return HttpResponse::json(200, to_wire(Json{{"object", "list"}, {"data", std::move(data)}}));
   });
 }
 

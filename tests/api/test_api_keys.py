@@ -68,9 +68,12 @@ def hi(client, **kw):
                                           temperature=0, **kw)
 
 
-def test_health_is_open_and_everything_else_needs_a_key(server):
+def test_health_and_the_web_pages_are_open_and_everything_else_needs_a_key(server):
     assert httpx.get(f"{server.url}/health").status_code == 200
-    for path in ("/v1/models", "/api/tags", "/api/ps", "/v1/engine/stats", "/"):
+    # The pages and their files hold nothing secret: the page asks for the key itself.
+    for path in ("/", "/dashboard", "/ui/js/chat.js"):
+        assert httpx.get(f"{server.url}{path}", headers={"Accept": "text/html"}).status_code == 200, path
+    for path in ("/v1/models", "/api/tags", "/api/ps", "/v1/engine/stats", "/v1/engine/requests", "/metrics"):
         r = httpx.get(f"{server.url}{path}")
         assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer", path
     with pytest.raises(openai.AuthenticationError) as e:

@@ -125,6 +125,43 @@ TEST(Engine, CancelFreesBlocks) {
   EXPECT_EQ(stats_when_idle(*e).kv_blocks_in_use, 0);
 }
 
+TEST(Engine, LiveRequestsShowWhatRunsAndWaitsWithItsUser) {
+  EngineOptions o;
+  o.n_ctx = 1024;
+  o.threads = 2;
+  o.max_running = 1;  // the second request waits while the first runs
+  o.draft_max = 0;
+  auto e = make_engine(o);
+  GenerateRequest a = greedy(*e, "Write a very long story about the sea.", -1);
+  a.user = "alice";
+  GenerateRequest b = greedy(*e, "Hi", 4);
+  b.user = "bob";
+  auto sa = e->submit(a);
+  auto sb = e->submit(b);
+  // As in CancelFreesBlocks: by the third token the list published after a step holds both.
+  std::atomic<int> notified{0};
+  std::vector<LiveRequest> during;
+  sa->set_notify([&] {
+    if (++notified == 3) {
+      during = e->live_requests();
+      sa->cancel();
+    }
+  });
+  collect(*sa);
+  collect(*sb);
+  ASSERT_EQ(during.size(), 2u);
+  EXPECT_EQ(during[0].user, "alice");
+  EXPECT_EQ(during[0].state, LiveRequest::State::kDecode);
+  EXPECT_EQ(during[0].prompt_tokens, int32_t(a.prompt.size()));
+  EXPECT_GE(during[0].completion_tokens, 2);
+  EXPECT_EQ(during[1].user, "bob");
+  EXPECT_EQ(during[1].state, LiveRequest::State::kWaiting);
+  EXPECT_EQ(during[1].completion_tokens, 0);
+  EXPECT_LT(during[0].id, during[1].id);
+  stats_when_idle(*e);
+  for (const LiveRequest& r : e->live_requests()) EXPECT_TRUE(r.user.empty()) << r.user;  // at most the probe
+}
+
 TEST(Engine, StopStringsAndEndOfGeneration) {
   EngineOptions o;
   o.n_ctx = 256;
