@@ -17,6 +17,7 @@ int cli_main(int argc, char** argv) {
   add_bench_model_command(app, action);
   add_serve_command(app, action);
   add_bench_command(app, action);
+  add_router_command(app, action);
   add_pull_command(app, action);
   add_list_command(app, action);
   add_rm_command(app, action);

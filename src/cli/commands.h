@@ -15,6 +15,8 @@ void add_run_command(CLI::App& app, CommandAction& action);
 void add_bench_model_command(CLI::App& app, CommandAction& action);
 void add_serve_command(CLI::App& app, CommandAction& action);
 void add_bench_command(CLI::App& app, CommandAction& action);
+// A cache-aware load balancer in front of several servers (src/balancer).
+void add_router_command(CLI::App& app, CommandAction& action);
 // True when a MODEL argument names a file (it exists, is a path, or ends in .gguf) rather than a
 // model in the local store; `show` and `run` take either.
 bool is_file_argument(const std::string& arg);

@@ -5,6 +5,8 @@
 #include <cmath>
 #include <cstdio>
 
+#include "ops/prometheus_text.h"
+
 namespace nagare {
 namespace {
 
@@ -24,55 +26,7 @@ std::vector<double> token_buckets() {
   return {1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000, 200000};
 }
 
-std::string escape(const std::string& v) {
-  std::string out;
-  for (char c : v) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '"') out += "\\\"";
-    else if (c == '\n') out += "\\n";
-    else out += c;
-  }
-  return out;
-}
-
-std::string number(double v) {
-  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
-  if (std::isnan(v)) return "NaN";
-  char buf[40];
-  if (v == std::floor(v) && std::fabs(v) < 1e15) std::snprintf(buf, sizeof buf, "%.0f", v);
-  else std::snprintf(buf, sizeof buf, "%.9g", v);
-  return buf;
-}
-
-// Builds the exposition text one family at a time.
-class Writer {
- public:
-  void family(const char* name, const char* type, const char* help) {
-    out_ += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
-  }
-  void sample(const std::string& name, const std::string& labels, double v) {
-    out_ += name;
-    if (!labels.empty()) out_ += "{" + labels + "}";
-    out_ += " " + number(v) + "\n";
-  }
-  void histogram(const std::string& name, const std::string& labels, const Metrics::Histogram& h) {
-    const std::string sep = labels.empty() ? "" : ",";
-    uint64_t cumulative = 0;
-    for (size_t i = 0; i < h.bounds.size(); ++i) {
-      cumulative += h.buckets[i];
-      sample(name + "_bucket", labels + sep + "le=\"" + number(h.bounds[i]) + "\"", double(cumulative));
-    }
-    sample(name + "_bucket", labels + sep + "le=\"+Inf\"", double(h.count));
-    sample(name + "_sum", labels, h.sum);
-    sample(name + "_count", labels, double(h.count));
-  }
-  std::string take() { return std::move(out_); }
-
- private:
-  std::string out_;
-};
-
-std::string label(const char* key, const std::string& value) { return std::string(key) + "=\"" + escape(value) + "\""; }
+std::string label(const char* key, const std::string& value) { return prometheus_label(key, value); }
 
 // Methods outside the standard ones share one label value, so clients cannot grow the series.
 std::string method_label(const std::string& m) {
@@ -137,7 +91,7 @@ void Metrics::observe(const RequestRecord& r) {
 }
 
 std::string Metrics::render(const ModelRegistry& models) const {
-  Writer w;
+  PrometheusWriter w;
   const std::vector<LoadedModelInfo> loaded = models.loaded();
   struct Live {
     std::string name;
@@ -218,7 +172,10 @@ std::string Metrics::render(const ModelRegistry& models) const {
   };
   for (const H& h : histograms) {
     w.family(h.name, "histogram", h.help);
-    for (const auto& [model, m] : per_model_) w.histogram(h.name, label("model_name", model), m.*(h.h));
+    for (const auto& [model, m] : per_model_) {
+      const Histogram& x = m.*(h.h);
+      w.histogram(h.name, label("model_name", model), x.bounds, x.buckets, x.sum, x.count);
+    }
   }
 
   w.family("nagare:http_requests_total", "counter", "HTTP requests answered, by route pattern, method and status.");

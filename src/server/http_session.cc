@@ -269,6 +269,7 @@ void BasicHttpSession<Stream>::begin_source(HttpResponse res) {
   last_chunk_sent_ = false;
   pending_.clear();
   res_meta_ = std::move(res);
+  head_known_ = !res_meta_.head_from_source;
 
   lowest().expires_never();
   watch_peer();
@@ -277,7 +278,12 @@ void BasicHttpSession<Stream>::begin_source(HttpResponse res) {
     if (auto self = weak.lock()) self->wake();
   });
 
-  if (!streamed_) return pump();
+  if (!streamed_ || !head_known_) return pump();
+  write_head();
+}
+
+template <class Stream>
+void BasicHttpSession<Stream>::write_head() {
   head_ = std::make_unique<http::response<http::empty_body>>(
       static_cast<http::status>(res_meta_.status), version_);
   set_fields(*head_, res_meta_);
@@ -303,6 +309,14 @@ void BasicHttpSession<Stream>::wake() {
 template <class Stream>
 void BasicHttpSession<Stream>::pump() {
   if (!source_ || writing_ || closed_) return;
+  if (!head_known_) {
+    if (!source_->head(res_meta_)) return;
+    head_known_ = true;
+    streamed_ = res_meta_.streamed;
+    chunked_ = streamed_ && version_ >= 11;
+    if (streamed_ && !chunked_) keep_alive_ = false;
+    if (streamed_) return write_head();
+  }
   if (!source_done_) {
     try {
       source_done_ = source_->poll(pending_);

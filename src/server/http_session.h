@@ -58,6 +58,7 @@ class BasicHttpSession : public std::enable_shared_from_this<BasicHttpSession<St
 
   // ResponseSource bodies.
   void begin_source(HttpResponse res);
+  void write_head();  // a streamed response's status and headers
   void wake();  // any thread
   void pump();  // strand: poll the source, write what it gave
   void write_chunk();
@@ -88,6 +89,7 @@ class BasicHttpSession : public std::enable_shared_from_this<BasicHttpSession<St
   ServingState* state_ = nullptr;
   HttpResponse res_meta_;  // status, content type and headers of the pending response
   bool streamed_ = false;
+  bool head_known_ = true; // false until a head_from_source response's source gives its head
   bool chunked_ = false;   // HTTP/1.1 stream; HTTP/1.0 streams end with the connection
   bool source_done_ = false;
   bool writing_ = false;

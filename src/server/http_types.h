@@ -41,6 +41,10 @@ class ResponseSource {
   virtual bool poll(std::string& out) = 0;
   // The client went away or the connection failed: stop the work behind the response.
   virtual void cancel() = 0;
+  // For a response whose head comes from its source (HttpResponse::head_from_source, e.g. a
+  // proxied one): fills `meta`'s status, content type, headers and `streamed` once known and
+  // returns true; false until then (the source wakes the session when it is). Asked before poll.
+  virtual bool head(struct HttpResponse& meta) { return true; }
   // Status of a buffered (not streamed) response, asked once poll() returned true.
   virtual int status() const { return 200; }
 };
@@ -54,6 +58,7 @@ struct HttpResponse {
   // at once) or buffered (sent whole, with the source's status, once it is complete).
   std::shared_ptr<ResponseSource> source;
   bool streamed = false;
+  bool head_from_source = false;  // status, headers and streamed come later from source->head()
 
   static HttpResponse json(int status, std::string body) {
     HttpResponse r;

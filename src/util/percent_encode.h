@@ -25,4 +25,25 @@ inline std::string percent_encode(std::string_view value, std::string_view keep 
   return out;
 }
 
+// The inverse, for a path segment or query value: %XX becomes the byte (and, with plus_is_space,
+// '+' a space); a malformed escape stays as it is.
+inline std::string percent_decode(std::string_view value, bool plus_is_space = false) {
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::string out;
+  for (size_t i = 0; i < value.size(); ++i) {
+    if (value[i] == '%' && i + 2 < value.size() && hex(value[i + 1]) >= 0 && hex(value[i + 2]) >= 0) {
+      out += char(hex(value[i + 1]) * 16 + hex(value[i + 2]));
+      i += 2;
+    } else {
+      out += plus_is_space && value[i] == '+' ? ' ' : value[i];
+    }
+  }
+  return out;
+}
+
 }  // namespace nagare
