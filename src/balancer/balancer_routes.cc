@@ -7,6 +7,7 @@
 
 #include "api/api_error.h"
 #include "balancer/routing_key.h"
+#include "balancer/worker_monitor.h"
 #include "ops/prometheus_text.h"
 #include "util/percent_encode.h"
 
@@ -62,6 +63,7 @@ std::string metrics_text(const Balancer& b, const ProxyStats& stats) {
 
 void add_balancer_routes(Router& router, Balancer& balancer, ProxyStats& stats, const ServingState& state,
                          std::string worker_api_key) {
+  const std::string probe_key = worker_api_key;
   auto openai_error = [](const ApiError& e) { return HttpResponse::json(e.status(), to_wire(error_json(e))); };
   router.set_error_formatter("", openai_error);
   router.set_error_formatter("/v1/", openai_error);
@@ -129,13 +131,17 @@ void add_balancer_routes(Router& router, Balancer& balancer, ProxyStats& stats, 
     for (const auto& w : balancer.workers()) list.push_back(worker_json(*w));
     return HttpResponse::json(200, to_wire(Json{{"workers", std::move(list)}}));
   });
-  router.add("POST", "/workers", [&balancer](const HttpRequest& req) {
+  router.add("POST", "/workers", [&balancer, probe_key](const HttpRequest& req) {
     const nlohmann::json body = nlohmann::json::parse(req.body, nullptr, false);
     if (!body.is_object() || !body.contains("url") || !body["url"].is_string())
       throw ApiError::invalid("the body is {\"url\": \"http://host:port\"}", "url");
     std::shared_ptr<Worker> w;
     try {
-      w = balancer.add(body["url"].get<std::string>(), "api");
+      const std::string url = body["url"].get<std::string>();
+      const std::string full = url.find("://") == std::string::npos ? "http://" + url : url;
+      if (const std::string why = not_an_api_server(full, std::chrono::seconds(2), probe_key); !why.empty())
+        throw ApiError::invalid(why, "url");
+      w = balancer.add(url, "api");
     } catch (const ApiError&) {
       throw;
     } catch (const Error& e) {

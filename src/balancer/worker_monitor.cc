@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 
 #include <curl/curl.h>
+#include <nlohmann/json.hpp>
 
 #include <cstdio>
 #include <fstream>
@@ -24,7 +25,7 @@ size_t collect(char* data, size_t size, size_t n, void* out) {
 }
 
 // GET url; the status (0 when it could not be fetched) and the body.
-long get(const std::string& url, std::chrono::milliseconds timeout, std::string* body) {
+long get(const std::string& url, std::chrono::milliseconds timeout, std::string* body, const std::string& api_key = "") {
   static std::once_flag once;
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
   CURL* c = curl_easy_init();
@@ -36,13 +37,31 @@ long get(const std::string& url, std::chrono::milliseconds timeout, std::string*
   curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, body ? body : &sink);
+  curl_slist* headers = nullptr;
+  if (!api_key.empty()) headers = curl_slist_append(headers, ("Authorization: Bearer " + api_key).c_str());
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
   long status = 0;
   if (curl_easy_perform(c) == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+  curl_slist_free_all(headers);
   curl_easy_cleanup(c);
   return status;
 }
 
 }  // namespace
+
+std::string not_an_api_server(const std::string& url, std::chrono::milliseconds timeout, const std::string& api_key) {
+  std::string body;
+  const long status = get(url + "/v1/models", timeout, &body, api_key);
+  if (status == 0) return "";  // not reachable now: the health checks will tell
+  const nlohmann::json j = nlohmann::json::parse(body, nullptr, false);
+  if (status == 200 && j.is_object() && j.contains("data") && j["data"].is_array()) return "";
+  if ((status == 401 || status == 403) && j.is_object() && j.contains("error")) return "";
+  std::string start = body.substr(0, 80);
+  for (char& c : start)
+    if (c == '\n' || c == '\r') c = ' ';
+  return url + " is not a server of the OpenAI API: GET /v1/models answered " + std::to_string(status) +
+         (start.empty() ? "" : " '" + start + "'") + ", not a list of models";
+}
 
 double sum_metric(const std::string& text, std::string_view family) {
   double sum = -1;

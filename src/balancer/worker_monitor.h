@@ -49,6 +49,11 @@ class WorkerMonitor {
   std::thread thread_;
 };
 
+// Why `url` is not a server of the OpenAI API ("" when it is, or when it cannot be reached now:
+// a worker may start later): GET /v1/models must answer 200 with a model list, or 401/403 with
+// an error object (a server that wants a key).
+std::string not_an_api_server(const std::string& url, std::chrono::milliseconds timeout, const std::string& api_key);
+
 // Sum of a Prometheus text's samples of `family` (any labels); -1 when it has none.
 double sum_metric(const std::string& text, std::string_view family);
 

@@ -64,7 +64,11 @@ int run_router(const RouterArgs& a) {
   bo.tree_max_chars = size_t(a.tree_mib) << 20;
   bo.health_failures = a.health_failures;
   Balancer balancer(bo);
-  for (const std::string& w : a.workers) balancer.add(w, "flag");
+  const auto probe_timeout = std::chrono::milliseconds(int64_t(std::max(a.health_timeout_s, 2.0) * 1000));
+  for (const std::string& w : a.workers) {
+    const std::string url = balancer.add(w, "flag")->url;
+    if (const std::string why = not_an_api_server(url, probe_timeout, a.worker_api_key); !why.empty()) throw Error(why);
+  }
   ProxyStats stats;  // outlives the server: its transfers report into it
 
   MonitorOptions mo;

@@ -309,3 +309,59 @@ def test_two_replicas_share_the_redis_response_cache(tmp_path):
     finally:
         redis.terminate()
         redis.wait(30)
+
+
+@contextlib.contextmanager
+def static_file_server(tmp_path):
+    """Python's http.server on loopback: an HTTP server, but not of the OpenAI API."""
+    (tmp_path / "index.html").write_text("<h1>just files</h1>")
+    port = free_port()
+    proc = subprocess.Popen(["python3", "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory",
+                             str(tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait(lambda: _answers(f"http://127.0.0.1:{port}/"), "http.server")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def _answers(url):
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def test_a_worker_that_is_not_an_api_server_is_refused(cache_aware, tmp_path):
+    with static_file_server(tmp_path) as other:
+        r = subprocess.run([str(_binary()), "router", "--port", "0", "--worker", other], capture_output=True, text=True,
+                           timeout=60)
+        assert r.returncode != 0 and "is not a server of the OpenAI API" in r.stderr and "404" in r.stderr, r.stderr
+        r = httpx.post(f"{cache_aware}/workers", json={"url": other}, timeout=30)
+        assert r.status_code == 400 and "not a server of the OpenAI API" in r.json()["error"]["message"]
+        assert other not in workers(cache_aware)
+
+
+def test_a_body_over_the_limit_is_refused_at_the_router(replicas):
+    with router(*worker_args(*replicas), "--max-request-size", "1") as (url, _, _):
+        before = metric(url, "nagare:router_requests_total")
+        big = {"model": ALIAS, "messages": [{"role": "user", "content": "x" * (2 << 20)}]}
+        r = httpx.post(f"{url}/v1/chat/completions", json=big, timeout=60)
+        assert r.status_code == 413
+        assert metric(url, "nagare:router_requests_total") == before  # never forwarded
+
+
+def test_sigterm_lets_a_running_stream_finish(replicas):
+    with router(*worker_args(*replicas)) as (url, proc, _):
+        body = {"model": ALIAS, "messages": [{"role": "user", "content": "Count."}], "stream": True,
+                "ignore_eos": True, "max_tokens": 150}
+        with httpx.Client(timeout=REQUEST_TIMEOUT_S) as c, c.stream("POST", f"{url}/v1/chat/completions", json=body) as r:
+            lines = r.iter_lines()
+            assert next(lines).startswith("data: {")
+            proc.send_signal(signal.SIGTERM)  # drains: this stream goes on, new requests are refused
+            wait(lambda: httpx.get(f"{url}/health", timeout=30).status_code == 503, "the router to drain")
+            events = [line for line in lines if line.startswith("data: ")]
+        assert events[-1] == "data: [DONE]"
+        assert any('"finish_reason":"length"' in e for e in events), "the stream was cut, not finished"
+        assert proc.wait(60) == 0
