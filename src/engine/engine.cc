@@ -276,6 +276,7 @@ void Engine::Impl::schedule() {
       if (s.started_at == SteadyClock::time_point{}) {
         s.started_at = SteadyClock::now();
         s.stats.queued_ms = ms_between(s.queued_at, s.started_at);
+        counters.prefix_cache_queries += uint64_t(s.request.prompt.size());
         counters.prefix_cache_hit_tokens += uint64_t(hit);
       }
     }

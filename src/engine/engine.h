@@ -60,8 +60,9 @@ struct EngineStats {
   int32_t kv_blocks_total = 0;
   int32_t kv_blocks_in_use = 0;         // referenced by a live sequence
   int32_t kv_blocks_cached = 0;         // unreferenced but kept for prefix reuse
-  uint64_t prompt_tokens = 0;           // all admitted prompt tokens
-  uint64_t prefix_cache_hit_tokens = 0; // of which served from the cache
+  uint64_t prompt_tokens = 0;           // prompt tokens computed (not those the prefix cache served)
+  uint64_t prefix_cache_queries = 0;    // prompt tokens looked up in the prefix cache (each request once)
+  uint64_t prefix_cache_hit_tokens = 0; // of which it served
   uint64_t generated_tokens = 0;
   uint64_t preemptions = 0;
   uint64_t steps = 0;

@@ -115,7 +115,7 @@ std::string Metrics::render(const ModelRegistry& models) const {
     w.sample("nagare:kv_cache_cached_perc", label("model_name", l.name),
              l.stats.kv_blocks_total > 0 ? double(l.stats.kv_blocks_cached) / l.stats.kv_blocks_total : 0.0);
   w.family("nagare:prefix_cache_queries_total", "counter", "Prompt tokens looked up in the prefix cache (since the model loaded).");
-  for (const Live& l : live) w.sample("nagare:prefix_cache_queries_total", label("model_name", l.name), double(l.stats.prompt_tokens));
+  for (const Live& l : live) w.sample("nagare:prefix_cache_queries_total", label("model_name", l.name), double(l.stats.prefix_cache_queries));
   w.family("nagare:prefix_cache_hits_total", "counter", "Prompt tokens served from the prefix cache (since the model loaded).");
   for (const Live& l : live)
     w.sample("nagare:prefix_cache_hits_total", label("model_name", l.name), double(l.stats.prefix_cache_hit_tokens));

@@ -43,6 +43,7 @@ Json stats_json(const EngineStats& s) {
   j["kv_blocks_in_use"] = s.kv_blocks_in_use;
   j["kv_blocks_cached"] = s.kv_blocks_cached;
   j["prompt_tokens"] = s.prompt_tokens;
+  j["prefix_cache_queries"] = s.prefix_cache_queries;
   j["prefix_cache_hit_tokens"] = s.prefix_cache_hit_tokens;
   j["generated_tokens"] = s.generated_tokens;
   j["preemptions"] = s.preemptions;
@@ -59,6 +60,7 @@ void add(EngineStats& to, const EngineStats& s) {
   to.kv_blocks_in_use += s.kv_blocks_in_use;
   to.kv_blocks_cached += s.kv_blocks_cached;
   to.prompt_tokens += s.prompt_tokens;
+  to.prefix_cache_queries += s.prefix_cache_queries;
   to.prefix_cache_hit_tokens += s.prefix_cache_hit_tokens;
   to.generated_tokens += s.generated_tokens;
   to.preemptions += s.preemptions;

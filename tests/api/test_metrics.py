@@ -88,6 +88,9 @@ def test_promtool_parses_the_exposition(server, traffic):
 def test_counters_agree_with_what_clients_saw(server, traffic):
     s = parse(scrape(server))
     assert value(s, "nagare:prompt_tokens_total", model_name=ALIAS) == traffic["prompt"]
+    # Every prompt token is looked up in the prefix cache once; the hits are some of those.
+    assert value(s, "nagare:prefix_cache_queries_total", model_name=ALIAS) == traffic["prompt"]
+    assert value(s, "nagare:prefix_cache_hits_total", model_name=ALIAS) <= traffic["prompt"]
     assert value(s, "nagare:generation_tokens_total", model_name=ALIAS) == traffic["completion"]
     assert value(s, "nagare:request_success_total", model_name=ALIAS) == traffic["requests"]
     assert value(s, "nagare:request_success_total", model_name=ALIAS, finished_reason="length") == traffic["requests"]
