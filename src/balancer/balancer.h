@@ -32,7 +32,7 @@ std::optional<Policy> parse_policy(std::string_view name);
 struct BalancerOptions {
   Policy policy = Policy::kCacheAware;
   double cache_threshold = 0.5;
-  int balance_abs = 4;
+  int balance_abs = 6;
   double balance_rel = 1.5;
   size_t tree_max_chars = size_t(64) << 20;
   int health_failures = 2;  // failed checks in a row that eject a worker

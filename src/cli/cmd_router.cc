@@ -27,7 +27,7 @@ struct RouterArgs {
   int port = 8080;
   std::string policy = "cache-aware";
   double cache_threshold = 0.5;
-  int balance_abs = 4;
+  int balance_abs = 6;
   double balance_rel = 1.5;
   int64_t tree_mib = 64;
   double health_interval_s = 2;
