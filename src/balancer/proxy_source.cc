@@ -57,7 +57,6 @@ struct ProxySource::State {
   long status = 0;
   std::string content_type;
   std::vector<std::pair<std::string, std::string>> headers;
-  bool headers_complete = false;
   bool streamed = false;
   std::string held;    // a buffered answer's body, or a refused attempt's
   std::string answer;  // what the cache-aware policy reads the answer from
@@ -128,11 +127,6 @@ struct ProxySource::State {
     if (line.starts_with("HTTP/")) {  // a new response (after a 100 Continue, say)
       s->headers.clear();
       s->content_type.clear();
-      s->headers_complete = false;
-      return size * n;
-    }
-    if (line.empty()) {
-      s->headers_complete = true;
       return size * n;
     }
     const size_t colon = line.find(':');
@@ -174,7 +168,6 @@ struct ProxySource::State {
     status = 0;
     content_type.clear();
     headers.clear();
-    headers_complete = false;
     streamed = false;
     held.clear();
     answer.clear();
