@@ -68,44 +68,39 @@ int Balancer::healthy_workers() const {
 
 Balancer::Choice Balancer::choose(std::string_view key, const std::vector<int>& exclude) {
   std::lock_guard lk(mu_);
-  std::vector<Worker*> candidates;
+  std::vector<std::shared_ptr<Worker>> candidates;
   for (const auto& w : workers_)
-    if (w->healthy.load() && std::find(exclude.begin(), exclude.end(), w->id) == exclude.end())
-      candidates.push_back(w.get());
+    if (w->healthy.load() && std::find(exclude.begin(), exclude.end(), w->id) == exclude.end()) candidates.push_back(w);
   if (candidates.empty()) return {};
-  auto pick = [&](Worker* w, bool hit) {
-    for (const auto& s : workers_)
-      if (s.get() == w) return Choice{s, hit};
-    return Choice{};
-  };
   // Least loaded; ties go round the workers, so an idle cluster still spreads new prefixes.
   auto least_loaded = [&] {
     const size_t start = size_t(round_robin_++ % candidates.size());
-    Worker* best = nullptr;
+    std::shared_ptr<Worker> best;
     for (size_t i = 0; i < candidates.size(); ++i) {
-      Worker* w = candidates[(start + i) % candidates.size()];
+      const auto& w = candidates[(start + i) % candidates.size()];
       if (!best || w->load() < best->load()) best = w;
     }
     return best;
   };
   switch (options_.policy) {
-    case Policy::kRoundRobin: return pick(candidates[size_t(round_robin_++ % candidates.size())], false);
-    case Policy::kRandom: return pick(candidates[std::uniform_int_distribution<size_t>(0, candidates.size() - 1)(rng_)], false);
-    case Policy::kLeastLoad: return pick(least_loaded(), false);
+    case Policy::kRoundRobin: return {candidates[size_t(round_robin_++ % candidates.size())], false};
+    case Policy::kRandom: return {candidates[std::uniform_int_distribution<size_t>(0, candidates.size() - 1)(rng_)], false};
+    case Policy::kLeastLoad: return {least_loaded(), false};
     case Policy::kCacheAware: break;
   }
   int lo = candidates[0]->load(), hi = lo;
-  for (Worker* w : candidates) {
+  for (const auto& w : candidates) {
     lo = std::min(lo, w->load());
     hi = std::max(hi, w->load());
   }
   const bool imbalanced = hi - lo > options_.balance_abs && double(hi) > options_.balance_rel * double(lo);
-  Worker* chosen = nullptr;
+  std::shared_ptr<Worker> chosen;
   bool hit = false;
   if (!imbalanced && !key.empty()) {
+    // The longest match; among equal ones the least loaded.
     const std::map<int, size_t> matched = tree_.match(key);
     size_t best_len = 0;
-    for (Worker* w : candidates) {
+    for (const auto& w : candidates) {
       auto it = matched.find(w->id);
       if (it == matched.end()) continue;
       if (it->second > best_len || (it->second == best_len && chosen && w->load() < chosen->load())) {
@@ -119,7 +114,7 @@ Balancer::Choice Balancer::choose(std::string_view key, const std::vector<int>& 
   if (!chosen) chosen = least_loaded();
   if (hit) cache_hits_.fetch_add(1);
   if (!key.empty()) tree_.insert(key, chosen->id);
-  return pick(chosen, hit);
+  return {chosen, hit};
 }
 
 void Balancer::remember(std::string_view text, const Worker& worker) {

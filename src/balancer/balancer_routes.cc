@@ -63,7 +63,7 @@ std::string metrics_text(const Balancer& b, const ProxyStats& stats) {
 
 void add_balancer_routes(Router& router, Balancer& balancer, ProxyStats& stats, const ServingState& state,
                          std::string worker_api_key) {
-  const std::string probe_key = worker_api_key;
+  const auto key = std::make_shared<const std::string>(std::move(worker_api_key));
   auto openai_error = [](const ApiError& e) { return HttpResponse::json(e.status(), to_wire(error_json(e))); };
   router.set_error_formatter("", openai_error);
   router.set_error_formatter("/v1/", openai_error);
@@ -81,14 +81,14 @@ void add_balancer_routes(Router& router, Balancer& balancer, ProxyStats& stats, 
     return res;
   });
 
-  auto proxy = [&router, &balancer, &stats, key = std::move(worker_api_key)](const HttpRequest& req) {
+  auto proxy = [&router, &balancer, &stats, key](const HttpRequest& req) {
     ProxyRequest p;
     p.method = req.method;
     p.target = req.target;
     p.body = req.body;
     for (const auto& [name, value] : req.headers)
-      if (passed_on(name) && !(name == "authorization" && !key.empty())) p.headers.emplace_back(name, value);
-    if (!key.empty()) p.headers.emplace_back("authorization", "Bearer " + key);
+      if (passed_on(name) && !(name == "authorization" && !key->empty())) p.headers.emplace_back(name, value);
+    if (!key->empty()) p.headers.emplace_back("authorization", "Bearer " + *key);
     if (req.method == "POST" && kGenerationPaths.count(req.path)) {
       p.key = routing_key(req.body);
       p.chat = req.path == "/v1/chat/completions" || req.path == "/api/chat";
@@ -131,7 +131,7 @@ void add_balancer_routes(Router& router, Balancer& balancer, ProxyStats& stats, 
     for (const auto& w : balancer.workers()) list.push_back(worker_json(*w));
     return HttpResponse::json(200, to_wire(Json{{"workers", std::move(list)}}));
   });
-  router.add("POST", "/workers", [&balancer, probe_key](const HttpRequest& req) {
+  router.add("POST", "/workers", [&balancer, key](const HttpRequest& req) {
     const nlohmann::json body = nlohmann::json::parse(req.body, nullptr, false);
     if (!body.is_object() || !body.contains("url") || !body["url"].is_string())
       throw ApiError::invalid("the body is {\"url\": \"http://host:port\"}", "url");
@@ -139,7 +139,7 @@ void add_balancer_routes(Router& router, Balancer& balancer, ProxyStats& stats, 
     try {
       const std::string url = body["url"].get<std::string>();
       const std::string full = url.find("://") == std::string::npos ? "http://" + url : url;
-      if (const std::string why = not_an_api_server(full, std::chrono::seconds(2), probe_key); !why.empty())
+      if (const std::string why = not_an_api_server(full, std::chrono::seconds(2), *key); !why.empty())
         throw ApiError::invalid(why, "url");
       w = balancer.add(url, "api");
     } catch (const ApiError&) {

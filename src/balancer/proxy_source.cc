@@ -231,52 +231,38 @@ struct ProxySource::State {
 
   void run() {
     std::vector<int> tried;
-    Balancer::Choice choice = first;
-    bool answered = false;
-    for (int attempt_no = 0; attempt_no < 2 && !answered; ++attempt_no) {
+    std::shared_ptr<Worker> w = first.worker;
+    for (int attempt_no = 0;; ++attempt_no) {
       last_attempt_ = attempt_no == 1;
-      if (!choice.worker) break;
-      Worker& w = *choice.worker;
-      tried.push_back(w.id);
-      w.requests.fetch_add(1);
-      w.in_flight.fetch_add(1);
-      const Outcome o = attempt(w);
-      w.in_flight.fetch_sub(1);
-      switch (o) {
-        case Outcome::kCancelled: return finish_cancelled();
-        case Outcome::kAnswered: answered = true; break;
-        case Outcome::kCutShort:
-          stats.failed_mid_stream.fetch_add(1);
-          balancer.connect_failed(w);
-          return end_stream_with_error("the worker " + w.url + " failed while answering; the answer is incomplete");
-        case Outcome::kUnreachable: balancer.connect_failed(w); [[fallthrough]];
-        case Outcome::kRefused:
-          if (attempt_no == 0) {
-            choice = balancer.choose(request.key, tried);
-            if (choice.worker) stats.retries.fetch_add(1);
-          }
-          if (attempt_no == 1 || !choice.worker) {
-            // No second worker, or it failed too: what the last one said, else an error.
-            if (o == Outcome::kRefused) {
-              streamed = false;
-              answered = true;
-              break;
-            }
-            stats.no_worker.fetch_add(1);
-            return fail(502, "no worker could answer: " + w.url + " could not be reached", "worker_unreachable");
-          }
-          break;
+      tried.push_back(w->id);
+      w->requests.fetch_add(1);
+      w->in_flight.fetch_add(1);
+      const Outcome o = attempt(*w);
+      w->in_flight.fetch_sub(1);
+      if (o == Outcome::kCancelled) return finish_cancelled();
+      if (o == Outcome::kAnswered) break;
+      if (o == Outcome::kCutShort) {
+        stats.failed_mid_stream.fetch_add(1);
+        balancer.connect_failed(*w);
+        return end_stream_with_error("the worker " + w->url + " failed while answering; the answer is incomplete");
       }
-    }
-    if (!answered) {
-      stats.no_worker.fetch_add(1);
-      return fail(503, "no healthy worker to send the request to", "no_worker");
+      // Unreachable, or a 502/503 held back: nothing has reached the client, so another worker
+      // may answer. Without one, a refusal is passed on as the worker said it.
+      if (o == Outcome::kUnreachable) balancer.connect_failed(*w);
+      std::shared_ptr<Worker> next = last_attempt_ ? nullptr : balancer.choose(request.key, tried).worker;
+      if (!next) {
+        if (o == Outcome::kRefused) break;
+        stats.no_worker.fetch_add(1);
+        return fail(502, "no worker could answer: " + w->url + " could not be reached", "worker_unreachable");
+      }
+      stats.retries.fetch_add(1);
+      w = std::move(next);
     }
     if (request.chat && status == 200 && !request.key.empty()) {
       const std::string text = answer_text(content_type, answer);
-      if (!text.empty()) balancer.remember(key_with_answer(request.key, text), *choice.worker);
+      if (!text.empty()) balancer.remember(key_with_answer(request.key, text), *w);
     }
-    if (!head_ready_locked()) {  // a buffered answer (or a refusal passed on): all at once
+    if (!head_released()) {  // a buffered answer (or a refusal passed on): all at once
       release_head();
       std::lock_guard lk(mu);
       out += held;
@@ -288,7 +274,7 @@ struct ProxySource::State {
     notify();
   }
 
-  bool head_ready_locked() {
+  bool head_released() {
     std::lock_guard lk(mu);
     return head_ready;
   }

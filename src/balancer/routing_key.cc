@@ -48,9 +48,6 @@ std::string routing_key(std::string_view body) {
   return key;
 }
 
-}  // namespace nagare
-
-namespace nagare {
 namespace {
 
 // The text an answer object carries: OpenAI's choices[0].delta / .message content, or Ollama's

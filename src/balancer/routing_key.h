@@ -17,10 +17,6 @@ inline constexpr size_t kMaxRoutingKey = 64 * 1024;
 // or the prompt or input; "" for a body that is not JSON or holds none of these.
 std::string routing_key(std::string_view body);
 
-}  // namespace nagare
-
-namespace nagare {
-
 // The assistant's text in a chat answer as a worker sent it: an OpenAI SSE stream (the deltas),
 // an Ollama NDJSON stream (the message parts), or one JSON object (either API); "" when none.
 std::string answer_text(std::string_view content_type, std::string_view body);

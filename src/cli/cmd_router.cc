@@ -11,8 +11,7 @@
 #include "balancer/proxy_source.h"
 #include "balancer/worker_monitor.h"
 #include "cli/commands.h"
-#include "ops/access_control.h"
-#include "ops/cors.h"
+#include "cli/http_flags.h"
 #include "server/http_server.h"
 #include "server/serving_state.h"
 #include "util/error.h"
@@ -23,8 +22,6 @@ namespace {
 struct RouterArgs {
   std::vector<std::string> workers, worker_dns;
   std::string workers_file;
-  std::string host = "127.0.0.1";
-  int port = 8080;
   std::string policy = "cache-aware";
   double cache_threshold = 0.5;
   int balance_abs = 6;
@@ -33,15 +30,8 @@ struct RouterArgs {
   double health_interval_s = 2;
   double health_timeout_s = 1;
   int health_failures = 2;
-  std::vector<std::string> api_keys;
-  std::string api_keys_file;
   std::string worker_api_key;
-  std::vector<std::string> cors_origins;
-  int io_threads = 4;
-  int max_request_mib = 8;
-  int timeout_s = 60;
-  int max_connections = 4096;
-  double shutdown_timeout_s = 30;
+  HttpFlags http;
 };
 
 int run_router(const RouterArgs& a) {
@@ -53,8 +43,7 @@ int run_router(const RouterArgs& a) {
     if (d.rfind(':') == std::string::npos || d.rfind(':') == d.size() - 1)
       throw Error("--worker-dns is NAME:PORT, not '" + d + "'");
 
-  std::unique_ptr<AccessControl> access;
-  if (!a.api_keys.empty() || !a.api_keys_file.empty()) access = std::make_unique<AccessControl>(a.api_keys, a.api_keys_file);
+  std::unique_ptr<AccessControl> access = make_access_control(a.http);
 
   BalancerOptions bo;
   bo.policy = *policy;
@@ -82,22 +71,8 @@ int run_router(const RouterArgs& a) {
 
   ServingState state;
   Router router;
-  ServerOptions so;
-  so.host = a.host;
-  so.port = static_cast<uint16_t>(a.port);
-  so.io_threads = a.io_threads;
-  so.limits.max_body_bytes = static_cast<size_t>(a.max_request_mib) << 20;
-  so.limits.read_timeout = so.limits.write_timeout = std::chrono::seconds(a.timeout_s);
-  so.max_connections = a.max_connections;
-  so.shutdown_timeout = std::chrono::milliseconds(int64_t(a.shutdown_timeout_s * 1000));
-  so.state = &state;
-  HttpServer server(router, so);
-  if (!a.cors_origins.empty()) install_cors(router, a.cors_origins);
-  if (access) {
-    access->install(router);
-    server.on_reload([&access] { access->reload(); });
-    std::fprintf(stderr, "nagare: API keys required (%zu keys)\n", access->keys());
-  }
+  HttpServer server(router, server_options(a.http, state));
+  install_http_middleware(router, server, a.http, access.get());
   add_balancer_routes(router, balancer, stats, state, a.worker_api_key);
 
   std::printf("nagare: router listening on %s (%s, %d of %zu workers healthy)\n", server.url().c_str(),
@@ -121,8 +96,7 @@ void add_router_command(CLI::App& app, CommandAction& action) {
                   "NAME:PORT: every address NAME resolves to is a worker, re-resolved each health interval "
                   "(a Kubernetes headless Service; repeatable)");
   cmd->add_option("--workers-file", a.workers_file, "A file of worker URLs, one per line, re-read when it changes");
-  cmd->add_option("--host", a.host, "Address to listen on")->capture_default_str();
-  cmd->add_option("--port", a.port, "Port to listen on (0: any free port)")->check(CLI::Range(0, 65535))->capture_default_str();
+  add_http_flags(cmd, a.http);
   cmd->add_option("--policy", a.policy, "cache-aware, least-load, round-robin or random")->capture_default_str();
   cmd->add_option("--cache-threshold", a.cache_threshold,
                   "cache-aware: the share of a prompt a worker must have seen for the prompt to go there")
@@ -141,20 +115,8 @@ void add_router_command(CLI::App& app, CommandAction& action) {
       ->check(CLI::Range(0.05, 600.0))->capture_default_str();
   cmd->add_option("--health-failures", a.health_failures, "Failed checks in a row that take a worker out of rotation")
       ->check(CLI::Range(1, 1000))->capture_default_str();
-  cmd->add_option("--api-key", a.api_keys, "A key clients must send as 'Authorization: Bearer KEY' (repeatable)");
-  cmd->add_option("--api-keys", a.api_keys_file, "The keys file, as `serve --api-keys` (SIGHUP reloads it)")
-      ->check(CLI::ExistingFile);
   cmd->add_option("--worker-api-key", a.worker_api_key,
                   "Sent to the workers in place of the client's key (when the workers need their own)");
-  cmd->add_option("--cors-origin", a.cors_origins, "Allow browsers on this origin (repeatable; * for any)");
-  cmd->add_option("--io-threads", a.io_threads, "HTTP I/O threads")->check(CLI::Range(1, 64))->capture_default_str();
-  cmd->add_option("--max-request-size", a.max_request_mib, "Largest request body in MiB (larger: 413)")
-      ->check(CLI::Range(1, 4096))->capture_default_str();
-  cmd->add_option("--timeout", a.timeout_s, "Seconds to read a request or write a response chunk before closing")
-      ->check(CLI::Range(1, 86400))->capture_default_str();
-  cmd->add_option("--shutdown-timeout", a.shutdown_timeout_s,
-                  "After SIGTERM, seconds running requests may take to finish")
-      ->check(CLI::Range(0.0, 86400.0))->capture_default_str();
   cmd->callback([&action] { action = [] { return run_router(a); }; });
 }
 

@@ -12,11 +12,11 @@
 #include "api/model_registry.h"
 #include "api/ollama_request.h"
 #include "cli/commands.h"
+#include "cli/http_flags.h"
 #include "engine/engine.h"
 #include "model/model.h"
 #include "ops/access_control.h"
 #include "ops/audit_log.h"
-#include "ops/cors.h"
 #include "ops/metrics.h"
 #include "ops/redis_cache.h"
 #include "server/http_server.h"
@@ -35,8 +35,6 @@ namespace {
 
 struct ServeArgs {
   std::string model;
-  std::string host = "127.0.0.1";
-  int port = 8080;
   int32_t ctx_size = kDefaultContext;
   int64_t kv_cache_mib = 0;
   int32_t max_batch_tokens = EngineOptions{}.max_batch_tokens;
@@ -50,29 +48,22 @@ struct ServeArgs {
   bool no_prefix_cache = false;
   bool embeddings = false;  // accepted as llama-server's flag; embeddings are always served
   std::string pooling;      // "": the model's (its GGUF's pooling_type, else mean)
-  int io_threads = 2;
-  int64_t max_request_mib = 8;
-  int timeout_s = 60;
   std::string keep_alive;  // Go duration or seconds; "": 5m
   int32_t max_loaded = 3;
   int64_t memory_budget_mib = 0;  // 0: physical memory
   bool store = false;             // with -m: serve the store too
   bool no_webui = false;          // no chat page at / nor dashboard
-  std::vector<std::string> api_keys;
-  std::string api_keys_file;
   std::string audit;  // "": the default database
   bool no_audit = false;
   bool audit_redact = false;
   int audit_flush_ms = 1000;
-  int max_connections = 1024;
-  std::vector<std::string> cors_origins;
   int64_t cache_mib = 64;
   std::string cache_url;
   int64_t cache_ttl_s = 3600;
   std::string ssl_cert_file, ssl_key_file;
   int32_t max_queue = 256;
   double request_timeout_s = 0;
-  double shutdown_timeout_s = 30;
+  HttpFlags http;
 };
 
 std::string served_name(const ServeArgs& a) {
@@ -94,9 +85,7 @@ int run_serve(const ServeArgs& a) {
   }
   // Keys first: a bad keys file stops the start before anything else happens. Declared before
   // the router, whose middleware refers to it.
-  std::unique_ptr<AccessControl> access;
-  if (!a.api_keys.empty() || !a.api_keys_file.empty())
-    access = std::make_unique<AccessControl>(a.api_keys, a.api_keys_file);
+  std::unique_ptr<AccessControl> access = make_access_control(a.http);
   Metrics metrics;  // outlives the server: sessions it ends at shutdown still report
   std::unique_ptr<AuditLog> audit;  // likewise; its destructor writes what is queued
   if (!a.no_audit) {
@@ -118,15 +107,7 @@ int run_serve(const ServeArgs& a) {
                                             std::chrono::seconds(a.cache_ttl_s));
   // Bind first: a port in use fails at once, not after loading a large model.
   Router router;
-  ServerOptions so;
-  so.host = a.host;
-  so.port = static_cast<uint16_t>(a.port);
-  so.io_threads = a.io_threads;
-  so.limits.max_body_bytes = static_cast<size_t>(a.max_request_mib) << 20;
-  so.limits.read_timeout = so.limits.write_timeout = std::chrono::seconds(a.timeout_s);
-  so.max_connections = a.max_connections;
-  so.shutdown_timeout = std::chrono::milliseconds(int64_t(a.shutdown_timeout_s * 1000));
-  so.state = &state;
+  ServerOptions so = server_options(a.http, state);
   so.tls_cert_file = a.ssl_cert_file;
   so.tls_key_file = a.ssl_key_file;
   HttpServer server(router, so);
@@ -162,13 +143,7 @@ int run_serve(const ServeArgs& a) {
   // registry's shared state, which outlives it.
   ModelRegistry models(std::move(store), ro);
 
-  if (!a.cors_origins.empty()) install_cors(router, a.cors_origins);  // first: preflights carry no key
-  if (access) {
-    access->install(router);
-    server.on_reload([&access] { access->reload(); });
-    std::fprintf(stderr, "nagare: API keys required (%zu keys; SIGHUP reloads %s)\n", access->keys(),
-                 a.api_keys_file.empty() ? "nothing: no --api-keys file" : a.api_keys_file.c_str());
-  }
+  install_http_middleware(router, server, a.http, access.get());
   metrics.install(router, models);
   if (audit) router.observe([&audit](const RequestRecord& r) { audit->add(r); });
   add_service_routes(router, models, state);
@@ -250,9 +225,7 @@ void add_serve_command(CLI::App& app, CommandAction& action) {
       ->check(CLI::Range(1, 1024))->capture_default_str();
   cmd->add_option("--memory-budget", a.memory_budget_mib, "MiB all loaded models may take (weights + KV cache; default: the machine's memory)")
       ->check(CLI::Range(int64_t(1), int64_t(1) << 40));
-  cmd->add_option("--host", a.host, "Address to listen on")->capture_default_str();
-  cmd->add_option("--port", a.port, "Port to listen on (0: any free port)")
-      ->check(CLI::Range(0, 65535))->capture_default_str();
+  add_http_flags(cmd, a.http);
   cmd->add_option("-c,--ctx-size", a.ctx_size,
                   "Most tokens (prompt + output) of one request; 0: the model's training context (default: min(4096, "
                   "that))")
@@ -275,11 +248,6 @@ void add_serve_command(CLI::App& app, CommandAction& action) {
   cmd->add_option("--draft-step-tokens", a.draft_step_tokens,
                   "Drafts go only into steps of at most this many tokens (a busier step has no compute to spare)")
       ->check(CLI::Range(0, 1 << 20))->capture_default_str();
-  cmd->add_option("--api-key", a.api_keys, "A key clients must send as 'Authorization: Bearer KEY' (repeatable; user 'default')");
-  cmd->add_option("--api-keys", a.api_keys_file,
-                  "Keys file: TOML ([[keys]]) when it ends in .toml, else JSON lines; each entry: key or sha256, user, "
-                  "requests_per_minute, tokens_per_minute, models (see docs/operations.md); SIGHUP reloads it")
-      ->check(CLI::ExistingFile);
   cmd->add_option("--audit", a.audit,
                   "Where the audit log goes: sqlite:PATH, jsonl:PATH or PATH (SQLite; default $NAGARE_AUDIT_DB, else "
                   "~/.nagare/audit.db); read it with nagare logs");
@@ -301,8 +269,6 @@ void add_serve_command(CLI::App& app, CommandAction& action) {
   cmd->add_option("--cache-ttl", a.cache_ttl_s, "Seconds a cached answer is kept")
       ->check(CLI::Range(int64_t(1), int64_t(1) << 40))
       ->capture_default_str();
-  cmd->add_option("--cors-origin", a.cors_origins,
-                  "Let browser pages from this origin call the API (repeatable; * for any; default: none)");
   cmd->add_option("--max-queue", a.max_queue,
                   "Requests that may wait for a model's engine; beyond, 503 with Retry-After (0: no bound)")
       ->check(CLI::Range(0, 1 << 20))
@@ -311,13 +277,6 @@ void add_serve_command(CLI::App& app, CommandAction& action) {
                   "Seconds a request may take from arrival to its last token; then it ends with finish_reason "
                   "\"timeout\" (0: no deadline)")
       ->check(CLI::Range(0.0, 1e9))
-      ->capture_default_str();
-  cmd->add_option("--max-connections", a.max_connections, "Open connections at most; beyond, 503 and close (0: no limit)")
-      ->check(CLI::Range(0, 1 << 20))
-      ->capture_default_str();
-  cmd->add_option("--shutdown-timeout", a.shutdown_timeout_s,
-                  "Seconds running requests may take to finish after SIGINT / SIGTERM (a second signal stops at once)")
-      ->check(CLI::Range(0.0, 86400.0))
       ->capture_default_str();
   cmd->add_option("--alias", a.alias, "Model name in the API (default: the file name without .gguf)");
   cmd->add_option("--chat-template-file", a.chat_template_file,
@@ -331,11 +290,6 @@ void add_serve_command(CLI::App& app, CommandAction& action) {
                   "Embedding pooling for every model: mean, cls (first token), last or none (one vector per token, "
                   "which the embedding endpoints refuse); default: the GGUF's pooling_type, else mean")
       ->check(CLI::IsMember({"mean", "cls", "last", "none"}));
-  cmd->add_option("--io-threads", a.io_threads, "HTTP I/O threads")->check(CLI::Range(1, 64))->capture_default_str();
-  cmd->add_option("--max-request-size", a.max_request_mib, "Largest request body in MiB (larger: 413)")
-      ->check(CLI::Range(int64_t(1), int64_t(1) << 20))->capture_default_str();
-  cmd->add_option("--timeout", a.timeout_s, "Seconds to read a request or write a response chunk before closing")
-      ->check(CLI::Range(1, 86400))->capture_default_str();
   cmd->callback([&action] { action = [] { return run_serve(a); }; });
 }
 

@@ -37,13 +37,13 @@ struct Asset {
 // Path relative to web/ -> bytes, type and a strong ETag (a hash of the bytes: clients revalidate
 // with If-None-Match and get 304 until the binary serves other bytes).
 const std::map<std::string, Asset, std::less<>>& assets() {
-  static const auto* table = [] {
-    auto* t = new std::map<std::string, Asset, std::less<>>;
+  static const std::map<std::string, Asset, std::less<>> table = [] {
+    std::map<std::string, Asset, std::less<>> t;
     for (const WebAsset& a : web_assets())
-      (*t)[std::string(a.path)] = {a.bytes, content_type(a.path), "\"" + sha256_hex(a.bytes).substr(0, 20) + "\""};
+      t[std::string(a.path)] = {a.bytes, content_type(a.path), "\"" + sha256_hex(a.bytes).substr(0, 20) + "\""};
     return t;
   }();
-  return *table;
+  return table;
 }
 
 HttpResponse serve_asset(const HttpRequest& req, std::string_view path) {

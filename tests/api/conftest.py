@@ -81,11 +81,14 @@ def running_server(*extra_args, verify=True):
         yield s
 
 
+SERVE_LISTENING = r"listening on (https?://\S+) \(model (.+)\)"
+
+
 @contextlib.contextmanager
-def launched_server(cmd, env=None, verify=True):
-    """Runs a `nagare serve` command line until it prints its listening line and /health answers
-    (`verify`: httpx's, e.g. a CA file for HTTPS); yields a Server; at the end sends SIGTERM and
-    checks a clean exit."""
+def launched_server(cmd, env=None, verify=True, listening=SERVE_LISTENING, healthy=True):
+    """Runs a `nagare serve` (or `nagare router`) command line until it prints its `listening`
+    line and, with `healthy`, /health answers 200 (`verify`: httpx's, e.g. a CA file for HTTPS);
+    yields a Server; at the end sends SIGTERM and checks a clean exit."""
     if os.environ.get("NAGARE_TEST_THREADS"):
         cmd = [*cmd, "--threads", os.environ["NAGARE_TEST_THREADS"]]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -96,7 +99,7 @@ def launched_server(cmd, env=None, verify=True):
     def pump():
         for line in proc.stdout:
             log.append(line.rstrip("\n"))
-            m = re.search(r"listening on (https?://\S+) \(model (.+)\)", line)
+            m = re.search(listening, line)
             if m and not url_box:
                 url_box.append(m.group(1))
                 found.set()
@@ -107,13 +110,14 @@ def launched_server(cmd, env=None, verify=True):
         pytest.fail("server did not start:\n" + "\n".join(log))
     url = url_box[0]
     # The line means ready (docs/serving.md): /health answers at once, no polling.
-    try:
-        health = httpx.get(f"{url}/health", timeout=60, verify=verify)
-    except httpx.HTTPError as e:
-        health = e
-    if getattr(health, "status_code", None) != 200:
-        proc.kill()
-        pytest.fail(f"/health did not answer 200 once the server said it was listening: {health}\n" + "\n".join(log))
+    if healthy:
+        try:
+            health = httpx.get(f"{url}/health", timeout=60, verify=verify)
+        except httpx.HTTPError as e:
+            health = e
+        if getattr(health, "status_code", None) != 200:
+            proc.kill()
+            pytest.fail(f"/health did not answer 200 once the server said it was listening: {health}\n" + "\n".join(log))
 
     server = Server(proc, url, log)
     try:

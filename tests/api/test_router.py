@@ -8,11 +8,9 @@ Every wait is for a state with a deadline that only stops a hang."""
 import contextlib
 import json
 import os
-import re
 import shutil
 import signal
 import subprocess
-import threading
 import time
 import urllib.parse
 
@@ -34,35 +32,13 @@ def replica(*extra):
 
 
 @contextlib.contextmanager
-def router(*args, env=None):
-    """Runs `nagare router ARGS` on a free port until it prints its listening line; yields
-    (url, process, log); at the end SIGTERM, and a clean exit is checked."""
+def router(*args):
+    """Runs `nagare router ARGS` on a free port (its /health may be 503: some tests give it no
+    healthy worker); yields (url, process, log); at the end SIGTERM, and a clean exit is checked."""
     quick = [] if "--health-interval" in args else ["--health-interval", "0.2"]
     cmd = [str(_binary()), "router", "--host", "127.0.0.1", "--port", "0", *quick, *args]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    log, found = [], threading.Event()
-    box = []
-
-    def pump():
-        for line in proc.stdout:
-            log.append(line.rstrip("\n"))
-            m = re.search(r"router listening on (http://\S+)", line)
-            if m and not box:
-                box.append(m.group(1))
-                found.set()
-
-    threading.Thread(target=pump, daemon=True).start()
-    if not found.wait(60):
-        proc.kill()
-        pytest.fail("router did not start:\n" + "\n".join(log))
-    try:
-        yield box[0], proc, log
-    except BaseException:
-        proc.kill()
-        proc.wait()
-        raise
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(60) == 0, "\n".join(log[-30:])
+    with launched_server(cmd, listening=r"router listening on (http://\S+)", healthy=False) as s:
+        yield s.url, s.proc, s.log
 
 
 def worker_args(*servers):
