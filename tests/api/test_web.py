@@ -216,6 +216,7 @@ def test_engine_requests_lists_what_runs_with_its_user(server):
                 if rows and rows[0]["completion_tokens"] > 0:
                     break
                 assert time.monotonic() < deadline, rows
+                time.sleep(0.02)
             [row] = rows
             assert row["model"] == ALIAS and row["user"] == "web-tester" and row["state"] == "decode"
             assert row["prompt_tokens"] > 5 and row["age_s"] > 0
