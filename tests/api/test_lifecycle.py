@@ -223,8 +223,11 @@ def test_500_connections_half_abandoning_leave_nothing_behind():
         stats = s.stats()
         assert stats["kv_blocks_in_use"] == 0
         seen = []
-        until(lambda: seen.append(rss_kib(s.proc.pid)) or seen[-1] <= before * 1.10,
-              f"resident memory back within 10% of {before} KiB (last {seen[-1:]} KiB)", timeout=10)
+        try:
+            until(lambda: seen.append(rss_kib(s.proc.pid)) or seen[-1] <= before * 1.10, "", timeout=10)
+        except AssertionError:  # say how far off it was (the message must be built after the wait)
+            raise AssertionError(f"resident memory not back within 10% of {before} KiB in 10 s: "
+                                 f"last readings {seen[-3:]} KiB") from None
         r = httpx.post(f"{s.url}/v1/completions", json={"model": ALIAS, "prompt": "Hi", "max_tokens": 2})
         assert r.status_code == 200
 
