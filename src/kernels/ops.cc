@@ -254,6 +254,12 @@ void dot_f32_f16_cols(const float* q, int64_t n_q, int64_t q_stride, const uint1
     }
 }
 
+float max_f32(const float* x, int64_t n, float init) {
+  float m = init;
+  for (int64_t i = 0; i < n; ++i) m = x[i] > m ? x[i] : m;
+  return m;
+}
+
 float softmax_exp(float* x, float max, int64_t n) {
   float sum = 0;
   for (int64_t i = 0; i < n; ++i) {
@@ -327,6 +333,11 @@ void dot_f32_f16_cols(const float* q, int64_t n_q, int64_t q_stride, const uint1
 void rms_norm_rows(const float* x, const float* weight, float* y, int64_t n_rows, int64_t n, float eps) {
   NAGARE_OP(rms_norm_rows);
   fn(x, weight, y, n_rows, n, eps);
+}
+
+float max_f32(const float* x, int64_t n, float init) {
+  NAGARE_OP(max_f32);
+  return fn(x, n, init);
 }
 
 float softmax_exp(float* x, float max, int64_t n) {

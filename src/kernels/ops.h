@@ -81,6 +81,8 @@ void axpy_f16_rows(float* out, int64_t out_stride, const float* w, int64_t w_str
 // the same bits as dot_f32_f16 on each key gathered into a row. Reads only the block's slots.
 void dot_f32_f16_cols(const float* q, int64_t n_q, int64_t q_stride, const uint16_t* kt, int64_t bs, int64_t first,
                       int64_t n_keys, int64_t n, float scale, float* out, int64_t out_stride);
+// The largest of init and x[0..n) (NaNs in x are passed over): a softmax's max.
+float max_f32(const float* x, int64_t n, float init);
 // Softmax numerators: x[i] = exp(x[i] - max) for i < n, returning their sum, added in order.
 // exp is computed as glibc's expf computes it on FMA machines (kernels/expf_table.h), so the
 // results equal std::exp there, on every ISA (the SIMD version evaluates 8 at a time).

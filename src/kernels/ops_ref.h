@@ -16,6 +16,7 @@ void axpy_f16_rows(float* out, int64_t out_stride, const float* w, int64_t w_str
                    int64_t v_stride, int64_t n_rows, int64_t n);
 void dot_f32_f16_cols(const float* q, int64_t n_q, int64_t q_stride, const uint16_t* kt, int64_t bs, int64_t first,
                       int64_t n_keys, int64_t n, float scale, float* out, int64_t out_stride);
+float max_f32(const float* x, int64_t n, float init);
 float softmax_exp(float* x, float max, int64_t n);
 float exp_glibc(float x);  // one exponential of softmax_exp
 void silu_mul(const float* gate, const float* up, float* out, int64_t n);

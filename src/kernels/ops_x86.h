@@ -277,6 +277,30 @@ void op_rms_norm_rows(const float* x, const float* weight, float* y, int64_t n_r
   });
 }
 
+// Lane-wise maxima, then across lanes: max is exact, so any order gives the scalar's value
+// (max_ps returns its second operand, the running max, where x is NaN).
+float op_max_f32(const float* x, int64_t n, float init) {
+  int64_t i = 0;
+  float m = init;
+#if defined(__AVX512F__)
+  if (n >= 16) {
+    __m512 acc = _mm512_set1_ps(init);
+    for (; i + 16 <= n; i += 16) acc = _mm512_max_ps(_mm512_loadu_ps(x + i), acc);
+    m = _mm512_reduce_max_ps(acc);
+  }
+#else
+  if (n >= 8) {
+    __m256 acc = _mm256_set1_ps(init);
+    for (; i + 8 <= n; i += 8) acc = _mm256_max_ps(_mm256_loadu_ps(x + i), acc);
+    alignas(32) float lanes[8];
+    _mm256_store_ps(lanes, acc);
+    for (float v : lanes) m = v > m ? v : m;
+  }
+#endif
+  for (; i < n; ++i) m = x[i] > m ? x[i] : m;
+  return m;
+}
+
 // The exponentials eight at a time; the sum in order, as the scalar definition adds them.
 float op_softmax_exp(float* x, float max, int64_t n) {
   const __m128 m = _mm_set1_ps(max);
@@ -373,6 +397,7 @@ void register_ops(KernelTable& k) {
   k.axpy_f16 = op_axpy_f16;
   k.axpy_f16_rows = op_axpy_f16_rows;
   k.dot_f32_f16_cols = op_dot_f32_f16_cols;
+  k.max_f32 = op_max_f32;
   k.softmax_exp = op_softmax_exp;
   k.rms_norm_rows = op_rms_norm_rows;
   k.silu_mul = op_silu_mul;

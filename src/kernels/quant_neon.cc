@@ -525,6 +525,20 @@ inline float32x4_t exp4(float32x4_t x) {
   return vbslq_f32(ordered, e, vaddq_f32(x, x));
 }
 
+// Lane-wise maxima, then across lanes: max is exact, so any order gives the scalar's value
+// (vmaxnm returns the number where x is NaN).
+float op_max_f32(const float* x, int64_t n, float init) {
+  int64_t i = 0;
+  float m = init;
+  if (n >= 4) {
+    float32x4_t acc = vdupq_n_f32(init);
+    for (; i + 4 <= n; i += 4) acc = vmaxnmq_f32(vld1q_f32(x + i), acc);
+    m = vmaxnmvq_f32(acc);
+  }
+  for (; i < n; ++i) m = x[i] > m ? x[i] : m;
+  return m;
+}
+
 // The exponentials four at a time; the sum in order, as the scalar definition adds them.
 float op_softmax_exp(float* x, float max, int64_t n) {
   const float32x4_t m = vdupq_n_f32(max);
@@ -632,6 +646,7 @@ void register_neon_quant(KernelTable& k) {
   k.axpy_f16 = op_axpy_f16;
   k.axpy_f16_rows = op_axpy_f16_rows;
   k.dot_f32_f16_cols = op_dot_f32_f16_cols;
+  k.max_f32 = op_max_f32;
   k.softmax_exp = op_softmax_exp;
   k.silu_mul = op_silu_mul;
   k.scale_round_fp16 = op_scale_round_fp16;

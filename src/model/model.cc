@@ -27,12 +27,7 @@ int activation_slot(GgmlType act) {
   }
 }
 
-void round_to_fp16(const float* x, float* y, int64_t n) {
-  std::copy(x, x + n, y);
-  scale_round_fp16(y, 1.0f, n);  // x * 1 is x: just the rounding, vectorized
-}
-
-// Most heads one attention call takes (bounds a stack array).
+// Most heads one encoder attention call takes.
 constexpr int32_t kMaxHeadsPerTask = 64;
 
 template <typename T>
@@ -261,9 +256,10 @@ void Model::Workspace::reserve(const ModelConfig& c, int64_t n, int64_t n_logits
   grow(gate, n * c.n_ff);
   grow(up, n * c.n_ff);
   grow(final_in, n_logits * c.n_embd);
-  // Per thread: the scores for every key and the rounded query of each head one attention call
-  // handles (all of a token's, up to kMaxHeadsPerTask).
-  grow(scores, int64_t(n_threads) * std::min(c.n_head, kMaxHeadsPerTask) * (max_keys + c.head_dim_k));
+  // The encoder's per thread: the scores for every key and the rounded query of each head one
+  // attention call handles (all of a token's, up to kMaxHeadsPerTask). max_keys 0: a decoder.
+  if (max_keys > 0) grow(scores, int64_t(n_threads) * std::min(c.n_head, kMaxHeadsPerTask) * (max_keys + c.head_dim_k));
+  grow(attn_scratch, int64_t(n_threads) * int64_t(attention_scratch_floats(c)));
 }
 
 void Model::matmul_into(const WeightMatrix& w, int64_t n_tokens, float* out, ThreadPool& pool) {
@@ -331,112 +327,6 @@ void Model::rotate_and_cache(const Batch& batch, KvCache& kv, int32_t il, int64_
   fp32_to_fp16_row(v, kv.value(il, slot), v_dim);
 }
 
-void Model::attention(const Batch& batch, KvCache& kv, int32_t il, GgmlType out_weight_type, bool decode_step,
-                      ThreadPool& pool) {
-  const ModelConfig& c = config_;
-  const int64_t n = batch.size();
-  const int32_t group = c.n_head / c.n_head_kv;
-  const int32_t bs = kv.block_size();
-  const bool swa = c.layer_uses_swa[il];
-  const int64_t per_thread = int64_t(ws_.scores.size()) / pool.size();
-  const int64_t v_stride = kv.value(il, 1) - kv.value(il, 0);
-  const int64_t o_dim = int64_t(c.n_head) * c.head_dim_v;
-  // Heads [h0, h0 + heads) of token t. Each KV block is walked once for all of them, so its
-  // keys and values are read from memory once (at long contexts attention is bound by those
-  // reads), and each key is converted once for the heads of its GQA group.
-  const Layer& L = layers_[il];
-  auto attend = [&](int64_t t, int32_t h0, int32_t heads, int thread) {
-    const int32_t pos = batch.positions[t];
-    const BatchSequence& s = batch.sequences[batch.seq[t]];
-    const int32_t first = swa ? std::max(0, pos - c.sliding_window + 1) : 0;
-    const int32_t n_keys = pos - first + 1;
-    // Head j of the call: scores at scores + j * n_keys, rounded query at q + j * head_dim_k.
-    float* scores = ws_.scores.data() + thread * per_thread;
-    float* q = scores + int64_t(heads) * n_keys;
-    float max_score[kMaxHeadsPerTask];
-    // As llama.cpp: q meets the half-precision keys rounded to half, and the attention weights
-    // are rounded to half before they scale the half-precision values.
-    for (int32_t j = 0; j < heads; ++j) {
-      round_to_fp16(ws_.q.data() + (t * c.n_head + h0 + j) * c.head_dim_k, q + j * c.head_dim_k, c.head_dim_k);
-      max_score[j] = -INFINITY;
-    }
-    // Keys in position order, one fixed reduction order per head: the result is the same
-    // whatever batch this token is in, however its prompt was chunked and however many heads
-    // share the call.
-    for (int32_t p = first; p <= pos;) {
-      const int32_t off = p % bs, run = std::min(bs - off, pos - p + 1);
-      const uint16_t* block = kv.key_block(il, s.block_table[p / bs]);
-      float* sc = scores + (p - first);
-      // The heads of one KV head (GQA group) in one call, which converts each key once for them.
-      for (int32_t j = 0; j < heads;) {
-        const int32_t g = (h0 + j) / group, n_q = std::min(heads, (g + 1) * group - h0) - j;
-        dot_f32_f16_cols(q + int64_t(j) * c.head_dim_k, n_q, c.head_dim_k, block + int64_t(g) * c.head_dim_k * bs, bs, off, run,
-                         c.head_dim_k, c.attn_scale, sc + int64_t(j) * n_keys, n_keys);
-        j += n_q;
-      }
-      if (c.attn_softcap > 0)
-        for (int32_t j = 0; j < heads; ++j) soft_cap(sc + int64_t(j) * n_keys, c.attn_softcap, run);
-      for (int32_t j = 0; j < heads; ++j)
-        for (int32_t i = 0; i < run; ++i) max_score[j] = std::max(max_score[j], sc[int64_t(j) * n_keys + i]);
-      p += run;
-    }
-    for (int32_t j = 0; j < heads; ++j) {
-      float* sc = scores + int64_t(j) * n_keys;
-      // A sink is one more logit in the softmax that weighs no value: it only adds to the sum.
-      const float sink = L.sinks ? L.sinks[h0 + j] : -INFINITY;
-      const float max = std::max(max_score[j], sink);
-      const float sum = softmax_exp(sc, max, n_keys) + (L.sinks ? std::exp(sink - max) : 0.0f);
-      scale_round_fp16(sc, 1.0f / sum, n_keys);  // the weights, rounded to half
-      float* out = ws_.attn.data() + (t * c.n_head + h0 + j) * c.head_dim_v;
-      std::fill(out, out + c.head_dim_v, 0.0f);
-    }
-    for (int32_t p = first; p <= pos;) {
-      const int32_t off = p % bs, run = std::min(bs - off, pos - p + 1);
-      const uint16_t* v = kv.value(il, int64_t(s.block_table[p / bs]) * bs + off);
-      // The heads of one KV head in one call, which converts each value row once for them.
-      for (int32_t j = 0; j < heads;) {
-        const int32_t g = (h0 + j) / group, n_q = std::min(heads, (g + 1) * group - h0) - j;
-        axpy_f16_rows(ws_.attn.data() + (t * c.n_head + h0 + j) * c.head_dim_v, c.head_dim_v,
-                      scores + int64_t(j) * n_keys + (p - first), n_keys, n_q, v + int64_t(g) * c.head_dim_v, v_stride, run,
-                      c.head_dim_v);
-        j += n_q;
-      }
-      p += run;
-    }
-  };
-  // A token attends to the keys of its sequence's earlier tokens, so those of the batch must
-  // be in the cache first: a pass of its own, except in a decode step (no sequence has two
-  // tokens here), where each token's task rotates and stores its own.
-  const bool row_tasks = n >= kTokensPerThreadForRowTasks * pool.size();
-  if (!(row_tasks && decode_step)) pool.parallel_for(n, [&](int64_t t, int) { rotate_and_cache(batch, kv, il, t); });
-  if (row_tasks) {
-    // Enough tokens to balance whole rows: a task attends all heads of one token and then
-    // quantizes its row for the output projection while it is in cache, which also saves that
-    // projection its own pass of the pool.
-    ws_.acts.begin({out_weight_type}, ws_.attn.data(), n, o_dim);
-    pool.parallel_for(n, [&](int64_t t, int thread) {
-      if (decode_step) rotate_and_cache(batch, kv, il, t);
-      for (int32_t h0 = 0; h0 < c.n_head; h0 += kMaxHeadsPerTask) attend(t, h0, std::min(kMaxHeadsPerTask, c.n_head - h0), thread);
-      ws_.acts.quantize_rows(t, t + 1);
-    });
-    return;
-  }
-  // Few tokens: a task takes the heads of one GQA group (or, so that every thread has some,
-  // fewer of them); the projection's input is then quantized by a pass of its own.
-  auto next_divisor_down = [&](int32_t h) {
-    do --h;
-    while (group % h != 0);
-    return h;
-  };
-  int32_t split = group;
-  while (split > kMaxHeadsPerTask || (split > 1 && n * (c.n_head / split) < pool.size())) split = next_divisor_down(split);
-  const int32_t tasks_per_token = c.n_head / split;
-  pool.parallel_for(n * tasks_per_token, [&](int64_t task, int thread) {
-    attend(task / tasks_per_token, int32_t(task % tasks_per_token) * split, split, thread);
-  });
-  ws_.acts.reset(ws_.attn.data(), n, o_dim);
-}
-
 void Model::forward(const Batch& batch, KvCache& kv, float* logits, ThreadPool& pool, float* hidden) {
   const ModelConfig& c = config_;
   const int64_t n = batch.size();
@@ -445,18 +335,16 @@ void Model::forward(const Batch& batch, KvCache& kv, float* logits, ThreadPool& 
   const bool any_hidden = batch.n_hidden() > 0;
   if (any_hidden && (hidden == nullptr || int64_t(batch.want_hidden.size()) != n))
     throw Error("the batch asks for hidden states but gives no room for them");
-  int64_t max_keys = 0;
   for (int64_t t = 0; t < n; ++t) {
     if (batch.tokens[t] < 0 || batch.tokens[t] >= c.n_vocab) throw Error("token id " + std::to_string(batch.tokens[t]) + " is outside the vocabulary");
     if (batch.seq[t] < 0 || size_t(batch.seq[t]) >= batch.sequences.size()) throw Error("batch token names no sequence");
     const BatchSequence& s = batch.sequences[batch.seq[t]];
     if (batch.positions[t] < 0 || int64_t(batch.positions[t]) >= int64_t(s.n_blocks) * kv.block_size())
       throw Error("position " + std::to_string(batch.positions[t]) + " has no KV block");
-    max_keys = std::max<int64_t>(max_keys, batch.positions[t] + 1);
   }
   const int64_t n_logits = batch.n_logits();
   const bool decode_step = batch.one_token_per_sequence();
-  ws_.reserve(c, n, n_logits, pool.size(), max_keys);
+  ws_.reserve(c, n, n_logits, pool.size(), 0);
   const int64_t d = c.n_embd;
   float* x = ws_.x.data();
   float* xn = ws_.xn.data();

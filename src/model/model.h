@@ -119,8 +119,18 @@ class Model {
     std::vector<MatmulJob> jobs;
   };
   // Scratch buffers, grown to the largest batch seen and then reused: nothing per token.
+  // Attention's tiles: batch tokens [begin, end) of one sequence (model/attention.cc).
+  struct AttentionTile {
+    int64_t begin, end;
+  };
   struct Workspace {
-    std::vector<float> x, xn, q, k, v, attn, proj, gate, up, scores, final_in;
+    std::vector<float> x, xn, q, k, v, attn, proj, gate, up, final_in;
+    std::vector<float> scores;  // the encoder's, per thread
+    std::vector<float> attn_scratch;  // per thread: attention_scratch_floats
+    std::vector<AttentionTile> attn_tiles;
+    std::vector<int64_t> attn_items;   // split spans: per (tile, group) its first span task
+    std::vector<int64_t> attn_offsets; // and where its partials start in attn_partials
+    std::vector<float> attn_partials;
     std::vector<float> rope_angles;  // per token and rope slot: cos[half], sin[half]
     ActivationCache acts;
     ActivationCache ffn_acts;  // down's input, quantized while gate and up's pass still reads acts
@@ -137,6 +147,10 @@ class Model {
   void forward_encoder(const Batch& batch, float* hidden, ThreadPool& pool);  // model/encoder.cc
   // Tokens per thread from which attention takes whole tokens as tasks.
   static constexpr int64_t kTokensPerThreadForRowTasks = 4;
+  // Positions per attention span (model/attention.cc): a row's softmax is exact within a span,
+  // and the spans' results are folded in order.
+  static constexpr int32_t kSpan = 256;
+  static size_t attention_scratch_floats(const ModelConfig& c);
   // Layer il's attention over the batch: q and k normalized (qk_norm) and rotated, k and v
   // stored in the cache, each token attending to its sequence; the output is left in ws_.attn
   // as the activations of the weights of type out_weight_type (the output projection).

@@ -470,6 +470,27 @@ bool glibc_fma_expf() {
 #endif
 }
 
+// max_f32: every ISA gives the scalar's value, NaNs passed over, -inf and the initial value kept.
+TEST(Simd, MaxSameEveryIsa) {
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> score(-50.0f, 50.0f);
+  for (int64_t n : {0, 1, 3, 4, 7, 8, 15, 16, 17, 33, 256, 257}) {
+    for (int variant = 0; variant < 4; ++variant) {
+      std::vector<float> x(static_cast<size_t>(n));
+      for (auto& v : x) v = score(rng);
+      if (variant == 1 && n > 2) x[2] = NAN;
+      if (variant == 2) std::fill(x.begin(), x.end(), -INFINITY);
+      const float init = variant == 3 ? 1000.0f : -INFINITY;
+      float want = init;
+      for (float v : x)
+        if (v > want) want = v;
+      EXPECT_EQ(float_bits(scalar().max_f32(x.data(), n, init)), float_bits(want)) << "n=" << n;
+      for (const KernelTable* k : simd_tables())
+        EXPECT_EQ(float_bits(k->max_f32(x.data(), n, init)), float_bits(want)) << isa_name(k->isa) << " n=" << n << " variant " << variant;
+    }
+  }
+}
+
 // softmax_exp: every ISA gives the scalar definition's bits; that exponential is glibc's expf
 // algorithm, so on glibc 2.28+ with FMA (where our SIMD ISAs run) it equals std::exp exactly.
 TEST(Simd, SoftmaxExpSameBitsEveryIsa) {

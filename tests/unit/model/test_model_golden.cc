@@ -54,6 +54,12 @@ namespace {
 //   tiny-phi3-long         0.2943      0.0546      0.00412   0.000894    0.99975
 //   tiny-gemma2          0.0266      0.0039      1.3e-6    4.6e-7      0.99998
 //   tiny-phi3            0.2199      0.0306      0.00168   0.000317    0.99991
+// Since attention takes its keys in spans of 256 (model/attention.cc), the 30 positions past 256
+// of each tiny model's long case fold two spans' softmaxes, each with its weights rounded to half,
+// where llama.cpp rounds the weights of one softmax over all keys; the distance to llama.cpp grew
+// there, the distance to the exact float64 forward did not (docs/accuracy.md, within 1%).
+// Bounds raised to 1.3x the new figures: Q3_K_M max |diff| 0.4186 and max KL 0.00531, IQ4_NL
+// max KL 0.00421, qwen3 Q4_K_M max KL 0.00646.
 // (the tiny models: random weights, 4 layers, scripts/tiny_models.py, and some requantized into
 // the mixes of the other weight types by `nagare quantize`; Gemma 2's soft-capped
 // logits are compressed, hence its small figures; in the MoE model a router near-tie that
@@ -77,10 +83,10 @@ const std::map<std::string, Bounds> kBounds = {
     {"tiny-qwen3", {0.30, 0.050, 0.0054, 0.00066, 0.002, 0.25}},
     {"tiny-qwen3moe", {1.19, 0.046, 0.028, 0.00071, 0.002, 0.25}},
     {"tiny-llama3.Q2_K", {0.35, 0.0602, 0.0056, 0.00094, 0.002, 0.25}},
-    {"tiny-llama3.Q3_K_M", {0.363, 0.0621, 0.00473, 0.00102, 0.002, 0.25}},
-    {"tiny-llama3.IQ4_NL", {0.316, 0.0476, 0.00257, 0.00058, 0.002, 0.25}},
+    {"tiny-llama3.Q3_K_M", {0.545, 0.0621, 0.0069, 0.00102, 0.002, 0.25}},
+    {"tiny-llama3.IQ4_NL", {0.316, 0.0476, 0.0055, 0.00058, 0.002, 0.25}},
     {"tiny-llama3.IQ4_XS", {0.532, 0.0582, 0.00472, 0.000971, 0.002, 0.25}},
-    {"tiny-qwen3.Q4_K_M", {0.499, 0.0633, 0.00595, 0.00113, 0.002, 0.25}},
+    {"tiny-qwen3.Q4_K_M", {0.499, 0.0633, 0.0084, 0.00113, 0.002, 0.25}},
     {"tiny-qwen3moe.MXFP4_MOE", {1.97, 0.0532, 0.116, 0.00108, 0.002, 0.25}},
     {"tiny-gptoss", {1.09, 0.0589, 0.0413, 0.00126, 0.002, 0.25}},
     // One position of 440 where a router near-tie sends the token elsewhere: 1.07 behind.

@@ -1,0 +1,291 @@
+// Causal attention over the paged KV cache, in tiles of query rows and spans of keys.
+//
+// A tile is up to kTileRows query rows: consecutive tokens of one sequence times the heads of one
+// GQA group. Its keys are taken span by span (kSpan positions, aligned to multiples of kSpan);
+// within a span each row's softmax is computed as llama.cpp computes attention (scores of the
+// query rounded to half, their max, the exponentials and their sum, the weights rounded to half
+// before they scale the half-precision values), and the spans' results are then folded in
+// position order as flash attention's online softmax does. A row whose keys lie in one span (any
+// context up to kSpan tokens) so gets exactly the arithmetic of a plain softmax. Each key and
+// value of a span is read from memory once for every row of the tile, and a step with few tiles
+// splits its spans over the threads (flash decoding) so that no thread waits on another's GQA
+// group.
+//
+// Batch invariance: the spans are fixed by the positions alone, and a row's arithmetic (its
+// scores, each span's softmax, the fold) never depends on the other rows of its tile, on how
+// tokens were grouped into tiles, or on which thread ran which span. So a token's output is the
+// same bits in any batch, after any chunking of its prompt and from the prefix cache.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "kernels/ops.h"
+#include "model/model.h"
+
+namespace nagare {
+namespace {
+
+// Query rows of one tile: the keys and values of a span are converted once for them all.
+constexpr int32_t kTileRows = 32;
+// Tasks per thread below which a decode step's spans are split over the threads.
+constexpr int64_t kTasksPerThread = 4;
+
+// A row's softmax state: the max of its scores so far, the sum of exp(score - max), and (kept
+// elsewhere) the output so far, normalized by that sum.
+struct RowState {
+  float max = -INFINITY;
+  float sum = 0.f;  // 0: no key yet
+};
+
+// Folds one span's partial (max m, sum l of exp(score - m), output a: the values weighted by its
+// softmax) into a row's running state (st, o). One fixed sequence of float operations, so the
+// result depends only on the partials and their order; the first span's output is taken as it is.
+void fold(RowState& st, float* o, float m, float l, const float* a, int64_t dv) {
+  if (st.sum == 0.f) {
+    st = {m, l};
+    std::memcpy(o, a, size_t(dv) * sizeof(float));
+    return;
+  }
+  const float mx = std::max(st.max, m);
+  float e[2] = {st.max, m};
+  softmax_exp(e, mx, 2);  // exp(max - mx), exp(m - mx), as every softmax exponential is computed
+  const float wo = st.sum * e[0], wa = l * e[1], sum = wo + wa;
+  const float so = wo / sum, sa = wa / sum;
+  st = {mx, sum};
+  for (int64_t d = 0; d < dv; ++d) o[d] = o[d] * so + a[d] * sa;
+}
+
+}  // namespace
+
+size_t Model::attention_scratch_floats(const ModelConfig& c) {
+  // Per thread: the tile's rounded queries, its scores over a span, its partial sums and values.
+  return size_t(kTileRows) * (c.head_dim_k + kSpan + c.head_dim_v + 2);
+}
+
+void Model::attention(const Batch& batch, KvCache& kv, int32_t il, GgmlType out_weight_type, bool decode_step,
+                      ThreadPool& pool) {
+  const ModelConfig& c = config_;
+  const int64_t n = batch.size();
+  const int32_t group = c.n_head / c.n_head_kv;
+  const int32_t bs = kv.block_size();
+  const bool swa = c.layer_uses_swa[il];
+  const int64_t dk = c.head_dim_k, dv = c.head_dim_v;
+  const int64_t v_stride = kv.value(il, 1) - kv.value(il, 0);
+  const int64_t o_dim = int64_t(c.n_head) * dv;
+  const Layer& L = layers_[il];
+  const size_t per_thread = attention_scratch_floats(c);
+  auto first_key = [&](int64_t t) { return swa ? std::max(0, batch.positions[t] - c.sliding_window + 1) : 0; };
+  auto out_row = [&](int64_t t, int32_t h) { return ws_.attn.data() + (t * c.n_head + h) * dv; };
+
+  // Tiles: runs of consecutive batch tokens of one sequence, as many per tile as keep the tasks
+  // enough to share among the threads.
+  const int64_t tokens_per_tile_max = std::max<int64_t>(1, kTileRows / group);
+  const int64_t want_tiles = (kTasksPerThread * pool.size() + c.n_head_kv - 1) / c.n_head_kv;
+  const int64_t tokens_per_tile = std::clamp<int64_t>(n / std::max<int64_t>(1, want_tiles), 1, tokens_per_tile_max);
+  auto& tiles = ws_.attn_tiles;  // [first token, end token)
+  tiles.clear();
+  for (int64_t t = 0; t < n;) {
+    int64_t e = t + 1;
+    while (e < n && e - t < tokens_per_tile && batch.seq[e] == batch.seq[t]) ++e;
+    tiles.push_back({t, e});
+    t = e;
+  }
+
+  // The keys and values of tile `tile`'s span s in group g, asked of memory ahead of their use
+  // and all at once, so that the loads overlap each other and the arithmetic (one core alone
+  // waits on too few loads at a time to use the memory's bandwidth).
+  auto prefetch_span = [&](const AttentionTile& tile, int32_t g, int32_t s) {
+    const BatchSequence& seq = batch.sequences[batch.seq[tile.begin]];
+    int32_t lo = INT32_MAX, hi = -1;
+    for (int64_t t = tile.begin; t < tile.end; ++t) {
+      lo = std::min(lo, first_key(t));
+      hi = std::max(hi, batch.positions[t]);
+    }
+    lo = std::max(lo, s * kSpan);
+    hi = std::min(hi, s * kSpan + kSpan - 1);
+    for (int32_t p = lo; p <= hi;) {
+      const int32_t off = p % bs, run = std::min(bs - off, hi - p + 1);
+      const char* k = reinterpret_cast<const char*>(kv.key_block(il, seq.block_table[p / bs]) + int64_t(g) * dk * bs);
+      for (int64_t b = 0; b < dk * bs * 2; b += 64) __builtin_prefetch(k + b, 0, 2);
+      const char* v = reinterpret_cast<const char*>(kv.value(il, int64_t(seq.block_table[p / bs]) * bs + off) + int64_t(g) * dv);
+      for (int32_t i = 0; i < run; ++i)
+        for (int64_t b = 0; b < dv * 2; b += 64) __builtin_prefetch(v + i * v_stride * 2 + b, 0, 2);
+      p += run;
+    }
+  };
+  // Span s's partials of tile `tile`, GQA group g: per row its max, sum and weighted values
+  // (rows with no key in the span get sum 0). q holds the tile's queries rounded to half.
+  auto span_partials = [&](const AttentionTile& tile, int32_t g, int32_t s, const float* q, float* scores, float* pm,
+                           float* pl, float* pa) {
+    const int64_t n_tok = tile.end - tile.begin, rows = n_tok * group;
+    const BatchSequence& seq = batch.sequences[batch.seq[tile.begin]];
+    int32_t lo = INT32_MAX, hi = -1;
+    for (int64_t t = tile.begin; t < tile.end; ++t) {
+      lo = std::min(lo, first_key(t));
+      hi = std::max(hi, batch.positions[t]);
+    }
+    lo = std::max(lo, s * kSpan);
+    hi = std::min(hi, s * kSpan + kSpan - 1);
+    // Every row's scores against keys [lo, hi] (a row ignores those outside its own range).
+    for (int32_t p = lo; p <= hi;) {
+      const int32_t off = p % bs, run = std::min(bs - off, hi - p + 1);
+      const uint16_t* block = kv.key_block(il, seq.block_table[p / bs]);
+      dot_f32_f16_cols(q, rows, dk, block + int64_t(g) * dk * bs, bs, off, run, dk, c.attn_scale, scores + (p - lo), kSpan);
+      p += run;
+    }
+    // Then the tokens' softmaxes and weighted values; tokens with the same key range in one
+    // value pass, which converts each value row once for them.
+    // A token's keys in this span, and whether the span is its first (where a sink joins).
+    struct Range {
+      int32_t lo, hi;
+      bool first;
+      bool operator==(const Range&) const = default;
+    };
+    auto range = [&](int64_t t) {
+      const int32_t f = first_key(t);
+      return Range{std::max(lo, f), std::min(hi, batch.positions[t]), std::max(lo, f) == f};
+    };
+    for (int64_t i = 0; i < n_tok;) {
+      const Range rg = range(tile.begin + i);
+      int64_t k = i + 1;
+      while (k < n_tok && range(tile.begin + k) == rg) ++k;
+      const int64_t r0 = i * group, nr = (k - i) * group;
+      i = k;
+      const int32_t r_lo = rg.lo, r_hi = rg.hi;
+      if (r_lo > r_hi) {
+        for (int64_t r = r0; r < r0 + nr; ++r) pm[r] = -INFINITY, pl[r] = 0.f;
+        continue;
+      }
+      const int32_t count = r_hi - r_lo + 1;
+      // A sink (a learned logit that weighs no value) joins the softmax of a row's first span.
+      const bool sink_here = L.sinks && rg.first;
+      for (int64_t r = r0; r < r0 + nr; ++r) {
+        float* sc = scores + r * kSpan + (r_lo - lo);
+        if (c.attn_softcap > 0) soft_cap(sc, c.attn_softcap, count);
+        const float sink = sink_here ? L.sinks[g * group + r % group] : -INFINITY;
+        const float mx = max_f32(sc, count, sink);
+        const float sum = softmax_exp(sc, mx, count) + (sink_here ? std::exp(sink - mx) : 0.0f);
+        scale_round_fp16(sc, 1.0f / sum, count);  // the weights, rounded to half
+        pm[r] = mx;
+        pl[r] = sum;
+      }
+      std::fill(pa + r0 * dv, pa + (r0 + nr) * dv, 0.0f);
+      for (int32_t p = r_lo; p <= r_hi;) {
+        const int32_t off = p % bs, run = std::min(bs - off, r_hi - p + 1);
+        const uint16_t* v = kv.value(il, int64_t(seq.block_table[p / bs]) * bs + off);
+        axpy_f16_rows(pa + r0 * dv, dv, scores + r0 * kSpan + (p - lo), kSpan, nr, v + int64_t(g) * dv, v_stride, run, dv);
+        p += run;
+      }
+    }
+  };
+  // The tile's queries of group g, rounded to half as llama.cpp rounds them to meet the
+  // half-precision keys.
+  auto round_queries = [&](const AttentionTile& tile, int32_t g, float* q) {
+    for (int64_t t = tile.begin; t < tile.end; ++t) {
+      const float* src = ws_.q.data() + (t * c.n_head + int64_t(g) * group) * dk;
+      float* dst = q + (t - tile.begin) * group * dk;
+      std::copy(src, src + group * dk, dst);
+      scale_round_fp16(dst, 1.0f, group * dk);
+    }
+  };
+  auto span_range = [&](const AttentionTile& tile, int32_t* s0, int32_t* s1) {
+    int32_t lo = INT32_MAX, hi = -1;
+    for (int64_t t = tile.begin; t < tile.end; ++t) {
+      lo = std::min(lo, first_key(t));
+      hi = std::max(hi, batch.positions[t]);
+    }
+    *s0 = lo / kSpan;
+    *s1 = hi / kSpan + 1;
+  };
+  // A whole tile and group in one task: the spans in order, each folded as it is done.
+  auto attend = [&](const AttentionTile& tile, int32_t g, int thread) {
+    float* q = ws_.attn_scratch.data() + thread * per_thread;
+    float* scores = q + kTileRows * dk;
+    float* pa = scores + kTileRows * kSpan;
+    float* pm = pa + kTileRows * dv;
+    float* pl = pm + kTileRows;
+    RowState st[kTileRows];
+    round_queries(tile, g, q);
+    int32_t s0, s1;
+    span_range(tile, &s0, &s1);
+    prefetch_span(tile, g, s0);
+    for (int32_t s = s0; s < s1; ++s) {
+      if (s + 1 < s1) prefetch_span(tile, g, s + 1);
+      span_partials(tile, g, s, q, scores, pm, pl, pa);
+      for (int64_t r = 0; r < (tile.end - tile.begin) * group; ++r)
+        if (pl[r] != 0.f) fold(st[r], out_row(tile.begin + r / group, g * group + r % group), pm[r], pl[r], pa + r * dv, dv);
+    }
+  };
+
+  // A token attends to the keys of its sequence's earlier tokens, so those of the batch must
+  // be in the cache first: a pass of its own, except in a decode step with tokens enough for
+  // whole-token tasks, where each task rotates and stores its own token's.
+  const int64_t n_tiles = int64_t(tiles.size());
+  const bool row_tasks = decode_step && n >= kTokensPerThreadForRowTasks * pool.size();
+  if (row_tasks) {
+    // A task attends all heads of one token and then quantizes its row for the output
+    // projection while it is in cache, which also saves that projection its own pass.
+    ws_.acts.begin({out_weight_type}, ws_.attn.data(), n, o_dim);
+    pool.parallel_for(n, [&](int64_t t, int thread) {
+      rotate_and_cache(batch, kv, il, t);
+      for (int32_t g = 0; g < c.n_head_kv; ++g) attend(tiles[t], g, thread);
+      ws_.acts.quantize_rows(t, t + 1);
+    });
+    return;
+  }
+  pool.parallel_for(n, [&](int64_t t, int) { rotate_and_cache(batch, kv, il, t); });
+  const int64_t units = n_tiles * c.n_head_kv;
+  if (units >= kTasksPerThread * pool.size()) {
+    pool.parallel_for(units, [&](int64_t u, int thread) { attend(tiles[u / c.n_head_kv], int32_t(u % c.n_head_kv), thread); });
+    ws_.acts.reset(ws_.attn.data(), n, o_dim);
+    return;
+  }
+  // Few tiles (a decode step of few sequences, a sequence's token and its drafts): one task per
+  // span (flash decoding), each span's partials kept, then folded per tile in span order — the
+  // same operations in the same order as one task doing it all.
+  auto& first_item = ws_.attn_items;   // per unit (tile, group): its first span task; then the total
+  auto& offset = ws_.attn_offsets;     // per unit: where its partials start
+  first_item.assign(size_t(units) + 1, 0);
+  offset.assign(size_t(units) + 1, 0);
+  auto rows_of = [&](int64_t u) { return (tiles[u / c.n_head_kv].end - tiles[u / c.n_head_kv].begin) * group; };
+  for (int64_t u = 0; u < units; ++u) {
+    int32_t s0, s1;
+    span_range(tiles[u / c.n_head_kv], &s0, &s1);
+    first_item[u + 1] = first_item[u] + (s1 - s0);
+    offset[u + 1] = offset[u] + (s1 - s0) * rows_of(u) * (dv + 2);
+  }
+  if (ws_.attn_partials.size() < size_t(offset[units])) ws_.attn_partials.resize(size_t(offset[units]));
+  // A span task's partials: the weighted values of each row, then the maxes, then the sums.
+  auto partials = [&](int64_t u, int64_t item) {
+    return ws_.attn_partials.data() + offset[u] + (item - first_item[u]) * rows_of(u) * (dv + 2);
+  };
+  pool.parallel_for(first_item[units], [&](int64_t item, int thread) {
+    const int64_t u = std::upper_bound(first_item.begin(), first_item.end(), item) - first_item.begin() - 1;
+    const AttentionTile& tile = tiles[u / c.n_head_kv];
+    const int32_t g = int32_t(u % c.n_head_kv);
+    const int64_t rows = rows_of(u);
+    int32_t s0, s1;
+    span_range(tile, &s0, &s1);
+    float* q = ws_.attn_scratch.data() + thread * per_thread;
+    float* pa = partials(u, item);
+    prefetch_span(tile, g, s0 + int32_t(item - first_item[u]));
+    round_queries(tile, g, q);
+    span_partials(tile, g, s0 + int32_t(item - first_item[u]), q, q + kTileRows * dk, pa + rows * dv, pa + rows * (dv + 1), pa);
+  });
+  pool.parallel_for(units, [&](int64_t u, int) {
+    const AttentionTile& tile = tiles[u / c.n_head_kv];
+    const int32_t g = int32_t(u % c.n_head_kv);
+    const int64_t rows = rows_of(u);
+    RowState st[kTileRows];
+    for (int64_t item = first_item[u]; item < first_item[u + 1]; ++item) {
+      const float* pa = partials(u, item);
+      const float* pm = pa + rows * dv;
+      const float* pl = pm + rows;
+      for (int64_t r = 0; r < rows; ++r)
+        if (pl[r] != 0.f) fold(st[r], out_row(tile.begin + r / group, g * group + r % group), pm[r], pl[r], pa + r * dv, dv);
+    }
+  });
+  ws_.acts.reset(ws_.attn.data(), n, o_dim);
+}
+
+}  // namespace nagare
