@@ -169,8 +169,9 @@ int run_bench(const BenchModelOptions& o) {
       measure(Result{"decode b" + std::to_string(b) + at, 0, o.batch_steps, b, {}},
               [&] { return bench.decode(b, o.batch_steps, o.depth); }, double(b) * o.batch_steps);
 
-  // Memory after load, and the generation roofline: a decoded token reads every weight once, so
-  // tokens/s can be at most read bandwidth / weight bytes per token.
+  // Memory after load, and the generation roofline: a decoded token reads every weight once, and
+  // at depth the keys and values before it, so tokens/s can be at most read bandwidth / those
+  // bytes per token.
   const double mib = 1048576.0, file_mib = model->file().file_size() / mib, kv_mib = bench.kv_bytes() / mib;
   const double rss_mib = bench.resident_after_load() / mib;
   std::string notes;
@@ -189,8 +190,13 @@ int run_bench(const BenchModelOptions& o) {
          "at most %.1f t/s",
          weights / mib, bw / 1e9, bench.threads(), bw / weights);
     for (auto& r : results)
-      if (r.n_gen > 0 && r.n_prompt == 0 && r.n_batch == 1)
-        note("; %s reached %.1f t/s (%.0f%%)", r.test.c_str(), r.avg(), 100.0 * r.avg() * weights / bw);
+      if (r.n_gen > 0 && r.n_prompt == 0 && r.n_batch == 1) {
+        // At depth: the cache read by the run's middle token.
+        const double kv = double(KvCache::bytes_read(model->config(), o.depth + r.n_gen / 2)), bytes = weights + kv;
+        if (o.depth > 0)
+          note("; at depth %d, + %.1f MiB of KV cache per token = at most %.1f t/s", o.depth, kv / mib, bw / bytes);
+        note("; %s reached %.1f t/s (%.0f%%)", r.test.c_str(), r.avg(), 100.0 * r.avg() * bytes / bw);
+      }
     note("\n");
   }
 

@@ -176,15 +176,18 @@ void rms_norm_rows(const float* x, const float* weight, float* y, int64_t n_rows
 }
 namespace {
 
-// b_at(i): element i of the second operand as a float.
-template <typename At>
+// b_at(i): element i of the second operand as a float. Fused: each product added by one fused
+// multiply-add (attention's half-precision dots, the hot loop of long contexts), else a product
+// rounded and then added.
+template <bool Fused, typename At>
 float dot_lanes(const float* a, int64_t n, At b_at) {
+  auto mac = [](float x, float y, float acc) { return Fused ? std::fma(x, y, acc) : acc + x * y; };
   float acc[8] = {};
   int64_t i = 0;
   for (; i + 8 <= n; i += 8)
-    for (int j = 0; j < 8; ++j) acc[j] += a[i + j] * b_at(i + j);
+    for (int j = 0; j < 8; ++j) acc[j] = mac(a[i + j], b_at(i + j), acc[j]);
   float sum = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-  for (; i < n; ++i) sum += a[i] * b_at(i);
+  for (; i < n; ++i) sum = mac(a[i], b_at(i), sum);
   return sum;
 }
 
@@ -228,15 +231,15 @@ void fp32_to_fp16_row(const float* src, uint16_t* dst, int64_t n) {
 }
 
 float dot_f32(const float* a, const float* b, int64_t n) {
-  return dot_lanes(a, n, [&](int64_t i) { return b[i]; });
+  return dot_lanes<false>(a, n, [&](int64_t i) { return b[i]; });
 }
 
 float dot_f32_f16(const float* a, const uint16_t* b, int64_t n) {
-  return dot_lanes(a, n, [&](int64_t i) { return fp16_to_fp32(b[i]); });
+  return dot_lanes<true>(a, n, [&](int64_t i) { return fp16_to_fp32(b[i]); });
 }
 
 void axpy_f16(float* y, float w, const uint16_t* x, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) y[i] += w * fp16_to_fp32(x[i]);
+  for (int64_t i = 0; i < n; ++i) y[i] = std::fma(w, fp16_to_fp32(x[i]), y[i]);
 }
 
 void axpy_f16_rows(float* out, int64_t out_stride, const float* w, int64_t w_stride, int64_t n_heads, const uint16_t* v,
@@ -250,7 +253,7 @@ void dot_f32_f16_cols(const float* q, int64_t n_q, int64_t q_stride, const uint1
   for (int64_t j = 0; j < n_q; ++j)
     for (int64_t i = 0; i < n_keys; ++i) {
       const uint16_t* key = kt + first + i;
-      out[j * out_stride + i] = dot_lanes(q + j * q_stride, n, [&](int64_t d) { return fp16_to_fp32(key[d * bs]); }) * scale;
+      out[j * out_stride + i] = dot_lanes<true>(q + j * q_stride, n, [&](int64_t d) { return fp16_to_fp32(key[d * bs]); }) * scale;
     }
 }
 

@@ -64,13 +64,13 @@ void fp32_to_fp16_row(const float* src, uint16_t* dst, int64_t n);
 // Eight running sums (element i in lane i mod 8), added pairwise, then the tail in order: one
 // fixed order, the same bits on every ISA.
 float dot_f32(const float* a, const float* b, int64_t n);
-// dot_f32(a, b converted to float) and y[i] += w * float(x[i]), without a converted copy; the
-// same bits as converting first.
+// dot_f32(a, b converted to float), except that each product is added by a fused multiply-add,
+// and y[i] = fma(w, float(x[i]), y[i]): attention's operations on the half-precision KV cache.
 float dot_f32_f16(const float* a, const uint16_t* b, int64_t n);
 void axpy_f16(float* y, float w, const uint16_t* x, int64_t n);
 // Attention's value pass for n_heads query heads sharing one run of half-precision value rows
 // (a GQA group) `v_stride` elements apart, the same bits as single-row axpy_f16 calls:
-//   out[h * out_stride + j] += w[h * w_stride + i] * float(v[i * v_stride + j])
+//   out[h * out_stride + j] = fma(w[h * w_stride + i], float(v[i * v_stride + j]), out[h * out_stride + j])
 // for i = 0, 1, ... (in that order), j < n, h < n_heads.
 void axpy_f16_rows(float* out, int64_t out_stride, const float* w, int64_t w_stride, int64_t n_heads, const uint16_t* v,
                    int64_t v_stride, int64_t n_rows, int64_t n);

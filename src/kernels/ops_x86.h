@@ -1,6 +1,7 @@
 // Float row operations of kernels/ops.h for x86 with 256-bit vectors, compiled by quant_avx2.cc
 // and quant_avx512.cc. Each computes exactly what the scalar code in ops.cc computes (the same
-// lanes, the same products and sums in the same order, no FMA), so every ISA gives the same bits.
+// lanes, the same products and sums in the same order, fused multiply-adds exactly where it calls
+// std::fma), so every ISA gives the same bits.
 // Include only from those files, inside `namespace nagare { namespace {`.
 
 inline float sum_lanes_pairwise(__m256 acc) {
@@ -26,17 +27,17 @@ float op_dot_f32(const float* a, const float* b, int64_t n) {
 float op_dot_f32_f16(const float* a, const uint16_t* b, int64_t n) {
   __m256 acc = _mm256_setzero_ps();
   int64_t i = 0;
-  for (; i + 8 <= n; i += 8) acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_loadu_ps(a + i), load8_half(b + i)));
+  for (; i + 8 <= n; i += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), load8_half(b + i), acc);
   float sum = sum_lanes_pairwise(acc);
-  for (; i < n; ++i) sum += a[i] * _cvtsh_ss(b[i]);
+  for (; i < n; ++i) sum = std::fma(a[i], _cvtsh_ss(b[i]), sum);
   return sum;
 }
 
 void op_axpy_f16(float* y, float w, const uint16_t* x, int64_t n) {
   const __m256 wv = _mm256_set1_ps(w);
   int64_t i = 0;
-  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_add_ps(_mm256_loadu_ps(y + i), _mm256_mul_ps(wv, load8_half(x + i))));
-  for (; i < n; ++i) y[i] += w * _cvtsh_ss(x[i]);
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(wv, load8_half(x + i), _mm256_loadu_ps(y + i)));
+  for (; i < n; ++i) y[i] = std::fma(w, _cvtsh_ss(x[i]), y[i]);
 }
 
 // out[j] += w[r] * v_r[j] for rows r in order: each output chunk stays in registers over the rows.
@@ -48,17 +49,17 @@ void axpy_rows_one_head(float* out, const float* w, const uint16_t* v, int64_t v
     for (int64_t r = 0; r < n_rows; ++r) {
       const __m256 wv = _mm256_set1_ps(w[r]);
       const uint16_t* vr = v + r * v_stride + d;
-      for (int c = 0; c < 8; ++c) acc[c] = _mm256_add_ps(acc[c], _mm256_mul_ps(wv, load8_half(vr + 8 * c)));
+      for (int c = 0; c < 8; ++c) acc[c] = _mm256_fmadd_ps(wv, load8_half(vr + 8 * c), acc[c]);
     }
     for (int c = 0; c < 8; ++c) _mm256_storeu_ps(out + d + 8 * c, acc[c]);
   }
   for (; d + 8 <= n; d += 8) {
     __m256 acc = _mm256_loadu_ps(out + d);
-    for (int64_t r = 0; r < n_rows; ++r) acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_set1_ps(w[r]), load8_half(v + r * v_stride + d)));
+    for (int64_t r = 0; r < n_rows; ++r) acc = _mm256_fmadd_ps(_mm256_set1_ps(w[r]), load8_half(v + r * v_stride + d), acc);
     _mm256_storeu_ps(out + d, acc);
   }
   for (; d < n; ++d)
-    for (int64_t r = 0; r < n_rows; ++r) out[d] += w[r] * _cvtsh_ss(v[r * v_stride + d]);
+    for (int64_t r = 0; r < n_rows; ++r) out[d] = std::fma(w[r], _cvtsh_ss(v[r * v_stride + d]), out[d]);
 }
 
 #if defined(__AVX512F__)
@@ -79,7 +80,7 @@ void axpy_rows_heads(float* out, int64_t out_stride, const float* w, int64_t w_s
       for (int c = 0; c < 4; ++c) x[c] = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(vr + 16 * c)));
       for (int h = 0; h < H; ++h) {
         const __m512 wv = _mm512_set1_ps(w[h * w_stride + r]);
-        for (int c = 0; c < 4; ++c) acc[h][c] = _mm512_add_ps(acc[h][c], _mm512_mul_ps(wv, x[c]));
+        for (int c = 0; c < 4; ++c) acc[h][c] = _mm512_fmadd_ps(wv, x[c], acc[h][c]);
       }
     }
     for (int h = 0; h < H; ++h)
@@ -130,13 +131,13 @@ void dot_cols_heads(const float* q, int64_t q_stride, const uint16_t* kt, int64_
       for (int l = 0; l < 8; ++l) {
         const __m256 kv = keys(d + l);
         for (int h = 0; h < H; ++h)
-          acc[h][l] = _mm256_add_ps(acc[h][l], _mm256_mul_ps(_mm256_broadcast_ss(q + h * q_stride + d + l), kv));
+          acc[h][l] = _mm256_fmadd_ps(_mm256_broadcast_ss(q + h * q_stride + d + l), kv, acc[h][l]);
       }
     for (int h = 0; h < H; ++h) {
       const __m256* a = acc[h];
       __m256 s = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(a[0], a[1]), _mm256_add_ps(a[2], a[3])),
                                _mm256_add_ps(_mm256_add_ps(a[4], a[5]), _mm256_add_ps(a[6], a[7])));
-      for (int64_t d = n8; d < n; ++d) s = _mm256_add_ps(s, _mm256_mul_ps(_mm256_broadcast_ss(q + h * q_stride + d), keys(d)));
+      for (int64_t d = n8; d < n; ++d) s = _mm256_fmadd_ps(_mm256_broadcast_ss(q + h * q_stride + d), keys(d), s);
       s = _mm256_mul_ps(s, _mm256_set1_ps(scale));
       float* o = out + h * out_stride + i;
       if (count == 8) {
@@ -168,13 +169,13 @@ void dot_cols_heads16(const float* q, int64_t q_stride, const uint16_t* kt, int6
       for (int l = 0; l < 8; ++l) {
         const __m512 kv = keys(d + l);
         for (int h = 0; h < H; ++h)
-          acc[h][l] = _mm512_add_ps(acc[h][l], _mm512_mul_ps(_mm512_set1_ps(q[h * q_stride + d + l]), kv));
+          acc[h][l] = _mm512_fmadd_ps(_mm512_set1_ps(q[h * q_stride + d + l]), kv, acc[h][l]);
       }
     for (int h = 0; h < H; ++h) {
       const __m512* a = acc[h];
       __m512 s = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a[0], a[1]), _mm512_add_ps(a[2], a[3])),
                                _mm512_add_ps(_mm512_add_ps(a[4], a[5]), _mm512_add_ps(a[6], a[7])));
-      for (int64_t d = n8; d < n; ++d) s = _mm512_add_ps(s, _mm512_mul_ps(_mm512_set1_ps(q[h * q_stride + d]), keys(d)));
+      for (int64_t d = n8; d < n; ++d) s = _mm512_fmadd_ps(_mm512_set1_ps(q[h * q_stride + d]), keys(d), s);
       _mm512_storeu_ps(out + h * out_stride + i, _mm512_mul_ps(s, _mm512_set1_ps(scale)));
     }
   }

@@ -400,19 +400,19 @@ float op_dot_f32_f16(const float* a, const uint16_t* b, int64_t n) {
   float32x4_t a0 = vdupq_n_f32(0.0f), a1 = a0;
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) {
-    a0 = vaddq_f32(a0, vmulq_f32(vld1q_f32(a + i), load4_half(b + i)));
-    a1 = vaddq_f32(a1, vmulq_f32(vld1q_f32(a + i + 4), load4_half(b + i + 4)));
+    a0 = vfmaq_f32(a0, vld1q_f32(a + i), load4_half(b + i));
+    a1 = vfmaq_f32(a1, vld1q_f32(a + i + 4), load4_half(b + i + 4));
   }
   float sum = sum_lanes_pairwise(a0, a1);
-  for (; i < n; ++i) sum += a[i] * h2f(b[i]);
+  for (; i < n; ++i) sum = std::fma(a[i], h2f(b[i]), sum);
   return sum;
 }
 
 void op_axpy_f16(float* y, float w, const uint16_t* x, int64_t n) {
   const float32x4_t wv = vdupq_n_f32(w);
   int64_t i = 0;
-  for (; i + 4 <= n; i += 4) vst1q_f32(y + i, vaddq_f32(vld1q_f32(y + i), vmulq_f32(wv, load4_half(x + i))));
-  for (; i < n; ++i) y[i] += w * h2f(x[i]);
+  for (; i + 4 <= n; i += 4) vst1q_f32(y + i, vfmaq_f32(vld1q_f32(y + i), wv, load4_half(x + i)));
+  for (; i < n; ++i) y[i] = std::fma(w, h2f(x[i]), y[i]);
 }
 
 // Keys stored transposed: four keys side by side, one per lane (see ops_x86.h's twin): each
@@ -437,13 +437,13 @@ void dot_cols_heads(const float* q, int64_t q_stride, const uint16_t* kt, int64_
     for (int64_t d = 0; d < n8; d += 8)
       for (int l = 0; l < 8; ++l) {
         const float32x4_t kv = keys(d + l);
-        for (int h = 0; h < H; ++h) acc[h][l] = vaddq_f32(acc[h][l], vmulq_f32(vdupq_n_f32(q[h * q_stride + d + l]), kv));
+        for (int h = 0; h < H; ++h) acc[h][l] = vfmaq_f32(acc[h][l], vdupq_n_f32(q[h * q_stride + d + l]), kv);
       }
     for (int h = 0; h < H; ++h) {
       const float32x4_t* a = acc[h];
       float32x4_t s = vaddq_f32(vaddq_f32(vaddq_f32(a[0], a[1]), vaddq_f32(a[2], a[3])),
                                 vaddq_f32(vaddq_f32(a[4], a[5]), vaddq_f32(a[6], a[7])));
-      for (int64_t d = n8; d < n; ++d) s = vaddq_f32(s, vmulq_f32(vdupq_n_f32(q[h * q_stride + d]), keys(d)));
+      for (int64_t d = n8; d < n; ++d) s = vfmaq_f32(s, vdupq_n_f32(q[h * q_stride + d]), keys(d));
       s = vmulq_f32(s, vdupq_n_f32(scale));
       float t[4];
       vst1q_f32(t, s);
@@ -474,17 +474,17 @@ void axpy_rows_one_head(float* out, const float* w, const uint16_t* v, int64_t v
     for (int64_t r = 0; r < n_rows; ++r) {
       const float32x4_t wv = vdupq_n_f32(w[r]);
       const uint16_t* vr = v + r * v_stride + d;
-      for (int c = 0; c < 8; ++c) acc[c] = vaddq_f32(acc[c], vmulq_f32(wv, load4_half(vr + 4 * c)));
+      for (int c = 0; c < 8; ++c) acc[c] = vfmaq_f32(acc[c], wv, load4_half(vr + 4 * c));
     }
     for (int c = 0; c < 8; ++c) vst1q_f32(out + d + 4 * c, acc[c]);
   }
   for (; d + 4 <= n; d += 4) {
     float32x4_t acc = vld1q_f32(out + d);
-    for (int64_t r = 0; r < n_rows; ++r) acc = vaddq_f32(acc, vmulq_f32(vdupq_n_f32(w[r]), load4_half(v + r * v_stride + d)));
+    for (int64_t r = 0; r < n_rows; ++r) acc = vfmaq_f32(acc, vdupq_n_f32(w[r]), load4_half(v + r * v_stride + d));
     vst1q_f32(out + d, acc);
   }
   for (; d < n; ++d)
-    for (int64_t r = 0; r < n_rows; ++r) out[d] += w[r] * h2f(v[r * v_stride + d]);
+    for (int64_t r = 0; r < n_rows; ++r) out[d] = std::fma(w[r], h2f(v[r * v_stride + d]), out[d]);
 }
 
 void op_axpy_f16_rows(float* out, int64_t out_stride, const float* w, int64_t w_stride, int64_t n_heads, const uint16_t* v,

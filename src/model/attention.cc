@@ -82,27 +82,30 @@ void Model::attention(const Batch& batch, KvCache& kv, int32_t il, GgmlType out_
   const int64_t tokens_per_tile_max = std::max<int64_t>(1, kTileRows / group);
   const int64_t want_tiles = (kTasksPerThread * pool.size() + c.n_head_kv - 1) / c.n_head_kv;
   const int64_t tokens_per_tile = std::clamp<int64_t>(n / std::max<int64_t>(1, want_tiles), 1, tokens_per_tile_max);
-  auto& tiles = ws_.attn_tiles;  // [first token, end token)
+  auto& tiles = ws_.attn_tiles;
   tiles.clear();
   for (int64_t t = 0; t < n;) {
-    int64_t e = t + 1;
-    while (e < n && e - t < tokens_per_tile && batch.seq[e] == batch.seq[t]) ++e;
-    tiles.push_back({t, e});
-    t = e;
+    AttentionTile tile{t, t, INT32_MAX, -1};
+    for (; tile.end < n && tile.end - t < tokens_per_tile && batch.seq[tile.end] == batch.seq[t]; ++tile.end) {
+      tile.first_key = std::min(tile.first_key, first_key(tile.end));
+      tile.last_key = std::max(tile.last_key, batch.positions[tile.end]);
+    }
+    tiles.push_back(tile);
+    t = tile.end;
   }
+  // The keys of span s that some row of the tile reads: [lo, hi].
+  auto span_keys = [&](const AttentionTile& tile, int32_t s, int32_t* lo, int32_t* hi) {
+    *lo = std::max(tile.first_key, s * kSpan);
+    *hi = std::min(tile.last_key, s * kSpan + kSpan - 1);
+  };
 
   // The keys and values of tile `tile`'s span s in group g, asked of memory ahead of their use
   // and all at once, so that the loads overlap each other and the arithmetic (one core alone
   // waits on too few loads at a time to use the memory's bandwidth).
   auto prefetch_span = [&](const AttentionTile& tile, int32_t g, int32_t s) {
     const BatchSequence& seq = batch.sequences[batch.seq[tile.begin]];
-    int32_t lo = INT32_MAX, hi = -1;
-    for (int64_t t = tile.begin; t < tile.end; ++t) {
-      lo = std::min(lo, first_key(t));
-      hi = std::max(hi, batch.positions[t]);
-    }
-    lo = std::max(lo, s * kSpan);
-    hi = std::min(hi, s * kSpan + kSpan - 1);
+    int32_t lo, hi;
+    span_keys(tile, s, &lo, &hi);
     for (int32_t p = lo; p <= hi;) {
       const int32_t off = p % bs, run = std::min(bs - off, hi - p + 1);
       const char* k = reinterpret_cast<const char*>(kv.key_block(il, seq.block_table[p / bs]) + int64_t(g) * dk * bs);
@@ -119,13 +122,8 @@ void Model::attention(const Batch& batch, KvCache& kv, int32_t il, GgmlType out_
                            float* pl, float* pa) {
     const int64_t n_tok = tile.end - tile.begin, rows = n_tok * group;
     const BatchSequence& seq = batch.sequences[batch.seq[tile.begin]];
-    int32_t lo = INT32_MAX, hi = -1;
-    for (int64_t t = tile.begin; t < tile.end; ++t) {
-      lo = std::min(lo, first_key(t));
-      hi = std::max(hi, batch.positions[t]);
-    }
-    lo = std::max(lo, s * kSpan);
-    hi = std::min(hi, s * kSpan + kSpan - 1);
+    int32_t lo, hi;
+    span_keys(tile, s, &lo, &hi);
     // Every row's scores against keys [lo, hi] (a row ignores those outside its own range).
     for (int32_t p = lo; p <= hi;) {
       const int32_t off = p % bs, run = std::min(bs - off, hi - p + 1);
@@ -134,8 +132,8 @@ void Model::attention(const Batch& batch, KvCache& kv, int32_t il, GgmlType out_
       p += run;
     }
     // Then the tokens' softmaxes and weighted values; tokens with the same key range in one
-    // value pass, which converts each value row once for them.
-    // A token's keys in this span, and whether the span is its first (where a sink joins).
+    // value pass, which converts each value row once for them. A token's keys in this span,
+    // and whether the span is its first (where a sink joins):
     struct Range {
       int32_t lo, hi;
       bool first;
@@ -189,13 +187,8 @@ void Model::attention(const Batch& batch, KvCache& kv, int32_t il, GgmlType out_
     }
   };
   auto span_range = [&](const AttentionTile& tile, int32_t* s0, int32_t* s1) {
-    int32_t lo = INT32_MAX, hi = -1;
-    for (int64_t t = tile.begin; t < tile.end; ++t) {
-      lo = std::min(lo, first_key(t));
-      hi = std::max(hi, batch.positions[t]);
-    }
-    *s0 = lo / kSpan;
-    *s1 = hi / kSpan + 1;
+    *s0 = tile.first_key / kSpan;
+    *s1 = tile.last_key / kSpan + 1;
   };
   // A whole tile and group in one task: the spans in order, each folded as it is done.
   auto attend = [&](const AttentionTile& tile, int32_t g, int thread) {

@@ -13,6 +13,14 @@ size_t KvCache::bytes_per_token(const ModelConfig& c) {
   return size_t(c.n_layer) * c.n_head_kv * (c.head_dim_k + c.head_dim_v) * sizeof(uint16_t);
 }
 
+size_t KvCache::bytes_read(const ModelConfig& c, int64_t n_keys) {
+  const size_t per_key = size_t(c.n_head_kv) * (c.head_dim_k + c.head_dim_v) * sizeof(uint16_t);
+  size_t total = 0;
+  for (int32_t il = 0; il < c.n_layer; ++il)
+    total += per_key * size_t(c.layer_uses_swa[il] ? std::min<int64_t>(n_keys, c.sliding_window) : n_keys);
+  return total;
+}
+
 int32_t KvCache::blocks_for_bytes(const ModelConfig& c, size_t bytes, int32_t block_size) {
   const size_t blocks = bytes / (bytes_per_token(c) * size_t(block_size));
   return int32_t(std::min<size_t>(blocks, size_t(std::numeric_limits<int32_t>::max())));

@@ -20,6 +20,9 @@ class KvCache {
   // Blocks needed for a budget of `bytes`.
   static int32_t blocks_for_bytes(const ModelConfig& config, size_t bytes, int32_t block_size = 16);
   static size_t bytes_per_token(const ModelConfig& config);
+  // The cache bytes one token's attention reads with n_keys tokens before it (sliding-window
+  // layers read only their window): with the weights, what bounds decoding at depth.
+  static size_t bytes_read(const ModelConfig& config, int64_t n_keys);
 
   int32_t n_blocks() const { return n_blocks_; }
   int32_t block_size() const { return block_size_; }

@@ -119,9 +119,11 @@ class Model {
     std::vector<MatmulJob> jobs;
   };
   // Scratch buffers, grown to the largest batch seen and then reused: nothing per token.
-  // Attention's tiles: batch tokens [begin, end) of one sequence (model/attention.cc).
+  // Attention's tiles (model/attention.cc): batch tokens [begin, end) of one sequence, which
+  // read its keys [first_key, last_key].
   struct AttentionTile {
     int64_t begin, end;
+    int32_t first_key, last_key;
   };
   struct Workspace {
     std::vector<float> x, xn, q, k, v, attn, proj, gate, up, final_in;

@@ -301,13 +301,16 @@ TEST(Simd, VecDotExactOnIntegerBlocksEveryIsa) {
 
 // ---- float row operations (kernels/ops.h): the same bits as their scalar definitions ----
 
-float spec_dot(const float* a, const float* b, int64_t n) {  // ops.h's documented order
+// ops.h's documented order; fused: each product added by one fused multiply-add (the
+// half-precision dots), else rounded and then added (dot_f32).
+float spec_dot(const float* a, const float* b, int64_t n, bool fused = false) {
+  auto mac = [fused](float x, float y, float acc) { return fused ? std::fma(x, y, acc) : acc + x * y; };
   float acc[8] = {};
   int64_t i = 0;
   for (; i + 8 <= n; i += 8)
-    for (int j = 0; j < 8; ++j) acc[j] = acc[j] + a[i + j] * b[i + j];
+    for (int j = 0; j < 8; ++j) acc[j] = mac(a[i + j], b[i + j], acc[j]);
   float sum = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-  for (; i < n; ++i) sum = sum + a[i] * b[i];
+  for (; i < n; ++i) sum = mac(a[i], b[i], sum);
   return sum;
 }
 
@@ -335,10 +338,11 @@ TEST(Simd, RowOpsMatchTheirScalarDefinitions) {
       const std::string what = std::string(isa_name(k->isa)) + " n=" + std::to_string(n);
       EXPECT_EQ(float_bits(scalar().dot_f32(a.data(), b.data(), n)), float_bits(spec_dot(a.data(), b.data(), n))) << what;
       EXPECT_EQ(float_bits(k->dot_f32(a.data(), b.data(), n)), float_bits(spec_dot(a.data(), b.data(), n))) << what;
-      EXPECT_EQ(float_bits(k->dot_f32_f16(a.data(), bh.data(), n)), float_bits(spec_dot(a.data(), bw.data(), n))) << what;
+      EXPECT_EQ(float_bits(scalar().dot_f32_f16(a.data(), bh.data(), n)), float_bits(spec_dot(a.data(), bw.data(), n, true))) << what;
+      EXPECT_EQ(float_bits(k->dot_f32_f16(a.data(), bh.data(), n)), float_bits(spec_dot(a.data(), bw.data(), n, true))) << what;
       std::vector<float> y = a, want = a;
       k->axpy_f16(y.data(), 0.37f, bh.data(), n);
-      for (int64_t i = 0; i < n; ++i) want[size_t(i)] = want[size_t(i)] + 0.37f * bw[size_t(i)];
+      for (int64_t i = 0; i < n; ++i) want[size_t(i)] = std::fma(0.37f, bw[size_t(i)], want[size_t(i)]);
       for (int64_t i = 0; i < n; ++i) ASSERT_EQ(float_bits(y[size_t(i)]), float_bits(want[size_t(i)])) << what;
       std::vector<float> r = a;
       k->scale_round_fp16(r.data(), 0.1f, n);
@@ -405,7 +409,7 @@ TEST(Simd, AttentionValueRowsMatchSingleRows) {
           for (int64_t r = 0; r < rows; ++r)
             for (int64_t j = 0; j < n; ++j) {
               float& o = want[size_t(h * out_stride + j)];
-              o = o + w[size_t(h * w_stride + r)] * vw[size_t(r * stride + j)];
+              o = std::fma(w[size_t(h * w_stride + r)], vw[size_t(r * stride + j)], o);
             }
         for (const KernelTable* k : tables) {
           const std::string what = std::string(isa_name(k->isa)) + " n=" + std::to_string(n) + " rows=" +
@@ -444,7 +448,7 @@ TEST(Simd, TransposedKeyScoresMatchSpec) {
             std::vector<float> want(size_t(heads * o_stride), -1.0f);
             for (int64_t h = 0; h < heads; ++h)
               for (int64_t i = 0; i < count; ++i)
-                want[size_t(h * o_stride + i)] = spec_dot(q.data() + h * q_stride, rows.data() + (first + i) * n, n) * 0.125f;
+                want[size_t(h * o_stride + i)] = spec_dot(q.data() + h * q_stride, rows.data() + (first + i) * n, n, true) * 0.125f;
             for (const KernelTable* k : tables) {
               std::vector<float> got(want.size(), -1.0f);  // the gaps stay untouched
               k->dot_f32_f16_cols(q.data(), heads, q_stride, kt, bs, first, count, n, 0.125f, got.data(), o_stride);
