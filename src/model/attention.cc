@@ -93,6 +93,8 @@ void Model::attention(const Batch& batch, KvCache& kv, int32_t il, GgmlType out_
     tiles.push_back(tile);
     t = tile.end;
   }
+  using Heads = AttentionHeads;
+  auto whole_group = [&](int32_t g) { return Heads{g, g * group, group}; };
   // The keys of span s that some row of the tile reads: [lo, hi].
   auto span_keys = [&](const AttentionTile& tile, int32_t s, int32_t* lo, int32_t* hi) {
     *lo = std::max(tile.first_key, s * kSpan);
@@ -102,7 +104,8 @@ void Model::attention(const Batch& batch, KvCache& kv, int32_t il, GgmlType out_
   // The keys and values of tile `tile`'s span s in group g, asked of memory ahead of their use
   // and all at once, so that the loads overlap each other and the arithmetic (one core alone
   // waits on too few loads at a time to use the memory's bandwidth).
-  auto prefetch_span = [&](const AttentionTile& tile, int32_t g, int32_t s) {
+  auto prefetch_span = [&](const AttentionTile& tile, const Heads& heads, int32_t s) {
+    const int32_t g = heads.g;
     const BatchSequence& seq = batch.sequences[batch.seq[tile.begin]];
     int32_t lo, hi;
     span_keys(tile, s, &lo, &hi);
@@ -116,11 +119,12 @@ void Model::attention(const Batch& batch, KvCache& kv, int32_t il, GgmlType out_
       p += run;
     }
   };
-  // Span s's partials of tile `tile`, GQA group g: per row its max, sum and weighted values
-  // (rows with no key in the span get sum 0). q holds the tile's queries rounded to half.
-  auto span_partials = [&](const AttentionTile& tile, int32_t g, int32_t s, const float* q, float* scores, float* pm,
-                           float* pl, float* pa) {
-    const int64_t n_tok = tile.end - tile.begin, rows = n_tok * group;
+  // Span s's partials of the tile's rows of `heads`: per row its max, sum and weighted values
+  // (rows with no key in the span get sum 0). q holds the rows' queries rounded to half.
+  auto span_partials = [&](const AttentionTile& tile, const Heads& heads, int32_t s, const float* q, float* scores,
+                           float* pm, float* pl, float* pa) {
+    const int32_t g = heads.g, nh = heads.count;
+    const int64_t n_tok = tile.end - tile.begin, rows = n_tok * nh;
     const BatchSequence& seq = batch.sequences[batch.seq[tile.begin]];
     int32_t lo, hi;
     span_keys(tile, s, &lo, &hi);
@@ -147,7 +151,7 @@ void Model::attention(const Batch& batch, KvCache& kv, int32_t il, GgmlType out_
       const Range rg = range(tile.begin + i);
       int64_t k = i + 1;
       while (k < n_tok && range(tile.begin + k) == rg) ++k;
-      const int64_t r0 = i * group, nr = (k - i) * group;
+      const int64_t r0 = i * nh, nr = (k - i) * nh;
       i = k;
       const int32_t r_lo = rg.lo, r_hi = rg.hi;
       if (r_lo > r_hi) {
@@ -160,7 +164,7 @@ void Model::attention(const Batch& batch, KvCache& kv, int32_t il, GgmlType out_
       for (int64_t r = r0; r < r0 + nr; ++r) {
         float* sc = scores + r * kSpan + (r_lo - lo);
         if (c.attn_softcap > 0) soft_cap(sc, c.attn_softcap, count);
-        const float sink = sink_here ? L.sinks[g * group + r % group] : -INFINITY;
+        const float sink = sink_here ? L.sinks[heads.first + r % nh] : -INFINITY;
         const float mx = max_f32(sc, count, sink);
         const float sum = softmax_exp(sc, mx, count) + (sink_here ? std::exp(sink - mx) : 0.0f);
         scale_round_fp16(sc, 1.0f / sum, count);  // the weights, rounded to half
@@ -176,15 +180,21 @@ void Model::attention(const Batch& batch, KvCache& kv, int32_t il, GgmlType out_
       }
     }
   };
-  // The tile's queries of group g, rounded to half as llama.cpp rounds them to meet the
-  // half-precision keys.
-  auto round_queries = [&](const AttentionTile& tile, int32_t g, float* q) {
+  // The rows' queries, rounded to half as llama.cpp rounds them to meet the half-precision keys.
+  auto round_queries = [&](const AttentionTile& tile, const Heads& heads, float* q) {
     for (int64_t t = tile.begin; t < tile.end; ++t) {
-      const float* src = ws_.q.data() + (t * c.n_head + int64_t(g) * group) * dk;
-      float* dst = q + (t - tile.begin) * group * dk;
-      std::copy(src, src + group * dk, dst);
-      scale_round_fp16(dst, 1.0f, group * dk);
+      const float* src = ws_.q.data() + (t * c.n_head + heads.first) * dk;
+      float* dst = q + (t - tile.begin) * heads.count * dk;
+      std::copy(src, src + heads.count * dk, dst);
+      scale_round_fp16(dst, 1.0f, heads.count * dk);
     }
+  };
+  // Folds a span's partials into the rows' running states and outputs.
+  auto fold_rows = [&](const AttentionTile& tile, const Heads& heads, RowState* st, const float* pm, const float* pl,
+                       const float* pa) {
+    for (int64_t r = 0; r < (tile.end - tile.begin) * heads.count; ++r)
+      if (pl[r] != 0.f)
+        fold(st[r], out_row(tile.begin + r / heads.count, heads.first + int32_t(r % heads.count)), pm[r], pl[r], pa + r * dv, dv);
   };
   auto span_range = [&](const AttentionTile& tile, int32_t* s0, int32_t* s1) {
     *s0 = tile.first_key / kSpan;
@@ -192,21 +202,21 @@ void Model::attention(const Batch& batch, KvCache& kv, int32_t il, GgmlType out_
   };
   // A whole tile and group in one task: the spans in order, each folded as it is done.
   auto attend = [&](const AttentionTile& tile, int32_t g, int thread) {
+    const Heads heads = whole_group(g);
     float* q = ws_.attn_scratch.data() + thread * per_thread;
     float* scores = q + kTileRows * dk;
     float* pa = scores + kTileRows * kSpan;
     float* pm = pa + kTileRows * dv;
     float* pl = pm + kTileRows;
     RowState st[kTileRows];
-    round_queries(tile, g, q);
+    round_queries(tile, heads, q);
     int32_t s0, s1;
     span_range(tile, &s0, &s1);
-    prefetch_span(tile, g, s0);
+    prefetch_span(tile, heads, s0);
     for (int32_t s = s0; s < s1; ++s) {
-      if (s + 1 < s1) prefetch_span(tile, g, s + 1);
-      span_partials(tile, g, s, q, scores, pm, pl, pa);
-      for (int64_t r = 0; r < (tile.end - tile.begin) * group; ++r)
-        if (pl[r] != 0.f) fold(st[r], out_row(tile.begin + r / group, g * group + r % group), pm[r], pl[r], pa + r * dv, dv);
+      if (s + 1 < s1) prefetch_span(tile, heads, s + 1);
+      span_partials(tile, heads, s, q, scores, pm, pl, pa);
+      fold_rows(tile, heads, st, pm, pl, pa);
     }
   };
 
@@ -235,47 +245,66 @@ void Model::attention(const Batch& batch, KvCache& kv, int32_t il, GgmlType out_
   }
   // Few tiles (a decode step of few sequences, a sequence's token and its drafts): one task per
   // span (flash decoding), each span's partials kept, then folded per tile in span order — the
-  // same operations in the same order as one task doing it all.
-  auto& first_item = ws_.attn_items;   // per unit (tile, group): its first span task; then the total
-  auto& offset = ws_.attn_offsets;     // per unit: where its partials start
-  first_item.assign(size_t(units) + 1, 0);
-  offset.assign(size_t(units) + 1, 0);
-  auto rows_of = [&](int64_t u) { return (tiles[u / c.n_head_kv].end - tiles[u / c.n_head_kv].begin) * group; };
-  for (int64_t u = 0; u < units; ++u) {
+  // same operations in the same order as one task doing it all. Where even that leaves threads
+  // idle (one sequence on a model with one KV head), a group's heads are split between tasks too.
+  int64_t spans = 0;
+  for (const AttentionTile& tile : tiles) {
     int32_t s0, s1;
-    span_range(tiles[u / c.n_head_kv], &s0, &s1);
+    span_range(tile, &s0, &s1);
+    spans += s1 - s0;
+  }
+  int32_t parts = 1;
+  while (spans * c.n_head_kv * parts < pool.size() && parts < group) {
+    do ++parts;
+    while (group % parts != 0);
+  }
+  auto& units_list = ws_.attn_units;
+  units_list.clear();
+  for (int64_t t = 0; t < n_tiles; ++t)
+    for (int32_t g = 0; g < c.n_head_kv; ++g)
+      for (int32_t part = 0; part < parts; ++part)
+        units_list.push_back({t, {g, g * group + part * (group / parts), group / parts}});
+  const int64_t n_units = int64_t(units_list.size());
+  auto& first_item = ws_.attn_items;   // per unit: its first span task; then the total
+  auto& offset = ws_.attn_offsets;     // per unit: where its partials start
+  first_item.assign(size_t(n_units) + 1, 0);
+  offset.assign(size_t(n_units) + 1, 0);
+  auto rows_of = [&](int64_t u) {
+    const AttentionTile& tile = tiles[units_list[u].tile];
+    return (tile.end - tile.begin) * units_list[u].heads.count;
+  };
+  for (int64_t u = 0; u < n_units; ++u) {
+    int32_t s0, s1;
+    span_range(tiles[units_list[u].tile], &s0, &s1);
     first_item[u + 1] = first_item[u] + (s1 - s0);
     offset[u + 1] = offset[u] + (s1 - s0) * rows_of(u) * (dv + 2);
   }
-  if (ws_.attn_partials.size() < size_t(offset[units])) ws_.attn_partials.resize(size_t(offset[units]));
+  if (ws_.attn_partials.size() < size_t(offset[n_units])) ws_.attn_partials.resize(size_t(offset[n_units]));
   // A span task's partials: the weighted values of each row, then the maxes, then the sums.
   auto partials = [&](int64_t u, int64_t item) {
     return ws_.attn_partials.data() + offset[u] + (item - first_item[u]) * rows_of(u) * (dv + 2);
   };
-  pool.parallel_for(first_item[units], [&](int64_t item, int thread) {
+  pool.parallel_for(first_item[n_units], [&](int64_t item, int thread) {
     const int64_t u = std::upper_bound(first_item.begin(), first_item.end(), item) - first_item.begin() - 1;
-    const AttentionTile& tile = tiles[u / c.n_head_kv];
-    const int32_t g = int32_t(u % c.n_head_kv);
+    const AttentionTile& tile = tiles[units_list[u].tile];
+    const Heads& heads = units_list[u].heads;
     const int64_t rows = rows_of(u);
     int32_t s0, s1;
     span_range(tile, &s0, &s1);
+    const int32_t s = s0 + int32_t(item - first_item[u]);
     float* q = ws_.attn_scratch.data() + thread * per_thread;
     float* pa = partials(u, item);
-    prefetch_span(tile, g, s0 + int32_t(item - first_item[u]));
-    round_queries(tile, g, q);
-    span_partials(tile, g, s0 + int32_t(item - first_item[u]), q, q + kTileRows * dk, pa + rows * dv, pa + rows * (dv + 1), pa);
+    prefetch_span(tile, heads, s);
+    round_queries(tile, heads, q);
+    span_partials(tile, heads, s, q, q + kTileRows * dk, pa + rows * dv, pa + rows * (dv + 1), pa);
   });
-  pool.parallel_for(units, [&](int64_t u, int) {
-    const AttentionTile& tile = tiles[u / c.n_head_kv];
-    const int32_t g = int32_t(u % c.n_head_kv);
+  pool.parallel_for(n_units, [&](int64_t u, int) {
+    const AttentionTile& tile = tiles[units_list[u].tile];
     const int64_t rows = rows_of(u);
     RowState st[kTileRows];
     for (int64_t item = first_item[u]; item < first_item[u + 1]; ++item) {
       const float* pa = partials(u, item);
-      const float* pm = pa + rows * dv;
-      const float* pl = pm + rows;
-      for (int64_t r = 0; r < rows; ++r)
-        if (pl[r] != 0.f) fold(st[r], out_row(tile.begin + r / group, g * group + r % group), pm[r], pl[r], pa + r * dv, dv);
+      fold_rows(tile, units_list[u].heads, st, pa + rows * dv, pa + rows * (dv + 1), pa);
     }
   });
   ws_.acts.reset(ws_.attn.data(), n, o_dim);

@@ -125,11 +125,21 @@ class Model {
     int64_t begin, end;
     int32_t first_key, last_key;
   };
+  // Query heads [first, first + count) of KV head g (GQA group g): with a tile's tokens, the
+  // rows of an attention task. Row r is token r / count's head first + r % count.
+  struct AttentionHeads {
+    int32_t g, first, count;
+  };
+  struct AttentionUnit {
+    int64_t tile;
+    AttentionHeads heads;
+  };
   struct Workspace {
     std::vector<float> x, xn, q, k, v, attn, proj, gate, up, final_in;
     std::vector<float> scores;  // the encoder's, per thread
     std::vector<float> attn_scratch;  // per thread: attention_scratch_floats
     std::vector<AttentionTile> attn_tiles;
+    std::vector<AttentionUnit> attn_units;
     std::vector<int64_t> attn_items;   // split spans: per (tile, group) its first span task
     std::vector<int64_t> attn_offsets; // and where its partials start in attn_partials
     std::vector<float> attn_partials;

@@ -1,8 +1,8 @@
 // Attention in tiles and spans (model/attention.cc) keeps batch invariance at depth: a sequence
 // long enough to cross several 256-position spans gives the same logits, bit for bit, whether
 // prefilled at once, in chunks that end inside spans, decoded a token at a time, verified a few
-// tokens at a time (as speculative drafts are), beside another sequence, or on pools of 1, 2 and
-// 3 threads (each of which tiles the tokens and splits the spans differently). The models cover
+// tokens at a time (as speculative drafts are), beside another sequence, or on pools of 1, 2, 3
+// and 5 threads (each of which tiles the tokens and splits the spans and heads differently). The models cover
 // the paths that differ: GQA groups of three (SmolLM2), sliding windows with attention sinks
 // (gpt-oss) and with soft-capped scores (gemma2), and Gemma 3's 512-token window over 1 KV head.
 #include <gtest/gtest.h>
@@ -103,7 +103,8 @@ TEST_P(AttentionSpans, SameLogitsHoweverTheSequenceIsBatched) {
               "the last 12 tokens decoded one at a time");
   expect_same(runner.run(concat(chunks(300, 0, kLength - 12), chunks(4, kLength - 12, kLength)), 1, 2),
               "the last 12 tokens four at a time (drafts)");
-  for (int threads : {1, 3}) {
+  // 5 threads: a Gemma 3 decode step (one KV head, 3 spans) also splits its group's heads.
+  for (int threads : {1, 3, 5}) {
     expect_same(runner.run(chunks(37, 0, kLength), 1, threads), "chunks of 37 on " + std::to_string(threads) + " threads");
     expect_same(runner.run(concat(chunks(512, 0, kLength - 12), chunks(1, kLength - 12, kLength)), 1, threads),
                 "decoded on " + std::to_string(threads) + " threads");
