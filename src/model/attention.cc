@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <memory>
 
 #include "kernels/ops.h"
 #include "model/model.h"
@@ -25,7 +26,8 @@
 namespace nagare {
 namespace {
 
-// Query rows of one tile: the keys and values of a span are converted once for them all.
+// Query rows of one tile: the keys and values of a span are converted once for them all. (A GQA
+// group of more heads makes a tile of one token and all of them.)
 constexpr int32_t kTileRows = 32;
 // Tasks per thread below which a decode step's spans are split over the threads.
 constexpr int64_t kTasksPerThread = 4;
@@ -35,6 +37,25 @@ constexpr int64_t kTasksPerThread = 4;
 struct RowState {
   float max = -INFINITY;
   float sum = 0.f;  // 0: no key yet
+};
+static_assert(sizeof(RowState) == 2 * sizeof(float));
+
+int64_t tile_rows(const ModelConfig& c) { return std::max<int64_t>(kTileRows, c.n_head / c.n_head_kv); }
+
+// A task's scratch, carved from its thread's share of the workspace.
+struct TaskScratch {
+  float *q, *scores, *pa, *pm, *pl;
+  RowState* st;
+  TaskScratch(float* base, const ModelConfig& c, int64_t span) {
+    const int64_t rows = tile_rows(c);
+    q = base;
+    scores = q + rows * c.head_dim_k;
+    pa = scores + rows * span;
+    pm = pa + rows * c.head_dim_v;
+    pl = pm + rows;
+    st = reinterpret_cast<RowState*>(pl + rows);
+    std::uninitialized_default_construct_n(st, rows);
+  }
 };
 
 // Folds one span's partial (max m, sum l of exp(score - m), output a: the values weighted by its
@@ -58,8 +79,9 @@ void fold(RowState& st, float* o, float m, float l, const float* a, int64_t dv) 
 }  // namespace
 
 size_t Model::attention_scratch_floats(const ModelConfig& c) {
-  // Per thread: the tile's rounded queries, its scores over a span, its partial sums and values.
-  return size_t(kTileRows) * (c.head_dim_k + kSpan + c.head_dim_v + 2);
+  // Per thread: the tile's rounded queries, its scores over a span, its partial values, maxes
+  // and sums, and its rows' running states.
+  return size_t(tile_rows(c)) * (c.head_dim_k + kSpan + c.head_dim_v + 2 + 2);
 }
 
 void Model::attention(const Batch& batch, KvCache& kv, int32_t il, GgmlType out_weight_type, bool decode_step,
@@ -203,20 +225,15 @@ void Model::attention(const Batch& batch, KvCache& kv, int32_t il, GgmlType out_
   // A whole tile and group in one task: the spans in order, each folded as it is done.
   auto attend = [&](const AttentionTile& tile, int32_t g, int thread) {
     const Heads heads = whole_group(g);
-    float* q = ws_.attn_scratch.data() + thread * per_thread;
-    float* scores = q + kTileRows * dk;
-    float* pa = scores + kTileRows * kSpan;
-    float* pm = pa + kTileRows * dv;
-    float* pl = pm + kTileRows;
-    RowState st[kTileRows];
-    round_queries(tile, heads, q);
+    TaskScratch w(ws_.attn_scratch.data() + thread * per_thread, c, kSpan);
+    round_queries(tile, heads, w.q);
     int32_t s0, s1;
     span_range(tile, &s0, &s1);
     prefetch_span(tile, heads, s0);
     for (int32_t s = s0; s < s1; ++s) {
       if (s + 1 < s1) prefetch_span(tile, heads, s + 1);
-      span_partials(tile, heads, s, q, scores, pm, pl, pa);
-      fold_rows(tile, heads, st, pm, pl, pa);
+      span_partials(tile, heads, s, w.q, w.scores, w.pm, w.pl, w.pa);
+      fold_rows(tile, heads, w.st, w.pm, w.pl, w.pa);
     }
   };
 
@@ -292,19 +309,19 @@ void Model::attention(const Batch& batch, KvCache& kv, int32_t il, GgmlType out_
     int32_t s0, s1;
     span_range(tile, &s0, &s1);
     const int32_t s = s0 + int32_t(item - first_item[u]);
-    float* q = ws_.attn_scratch.data() + thread * per_thread;
+    TaskScratch w(ws_.attn_scratch.data() + thread * per_thread, c, kSpan);
     float* pa = partials(u, item);
     prefetch_span(tile, heads, s);
-    round_queries(tile, heads, q);
-    span_partials(tile, heads, s, q, q + kTileRows * dk, pa + rows * dv, pa + rows * (dv + 1), pa);
+    round_queries(tile, heads, w.q);
+    span_partials(tile, heads, s, w.q, w.scores, pa + rows * dv, pa + rows * (dv + 1), pa);
   });
-  pool.parallel_for(n_units, [&](int64_t u, int) {
+  pool.parallel_for(n_units, [&](int64_t u, int thread) {
     const AttentionTile& tile = tiles[units_list[u].tile];
     const int64_t rows = rows_of(u);
-    RowState st[kTileRows];
+    TaskScratch w(ws_.attn_scratch.data() + thread * per_thread, c, kSpan);
     for (int64_t item = first_item[u]; item < first_item[u + 1]; ++item) {
       const float* pa = partials(u, item);
-      fold_rows(tile, units_list[u].heads, st, pa + rows * dv, pa + rows * (dv + 1), pa);
+      fold_rows(tile, units_list[u].heads, w.st, pa + rows * dv, pa + rows * (dv + 1), pa);
     }
   });
   ws_.acts.reset(ws_.attn.data(), n, o_dim);
