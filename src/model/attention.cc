@@ -29,7 +29,7 @@ namespace {
 // Query rows of one tile: the keys and values of a span are converted once for them all. (A GQA
 // group of more heads makes a tile of one token and all of them.)
 constexpr int32_t kTileRows = 32;
-// Tasks per thread below which a decode step's spans are split over the threads.
+// Tasks per thread below which a step's spans (and heads) are split over the threads.
 constexpr int64_t kTasksPerThread = 4;
 
 // A row's softmax state: the max of its scores so far, the sum of exp(score - max), and (kept
@@ -123,7 +123,7 @@ void Model::attention(const Batch& batch, KvCache& kv, int32_t il, GgmlType out_
     *hi = std::min(tile.last_key, s * kSpan + kSpan - 1);
   };
 
-  // The keys and values of tile `tile`'s span s in group g, asked of memory ahead of their use
+  // The keys and values of the tile's span s for KV head heads.g, asked of memory ahead of their use
   // and all at once, so that the loads overlap each other and the arithmetic (one core alone
   // waits on too few loads at a time to use the memory's bandwidth).
   auto prefetch_span = [&](const AttentionTile& tile, const Heads& heads, int32_t s) {
