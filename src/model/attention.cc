@@ -133,16 +133,17 @@ void Model::attention(const Batch& batch, KvCache& kv, int32_t il, GgmlType out_
     span_keys(tile, s, &lo, &hi);
     for (int32_t p = lo; p <= hi;) {
       const int32_t off = p % bs, run = std::min(bs - off, hi - p + 1);
+      constexpr int64_t kHalf = sizeof(uint16_t), kLine = 64;
       const char* k = reinterpret_cast<const char*>(kv.key_block(il, seq.block_table[p / bs]) + int64_t(g) * dk * bs);
-      for (int64_t b = 0; b < dk * bs * 2; b += 64) __builtin_prefetch(k + b, 0, 2);
+      for (int64_t b = 0; b < dk * bs * kHalf; b += kLine) __builtin_prefetch(k + b, 0, 2);
       const char* v = reinterpret_cast<const char*>(kv.value(il, int64_t(seq.block_table[p / bs]) * bs + off) + int64_t(g) * dv);
       for (int32_t i = 0; i < run; ++i)
-        for (int64_t b = 0; b < dv * 2; b += 64) __builtin_prefetch(v + i * v_stride * 2 + b, 0, 2);
+        for (int64_t b = 0; b < dv * kHalf; b += kLine) __builtin_prefetch(v + i * v_stride * kHalf + b, 0, 2);
       p += run;
     }
   };
   // Span s's partials of the tile's rows of `heads`: per row its max, sum and weighted values
-  // (rows with no key in the span get sum 0). q holds the rows' queries rounded to half.
+  // (rows with no key in the span get sum 0). q holds the rows' queries (gather_queries).
   auto span_partials = [&](const AttentionTile& tile, const Heads& heads, int32_t s, const float* q, float* scores,
                            float* pm, float* pl, float* pa) {
     const int32_t g = heads.g, nh = heads.count;
@@ -202,13 +203,11 @@ void Model::attention(const Batch& batch, KvCache& kv, int32_t il, GgmlType out_
       }
     }
   };
-  // The rows' queries, rounded to half as llama.cpp rounds them to meet the half-precision keys.
-  auto round_queries = [&](const AttentionTile& tile, const Heads& heads, float* q) {
+  // The rows' queries (rounded to half by rotate_and_cache), side by side.
+  auto gather_queries = [&](const AttentionTile& tile, const Heads& heads, float* q) {
     for (int64_t t = tile.begin; t < tile.end; ++t) {
       const float* src = ws_.q.data() + (t * c.n_head + heads.first) * dk;
-      float* dst = q + (t - tile.begin) * heads.count * dk;
-      std::copy(src, src + heads.count * dk, dst);
-      scale_round_fp16(dst, 1.0f, heads.count * dk);
+      std::copy(src, src + heads.count * dk, q + (t - tile.begin) * heads.count * dk);
     }
   };
   // Folds a span's partials into the rows' running states and outputs.
@@ -226,7 +225,7 @@ void Model::attention(const Batch& batch, KvCache& kv, int32_t il, GgmlType out_
   auto attend = [&](const AttentionTile& tile, int32_t g, int thread) {
     const Heads heads = whole_group(g);
     TaskScratch w(ws_.attn_scratch.data() + thread * per_thread, c, kSpan);
-    round_queries(tile, heads, w.q);
+    gather_queries(tile, heads, w.q);
     int32_t s0, s1;
     span_range(tile, &s0, &s1);
     prefetch_span(tile, heads, s0);
@@ -312,7 +311,7 @@ void Model::attention(const Batch& batch, KvCache& kv, int32_t il, GgmlType out_
     TaskScratch w(ws_.attn_scratch.data() + thread * per_thread, c, kSpan);
     float* pa = partials(u, item);
     prefetch_span(tile, heads, s);
-    round_queries(tile, heads, w.q);
+    gather_queries(tile, heads, w.q);
     span_partials(tile, heads, s, w.q, w.scores, pa + rows * dv, pa + rows * (dv + 1), pa);
   });
   pool.parallel_for(n_units, [&](int64_t u, int thread) {

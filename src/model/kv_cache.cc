@@ -14,7 +14,7 @@ size_t KvCache::bytes_per_token(const ModelConfig& c) {
 }
 
 size_t KvCache::bytes_read(const ModelConfig& c, int64_t n_keys) {
-  const size_t per_key = size_t(c.n_head_kv) * (c.head_dim_k + c.head_dim_v) * sizeof(uint16_t);
+  const size_t per_key = bytes_per_token(c) / size_t(c.n_layer);  // one layer's
   size_t total = 0;
   for (int32_t il = 0; il < c.n_layer; ++il)
     total += per_key * size_t(c.layer_uses_swa[il] ? std::min<int64_t>(n_keys, c.sliding_window) : n_keys);

@@ -320,6 +320,9 @@ void Model::rotate_and_cache(const Batch& batch, KvCache& kv, int32_t il, int64_
   const int32_t half = c.rope_dims / 2;
   ropes_[L.rope_slot].rotate(q, c.n_head, c.head_dim_k, cs, cs + half);
   ropes_[L.rope_slot].rotate(k, c.n_head_kv, c.head_dim_k, cs, cs + half);
+  // As llama.cpp: the query meets the half-precision keys rounded to half (once, here, for
+  // every attention task that reads it).
+  scale_round_fp16(q, 1.0f, int64_t(c.n_head) * c.head_dim_k);
   const BatchSequence& s = batch.sequences[batch.seq[t]];
   const int32_t pos = batch.positions[t];
   const int64_t slot = int64_t(s.block_table[pos / kv.block_size()]) * kv.block_size() + pos % kv.block_size();

@@ -163,8 +163,8 @@ class Model {
   // and the spans' results are folded in order.
   static constexpr int32_t kSpan = 256;
   static size_t attention_scratch_floats(const ModelConfig& c);
-  // Layer il's attention over the batch: q and k normalized (qk_norm) and rotated, k and v
-  // stored in the cache, each token attending to its sequence; the output is left in ws_.attn
+  // Layer il's attention over the batch: q and k normalized (qk_norm) and rotated (q then
+  // rounded to half), k and v stored in the cache, each token attending to its sequence; the output is left in ws_.attn
   // as the activations of the weights of type out_weight_type (the output projection).
   // decode_step: batch.one_token_per_sequence().
   void attention(const Batch& batch, KvCache& kv, int32_t layer, GgmlType out_weight_type, bool decode_step,
