@@ -2,14 +2,15 @@
 # `nagare bench-model` beyond its timings (which no test judges): -d runs the tests at a context
 # depth and says so in llama-bench's JSON fields; the roofline line counts the weights a token
 # reads (close to the file size for a model whose bytes are nearly all matrices) and a positive
-# measured bandwidth. Usage: bench_model_test.sh NAGARE_BINARY SOURCE_DIR
+# measured bandwidth, and at a depth adds the KV cache a generated token reads (SmolLM2: 30
+# layers x 3 KV heads x (64 + 64) halves per key, at the run's middle position). Usage: bench_model_test.sh NAGARE_BINARY SOURCE_DIR
 set -u
 nagare=$1
 model=$2/models/SmolLM2-135M-Instruct.Q4_1.gguf
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-"$nagare" bench-model -m "$model" -p 8 -n 2 -d 20 -b 2 --batch-steps 2 -r 1 -t 2 -o json >"$tmp/out" 2>"$tmp/err" || {
+"$nagare" bench-model -m "$model" -p 8 -n 2 -d 200 -b 2 --batch-steps 2 -r 1 -t 2 -o json >"$tmp/out" 2>"$tmp/err" || {
   echo "FAIL: bench-model exited non-zero: $(cat "$tmp/err")" >&2
   exit 1
 }
@@ -20,10 +21,10 @@ err = open(sys.argv[2]).read()
 file_mib = int(sys.argv[3]) / 2**20
 fails = []
 tests = [r["test"] for r in records]
-if tests != ["pp8 @ d20", "tg2 @ d20", "decode b2 @ d20"]:
+if tests != ["pp8 @ d200", "tg2 @ d200", "decode b2 @ d200"]:
     fails.append(f"tests {tests}")
-if any(r["n_depth"] != 20 for r in records):
-    fails.append("n_depth is not 20 in every record")
+if any(r["n_depth"] != 200 for r in records):
+    fails.append("n_depth is not 200 in every record")
 if any(not r["avg_ts"] > 0 for r in records):
     fails.append("a test without a positive rate")
 m = re.search(r"Generation roofline: ([0-9.]+) MiB of weights per token / ([0-9.]+) GB/s", err)
@@ -35,6 +36,14 @@ else:
         fails.append(f"weights per token {weights} MiB, file {file_mib:.1f} MiB")
     if not bandwidth > 0:
         fails.append(f"bandwidth {bandwidth}")
+    k = re.search(r"at depth 200, \+ ([0-9.]+) MiB of KV cache per token = at most ([0-9.]+) t/s", err)
+    want_kv = 30 * 3 * (64 + 64) * 2 * 201 / 2**20
+    if not k:
+        fails.append("no KV cache term at depth on stderr: " + err)
+    elif abs(float(k.group(1)) - want_kv) > 0.051:
+        fails.append(f"KV per token {k.group(1)} MiB, want {want_kv:.2f}")
+    elif abs(float(k.group(2)) - bandwidth * 1e9 / ((weights + float(k.group(1))) * 2**20)) > 0.02 * float(k.group(2)):
+        fails.append(f"the depth roofline {k.group(2)} t/s is not bandwidth / (weights + KV)")
 for f in fails:
     print("FAIL:", f, file=sys.stderr)
 sys.exit(1 if fails else 0)
