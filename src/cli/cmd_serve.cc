@@ -46,6 +46,7 @@ struct ServeArgs {
   std::string alias;
   std::string chat_template_file;  // replaces the -m model's chat template
   bool no_prefix_cache = false;
+  bool swa_full = false;
   bool embeddings = false;  // accepted as llama-server's flag; embeddings are always served
   std::string pooling;      // "": the model's (its GGUF's pooling_type, else mean)
   std::string keep_alive;  // Go duration or seconds; "": 5m
@@ -120,6 +121,7 @@ int run_serve(const ServeArgs& a) {
   eo.max_waiting = a.max_queue;
   eo.request_timeout_s = a.request_timeout_s;
   eo.prefix_cache = !a.no_prefix_cache;
+  eo.swa_full = a.swa_full;
   if (!a.pooling.empty()) eo.pooling = parse_pooling(a.pooling);
   eo.threads = a.threads;
   eo.draft_max = a.draft_max;
@@ -283,6 +285,9 @@ void add_serve_command(CLI::App& app, CommandAction& action) {
                   "A Jinja chat template replacing the -m model's own (as llama-server's flag)")
       ->check(CLI::ExistingFile);
   cmd->add_flag("--no-prefix-cache", a.no_prefix_cache, "Do not reuse the KV cache of common prompt prefixes");
+  cmd->add_flag("--swa-full", a.swa_full,
+                "Keep every position of sliding-window layers (as llama.cpp's flag): more memory per sequence, "
+                "prefixes reusable without their window cached");
   cmd->add_flag("--embedding,--embeddings", a.embeddings,
                 "Accepted for llama-server's command lines: /v1/embeddings, /api/embed and /api/embeddings are served "
                 "with or without it");

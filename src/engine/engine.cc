@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <cstring>
 #include <deque>
+#include <limits>
 #include <list>
 #include <mutex>
 #include <new>
@@ -116,18 +117,31 @@ Engine::Impl::Impl(std::unique_ptr<Model> m, std::unique_ptr<Tokenizer> t, const
   options.draft_max = std::max(options.draft_max, 0);
   options.draft_step_tokens = std::max(options.draft_step_tokens, 0);
   const int32_t ctx_blocks = (options.n_ctx + options.block_size - 1) / options.block_size;
-  int32_t n_blocks = options.kv_cache_bytes
-                         ? KvCache::blocks_for_bytes(c, options.kv_cache_bytes, options.block_size)
-                         : std::max(ctx_blocks, 4 * ((2048 + options.block_size - 1) / options.block_size));
-  if (n_blocks < ctx_blocks)
-    throw Error("the KV cache (" + std::to_string(n_blocks) + " blocks of " + std::to_string(options.block_size) +
+  const size_t block_bytes = KvCache::bytes_per_token(c) * size_t(options.block_size);  // every layer's
+  const size_t kv_budget = options.kv_cache_bytes ? options.kv_cache_bytes
+                                                  : size_t(std::max(ctx_blocks, 4 * ((2048 + options.block_size - 1) / options.block_size))) * block_bytes;
+  const bool any_window = std::find(c.layer_uses_swa.begin(), c.layer_uses_swa.end(), true) != c.layer_uses_swa.end();
+  const bool separate_windows = any_window && !c.encoder && !options.swa_full;
+  const size_t page_bytes = KvCache::page_bytes(c, options.block_size);
+  const int64_t n_pages = int64_t(kv_budget / page_bytes);
+  // One request of the full context: every layer's blocks of it, or with separate windows the
+  // full-attention layers' and a window and a step's worth of the sliding-window layers'.
+  int64_t one_request = int64_t(ctx_blocks) * c.n_layer;
+  if (separate_windows) {
+    const int64_t window_layers = std::count(c.layer_uses_swa.begin(), c.layer_uses_swa.end(), true);
+    const int32_t window_blocks = std::min(ctx_blocks, (c.sliding_window + options.max_batch_tokens + options.block_size - 2) / options.block_size + 1);
+    one_request = int64_t(ctx_blocks) * (c.n_layer - window_layers) + int64_t(window_blocks) * window_layers;
+  }
+  if (n_pages < one_request)
+    throw Error("the KV cache (" + std::to_string(n_pages / c.n_layer) + " blocks of " + std::to_string(options.block_size) +
                 " tokens) cannot hold one request of the context size " + std::to_string(options.n_ctx) +
-                "; raise --kv-cache-size or lower --ctx-size");
+                " (" + std::to_string((one_request + c.n_layer - 1) / c.n_layer) + " blocks); raise --kv-cache-size or lower --ctx-size");
+  // The draft model's cache holds as many tokens as the target's would with one table.
+  const int32_t n_blocks = int32_t(std::min<int64_t>(n_pages / c.n_layer, std::numeric_limits<int32_t>::max()));
   // Checked up front: the cache's pages become resident only as they are written, so where the
   // kernel overcommits memory a size beyond the machine would be accepted here and killed later.
-  // A draft model's KV cache has as many blocks as the target's.
-  const size_t kv_bytes = size_t(n_blocks) * options.block_size *
-                          (KvCache::bytes_per_token(c) + (draft ? KvCache::bytes_per_token(draft->config()) : 0));
+  const size_t kv_bytes = size_t(n_pages) * page_bytes +
+                          (draft ? size_t(n_blocks) * options.block_size * KvCache::bytes_per_token(draft->config()) : 0);
   const size_t logits_bytes = size_t(logit_rows()) * c.n_vocab * sizeof(float);
   const size_t machine = physical_memory_bytes();
   if (machine > 0 && kv_bytes + logits_bytes > machine)
@@ -135,8 +149,13 @@ Engine::Impl::Impl(std::unique_ptr<Model> m, std::unique_ptr<Tokenizer> t, const
                 std::to_string(options.max_running) + " sequences (this machine has " +
                 std::to_string(machine >> 20) + " MiB); lower --kv-cache-size or --max-running");
   try {
-    kv = std::make_unique<KvCache>(c, n_blocks, options.block_size);
-    blocks = std::make_unique<BlockManager>(n_blocks, options.block_size, options.prefix_cache);
+    if (separate_windows) {
+      kv = KvCache::with_separate_windows(c, n_pages, options.block_size);
+      blocks = std::make_unique<BlockManager>(*kv, options.prefix_cache);
+    } else {
+      kv = std::make_unique<KvCache>(c, n_blocks, options.block_size);
+      blocks = std::make_unique<BlockManager>(n_blocks, options.block_size, options.prefix_cache);
+    }
     logits.reset(new float[size_t(logit_rows()) * c.n_vocab]);
     hidden.reset(new float[size_t(options.max_batch_tokens) * c.n_embd]);
   } catch (const std::bad_alloc&) {
@@ -153,7 +172,7 @@ Engine::Impl::Impl(std::unique_ptr<Model> m, std::unique_ptr<Tokenizer> t, const
                                                options.draft_step_tokens, options.prefix_cache);
     draft_cost = draft_model->relative_cost(*model);
   }
-  counters.kv_blocks_total = n_blocks;
+  counters.kv_blocks_total = blocks->n_blocks();
   published = counters;
   thread = std::thread([this] { loop(); });
 }
@@ -198,7 +217,7 @@ void Engine::Impl::take_incoming() {
 }
 
 void Engine::Impl::finish(Sequence& s, FinishReason reason, std::string error) {
-  blocks->release(s.block_table);
+  blocks->release(s.kv_blocks);
   if (draft_model) draft_model->release(s.draft_kv);
   s.stats.completion_tokens = s.n_generated;
   const auto now = SteadyClock::now();
@@ -227,7 +246,7 @@ void Engine::Impl::drop_cancelled() {
 void Engine::Impl::preempt(Sequence& s) {
   // Recompute later: drop its KV (its full blocks stay in the prefix cache, so a resumed
   // sequence usually finds most of them again).
-  blocks->release(s.block_table);
+  blocks->release(s.kv_blocks);
   if (draft_model) draft_model->release(s.draft_kv);
   s.n_computed = 0;
   s.n_registered_blocks = 0;
@@ -245,7 +264,8 @@ void Engine::Impl::schedule() {
   for (size_t i = 0; i < running.size() && budget > 0;) {
     Sequence& s = *running[i];
     const int32_t take = std::min<int32_t>(int32_t(s.tokens.size()) - s.n_computed, budget);
-    if (!blocks->grow(s.block_table, s.n_computed + take)) {
+    blocks->drop_outside_window(s.kv_blocks, s.n_computed);
+    if (!blocks->grow(s.kv_blocks, s.n_computed + take)) {
       // Out of KV: preempt the latest arrival (possibly this one) and try again.
       Sequence& victim = *running.back();
       preempt(victim);
@@ -269,7 +289,7 @@ void Engine::Impl::schedule() {
       const int32_t reuse = model->config().encoder ? 0
                             : s.request.embedding   ? s.pooler.reusable_prefix()
                                                     : int32_t(s.tokens.size()) - 1;
-      const int32_t hit = blocks->match_prefix(s.tokens, reuse, s.block_table);
+      const int32_t hit = blocks->match_prefix(s.tokens, reuse, s.kv_blocks);
       s.n_computed = hit;
       s.stats.cached_prompt_tokens = std::max(s.stats.cached_prompt_tokens, hit);
       s.admitted = true;
@@ -284,9 +304,9 @@ void Engine::Impl::schedule() {
     // step's budget): it waits for a step with room for all of it.
     if (model->config().encoder && int32_t(s.tokens.size()) - s.n_computed > budget) break;
     const int32_t take = std::min<int32_t>(int32_t(s.tokens.size()) - s.n_computed, budget);
-    if (!blocks->grow(s.block_table, s.n_computed + take)) {
+    if (!blocks->grow(s.kv_blocks, s.n_computed + take)) {
       // Wait for blocks to free up, holding none meanwhile.
-      blocks->release(s.block_table);
+      blocks->release(s.kv_blocks);
       s.n_computed = 0;
       s.admitted = false;
       break;
@@ -303,7 +323,7 @@ void Engine::Impl::schedule() {
 
   for (Sequence* s : batch_seqs) {
     const int32_t seq_index = int32_t(batch.sequences.size());
-    batch.sequences.push_back({s->block_table.data(), int32_t(s->block_table.size())});
+    batch.sequences.push_back({s->kv_blocks.table.data(), s->kv_blocks.covered(), s->kv_blocks.window.data()});
     const int32_t n_tokens = int32_t(s->tokens.size());
     for (int32_t i = 0; i < s->scheduled; ++i) {
       const int32_t pos = s->n_computed + i;
@@ -354,7 +374,7 @@ void Engine::Impl::propose_drafts() {
   if (!jobs.empty()) draft_model->propose(jobs, kDraftSyncTokens, pool);
   for (Sequence* s : drafting) {
     if (s->draft.empty()) continue;
-    if (!blocks->grow(s->block_table, int32_t(s->tokens.size() + s->draft.size()))) {  // never preempts for a draft
+    if (!blocks->grow(s->kv_blocks, int32_t(s->tokens.size() + s->draft.size()))) {  // never preempts for a draft
       s->draft.clear();
       continue;
     }
@@ -454,7 +474,7 @@ bool Engine::Impl::step() {
     const int32_t computed = s->scheduled - int32_t(s->draft.size());  // drafts count once accepted
     s->n_computed += computed;
     if (was_prefill) counters.prompt_tokens += uint64_t(std::min<int32_t>(computed, int32_t(s->request.prompt.size())));
-    blocks->register_full_blocks(s->tokens, s->n_computed, s->block_table, s->n_registered_blocks, s->chain_hash);
+    blocks->register_full_blocks(s->tokens, s->n_computed, s->kv_blocks, s->n_registered_blocks, s->chain_hash);
     if (s->n_computed < int32_t(s->tokens.size())) continue;  // prefill continues next step
     if (s->request.embedding) {  // the prompt is all it runs: its pooled states are the answer
       s->stats.prefill_ms = ms_between(s->started_at, SteadyClock::now());
@@ -488,7 +508,7 @@ bool Engine::Impl::step() {
       s->draft.clear();
     }
     if (draft_model) draft_model->rewind(s->draft_kv, s->tokens, s->n_computed);
-    blocks->register_full_blocks(s->tokens, s->n_computed, s->block_table, s->n_registered_blocks, s->chain_hash);
+    blocks->register_full_blocks(s->tokens, s->n_computed, s->kv_blocks, s->n_registered_blocks, s->chain_hash);
     if (end) {
       finish(*s, end->reason, std::move(end->error));
       done.push_back(s);

@@ -36,6 +36,12 @@ struct EngineOptions {
   int32_t max_waiting = 0;              // requests queued beyond the running ones; past it submit()
                                         // refuses (RequestError kOverloaded); 0: no bound
   bool prefix_cache = true;
+  // Keep every position of the sliding-window layers (llama.cpp's --swa-full). By default a
+  // model with both kinds of layer keeps its sliding-window layers' blocks apart and holds only
+  // each sequence's window of them (KvCache::with_separate_windows): a long sequence then needs a
+  // fraction of the memory (Gemma 3: a fifth), and a cached prefix is reused only where its
+  // window's blocks are cached too.
+  bool swa_full = false;
   // Speculative decoding by prompt lookup: up to draft_max tokens proposed per decoding sequence
   // (prompt_lookup.h) and checked in the same forward; 0: off. Output never changes: each token
   // is still sampled from the model's own logits, and a draft counts only while it is the token

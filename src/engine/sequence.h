@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "engine/draft_model.h"
+#include "engine/block_manager.h"
 #include "engine/draft_policy.h"
 #include "engine/request.h"
 #include "engine/sampler.h"
@@ -38,7 +39,7 @@ struct Sequence {
   uint64_t arrival = 0;             // FCFS order; later arrivals are preempted first
 
   std::vector<int32_t> tokens;      // prompt + generated
-  std::vector<int32_t> block_table;
+  BlockTables kv_blocks;
   int32_t n_computed = 0;           // leading tokens whose KV is in the cache
   int32_t n_registered_blocks = 0;  // leading full blocks registered in the prefix cache
   uint64_t chain_hash = 0;

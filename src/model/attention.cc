@@ -92,7 +92,9 @@ void Model::attention(const Batch& batch, KvCache& kv, int32_t il, GgmlType out_
   const int32_t bs = kv.block_size();
   const bool swa = c.layer_uses_swa[il];
   const int64_t dk = c.head_dim_k, dv = c.head_dim_v;
-  const int64_t v_stride = kv.value(il, 1) - kv.value(il, 0);
+  const int64_t v_stride = kv.value_stride();
+  // The layer's blocks of a sequence (a sliding-window layer's, where the cache keeps them apart).
+  auto table_of = [&](const BatchSequence& seq) { return kv.layer_in_window(il) ? seq.window_table : seq.block_table; };
   const int64_t o_dim = int64_t(c.n_head) * dv;
   const Layer& L = layers_[il];
   const size_t per_thread = attention_scratch_floats(c);
@@ -128,15 +130,15 @@ void Model::attention(const Batch& batch, KvCache& kv, int32_t il, GgmlType out_
   // waits on too few loads at a time to use the memory's bandwidth).
   auto prefetch_span = [&](const AttentionTile& tile, const Heads& heads, int32_t s) {
     const int32_t g = heads.g;
-    const BatchSequence& seq = batch.sequences[batch.seq[tile.begin]];
+    const int32_t* table = table_of(batch.sequences[batch.seq[tile.begin]]);
     int32_t lo, hi;
     span_keys(tile, s, &lo, &hi);
     for (int32_t p = lo; p <= hi;) {
       const int32_t off = p % bs, run = std::min(bs - off, hi - p + 1);
       constexpr int64_t kHalf = sizeof(uint16_t), kLine = 64;
-      const char* k = reinterpret_cast<const char*>(kv.key_block(il, seq.block_table[p / bs]) + int64_t(g) * dk * bs);
+      const char* k = reinterpret_cast<const char*>(kv.key_block(il, table[p / bs]) + int64_t(g) * dk * bs);
       for (int64_t b = 0; b < dk * bs * kHalf; b += kLine) __builtin_prefetch(k + b, 0, 2);
-      const char* v = reinterpret_cast<const char*>(kv.value(il, int64_t(seq.block_table[p / bs]) * bs + off) + int64_t(g) * dv);
+      const char* v = reinterpret_cast<const char*>(kv.value(il, int64_t(table[p / bs]) * bs + off) + int64_t(g) * dv);
       for (int32_t i = 0; i < run; ++i)
         for (int64_t b = 0; b < dv * kHalf; b += kLine) __builtin_prefetch(v + i * v_stride * kHalf + b, 0, 2);
       p += run;
@@ -148,13 +150,13 @@ void Model::attention(const Batch& batch, KvCache& kv, int32_t il, GgmlType out_
                            float* pm, float* pl, float* pa) {
     const int32_t g = heads.g, nh = heads.count;
     const int64_t n_tok = tile.end - tile.begin, rows = n_tok * nh;
-    const BatchSequence& seq = batch.sequences[batch.seq[tile.begin]];
+    const int32_t* table = table_of(batch.sequences[batch.seq[tile.begin]]);
     int32_t lo, hi;
     span_keys(tile, s, &lo, &hi);
     // Every row's scores against keys [lo, hi] (a row ignores those outside its own range).
     for (int32_t p = lo; p <= hi;) {
       const int32_t off = p % bs, run = std::min(bs - off, hi - p + 1);
-      const uint16_t* block = kv.key_block(il, seq.block_table[p / bs]);
+      const uint16_t* block = kv.key_block(il, table[p / bs]);
       dot_f32_f16_cols(q, rows, dk, block + int64_t(g) * dk * bs, bs, off, run, dk, c.attn_scale, scores + (p - lo), kSpan);
       p += run;
     }
@@ -197,7 +199,7 @@ void Model::attention(const Batch& batch, KvCache& kv, int32_t il, GgmlType out_
       std::fill(pa + r0 * dv, pa + (r0 + nr) * dv, 0.0f);
       for (int32_t p = r_lo; p <= r_hi;) {
         const int32_t off = p % bs, run = std::min(bs - off, r_hi - p + 1);
-        const uint16_t* v = kv.value(il, int64_t(seq.block_table[p / bs]) * bs + off);
+        const uint16_t* v = kv.value(il, int64_t(table[p / bs]) * bs + off);
         axpy_f16_rows(pa + r0 * dv, dv, scores + r0 * kSpan + (p - lo), kSpan, nr, v + int64_t(g) * dv, v_stride, run, dv);
         p += run;
       }

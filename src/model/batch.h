@@ -11,6 +11,9 @@ namespace nagare {
 struct BatchSequence {
   const int32_t* block_table = nullptr;  // KV block ids covering positions [0, n_blocks * block_size)
   int32_t n_blocks = 0;
+  // Where the cache keeps sliding windows apart (KvCache::separate_windows), the sliding-window
+  // layers' blocks: as long as block_table, -1 before the window of the batch's first token.
+  const int32_t* window_table = nullptr;
 };
 
 struct Batch {

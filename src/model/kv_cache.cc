@@ -13,6 +13,10 @@ size_t KvCache::bytes_per_token(const ModelConfig& c) {
   return size_t(c.n_layer) * c.n_head_kv * (c.head_dim_k + c.head_dim_v) * sizeof(uint16_t);
 }
 
+size_t KvCache::page_bytes(const ModelConfig& c, int32_t block_size) {
+  return bytes_per_token(c) / size_t(c.n_layer) * size_t(block_size);
+}
+
 size_t KvCache::bytes_read(const ModelConfig& c, int64_t n_keys) {
   const size_t per_key = bytes_per_token(c) / size_t(c.n_layer);  // one layer's
   size_t total = 0;
@@ -27,14 +31,48 @@ int32_t KvCache::blocks_for_bytes(const ModelConfig& c, size_t bytes, int32_t bl
 }
 
 KvCache::KvCache(const ModelConfig& c, int32_t n_blocks, int32_t block_size)
-    : n_blocks_(n_blocks),
-      block_size_(block_size),
-      n_slots_(int64_t(n_blocks) * block_size),
+    : KvCache(c, int64_t(std::max(n_blocks, 0)) * c.n_layer, block_size, false) {
+  if (n_blocks <= 0) throw Error("KV cache needs at least one block");
+}
+
+std::unique_ptr<KvCache> KvCache::with_separate_windows(const ModelConfig& c, int64_t n_pages, int32_t block_size) {
+  return std::unique_ptr<KvCache>(new KvCache(c, n_pages, block_size, true));
+}
+
+KvCache::KvCache(const ModelConfig& c, int64_t n_pages, int32_t block_size, bool separate_windows)
+    : block_size_(block_size),
+      n_pages_(n_pages),
       k_stride_(int64_t(c.n_head_kv) * c.head_dim_k),
-      v_stride_(int64_t(c.n_head_kv) * c.head_dim_v) {
-  if (n_blocks <= 0 || block_size <= 0) throw Error("KV cache needs at least one block");
-  keys_mem_ = ZeroedPages(size_t(c.n_layer) * n_slots_ * k_stride_ * sizeof(uint16_t));
-  values_mem_ = ZeroedPages(size_t(c.n_layer) * n_slots_ * v_stride_ * sizeof(uint16_t));
+      v_stride_(int64_t(c.n_head_kv) * c.head_dim_v),
+      separate_windows_(separate_windows),
+      window_(c.sliding_window),
+      kind_(size_t(c.n_layer), 0),
+      layer_pages_(size_t(c.n_layer)) {
+  if (n_pages <= 0 || block_size <= 0) throw Error("KV cache needs at least one block");
+  if (n_pages > std::numeric_limits<int32_t>::max()) throw Error("KV cache too large: more than 2^31 pages");
+  if (!separate_windows) {
+    // Layer l's page of block b is l * n_blocks + b: each layer's blocks side by side.
+    const int32_t n_blocks = int32_t(n_pages / c.n_layer);
+    kinds_[0] = {c.n_layer, 0, n_blocks, 0};
+    page_of_.resize(size_t(n_pages));
+    for (int64_t p = 0; p < n_pages; ++p) page_of_[size_t(p)] = int32_t(p);
+    for (int32_t il = 0; il < c.n_layer; ++il) layer_pages_[size_t(il)] = {int64_t(il) * n_blocks, 1};
+  } else {
+    int32_t slot[2] = {0, 0};
+    for (int32_t il = 0; il < c.n_layer; ++il) kind_[size_t(il)] = c.layer_uses_swa[il] ? 1 : 0;
+    for (uint8_t k : kind_) kinds_[k].layers++;
+    if (kinds_[1].layers == 0) throw Error("the model has no sliding-window layers to keep apart");
+    for (Kind& k : kinds_) k.n_blocks = k.layers ? int32_t(n_pages / k.layers) : 0;
+    kinds_[1].first_block = kinds_[0].n_blocks;
+    kinds_[1].base = int64_t(kinds_[0].n_blocks) * kinds_[0].layers;
+    page_of_.assign(size_t(kinds_[1].base + int64_t(kinds_[1].n_blocks) * kinds_[1].layers), -1);
+    for (int32_t il = 0; il < c.n_layer; ++il) {
+      const Kind& k = kinds_[kind_[size_t(il)]];
+      layer_pages_[size_t(il)] = {k.base - int64_t(k.first_block) * k.layers + slot[kind_[size_t(il)]]++, k.layers};
+    }
+  }
+  keys_mem_ = ZeroedPages(size_t(n_pages) * block_size * k_stride_ * sizeof(uint16_t));
+  values_mem_ = ZeroedPages(size_t(n_pages) * block_size * v_stride_ * sizeof(uint16_t));
   keys_ = static_cast<uint16_t*>(keys_mem_.data());
   values_ = static_cast<uint16_t*>(values_mem_.data());
 }

@@ -4,6 +4,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
+#include <vector>
+
 #include "util/zeroed_pages.h"
 
 namespace nagare {
@@ -12,40 +15,89 @@ struct ModelConfig;
 
 class KvCache {
  public:
-  // Keys and values are stored as IEEE half floats, as llama.cpp does by default. The memory
-  // becomes resident as blocks are first written (ZeroedPages), so a cache sized for peak
-  // concurrency costs what has been used; the engine hands out low block ids first.
+  // Keys and values are stored as IEEE half floats, as llama.cpp does by default. The memory is
+  // made of pages, each one layer's keys and values of block_size positions; it becomes
+  // resident as pages are first written (ZeroedPages), so a cache sized for peak concurrency
+  // costs what has been used, and pages are handed out low ids first.
+  //
+  // One table: a block b is every layer's positions, at fixed pages. A sequence's one block
+  // table serves all layers.
   KvCache(const ModelConfig& config, int32_t n_blocks, int32_t block_size = 16);
+  // Sliding windows kept apart (a model with both kinds of layer): blocks of the full-attention
+  // layers (kind 0) and blocks of the sliding-window layers (kind 1) are numbered apart, a
+  // sequence has a table of each (BatchSequence::window_table), and a block's pages are any of
+  // n_pages, given to it by whoever allocates blocks (BlockManager writes block_pages). So a
+  // long sequence keeps only its window's blocks of the sliding-window layers, and the memory
+  // those free serves either kind.
+  static std::unique_ptr<KvCache> with_separate_windows(const ModelConfig& config, int64_t n_pages,
+                                                        int32_t block_size = 16);
 
-  // Blocks needed for a budget of `bytes`.
+  // Blocks needed for a budget of `bytes` (one table).
   static int32_t blocks_for_bytes(const ModelConfig& config, size_t bytes, int32_t block_size = 16);
   static size_t bytes_per_token(const ModelConfig& config);
   // The cache bytes one token's attention reads with n_keys tokens before it (sliding-window
   // layers read only their window): with the weights, what bounds decoding at depth.
   static size_t bytes_read(const ModelConfig& config, int64_t n_keys);
+  // The bytes of one page: one layer's keys and values of block_size positions.
+  static size_t page_bytes(const ModelConfig& config, int32_t block_size);
 
-  int32_t n_blocks() const { return n_blocks_; }
   int32_t block_size() const { return block_size_; }
+  int32_t n_blocks() const { return kinds_[0].n_blocks; }  // one table: its blocks
+  int64_t n_pages() const { return n_pages_; }
   size_t bytes() const { return keys_mem_.size() + values_mem_.size(); }
+  bool separate_windows() const { return separate_windows_; }
+  int32_t window() const { return window_; }  // the sliding window's tokens (0: none)
+  bool layer_in_window(int32_t layer) const { return kind_[size_t(layer)] == 1; }
+  // Separate windows: layers of kind k (0: full attention, 1: sliding window) and the block ids
+  // of that kind, [first_block(k), first_block(k) + n_kind_blocks(k)) (as many as all pages could
+  // make). One table: kind 0 is every layer, block ids [0, n_blocks).
+  int32_t kind_layers(int kind) const { return kinds_[kind].layers; }
+  int32_t first_block(int kind) const { return kinds_[kind].first_block; }
+  int32_t n_kind_blocks(int kind) const { return kinds_[kind].n_blocks; }
+  // The kind_layers(kind) pages of block `block` of that kind, one per layer of the kind in
+  // layer order; written by the block allocator (separate windows only).
+  int32_t* block_pages(int kind, int32_t block) {
+    return page_of_.data() + kinds_[kind].base + int64_t(block - kinds_[kind].first_block) * kinds_[kind].layers;
+  }
 
-  // A slot is block * block_size + offset. Values are stored slot by slot: the n_head_kv *
-  // head_dim half floats of one slot together. Keys are stored transposed within a block:
-  // element e (kv head * head_dim + dimension) of the key in the block's slot o at
-  // key_block(...)[e * block_size + o], so attention reads one element of a block's keys as one
-  // vector (kernels/ops.h dot_f32_f16_cols).
-  const uint16_t* key_block(int32_t layer, int64_t block) const {
-    return keys_ + (layer * int64_t(n_blocks_) + block) * block_size_ * k_stride_;
-  }
-  uint16_t* key_block(int32_t layer, int64_t block) {
-    return keys_ + (layer * int64_t(n_blocks_) + block) * block_size_ * k_stride_;
-  }
+  // A slot is block * block_size + offset, the block taken from the layer's table. Values are
+  // stored slot by slot: the n_head_kv * head_dim half floats of one slot together. Keys are
+  // stored transposed within a block: element e (kv head * head_dim + dimension) of the key in
+  // the block's slot o at key_block(...)[e * block_size + o], so attention reads one element of
+  // a block's keys as one vector (kernels/ops.h dot_f32_f16_cols).
+  const uint16_t* key_block(int32_t layer, int64_t block) const { return keys_ + page(layer, block) * block_size_ * k_stride_; }
+  uint16_t* key_block(int32_t layer, int64_t block) { return keys_ + page(layer, block) * block_size_ * k_stride_; }
   void store_key(int32_t layer, int64_t slot, const float* key);  // n_head_kv * head_dim floats
-  uint16_t* value(int32_t layer, int64_t slot) { return values_ + (layer * n_slots_ + slot) * v_stride_; }
-  const uint16_t* value(int32_t layer, int64_t slot) const { return values_ + (layer * n_slots_ + slot) * v_stride_; }
+  uint16_t* value(int32_t layer, int64_t slot) { return values_ + value_offset(layer, slot); }
+  const uint16_t* value(int32_t layer, int64_t slot) const { return values_ + value_offset(layer, slot); }
+  int64_t value_stride() const { return v_stride_; }  // halves from one slot's values to the next's
 
  private:
-  int32_t n_blocks_, block_size_;
-  int64_t n_slots_, k_stride_, v_stride_;
+  KvCache(const ModelConfig& config, int64_t n_pages, int32_t block_size, bool separate_windows);
+  int64_t page(int32_t layer, int64_t block) const {
+    const LayerPages& l = layer_pages_[size_t(layer)];
+    return page_of_[size_t(l.offset + block * l.stride)];
+  }
+  int64_t value_offset(int32_t layer, int64_t slot) const {
+    return (page(layer, slot / block_size_) * block_size_ + slot % block_size_) * v_stride_;
+  }
+
+  struct Kind {
+    int32_t layers = 0, first_block = 0, n_blocks = 0;
+    int64_t base = 0;  // its blocks' entries in page_of_
+  };
+  // Layer l's page of block b is page_of_[offset + b * stride].
+  struct LayerPages {
+    int64_t offset = 0, stride = 1;
+  };
+  int32_t block_size_;
+  int64_t n_pages_, k_stride_, v_stride_;
+  bool separate_windows_;
+  int32_t window_;
+  Kind kinds_[2];
+  std::vector<uint8_t> kind_;  // per layer
+  std::vector<LayerPages> layer_pages_;
+  std::vector<int32_t> page_of_;
   ZeroedPages keys_mem_, values_mem_;
   uint16_t* keys_ = nullptr;
   uint16_t* values_ = nullptr;

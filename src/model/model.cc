@@ -325,7 +325,8 @@ void Model::rotate_and_cache(const Batch& batch, KvCache& kv, int32_t il, int64_
   scale_round_fp16(q, 1.0f, int64_t(c.n_head) * c.head_dim_k);
   const BatchSequence& s = batch.sequences[batch.seq[t]];
   const int32_t pos = batch.positions[t];
-  const int64_t slot = int64_t(s.block_table[pos / kv.block_size()]) * kv.block_size() + pos % kv.block_size();
+  const int32_t* table = kv.layer_in_window(il) ? s.window_table : s.block_table;
+  const int64_t slot = int64_t(table[pos / kv.block_size()]) * kv.block_size() + pos % kv.block_size();
   kv.store_key(il, slot, k);
   fp32_to_fp16_row(v, kv.value(il, slot), v_dim);
 }
@@ -342,8 +343,14 @@ void Model::forward(const Batch& batch, KvCache& kv, float* logits, ThreadPool& 
     if (batch.tokens[t] < 0 || batch.tokens[t] >= c.n_vocab) throw Error("token id " + std::to_string(batch.tokens[t]) + " is outside the vocabulary");
     if (batch.seq[t] < 0 || size_t(batch.seq[t]) >= batch.sequences.size()) throw Error("batch token names no sequence");
     const BatchSequence& s = batch.sequences[batch.seq[t]];
-    if (batch.positions[t] < 0 || int64_t(batch.positions[t]) >= int64_t(s.n_blocks) * kv.block_size())
-      throw Error("position " + std::to_string(batch.positions[t]) + " has no KV block");
+    const int32_t pos = batch.positions[t], bs = kv.block_size();
+    if (pos < 0 || int64_t(pos) >= int64_t(s.n_blocks) * bs)
+      throw Error("position " + std::to_string(pos) + " has no KV block");
+    // Separate windows: the sliding-window blocks from the token's window on must be held.
+    if (kv.separate_windows())
+      for (int32_t b = std::max(0, pos - kv.window() + 1) / bs; b <= pos / bs; ++b)
+        if (!s.window_table || s.window_table[b] < 0)
+          throw Error("position " + std::to_string(pos) + " has no sliding-window KV block " + std::to_string(b));
   }
   const int64_t n_logits = batch.n_logits();
   const bool decode_step = batch.one_token_per_sequence();

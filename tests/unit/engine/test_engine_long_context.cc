@@ -1,13 +1,20 @@
 // Gemma 3's sliding window in the scheduler: a sequence longer than the 512-token window, its
 // prefill cut into chunks and batched with short sequences that come and go, gives the same
-// greedy tokens as alone, and those are llama.cpp's (tests/golden/model/*.long.json).
+// greedy tokens as alone, and those are llama.cpp's (tests/golden/model/*.long.json). The
+// sliding-window layers keep only each sequence's window: a long sequence fits a cache that could
+// not hold all its positions, gives the tokens it gives with every position kept (--swa-full),
+// and cached prefixes are reused where their window's blocks are cached.
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "engine/block_manager.h"
 #include "engine/engine.h"
+#include "model/kv_cache.h"
+#include "util/error.h"
 
 namespace nagare {
 namespace {
@@ -94,6 +101,109 @@ TEST(EngineLongContext, GemmaPastItsSlidingWindowAmongShortSequences) {
     collect_tokens(*s);
   }
   EXPECT_EQ(among, alone);
+}
+const std::string kGemma = kRoot + "/models/gemma-3-270m-q4_k_m.gguf";
+
+std::vector<int32_t> long_prompt() {
+  std::ifstream in(kRoot + "/tests/golden/model/gemma-3-270m-q4_k_m.long.json");
+  return nlohmann::json::parse(in)["cases"][0]["prompt_ids"].get<std::vector<int32_t>>();
+}
+
+std::unique_ptr<Engine> gemma_engine(EngineOptions o) {
+  auto model = Model::load(kGemma);
+  auto tok = Tokenizer::from_gguf(model->file());
+  o.threads = 2;
+  return std::make_unique<Engine>(std::move(model), std::move(tok), o);
+}
+
+TEST(EngineLongContext, SlidingWindowLayersKeepOnlyTheirWindow) {
+  const std::vector<int32_t> prompt = long_prompt();  // 697 tokens, past the 512-token window
+  constexpr int32_t kNew = 48;
+  EngineOptions o;
+  o.n_ctx = 1024;
+  o.max_batch_tokens = 96;
+  o.prefix_cache = false;
+  // 64 blocks of every layer for the context would be 64 * 18 pages; its 3 full-attention
+  // layers' blocks and the 15 others' for a window and a step take 64 * 3 + 39 * 15.
+  const auto model_config = Model::load(kGemma)->config();
+  const size_t page = KvCache::page_bytes(model_config, o.block_size);
+  o.kv_cache_bytes = 800 * page;
+  o.swa_full = true;
+  EXPECT_THROW(gemma_engine(o), Error) << "every position of 1024 tokens must not fit 800 pages";
+  o.swa_full = false;
+  auto windowed = gemma_engine(o);
+  const std::vector<int32_t> tokens = collect_tokens(*windowed->submit(greedy(prompt, kNew)));
+
+  o.swa_full = true;
+  o.kv_cache_bytes = 0;
+  auto full = gemma_engine(o);
+  EXPECT_EQ(collect_tokens(*full->submit(greedy(prompt, kNew))), tokens);
+}
+
+TEST(EngineLongContext, PrefixesAreReusedWhereTheirWindowIsCached) {
+  const std::vector<int32_t> prompt = long_prompt();
+  constexpr int32_t kNew = 16;
+  EngineOptions o;
+  o.n_ctx = 1024;
+  o.max_batch_tokens = 128;
+  auto windowed = gemma_engine(o);  // room for 4 x 2048 tokens: nothing is evicted here
+  o.prefix_cache = false;
+  o.swa_full = true;
+  auto reference = gemma_engine(o);
+
+  auto run = [&](Engine& e, const std::vector<int32_t>& p, RequestStats* stats) {
+    auto s = e.submit(greedy(p, kNew));
+    auto tokens = collect_tokens(*s);
+    if (stats) *stats = s->stats();
+    return tokens;
+  };
+  RequestStats st;
+  const auto first = run(*windowed, prompt, &st);
+  EXPECT_EQ(st.cached_prompt_tokens, 0);
+  EXPECT_EQ(first, run(*reference, prompt, nullptr));
+  // The same prompt: every whole block but the one with its last token (688 of 697 tokens).
+  EXPECT_EQ(run(*windowed, prompt, &st), first);
+  EXPECT_EQ(st.cached_prompt_tokens, 688);
+  // A prompt that leaves the first one after 600 tokens: its 592 tokens of whole blocks are
+  // reused, the window before them from the blocks the first run dropped as it moved on.
+  std::vector<int32_t> other(prompt.begin(), prompt.begin() + 600);
+  other.insert(other.end(), prompt.begin() + 100, prompt.begin() + 200);
+  const auto second = run(*windowed, other, &st);
+  EXPECT_EQ(st.cached_prompt_tokens, 592);
+  EXPECT_EQ(second, run(*reference, other, nullptr));
+}
+// How many sequences of 8,192 tokens a 4 GiB KV cache holds at once, every layer's positions
+// kept and the sliding-window layers' window only, counted by the block manager as the engine
+// uses it (steps of 512 tokens, blocks out of the window dropped before each). docs/benchmarks.md
+// reports the counts this prints.
+TEST(EngineLongContext, FourGiBHoldsFourTimesTheEightKSequencesWithWindowsApart) {
+  const ModelConfig c = Model::load(kGemma)->config();
+  constexpr size_t kBudget = size_t(4) << 30;
+  constexpr int32_t kTokens = 8192, kStep = 512, kBlock = 16;
+  const std::vector<int32_t> tokens(kTokens, 1);
+  auto count = [&](BlockManager& bm) {
+    std::vector<BlockTables> seqs;
+    for (bool fits = true; fits;) {
+      BlockTables t;
+      for (int32_t done = 0; done < kTokens && fits; done += kStep) {
+        bm.drop_outside_window(t, done);
+        fits = bm.grow(t, done + kStep);
+      }
+      bm.drop_outside_window(t, kTokens);
+      if (fits) seqs.push_back(std::move(t));
+      else bm.release(t);
+    }
+    return int32_t(seqs.size());
+  };
+  BlockManager every_position(KvCache::blocks_for_bytes(c, kBudget, kBlock), kBlock, false);
+  const int32_t before = count(every_position);
+  auto kv = KvCache::with_separate_windows(c, int64_t(kBudget / KvCache::page_bytes(c, kBlock)), kBlock);
+  BlockManager windows_apart(*kv, false);
+  const int32_t after = count(windows_apart);
+  std::printf("8192-token sequences in 4 GiB of KV (%s): every position kept %d, windows apart %d\n", c.arch.c_str(),
+              before, after);
+  EXPECT_EQ(before, int32_t(kBudget / (size_t(kTokens) * KvCache::bytes_per_token(c))));
+  EXPECT_GE(after, 4 * before);
 }
 }  // namespace
 }  // namespace nagare
