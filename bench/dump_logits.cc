@@ -1,12 +1,13 @@
 // Writes nagare's logits for one token sequence, every position, full vocabulary: the engine side
 // of scripts/accuracy (docs/accuracy.md). A tool, never run by ctest.
 //
-//   dump_logits MODEL.gguf IDS.txt OUT.f32 [threads] [n_ctx]
+//   dump_logits MODEL.gguf IDS.txt OUT.f32 [threads] [n_ctx] [cache_type_k] [cache_type_v]
 //
 // IDS.txt: whitespace-separated token ids (the whole sequence, BOS included). OUT.f32: raw
 // little-endian float32, n_tokens x n_vocab, row after row. The sequence runs as one sequence from
 // position 0 in prefill chunks of up to 512 tokens, as the model goldens run it; n_ctx (default 512,
-// the goldens' context) is the context the model is set up for (Model::use_context: LongRoPE).
+// the goldens' context) is the context the model is set up for (Model::use_context: LongRoPE). The
+// cache types are f16 (default), q8_0 or q4_0 (scripts/accuracy/kv_types.py compares them).
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -19,7 +20,7 @@
 
 int main(int argc, char** argv) {
   if (argc < 4) {
-    std::fprintf(stderr, "usage: %s MODEL.gguf IDS.txt OUT.f32 [threads] [n_ctx]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s MODEL.gguf IDS.txt OUT.f32 [threads] [n_ctx] [cache_type_k] [cache_type_v]\n", argv[0]);
     return 2;
   }
   try {
@@ -34,7 +35,9 @@ int main(int argc, char** argv) {
     model->use_context(argc > 5 ? std::atoi(argv[5]) : 512);
     const int64_t V = model->config().n_vocab;
     const int32_t bs = 16;
-    nagare::KvCache kv(model->config(), int32_t((ids.size() + bs - 1) / bs) + 1, bs);
+    const nagare::KvTypes types{nagare::parse_kv_type(argc > 6 ? argv[6] : "f16"),
+                                nagare::parse_kv_type(argc > 7 ? argv[7] : "f16")};
+    nagare::KvCache kv(model->config(), int32_t((ids.size() + bs - 1) / bs) + 1, bs, types);
     std::vector<int32_t> table;
     for (int32_t i = 0; i < kv.n_blocks(); ++i) table.push_back(i);
     nagare::ThreadPool pool(threads);

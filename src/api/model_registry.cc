@@ -31,9 +31,9 @@ uint64_t kv_cache_estimate(const ModelConfig& config, const EngineOptions& o) {
   const int32_t block = o.block_size > 0 ? o.block_size : 16;
   const int32_t n_ctx = resolve_context(o.n_ctx, config);
   const int64_t ctx_blocks = (n_ctx + block - 1) / block;
-  const int64_t n_blocks = o.kv_cache_bytes ? KvCache::blocks_for_bytes(config, o.kv_cache_bytes, block)
+  const int64_t n_blocks = o.kv_cache_bytes ? KvCache::blocks_for_bytes(config, o.kv_cache_bytes, block, o.kv_types)
                                             : std::max<int64_t>(ctx_blocks, 4 * ((2048 + block - 1) / block));
-  return uint64_t(n_blocks) * uint64_t(block) * KvCache::bytes_per_token(config);
+  return uint64_t(n_blocks) * uint64_t(block) * KvCache::bytes_per_token(config, o.kv_types);
 }
 
 // The engine options for a store model: the server's, with the manifest's num_ctx (a Modelfile
@@ -74,7 +74,7 @@ LoadedModel::LoadedModel(std::unique_ptr<Engine> engine, std::string name, int64
     : engine_(std::move(engine)), stored_(std::move(stored)) {
   served_ = std::make_unique<ServedModel>(std::move(name), *engine_, created, std::move(overrides));
   const size_t kv = size_t(engine_->stats().kv_blocks_total) * engine_->options().block_size *
-                    KvCache::bytes_per_token(engine_->model().config());
+                    KvCache::bytes_per_token(engine_->model().config(), engine_->options().kv_types);
   size_bytes_ = engine_->model().file().file_size() + kv;
 }
 

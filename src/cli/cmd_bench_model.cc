@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "cli/commands.h"
+#include "cli/kv_type_flags.h"
 #include "cli/read_bandwidth.h"
 #include "model/model.h"
 #include "util/error.h"
@@ -28,6 +29,7 @@ struct BenchModelOptions {
   int32_t reps = 5;
   int32_t threads = 0;
   int32_t depth = 0;  // context tokens already in each sequence's KV before a test
+  KvTypeFlags kv_types;
   std::string output = "md";
   bool roofline = true;
 };
@@ -47,13 +49,13 @@ struct Result {
 
 class Bench {
  public:
-  Bench(Model& model, int32_t threads, int32_t max_tokens) : model_(model), pool_(threads) {
+  Bench(Model& model, int32_t threads, int32_t max_tokens, KvTypes types) : model_(model), pool_(threads) {
     const int32_t bs = 16;
     try {
-      kv_ = std::make_unique<KvCache>(model.config(), (max_tokens + bs - 1) / bs, bs);
+      kv_ = std::make_unique<KvCache>(model.config(), (max_tokens + bs - 1) / bs, bs, types);
     } catch (const std::bad_alloc&) {
       throw Error("not enough memory for a KV cache of " + std::to_string(max_tokens) + " tokens (" +
-                  std::to_string(size_t(max_tokens) * KvCache::bytes_per_token(model.config()) >> 20) +
+                  std::to_string(size_t(max_tokens) * KvCache::bytes_per_token(model.config(), types) >> 20) +
                   " MiB); lower -d, -b or --batch-steps");
     }
     resident_after_load_ = resident_bytes();  // before this tool's own logits buffer
@@ -150,7 +152,8 @@ int run_bench(const BenchModelOptions& o) {
   if (max_b > 64) throw Error("batch sizes above 64 are not supported by bench-model");
   const int32_t need = std::max({Bench::kv_tokens(o.depth + max_p), Bench::kv_tokens(o.depth + max_g),
                                   max_b * Bench::kv_tokens(o.depth + o.batch_steps)});
-  Bench bench(*model, o.threads, need);
+  const KvTypes types = o.kv_types.types();
+  Bench bench(*model, o.threads, need, types);
 
   const std::string at = o.depth > 0 ? " @ d" + std::to_string(o.depth) : "";  // llama-bench's naming
   std::vector<Result> results;
@@ -192,7 +195,7 @@ int run_bench(const BenchModelOptions& o) {
     for (auto& r : results)
       if (r.n_gen > 0 && r.n_prompt == 0 && r.n_batch == 1) {
         // At depth: the cache read by the run's middle token.
-        const double kv = double(KvCache::bytes_read(model->config(), o.depth + r.n_gen / 2)), bytes = weights + kv;
+        const double kv = double(KvCache::bytes_read(model->config(), o.depth + r.n_gen / 2, types)), bytes = weights + kv;
         if (o.depth > 0)
           note("; at depth %d, + %.1f MiB of KV cache per token = at most %.1f t/s", o.depth, kv / mib, bw / bytes);
         note("; %s reached %.1f t/s (%.0f%%)", r.test.c_str(), r.avg(), 100.0 * r.avg() * bytes / bw);
@@ -234,6 +237,7 @@ void add_bench_model_command(CLI::App& app, CommandAction& action) {
   cmd->add_option("-p,--n-prompt", prompts, "Prompt lengths, comma-separated (0 skips)");
   cmd->add_option("-n,--n-gen", gens, "Generation lengths, comma-separated (0 skips)");
   cmd->add_option("-b,--batch", batches, "Batched-decode sizes, comma-separated (empty skips)");
+  o.kv_types.add(cmd);
   cmd->add_option("-d,--n-depth", o.depth, "Context tokens each sequence already holds (untimed) before a test")
       ->check(CLI::Range(0, 65536));
   cmd->add_option("--batch-steps", o.batch_steps, "Decode steps per batched-decode run")->check(CLI::Range(1, 4096));

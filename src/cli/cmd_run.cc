@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "cli/kv_type_flags.h"
 #include "cli/pull_progress.h"
 #include "engine/chat_prompt.h"
 #include "engine/engine.h"
@@ -37,6 +38,7 @@ struct RunOptions {
   int32_t threads = 0;
   int32_t draft_max = EngineOptions{}.draft_max;
   std::string model_draft;
+  KvTypeFlags kv_types;
   SamplingParams sampling;
   int64_t seed = -1;
 };
@@ -107,6 +109,7 @@ int run(const RunOptions& o) {
   eo.threads = o.threads;
   eo.max_running = 1;
   eo.draft_max = o.draft_max;
+  eo.kv_types = o.kv_types.types();
   Engine engine(std::move(model), std::move(tokenizer), eo, o.model_draft.empty() ? nullptr : Model::load(o.model_draft));
   const double load_ms = seconds_since(load_start) * 1000;
 
@@ -227,6 +230,7 @@ void add_run_command(CLI::App& app, CommandAction& action) {
   cmd->add_option("--draft-max", o.draft_max,
                   "Speculative tokens per step, drafted by prompt lookup; output is unchanged (0: off)")
       ->check(CLI::Range(0, 64))->capture_default_str();
+  o.kv_types.add(cmd);
   cmd->add_option("--model-draft", o.model_draft,
                   "A smaller .gguf with the model's vocabulary that drafts speculative tokens; output is unchanged")
       ->check(CLI::ExistingFile);

@@ -13,6 +13,7 @@
 #include "api/ollama_request.h"
 #include "cli/commands.h"
 #include "cli/http_flags.h"
+#include "cli/kv_type_flags.h"
 #include "engine/engine.h"
 #include "model/model.h"
 #include "ops/access_control.h"
@@ -47,6 +48,7 @@ struct ServeArgs {
   std::string chat_template_file;  // replaces the -m model's chat template
   bool no_prefix_cache = false;
   bool swa_full = false;
+  KvTypeFlags kv_types;
   bool embeddings = false;  // accepted as llama-server's flag; embeddings are always served
   std::string pooling;      // "": the model's (its GGUF's pooling_type, else mean)
   std::string keep_alive;  // Go duration or seconds; "": 5m
@@ -122,6 +124,7 @@ int run_serve(const ServeArgs& a) {
   eo.request_timeout_s = a.request_timeout_s;
   eo.prefix_cache = !a.no_prefix_cache;
   eo.swa_full = a.swa_full;
+  eo.kv_types = a.kv_types.types();
   if (!a.pooling.empty()) eo.pooling = parse_pooling(a.pooling);
   eo.threads = a.threads;
   eo.draft_max = a.draft_max;
@@ -285,6 +288,7 @@ void add_serve_command(CLI::App& app, CommandAction& action) {
                   "A Jinja chat template replacing the -m model's own (as llama-server's flag)")
       ->check(CLI::ExistingFile);
   cmd->add_flag("--no-prefix-cache", a.no_prefix_cache, "Do not reuse the KV cache of common prompt prefixes");
+  a.kv_types.add(cmd);
   cmd->add_flag("--swa-full", a.swa_full,
                 "Keep every position of sliding-window layers (as llama.cpp's flag): more memory per sequence, "
                 "prefixes reusable without their window cached");

@@ -117,12 +117,13 @@ Engine::Impl::Impl(std::unique_ptr<Model> m, std::unique_ptr<Tokenizer> t, const
   options.draft_max = std::max(options.draft_max, 0);
   options.draft_step_tokens = std::max(options.draft_step_tokens, 0);
   const int32_t ctx_blocks = (options.n_ctx + options.block_size - 1) / options.block_size;
-  const size_t block_bytes = KvCache::bytes_per_token(c) * size_t(options.block_size);  // every layer's
+  check_kv_types(c, options.kv_types);
+  const size_t block_bytes = KvCache::bytes_per_token(c, options.kv_types) * size_t(options.block_size);  // every layer's
   const size_t kv_budget = options.kv_cache_bytes ? options.kv_cache_bytes
                                                   : size_t(std::max(ctx_blocks, 4 * ((2048 + options.block_size - 1) / options.block_size))) * block_bytes;
   const bool any_window = std::find(c.layer_uses_swa.begin(), c.layer_uses_swa.end(), true) != c.layer_uses_swa.end();
   const bool separate_windows = any_window && !c.encoder && !options.swa_full;
-  const size_t page_bytes = KvCache::page_bytes(c, options.block_size);
+  const size_t page_bytes = KvCache::page_bytes(c, options.block_size, options.kv_types);
   const int64_t n_pages = int64_t(kv_budget / page_bytes);
   // One request of the full context: every layer's blocks of it, or with separate windows the
   // full-attention layers' and a window and a step's worth of the sliding-window layers'.
@@ -150,10 +151,10 @@ Engine::Impl::Impl(std::unique_ptr<Model> m, std::unique_ptr<Tokenizer> t, const
                 std::to_string(machine >> 20) + " MiB); lower --kv-cache-size or --max-running");
   try {
     if (separate_windows) {
-      kv = KvCache::with_separate_windows(c, n_pages, options.block_size);
+      kv = KvCache::with_separate_windows(c, n_pages, options.block_size, options.kv_types);
       blocks = std::make_unique<BlockManager>(*kv, options.prefix_cache);
     } else {
-      kv = std::make_unique<KvCache>(c, n_blocks, options.block_size);
+      kv = std::make_unique<KvCache>(c, n_blocks, options.block_size, options.kv_types);
       blocks = std::make_unique<BlockManager>(n_blocks, options.block_size, options.prefix_cache);
     }
     logits.reset(new float[size_t(logit_rows()) * c.n_vocab]);

@@ -42,6 +42,7 @@ struct EngineOptions {
   // fraction of the memory (Gemma 3: a fifth), and a cached prefix is reused only where its
   // window's blocks are cached too.
   bool swa_full = false;
+  KvTypes kv_types;  // what the KV cache stores keys and values as (--cache-type-k / -v)
   // Speculative decoding by prompt lookup: up to draft_max tokens proposed per decoding sequence
   // (prompt_lookup.h) and checked in the same forward; 0: off. Output never changes: each token
   // is still sampled from the model's own logits, and a draft counts only while it is the token

@@ -34,6 +34,7 @@ KernelTable scalar_table() {
   k.dot_f32 = ref::dot_f32;
   k.dot_f32_f16 = ref::dot_f32_f16;
   k.axpy_f16 = ref::axpy_f16;
+  k.axpy_f32 = ref::axpy_f32;
   k.axpy_f16_rows = ref::axpy_f16_rows;
   k.dot_f32_f16_cols = ref::dot_f32_f16_cols;
   k.max_f32 = ref::max_f32;

@@ -27,6 +27,7 @@ struct KernelTable {
   float (*dot_f32)(const float* a, const float* b, int64_t n) = nullptr;
   float (*dot_f32_f16)(const float* a, const uint16_t* b, int64_t n) = nullptr;
   void (*axpy_f16)(float* y, float w, const uint16_t* x, int64_t n) = nullptr;
+  void (*axpy_f32)(float* y, float w, const float* x, int64_t n) = nullptr;
   void (*axpy_f16_rows)(float* out, int64_t out_stride, const float* w, int64_t w_stride, int64_t n_heads, const uint16_t* v,
                         int64_t v_stride, int64_t n_rows, int64_t n) = nullptr;
   void (*dot_f32_f16_cols)(const float* q, int64_t n_q, int64_t q_stride, const uint16_t* kt, int64_t bs, int64_t first,

@@ -242,6 +242,10 @@ void axpy_f16(float* y, float w, const uint16_t* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = std::fma(w, fp16_to_fp32(x[i]), y[i]);
 }
 
+void axpy_f32(float* y, float w, const float* x, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = std::fma(w, x[i], y[i]);
+}
+
 void axpy_f16_rows(float* out, int64_t out_stride, const float* w, int64_t w_stride, int64_t n_heads, const uint16_t* v,
                    int64_t v_stride, int64_t n_rows, int64_t n) {
   for (int64_t h = 0; h < n_heads; ++h)
@@ -318,6 +322,11 @@ float dot_f32_f16(const float* a, const uint16_t* b, int64_t n) {
 
 void axpy_f16(float* y, float w, const uint16_t* x, int64_t n) {
   NAGARE_OP(axpy_f16);
+  fn(y, w, x, n);
+}
+
+void axpy_f32(float* y, float w, const float* x, int64_t n) {
+  NAGARE_OP(axpy_f32);
   fn(y, w, x, n);
 }
 

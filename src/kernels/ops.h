@@ -68,6 +68,8 @@ float dot_f32(const float* a, const float* b, int64_t n);
 // and y[i] = fma(w, float(x[i]), y[i]): attention's operations on the half-precision KV cache.
 float dot_f32_f16(const float* a, const uint16_t* b, int64_t n);
 void axpy_f16(float* y, float w, const uint16_t* x, int64_t n);
+// y[i] = fma(w, x[i], y[i]): attention's value pass over a quantized KV cache's dequantized rows.
+void axpy_f32(float* y, float w, const float* x, int64_t n);
 // Attention's value pass for n_heads query heads sharing one run of half-precision value rows
 // (a GQA group) `v_stride` elements apart, the same bits as single-row axpy_f16 calls:
 //   out[h * out_stride + j] = fma(w[h * w_stride + i], float(v[i * v_stride + j]), out[h * out_stride + j])

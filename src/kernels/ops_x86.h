@@ -40,6 +40,13 @@ void op_axpy_f16(float* y, float w, const uint16_t* x, int64_t n) {
   for (; i < n; ++i) y[i] = std::fma(w, _cvtsh_ss(x[i]), y[i]);
 }
 
+void op_axpy_f32(float* y, float w, const float* x, int64_t n) {
+  const __m256 wv = _mm256_set1_ps(w);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(wv, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+  for (; i < n; ++i) y[i] = std::fma(w, x[i], y[i]);
+}
+
 // out[j] += w[r] * v_r[j] for rows r in order: each output chunk stays in registers over the rows.
 void axpy_rows_one_head(float* out, const float* w, const uint16_t* v, int64_t v_stride, int64_t n_rows, int64_t n) {
   int64_t d = 0;
@@ -396,6 +403,7 @@ void register_ops(KernelTable& k) {
   k.dot_f32 = op_dot_f32;
   k.dot_f32_f16 = op_dot_f32_f16;
   k.axpy_f16 = op_axpy_f16;
+  k.axpy_f32 = op_axpy_f32;
   k.axpy_f16_rows = op_axpy_f16_rows;
   k.dot_f32_f16_cols = op_dot_f32_f16_cols;
   k.max_f32 = op_max_f32;

@@ -415,6 +415,13 @@ void op_axpy_f16(float* y, float w, const uint16_t* x, int64_t n) {
   for (; i < n; ++i) y[i] = std::fma(w, h2f(x[i]), y[i]);
 }
 
+void op_axpy_f32(float* y, float w, const float* x, int64_t n) {
+  const float32x4_t wv = vdupq_n_f32(w);
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) vst1q_f32(y + i, vfmaq_f32(vld1q_f32(y + i), wv, vld1q_f32(x + i)));
+  for (; i < n; ++i) y[i] = std::fma(w, x[i], y[i]);
+}
+
 // Keys stored transposed: four keys side by side, one per lane (see ops_x86.h's twin): each
 // (head, key) keeps the reference's eight running sums in eight vectors, combined pairwise.
 template <int H>
@@ -644,6 +651,7 @@ void register_neon_quant(KernelTable& k) {
   k.dot_f32 = op_dot_f32;
   k.dot_f32_f16 = op_dot_f32_f16;
   k.axpy_f16 = op_axpy_f16;
+  k.axpy_f32 = op_axpy_f32;
   k.axpy_f16_rows = op_axpy_f16_rows;
   k.dot_f32_f16_cols = op_dot_f32_f16_cols;
   k.max_f32 = op_max_f32;

@@ -21,6 +21,7 @@
 #include <memory>
 
 #include "kernels/ops.h"
+#include "kernels/quant.h"
 #include "model/model.h"
 
 namespace nagare {
@@ -43,9 +44,12 @@ static_assert(sizeof(RowState) == 2 * sizeof(float));
 int64_t tile_rows(const ModelConfig& c) { return std::max<int64_t>(kTileRows, c.n_head / c.n_head_kv); }
 
 // A task's scratch, carved from its thread's share of the workspace.
+// (A quantized cache's rows also take each query quantized to Q8_0, at most 2 bytes an element,
+// and one value row dequantized.)
 struct TaskScratch {
-  float *q, *scores, *pa, *pm, *pl;
+  float *q, *scores, *pa, *pm, *pl, *v_row;
   RowState* st;
+  uint8_t* q8;
   TaskScratch(float* base, const ModelConfig& c, int64_t span) {
     const int64_t rows = tile_rows(c);
     q = base;
@@ -55,6 +59,8 @@ struct TaskScratch {
     pl = pm + rows;
     st = reinterpret_cast<RowState*>(pl + rows);
     std::uninitialized_default_construct_n(st, rows);
+    v_row = reinterpret_cast<float*>(st + rows);
+    q8 = reinterpret_cast<uint8_t*>(v_row + c.head_dim_v);
   }
 };
 
@@ -81,7 +87,7 @@ void fold(RowState& st, float* o, float m, float l, const float* a, int64_t dv) 
 size_t Model::attention_scratch_floats(const ModelConfig& c) {
   // Per thread: the tile's rounded queries, its scores over a span, its partial values, maxes
   // and sums, and its rows' running states.
-  return size_t(tile_rows(c)) * (c.head_dim_k + kSpan + c.head_dim_v + 2 + 2);
+  return size_t(tile_rows(c)) * (c.head_dim_k + kSpan + c.head_dim_v + 2 + 2 + c.head_dim_k / 2) + c.head_dim_v;
 }
 
 void Model::attention(const Batch& batch, KvCache& kv, int32_t il, GgmlType out_weight_type, bool decode_step,
@@ -93,6 +99,14 @@ void Model::attention(const Batch& batch, KvCache& kv, int32_t il, GgmlType out_
   const bool swa = c.layer_uses_swa[il];
   const int64_t dk = c.head_dim_k, dv = c.head_dim_v;
   const int64_t v_stride = kv.value_stride();
+  // A quantized cache: keys and values slot by slot in their types' rows, a head's part of a row
+  // at its offset; the query meets the keys quantized to Q8_0 (their dot product's format).
+  const KvTypes types = kv.types();
+  const bool k_quantized = types.k != GgmlType::F16, v_quantized = types.v != GgmlType::F16;
+  const VecDotFn k_dot = k_quantized ? vec_dot_fn(types.k) : nullptr;
+  const DequantizeRowFn v_dequantize = v_quantized ? dequantize_row_fn(types.v) : nullptr;
+  const int64_t k_head_bytes = int64_t(row_bytes(types.k, dk)), v_head_bytes = int64_t(row_bytes(types.v, dv));
+  const int64_t q8_bytes = k_quantized ? int64_t(row_bytes(GgmlType::Q8_0, dk)) : 0;
   // The layer's blocks of a sequence (a sliding-window layer's, where the cache keeps them apart).
   auto table_of = [&](const BatchSequence& seq) { return kv.layer_in_window(il) ? seq.window_table : seq.block_table; };
   const int64_t o_dim = int64_t(c.n_head) * dv;
@@ -135,19 +149,28 @@ void Model::attention(const Batch& batch, KvCache& kv, int32_t il, GgmlType out_
     span_keys(tile, s, &lo, &hi);
     for (int32_t p = lo; p <= hi;) {
       const int32_t off = p % bs, run = std::min(bs - off, hi - p + 1);
-      constexpr int64_t kHalf = sizeof(uint16_t), kLine = 64;
-      const char* k = reinterpret_cast<const char*>(kv.key_block(il, table[p / bs]) + int64_t(g) * dk * bs);
-      for (int64_t b = 0; b < dk * bs * kHalf; b += kLine) __builtin_prefetch(k + b, 0, 2);
-      const char* v = reinterpret_cast<const char*>(kv.value(il, int64_t(table[p / bs]) * bs + off) + int64_t(g) * dv);
+      constexpr int64_t kLine = 64;
+      const int64_t slot = int64_t(table[p / bs]) * bs + off;
+      if (k_quantized) {
+        const char* k = reinterpret_cast<const char*>(kv.key_row(il, slot)) + g * k_head_bytes;
+        for (int32_t i = 0; i < run; ++i)
+          for (int64_t b = 0; b < k_head_bytes; b += kLine) __builtin_prefetch(k + i * kv.key_row_bytes() + b, 0, 2);
+      } else {
+        const char* k = reinterpret_cast<const char*>(kv.key_block(il, table[p / bs]) + int64_t(g) * dk * bs);
+        for (int64_t b = 0; b < dk * bs * int64_t(sizeof(uint16_t)); b += kLine) __builtin_prefetch(k + b, 0, 2);
+      }
+      const char* v = reinterpret_cast<const char*>(kv.value_row(il, slot)) + g * v_head_bytes;
       for (int32_t i = 0; i < run; ++i)
-        for (int64_t b = 0; b < dv * kHalf; b += kLine) __builtin_prefetch(v + i * v_stride * kHalf + b, 0, 2);
+        for (int64_t b = 0; b < v_head_bytes; b += kLine) __builtin_prefetch(v + i * kv.value_row_bytes() + b, 0, 2);
       p += run;
     }
   };
   // Span s's partials of the tile's rows of `heads`: per row its max, sum and weighted values
   // (rows with no key in the span get sum 0). q holds the rows' queries (gather_queries).
-  auto span_partials = [&](const AttentionTile& tile, const Heads& heads, int32_t s, const float* q, float* scores,
-                           float* pm, float* pl, float* pa) {
+  auto span_partials = [&](const AttentionTile& tile, const Heads& heads, int32_t s, const TaskScratch& w, float* pm,
+                           float* pl, float* pa) {
+    const float* q = w.q;
+    float* scores = w.scores;
     const int32_t g = heads.g, nh = heads.count;
     const int64_t n_tok = tile.end - tile.begin, rows = n_tok * nh;
     const int32_t* table = table_of(batch.sequences[batch.seq[tile.begin]]);
@@ -156,8 +179,15 @@ void Model::attention(const Batch& batch, KvCache& kv, int32_t il, GgmlType out_
     // Every row's scores against keys [lo, hi] (a row ignores those outside its own range).
     for (int32_t p = lo; p <= hi;) {
       const int32_t off = p % bs, run = std::min(bs - off, hi - p + 1);
-      const uint16_t* block = kv.key_block(il, table[p / bs]);
-      dot_f32_f16_cols(q, rows, dk, block + int64_t(g) * dk * bs, bs, off, run, dk, c.attn_scale, scores + (p - lo), kSpan);
+      if (k_quantized) {
+        for (int32_t i = 0; i < run; ++i) {
+          const uint8_t* key = kv.key_row(il, int64_t(table[p / bs]) * bs + off + i) + g * k_head_bytes;
+          for (int64_t r = 0; r < rows; ++r) scores[r * kSpan + (p + i - lo)] = k_dot(key, w.q8 + r * q8_bytes, dk) * c.attn_scale;
+        }
+      } else {
+        const uint16_t* block = kv.key_block(il, table[p / bs]);
+        dot_f32_f16_cols(q, rows, dk, block + int64_t(g) * dk * bs, bs, off, run, dk, c.attn_scale, scores + (p - lo), kSpan);
+      }
       p += run;
     }
     // Then the tokens' softmaxes and weighted values; tokens with the same key range in one
@@ -199,18 +229,30 @@ void Model::attention(const Batch& batch, KvCache& kv, int32_t il, GgmlType out_
       std::fill(pa + r0 * dv, pa + (r0 + nr) * dv, 0.0f);
       for (int32_t p = r_lo; p <= r_hi;) {
         const int32_t off = p % bs, run = std::min(bs - off, r_hi - p + 1);
-        const uint16_t* v = kv.value(il, int64_t(table[p / bs]) * bs + off);
-        axpy_f16_rows(pa + r0 * dv, dv, scores + r0 * kSpan + (p - lo), kSpan, nr, v + int64_t(g) * dv, v_stride, run, dv);
+        const int64_t slot = int64_t(table[p / bs]) * bs + off;
+        if (v_quantized) {
+          for (int32_t i = 0; i < run; ++i) {  // each row dequantized once for the tile's rows
+            v_dequantize(kv.value_row(il, slot + i) + g * v_head_bytes, w.v_row, dv);
+            for (int64_t r = r0; r < r0 + nr; ++r) axpy_f32(pa + r * dv, scores[r * kSpan + (p + i - lo)], w.v_row, dv);
+          }
+        } else {
+          axpy_f16_rows(pa + r0 * dv, dv, scores + r0 * kSpan + (p - lo), kSpan, nr, kv.value(il, slot) + int64_t(g) * dv,
+                        v_stride, run, dv);
+        }
         p += run;
       }
     }
   };
-  // The rows' queries (rounded to half by rotate_and_cache), side by side.
-  auto gather_queries = [&](const AttentionTile& tile, const Heads& heads, float* q) {
+  // The rows' queries (rounded to half by rotate_and_cache), side by side; for quantized keys
+  // each also quantized to Q8_0.
+  auto gather_queries = [&](const AttentionTile& tile, const Heads& heads, TaskScratch& w) {
     for (int64_t t = tile.begin; t < tile.end; ++t) {
       const float* src = ws_.q.data() + (t * c.n_head + heads.first) * dk;
-      std::copy(src, src + heads.count * dk, q + (t - tile.begin) * heads.count * dk);
+      std::copy(src, src + heads.count * dk, w.q + (t - tile.begin) * heads.count * dk);
     }
+    if (k_quantized)
+      for (int64_t r = 0; r < (tile.end - tile.begin) * heads.count; ++r)
+        quantize_row(GgmlType::Q8_0, w.q + r * dk, w.q8 + r * q8_bytes, dk);
   };
   // Folds a span's partials into the rows' running states and outputs.
   auto fold_rows = [&](const AttentionTile& tile, const Heads& heads, RowState* st, const float* pm, const float* pl,
@@ -227,13 +269,13 @@ void Model::attention(const Batch& batch, KvCache& kv, int32_t il, GgmlType out_
   auto attend = [&](const AttentionTile& tile, int32_t g, int thread) {
     const Heads heads = whole_group(g);
     TaskScratch w(ws_.attn_scratch.data() + thread * per_thread, c, kSpan);
-    gather_queries(tile, heads, w.q);
+    gather_queries(tile, heads, w);
     int32_t s0, s1;
     span_range(tile, &s0, &s1);
     prefetch_span(tile, heads, s0);
     for (int32_t s = s0; s < s1; ++s) {
       if (s + 1 < s1) prefetch_span(tile, heads, s + 1);
-      span_partials(tile, heads, s, w.q, w.scores, w.pm, w.pl, w.pa);
+      span_partials(tile, heads, s, w, w.pm, w.pl, w.pa);
       fold_rows(tile, heads, w.st, w.pm, w.pl, w.pa);
     }
   };
@@ -313,8 +355,8 @@ void Model::attention(const Batch& batch, KvCache& kv, int32_t il, GgmlType out_
     TaskScratch w(ws_.attn_scratch.data() + thread * per_thread, c, kSpan);
     float* pa = partials(u, item);
     prefetch_span(tile, heads, s);
-    gather_queries(tile, heads, w.q);
-    span_partials(tile, heads, s, w.q, w.scores, pa + rows * dv, pa + rows * (dv + 1), pa);
+    gather_queries(tile, heads, w);
+    span_partials(tile, heads, s, w, pa + rows * dv, pa + rows * (dv + 1), pa);
   });
   pool.parallel_for(n_units, [&](int64_t u, int thread) {
     const AttentionTile& tile = tiles[units_list[u].tile];

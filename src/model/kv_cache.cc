@@ -1,55 +1,85 @@
 #include "model/kv_cache.h"
 
 #include <algorithm>
+#include <cctype>
 #include <limits>
 
 #include "kernels/ops.h"
+#include "kernels/quant.h"
 #include "model/model_config.h"
 #include "util/error.h"
 
 namespace nagare {
 
-size_t KvCache::bytes_per_token(const ModelConfig& c) {
-  return size_t(c.n_layer) * c.n_head_kv * (c.head_dim_k + c.head_dim_v) * sizeof(uint16_t);
+GgmlType parse_kv_type(const std::string& name) {
+  const auto t = ggml_type_from_name(name);
+  if (!t || (*t != GgmlType::F16 && *t != GgmlType::Q8_0 && *t != GgmlType::Q4_0))
+    throw Error("unknown KV cache type '" + name + "': f16, q8_0 or q4_0");
+  return *t;
 }
 
-size_t KvCache::page_bytes(const ModelConfig& c, int32_t block_size) {
-  return bytes_per_token(c) / size_t(c.n_layer) * size_t(block_size);
+void check_kv_types(const ModelConfig& c, KvTypes t) {
+  auto check = [&](GgmlType type, int32_t head_dim, const char* what) {
+    const int64_t block = block_elements(type);
+    std::string name(ggml_type_name(type));  // as the flags name it: q8_0
+    for (char& ch : name) ch = char(std::tolower(static_cast<unsigned char>(ch)));
+    if (head_dim % block != 0)
+      throw Error("KV cache type " + name + " for " + what + "s: the model's " + what +
+                  " heads have " + std::to_string(head_dim) + " elements, not whole blocks of " + std::to_string(block) +
+                  "; use f16");
+  };
+  check(t.k, c.head_dim_k, "key");
+  check(t.v, c.head_dim_v, "value");
 }
 
-size_t KvCache::bytes_read(const ModelConfig& c, int64_t n_keys) {
-  const size_t per_key = bytes_per_token(c) / size_t(c.n_layer);  // one layer's
+size_t KvCache::bytes_per_token(const ModelConfig& c, KvTypes t) {
+  return size_t(c.n_layer) * (row_bytes(t.k, int64_t(c.n_head_kv) * c.head_dim_k) + row_bytes(t.v, int64_t(c.n_head_kv) * c.head_dim_v));
+}
+
+size_t KvCache::page_bytes(const ModelConfig& c, int32_t block_size, KvTypes t) {
+  return bytes_per_token(c, t) / size_t(c.n_layer) * size_t(block_size);
+}
+
+size_t KvCache::bytes_read(const ModelConfig& c, int64_t n_keys, KvTypes t) {
+  const size_t per_key = bytes_per_token(c, t) / size_t(c.n_layer);  // one layer's
   size_t total = 0;
   for (int32_t il = 0; il < c.n_layer; ++il)
     total += per_key * size_t(c.layer_uses_swa[il] ? std::min<int64_t>(n_keys, c.sliding_window) : n_keys);
   return total;
 }
 
-int32_t KvCache::blocks_for_bytes(const ModelConfig& c, size_t bytes, int32_t block_size) {
-  const size_t blocks = bytes / (bytes_per_token(c) * size_t(block_size));
+int32_t KvCache::blocks_for_bytes(const ModelConfig& c, size_t bytes, int32_t block_size, KvTypes t) {
+  const size_t blocks = bytes / (bytes_per_token(c, t) * size_t(block_size));
   return int32_t(std::min<size_t>(blocks, size_t(std::numeric_limits<int32_t>::max())));
 }
 
-KvCache::KvCache(const ModelConfig& c, int32_t n_blocks, int32_t block_size)
-    : KvCache(c, int64_t(std::max(n_blocks, 0)) * c.n_layer, block_size, false) {
+KvCache::KvCache(const ModelConfig& c, int32_t n_blocks, int32_t block_size, KvTypes types)
+    : KvCache(c, int64_t(std::max(n_blocks, 0)) * c.n_layer, block_size, false, types) {
   if (n_blocks <= 0) throw Error("KV cache needs at least one block");
 }
 
-std::unique_ptr<KvCache> KvCache::with_separate_windows(const ModelConfig& c, int64_t n_pages, int32_t block_size) {
-  return std::unique_ptr<KvCache>(new KvCache(c, n_pages, block_size, true));
+std::unique_ptr<KvCache> KvCache::with_separate_windows(const ModelConfig& c, int64_t n_pages, int32_t block_size,
+                                                        KvTypes types) {
+  return std::unique_ptr<KvCache>(new KvCache(c, n_pages, block_size, true, types));
 }
 
-KvCache::KvCache(const ModelConfig& c, int64_t n_pages, int32_t block_size, bool separate_windows)
+KvCache::KvCache(const ModelConfig& c, int64_t n_pages, int32_t block_size, bool separate_windows, KvTypes types)
     : block_size_(block_size),
       n_pages_(n_pages),
       k_stride_(int64_t(c.n_head_kv) * c.head_dim_k),
       v_stride_(int64_t(c.n_head_kv) * c.head_dim_v),
+      k_row_bytes_(0),
+      v_row_bytes_(0),
       separate_windows_(separate_windows),
+      types_(types),
       window_(c.sliding_window),
       kind_(size_t(c.n_layer), 0),
       layer_pages_(size_t(c.n_layer)) {
   if (n_pages <= 0 || block_size <= 0) throw Error("KV cache needs at least one block");
   if (n_pages > std::numeric_limits<int32_t>::max()) throw Error("KV cache too large: more than 2^31 pages");
+  check_kv_types(c, types);
+  k_row_bytes_ = int64_t(row_bytes(types.k, k_stride_));
+  v_row_bytes_ = int64_t(row_bytes(types.v, v_stride_));
   if (!separate_windows) {
     // Layer l's page of block b is l * n_blocks + b: each layer's blocks side by side.
     const int32_t n_blocks = int32_t(n_pages / c.n_layer);
@@ -71,14 +101,21 @@ KvCache::KvCache(const ModelConfig& c, int64_t n_pages, int32_t block_size, bool
       layer_pages_[size_t(il)] = {k.base - int64_t(k.first_block) * k.layers + slot[kind_[size_t(il)]]++, k.layers};
     }
   }
-  keys_mem_ = ZeroedPages(size_t(n_pages) * block_size * k_stride_ * sizeof(uint16_t));
-  values_mem_ = ZeroedPages(size_t(n_pages) * block_size * v_stride_ * sizeof(uint16_t));
-  keys_ = static_cast<uint16_t*>(keys_mem_.data());
-  values_ = static_cast<uint16_t*>(values_mem_.data());
+  keys_mem_ = ZeroedPages(size_t(n_pages) * block_size * k_row_bytes_);
+  values_mem_ = ZeroedPages(size_t(n_pages) * block_size * v_row_bytes_);
+  keys_ = static_cast<uint8_t*>(keys_mem_.data());
+  values_ = static_cast<uint8_t*>(values_mem_.data());
+}
+
+void KvCache::store_value(int32_t layer, int64_t slot, const float* value) {
+  uint8_t* row = values_ + row_offset(layer, slot, v_row_bytes_);
+  if (types_.v == GgmlType::F16) fp32_to_fp16_row(value, reinterpret_cast<uint16_t*>(row), v_stride_);
+  else quantize_row(types_.v, value, row, v_stride_);
 }
 
 void KvCache::store_key(int32_t layer, int64_t slot, const float* key) {
-  uint16_t* column = key_block(layer, slot / block_size_) + slot % block_size_;
+  if (types_.k != GgmlType::F16) return quantize_row(types_.k, key, keys_ + row_offset(layer, slot, k_row_bytes_), k_stride_);
+  uint16_t* column = const_cast<uint16_t*>(key_block(layer, slot / block_size_)) + slot % block_size_;
   // Converted a chunk at a time by the active ISA's row converter, then spread over the rows.
   constexpr int64_t kChunk = 256;
   uint16_t halves[kChunk];

@@ -5,13 +5,28 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
+#include "gguf/ggml_type.h"
 #include "util/zeroed_pages.h"
 
 namespace nagare {
 
 struct ModelConfig;
+
+// What a cache stores keys and values as (llama.cpp's --cache-type-k / --cache-type-v): F16 (the
+// default), Q8_0 or Q4_0. A quantized key meets the query quantized to Q8_0 (the formats' own dot
+// product, as llama.cpp computes it); a quantized value row is dequantized before it is weighted.
+struct KvTypes {
+  GgmlType k = GgmlType::F16, v = GgmlType::F16;
+  bool operator==(const KvTypes&) const = default;
+};
+// "f16", "q8_0" or "q4_0" (ASCII case-insensitive); throws Error naming the choices otherwise.
+GgmlType parse_kv_type(const std::string& name);
+// Throws Error with the reason when the model's heads cannot be stored in these types' blocks
+// (each head's keys and values must be whole blocks of 32).
+void check_kv_types(const ModelConfig& config, KvTypes types);
 
 class KvCache {
  public:
@@ -22,7 +37,7 @@ class KvCache {
   //
   // One table: a block b is every layer's positions, at fixed pages. A sequence's one block
   // table serves all layers.
-  KvCache(const ModelConfig& config, int32_t n_blocks, int32_t block_size = 16);
+  KvCache(const ModelConfig& config, int32_t n_blocks, int32_t block_size = 16, KvTypes types = {});
   // Sliding windows kept apart (a model with both kinds of layer): blocks of the full-attention
   // layers (kind 0) and blocks of the sliding-window layers (kind 1) are numbered apart, a
   // sequence has a table of each (BatchSequence::window_table), and a block's pages are any of
@@ -30,22 +45,23 @@ class KvCache {
   // long sequence keeps only its window's blocks of the sliding-window layers, and the memory
   // those free serves either kind.
   static std::unique_ptr<KvCache> with_separate_windows(const ModelConfig& config, int64_t n_pages,
-                                                        int32_t block_size = 16);
+                                                        int32_t block_size = 16, KvTypes types = {});
 
   // Blocks needed for a budget of `bytes` (one table).
-  static int32_t blocks_for_bytes(const ModelConfig& config, size_t bytes, int32_t block_size = 16);
-  static size_t bytes_per_token(const ModelConfig& config);
+  static int32_t blocks_for_bytes(const ModelConfig& config, size_t bytes, int32_t block_size = 16, KvTypes types = {});
+  static size_t bytes_per_token(const ModelConfig& config, KvTypes types = {});
   // The cache bytes one token's attention reads with n_keys tokens before it (sliding-window
   // layers read only their window): with the weights, what bounds decoding at depth.
-  static size_t bytes_read(const ModelConfig& config, int64_t n_keys);
+  static size_t bytes_read(const ModelConfig& config, int64_t n_keys, KvTypes types = {});
   // The bytes of one page: one layer's keys and values of block_size positions.
-  static size_t page_bytes(const ModelConfig& config, int32_t block_size);
+  static size_t page_bytes(const ModelConfig& config, int32_t block_size, KvTypes types = {});
 
   int32_t block_size() const { return block_size_; }
   int32_t n_blocks() const { return kinds_[0].n_blocks; }  // one table: its blocks
   int64_t n_pages() const { return n_pages_; }
   size_t bytes() const { return keys_mem_.size() + values_mem_.size(); }
   bool separate_windows() const { return separate_windows_; }
+  KvTypes types() const { return types_; }
   int32_t window() const { return window_; }  // the sliding window's tokens (0: none)
   bool layer_in_window(int32_t layer) const { return kind_[size_t(layer)] == 1; }
   // Separate windows: layers of kind k (0: full attention, 1: sliding window) and the block ids
@@ -61,25 +77,32 @@ class KvCache {
   }
 
   // A slot is block * block_size + offset, the block taken from the layer's table. Values are
-  // stored slot by slot: the n_head_kv * head_dim half floats of one slot together. Keys are
-  // stored transposed within a block: element e (kv head * head_dim + dimension) of the key in
-  // the block's slot o at key_block(...)[e * block_size + o], so attention reads one element of
-  // a block's keys as one vector (kernels/ops.h dot_f32_f16_cols).
-  const uint16_t* key_block(int32_t layer, int64_t block) const { return keys_ + page(layer, block) * block_size_ * k_stride_; }
-  uint16_t* key_block(int32_t layer, int64_t block) { return keys_ + page(layer, block) * block_size_ * k_stride_; }
-  void store_key(int32_t layer, int64_t slot, const float* key);  // n_head_kv * head_dim floats
-  uint16_t* value(int32_t layer, int64_t slot) { return values_ + value_offset(layer, slot); }
-  const uint16_t* value(int32_t layer, int64_t slot) const { return values_ + value_offset(layer, slot); }
-  int64_t value_stride() const { return v_stride_; }  // halves from one slot's values to the next's
+  // stored slot by slot: the n_head_kv * head_dim elements of one slot together, as a row of
+  // their type. F16 keys are stored transposed within a block: element e (kv head * head_dim +
+  // dimension) of the key in the block's slot o at key_block(...)[e * block_size + o], so
+  // attention reads one element of a block's keys as one vector (kernels/ops.h
+  // dot_f32_f16_cols); quantized keys are stored slot by slot like values (key_row).
+  const uint16_t* key_block(int32_t layer, int64_t block) const {
+    return reinterpret_cast<const uint16_t*>(keys_ + page(layer, block) * block_size_ * k_row_bytes_);
+  }
+  const uint8_t* key_row(int32_t layer, int64_t slot) const { return keys_ + row_offset(layer, slot, k_row_bytes_); }
+  void store_key(int32_t layer, int64_t slot, const float* key);      // n_head_kv * head_dim floats
+  void store_value(int32_t layer, int64_t slot, const float* value);  // n_head_kv * head_dim floats
+  const uint8_t* value_row(int32_t layer, int64_t slot) const { return values_ + row_offset(layer, slot, v_row_bytes_); }
+  // F16 values: the half floats of a slot.
+  const uint16_t* value(int32_t layer, int64_t slot) const { return reinterpret_cast<const uint16_t*>(value_row(layer, slot)); }
+  int64_t value_stride() const { return v_stride_; }  // F16 values: halves from one slot's values to the next's
+  int64_t key_row_bytes() const { return k_row_bytes_; }
+  int64_t value_row_bytes() const { return v_row_bytes_; }
 
  private:
-  KvCache(const ModelConfig& config, int64_t n_pages, int32_t block_size, bool separate_windows);
+  KvCache(const ModelConfig& config, int64_t n_pages, int32_t block_size, bool separate_windows, KvTypes types);
   int64_t page(int32_t layer, int64_t block) const {
     const LayerPages& l = layer_pages_[size_t(layer)];
     return page_of_[size_t(l.offset + block * l.stride)];
   }
-  int64_t value_offset(int32_t layer, int64_t slot) const {
-    return (page(layer, slot / block_size_) * block_size_ + slot % block_size_) * v_stride_;
+  int64_t row_offset(int32_t layer, int64_t slot, int64_t row_bytes) const {
+    return (page(layer, slot / block_size_) * block_size_ + slot % block_size_) * row_bytes;
   }
 
   struct Kind {
@@ -91,16 +114,17 @@ class KvCache {
     int64_t offset = 0, stride = 1;
   };
   int32_t block_size_;
-  int64_t n_pages_, k_stride_, v_stride_;
+  int64_t n_pages_, k_stride_, v_stride_, k_row_bytes_, v_row_bytes_;
   bool separate_windows_;
+  KvTypes types_;
   int32_t window_;
   Kind kinds_[2];
   std::vector<uint8_t> kind_;  // per layer
   std::vector<LayerPages> layer_pages_;
   std::vector<int32_t> page_of_;
   ZeroedPages keys_mem_, values_mem_;
-  uint16_t* keys_ = nullptr;
-  uint16_t* values_ = nullptr;
+  uint8_t* keys_ = nullptr;
+  uint8_t* values_ = nullptr;
 };
 
 }  // namespace nagare

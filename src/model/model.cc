@@ -320,15 +320,15 @@ void Model::rotate_and_cache(const Batch& batch, KvCache& kv, int32_t il, int64_
   const int32_t half = c.rope_dims / 2;
   ropes_[L.rope_slot].rotate(q, c.n_head, c.head_dim_k, cs, cs + half);
   ropes_[L.rope_slot].rotate(k, c.n_head_kv, c.head_dim_k, cs, cs + half);
-  // As llama.cpp: the query meets the half-precision keys rounded to half (once, here, for
-  // every attention task that reads it).
-  scale_round_fp16(q, 1.0f, int64_t(c.n_head) * c.head_dim_k);
+  // As llama.cpp: the query meets half-precision keys rounded to half (once, here, for every
+  // attention task that reads it); quantized keys meet it quantized (model/attention.cc).
+  if (kv.types().k == GgmlType::F16) scale_round_fp16(q, 1.0f, int64_t(c.n_head) * c.head_dim_k);
   const BatchSequence& s = batch.sequences[batch.seq[t]];
   const int32_t pos = batch.positions[t];
   const int32_t* table = kv.layer_in_window(il) ? s.window_table : s.block_table;
   const int64_t slot = int64_t(table[pos / kv.block_size()]) * kv.block_size() + pos % kv.block_size();
   kv.store_key(il, slot, k);
-  fp32_to_fp16_row(v, kv.value(il, slot), v_dim);
+  kv.store_value(il, slot, v);
 }
 
 void Model::forward(const Batch& batch, KvCache& kv, float* logits, ThreadPool& pool, float* hidden) {

@@ -344,6 +344,10 @@ TEST(Simd, RowOpsMatchTheirScalarDefinitions) {
       k->axpy_f16(y.data(), 0.37f, bh.data(), n);
       for (int64_t i = 0; i < n; ++i) want[size_t(i)] = std::fma(0.37f, bw[size_t(i)], want[size_t(i)]);
       for (int64_t i = 0; i < n; ++i) ASSERT_EQ(float_bits(y[size_t(i)]), float_bits(want[size_t(i)])) << what;
+      std::vector<float> y32 = a, want32 = a;
+      k->axpy_f32(y32.data(), -1.3f, b.data(), n);
+      for (int64_t i = 0; i < n; ++i) want32[size_t(i)] = std::fma(-1.3f, b[size_t(i)], want32[size_t(i)]);
+      for (int64_t i = 0; i < n; ++i) ASSERT_EQ(float_bits(y32[size_t(i)]), float_bits(want32[size_t(i)])) << what;
       std::vector<float> r = a;
       k->scale_round_fp16(r.data(), 0.1f, n);
       for (int64_t i = 0; i < n; ++i)

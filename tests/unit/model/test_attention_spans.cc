@@ -4,13 +4,16 @@
 // tokens at a time (as speculative drafts are), beside another sequence, or on pools of 1, 2, 3
 // and 5 threads (each of which tiles the tokens and splits the spans and heads differently). The models cover
 // the paths that differ: GQA groups of three (SmolLM2), sliding windows with attention sinks
-// (gpt-oss) and with soft-capped scores (gemma2), and Gemma 3's 512-token window over 1 KV head.
+// (gpt-oss) and with soft-capped scores (gemma2), and Gemma 3's 512-token window over 1 KV head;
+// and the quantized KV cache types (q8_0, q4_0), whose keys meet a quantized query and whose
+// values are dequantized row by row.
 #include <gtest/gtest.h>
 
 #include <cstring>
 #include <memory>
 #include <random>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "model/batch.h"
@@ -28,7 +31,8 @@ constexpr int32_t kBlock = 16;
 // One model; each call runs a fresh cache so runs do not share keys.
 class SpanRunner {
  public:
-  SpanRunner(const std::string& file, int32_t max_tokens) : model_(Model::load(model_path(file))), max_tokens_(max_tokens) {}
+  SpanRunner(const std::string& file, int32_t max_tokens, KvTypes types)
+      : model_(Model::load(model_path(file))), max_tokens_(max_tokens), types_(types) {}
   const ModelConfig& config() const { return model_->config(); }
 
   // A step: tokens of sequences, each (sequence, position, token, want logits).
@@ -40,7 +44,7 @@ class SpanRunner {
   // token that wants them, in order.
   std::vector<float> run(const std::vector<std::vector<Token>>& steps, int n_seqs, int threads) {
     const int32_t blocks_per_seq = (max_tokens_ + kBlock - 1) / kBlock;
-    KvCache kv(model_->config(), blocks_per_seq * n_seqs, kBlock);
+    KvCache kv(model_->config(), blocks_per_seq * n_seqs, kBlock, types_);
     std::vector<std::vector<int32_t>> tables(static_cast<size_t>(n_seqs));
     // Interleaved block ids, as a shared pool hands them out.
     for (int32_t b = 0; b < blocks_per_seq; ++b)
@@ -62,14 +66,18 @@ class SpanRunner {
  private:
   std::unique_ptr<Model> model_;
   int32_t max_tokens_;
+  KvTypes types_;
 };
 
-struct AttentionSpans : ::testing::TestWithParam<const char*> {};
+// A model file and its KV cache's key and value types.
+using SpanCase = std::tuple<const char*, const char*, const char*>;
+struct AttentionSpans : ::testing::TestWithParam<SpanCase> {};
 
 TEST_P(AttentionSpans, SameLogitsHoweverTheSequenceIsBatched) {
-  const std::string file = GetParam();
+  const std::string file = std::get<0>(GetParam());
+  const KvTypes types{parse_kv_type(std::get<1>(GetParam())), parse_kv_type(std::get<2>(GetParam()))};
   constexpr int32_t kLength = 700;  // spans 0, 1 and 2
-  SpanRunner runner(file, kLength);
+  SpanRunner runner(file, kLength, types);
   std::mt19937 rng(7);
   std::uniform_int_distribution<int32_t> pick(100, std::min<int32_t>(runner.config().n_vocab - 1, 20000));
   std::vector<int32_t> tokens(kLength), other(kLength);
@@ -132,16 +140,23 @@ TEST_P(AttentionSpans, SameLogitsHoweverTheSequenceIsBatched) {
   expect_same(ours, "decoded beside another sequence's prefill");
 }
 
-INSTANTIATE_TEST_SUITE_P(Models, AttentionSpans,
-                         ::testing::Values("SmolLM2-135M-Instruct.Q4_1.gguf", "tiny/tiny-gptoss.gguf", "tiny/tiny-gemma2.gguf",
-                                           "gemma-3-270m-q4_k_m.gguf"),
-                         [](const auto& info) {
-                           std::string n = info.param;
-                           std::string out;
-                           for (char ch : n.substr(n.find('/') + 1))
-                             if (std::isalnum(static_cast<unsigned char>(ch))) out += ch;
-                           return out;
-                         });
+const SpanCase kSpanCases[] = {
+    {"SmolLM2-135M-Instruct.Q4_1.gguf", "f16", "f16"}, {"tiny/tiny-gptoss.gguf", "f16", "f16"},
+    {"tiny/tiny-gemma2.gguf", "f16", "f16"},           {"gemma-3-270m-q4_k_m.gguf", "f16", "f16"},
+    {"SmolLM2-135M-Instruct.Q4_1.gguf", "q8_0", "q8_0"}, {"tiny/tiny-gptoss.gguf", "q8_0", "q4_0"},
+    {"tiny/tiny-gemma2.gguf", "q4_0", "q8_0"},
+};
+
+std::string span_case_name(const ::testing::TestParamInfo<SpanCase>& info) {
+  const std::string file = std::get<0>(info.param), k = std::get<1>(info.param), v = std::get<2>(info.param);
+  std::string out;
+  for (char ch : file.substr(file.find('/') + 1))
+    if (std::isalnum(static_cast<unsigned char>(ch))) out += ch;
+  if (k != "f16" || v != "f16") out += "_k" + k + "_v" + v;
+  return out;
+}
+
+INSTANTIATE_TEST_SUITE_P(Models, AttentionSpans, ::testing::ValuesIn(kSpanCases), span_case_name);
 
 }  // namespace
 }  // namespace nagare

@@ -247,5 +247,45 @@ TEST(ModelForward, RejectsTokensAndPositionsOutOfRange) {
   EXPECT_THROW(model->forward(b, kv, logits.data(), pool), Error);
 }
 
+// KV cache types: llama.cpp's names, the bytes each takes, and a refusal with the reason for a
+// model whose heads are not whole blocks of the type.
+TEST(KvCacheTypes, NamesSizesAndHeadsThatCannotHoldThem) {
+  EXPECT_EQ(parse_kv_type("f16"), GgmlType::F16);
+  EXPECT_EQ(parse_kv_type("q8_0"), GgmlType::Q8_0);
+  EXPECT_EQ(parse_kv_type("Q4_0"), GgmlType::Q4_0);
+  for (const char* bad : {"q5_0", "f32", "bogus", ""}) {
+    try {
+      parse_kv_type(bad);
+      ADD_FAILURE() << bad << " accepted";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("f16, q8_0 or q4_0"), std::string::npos) << e.what();
+    }
+  }
+  ModelConfig c;
+  c.n_layer = 2;
+  c.n_head = 4;
+  c.n_head_kv = 2;
+  c.head_dim_k = c.head_dim_v = 64;
+  c.layer_uses_swa = {false, false};
+  // Per token: 2 layers x 2 heads x 64 elements, keys and values: 2 bytes each in f16; 34 bytes per
+  // 32 in q8_0, 18 in q4_0.
+  EXPECT_EQ(KvCache::bytes_per_token(c), 2u * 2 * 64 * 2 * 2);
+  EXPECT_EQ(KvCache::bytes_per_token(c, {GgmlType::Q8_0, GgmlType::Q8_0}), 2u * 2 * 2 * 2 * 34);
+  EXPECT_EQ(KvCache::bytes_per_token(c, {GgmlType::Q8_0, GgmlType::Q4_0}), 2u * 2 * 2 * (34 + 18));
+  KvCache quantized(c, 4, 16, {GgmlType::Q4_0, GgmlType::Q8_0});
+  EXPECT_EQ(quantized.bytes(), size_t(4) * 16 * 2 * 2 * 2 * (18 + 34));
+  c.head_dim_v = 48;  // keys fit blocks of 32, values do not
+  EXPECT_NO_THROW(check_kv_types(c, {GgmlType::Q8_0, GgmlType::F16}));
+  try {
+    KvCache kv(c, 4, 16, {GgmlType::F16, GgmlType::Q8_0});
+    ADD_FAILURE() << "q8_0 values of 48-element heads accepted";
+  } catch (const Error& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("q8_0"), std::string::npos) << what;
+    EXPECT_NE(what.find("48"), std::string::npos) << what;
+    EXPECT_NE(what.find("32"), std::string::npos) << what;
+  }
+}
+
 }  // namespace
 }  // namespace nagare
