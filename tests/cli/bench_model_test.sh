@@ -3,7 +3,8 @@
 # depth and says so in llama-bench's JSON fields; the roofline line counts the weights a token
 # reads (close to the file size for a model whose bytes are nearly all matrices) and a positive
 # measured bandwidth, and at a depth adds the KV cache a generated token reads (SmolLM2: 30
-# layers x 3 KV heads x (64 + 64) halves per key, at the run's middle position). Usage: bench_model_test.sh NAGARE_BINARY SOURCE_DIR
+# layers x 3 KV heads x (64 + 64) halves per key, at the run's middle position), counted in the
+# cache's type with --cache-type-k/-v, which refuse a type llama.cpp does not name. Usage: bench_model_test.sh NAGARE_BINARY SOURCE_DIR
 set -u
 nagare=$1
 model=$2/models/SmolLM2-135M-Instruct.Q4_1.gguf
@@ -48,3 +49,22 @@ for f in fails:
     print("FAIL:", f, file=sys.stderr)
 sys.exit(1 if fails else 0)
 PY
+status=$?
+
+# Quantized KV cache types: q8_0 keys (6 blocks of 32 per key: 204 bytes) and q4_0 values (108
+# bytes) per layer at the middle position; a type that is not llama.cpp's is refused by name.
+"$nagare" bench-model -m "$model" -p 0 -n 2 -d 200 -r 1 -t 2 --cache-type-k q8_0 --cache-type-v q4_0 -o json \
+  >"$tmp/q.out" 2>"$tmp/q.err" || { echo "FAIL: bench-model with q8_0/q4_0 exited non-zero: $(cat "$tmp/q.err")" >&2; exit 1; }
+want=$(python3 -c 'print(f"{30 * (204 + 108) * 201 / 2**20:.1f}")')
+grep -q "at depth 200, + $want MiB of KV cache per token" "$tmp/q.err" || {
+  echo "FAIL: q8_0/q4_0 KV per token is not $want MiB: $(cat "$tmp/q.err")" >&2
+  status=1
+}
+if "$nagare" bench-model -m "$model" -p 8 -n 0 -r 1 --cache-type-k q5_0 >/dev/null 2>"$tmp/bad.err"; then
+  echo "FAIL: --cache-type-k q5_0 accepted" >&2
+  status=1
+elif ! grep -q "f16, q8_0 or q4_0" "$tmp/bad.err"; then
+  echo "FAIL: --cache-type-k q5_0 refused without naming the choices: $(cat "$tmp/bad.err")" >&2
+  status=1
+fi
+exit $status
