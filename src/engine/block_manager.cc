@@ -165,6 +165,11 @@ void BlockManager::evict(int32_t b) {
   lru_remove(b);
   K.cache.erase(blocks_[b].hash);
   blocks_[b].registered = false;
+  free_block(b);
+}
+
+void BlockManager::free_block(int32_t b) {
+  Kind& K = kinds_[kind_of(b)];
   K.free_ids.push_back(b);
   if (kv_) {
     int32_t* pages = kv_->block_pages(kind_of(b), b);
@@ -207,13 +212,7 @@ void BlockManager::unref(int32_t b) {
     lru_push_back(b);
     return;
   }
-  // Not cached: straight back to the free lists (a registered block goes there when evicted).
-  K.free_ids.push_back(b);
-  if (kv_) {
-    int32_t* pages = kv_->block_pages(kind_of(b), b);
-    for (int32_t i = K.layers - 1; i >= 0; --i) free_pages_.push_back(std::exchange(pages[i], -1));
-  }
-  free_page_count_ += K.layers;
+  free_block(b);  // not cached: straight back (a registered block goes back when evicted)
 }
 
 bool BlockManager::grow(BlockTables& t, int32_t n_tokens) {

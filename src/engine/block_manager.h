@@ -101,7 +101,8 @@ class BlockManager {
   int kind_of(int32_t b) const { return b >= kinds_[1].first && kinds_[1].n > 0 ? 1 : 0; }
   int32_t to_blocks(int64_t pages) const { return int32_t(pages / layers_per_block_); }
   int32_t take_block(int k);  // a block of kind k, evicting least recently used cached ones as needed
-  void evict(int32_t b);
+  void evict(int32_t b);       // a cached block: out of its cache, then freed
+  void free_block(int32_t b);  // its id and pages back to the free lists
   void unref(int32_t b);
   void lru_push_back(int32_t b);
   void lru_remove(int32_t b);

@@ -165,9 +165,10 @@ ModelConfig windowed_config() {
 
 // Grows a sequence to n tokens a step of `step` tokens at a time, as the engine does: the
 // blocks out of the window dropped, then the next tokens' blocks added and registered.
-bool run_to(BlockManager& bm, BlockTables& t, std::span<const int32_t> tokens, int32_t from, int32_t n, int32_t step,
-            int32_t& reg, uint64_t& h) {
-  for (int32_t done = from; done < n; done = std::min(n, done + step)) {
+bool run_to(BlockManager& bm, BlockTables& t, std::span<const int32_t> tokens, int32_t n, int32_t step) {
+  int32_t reg = 0;
+  uint64_t h = 0;
+  for (int32_t done = 0; done < n; done = std::min(n, done + step)) {
     bm.drop_outside_window(t, done);
     if (!bm.grow(t, std::min(n, done + step))) return false;
     bm.register_full_blocks(tokens, std::min(n, done + step), t, reg, h);
@@ -182,9 +183,7 @@ TEST(BlockManagerWindows, ASequenceHoldsOnlyItsWindowAndTheFreedPagesServeEither
   BlockManager bm(*kv, false);
   auto tokens = seq_tokens(32);
   BlockTables a;
-  int32_t reg = 0;
-  uint64_t h = 0;
-  ASSERT_TRUE(run_to(bm, a, tokens, 0, 32, 4, reg, h));
+  ASSERT_TRUE(run_to(bm, a, tokens, 32, 4));
   // 8 full-attention blocks (8 pages); of the window's, those from position 32 - 8 + 1 = 25 on:
   // blocks 6 and 7 (3 pages each).
   EXPECT_EQ(a.table.size(), 8u);
@@ -224,9 +223,7 @@ TEST(BlockManagerWindows, APrefixCountsWhereTheBlocksOfItsWindowAreCached) {
   BlockManager bm(*kv, true);
   auto tokens = seq_tokens(40);
   BlockTables a;
-  int32_t reg = 0;
-  uint64_t h = 0;
-  ASSERT_TRUE(run_to(bm, a, tokens, 0, 40, 4, reg, h));
+  ASSERT_TRUE(run_to(bm, a, tokens, 40, 4));
   EXPECT_EQ(a.window_first, 8);  // blocks 0-7 dropped: cached, not freed
   const std::vector<int32_t> last_window(a.window.begin() + 8, a.window.end());
   bm.release(a);
