@@ -13,6 +13,7 @@
 
 #include "kernels/dispatch.h"
 #include "kernels/expf_table.h"
+#include "kernels/softmax_exp.h"
 #include "kernels/fp16.h"
 #include "kernels/ops_ref.h"
 
@@ -252,13 +253,15 @@ void axpy_f16_rows(float* out, int64_t out_stride, const float* w, int64_t w_str
     for (int64_t i = 0; i < n_rows; ++i) axpy_f16(out + h * out_stride, w[h * w_stride + i], v + i * v_stride, n);
 }
 
-void dot_f32_f16_cols(const float* q, int64_t n_q, int64_t q_stride, const uint16_t* kt, int64_t bs, int64_t first,
-                      int64_t n_keys, int64_t n, float scale, float* out, int64_t out_stride) {
+void dot_f32_f16_key_groups(const float* q, int64_t n_q, int64_t q_stride, const uint16_t* const* groups, int64_t n_groups,
+                            int64_t stride, int64_t n, float scale, float* out, int64_t out_stride) {
   for (int64_t j = 0; j < n_q; ++j)
-    for (int64_t i = 0; i < n_keys; ++i) {
-      const uint16_t* key = kt + first + i;
-      out[j * out_stride + i] = dot_lanes<true>(q + j * q_stride, n, [&](int64_t d) { return fp16_to_fp32(key[d * bs]); }) * scale;
-    }
+    for (int64_t g = 0; g < n_groups; ++g)
+      for (int l = 0; l < 8; ++l) {
+        float s = 0.0f;
+        for (int64_t e = 0; e < n; ++e) s = std::fma(q[j * q_stride + e], fp16_to_fp32(groups[g][e * stride + l]), s);
+        out[j * out_stride + 8 * g + l] = s * scale;
+      }
 }
 
 float max_f32(const float* x, int64_t n, float init) {
@@ -267,12 +270,28 @@ float max_f32(const float* x, int64_t n, float init) {
   return m;
 }
 
+float exp_softmax(float x) {
+  using namespace softmax_exp_detail;
+  if (x != x) return x;
+  if (x < kMin) return 0.0f;
+  if (x > kMax) return INFINITY;
+  const float n = std::fma(x, kLog2e, kRound) - kRound;
+  const float r = std::fma(n, -kLn2Lo, std::fma(n, -kLn2Hi, x));
+  float p = kPoly[0];
+  for (int k = 1; k < 8; ++k) p = std::fma(p, r, kPoly[k]);
+  const uint32_t bits = uint32_t(int32_t(n) + 127) << 23;  // 2^n
+  float scale;
+  std::memcpy(&scale, &bits, 4);
+  return p * scale;
+}
+
 float softmax_exp(float* x, float max, int64_t n) {
-  float sum = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    x[i] = exp_glibc(x[i] - max);
-    sum += x[i];
-  }
+  float lanes[8] = {};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int j = 0; j < 8; ++j) lanes[j] += x[i + j] = exp_softmax(x[i + j] - max);
+  float sum = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
+  for (; i < n; ++i) sum += x[i] = exp_softmax(x[i] - max);
   return sum;
 }
 
@@ -336,10 +355,10 @@ void axpy_f16_rows(float* out, int64_t out_stride, const float* w, int64_t w_str
   fn(out, out_stride, w, w_stride, n_heads, v, v_stride, n_rows, n);
 }
 
-void dot_f32_f16_cols(const float* q, int64_t n_q, int64_t q_stride, const uint16_t* kt, int64_t bs, int64_t first,
-                      int64_t n_keys, int64_t n, float scale, float* out, int64_t out_stride) {
-  NAGARE_OP(dot_f32_f16_cols);
-  fn(q, n_q, q_stride, kt, bs, first, n_keys, n, scale, out, out_stride);
+void dot_f32_f16_key_groups(const float* q, int64_t n_q, int64_t q_stride, const uint16_t* const* groups, int64_t n_groups,
+                            int64_t stride, int64_t n, float scale, float* out, int64_t out_stride) {
+  NAGARE_OP(dot_f32_f16_key_groups);
+  fn(q, n_q, q_stride, groups, n_groups, stride, n, scale, out, out_stride);
 }
 
 void rms_norm_rows(const float* x, const float* weight, float* y, int64_t n_rows, int64_t n, float eps) {

@@ -76,18 +76,19 @@ void axpy_f32(float* y, float w, const float* x, int64_t n);
 // for i = 0, 1, ... (in that order), j < n, h < n_heads.
 void axpy_f16_rows(float* out, int64_t out_stride, const float* w, int64_t w_stride, int64_t n_heads, const uint16_t* v,
                    int64_t v_stride, int64_t n_rows, int64_t n);
-// The scores of n_q query heads (a GQA group) against keys stored transposed, as the KV cache
-// keeps them within a block: element d of the key in slot o at kt[d * bs + o]. For the keys of
-// slots first .. first + n_keys - 1:
-//   out[j * out_stride + i] = dot_f32_f16(q + j * q_stride, key of slot first + i, n) * scale,
-// the same bits as dot_f32_f16 on each key gathered into a row. Reads only the block's slots.
-void dot_f32_f16_cols(const float* q, int64_t n_q, int64_t q_stride, const uint16_t* kt, int64_t bs, int64_t first,
-                      int64_t n_keys, int64_t n, float scale, float* out, int64_t out_stride);
+// Attention's scores: n_q query rows (q_stride apart, n elements each) against groups of eight
+// keys stored transposed, as the KV cache keeps them within a block: element e of key l of group
+// g at groups[g][e * stride + l]. For g < n_groups, l < 8:
+//   out[j * out_stride + 8 * g + l] = scale * s, s = fma(q_j[n-1], k[n-1], ... fma(q_j[0], k[0], 0)),
+// one chain of fused multiply-adds per (row, key) in element order, so that a SIMD version can
+// give each (row, key) a lane and still compute the same bits, whatever its tiling.
+void dot_f32_f16_key_groups(const float* q, int64_t n_q, int64_t q_stride, const uint16_t* const* groups, int64_t n_groups,
+                            int64_t stride, int64_t n, float scale, float* out, int64_t out_stride);
 // The largest of init and x[0..n) (NaNs in x are passed over): a softmax's max.
 float max_f32(const float* x, int64_t n, float init);
-// Softmax numerators: x[i] = exp(x[i] - max) for i < n, returning their sum, added in order.
-// exp is computed as glibc's expf computes it on FMA machines (kernels/expf_table.h), so the
-// results equal std::exp there, on every ISA (the SIMD version evaluates 8 at a time).
+// Softmax numerators: x[i] = exp(x[i] - max) for i < n, returning their sum: eight running sums
+// (element i in lane i mod 8) added pairwise, then the tail in order. exp is computed in float
+// arithmetic (kernels/softmax_exp.h, within about an ulp of exp), the same bits on every ISA.
 float softmax_exp(float* x, float max, int64_t n);
 // x[i] = float(half(x[i] * s)): scaling, then rounding to half precision (round to nearest even).
 void scale_round_fp16(float* x, float s, int64_t n);

@@ -15,11 +15,12 @@ void axpy_f16(float* y, float w, const uint16_t* x, int64_t n);
 void axpy_f32(float* y, float w, const float* x, int64_t n);
 void axpy_f16_rows(float* out, int64_t out_stride, const float* w, int64_t w_stride, int64_t n_heads, const uint16_t* v,
                    int64_t v_stride, int64_t n_rows, int64_t n);
-void dot_f32_f16_cols(const float* q, int64_t n_q, int64_t q_stride, const uint16_t* kt, int64_t bs, int64_t first,
-                      int64_t n_keys, int64_t n, float scale, float* out, int64_t out_stride);
+void dot_f32_f16_key_groups(const float* q, int64_t n_q, int64_t q_stride, const uint16_t* const* groups, int64_t n_groups,
+                            int64_t stride, int64_t n, float scale, float* out, int64_t out_stride);
 float max_f32(const float* x, int64_t n, float init);
 float softmax_exp(float* x, float max, int64_t n);
-float exp_glibc(float x);  // one exponential of softmax_exp
+float exp_softmax(float x);  // one exponential of softmax_exp (kernels/softmax_exp.h)
+float exp_glibc(float x);    // glibc's expf, silu_mul's exponential (kernels/expf_table.h)
 void silu_mul(const float* gate, const float* up, float* out, int64_t n);
 void scale_round_fp16(float* x, float s, int64_t n);
 // rms_norm_rows of kernels/ops.h. Its parts, for the SIMD versions: each row's sum of squares

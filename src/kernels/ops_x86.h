@@ -96,120 +96,88 @@ void axpy_rows_heads(float* out, int64_t out_stride, const float* w, int64_t w_s
   if (d < n)  // the rest of the row (head sizes that are not a multiple of 64)
     for (int h = 0; h < H; ++h) axpy_rows_one_head(out + h * out_stride + d, w + h * w_stride, v + d, v_stride, n_rows, n - d);
 }
+#else
+// H heads of a GQA group over the same value rows with 256-bit vectors: each row's 32-element
+// chunk is converted once for the H heads (4 H accumulators, H broadcasts and one converted
+// vector: H = 3 fills the 16 registers). The single-head kernel's operations, in row order.
+template <int H>
+void axpy_rows_heads(float* out, int64_t out_stride, const float* w, int64_t w_stride, const uint16_t* v, int64_t v_stride,
+                     int64_t n_rows, int64_t n) {
+  int64_t d = 0;
+  for (; d + 32 <= n; d += 32) {
+    __m256 acc[H][4];
+    for (int h = 0; h < H; ++h)
+      for (int c = 0; c < 4; ++c) acc[h][c] = _mm256_loadu_ps(out + h * out_stride + d + 8 * c);
+    for (int64_t r = 0; r < n_rows; ++r) {
+      const uint16_t* vr = v + r * v_stride + d;
+      __m256 wv[H];
+      for (int h = 0; h < H; ++h) wv[h] = _mm256_broadcast_ss(w + h * w_stride + r);
+      for (int c = 0; c < 4; ++c) {
+        const __m256 x = load8_half(vr + 8 * c);
+        for (int h = 0; h < H; ++h) acc[h][c] = _mm256_fmadd_ps(wv[h], x, acc[h][c]);
+      }
+    }
+    for (int h = 0; h < H; ++h)
+      for (int c = 0; c < 4; ++c) _mm256_storeu_ps(out + h * out_stride + d + 8 * c, acc[h][c]);
+  }
+  if (d < n)  // the rest of the row (head sizes that are not a multiple of 32)
+    for (int h = 0; h < H; ++h) axpy_rows_one_head(out + h * out_stride + d, w + h * w_stride, v + d, v_stride, n_rows, n - d);
+}
 #endif
 
 void op_axpy_f16_rows(float* out, int64_t out_stride, const float* w, int64_t w_stride, int64_t n_heads, const uint16_t* v,
                       int64_t v_stride, int64_t n_rows, int64_t n) {
   int64_t h = 0;
-#if defined(__AVX512F__)
   for (; h + 3 <= n_heads; h += 3) axpy_rows_heads<3>(out + h * out_stride, out_stride, w + h * w_stride, w_stride, v, v_stride, n_rows, n);
   if (n_heads - h == 2) axpy_rows_heads<2>(out + h * out_stride, out_stride, w + h * w_stride, w_stride, v, v_stride, n_rows, n);
+#if defined(__AVX512F__)
   if (n_heads - h == 1) axpy_rows_heads<1>(out + h * out_stride, out_stride, w + h * w_stride, w_stride, v, v_stride, n_rows, n);
-  return;
+#else
+  if (n_heads - h == 1) axpy_rows_one_head(out + h * out_stride, w + h * w_stride, v, v_stride, n_rows, n);
 #endif
-  for (; h < n_heads; ++h) axpy_rows_one_head(out + h * out_stride, w + h * w_stride, v, v_stride, n_rows, n);
 }
 
-// Keys stored transposed: eight keys side by side, one per lane, so no lane sums across keys.
-// Each (head, key) keeps the reference's eight running sums, in eight vectors (sum l holds
-// elements l, l + 8, ...), combined pairwise vector by vector; a dimension's eight halves are
-// converted once for the H heads.
-template <int H>
-void dot_cols_heads(const float* q, int64_t q_stride, const uint16_t* kt, int64_t bs, int64_t first, int64_t n_keys,
-                    int64_t n, float scale, float* out, int64_t out_stride) {
-  const int64_t n8 = n & ~int64_t(7);
-  for (int64_t i = 0; i < n_keys; i += 8) {
-    const uint16_t* k = kt + first + i;
-    const int64_t count = std::min<int64_t>(8, n_keys - i);
-    // Eight slots of element e; past the block's row end (a run ending near it, or blocks of
-    // fewer than 8 slots) only the valid ones are read: the rest may be another block's, which
-    // another thread may be writing.
-    const bool within_row = first + i + 8 <= bs;
-    auto keys = [&](int64_t e) {
-      if (within_row) return load8_half(k + e * bs);
-      alignas(16) uint16_t part[8] = {};
-      std::memcpy(part, k + e * bs, size_t(count) * sizeof(uint16_t));
-      return load8_half(part);
-    };
-    __m256 acc[H][8];
-    for (auto& h : acc)
-      for (auto& a : h) a = _mm256_setzero_ps();
-    for (int64_t d = 0; d < n8; d += 8)
-      for (int l = 0; l < 8; ++l) {
-        const __m256 kv = keys(d + l);
-        for (int h = 0; h < H; ++h)
-          acc[h][l] = _mm256_fmadd_ps(_mm256_broadcast_ss(q + h * q_stride + d + l), kv, acc[h][l]);
-      }
-    for (int h = 0; h < H; ++h) {
-      const __m256* a = acc[h];
-      __m256 s = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(a[0], a[1]), _mm256_add_ps(a[2], a[3])),
-                               _mm256_add_ps(_mm256_add_ps(a[4], a[5]), _mm256_add_ps(a[6], a[7])));
-      for (int64_t d = n8; d < n; ++d) s = _mm256_fmadd_ps(_mm256_broadcast_ss(q + h * q_stride + d), keys(d), s);
-      s = _mm256_mul_ps(s, _mm256_set1_ps(scale));
-      float* o = out + h * out_stride + i;
-      if (count == 8) {
-        _mm256_storeu_ps(o, s);
-      } else {
-        alignas(32) float t[8];
-        _mm256_store_ps(t, s);
-        std::copy(t, t + count, o);
+// Attention's scores (ops.h's dot_f32_f16_key_groups): a lane per (row, key), the rows' R * 8G
+// chains of fused multiply-adds run side by side over the elements; each element's eight halves
+// of a group are converted once for all R rows. Enough chains to hide the FMA latency, few
+// enough to stay in registers (R * G accumulators, R broadcasts, one key vector).
+struct KeyGroupTiles {
+#if defined(__AVX512F__)
+  static constexpr int kRows = 6;  // 32 registers: up to 24 accumulators
+  template <int R> static constexpr int kGroups = R >= 5 ? 3 : R == 4 ? 5 : R == 3 ? 6 : 8;
+#else
+  static constexpr int kRows = 4;  // 16 registers: up to 12 accumulators
+  template <int R> static constexpr int kGroups = R == 4 ? 2 : R == 3 ? 3 : R == 2 ? 5 : 8;
+#endif
+  template <int R, int G>
+  static void tile(const float* q, int64_t q_stride, const uint16_t* const* groups, int64_t stride, int64_t n, float scale,
+                   float* out, int64_t out_stride) {
+    // (In this form, with pointers stepped and accumulators zero-initialized, GCC 12 keeps the
+    // accumulators in registers; indexing q and the groups by e made it store them every step.)
+    __m256 acc[R][G] = {};
+    const float* qr[R];
+    for (int r = 0; r < R; ++r) qr[r] = q + r * q_stride;
+    const uint16_t* k[G];
+    for (int g = 0; g < G; ++g) k[g] = groups[g];
+    for (int64_t e = 0; e < n; ++e) {
+      __m256 qe[R];
+      for (int r = 0; r < R; ++r) qe[r] = _mm256_set1_ps(qr[r][e]);
+      for (int g = 0; g < G; ++g) {
+        const __m256 kv = load8_half(k[g]);
+        k[g] += stride;
+        for (int r = 0; r < R; ++r) acc[r][g] = _mm256_fmadd_ps(qe[r], kv, acc[r][g]);
       }
     }
+    for (int r = 0; r < R; ++r)
+      for (int g = 0; g < G; ++g) _mm256_storeu_ps(out + r * out_stride + 8 * g, _mm256_mul_ps(acc[r][g], _mm256_set1_ps(scale)));
   }
-}
+};
 
-#if defined(__AVX512F__)
-// dot_cols_heads over sixteen keys per 512-bit vector where sixteen slots of the block row lie
-// ahead (the lanes' operations are the 8-key kernel's, so the same bits); the rest as above.
-template <int H>
-void dot_cols_heads16(const float* q, int64_t q_stride, const uint16_t* kt, int64_t bs, int64_t first, int64_t n_keys,
-                      int64_t n, float scale, float* out, int64_t out_stride) {
-  const int64_t n8 = n & ~int64_t(7);
-  int64_t i = 0;
-  for (; i + 16 <= n_keys && first + i + 16 <= bs; i += 16) {
-    const uint16_t* k = kt + first + i;
-    auto keys = [&](int64_t e) { return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(k + e * bs))); };
-    __m512 acc[H][8];
-    for (auto& h : acc)
-      for (auto& a : h) a = _mm512_setzero_ps();
-    for (int64_t d = 0; d < n8; d += 8)
-      for (int l = 0; l < 8; ++l) {
-        const __m512 kv = keys(d + l);
-        for (int h = 0; h < H; ++h)
-          acc[h][l] = _mm512_fmadd_ps(_mm512_set1_ps(q[h * q_stride + d + l]), kv, acc[h][l]);
-      }
-    for (int h = 0; h < H; ++h) {
-      const __m512* a = acc[h];
-      __m512 s = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a[0], a[1]), _mm512_add_ps(a[2], a[3])),
-                               _mm512_add_ps(_mm512_add_ps(a[4], a[5]), _mm512_add_ps(a[6], a[7])));
-      for (int64_t d = n8; d < n; ++d) s = _mm512_fmadd_ps(_mm512_set1_ps(q[h * q_stride + d]), keys(d), s);
-      _mm512_storeu_ps(out + h * out_stride + i, _mm512_mul_ps(s, _mm512_set1_ps(scale)));
-    }
-  }
-  if (i < n_keys) dot_cols_heads<H>(q, q_stride, kt, bs, first + i, n_keys - i, n, scale, out + i, out_stride);
-}
-#endif
+#include "kernels/key_group_tiling.h"
 
-void op_dot_f32_f16_cols(const float* q, int64_t n_q, int64_t q_stride, const uint16_t* kt, int64_t bs, int64_t first,
-                         int64_t n_keys, int64_t n, float scale, float* out, int64_t out_stride) {
-#if defined(__AVX512F__)
-  constexpr int64_t kHeads = 3;  // 24 accumulators of the 32 registers
-#else
-  constexpr int64_t kHeads = 1;  // 8 of 16
-#endif
-  for (int64_t j = 0; j < n_q;) {
-    const int64_t heads = std::min(kHeads, n_q - j);
-    const float* qj = q + j * q_stride;
-    float* oj = out + j * out_stride;
-#if defined(__AVX512F__)
-    if (heads == 3) dot_cols_heads16<3>(qj, q_stride, kt, bs, first, n_keys, n, scale, oj, out_stride);
-    else if (heads == 2) dot_cols_heads16<2>(qj, q_stride, kt, bs, first, n_keys, n, scale, oj, out_stride);
-    else dot_cols_heads16<1>(qj, q_stride, kt, bs, first, n_keys, n, scale, oj, out_stride);
-#else
-    dot_cols_heads<1>(qj, q_stride, kt, bs, first, n_keys, n, scale, oj, out_stride);
-#endif
-    j += heads;
-  }
+void op_dot_f32_f16_key_groups(const float* q, int64_t n_q, int64_t q_stride, const uint16_t* const* groups, int64_t n_groups,
+                               int64_t stride, int64_t n, float scale, float* out, int64_t out_stride) {
+  key_groups_tiled<KeyGroupTiles>(q, n_q, q_stride, groups, n_groups, stride, n, scale, out, out_stride);
 }
 
 // exp_glibc of ops.cc (kernels/expf_table.h), four at a time in double precision.
@@ -309,24 +277,37 @@ float op_max_f32(const float* x, int64_t n, float init) {
   return m;
 }
 
-// The exponentials eight at a time; the sum in order, as the scalar definition adds them.
+// ref::exp_softmax (kernels/softmax_exp.h) on eight lanes, operation for operation.
+inline __m256 exp8_softmax(__m256 x) {
+  using namespace softmax_exp_detail;
+  const __m256 xc = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(kMin)), _mm256_set1_ps(kMax));
+  const __m256 n = _mm256_sub_ps(_mm256_fmadd_ps(xc, _mm256_set1_ps(kLog2e), _mm256_set1_ps(kRound)), _mm256_set1_ps(kRound));
+  const __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(kLn2Lo), _mm256_fnmadd_ps(n, _mm256_set1_ps(kLn2Hi), xc));
+  __m256 p = _mm256_set1_ps(kPoly[0]);
+  for (int k = 1; k < 8; ++k) p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(kPoly[k]));
+  const __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  __m256 e = _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
+  e = _mm256_blendv_ps(e, _mm256_setzero_ps(), _mm256_cmp_ps(x, _mm256_set1_ps(kMin), _CMP_LT_OQ));
+  e = _mm256_blendv_ps(e, _mm256_set1_ps(INFINITY), _mm256_cmp_ps(x, _mm256_set1_ps(kMax), _CMP_GT_OQ));
+  return _mm256_blendv_ps(e, x, _mm256_cmp_ps(x, x, _CMP_UNORD_Q));
+}
+
+// The exponentials eight at a time into the reference's eight running sums.
 float op_softmax_exp(float* x, float max, int64_t n) {
-  const __m128 m = _mm_set1_ps(max);
-  float sum = 0;
+  const __m256 m = _mm256_set1_ps(max);
+  __m256 acc = _mm256_setzero_ps();
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) {
-    _mm256_storeu_ps(x + i, exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), _mm256_set1_ps(max))));
-    for (int j = 0; j < 8; ++j) sum += x[i + j];
+    const __m256 e = exp8_softmax(_mm256_sub_ps(_mm256_loadu_ps(x + i), m));
+    _mm256_storeu_ps(x + i, e);
+    acc = _mm256_add_ps(acc, e);
   }
+  float sum = sum_lanes_pairwise(acc);
   if (i < n) {
-    alignas(16) float tail[8] = {};
+    alignas(32) float tail[8] = {};
     for (int64_t j = i; j < n; ++j) tail[j - i] = x[j];
-    _mm_store_ps(tail, exp4(_mm_sub_ps(_mm_load_ps(tail), m)));
-    _mm_store_ps(tail + 4, exp4(_mm_sub_ps(_mm_load_ps(tail + 4), m)));
-    for (int64_t j = i; j < n; ++j) {
-      x[j] = tail[j - i];
-      sum += x[j];
-    }
+    _mm256_store_ps(tail, exp8_softmax(_mm256_sub_ps(_mm256_load_ps(tail), m)));
+    for (int64_t j = i; j < n; ++j) sum += x[j] = tail[j - i];
   }
   return sum;
 }
@@ -405,7 +386,7 @@ void register_ops(KernelTable& k) {
   k.axpy_f16 = op_axpy_f16;
   k.axpy_f32 = op_axpy_f32;
   k.axpy_f16_rows = op_axpy_f16_rows;
-  k.dot_f32_f16_cols = op_dot_f32_f16_cols;
+  k.dot_f32_f16_key_groups = op_dot_f32_f16_key_groups;
   k.max_f32 = op_max_f32;
   k.softmax_exp = op_softmax_exp;
   k.rms_norm_rows = op_rms_norm_rows;

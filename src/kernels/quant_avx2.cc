@@ -12,6 +12,7 @@
 
 #include "kernels/dispatch.h"
 #include "kernels/expf_table.h"
+#include "kernels/softmax_exp.h"
 #include "kernels/ops_ref.h"
 #include "kernels/quant_blocks.h"
 

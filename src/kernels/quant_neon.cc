@@ -22,6 +22,7 @@
 
 #include "kernels/dispatch.h"
 #include "kernels/expf_table.h"
+#include "kernels/softmax_exp.h"
 #include "kernels/quant_blocks.h"
 #include "kernels/quant_ref.h"
 
@@ -422,54 +423,45 @@ void op_axpy_f32(float* y, float w, const float* x, int64_t n) {
   for (; i < n; ++i) y[i] = std::fma(w, x[i], y[i]);
 }
 
-// Keys stored transposed: four keys side by side, one per lane (see ops_x86.h's twin): each
-// (head, key) keeps the reference's eight running sums in eight vectors, combined pairwise.
-template <int H>
-void dot_cols_heads(const float* q, int64_t q_stride, const uint16_t* kt, int64_t bs, int64_t first, int64_t n_keys,
-                    int64_t n, float scale, float* out, int64_t out_stride) {
-  const int64_t n8 = n & ~int64_t(7);
-  for (int64_t i = 0; i < n_keys; i += 4) {
-    const uint16_t* k = kt + first + i;
-    const int64_t count = std::min<int64_t>(4, n_keys - i);
-    const bool within_row = first + i + 4 <= bs;  // else only the valid slots are read
-    auto keys = [&](int64_t e) {
-      if (within_row) return load4_half(k + e * bs);
-      uint16_t part[4] = {};
-      std::memcpy(part, k + e * bs, size_t(count) * sizeof(uint16_t));
-      return load4_half(part);
-    };
-    float32x4_t acc[H][8];
-    for (auto& h : acc)
-      for (auto& a : h) a = vdupq_n_f32(0.0f);
-    for (int64_t d = 0; d < n8; d += 8)
-      for (int l = 0; l < 8; ++l) {
-        const float32x4_t kv = keys(d + l);
-        for (int h = 0; h < H; ++h) acc[h][l] = vfmaq_f32(acc[h][l], vdupq_n_f32(q[h * q_stride + d + l]), kv);
+// Attention's scores (ops.h's dot_f32_f16_key_groups; ops_x86.h's twin): a lane per (row, key),
+// a group's eight keys in two vectors converted once per element for all R rows.
+struct KeyGroupTiles {
+  static constexpr int kRows = 4;  // 32 registers: up to 24 accumulators
+  template <int R> static constexpr int kGroups = R == 4 ? 3 : R == 3 ? 4 : R == 2 ? 6 : 8;
+  template <int R, int G>
+  static void tile(const float* q, int64_t q_stride, const uint16_t* const* groups, int64_t stride, int64_t n, float scale,
+                   float* out, int64_t out_stride) {
+    float32x4_t acc[R][G][2] = {};
+    const float* qr[R];
+    for (int r = 0; r < R; ++r) qr[r] = q + r * q_stride;
+    const uint16_t* k[G];
+    for (int g = 0; g < G; ++g) k[g] = groups[g];
+    for (int64_t e = 0; e < n; ++e) {
+      float32x4_t qe[R];
+      for (int r = 0; r < R; ++r) qe[r] = vdupq_n_f32(qr[r][e]);
+      for (int g = 0; g < G; ++g) {
+        const float32x4_t k0 = load4_half(k[g]), k1 = load4_half(k[g] + 4);
+        k[g] += stride;
+        for (int r = 0; r < R; ++r) {
+          acc[r][g][0] = vfmaq_f32(acc[r][g][0], qe[r], k0);
+          acc[r][g][1] = vfmaq_f32(acc[r][g][1], qe[r], k1);
+        }
       }
-    for (int h = 0; h < H; ++h) {
-      const float32x4_t* a = acc[h];
-      float32x4_t s = vaddq_f32(vaddq_f32(vaddq_f32(a[0], a[1]), vaddq_f32(a[2], a[3])),
-                                vaddq_f32(vaddq_f32(a[4], a[5]), vaddq_f32(a[6], a[7])));
-      for (int64_t d = n8; d < n; ++d) s = vfmaq_f32(s, vdupq_n_f32(q[h * q_stride + d]), keys(d));
-      s = vmulq_f32(s, vdupq_n_f32(scale));
-      float t[4];
-      vst1q_f32(t, s);
-      std::copy(t, t + count, out + h * out_stride + i);
     }
+    const float32x4_t sv = vdupq_n_f32(scale);
+    for (int r = 0; r < R; ++r)
+      for (int g = 0; g < G; ++g) {
+        vst1q_f32(out + r * out_stride + 8 * g, vmulq_f32(acc[r][g][0], sv));
+        vst1q_f32(out + r * out_stride + 8 * g + 4, vmulq_f32(acc[r][g][1], sv));
+      }
   }
-}
+};
 
-void op_dot_f32_f16_cols(const float* q, int64_t n_q, int64_t q_stride, const uint16_t* kt, int64_t bs, int64_t first,
-                         int64_t n_keys, int64_t n, float scale, float* out, int64_t out_stride) {
-  for (int64_t j = 0; j < n_q;) {
-    const int64_t heads = std::min<int64_t>(3, n_q - j);  // 24 accumulators of the 32 registers
-    const float* qj = q + j * q_stride;
-    float* oj = out + j * out_stride;
-    if (heads == 3) dot_cols_heads<3>(qj, q_stride, kt, bs, first, n_keys, n, scale, oj, out_stride);
-    else if (heads == 2) dot_cols_heads<2>(qj, q_stride, kt, bs, first, n_keys, n, scale, oj, out_stride);
-    else dot_cols_heads<1>(qj, q_stride, kt, bs, first, n_keys, n, scale, oj, out_stride);
-    j += heads;
-  }
+#include "kernels/key_group_tiling.h"
+
+void op_dot_f32_f16_key_groups(const float* q, int64_t n_q, int64_t q_stride, const uint16_t* const* groups, int64_t n_groups,
+                               int64_t stride, int64_t n, float scale, float* out, int64_t out_stride) {
+  key_groups_tiled<KeyGroupTiles>(q, n_q, q_stride, groups, n_groups, stride, n, scale, out, out_stride);
 }
 
 // out[j] += w[r] * v_r[j] for rows r in order: each output chunk stays in registers over the rows.
@@ -546,23 +538,42 @@ float op_max_f32(const float* x, int64_t n, float init) {
   return m;
 }
 
-// The exponentials four at a time; the sum in order, as the scalar definition adds them.
+// ref::exp_softmax (kernels/softmax_exp.h) on four lanes, operation for operation
+// (vfmaq_f32(c, a, b) = fma(a, b, c), vfmsq_f32(c, a, b) = fma(-a, b, c)).
+inline float32x4_t exp4_softmax(float32x4_t x) {
+  using namespace softmax_exp_detail;
+  const float32x4_t xc = vminq_f32(vmaxq_f32(x, vdupq_n_f32(kMin)), vdupq_n_f32(kMax));
+  const float32x4_t n = vsubq_f32(vfmaq_f32(vdupq_n_f32(kRound), xc, vdupq_n_f32(kLog2e)), vdupq_n_f32(kRound));
+  const float32x4_t r = vfmsq_f32(vfmsq_f32(xc, n, vdupq_n_f32(kLn2Hi)), n, vdupq_n_f32(kLn2Lo));
+  float32x4_t p = vdupq_n_f32(kPoly[0]);
+  for (int k = 1; k < 8; ++k) p = vfmaq_f32(vdupq_n_f32(kPoly[k]), p, r);
+  const int32x4_t bits = vshlq_n_s32(vaddq_s32(vcvtq_s32_f32(n), vdupq_n_s32(127)), 23);
+  float32x4_t e = vmulq_f32(p, vreinterpretq_f32_s32(bits));
+  e = vbslq_f32(vcltq_f32(x, vdupq_n_f32(kMin)), vdupq_n_f32(0.0f), e);
+  e = vbslq_f32(vcgtq_f32(x, vdupq_n_f32(kMax)), vdupq_n_f32(INFINITY), e);
+  return vbslq_f32(vceqq_f32(x, x), e, x);
+}
+
+// The exponentials eight at a time into the reference's eight running sums (lanes 0-3, 4-7).
 float op_softmax_exp(float* x, float max, int64_t n) {
   const float32x4_t m = vdupq_n_f32(max);
-  float sum = 0;
+  float32x4_t a0 = vdupq_n_f32(0.0f), a1 = a0;
   int64_t i = 0;
-  for (; i + 4 <= n; i += 4) {
-    vst1q_f32(x + i, exp4(vsubq_f32(vld1q_f32(x + i), m)));
-    for (int j = 0; j < 4; ++j) sum += x[i + j];
+  for (; i + 8 <= n; i += 8) {
+    const float32x4_t e0 = exp4_softmax(vsubq_f32(vld1q_f32(x + i), m));
+    const float32x4_t e1 = exp4_softmax(vsubq_f32(vld1q_f32(x + i + 4), m));
+    vst1q_f32(x + i, e0);
+    vst1q_f32(x + i + 4, e1);
+    a0 = vaddq_f32(a0, e0);
+    a1 = vaddq_f32(a1, e1);
   }
-  if (i < n) {
+  float sum = sum_lanes_pairwise(a0, a1);
+  for (; i < n; i += 4) {
     float tail[4] = {};
-    for (int64_t j = i; j < n; ++j) tail[j - i] = x[j];
-    vst1q_f32(tail, exp4(vsubq_f32(vld1q_f32(tail), m)));
-    for (int64_t j = i; j < n; ++j) {
-      x[j] = tail[j - i];
-      sum += x[j];
-    }
+    const int64_t k = std::min<int64_t>(4, n - i);
+    for (int64_t j = 0; j < k; ++j) tail[j] = x[i + j];
+    vst1q_f32(tail, exp4_softmax(vsubq_f32(vld1q_f32(tail), m)));
+    for (int64_t j = 0; j < k; ++j) sum += x[i + j] = tail[j];
   }
   return sum;
 }
@@ -653,7 +664,7 @@ void register_neon_quant(KernelTable& k) {
   k.axpy_f16 = op_axpy_f16;
   k.axpy_f32 = op_axpy_f32;
   k.axpy_f16_rows = op_axpy_f16_rows;
-  k.dot_f32_f16_cols = op_dot_f32_f16_cols;
+  k.dot_f32_f16_key_groups = op_dot_f32_f16_key_groups;
   k.max_f32 = op_max_f32;
   k.softmax_exp = op_softmax_exp;
   k.silu_mul = op_silu_mul;

@@ -45,11 +45,12 @@ int64_t tile_rows(const ModelConfig& c) { return std::max<int64_t>(kTileRows, c.
 
 // A task's scratch, carved from its thread's share of the workspace.
 // (A quantized cache's rows also take each query quantized to Q8_0, at most 2 bytes an element,
-// and one value row dequantized.)
+// and one value row dequantized; a half-precision cache's, a group of eight keys copied.)
 struct TaskScratch {
   float *q, *scores, *pa, *pm, *pl, *v_row;
   RowState* st;
   uint8_t* q8;
+  uint16_t* k_group;
   TaskScratch(float* base, const ModelConfig& c, int64_t span) {
     const int64_t rows = tile_rows(c);
     q = base;
@@ -61,6 +62,7 @@ struct TaskScratch {
     std::uninitialized_default_construct_n(st, rows);
     v_row = reinterpret_cast<float*>(st + rows);
     q8 = reinterpret_cast<uint8_t*>(v_row + c.head_dim_v);
+    k_group = reinterpret_cast<uint16_t*>(q8 + rows * c.head_dim_k * 2);
   }
 };
 
@@ -87,7 +89,8 @@ void fold(RowState& st, float* o, float m, float l, const float* a, int64_t dv) 
 size_t Model::attention_scratch_floats(const ModelConfig& c) {
   // Per thread: the tile's rounded queries, its scores over a span, its partial values, maxes
   // and sums, and its rows' running states.
-  return size_t(tile_rows(c)) * (c.head_dim_k + kSpan + c.head_dim_v + 2 + 2 + c.head_dim_k / 2) + c.head_dim_v;
+  return size_t(tile_rows(c)) * (c.head_dim_k + kSpan + c.head_dim_v + 2 + 2 + c.head_dim_k / 2) + c.head_dim_v +
+         size_t(c.head_dim_k) * 4;
 }
 
 void Model::attention(const Batch& batch, KvCache& kv, int32_t il, GgmlType out_weight_type, bool decode_step,
@@ -98,14 +101,13 @@ void Model::attention(const Batch& batch, KvCache& kv, int32_t il, GgmlType out_
   const int32_t bs = kv.block_size();
   const bool swa = c.layer_uses_swa[il];
   const int64_t dk = c.head_dim_k, dv = c.head_dim_v;
-  const int64_t v_stride = kv.value_stride();
-  // A quantized cache: keys and values slot by slot in their types' rows, a head's part of a row
-  // at its offset; the query meets the keys quantized to Q8_0 (their dot product's format).
+  // A quantized cache: keys and values as rows of their types, a head's rows of a block together;
+  // the query meets the keys quantized to Q8_0 (their dot product's format).
   const KvTypes types = kv.types();
   const bool k_quantized = types.k != GgmlType::F16, v_quantized = types.v != GgmlType::F16;
   const VecDotFn k_dot = k_quantized ? vec_dot_fn(types.k) : nullptr;
   const DequantizeRowFn v_dequantize = v_quantized ? dequantize_row_fn(types.v) : nullptr;
-  const int64_t k_head_bytes = int64_t(row_bytes(types.k, dk)), v_head_bytes = int64_t(row_bytes(types.v, dv));
+  const int64_t k_head_bytes = kv.key_head_bytes(), v_head_bytes = kv.value_head_bytes();
   const int64_t q8_bytes = k_quantized ? int64_t(row_bytes(GgmlType::Q8_0, dk)) : 0;
   // The layer's blocks of a sequence (a sliding-window layer's, where the cache keeps them apart).
   auto table_of = [&](const BatchSequence& seq) { return kv.layer_in_window(il) ? seq.window_table : seq.block_table; };
@@ -151,17 +153,12 @@ void Model::attention(const Batch& batch, KvCache& kv, int32_t il, GgmlType out_
       const int32_t off = p % bs, run = std::min(bs - off, hi - p + 1);
       constexpr int64_t kLine = 64;
       const int64_t slot = int64_t(table[p / bs]) * bs + off;
-      if (k_quantized) {
-        const char* k = reinterpret_cast<const char*>(kv.key_row(il, slot)) + g * k_head_bytes;
-        for (int32_t i = 0; i < run; ++i)
-          for (int64_t b = 0; b < k_head_bytes; b += kLine) __builtin_prefetch(k + i * kv.key_row_bytes() + b, 0, 2);
-      } else {
-        const char* k = reinterpret_cast<const char*>(kv.key_block(il, table[p / bs]) + int64_t(g) * dk * bs);
-        for (int64_t b = 0; b < dk * bs * int64_t(sizeof(uint16_t)); b += kLine) __builtin_prefetch(k + b, 0, 2);
-      }
-      const char* v = reinterpret_cast<const char*>(kv.value_row(il, slot)) + g * v_head_bytes;
-      for (int32_t i = 0; i < run; ++i)
-        for (int64_t b = 0; b < v_head_bytes; b += kLine) __builtin_prefetch(v + i * kv.value_row_bytes() + b, 0, 2);
+      auto prefetch = [](const void* from, int64_t bytes) {
+        for (int64_t b = 0; b < bytes; b += kLine) __builtin_prefetch(static_cast<const char*>(from) + b, 0, 2);
+      };
+      if (k_quantized) prefetch(kv.key_row(il, slot, g), run * k_head_bytes);
+      else prefetch(kv.key_block(il, table[p / bs]) + int64_t(g) * dk * bs, dk * bs * int64_t(sizeof(uint16_t)));
+      prefetch(kv.value_row(il, slot, g), run * v_head_bytes);
       p += run;
     }
   };
@@ -176,19 +173,42 @@ void Model::attention(const Batch& batch, KvCache& kv, int32_t il, GgmlType out_
     const int32_t* table = table_of(batch.sequences[batch.seq[tile.begin]]);
     int32_t lo, hi;
     span_keys(tile, s, &lo, &hi);
-    // Every row's scores against keys [lo, hi] (a row ignores those outside its own range).
-    for (int32_t p = lo; p <= hi;) {
-      const int32_t off = p % bs, run = std::min(bs - off, hi - p + 1);
-      if (k_quantized) {
-        for (int32_t i = 0; i < run; ++i) {
-          const uint8_t* key = kv.key_row(il, int64_t(table[p / bs]) * bs + off + i) + g * k_head_bytes;
-          for (int64_t r = 0; r < rows; ++r) scores[r * kSpan + (p + i - lo)] = k_dot(key, w.q8 + r * q8_bytes, dk) * c.attn_scale;
-        }
-      } else {
-        const uint16_t* block = kv.key_block(il, table[p / bs]);
-        dot_f32_f16_cols(q, rows, dk, block + int64_t(g) * dk * bs, bs, off, run, dk, c.attn_scale, scores + (p - lo), kSpan);
+    // Every row's scores against keys [lo, hi], at their offsets from the span's start (a row
+    // ignores those outside its own range).
+    const int32_t base = s * kSpan;
+    if (k_quantized) {
+      for (int32_t p = lo; p <= hi; ++p) {
+        const uint8_t* key = kv.key_row(il, int64_t(table[p / bs]) * bs + p % bs, g);
+        for (int64_t r = 0; r < rows; ++r) scores[r * kSpan + (p - base)] = k_dot(key, w.q8 + r * q8_bytes, dk) * c.attn_scale;
       }
-      p += run;
+    } else {
+      // Groups of eight positions from lo rounded down. A group inside one block's row whose
+      // keys are all written (up to hi: later slots may be another token's, being written) is
+      // read in place, with its neighbours in one call; any other is first copied, its valid
+      // keys only, into a zeroed group of its own.
+      const uint16_t* in_place[kSpan / 8];
+      int32_t n_in_place = 0, first_in_place = 0;
+      auto score_in_place = [&] {
+        if (n_in_place > 0)
+          dot_f32_f16_key_groups(q, rows, dk, in_place, n_in_place, bs, dk, c.attn_scale, scores + (first_in_place - base), kSpan);
+        n_in_place = 0;
+      };
+      for (int32_t a = lo & ~7; a <= hi; a += 8) {
+        if (bs % 8 == 0 && a + 7 <= hi) {
+          if (n_in_place == 0) first_in_place = a;
+          in_place[n_in_place++] = kv.key_block(il, table[a / bs]) + int64_t(g) * dk * bs + a % bs;
+          continue;
+        }
+        score_in_place();
+        std::fill(w.k_group, w.k_group + dk * 8, uint16_t(0));
+        for (int32_t p = std::max(a, lo); p <= std::min(a + 7, hi); ++p) {
+          const uint16_t* key = kv.key_block(il, table[p / bs]) + int64_t(g) * dk * bs + p % bs;
+          for (int64_t e = 0; e < dk; ++e) w.k_group[e * 8 + (p - a)] = key[e * bs];
+        }
+        const uint16_t* group = w.k_group;
+        dot_f32_f16_key_groups(q, rows, dk, &group, 1, 8, dk, c.attn_scale, scores + (a - base), kSpan);
+      }
+      score_in_place();
     }
     // Then the tokens' softmaxes and weighted values; tokens with the same key range in one
     // value pass, which converts each value row once for them. A token's keys in this span,
@@ -217,7 +237,7 @@ void Model::attention(const Batch& batch, KvCache& kv, int32_t il, GgmlType out_
       // A sink (a learned logit that weighs no value) joins the softmax of a row's first span.
       const bool sink_here = L.sinks && rg.first;
       for (int64_t r = r0; r < r0 + nr; ++r) {
-        float* sc = scores + r * kSpan + (r_lo - lo);
+        float* sc = scores + r * kSpan + (r_lo - base);
         if (c.attn_softcap > 0) soft_cap(sc, c.attn_softcap, count);
         const float sink = sink_here ? L.sinks[heads.first + r % nh] : -INFINITY;
         const float mx = max_f32(sc, count, sink);
@@ -232,12 +252,11 @@ void Model::attention(const Batch& batch, KvCache& kv, int32_t il, GgmlType out_
         const int64_t slot = int64_t(table[p / bs]) * bs + off;
         if (v_quantized) {
           for (int32_t i = 0; i < run; ++i) {  // each row dequantized once for the tile's rows
-            v_dequantize(kv.value_row(il, slot + i) + g * v_head_bytes, w.v_row, dv);
-            for (int64_t r = r0; r < r0 + nr; ++r) axpy_f32(pa + r * dv, scores[r * kSpan + (p + i - lo)], w.v_row, dv);
+            v_dequantize(kv.value_row(il, slot + i, g), w.v_row, dv);
+            for (int64_t r = r0; r < r0 + nr; ++r) axpy_f32(pa + r * dv, scores[r * kSpan + (p + i - base)], w.v_row, dv);
           }
         } else {
-          axpy_f16_rows(pa + r0 * dv, dv, scores + r0 * kSpan + (p - lo), kSpan, nr, kv.value(il, slot) + int64_t(g) * dv,
-                        v_stride, run, dv);
+          axpy_f16_rows(pa + r0 * dv, dv, scores + r0 * kSpan + (p - base), kSpan, nr, kv.value(il, slot, g), dv, run, dv);
         }
         p += run;
       }

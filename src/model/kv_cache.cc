@@ -65,6 +65,7 @@ std::unique_ptr<KvCache> KvCache::with_separate_windows(const ModelConfig& c, in
 
 KvCache::KvCache(const ModelConfig& c, int64_t n_pages, int32_t block_size, bool separate_windows, KvTypes types)
     : block_size_(block_size),
+      n_head_kv_(std::max(1, c.n_head_kv)),
       n_pages_(n_pages),
       k_stride_(int64_t(c.n_head_kv) * c.head_dim_k),
       v_stride_(int64_t(c.n_head_kv) * c.head_dim_v),
@@ -80,6 +81,8 @@ KvCache::KvCache(const ModelConfig& c, int64_t n_pages, int32_t block_size, bool
   check_kv_types(c, types);
   k_row_bytes_ = int64_t(row_bytes(types.k, k_stride_));
   v_row_bytes_ = int64_t(row_bytes(types.v, v_stride_));
+  k_head_bytes_ = k_row_bytes_ / n_head_kv_;  // whole blocks of the type (check_kv_types)
+  v_head_bytes_ = v_row_bytes_ / n_head_kv_;
   if (!separate_windows) {
     // Layer l's page of block b is l * n_blocks + b: each layer's blocks side by side.
     const int32_t n_blocks = int32_t(n_pages / c.n_layer);
@@ -108,13 +111,21 @@ KvCache::KvCache(const ModelConfig& c, int64_t n_pages, int32_t block_size, bool
 }
 
 void KvCache::store_value(int32_t layer, int64_t slot, const float* value) {
-  uint8_t* row = values_ + row_offset(layer, slot, v_row_bytes_);
-  if (types_.v == GgmlType::F16) fp32_to_fp16_row(value, reinterpret_cast<uint16_t*>(row), v_stride_);
-  else quantize_row(types_.v, value, row, v_stride_);
+  const int64_t dv = v_stride_ / n_head_kv_;
+  for (int32_t h = 0; h < n_head_kv_; ++h) {
+    uint8_t* row = values_ + head_row_offset(layer, slot, h, v_row_bytes_, v_head_bytes_);
+    if (types_.v == GgmlType::F16) fp32_to_fp16_row(value + h * dv, reinterpret_cast<uint16_t*>(row), dv);
+    else quantize_row(types_.v, value + h * dv, row, dv);
+  }
 }
 
 void KvCache::store_key(int32_t layer, int64_t slot, const float* key) {
-  if (types_.k != GgmlType::F16) return quantize_row(types_.k, key, keys_ + row_offset(layer, slot, k_row_bytes_), k_stride_);
+  if (types_.k != GgmlType::F16) {
+    const int64_t dk = k_stride_ / n_head_kv_;
+    for (int32_t h = 0; h < n_head_kv_; ++h)
+      quantize_row(types_.k, key + h * dk, keys_ + head_row_offset(layer, slot, h, k_row_bytes_, k_head_bytes_), dk);
+    return;
+  }
   uint16_t* column = const_cast<uint16_t*>(key_block(layer, slot / block_size_)) + slot % block_size_;
   // Converted a chunk at a time by the active ISA's row converter, then spread over the rows.
   constexpr int64_t kChunk = 256;

@@ -76,24 +76,30 @@ class KvCache {
     return page_of_.data() + kinds_[kind].base + int64_t(block - kinds_[kind].first_block) * kinds_[kind].layers;
   }
 
-  // A slot is block * block_size + offset, the block taken from the layer's table. Values are
-  // stored slot by slot: the n_head_kv * head_dim elements of one slot together, as a row of
-  // their type. F16 keys are stored transposed within a block: element e (kv head * head_dim +
-  // dimension) of the key in the block's slot o at key_block(...)[e * block_size + o], so
-  // attention reads one element of a block's keys as one vector (kernels/ops.h
-  // dot_f32_f16_cols); quantized keys are stored slot by slot like values (key_row).
+  // A slot is block * block_size + offset, the block taken from the layer's table. Within a
+  // block, values (and quantized keys) are stored head by head: the block_size rows of one KV
+  // head together, each a row of head_dim elements of its type, so that attention reads one
+  // head's values of a block as one run of memory. F16 keys are stored transposed: element e of
+  // KV head h's key in the block's slot o at key_block(...)[(h * head_dim + e) * block_size + o],
+  // so attention reads one element of a block's keys as one vector (kernels/ops.h
+  // dot_f32_f16_key_groups).
   const uint16_t* key_block(int32_t layer, int64_t block) const {
     return reinterpret_cast<const uint16_t*>(keys_ + page(layer, block) * block_size_ * k_row_bytes_);
   }
-  const uint8_t* key_row(int32_t layer, int64_t slot) const { return keys_ + row_offset(layer, slot, k_row_bytes_); }
+  const uint8_t* key_row(int32_t layer, int64_t slot, int32_t head) const {
+    return keys_ + head_row_offset(layer, slot, head, k_row_bytes_, k_head_bytes_);
+  }
   void store_key(int32_t layer, int64_t slot, const float* key);      // n_head_kv * head_dim floats
   void store_value(int32_t layer, int64_t slot, const float* value);  // n_head_kv * head_dim floats
-  const uint8_t* value_row(int32_t layer, int64_t slot) const { return values_ + row_offset(layer, slot, v_row_bytes_); }
-  // F16 values: the half floats of a slot.
-  const uint16_t* value(int32_t layer, int64_t slot) const { return reinterpret_cast<const uint16_t*>(value_row(layer, slot)); }
-  int64_t value_stride() const { return v_stride_; }  // F16 values: halves from one slot's values to the next's
-  int64_t key_row_bytes() const { return k_row_bytes_; }
-  int64_t value_row_bytes() const { return v_row_bytes_; }
+  const uint8_t* value_row(int32_t layer, int64_t slot, int32_t head) const {
+    return values_ + head_row_offset(layer, slot, head, v_row_bytes_, v_head_bytes_);
+  }
+  // F16 values: the half floats of a head's value in a slot (the block's next slot follows).
+  const uint16_t* value(int32_t layer, int64_t slot, int32_t head) const {
+    return reinterpret_cast<const uint16_t*>(value_row(layer, slot, head));
+  }
+  int64_t key_head_bytes() const { return k_head_bytes_; }
+  int64_t value_head_bytes() const { return v_head_bytes_; }
 
  private:
   KvCache(const ModelConfig& config, int64_t n_pages, int32_t block_size, bool separate_windows, KvTypes types);
@@ -101,8 +107,9 @@ class KvCache {
     const LayerPages& l = layer_pages_[size_t(layer)];
     return page_of_[size_t(l.offset + block * l.stride)];
   }
-  int64_t row_offset(int32_t layer, int64_t slot, int64_t row_bytes) const {
-    return (page(layer, slot / block_size_) * block_size_ + slot % block_size_) * row_bytes;
+  // A block's page holds block_size rows of row_bytes (all heads of a slot) in all.
+  int64_t head_row_offset(int32_t layer, int64_t slot, int32_t head, int64_t row_bytes, int64_t head_bytes) const {
+    return page(layer, slot / block_size_) * block_size_ * row_bytes + (int64_t(head) * block_size_ + slot % block_size_) * head_bytes;
   }
 
   struct Kind {
@@ -113,8 +120,8 @@ class KvCache {
   struct LayerPages {
     int64_t offset = 0, stride = 1;
   };
-  int32_t block_size_;
-  int64_t n_pages_, k_stride_, v_stride_, k_row_bytes_, v_row_bytes_;
+  int32_t block_size_, n_head_kv_;
+  int64_t n_pages_, k_stride_, v_stride_, k_row_bytes_, v_row_bytes_, k_head_bytes_, v_head_bytes_;
   bool separate_windows_;
   KvTypes types_;
   int32_t window_;

@@ -427,39 +427,43 @@ TEST(Simd, AttentionValueRowsMatchSingleRows) {
   }
 }
 
-// Keys stored transposed within a block (the KV cache's layout): every ISA gives the bits of
-// the specified dot product (spec_dot) of each query with each key, for 1 to 7 heads of a
-// group, any run of a block.
+// Keys stored transposed in groups of eight (the KV cache's layout within a block): every ISA
+// gives the bits of one fused multiply-add chain per (query, key) in element order, for 1 to 13
+// query rows (every row tiling of every ISA and its remainders) and 1 to 11 groups (every group
+// tiling and its remainders), in place in a block or in a group of their own.
 TEST(Simd, TransposedKeyScoresMatchSpec) {
   std::mt19937 rng(16);
   std::vector<const KernelTable*> tables = simd_tables();
   tables.push_back(&scalar());
-  for (int64_t n : {8, 12, 64, 72, 128}) {
-    for (int64_t bs : {1, 4, 16, 32}) {
-      for (int64_t heads : {1, 2, 3, 4, 7}) {
-        const int64_t q_stride = n + 5, o_stride = bs + 3;
-        const auto q = random_row(rng, heads * q_stride, -2, 2);
-        // One block of a cache with two KV heads, this group's head second, nothing after it
-        // (the kernels must not read past the block: ASan sees the vector's end).
-        const int64_t elems = 2 * n;
-        const auto block = halves(random_row(rng, elems * bs, -2, 2));
-        const uint16_t* kt = block.data() + n * bs;
-        std::vector<float> rows(size_t(bs * n));  // the same keys, row by row, widened
-        for (int64_t o = 0; o < bs; ++o)
-          for (int64_t d = 0; d < n; ++d) rows[size_t(o * n + d)] = fp16_to_fp32(kt[d * bs + o]);
-        for (int64_t first = 0; first < bs; first += std::max<int64_t>(1, bs / 3)) {
-          for (int64_t count : {int64_t(1), bs - first}) {
-            std::vector<float> want(size_t(heads * o_stride), -1.0f);
-            for (int64_t h = 0; h < heads; ++h)
-              for (int64_t i = 0; i < count; ++i)
-                want[size_t(h * o_stride + i)] = spec_dot(q.data() + h * q_stride, rows.data() + (first + i) * n, n, true) * 0.125f;
-            for (const KernelTable* k : tables) {
-              std::vector<float> got(want.size(), -1.0f);  // the gaps stay untouched
-              k->dot_f32_f16_cols(q.data(), heads, q_stride, kt, bs, first, count, n, 0.125f, got.data(), o_stride);
-              for (size_t i = 0; i < got.size(); ++i)
-                ASSERT_EQ(float_bits(got[i]), float_bits(want[i]))
-                    << isa_name(k->isa) << " n=" << n << " bs=" << bs << " heads=" << heads << " first=" << first << " count=" << count << " i=" << i;
-            }
+  for (int64_t n : {1, 8, 12, 64, 72, 128}) {
+    for (int64_t stride : {8, 16, 40}) {
+      for (int64_t heads : {1, 2, 3, 4, 5, 6, 7, 13}) {
+        for (int64_t n_groups : {1, 2, 3, 5, 6, 11}) {
+          const int64_t q_stride = n + 5, o_stride = 8 * n_groups + 3;
+          const auto q = random_row(rng, heads * q_stride, -2, 2);
+          // The groups lie apart in blocks of `stride` slots, in another order than their outputs'.
+          const int64_t per_block = stride / 8;
+          const int64_t n_blocks = (n_groups + per_block - 1) / per_block;
+          const auto keys = halves(random_row(rng, n_blocks * n * stride, -2, 2));
+          std::vector<const uint16_t*> groups;
+          for (int64_t g = 0; g < n_groups; ++g) {
+            const int64_t block = n_blocks - 1 - g / per_block, within = g % per_block;
+            groups.push_back(keys.data() + block * n * stride + 8 * within);
+          }
+          std::vector<float> want(size_t(heads * o_stride), -1.0f);
+          for (int64_t h = 0; h < heads; ++h)
+            for (int64_t g = 0; g < n_groups; ++g)
+              for (int l = 0; l < 8; ++l) {
+                float s = 0.0f;
+                for (int64_t e = 0; e < n; ++e) s = std::fma(q[size_t(h * q_stride + e)], fp16_to_fp32(groups[size_t(g)][e * stride + l]), s);
+                want[size_t(h * o_stride + 8 * g + l)] = s * 0.125f;
+              }
+          for (const KernelTable* k : tables) {
+            std::vector<float> got(want.size(), -1.0f);  // the gaps stay untouched
+            k->dot_f32_f16_key_groups(q.data(), heads, q_stride, groups.data(), n_groups, stride, n, 0.125f, got.data(), o_stride);
+            for (size_t i = 0; i < got.size(); ++i)
+              ASSERT_EQ(float_bits(got[i]), float_bits(want[i])) << isa_name(k->isa) << " n=" << n << " stride=" << stride
+                                                                 << " heads=" << heads << " groups=" << n_groups << " i=" << i;
           }
         }
       }
@@ -499,8 +503,8 @@ TEST(Simd, MaxSameEveryIsa) {
   }
 }
 
-// softmax_exp: every ISA gives the scalar definition's bits; that exponential is glibc's expf
-// algorithm, so on glibc 2.28+ with FMA (where our SIMD ISAs run) it equals std::exp exactly.
+// softmax_exp: every ISA gives the bits of its definition, exp_softmax of each input and the
+// sum in eight lanes added pairwise, then the tail in order.
 TEST(Simd, SoftmaxExpSameBitsEveryIsa) {
   std::mt19937 rng(17);
   std::uniform_real_distribution<float> score(-110.0f, 5.0f);
@@ -510,11 +514,16 @@ TEST(Simd, SoftmaxExpSameBitsEveryIsa) {
     if (n > 3) x[3] = -INFINITY;
     const float max = *std::max_element(x.begin(), x.end());
     std::vector<float> want = x;
-    const float want_sum = scalar().softmax_exp(want.data(), max, n);
-    float sum = 0;
-    for (size_t i = 0; i < x.size(); ++i) sum += std::exp(x[i] - max);
-    EXPECT_EQ(float_bits(want_sum), float_bits(sum)) << "n=" << n;
-    for (const KernelTable* k : simd_tables()) {
+    float lanes[8] = {};
+    for (int64_t i = 0; i < n; ++i) {
+      want[size_t(i)] = ref::exp_softmax(x[size_t(i)] - max);
+      if (i < n / 8 * 8) lanes[i % 8] += want[size_t(i)];
+    }
+    float want_sum = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
+    for (int64_t i = n / 8 * 8; i < n; ++i) want_sum += want[size_t(i)];
+    std::vector<const KernelTable*> tables = simd_tables();
+    tables.push_back(&scalar());
+    for (const KernelTable* k : tables) {
       std::vector<float> got = x;
       const float s = k->softmax_exp(got.data(), max, n);
       EXPECT_EQ(float_bits(s), float_bits(want_sum)) << isa_name(k->isa) << " n=" << n;
@@ -523,8 +532,8 @@ TEST(Simd, SoftmaxExpSameBitsEveryIsa) {
   }
 }
 
-TEST(Simd, ExpEqualsStdExp) {
-  // Every 512th float bit pattern (8M values, all exponents and signs) and the edges.
+// Every 509th float bit pattern (8M values, all exponents and signs) and the edges.
+std::vector<float> exp_test_inputs() {
   std::vector<float> xs;
   for (uint64_t u = 0; u < (uint64_t(1) << 32); u += 509) {
     float f;
@@ -533,8 +542,51 @@ TEST(Simd, ExpEqualsStdExp) {
     xs.push_back(f);
   }
   for (float f : {0.0f, -0.0f, INFINITY, -INFINITY, NAN, 88.0f, -88.0f, 0x1.62e42ep+6f, 0x1.62e430p+6f, -0x1.9fe368p+6f,
-                  -0x1.9fe36ap+6f, -0x1.9d1d9ep+6f, -0x1.9d1da0p+6f, 1e-45f, -1e-45f})
+                  -0x1.9fe36ap+6f, -0x1.9d1d9ep+6f, -0x1.9d1da0p+6f, 1e-45f, -1e-45f, -0x1.5d58ap+6f, -0x1.5d58a2p+6f,
+                  0x1.6p+6f, 0x1.600002p+6f})
     xs.push_back(f);
+  return xs;
+}
+
+// softmax's exponential: within an ulp of exp where exp is a normal float; 0 below ln 2^-126,
+// +inf above 88, NaN for NaN; every ISA the same bits over all these inputs (max 0).
+TEST(Simd, SoftmaxExpAccurate) {
+  const std::vector<float> xs = exp_test_inputs();
+  double worst_ulp = 0;
+  for (float x : xs) {
+    const float e = ref::exp_softmax(x);
+    if (std::isnan(x)) {
+      EXPECT_TRUE(std::isnan(e)) << x;
+    } else if (x < -0x1.5d58ap+6f) {
+      EXPECT_EQ(float_bits(e), float_bits(0.0f)) << x;
+    } else if (x > 88.0f) {
+      EXPECT_EQ(e, INFINITY) << x;
+    } else {
+      const double exact = std::exp(double(x));
+      if (exact >= 0x1p-126) worst_ulp = std::max(worst_ulp, std::fabs(e - exact) / std::ldexp(1.0, std::ilogb(exact) - 23));
+      else EXPECT_NEAR(e, exact, 0x1p-149) << x;
+    }
+  }
+  std::printf("[ info ] softmax exp: worst %.3f ulp\n", worst_ulp);
+  EXPECT_LT(worst_ulp, 1.0);
+  for (const KernelTable* k : simd_tables()) {
+    std::vector<float> got = xs, want = xs;
+    k->softmax_exp(got.data(), 0.0f, int64_t(got.size()));
+    scalar().softmax_exp(want.data(), 0.0f, int64_t(want.size()));
+    for (size_t i = 0; i < got.size(); ++i) {
+      if (std::isnan(want[i])) {
+        ASSERT_TRUE(std::isnan(got[i])) << isa_name(k->isa) << " x=" << xs[i];
+        continue;
+      }
+      ASSERT_EQ(float_bits(got[i]), float_bits(want[i])) << isa_name(k->isa) << " x=" << xs[i];
+    }
+  }
+}
+
+// silu_mul's exponential is glibc's expf algorithm, so on glibc 2.28+ with FMA (where our SIMD
+// ISAs run) it equals std::exp exactly.
+TEST(Simd, ExpEqualsStdExp) {
+  const std::vector<float> xs = exp_test_inputs();
   const bool glibc_fma = glibc_fma_expf();
   int64_t differ = 0;
   double worst_ulp = 0;
@@ -555,11 +607,13 @@ TEST(Simd, ExpEqualsStdExp) {
   if (glibc_fma) {
     EXPECT_EQ(differ, 0);
   }
-  // And the vector version on whole rows of these values (softmax_exp with max 0).
+  // And the vector version on whole rows of these values, as silu_mul's (gate = -x, up = 1).
+  std::vector<float> gate(xs.size()), up(xs.size(), 1.0f), want(xs.size());
+  for (size_t i = 0; i < xs.size(); ++i) gate[i] = -xs[i];
+  scalar().silu_mul(gate.data(), up.data(), want.data(), int64_t(xs.size()));
   for (const KernelTable* k : simd_tables()) {
-    std::vector<float> got = xs, want = xs;
-    k->softmax_exp(got.data(), 0.0f, int64_t(got.size()));
-    scalar().softmax_exp(want.data(), 0.0f, int64_t(want.size()));
+    std::vector<float> got(xs.size());
+    k->silu_mul(gate.data(), up.data(), got.data(), int64_t(xs.size()));
     for (size_t i = 0; i < got.size(); ++i) {
       if (std::isnan(want[i])) continue;
       ASSERT_EQ(float_bits(got[i]), float_bits(want[i])) << isa_name(k->isa) << " x=" << xs[i];

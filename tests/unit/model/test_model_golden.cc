@@ -68,6 +68,12 @@ namespace {
 // (qwen2's k bias, gemma2's attention cap, llama3's rope factors, phi3's gate/up order,
 // qwen3moe's renormalized expert weights, phi3-long's long rope factors) moves its mean |diff|
 // 3x to 150x past these bounds.
+// Attention's scores as one fused chain per (query, key) and softmax's float exponential (both
+// for speed at depth, 2026-12-07) moved single positions: bounds raised to 1.3x the new figures
+// where they were passed (Gemma long max |diff| 3.062; Q2_K max KL 0.00572; IQ4_XS max KL 0.00499;
+// gpt-oss MXFP4 max |diff| 3.352, max KL 0.169, mean KL 0.00152; tiny-gptoss's near-tie 1.1 for
+// one router near-tie at long_log position 111, 0.855 behind). Against the exact float64 forward
+// nothing grew beyond noise (docs/accuracy.md: SmolLM2 mean KL +6.7%, paired z +1.3; Gemma +0.5%).
 // near_tie: nagare's top token may differ from the reference's only where the reference puts it
 // less than this below its own top (often the runner-up, at times the third of a close three).
 // The tiny models' agreement is much closer, so their near-tie is narrower.
@@ -77,20 +83,20 @@ struct Bounds {
 const std::map<std::string, Bounds> kBounds = {
     {"SmolLM2-135M-Instruct.Q4_1", {1.85, 0.203, 0.034, 0.0040, 0.002, 0.5}},
     {"gemma-3-270m-q4_k_m", {2.86, 0.342, 0.179, 0.0073, 0.002, 0.5}},
-    {"gemma-3-270m-q4_k_m.long", {2.96, 0.305, 0.200, 0.0021, 0.003, 0.5}},
+    {"gemma-3-270m-q4_k_m.long", {3.98, 0.305, 0.200, 0.0021, 0.003, 0.5}},
     {"tiny-llama3", {0.30, 0.045, 0.0036, 0.00048, 0.002, 0.25}},
     {"tiny-qwen2", {0.21, 0.033, 0.0015, 0.00030, 0.002, 0.25}},
     {"tiny-qwen3", {0.30, 0.050, 0.0054, 0.00066, 0.002, 0.25}},
     {"tiny-qwen3moe", {1.19, 0.046, 0.028, 0.00071, 0.002, 0.25}},
-    {"tiny-llama3.Q2_K", {0.35, 0.0602, 0.0056, 0.00094, 0.002, 0.25}},
+    {"tiny-llama3.Q2_K", {0.35, 0.0602, 0.0074, 0.00094, 0.002, 0.25}},
     {"tiny-llama3.Q3_K_M", {0.545, 0.0621, 0.0069, 0.00102, 0.002, 0.25}},
     {"tiny-llama3.IQ4_NL", {0.316, 0.0476, 0.0055, 0.00058, 0.002, 0.25}},
-    {"tiny-llama3.IQ4_XS", {0.532, 0.0582, 0.00472, 0.000971, 0.002, 0.25}},
+    {"tiny-llama3.IQ4_XS", {0.532, 0.0582, 0.0065, 0.000971, 0.002, 0.25}},
     {"tiny-qwen3.Q4_K_M", {0.499, 0.0633, 0.0084, 0.00113, 0.002, 0.25}},
     {"tiny-qwen3moe.MXFP4_MOE", {1.97, 0.0532, 0.116, 0.00108, 0.002, 0.25}},
-    {"tiny-gptoss", {1.09, 0.0589, 0.0413, 0.00126, 0.002, 0.25}},
+    {"tiny-gptoss", {1.09, 0.0589, 0.0413, 0.00126, 0.002, 1.1}},
     // One position of 440 where a router near-tie sends the token elsewhere: 1.07 behind.
-    {"tiny-gptoss.MXFP4_MOE", {2.69, 0.0619, 0.114, 0.00143, 0.002, 1.4}},
+    {"tiny-gptoss.MXFP4_MOE", {4.36, 0.0619, 0.22, 0.00198, 0.002, 1.4}},
     {"tiny-phi3-long", {0.383, 0.071, 0.00536, 0.00116, 0.002, 0.25}},
     {"tiny-gemma2", {0.035, 0.0051, 1.7e-6, 6.0e-7, 0.002, 0.25}},
     {"tiny-phi3", {0.29, 0.040, 0.0022, 0.00042, 0.002, 0.25}},
