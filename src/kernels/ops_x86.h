@@ -69,61 +69,58 @@ void axpy_rows_one_head(float* out, const float* w, const uint16_t* v, int64_t v
     for (int64_t r = 0; r < n_rows; ++r) out[d] = std::fma(w[r], _cvtsh_ss(v[r * v_stride + d]), out[d]);
 }
 
+// The vector of the multi-head value kernel: 512 bits where the ISA has them, else 256.
 #if defined(__AVX512F__)
-// H heads of a GQA group over the same value rows: each row's 64-element chunk is converted
-// once, into four 512-bit vectors, for all H heads (4 H accumulators; H = 3 uses 12 of the 32
-// registers). Per element the same products and sums, in row order, as the single-head kernel.
-template <int H>
-void axpy_rows_heads(float* out, int64_t out_stride, const float* w, int64_t w_stride, const uint16_t* v, int64_t v_stride,
-                     int64_t n_rows, int64_t n) {
-  int64_t d = 0;
-  for (; d + 64 <= n; d += 64) {
-    __m512 acc[H][4];
-    for (int h = 0; h < H; ++h)
-      for (int c = 0; c < 4; ++c) acc[h][c] = _mm512_loadu_ps(out + h * out_stride + d + 16 * c);
-    for (int64_t r = 0; r < n_rows; ++r) {
-      const uint16_t* vr = v + r * v_stride + d;
-      __m512 x[4];
-      for (int c = 0; c < 4; ++c) x[c] = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(vr + 16 * c)));
-      for (int h = 0; h < H; ++h) {
-        const __m512 wv = _mm512_set1_ps(w[h * w_stride + r]);
-        for (int c = 0; c < 4; ++c) acc[h][c] = _mm512_fmadd_ps(wv, x[c], acc[h][c]);
-      }
-    }
-    for (int h = 0; h < H; ++h)
-      for (int c = 0; c < 4; ++c) _mm512_storeu_ps(out + h * out_stride + d + 16 * c, acc[h][c]);
-  }
-  if (d < n)  // the rest of the row (head sizes that are not a multiple of 64)
-    for (int h = 0; h < H; ++h) axpy_rows_one_head(out + h * out_stride + d, w + h * w_stride, v + d, v_stride, n_rows, n - d);
-}
+struct ValueVec {
+  using F = __m512;
+  static constexpr int kWidth = 16;
+  static F half(const uint16_t* p) { return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))); }
+  static F load(const float* p) { return _mm512_loadu_ps(p); }
+  static void store(float* p, F x) { _mm512_storeu_ps(p, x); }
+  static F set1(const float* p) { return _mm512_set1_ps(*p); }
+  static F fma(F a, F b, F c) { return _mm512_fmadd_ps(a, b, c); }
+};
 #else
-// H heads of a GQA group over the same value rows with 256-bit vectors: each row's 32-element
-// chunk is converted once for the H heads (4 H accumulators, H broadcasts and one converted
-// vector: H = 3 fills the 16 registers). The single-head kernel's operations, in row order.
+struct ValueVec {
+  using F = __m256;
+  static constexpr int kWidth = 8;
+  static F half(const uint16_t* p) { return load8_half(p); }
+  static F load(const float* p) { return _mm256_loadu_ps(p); }
+  static void store(float* p, F x) { _mm256_storeu_ps(p, x); }
+  static F set1(const float* p) { return _mm256_broadcast_ss(p); }
+  static F fma(F a, F b, F c) { return _mm256_fmadd_ps(a, b, c); }
+};
+#endif
+
+// H heads of a GQA group over the same value rows: each row's chunk of four vectors is converted
+// once for all H heads (4 H accumulators, H broadcasts and one converted vector: H = 3 fills
+// AVX2's 16 registers). Per element the same products and sums, in row order, as the
+// single-head kernel.
 template <int H>
 void axpy_rows_heads(float* out, int64_t out_stride, const float* w, int64_t w_stride, const uint16_t* v, int64_t v_stride,
                      int64_t n_rows, int64_t n) {
+  using V = ValueVec;
+  constexpr int64_t kChunk = 4 * V::kWidth;
   int64_t d = 0;
-  for (; d + 32 <= n; d += 32) {
-    __m256 acc[H][4];
+  for (; d + kChunk <= n; d += kChunk) {
+    typename V::F acc[H][4];
     for (int h = 0; h < H; ++h)
-      for (int c = 0; c < 4; ++c) acc[h][c] = _mm256_loadu_ps(out + h * out_stride + d + 8 * c);
+      for (int c = 0; c < 4; ++c) acc[h][c] = V::load(out + h * out_stride + d + V::kWidth * c);
     for (int64_t r = 0; r < n_rows; ++r) {
       const uint16_t* vr = v + r * v_stride + d;
-      __m256 wv[H];
-      for (int h = 0; h < H; ++h) wv[h] = _mm256_broadcast_ss(w + h * w_stride + r);
+      typename V::F wv[H];
+      for (int h = 0; h < H; ++h) wv[h] = V::set1(w + h * w_stride + r);
       for (int c = 0; c < 4; ++c) {
-        const __m256 x = load8_half(vr + 8 * c);
-        for (int h = 0; h < H; ++h) acc[h][c] = _mm256_fmadd_ps(wv[h], x, acc[h][c]);
+        const typename V::F x = V::half(vr + V::kWidth * c);
+        for (int h = 0; h < H; ++h) acc[h][c] = V::fma(wv[h], x, acc[h][c]);
       }
     }
     for (int h = 0; h < H; ++h)
-      for (int c = 0; c < 4; ++c) _mm256_storeu_ps(out + h * out_stride + d + 8 * c, acc[h][c]);
+      for (int c = 0; c < 4; ++c) V::store(out + h * out_stride + d + V::kWidth * c, acc[h][c]);
   }
-  if (d < n)  // the rest of the row (head sizes that are not a multiple of 32)
+  if (d < n)  // the rest of the row (head sizes that are not a multiple of the chunk)
     for (int h = 0; h < H; ++h) axpy_rows_one_head(out + h * out_stride + d, w + h * w_stride, v + d, v_stride, n_rows, n - d);
 }
-#endif
 
 void op_axpy_f16_rows(float* out, int64_t out_stride, const float* w, int64_t w_stride, int64_t n_heads, const uint16_t* v,
                       int64_t v_stride, int64_t n_rows, int64_t n) {
