@@ -32,6 +32,8 @@ namespace {
 constexpr int32_t kTileRows = 32;
 // Tasks per thread below which a step's spans (and heads) are split over the threads.
 constexpr int64_t kTasksPerThread = 4;
+// KV heads one task may take together (their rows must also fit its scratch: tile_rows).
+constexpr int32_t kMaxKvHeadsPerTask = 16;
 
 // A row's softmax state: the max of its scores so far, the sum of exp(score - max), and (kept
 // elsewhere) the output so far, normalized by that sum.
@@ -141,35 +143,44 @@ void Model::attention(const Batch& batch, KvCache& kv, int32_t il, GgmlType out_
     *hi = std::min(tile.last_key, s * kSpan + kSpan - 1);
   };
 
-  // The keys and values of the tile's span s for KV head heads.g, asked of memory ahead of their use
-  // and all at once, so that the loads overlap each other and the arithmetic (one core alone
-  // waits on too few loads at a time to use the memory's bandwidth).
-  auto prefetch_span = [&](const AttentionTile& tile, const Heads& heads, int32_t s) {
-    const int32_t g = heads.g;
+  // The keys and values of the tile's span s for the m KV heads of hs (consecutive), asked of
+  // memory ahead of their use and all at once, so that the loads overlap each other and the
+  // arithmetic.
+  auto prefetch_span = [&](const AttentionTile& tile, const Heads* hs, int32_t m, int32_t s) {
+    const int32_t g0 = hs[0].g, g1 = hs[m - 1].g;
     const int32_t* table = table_of(batch.sequences[batch.seq[tile.begin]]);
     int32_t lo, hi;
     span_keys(tile, s, &lo, &hi);
+    auto prefetch = [](const void* from, const void* to) {
+      constexpr int64_t kLine = 64;
+      for (const char* p = static_cast<const char*>(from); p < to; p += kLine) __builtin_prefetch(p, 0, 2);
+    };
     for (int32_t p = lo; p <= hi;) {
       const int32_t off = p % bs, run = std::min(bs - off, hi - p + 1);
-      constexpr int64_t kLine = 64;
       const int64_t slot = int64_t(table[p / bs]) * bs + off;
-      auto prefetch = [](const void* from, int64_t bytes) {
-        for (int64_t b = 0; b < bytes; b += kLine) __builtin_prefetch(static_cast<const char*>(from) + b, 0, 2);
-      };
-      if (k_quantized) prefetch(kv.key_row(il, slot, g), run * k_head_bytes);
-      else prefetch(kv.key_block(il, table[p / bs]) + int64_t(g) * dk * bs, dk * bs * int64_t(sizeof(uint16_t)));
-      prefetch(kv.value_row(il, slot, g), run * v_head_bytes);
+      if (k_quantized) {
+        prefetch(kv.key_row(il, slot, g0), kv.key_row(il, slot, g1) + run * k_head_bytes);
+      } else {
+        const uint16_t* keys = kv.key_block(il, table[p / bs]);
+        prefetch(keys + int64_t(g0) * dk * bs, keys + int64_t(g1 + 1) * dk * bs);
+      }
+      prefetch(kv.value_row(il, slot, g0), kv.value_row(il, slot, g1) + run * v_head_bytes);
       p += run;
     }
   };
-  // Span s's partials of the tile's rows of `heads`: per row its max, sum and weighted values
-  // (rows with no key in the span get sum 0). q holds the rows' queries (gather_queries).
-  auto span_partials = [&](const AttentionTile& tile, const Heads& heads, int32_t s, const TaskScratch& w, float* pm,
-                           float* pl, float* pa) {
-    const float* q = w.q;
-    float* scores = w.scores;
-    const int32_t g = heads.g, nh = heads.count;
+  // Span s's partials of the tile's rows of the m head sets hs[0..m), each one KV head's: for
+  // set k, at part + k * rows * (dv + 2), its rows' weighted values, then their maxes, then their
+  // sums (rows with no key in the span get sum 0). w.q holds the sets' queries one after another
+  // (gather_queries). Keys and values are read block by block, all sets' heads of a block
+  // together: with consecutive KV heads that is one run of memory, which the hardware prefetcher
+  // follows (a head's own run in a block is short: 2 KiB for 16 keys of 64 elements).
+  auto span_partials = [&](const AttentionTile& tile, const Heads* hs, int32_t m, int32_t s, const TaskScratch& w,
+                           float* part) {
+    const int32_t nh = hs[0].count;
     const int64_t n_tok = tile.end - tile.begin, rows = n_tok * nh;
+    auto q_of = [&](int32_t k) { return w.q + k * rows * dk; };
+    auto scores_of = [&](int32_t k) { return w.scores + k * rows * kSpan; };
+    auto part_of = [&](int32_t k) { return part + k * rows * (dv + 2); };  // pa; pm at + rows * dv; pl after
     const int32_t* table = table_of(batch.sequences[batch.seq[tile.begin]]);
     int32_t lo, hi;
     span_keys(tile, s, &lo, &hi);
@@ -178,35 +189,47 @@ void Model::attention(const Batch& batch, KvCache& kv, int32_t il, GgmlType out_
     const int32_t base = s * kSpan;
     if (k_quantized) {
       for (int32_t p = lo; p <= hi; ++p) {
-        const uint8_t* key = kv.key_row(il, int64_t(table[p / bs]) * bs + p % bs, g);
-        for (int64_t r = 0; r < rows; ++r) scores[r * kSpan + (p - base)] = k_dot(key, w.q8 + r * q8_bytes, dk) * c.attn_scale;
+        const int64_t slot = int64_t(table[p / bs]) * bs + p % bs;
+        for (int32_t k = 0; k < m; ++k) {
+          const uint8_t* key = kv.key_row(il, slot, hs[k].g);
+          const uint8_t* q8 = w.q8 + k * rows * q8_bytes;
+          for (int64_t r = 0; r < rows; ++r) scores_of(k)[r * kSpan + (p - base)] = k_dot(key, q8 + r * q8_bytes, dk) * c.attn_scale;
+        }
       }
     } else {
       // Groups of eight positions from lo rounded down. A group inside one block's row whose
       // keys are all written (up to hi: later slots may be another token's, being written) is
-      // read in place, with its neighbours in one call; any other is first copied, its valid
-      // keys only, into a zeroed group of its own.
-      const uint16_t* in_place[kSpan / 8];
+      // read in place, with its neighbours in one call (up to the block's end where there are
+      // several sets); any other is first copied, its valid keys only, into a zeroed group of its own.
+      const uint16_t* in_place[kSpan / 8];  // set 0's groups; set k's are k's head further on
+      const uint16_t* groups[kSpan / 8];
       int32_t n_in_place = 0, first_in_place = 0;
       auto score_in_place = [&] {
-        if (n_in_place > 0)
-          dot_f32_f16_key_groups(q, rows, dk, in_place, n_in_place, bs, dk, c.attn_scale, scores + (first_in_place - base), kSpan);
+        for (int32_t k = 0; k < m && n_in_place > 0; ++k) {
+          const int64_t shift = int64_t(hs[k].g - hs[0].g) * dk * bs;
+          for (int32_t i = 0; i < n_in_place; ++i) groups[i] = in_place[i] + shift;
+          dot_f32_f16_key_groups(q_of(k), rows, dk, groups, n_in_place, bs, dk, c.attn_scale,
+                                 scores_of(k) + (first_in_place - base), kSpan);
+        }
         n_in_place = 0;
       };
       for (int32_t a = lo & ~7; a <= hi; a += 8) {
         if (bs % 8 == 0 && a + 7 <= hi) {
+          if (m > 1 && n_in_place > 0 && a % bs == 0) score_in_place();
           if (n_in_place == 0) first_in_place = a;
-          in_place[n_in_place++] = kv.key_block(il, table[a / bs]) + int64_t(g) * dk * bs + a % bs;
+          in_place[n_in_place++] = kv.key_block(il, table[a / bs]) + int64_t(hs[0].g) * dk * bs + a % bs;
           continue;
         }
         score_in_place();
-        std::fill(w.k_group, w.k_group + dk * 8, uint16_t(0));
-        for (int32_t p = std::max(a, lo); p <= std::min(a + 7, hi); ++p) {
-          const uint16_t* key = kv.key_block(il, table[p / bs]) + int64_t(g) * dk * bs + p % bs;
-          for (int64_t e = 0; e < dk; ++e) w.k_group[e * 8 + (p - a)] = key[e * bs];
+        for (int32_t k = 0; k < m; ++k) {
+          std::fill(w.k_group, w.k_group + dk * 8, uint16_t(0));
+          for (int32_t p = std::max(a, lo); p <= std::min(a + 7, hi); ++p) {
+            const uint16_t* key = kv.key_block(il, table[p / bs]) + int64_t(hs[k].g) * dk * bs + p % bs;
+            for (int64_t e = 0; e < dk; ++e) w.k_group[e * 8 + (p - a)] = key[e * bs];
+          }
+          const uint16_t* group = w.k_group;
+          dot_f32_f16_key_groups(q_of(k), rows, dk, &group, 1, 8, dk, c.attn_scale, scores_of(k) + (a - base), kSpan);
         }
-        const uint16_t* group = w.k_group;
-        dot_f32_f16_key_groups(q, rows, dk, &group, 1, 8, dk, c.attn_scale, scores + (a - base), kSpan);
       }
       score_in_place();
     }
@@ -224,59 +247,71 @@ void Model::attention(const Batch& batch, KvCache& kv, int32_t il, GgmlType out_
     };
     for (int64_t i = 0; i < n_tok;) {
       const Range rg = range(tile.begin + i);
-      int64_t k = i + 1;
-      while (k < n_tok && range(tile.begin + k) == rg) ++k;
-      const int64_t r0 = i * nh, nr = (k - i) * nh;
-      i = k;
+      int64_t j = i + 1;
+      while (j < n_tok && range(tile.begin + j) == rg) ++j;
+      const int64_t r0 = i * nh, nr = (j - i) * nh;
+      i = j;
       const int32_t r_lo = rg.lo, r_hi = rg.hi;
-      if (r_lo > r_hi) {
-        for (int64_t r = r0; r < r0 + nr; ++r) pm[r] = -INFINITY, pl[r] = 0.f;
-        continue;
+      for (int32_t k = 0; k < m; ++k) {
+        float* pa = part_of(k);
+        float *pm = pa + rows * dv, *pl = pm + rows;
+        if (r_lo > r_hi) {
+          for (int64_t r = r0; r < r0 + nr; ++r) pm[r] = -INFINITY, pl[r] = 0.f;
+          continue;
+        }
+        const int32_t count = r_hi - r_lo + 1;
+        // A sink (a learned logit that weighs no value) joins the softmax of a row's first span.
+        const bool sink_here = L.sinks && rg.first;
+        for (int64_t r = r0; r < r0 + nr; ++r) {
+          float* sc = scores_of(k) + r * kSpan + (r_lo - base);
+          if (c.attn_softcap > 0) soft_cap(sc, c.attn_softcap, count);
+          const float sink = sink_here ? L.sinks[hs[k].first + r % nh] : -INFINITY;
+          const float mx = max_f32(sc, count, sink);
+          const float sum = softmax_exp(sc, mx, count) + (sink_here ? std::exp(sink - mx) : 0.0f);
+          scale_round_fp16(sc, 1.0f / sum, count);  // the weights, rounded to half
+          pm[r] = mx;
+          pl[r] = sum;
+        }
+        std::fill(pa + r0 * dv, pa + (r0 + nr) * dv, 0.0f);
       }
-      const int32_t count = r_hi - r_lo + 1;
-      // A sink (a learned logit that weighs no value) joins the softmax of a row's first span.
-      const bool sink_here = L.sinks && rg.first;
-      for (int64_t r = r0; r < r0 + nr; ++r) {
-        float* sc = scores + r * kSpan + (r_lo - base);
-        if (c.attn_softcap > 0) soft_cap(sc, c.attn_softcap, count);
-        const float sink = sink_here ? L.sinks[heads.first + r % nh] : -INFINITY;
-        const float mx = max_f32(sc, count, sink);
-        const float sum = softmax_exp(sc, mx, count) + (sink_here ? std::exp(sink - mx) : 0.0f);
-        scale_round_fp16(sc, 1.0f / sum, count);  // the weights, rounded to half
-        pm[r] = mx;
-        pl[r] = sum;
-      }
-      std::fill(pa + r0 * dv, pa + (r0 + nr) * dv, 0.0f);
+      if (r_lo > r_hi) continue;
       for (int32_t p = r_lo; p <= r_hi;) {
         const int32_t off = p % bs, run = std::min(bs - off, r_hi - p + 1);
         const int64_t slot = int64_t(table[p / bs]) * bs + off;
-        if (v_quantized) {
-          for (int32_t i = 0; i < run; ++i) {  // each row dequantized once for the tile's rows
-            v_dequantize(kv.value_row(il, slot + i, g), w.v_row, dv);
-            for (int64_t r = r0; r < r0 + nr; ++r) axpy_f32(pa + r * dv, scores[r * kSpan + (p + i - base)], w.v_row, dv);
+        for (int32_t k = 0; k < m; ++k) {
+          float* pa = part_of(k);
+          const float* sc = scores_of(k);
+          if (v_quantized) {
+            for (int32_t v = 0; v < run; ++v) {  // each row dequantized once for the tile's rows
+              v_dequantize(kv.value_row(il, slot + v, hs[k].g), w.v_row, dv);
+              for (int64_t r = r0; r < r0 + nr; ++r) axpy_f32(pa + r * dv, sc[r * kSpan + (p + v - base)], w.v_row, dv);
+            }
+          } else {
+            axpy_f16_rows(pa + r0 * dv, dv, sc + r0 * kSpan + (p - base), kSpan, nr, kv.value(il, slot, hs[k].g), dv, run, dv);
           }
-        } else {
-          axpy_f16_rows(pa + r0 * dv, dv, scores + r0 * kSpan + (p - base), kSpan, nr, kv.value(il, slot, g), dv, run, dv);
         }
         p += run;
       }
     }
   };
-  // The rows' queries (rounded to half by rotate_and_cache), side by side; for quantized keys
-  // each also quantized to Q8_0.
-  auto gather_queries = [&](const AttentionTile& tile, const Heads& heads, TaskScratch& w) {
-    for (int64_t t = tile.begin; t < tile.end; ++t) {
-      const float* src = ws_.q.data() + (t * c.n_head + heads.first) * dk;
-      std::copy(src, src + heads.count * dk, w.q + (t - tile.begin) * heads.count * dk);
-    }
+  // The rows' queries of the head sets hs[0..m) (rounded to half by rotate_and_cache), side by
+  // side, set after set; for quantized keys each also quantized to Q8_0.
+  auto gather_queries = [&](const AttentionTile& tile, const Heads* hs, int32_t m, TaskScratch& w) {
+    const int64_t rows = (tile.end - tile.begin) * hs[0].count;
+    for (int32_t k = 0; k < m; ++k)
+      for (int64_t t = tile.begin; t < tile.end; ++t) {
+        const float* src = ws_.q.data() + (t * c.n_head + hs[k].first) * dk;
+        std::copy(src, src + hs[k].count * dk, w.q + (k * rows + (t - tile.begin) * hs[k].count) * dk);
+      }
     if (k_quantized)
-      for (int64_t r = 0; r < (tile.end - tile.begin) * heads.count; ++r)
-        quantize_row(GgmlType::Q8_0, w.q + r * dk, w.q8 + r * q8_bytes, dk);
+      for (int64_t r = 0; r < m * rows; ++r) quantize_row(GgmlType::Q8_0, w.q + r * dk, w.q8 + r * q8_bytes, dk);
   };
-  // Folds a span's partials into the rows' running states and outputs.
-  auto fold_rows = [&](const AttentionTile& tile, const Heads& heads, RowState* st, const float* pm, const float* pl,
-                       const float* pa) {
-    for (int64_t r = 0; r < (tile.end - tile.begin) * heads.count; ++r)
+  // Folds a span's partials (weighted values pa, then maxes, then sums) into the rows' running
+  // states and outputs.
+  auto fold_rows = [&](const AttentionTile& tile, const Heads& heads, RowState* st, const float* pa) {
+    const int64_t rows = (tile.end - tile.begin) * heads.count;
+    const float *pm = pa + rows * dv, *pl = pm + rows;
+    for (int64_t r = 0; r < rows; ++r)
       if (pl[r] != 0.f)
         fold(st[r], out_row(tile.begin + r / heads.count, heads.first + int32_t(r % heads.count)), pm[r], pl[r], pa + r * dv, dv);
   };
@@ -284,18 +319,32 @@ void Model::attention(const Batch& batch, KvCache& kv, int32_t il, GgmlType out_
     *s0 = tile.first_key / kSpan;
     *s1 = tile.last_key / kSpan + 1;
   };
-  // A whole tile and group in one task: the spans in order, each folded as it is done.
-  auto attend = [&](const AttentionTile& tile, int32_t g, int thread) {
-    const Heads heads = whole_group(g);
+  // The whole groups of KV heads g .. g + m - 1.
+  auto groups_of = [&](int32_t g, int32_t m, Heads* hs) {
+    for (int32_t k = 0; k < m; ++k) hs[k] = whole_group(g + k);
+  };
+  // KV heads a task may take together: as many as divide n_head_kv and whose rows of a tile of
+  // `tokens` fit the task's scratch (at most `limit`).
+  auto kv_heads_per_task = [&](int64_t tokens, int32_t limit) {
+    int32_t m = std::min(limit, c.n_head_kv);
+    while (m > 1 && (c.n_head_kv % m != 0 || tokens * group * m > tile_rows(c))) --m;
+    return m;
+  };
+  // A whole tile and the groups of KV heads g .. g + m - 1 in one task: the spans in order, each
+  // folded as it is done.
+  auto attend = [&](const AttentionTile& tile, int32_t g, int32_t m, int thread) {
+    Heads hs[kMaxKvHeadsPerTask];
+    groups_of(g, m, hs);
+    const int64_t rows = (tile.end - tile.begin) * group;
     TaskScratch w(ws_.attn_scratch.data() + thread * per_thread, c, kSpan);
-    gather_queries(tile, heads, w);
+    gather_queries(tile, hs, m, w);
     int32_t s0, s1;
     span_range(tile, &s0, &s1);
-    prefetch_span(tile, heads, s0);
+    prefetch_span(tile, hs, m, s0);
     for (int32_t s = s0; s < s1; ++s) {
-      if (s + 1 < s1) prefetch_span(tile, heads, s + 1);
-      span_partials(tile, heads, s, w, w.pm, w.pl, w.pa);
-      fold_rows(tile, heads, w.st, w.pm, w.pl, w.pa);
+      if (s + 1 < s1) prefetch_span(tile, hs, m, s + 1);
+      span_partials(tile, hs, m, s, w, w.pa);
+      for (int32_t k = 0; k < m; ++k) fold_rows(tile, hs[k], w.st + k * rows, w.pa + k * rows * (dv + 2));
     }
   };
 
@@ -308,9 +357,10 @@ void Model::attention(const Batch& batch, KvCache& kv, int32_t il, GgmlType out_
     // A task attends all heads of one token and then quantizes its row for the output
     // projection while it is in cache, which also saves that projection its own pass.
     ws_.acts.begin({out_weight_type}, ws_.attn.data(), n, o_dim);
+    const int32_t m = kv_heads_per_task(1, kMaxKvHeadsPerTask);
     pool.parallel_for(n, [&](int64_t t, int thread) {
       rotate_and_cache(batch, kv, il, t);
-      for (int32_t g = 0; g < c.n_head_kv; ++g) attend(tiles[t], g, thread);
+      for (int32_t g = 0; g < c.n_head_kv; g += m) attend(tiles[t], g, m, thread);
       ws_.acts.quantize_rows(t, t + 1);
     });
     return;
@@ -318,7 +368,7 @@ void Model::attention(const Batch& batch, KvCache& kv, int32_t il, GgmlType out_
   pool.parallel_for(n, [&](int64_t t, int) { rotate_and_cache(batch, kv, il, t); });
   const int64_t units = n_tiles * c.n_head_kv;
   if (units >= kTasksPerThread * pool.size()) {
-    pool.parallel_for(units, [&](int64_t u, int thread) { attend(tiles[u / c.n_head_kv], int32_t(u % c.n_head_kv), thread); });
+    pool.parallel_for(units, [&](int64_t u, int thread) { attend(tiles[u / c.n_head_kv], int32_t(u % c.n_head_kv), 1, thread); });
     ws_.acts.reset(ws_.attn.data(), n, o_dim);
     return;
   }
@@ -337,12 +387,22 @@ void Model::attention(const Batch& batch, KvCache& kv, int32_t il, GgmlType out_
     do ++parts;
     while (group % parts != 0);
   }
+  // And where there are spans enough (or one thread), a task takes a span of several KV heads
+  // (all if it can), read block by block (span_partials).
+  int32_t kv_per_unit = 1;
+  if (parts == 1) {
+    int64_t tokens = 0;
+    for (const AttentionTile& tile : tiles) tokens = std::max(tokens, tile.end - tile.begin);
+    kv_per_unit = kv_heads_per_task(tokens, kMaxKvHeadsPerTask);
+    while (kv_per_unit > 1 && pool.size() > 1 && spans * (c.n_head_kv / kv_per_unit) < kTasksPerThread * pool.size())
+      kv_per_unit = kv_heads_per_task(tokens, kv_per_unit - 1);
+  }
   auto& units_list = ws_.attn_units;
   units_list.clear();
   for (int64_t t = 0; t < n_tiles; ++t)
-    for (int32_t g = 0; g < c.n_head_kv; ++g)
+    for (int32_t g = 0; g < c.n_head_kv; g += kv_per_unit)
       for (int32_t part = 0; part < parts; ++part)
-        units_list.push_back({t, {g, g * group + part * (group / parts), group / parts}});
+        units_list.push_back({t, {g, g * group + part * (group / parts), group / parts}, kv_per_unit});
   const int64_t n_units = int64_t(units_list.size());
   auto& first_item = ws_.attn_items;   // per unit: its first span task; then the total
   auto& offset = ws_.attn_offsets;     // per unit: where its partials start
@@ -356,34 +416,43 @@ void Model::attention(const Batch& batch, KvCache& kv, int32_t il, GgmlType out_
     int32_t s0, s1;
     span_range(tiles[units_list[u].tile], &s0, &s1);
     first_item[u + 1] = first_item[u] + (s1 - s0);
-    offset[u + 1] = offset[u] + (s1 - s0) * rows_of(u) * (dv + 2);
+    offset[u + 1] = offset[u] + (s1 - s0) * units_list[u].kv_heads * rows_of(u) * (dv + 2);
   }
   if (ws_.attn_partials.size() < size_t(offset[n_units])) ws_.attn_partials.resize(size_t(offset[n_units]));
-  // A span task's partials: the weighted values of each row, then the maxes, then the sums.
-  auto partials = [&](int64_t u, int64_t item) {
-    return ws_.attn_partials.data() + offset[u] + (item - first_item[u]) * rows_of(u) * (dv + 2);
+  // A span task's partials, per KV head of its unit: the weighted values of each row, then the
+  // maxes, then the sums.
+  auto partials = [&](int64_t u, int64_t item, int32_t k) {
+    const int64_t rows = rows_of(u);
+    return ws_.attn_partials.data() + offset[u] + ((item - first_item[u]) * units_list[u].kv_heads + k) * rows * (dv + 2);
+  };
+  // A unit's head sets: one part of a group, or whole groups.
+  auto unit_heads = [&](const AttentionUnit& unit, Heads* hs) {
+    if (unit.kv_heads == 1) hs[0] = unit.heads;
+    else groups_of(unit.heads.g, unit.kv_heads, hs);
   };
   pool.parallel_for(first_item[n_units], [&](int64_t item, int thread) {
     const int64_t u = std::upper_bound(first_item.begin(), first_item.end(), item) - first_item.begin() - 1;
-    const AttentionTile& tile = tiles[units_list[u].tile];
-    const Heads& heads = units_list[u].heads;
-    const int64_t rows = rows_of(u);
+    const AttentionUnit& unit = units_list[u];
+    const AttentionTile& tile = tiles[unit.tile];
+    Heads hs[kMaxKvHeadsPerTask];
+    unit_heads(unit, hs);
     int32_t s0, s1;
     span_range(tile, &s0, &s1);
     const int32_t s = s0 + int32_t(item - first_item[u]);
     TaskScratch w(ws_.attn_scratch.data() + thread * per_thread, c, kSpan);
-    float* pa = partials(u, item);
-    prefetch_span(tile, heads, s);
-    gather_queries(tile, heads, w);
-    span_partials(tile, heads, s, w, pa + rows * dv, pa + rows * (dv + 1), pa);
+    prefetch_span(tile, hs, unit.kv_heads, s);
+    gather_queries(tile, hs, unit.kv_heads, w);
+    span_partials(tile, hs, unit.kv_heads, s, w, partials(u, item, 0));
   });
   pool.parallel_for(n_units, [&](int64_t u, int thread) {
-    const AttentionTile& tile = tiles[units_list[u].tile];
-    const int64_t rows = rows_of(u);
+    const AttentionUnit& unit = units_list[u];
+    const AttentionTile& tile = tiles[unit.tile];
+    Heads hs[kMaxKvHeadsPerTask];
+    unit_heads(unit, hs);
     TaskScratch w(ws_.attn_scratch.data() + thread * per_thread, c, kSpan);
-    for (int64_t item = first_item[u]; item < first_item[u + 1]; ++item) {
-      const float* pa = partials(u, item);
-      fold_rows(tile, units_list[u].heads, w.st, pa + rows * dv, pa + rows * (dv + 1), pa);
+    for (int32_t k = 0; k < unit.kv_heads; ++k) {
+      std::uninitialized_default_construct_n(w.st, rows_of(u));
+      for (int64_t item = first_item[u]; item < first_item[u + 1]; ++item) fold_rows(tile, hs[k], w.st, partials(u, item, k));
     }
   });
   ws_.acts.reset(ws_.attn.data(), n, o_dim);

@@ -130,9 +130,12 @@ class Model {
   struct AttentionHeads {
     int32_t g, first, count;
   };
+  // A split-span unit: a tile's rows of `heads`, or (kv_heads > 1) of the whole GQA groups of
+  // KV heads heads.g .. heads.g + kv_heads - 1.
   struct AttentionUnit {
     int64_t tile;
     AttentionHeads heads;
+    int32_t kv_heads = 1;
   };
   struct Workspace {
     std::vector<float> x, xn, q, k, v, attn, proj, gate, up, final_in;

@@ -111,7 +111,8 @@ TEST_P(AttentionSpans, SameLogitsHoweverTheSequenceIsBatched) {
               "the last 12 tokens decoded one at a time");
   expect_same(runner.run(concat(chunks(300, 0, kLength - 12), chunks(4, kLength - 12, kLength)), 1, 2),
               "the last 12 tokens four at a time (drafts)");
-  // 5 threads: a Gemma 3 decode step (one KV head, 3 spans) also splits its group's heads.
+  // 1 thread: a decode step's span tasks take all KV heads at once (block by block); 5 threads:
+  // a Gemma 3 decode step (one KV head, 3 spans) also splits its group's heads.
   for (int threads : {1, 3, 5}) {
     expect_same(runner.run(chunks(37, 0, kLength), 1, threads), "chunks of 37 on " + std::to_string(threads) + " threads");
     expect_same(runner.run(concat(chunks(512, 0, kLength - 12), chunks(1, kLength - 12, kLength)), 1, threads),
@@ -138,6 +139,25 @@ TEST_P(AttentionSpans, SameLogitsHoweverTheSequenceIsBatched) {
     row += 1 + size_t(extra);
   }
   expect_same(ours, "decoded beside another sequence's prefill");
+
+  // Decoded beside three other sequences on one thread: a decode step of four tokens takes
+  // whole-token tasks over all KV heads.
+  constexpr int32_t kOthers = 3, kOtherLength = 40;
+  std::vector<std::vector<Token>> crowd = chunks(512, 0, kLength - 12);
+  for (int32_t s = 1; s <= kOthers; ++s) {
+    crowd.emplace_back();
+    for (int32_t q = 0; q < kOtherLength; ++q) crowd.back().push_back({s, q, other[size_t(q * s)], false});
+  }
+  for (int32_t i = 0; i < 12; ++i) {
+    crowd.push_back({{0, kLength - 12 + i, tokens[size_t(kLength - 12 + i)], true}});
+    for (int32_t s = 1; s <= kOthers; ++s) crowd.back().push_back({s, kOtherLength + i, other[size_t(i + s)], s == 2});
+  }
+  got = runner.run(crowd, 1 + kOthers, 1);
+  ours.assign(got.begin(), got.begin() + (want.size() - 12 * size_t(V)));
+  row = ours.size() / size_t(V);
+  for (int32_t i = 0; i < 12; ++i, row += 2)  // each step's rows: ours, then sequence 2's
+    ours.insert(ours.end(), got.begin() + int64_t(row) * V, got.begin() + int64_t(row + 1) * V);
+  expect_same(ours, "decoded beside three other sequences");
 }
 
 const SpanCase kSpanCases[] = {
