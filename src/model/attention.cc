@@ -9,7 +9,8 @@
 // context up to kSpan tokens) so gets exactly the arithmetic of a plain softmax. Each key and
 // value of a span is read from memory once for every row of the tile, and a step with few tiles
 // splits its spans over the threads (flash decoding) so that no thread waits on another's GQA
-// group.
+// group. A decode step's tasks take several KV heads at once and read their span block by block,
+// so that memory is read in long runs.
 //
 // Batch invariance: the spans are fixed by the positions alone, and a row's arithmetic (its
 // scores, each span's softmax, the fold) never depends on the other rows of its tile, on how
