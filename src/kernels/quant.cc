@@ -6,6 +6,7 @@
 
 #include "kernels/dispatch.h"
 #include "kernels/fp16.h"
+#include "kernels/ops.h"
 #include "kernels/quant_ref.h"
 #include "util/error.h"
 
@@ -169,6 +170,32 @@ void quantize_row(GgmlType act_type, const float* src, void* dst, int64_t n) {
 
 float vec_dot(GgmlType weight_type, const void* w_row, const void* act_row, int64_t n) {
   return checked(vec_dot_fn(weight_type), "vec_dot", weight_type, n)(w_row, act_row, n);
+}
+
+void attention_scores_quantized(GgmlType type, const void* keys, int64_t key_stride, int64_t n_keys, const void* q,
+                                int64_t q_stride, int64_t n_q, int64_t n, float scale, float* out, int64_t out_stride) {
+  static const auto q8_0 = active_kernels().attention_scores_q8_0;
+  if (type == GgmlType::Q8_0 && q8_0 != nullptr) return q8_0(keys, key_stride, n_keys, q, q_stride, n_q, n, scale, out, out_stride);
+  const VecDotFn dot = checked(vec_dot_fn(type), "attention_scores_quantized", type, n);
+  const auto* k = static_cast<const uint8_t*>(keys);
+  const auto* qb = static_cast<const uint8_t*>(q);
+  for (int64_t i = 0; i < n_keys; ++i)
+    for (int64_t j = 0; j < n_q; ++j) out[j * out_stride + i] = dot(k + i * key_stride, qb + j * q_stride, n) * scale;
+}
+
+void attention_values_quantized(GgmlType type, float* out, int64_t out_stride, const float* w, int64_t w_stride,
+                                int64_t n_heads, const void* v, int64_t v_stride, int64_t n_rows, int64_t n) {
+  static const auto q8_0 = active_kernels().attention_values_q8_0;
+  if (type == GgmlType::Q8_0 && q8_0 != nullptr) return q8_0(out, out_stride, w, w_stride, n_heads, v, v_stride, n_rows, n);
+  const DequantizeRowFn dequantize = checked(dequantize_row_fn(type), "attention_values_quantized", type, n);
+  constexpr int64_t kMaxRow = 1024;  // head sizes up to this; a row is dequantized once for all heads
+  if (n > kMaxRow) throw Error("attention_values_quantized: head size " + std::to_string(n) + " over " + std::to_string(kMaxRow));
+  float row[kMaxRow];
+  const auto* vb = static_cast<const uint8_t*>(v);
+  for (int64_t i = 0; i < n_rows; ++i) {
+    dequantize(vb + i * v_stride, row, n);
+    for (int64_t h = 0; h < n_heads; ++h) axpy_f32(out + h * out_stride, w[h * w_stride + i], row, n);
+  }
 }
 
 }  // namespace nagare

@@ -18,6 +18,14 @@ inline int32_t hsum_i32(__m256i v) {
   return _mm_cvtsi128_si32(s);
 }
 
+// Lane j: the sum of the 8 lanes of v[j] (integers, so the pairing order does not matter).
+inline __m256i hsum8_i32(const __m256i v[8]) {
+  const __m256i a = _mm256_hadd_epi32(_mm256_hadd_epi32(v[0], v[1]), _mm256_hadd_epi32(v[2], v[3]));
+  const __m256i b = _mm256_hadd_epi32(_mm256_hadd_epi32(v[4], v[5]), _mm256_hadd_epi32(v[6], v[7]));
+  // a, b: per 128-bit half, the half-sums of v[0..3] and v[4..7]; add the halves.
+  return _mm256_add_epi32(_mm256_permute2x128_si256(a, b, 0x20), _mm256_permute2x128_si256(a, b, 0x31));
+}
+
 inline float hmax_f32(__m256 v) {
   __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
   m = _mm_max_ps(m, _mm_movehl_ps(m, m));
@@ -496,7 +504,84 @@ float vec_dot_float(const void* w, const void* a, int64_t n) {
   return float(((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7])));
 }
 
+// ---- Attention over a Q8_0 KV cache (kernels/quant.h) ----
+
+// Eight keys at a time, a lane per key: each block's (key, query) sums exact in integers, then
+// vec_dot_q8_0's float steps, sumf += float(sumi) * (d_key * d_query), block after block.
+void attention_scores_q8_0(const void* keys, int64_t key_stride, int64_t n_keys, const void* q, int64_t q_stride,
+                           int64_t n_q, int64_t n, float scale, float* out, int64_t out_stride) {
+  const auto* kb = static_cast<const uint8_t*>(keys);
+  const auto* qb = static_cast<const uint8_t*>(q);
+  const int64_t nb = n / kQK;
+  constexpr int64_t kMaxBlocks = 16;  // the keys' scales kept for head sizes up to 512
+  int64_t i = 0;
+  if (nb <= kMaxBlocks)
+    for (; i + 8 <= n_keys; i += 8) {
+      const BlockQ8_0* key[8];
+      for (int l = 0; l < 8; ++l) key[l] = reinterpret_cast<const BlockQ8_0*>(kb + (i + l) * key_stride);
+      __m256 dk[kMaxBlocks];
+      for (int64_t b = 0; b < nb; ++b) {
+        alignas(32) float d[8];
+        for (int l = 0; l < 8; ++l) d[l] = h2f(key[l][b].d);
+        dk[b] = _mm256_load_ps(d);
+      }
+      for (int64_t j = 0; j < n_q; ++j) {
+        const auto* y = reinterpret_cast<const BlockQ8_0*>(qb + j * q_stride);
+        __m256 acc = _mm256_setzero_ps();
+        for (int64_t b = 0; b < nb; ++b) {
+          const __m256i a = load32(y[b].qs);
+          __m256i s[8];
+          for (int l = 0; l < 8; ++l) s[l] = dot_s8s8(load32(key[l][b].qs), a);
+          acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_cvtepi32_ps(hsum8_i32(s)), _mm256_mul_ps(dk[b], _mm256_set1_ps(h2f(y[b].d)))));
+        }
+        _mm256_storeu_ps(out + j * out_stride + i, _mm256_mul_ps(acc, _mm256_set1_ps(scale)));
+      }
+    }
+  for (; i < n_keys; ++i)
+    for (int64_t j = 0; j < n_q; ++j) out[j * out_stride + i] = vec_dot_q8_0(kb + i * key_stride, qb + j * q_stride, n) * scale;
+}
+
+// H heads' weights over the same Q8_0 value rows: each block of a row converted to floats once
+// (q * d, exact) for all H heads, then axpy_f32's fused multiply-adds, rows in order.
+template <int H>
+void attention_values_q8_0_heads(float* out, int64_t out_stride, const float* w, int64_t w_stride, const uint8_t* v,
+                                 int64_t v_stride, int64_t n_rows, int64_t n) {
+  for (int64_t b = 0; b < n / kQK; ++b) {
+    __m256 acc[H][4];
+    for (int h = 0; h < H; ++h)
+      for (int c = 0; c < 4; ++c) acc[h][c] = _mm256_loadu_ps(out + h * out_stride + b * kQK + 8 * c);
+    const uint8_t* row = v + b * sizeof(BlockQ8_0);
+    for (int64_t r = 0; r < n_rows; ++r, row += v_stride) {
+      const auto* x = reinterpret_cast<const BlockQ8_0*>(row);
+      const __m256 d = _mm256_set1_ps(h2f(x->d));
+      __m256 wv[H];
+      for (int h = 0; h < H; ++h) wv[h] = _mm256_broadcast_ss(w + h * w_stride + r);
+      for (int c = 0; c < 4; ++c) {
+        const __m128i q8 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(x->qs + 8 * c));
+        const __m256 xv = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q8)), d);
+        for (int h = 0; h < H; ++h) acc[h][c] = _mm256_fmadd_ps(wv[h], xv, acc[h][c]);
+      }
+    }
+    for (int h = 0; h < H; ++h)
+      for (int c = 0; c < 4; ++c) _mm256_storeu_ps(out + h * out_stride + b * kQK + 8 * c, acc[h][c]);
+  }
+}
+
+void attention_values_q8_0(float* out, int64_t out_stride, const float* w, int64_t w_stride, int64_t n_heads,
+                           const void* v, int64_t v_stride, int64_t n_rows, int64_t n) {
+  const auto* vb = static_cast<const uint8_t*>(v);
+  int64_t h = 0;
+  for (; h + 3 <= n_heads; h += 3)
+    attention_values_q8_0_heads<3>(out + h * out_stride, out_stride, w + h * w_stride, w_stride, vb, v_stride, n_rows, n);
+  if (n_heads - h == 2)
+    attention_values_q8_0_heads<2>(out + h * out_stride, out_stride, w + h * w_stride, w_stride, vb, v_stride, n_rows, n);
+  if (n_heads - h == 1)
+    attention_values_q8_0_heads<1>(out + h * out_stride, out_stride, w + h * w_stride, w_stride, vb, v_stride, n_rows, n);
+}
+
 void register_quant(KernelTable& k) {
+  k.attention_scores_q8_0 = attention_scores_q8_0;
+  k.attention_values_q8_0 = attention_values_q8_0;
   k.quantize[int(GgmlType::F32)] = quantize_row_f32;
   k.quantize[int(GgmlType::F16)] = quantize_row_f16;
   k.quantize[int(GgmlType::BF16)] = quantize_row_bf16;

@@ -14,14 +14,6 @@ inline __m256i iq4_table() {
 // The 32 levels of one 32-element (sub-)block from its 16 bytes of nibbles, in element order.
 inline __m256i iq4_levels(const uint8_t* qs, __m256i table) { return _mm256_shuffle_epi8(table, unpack_nibbles(qs)); }
 
-// Lane j: the sum of the 8 lanes of v[j] (integers, so the pairing order does not matter).
-inline __m256i hsum8_i32(const __m256i v[8]) {
-  const __m256i a = _mm256_hadd_epi32(_mm256_hadd_epi32(v[0], v[1]), _mm256_hadd_epi32(v[2], v[3]));
-  const __m256i b = _mm256_hadd_epi32(_mm256_hadd_epi32(v[4], v[5]), _mm256_hadd_epi32(v[6], v[7]));
-  // a, b: per 128-bit half, the half-sums of v[0..3] and v[4..7]; add the halves.
-  return _mm256_add_epi32(_mm256_permute2x128_si256(a, b, 0x20), _mm256_permute2x128_si256(a, b, 0x31));
-}
-
 float vec_dot_iq4_nl(const void* w, const void* a, int64_t n) {
   const auto* x = static_cast<const BlockIQ4_NL*>(w);
   const auto* y = static_cast<const BlockQ8_0*>(a);

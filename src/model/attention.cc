@@ -46,11 +46,12 @@ static_assert(sizeof(RowState) == 2 * sizeof(float));
 
 int64_t tile_rows(const ModelConfig& c) { return std::max<int64_t>(kTileRows, c.n_head / c.n_head_kv); }
 
-// A task's scratch, carved from its thread's share of the workspace.
-// (A quantized cache's rows also take each query quantized to Q8_0, at most 2 bytes an element,
-// and one value row dequantized; a half-precision cache's, a group of eight keys copied.)
+// A task's scratch, carved from its thread's share of the workspace: the rows' queries, their
+// scores over a span, their partials (weighted values, then maxes, then sums: span_partials)
+// and running states. (A quantized cache's rows also take each query quantized to Q8_0, at most
+// 2 bytes an element; a half-precision cache's, a group of eight keys copied.)
 struct TaskScratch {
-  float *q, *scores, *pa, *pm, *pl, *v_row;
+  float *q, *scores, *pa;
   RowState* st;
   uint8_t* q8;
   uint16_t* k_group;
@@ -59,12 +60,9 @@ struct TaskScratch {
     q = base;
     scores = q + rows * c.head_dim_k;
     pa = scores + rows * span;
-    pm = pa + rows * c.head_dim_v;
-    pl = pm + rows;
-    st = reinterpret_cast<RowState*>(pl + rows);
+    st = reinterpret_cast<RowState*>(pa + rows * (c.head_dim_v + 2));
     std::uninitialized_default_construct_n(st, rows);
-    v_row = reinterpret_cast<float*>(st + rows);
-    q8 = reinterpret_cast<uint8_t*>(v_row + c.head_dim_v);
+    q8 = reinterpret_cast<uint8_t*>(st + rows);
     k_group = reinterpret_cast<uint16_t*>(q8 + rows * c.head_dim_k * 2);
   }
 };
@@ -92,8 +90,7 @@ void fold(RowState& st, float* o, float m, float l, const float* a, int64_t dv) 
 size_t Model::attention_scratch_floats(const ModelConfig& c) {
   // Per thread: the tile's rounded queries, its scores over a span, its partial values, maxes
   // and sums, and its rows' running states.
-  return size_t(tile_rows(c)) * (c.head_dim_k + kSpan + c.head_dim_v + 2 + 2 + c.head_dim_k / 2) + c.head_dim_v +
-         size_t(c.head_dim_k) * 4;
+  return size_t(tile_rows(c)) * (c.head_dim_k + kSpan + c.head_dim_v + 2 + 2 + c.head_dim_k / 2) + size_t(c.head_dim_k) * 4;
 }
 
 void Model::attention(const Batch& batch, KvCache& kv, int32_t il, GgmlType out_weight_type, bool decode_step,
@@ -108,8 +105,6 @@ void Model::attention(const Batch& batch, KvCache& kv, int32_t il, GgmlType out_
   // the query meets the keys quantized to Q8_0 (their dot product's format).
   const KvTypes types = kv.types();
   const bool k_quantized = types.k != GgmlType::F16, v_quantized = types.v != GgmlType::F16;
-  const VecDotFn k_dot = k_quantized ? vec_dot_fn(types.k) : nullptr;
-  const DequantizeRowFn v_dequantize = v_quantized ? dequantize_row_fn(types.v) : nullptr;
   const int64_t k_head_bytes = kv.key_head_bytes(), v_head_bytes = kv.value_head_bytes();
   const int64_t q8_bytes = k_quantized ? int64_t(row_bytes(GgmlType::Q8_0, dk)) : 0;
   // The layer's blocks of a sequence (a sliding-window layer's, where the cache keeps them apart).
@@ -189,13 +184,13 @@ void Model::attention(const Batch& batch, KvCache& kv, int32_t il, GgmlType out_
     // ignores those outside its own range).
     const int32_t base = s * kSpan;
     if (k_quantized) {
-      for (int32_t p = lo; p <= hi; ++p) {
+      for (int32_t p = lo; p <= hi;) {  // block by block: a head's keys of a block are consecutive rows
+        const int32_t run = std::min(bs - p % bs, hi - p + 1);
         const int64_t slot = int64_t(table[p / bs]) * bs + p % bs;
-        for (int32_t k = 0; k < m; ++k) {
-          const uint8_t* key = kv.key_row(il, slot, hs[k].g);
-          const uint8_t* q8 = w.q8 + k * rows * q8_bytes;
-          for (int64_t r = 0; r < rows; ++r) scores_of(k)[r * kSpan + (p - base)] = k_dot(key, q8 + r * q8_bytes, dk) * c.attn_scale;
-        }
+        for (int32_t k = 0; k < m; ++k)
+          attention_scores_quantized(types.k, kv.key_row(il, slot, hs[k].g), k_head_bytes, run, w.q8 + k * rows * q8_bytes,
+                                     q8_bytes, rows, dk, c.attn_scale, scores_of(k) + (p - base), kSpan);
+        p += run;
       }
     } else {
       // Groups of eight positions from lo rounded down. A group inside one block's row whose
@@ -283,10 +278,8 @@ void Model::attention(const Batch& batch, KvCache& kv, int32_t il, GgmlType out_
           float* pa = part_of(k);
           const float* sc = scores_of(k);
           if (v_quantized) {
-            for (int32_t v = 0; v < run; ++v) {  // each row dequantized once for the tile's rows
-              v_dequantize(kv.value_row(il, slot + v, hs[k].g), w.v_row, dv);
-              for (int64_t r = r0; r < r0 + nr; ++r) axpy_f32(pa + r * dv, sc[r * kSpan + (p + v - base)], w.v_row, dv);
-            }
+            attention_values_quantized(types.v, pa + r0 * dv, dv, sc + r0 * kSpan + (p - base), kSpan, nr,
+                                       kv.value_row(il, slot, hs[k].g), v_head_bytes, run, dv);
           } else {
             axpy_f16_rows(pa + r0 * dv, dv, sc + r0 * kSpan + (p - base), kSpan, nr, kv.value(il, slot, hs[k].g), dv, run, dv);
           }
