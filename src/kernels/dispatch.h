@@ -21,12 +21,11 @@ struct KernelTable {
   VecDotFn vec_dot[kTypeSlots] = {};
   // Tile kernels over packed weights (kernels/gemm.h); nullptr where the ISA has none.
   GemmFn gemm[kTypeSlots] = {};
-  // Attention over a Q8_0 KV cache (kernels/quant.h attention_scores_quantized and
-  // attention_values_quantized); nullptr where the ISA has none (the per-row calls are taken).
-  void (*attention_scores_q8_0)(const void* keys, int64_t key_stride, int64_t n_keys, const void* q, int64_t q_stride,
-                                int64_t n_q, int64_t n, float scale, float* out, int64_t out_stride) = nullptr;
-  void (*attention_values_q8_0)(float* out, int64_t out_stride, const float* w, int64_t w_stride, int64_t n_heads,
-                                const void* v, int64_t v_stride, int64_t n_rows, int64_t n) = nullptr;
+  // Attention over a quantized KV cache (kernels/quant.h attention_scores_quantized and
+  // attention_values_quantized), per key or value type; nullptr where the ISA has none for a
+  // type (the per-row calls are taken).
+  AttentionScoresFn attention_scores[kTypeSlots] = {};
+  AttentionValuesFn attention_values[kTypeSlots] = {};
 
   // Float row operations behind kernels/ops.h; every ISA computes the same bits as the scalar
   // definitions (kernels/ops_ref.h).

@@ -56,7 +56,7 @@ bool can_quantize(GgmlType type);
 
 // Attention over a quantized KV cache (model/attention.cc), for key and value types whose
 // vec_dot takes Q8_0 activations (Q8_0, Q4_0). The same bits as the per-row calls they stand for,
-// on every ISA; x86 has Q8_0 kernels that take eight keys, or three heads' weights, at a time.
+// on every ISA; x86 has Q8_0 and Q4_0 kernels that take eight keys, or three heads' weights, at a time.
 // Scores: out[j * out_stride + i] = vec_dot(type, key_i, q_j, n) * scale for n_keys keys (rows of n
 // elements, key_stride bytes apart) and n_q queries quantized to Q8_0 (q_stride bytes apart).
 void attention_scores_quantized(GgmlType type, const void* keys, int64_t key_stride, int64_t n_keys, const void* q,
@@ -65,6 +65,11 @@ void attention_scores_quantized(GgmlType type, const void* keys, int64_t key_str
 // v_i[e], out_h[e]) (out_h = out + h * out_stride, e < n), v_i row i dequantized (rows v_stride bytes apart).
 void attention_values_quantized(GgmlType type, float* out, int64_t out_stride, const float* w, int64_t w_stride,
                                 int64_t n_heads, const void* v, int64_t v_stride, int64_t n_rows, int64_t n);
+
+using AttentionScoresFn = void (*)(const void* keys, int64_t key_stride, int64_t n_keys, const void* q, int64_t q_stride,
+                                   int64_t n_q, int64_t n, float scale, float* out, int64_t out_stride);
+using AttentionValuesFn = void (*)(float* out, int64_t out_stride, const float* w, int64_t w_stride, int64_t n_heads,
+                                   const void* v, int64_t v_stride, int64_t n_rows, int64_t n);
 
 // Kernel lookup, for loops that dispatch once and call many times; nullptr when unsupported.
 // The returned functions check nothing: n must be a multiple of the block size.

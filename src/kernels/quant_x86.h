@@ -506,10 +506,29 @@ float vec_dot_float(const void* w, const void* a, int64_t n) {
 
 // ---- Attention over a Q8_0 KV cache (kernels/quant.h) ----
 
-// Eight keys at a time, a lane per key: each block's (key, query) sums exact in integers, then
-// vec_dot_q8_0's float steps, sumf += float(sumi) * (d_key * d_query), block after block.
-void attention_scores_q8_0(const void* keys, int64_t key_stride, int64_t n_keys, const void* q, int64_t q_stride,
-                           int64_t n_q, int64_t n, float scale, float* out, int64_t out_stride) {
+// The KV cache's quantized formats as the attention kernels below read a block: its 32 levels as
+// signed bytes in element order, its scale, and the float step by which vec_dot adds the block's
+// exact integer sum s (with the query block's scale dq) to its running sum.
+struct KvQ8_0 {
+  using Block = BlockQ8_0;
+  static constexpr bool kUnpacked = false;  // levels() is a load: nothing to keep
+  static __m256i levels(const Block& x) { return load32(x.qs); }
+  static __m256 step(__m256 acc, __m256 s, __m256 dk, __m256 dq) { return _mm256_add_ps(acc, _mm256_mul_ps(s, _mm256_mul_ps(dk, dq))); }
+};
+struct KvQ4_0 {
+  using Block = BlockQ4_0;
+  static constexpr bool kUnpacked = true;  // levels() unpacks nibbles: done once for all queries
+  static __m256i levels(const Block& x) { return _mm256_sub_epi8(unpack_nibbles(x.qs), _mm256_set1_epi8(8)); }
+  static __m256 step(__m256 acc, __m256 s, __m256 dk, __m256 dq) { return _mm256_add_ps(acc, _mm256_mul_ps(_mm256_mul_ps(s, dk), dq)); }
+};
+
+// Attention's scores against quantized keys (kernels/quant.h attention_scores_quantized): eight
+// keys at a time, a lane per key; each block's (key, query) sums exact in integers, gathered into
+// one vector by a tree of horizontal adds, then the format's vec_dot float steps, block after block.
+template <typename Kv>
+void attention_scores_kv(const void* keys, int64_t key_stride, int64_t n_keys, const void* q, int64_t q_stride, int64_t n_q,
+                         int64_t n, float scale, float* out, int64_t out_stride, VecDotFn vec_dot_one) {
+  using Block = typename Kv::Block;
   const auto* kb = static_cast<const uint8_t*>(keys);
   const auto* qb = static_cast<const uint8_t*>(q);
   const int64_t nb = n / kQK;
@@ -517,47 +536,55 @@ void attention_scores_q8_0(const void* keys, int64_t key_stride, int64_t n_keys,
   int64_t i = 0;
   if (nb <= kMaxBlocks)
     for (; i + 8 <= n_keys; i += 8) {
-      const BlockQ8_0* key[8];
-      for (int l = 0; l < 8; ++l) key[l] = reinterpret_cast<const BlockQ8_0*>(kb + (i + l) * key_stride);
+      const Block* key[8];
+      for (int l = 0; l < 8; ++l) key[l] = reinterpret_cast<const Block*>(kb + (i + l) * key_stride);
       __m256 dk[kMaxBlocks];
       for (int64_t b = 0; b < nb; ++b) {
         alignas(32) float d[8];
         for (int l = 0; l < 8; ++l) d[l] = h2f(key[l][b].d);
         dk[b] = _mm256_load_ps(d);
       }
+      __m256i unpacked[Kv::kUnpacked ? kMaxBlocks : 1][8];
+      if constexpr (Kv::kUnpacked)
+        for (int64_t b = 0; b < nb; ++b)
+          for (int l = 0; l < 8; ++l) unpacked[b][l] = Kv::levels(key[l][b]);
       for (int64_t j = 0; j < n_q; ++j) {
         const auto* y = reinterpret_cast<const BlockQ8_0*>(qb + j * q_stride);
         __m256 acc = _mm256_setzero_ps();
         for (int64_t b = 0; b < nb; ++b) {
           const __m256i a = load32(y[b].qs);
           __m256i s[8];
-          for (int l = 0; l < 8; ++l) s[l] = dot_s8s8(load32(key[l][b].qs), a);
-          acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_cvtepi32_ps(hsum8_i32(s)), _mm256_mul_ps(dk[b], _mm256_set1_ps(h2f(y[b].d)))));
+          for (int l = 0; l < 8; ++l) s[l] = dot_s8s8(Kv::kUnpacked ? unpacked[b][l] : Kv::levels(key[l][b]), a);
+          acc = Kv::step(acc, _mm256_cvtepi32_ps(hsum8_i32(s)), dk[b], _mm256_set1_ps(h2f(y[b].d)));
         }
         _mm256_storeu_ps(out + j * out_stride + i, _mm256_mul_ps(acc, _mm256_set1_ps(scale)));
       }
     }
   for (; i < n_keys; ++i)
-    for (int64_t j = 0; j < n_q; ++j) out[j * out_stride + i] = vec_dot_q8_0(kb + i * key_stride, qb + j * q_stride, n) * scale;
+    for (int64_t j = 0; j < n_q; ++j) out[j * out_stride + i] = vec_dot_one(kb + i * key_stride, qb + j * q_stride, n) * scale;
 }
 
-// H heads' weights over the same Q8_0 value rows: each block of a row converted to floats once
-// (q * d, exact) for all H heads, then axpy_f32's fused multiply-adds, rows in order.
-template <int H>
-void attention_values_q8_0_heads(float* out, int64_t out_stride, const float* w, int64_t w_stride, const uint8_t* v,
-                                 int64_t v_stride, int64_t n_rows, int64_t n) {
+// H heads' weights over the same quantized value rows: each block of a row converted to floats
+// once (level * d, exact, as dequantize_row gives them) for all H heads, then axpy_f32's fused
+// multiply-adds, rows in order.
+template <typename Kv, int H>
+void attention_values_heads(float* out, int64_t out_stride, const float* w, int64_t w_stride, const uint8_t* v,
+                            int64_t v_stride, int64_t n_rows, int64_t n) {
+  using Block = typename Kv::Block;
   for (int64_t b = 0; b < n / kQK; ++b) {
     __m256 acc[H][4];
     for (int h = 0; h < H; ++h)
       for (int c = 0; c < 4; ++c) acc[h][c] = _mm256_loadu_ps(out + h * out_stride + b * kQK + 8 * c);
-    const uint8_t* row = v + b * sizeof(BlockQ8_0);
+    const uint8_t* row = v + b * sizeof(Block);
     for (int64_t r = 0; r < n_rows; ++r, row += v_stride) {
-      const auto* x = reinterpret_cast<const BlockQ8_0*>(row);
-      const __m256 d = _mm256_set1_ps(h2f(x->d));
+      const auto& x = *reinterpret_cast<const Block*>(row);
+      const __m256 d = _mm256_set1_ps(h2f(x.d));
+      alignas(32) int8_t levels[32];
+      _mm256_store_si256(reinterpret_cast<__m256i*>(levels), Kv::levels(x));
       __m256 wv[H];
       for (int h = 0; h < H; ++h) wv[h] = _mm256_broadcast_ss(w + h * w_stride + r);
       for (int c = 0; c < 4; ++c) {
-        const __m128i q8 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(x->qs + 8 * c));
+        const __m128i q8 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(levels + 8 * c));
         const __m256 xv = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q8)), d);
         for (int h = 0; h < H; ++h) acc[h][c] = _mm256_fmadd_ps(wv[h], xv, acc[h][c]);
       }
@@ -567,21 +594,33 @@ void attention_values_q8_0_heads(float* out, int64_t out_stride, const float* w,
   }
 }
 
-void attention_values_q8_0(float* out, int64_t out_stride, const float* w, int64_t w_stride, int64_t n_heads,
-                           const void* v, int64_t v_stride, int64_t n_rows, int64_t n) {
+template <typename Kv>
+void attention_values_kv(float* out, int64_t out_stride, const float* w, int64_t w_stride, int64_t n_heads, const void* v,
+                         int64_t v_stride, int64_t n_rows, int64_t n) {
   const auto* vb = static_cast<const uint8_t*>(v);
   int64_t h = 0;
   for (; h + 3 <= n_heads; h += 3)
-    attention_values_q8_0_heads<3>(out + h * out_stride, out_stride, w + h * w_stride, w_stride, vb, v_stride, n_rows, n);
+    attention_values_heads<Kv, 3>(out + h * out_stride, out_stride, w + h * w_stride, w_stride, vb, v_stride, n_rows, n);
   if (n_heads - h == 2)
-    attention_values_q8_0_heads<2>(out + h * out_stride, out_stride, w + h * w_stride, w_stride, vb, v_stride, n_rows, n);
+    attention_values_heads<Kv, 2>(out + h * out_stride, out_stride, w + h * w_stride, w_stride, vb, v_stride, n_rows, n);
   if (n_heads - h == 1)
-    attention_values_q8_0_heads<1>(out + h * out_stride, out_stride, w + h * w_stride, w_stride, vb, v_stride, n_rows, n);
+    attention_values_heads<Kv, 1>(out + h * out_stride, out_stride, w + h * w_stride, w_stride, vb, v_stride, n_rows, n);
+}
+
+void attention_scores_q8_0(const void* keys, int64_t key_stride, int64_t n_keys, const void* q, int64_t q_stride, int64_t n_q,
+                           int64_t n, float scale, float* out, int64_t out_stride) {
+  attention_scores_kv<KvQ8_0>(keys, key_stride, n_keys, q, q_stride, n_q, n, scale, out, out_stride, vec_dot_q8_0);
+}
+void attention_scores_q4_0(const void* keys, int64_t key_stride, int64_t n_keys, const void* q, int64_t q_stride, int64_t n_q,
+                           int64_t n, float scale, float* out, int64_t out_stride) {
+  attention_scores_kv<KvQ4_0>(keys, key_stride, n_keys, q, q_stride, n_q, n, scale, out, out_stride, vec_dot_q4_0);
 }
 
 void register_quant(KernelTable& k) {
-  k.attention_scores_q8_0 = attention_scores_q8_0;
-  k.attention_values_q8_0 = attention_values_q8_0;
+  k.attention_scores[int(GgmlType::Q8_0)] = attention_scores_q8_0;
+  k.attention_scores[int(GgmlType::Q4_0)] = attention_scores_q4_0;
+  k.attention_values[int(GgmlType::Q8_0)] = attention_values_kv<KvQ8_0>;
+  k.attention_values[int(GgmlType::Q4_0)] = attention_values_kv<KvQ4_0>;
   k.quantize[int(GgmlType::F32)] = quantize_row_f32;
   k.quantize[int(GgmlType::F16)] = quantize_row_f16;
   k.quantize[int(GgmlType::BF16)] = quantize_row_bf16;

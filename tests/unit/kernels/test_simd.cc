@@ -472,57 +472,75 @@ TEST(Simd, TransposedKeyScoresMatchSpec) {
   }
 }
 
-// Attention over a Q8_0 KV cache: the ISAs' kernels that take eight keys (scores) or three heads
-// (values) at a time give the bits of the per-row calls they stand for (the scalar vec_dot per
-// (key, query), and dequantize_row then axpy_f32 per value row), for key counts around multiples
-// of eight, 1 to 5 query rows or heads, and head sizes of one to eight blocks.
+// Attention over a quantized KV cache (Q8_0, Q4_0): the ISAs' kernels that take eight keys
+// (scores) or three heads (values) at a time give the bits of the per-row calls they stand for
+// (the scalar vec_dot per (key, query), and dequantize_row then axpy_f32 per value row), for key
+// counts around multiples of eight, 1 to 5 query rows or heads, and head sizes of one to eight blocks.
 TEST(Simd, QuantizedKvAttentionMatchesPerRowCalls) {
   std::mt19937 rng(18);
   int tested = 0;
-  for (const KernelTable* k : simd_tables()) {
-    if (k->attention_scores_q8_0 == nullptr || k->attention_values_q8_0 == nullptr) continue;
-    ++tested;
-    for (int64_t n : {32, 64, 128, 256}) {
-      const int64_t row = int64_t(row_bytes(GgmlType::Q8_0, n)), stride = row + 6;  // rows apart, as heads in a block
-      for (int64_t n_keys : {1, 7, 8, 9, 16, 17}) {
-        std::vector<uint8_t> keys(size_t(n_keys * stride)), values(size_t(n_keys * stride));
-        for (int64_t i = 0; i < n_keys; ++i) {
-          ref::quantize_row_q8_0(random_row(rng, n, -3, 3).data(), keys.data() + i * stride, n);
-          ref::quantize_row_q8_0(random_row(rng, n, -3, 3).data(), values.data() + i * stride, n);
-        }
-        for (int64_t rows : {1, 2, 3, 4, 5}) {
-          const int64_t q_stride = row + 2, o_stride = n_keys + 3;
-          std::vector<uint8_t> q(size_t(rows * q_stride));
-          for (int64_t j = 0; j < rows; ++j) ref::quantize_row_q8_0(random_row(rng, n, -2, 2).data(), q.data() + j * q_stride, n);
-          std::vector<float> want(size_t(rows * o_stride), -1.0f), got(want.size(), -1.0f);
-          for (int64_t j = 0; j < rows; ++j)
-            for (int64_t i = 0; i < n_keys; ++i)
-              want[size_t(j * o_stride + i)] = ref::vec_dot_q8_0_q8_0(keys.data() + i * stride, q.data() + j * q_stride, n) * 0.125f;
-          k->attention_scores_q8_0(keys.data(), stride, n_keys, q.data(), q_stride, rows, n, 0.125f, got.data(), o_stride);
-          for (size_t i = 0; i < got.size(); ++i)
-            ASSERT_EQ(float_bits(got[i]), float_bits(want[i])) << isa_name(k->isa) << " scores n=" << n << " keys=" << n_keys
-                                                               << " rows=" << rows << " i=" << i;
+  for (GgmlType type : {GgmlType::Q8_0, GgmlType::Q4_0}) {
+    const bool q8 = type == GgmlType::Q8_0;
+    const auto quantize = q8 ? ref::quantize_row_q8_0 : ref::quantize_row_q4_0;
+    const auto dequantize = q8 ? ref::dequantize_row_q8_0 : ref::dequantize_row_q4_0;
+    const auto dot = q8 ? ref::vec_dot_q8_0_q8_0 : ref::vec_dot_q4_0_q8_0;
+    for (const KernelTable* k : simd_tables()) {
+      const AttentionScoresFn scores = k->attention_scores[int(type)];
+      const AttentionValuesFn values_fn = k->attention_values[int(type)];
+      if (scores == nullptr || values_fn == nullptr) continue;
+      ++tested;
+      for (int64_t n : {32, 64, 128, 256}) {
+        const int64_t row = int64_t(row_bytes(type, n)), stride = row + 6;  // rows apart, as heads in a block
+        const int64_t q_row = int64_t(row_bytes(GgmlType::Q8_0, n));
+        // Keys and queries near one direction: large block sums, whose products with a scale
+        // need rounding, so that the float steps' order shows.
+        std::vector<float> base = random_row(rng, n, -1, 1);
+        for (float& b : base) b = b < 0 ? -3.0f : 3.0f;  // levels near their extremes
+        auto near_base = [&](float spread) {
+          std::vector<float> x = random_row(rng, n, -spread, spread);
+          for (int64_t e = 0; e < n; ++e) x[size_t(e)] += base[size_t(e)];
+          return x;
+        };
+        for (int64_t n_keys : {1, 7, 8, 9, 16, 17}) {
+          std::vector<uint8_t> keys(size_t(n_keys * stride)), values(size_t(n_keys * stride));
+          for (int64_t i = 0; i < n_keys; ++i) {
+            quantize(near_base(0.2f).data(), keys.data() + i * stride, n);
+            quantize(random_row(rng, n, -3, 3).data(), values.data() + i * stride, n);
+          }
+          for (int64_t rows : {1, 2, 3, 4, 5}) {
+            const int64_t q_stride = q_row + 2, o_stride = n_keys + 3;
+            std::vector<uint8_t> q(size_t(rows * q_stride));
+            for (int64_t j = 0; j < rows; ++j) ref::quantize_row_q8_0(near_base(0.2f).data(), q.data() + j * q_stride, n);
+            std::vector<float> want(size_t(rows * o_stride), -1.0f), got(want.size(), -1.0f);
+            for (int64_t j = 0; j < rows; ++j)
+              for (int64_t i = 0; i < n_keys; ++i)
+                want[size_t(j * o_stride + i)] = dot(keys.data() + i * stride, q.data() + j * q_stride, n) * 0.125f;
+            scores(keys.data(), stride, n_keys, q.data(), q_stride, rows, n, 0.125f, got.data(), o_stride);
+            for (size_t i = 0; i < got.size(); ++i)
+              ASSERT_EQ(float_bits(got[i]), float_bits(want[i])) << isa_name(k->isa) << " " << name(type) << " scores n=" << n
+                                                                 << " keys=" << n_keys << " rows=" << rows << " i=" << i;
 
-          // Values: `rows` heads, each with its weights over the n_keys value rows.
-          const int64_t w_stride = n_keys + 1, out_stride = n + 4;
-          const auto w = random_row(rng, rows * w_stride, 0, 1);
-          const auto start = random_row(rng, rows * out_stride, -1, 1);
-          std::vector<float> want_v = start, got_v = start;
-          std::vector<float> v_row(static_cast<size_t>(n));
-          for (int64_t h = 0; h < rows; ++h)
-            for (int64_t i = 0; i < n_keys; ++i) {
-              ref::dequantize_row_q8_0(values.data() + i * stride, v_row.data(), n);
-              ref::axpy_f32(want_v.data() + h * out_stride, w[size_t(h * w_stride + i)], v_row.data(), n);
-            }
-          k->attention_values_q8_0(got_v.data(), out_stride, w.data(), w_stride, rows, values.data(), stride, n_keys, n);
-          for (size_t i = 0; i < got_v.size(); ++i)
-            ASSERT_EQ(float_bits(got_v[i]), float_bits(want_v[i])) << isa_name(k->isa) << " values n=" << n << " rows=" << n_keys
-                                                                   << " heads=" << rows << " i=" << i;
+            // Values: `rows` heads, each with its weights over the n_keys value rows.
+            const int64_t w_stride = n_keys + 1, out_stride = n + 4;
+            const auto w = random_row(rng, rows * w_stride, 0, 1);
+            const auto start = random_row(rng, rows * out_stride, -1, 1);
+            std::vector<float> want_v = start, got_v = start;
+            std::vector<float> v_row(static_cast<size_t>(n));
+            for (int64_t h = 0; h < rows; ++h)
+              for (int64_t i = 0; i < n_keys; ++i) {
+                dequantize(values.data() + i * stride, v_row.data(), n);
+                ref::axpy_f32(want_v.data() + h * out_stride, w[size_t(h * w_stride + i)], v_row.data(), n);
+              }
+            values_fn(got_v.data(), out_stride, w.data(), w_stride, rows, values.data(), stride, n_keys, n);
+            for (size_t i = 0; i < got_v.size(); ++i)
+              ASSERT_EQ(float_bits(got_v[i]), float_bits(want_v[i])) << isa_name(k->isa) << " " << name(type) << " values n=" << n
+                                                                     << " rows=" << n_keys << " heads=" << rows << " i=" << i;
+          }
         }
       }
     }
   }
-  if (tested == 0) std::printf("[ info ] no ISA here has the Q8_0 attention kernels\n");
+  if (tested == 0) std::printf("[ info ] no ISA here has quantized-KV attention kernels\n");
 }
 
 // Whether std::exp(float) is glibc's FMA expf, which ref::exp_glibc reproduces.
