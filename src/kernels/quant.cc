@@ -1,6 +1,7 @@
 // Type dispatch for the quantized-format kernels, and the plain float formats F32/F16/BF16.
 #include "kernels/quant.h"
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 
@@ -190,14 +191,15 @@ void attention_values_quantized(GgmlType type, float* out, int64_t out_stride, c
     if (const AttentionValuesFn fn = active_kernels().attention_values[int(type)])
       return fn(out, out_stride, w, w_stride, n_heads, v, v_stride, n_rows, n);
   const DequantizeRowFn dequantize = checked(dequantize_row_fn(type), "attention_values_quantized", type, n);
-  constexpr int64_t kMaxRow = 1024;  // head sizes up to this; a row is dequantized once for all heads
-  if (n > kMaxRow) throw Error("attention_values_quantized: head size " + std::to_string(n) + " over " + std::to_string(kMaxRow));
-  float row[kMaxRow];
+  constexpr int64_t kChunk = 512;  // elements of a row dequantized at once (whole blocks), for all heads
+  float part[kChunk];
   const auto* vb = static_cast<const uint8_t*>(v);
-  for (int64_t i = 0; i < n_rows; ++i) {
-    dequantize(vb + i * v_stride, row, n);
-    for (int64_t h = 0; h < n_heads; ++h) axpy_f32(out + h * out_stride, w[h * w_stride + i], row, n);
-  }
+  for (int64_t i = 0; i < n_rows; ++i)
+    for (int64_t e = 0; e < n; e += kChunk) {
+      const int64_t len = std::min(kChunk, n - e);
+      dequantize(vb + i * v_stride + row_bytes(type, e), part, len);
+      for (int64_t h = 0; h < n_heads; ++h) axpy_f32(out + h * out_stride + e, w[h * w_stride + i], part, len);
+    }
 }
 
 }  // namespace nagare
