@@ -175,8 +175,9 @@ float vec_dot(GgmlType weight_type, const void* w_row, const void* act_row, int6
 
 void attention_scores_quantized(GgmlType type, const void* keys, int64_t key_stride, int64_t n_keys, const void* q,
                                 int64_t q_stride, int64_t n_q, int64_t n, float scale, float* out, int64_t out_stride) {
+  static const KernelTable& kernels = active_kernels();
   if (uint32_t(type) < uint32_t(kTypeSlots))
-    if (const AttentionScoresFn fn = active_kernels().attention_scores[int(type)])
+    if (const AttentionScoresFn fn = kernels.attention_scores[int(type)])
       return fn(keys, key_stride, n_keys, q, q_stride, n_q, n, scale, out, out_stride);
   const VecDotFn dot = checked(vec_dot_fn(type), "attention_scores_quantized", type, n);
   const auto* k = static_cast<const uint8_t*>(keys);
@@ -187,8 +188,9 @@ void attention_scores_quantized(GgmlType type, const void* keys, int64_t key_str
 
 void attention_values_quantized(GgmlType type, float* out, int64_t out_stride, const float* w, int64_t w_stride,
                                 int64_t n_heads, const void* v, int64_t v_stride, int64_t n_rows, int64_t n) {
+  static const KernelTable& kernels = active_kernels();
   if (uint32_t(type) < uint32_t(kTypeSlots))
-    if (const AttentionValuesFn fn = active_kernels().attention_values[int(type)])
+    if (const AttentionValuesFn fn = kernels.attention_values[int(type)])
       return fn(out, out_stride, w, w_stride, n_heads, v, v_stride, n_rows, n);
   const DequantizeRowFn dequantize = checked(dequantize_row_fn(type), "attention_values_quantized", type, n);
   constexpr int64_t kChunk = 512;  // elements of a row dequantized at once (whole blocks), for all heads

@@ -511,7 +511,7 @@ float vec_dot_float(const void* w, const void* a, int64_t n) {
 // exact integer sum s (with the query block's scale dq) to its running sum.
 struct KvQ8_0 {
   using Block = BlockQ8_0;
-  static constexpr bool kUnpacked = false;  // levels() is a load: nothing to keep
+  static constexpr bool kUnpacked = false;  // levels() is a load of qs: nothing to keep
   static __m256i levels(const Block& x) { return load32(x.qs); }
   static __m256 step(__m256 acc, __m256 s, __m256 dk, __m256 dq) { return _mm256_add_ps(acc, _mm256_mul_ps(s, _mm256_mul_ps(dk, dq))); }
 };
@@ -579,8 +579,12 @@ void attention_values_heads(float* out, int64_t out_stride, const float* w, int6
     for (int64_t r = 0; r < n_rows; ++r, row += v_stride) {
       const auto& x = *reinterpret_cast<const Block*>(row);
       const __m256 d = _mm256_set1_ps(h2f(x.d));
-      alignas(32) int8_t levels[32];
-      _mm256_store_si256(reinterpret_cast<__m256i*>(levels), Kv::levels(x));
+      alignas(32) int8_t unpacked[Kv::kUnpacked ? 32 : 1];
+      const int8_t* levels = reinterpret_cast<const int8_t*>(x.qs);  // Q8_0's levels as stored
+      if constexpr (Kv::kUnpacked) {
+        _mm256_store_si256(reinterpret_cast<__m256i*>(unpacked), Kv::levels(x));
+        levels = unpacked;
+      }
       __m256 wv[H];
       for (int h = 0; h < H; ++h) wv[h] = _mm256_broadcast_ss(w + h * w_stride + r);
       for (int c = 0; c < 4; ++c) {
