@@ -319,6 +319,7 @@ def test_conversations_survive_a_reload_and_round_trip_through_export(browser, s
     set_settings(browser, **{"max-tokens": 8, "system-prompt": "You are terse."})
     send(browser, "What is the capital of France?")
     first = wait_answer(browser)
+    raw = stored_messages(browser)[0]["messages"][1]["content"]  # the Markdown; `first` is its rendering
     browser.refresh()
     wait_until(browser, "return document.body.dataset.ready")
     titles = [e.text for e in browser.find_elements(By.CSS_SELECTOR, "#conversations .open")]
@@ -335,7 +336,7 @@ def test_conversations_survive_a_reload_and_round_trip_through_export(browser, s
         time.sleep(0.1)
     exported = json.loads(files[0].read_text())
     assert exported["format"] == "nagare-conversations"
-    assert exported["conversations"][0]["messages"][1]["content"] == first["text"]
+    assert exported["conversations"][0]["messages"][1]["content"] == raw
 
     browser.find_element(By.CSS_SELECTOR, "#conversations .delete").click()
     wait_until(browser, "return !document.querySelector('#conversations .open')", what="the deletion")
