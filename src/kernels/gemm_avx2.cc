@@ -25,9 +25,12 @@ struct V {
   static constexpr int tile_groups() {
     return 1;
   }
+  // Four tokens per tile: each decoded weight vector serves four dots. With the accumulators
+  // kept in order (in_order below) the tile fits the 16 registers; every type ran 4-30% faster
+  // than with two tokens on Zen 3.
   template <GgmlType kType>
   static constexpr int tile_tokens() {
-    return 2;
+    return 4;
   }
 
   static I zero() { return _mm256_setzero_si256(); }
@@ -60,6 +63,13 @@ struct V {
     I v = c == 0 ? _mm256_slli_epi16(h, 4) : c == 1 ? _mm256_slli_epi16(h, 2) : c == 2 ? h : _mm256_srli_epi16(h, 2);
     return _mm256_and_si256(v, _mm256_set1_epi8(0x30));
   }
+  // An accumulator's new value, kept as computed: GCC otherwise re-associates a tile's chains
+  // of integer adds into trees of products computed first, which need more than AVX2's 16
+  // registers, and spills them (the Q4_K tile ran 1.3x slower).
+  static I in_order(I acc) {
+    __asm__("" : "+x"(acc));
+    return acc;
+  }
   static I bcast4(const int8_t* a) {
     int32_t v;
     std::memcpy(&v, a, 4);
@@ -67,17 +77,17 @@ struct V {
   }
   // Weights are at most 63 and |a| <= 127, so the 16-bit pair sums cannot saturate.
   static I dot(I acc, I w, const int8_t* a) {
-    return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(w, bcast4(a)), _mm256_set1_epi16(1)));
+    return in_order(_mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(w, bcast4(a)), _mm256_set1_epi16(1))));
   }
   // 16-bit accumulation of pair sums (only where they provably fit), widened once.
   static constexpr bool kDot16 = true;
-  static I dot16(I acc, I w, const int8_t* a) { return _mm256_add_epi16(acc, _mm256_maddubs_epi16(w, bcast4(a))); }
+  static I dot16(I acc, I w, const int8_t* a) { return in_order(_mm256_add_epi16(acc, _mm256_maddubs_epi16(w, bcast4(a)))); }
   static I widen16(I acc) { return _mm256_madd_epi16(acc, _mm256_set1_epi16(1)); }
   // Q8_0's signed weights: |w| times a with w's sign (|w| <= 128, |a| <= 127: no saturation).
   static I q8_prepare(I w) { return _mm256_abs_epi8(w); }
   static I dot_q8(I acc, I w, I w_abs, const int8_t* a) {
     const I p = _mm256_maddubs_epi16(w_abs, _mm256_sign_epi8(bcast4(a), w));
-    return _mm256_add_epi32(acc, _mm256_madd_epi16(p, _mm256_set1_epi16(1)));
+    return in_order(_mm256_add_epi32(acc, _mm256_madd_epi16(p, _mm256_set1_epi16(1))));
   }
   static F load_f16(const uint8_t* p, int h) {
     return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * h)));
@@ -95,6 +105,17 @@ struct V {
   }
   static I load_s8_i32(const uint8_t* p, int h) {
     return _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p + 8 * h)));
+  }
+  // The int8 at p[8h + k] as an int16 pair (both halves) in lane k: a pmaddwd operand that
+  // scales both 16-bit sums of a lane.
+  static I load_s8_pair16(const uint8_t* p, int h) {
+    uint64_t v;
+    std::memcpy(&v, p + 8 * h, 8);
+    // Byte k of lane k's pair into bytes 1 and 3 (the high bytes), then shifted down with its sign.
+    const I spread = _mm256_shuffle_epi8(_mm256_set1_epi64x(int64_t(v)),
+                                         _mm256_setr_epi8(-1, 0, -1, 0, -1, 1, -1, 1, -1, 2, -1, 2, -1, 3, -1, 3,
+                                                          -1, 4, -1, 4, -1, 5, -1, 5, -1, 6, -1, 6, -1, 7, -1, 7));
+    return _mm256_srai_epi16(spread, 8);
   }
   static I load_u8_i16(const uint8_t* p, int h) {
     return _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * h)));

@@ -83,6 +83,14 @@ inline I dot_levels(I acc, I w, I w_abs, const int8_t* a) {
   else return V::dot_q8(acc, w, w_abs, a);
 }
 
+// V::load_s8_pair16 where V has 16-bit dots (only those ISAs define it): the sub-block scales
+// (int8, or uint8 below 128) of 8 rows, each as an int16 pair for pmaddwd.
+template <typename VV>
+inline I scale_pairs(const uint8_t* p, int h) {
+  if constexpr (VV::kDot16) return VV::load_s8_pair16(p, h);
+  else return VV::zero();
+}
+
 template <GgmlType kType, int G, int T>
 void tile_legacy(const GemmWeightsView& w, int64_t g, const GemmActView& x, int64_t t, float* out, int64_t os,
                  const uint8_t* pf) {
@@ -283,12 +291,15 @@ void tile_q45_k(const GemmWeightsView& w, int64_t g, const GemmActView& x, int64
           }
         }
       }
-      if constexpr (kShort)
-        for (auto& row : s)
-          for (auto& v : row) v = V::widen16(v);
       for (int r = 0; r < R; ++r) {
-        const I sc = V::load_u8_i32(grp[r / kVecs] + L.sc + b * kB.sc + kGemmRows * j, r % kVecs);
-        for (int tt = 0; tt < T; ++tt) isum[r][tt] = V::add(isum[r][tt], V::mullo(s[r][tt], sc));
+        const uint8_t* scp = grp[r / kVecs] + L.sc + b * kB.sc + kGemmRows * j;
+        if constexpr (kShort) {  // the 16-bit sums times the scale (< 64) in one pmaddwd
+          const I sc = scale_pairs<V>(scp, r % kVecs);
+          for (int tt = 0; tt < T; ++tt) isum[r][tt] = V::add(isum[r][tt], V::madd16(s[r][tt], sc));
+        } else {
+          const I sc = V::load_u8_i32(scp, r % kVecs);
+          for (int tt = 0; tt < T; ++tt) isum[r][tt] = V::add(isum[r][tt], V::mullo(s[r][tt], sc));
+        }
       }
     }
     I imin[R][T];
@@ -363,6 +374,18 @@ void tile_k_subblocks16(const GemmWeightsView& w, int64_t g, const GemmActView& 
       I h2[R];
       if constexpr (kQ6)
         for (int r = 0; r < R; ++r) h2[r] = V::load(grp[r / kVecs] + L.h2 + b * kB.h2 + 64 * j, r % kVecs);
+      // With 16-bit dots (AVX2), the pair sums of the k-groups that provably fit 16 bits (Q6_K:
+      // two, 2 * 2 * 63 * 127 < 2^15; Q3_K: all four) are added as they come and multiplied by
+      // the sub-block scale in one pmaddwd; the offset term is scaled on its own. Exact integers
+      // either way, so the same isum.
+      constexpr bool kPairs = V::kDot16;
+      I sc[R], sc16[R];
+      for (int r = 0; r < R; ++r) {
+        const uint8_t* scp = grp[r / kVecs] + L.sc + b * kB.sc + kGemmRows * j;
+        sc[r] = V::load_s8_i32(scp, r % kVecs);
+        if constexpr (kPairs) sc16[r] = scale_pairs<V>(scp, r % kVecs);
+      }
+      I s16[R][T];
       for (int ii = 0; ii < 2; ++ii) {
         const int i = 2 * j + ii;
         I w0[R], w1[R];
@@ -376,18 +399,27 @@ void tile_k_subblocks16(const GemmWeightsView& w, int64_t g, const GemmActView& 
             w1[r] = V::hi(raw);
           }
         }
+        if (kPairs && (kQ6 || ii == 0))
+          for (auto& row : s16)
+            for (auto& v : row) v = V::zero();
         for (int tt = 0; tt < T; ++tt) {
           const int8_t* ap = reinterpret_cast<const int8_t*>(a[tt] + b * kQ8_KBytes + 4) + 8 * i;
           for (int r = 0; r < R; ++r) {
-            s[r][tt] = V::dot(s[r][tt], w0[r], ap);
-            s[r][tt] = V::dot(s[r][tt], w1[r], ap + 4);
+            if constexpr (kPairs) {
+              s16[r][tt] = V::dot16(s16[r][tt], w0[r], ap);
+              s16[r][tt] = V::dot16(s16[r][tt], w1[r], ap + 4);
+            } else {
+              s[r][tt] = V::dot(s[r][tt], w0[r], ap);
+              s[r][tt] = V::dot(s[r][tt], w1[r], ap + 4);
+            }
           }
         }
+        if (kPairs && (kQ6 || ii == 1))
+          for (int r = 0; r < R; ++r)
+            for (int tt = 0; tt < T; ++tt) isum[r][tt] = V::add(isum[r][tt], V::madd16(s16[r][tt], sc16[r]));
       }
-      for (int r = 0; r < R; ++r) {
-        const I sc = V::load_s8_i32(grp[r / kVecs] + L.sc + b * kB.sc + kGemmRows * j, r % kVecs);
-        for (int tt = 0; tt < T; ++tt) isum[r][tt] = V::add(isum[r][tt], V::mullo(s[r][tt], sc));
-      }
+      for (int r = 0; r < R; ++r)
+        for (int tt = 0; tt < T; ++tt) isum[r][tt] = V::add(isum[r][tt], V::mullo(s[r][tt], sc[r]));
     }
     for (int r = 0; r < R; ++r) {
       const F dx = V::load_f16(grp[r / kVecs] + L.d + b * kB.d, r % kVecs);

@@ -13,6 +13,7 @@
 
 #include "gguf/gguf_file.h"
 #include "kernels/dispatch.h"
+#include "kernels/fp16.h"
 #include "kernels/gemm.h"
 #include "kernels/quant.h"
 #include "kernels/quant_blocks.h"
@@ -143,6 +144,41 @@ TEST(Matmul, TileKernelsEqualVecDotOnEveryIsa) {
           }
         }
       }
+    }
+  }
+}
+
+// The largest integer sums the tiles can meet: every quant at its top code (all bits set),
+// against activations all at +127 or all at -127. The AVX2 tiles keep some sums in 16 bits
+// (pair sums that provably fit); an overflow there would show here as a wrong result.
+TEST(Matmul, TileKernelsExactAtTheLargestSums) {
+  ThreadPool pool(2);
+  const uint16_t small = fp32_to_fp16(1.0f / 64);
+  for (GgmlType t : {GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::Q4_K,
+                     GgmlType::Q5_K, GgmlType::Q6_K, GgmlType::Q3_K}) {
+    const int64_t rows = 20, cols = 512, n_blocks = cols / block_elements(t);
+    const size_t stride = row_bytes(t, cols), block = stride / size_t(n_blocks);
+    std::vector<uint8_t> bytes(stride * rows, 0xFF);
+    // The scale fields set to a small finite value (all-ones bytes are a NaN half).
+    for (size_t b = 0; b < bytes.size() / block; ++b) {
+      uint8_t* p = bytes.data() + b * block;
+      auto set = [&](size_t offset) { std::memcpy(p + offset, &small, 2); };
+      switch (t) {
+        case GgmlType::Q4_1: case GgmlType::Q5_1: case GgmlType::Q4_K: case GgmlType::Q5_K: set(0); set(2); break;
+        case GgmlType::Q6_K: set(offsetof(BlockQ6_K, d)); break;
+        case GgmlType::Q3_K: set(offsetof(BlockQ3_K, d)); break;
+        default: set(0); break;
+      }
+    }
+    WeightMatrix w{t, bytes.data(), rows, cols, stride, nullptr};
+    w.packed = std::make_shared<const PackedWeights>(t, bytes.data(), rows, cols, stride);
+    std::vector<float> x;
+    for (float v : {1.0f, -1.0f, 1.0f, -1.0f, 1.0f}) x.insert(x.end(), size_t(cols), v);
+    for (int64_t n_tokens : {1, 2, 5}) {
+      const auto ref = per_element(w, x, n_tokens, *kernel_table(Isa::kScalar));
+      for (const KernelTable* k : tables())
+        expect_bits_equal(run(w, x, n_tokens, pool, *k), ref,
+                          std::string(isa_name(k->isa)) + " " + name(t) + " tokens " + std::to_string(n_tokens));
     }
   }
 }
