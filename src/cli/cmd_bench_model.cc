@@ -67,8 +67,16 @@ class Bench {
   size_t resident_after_load() const { return resident_after_load_; }
 
   // Seconds to process n prompt tokens of one sequence after `depth` untimed ones, 512 per
-  // forward (llama-bench's ubatch).
+  // forward (llama-bench's ubatch). An encoder takes the sequence whole in one forward and
+  // returns every token's hidden state (what its pooling reads; llama-bench -embd 1).
   double prompt(int32_t n, int32_t depth) {
+    if (model_.config().encoder) {
+      Batch b;
+      b.sequences.push_back({});
+      for (int32_t i = 0; i < n; ++i) b.add(token(i), i, 0, false, true);
+      hidden_.resize(size_t(n) * size_t(model_.config().n_embd));
+      return timed([&] { model_.forward(b, *kv_, nullptr, pool_, hidden_.data()); });
+    }
     auto table = blocks(0, depth + n);
     fill(table, 0, depth);
     return timed([&] { fill(table, depth, depth + n); });
@@ -125,6 +133,7 @@ class Bench {
   std::unique_ptr<KvCache> kv_;
   size_t resident_after_load_ = 0;
   std::vector<float> logits_;
+  std::vector<float> hidden_;  // an encoder's output
 };
 
 std::vector<int32_t> parse_list(const std::string& s, const char* what) {
@@ -150,6 +159,11 @@ int run_bench(const BenchModelOptions& o) {
   const int32_t max_g = o.n_gen.empty() ? 0 : *std::max_element(o.n_gen.begin(), o.n_gen.end());
   const int32_t max_b = o.batch.empty() ? 0 : *std::max_element(o.batch.begin(), o.batch.end());
   if (max_b > 64) throw Error("batch sizes above 64 are not supported by bench-model");
+  const bool encoder = model->config().encoder;
+  if (encoder && o.depth > 0) throw Error("an encoder holds no context between calls: -d must be 0");
+  if (encoder && max_p > model->config().n_ctx_train)
+    throw Error("a prompt of " + std::to_string(max_p) + " tokens is longer than the encoder's context of " +
+                std::to_string(model->config().n_ctx_train));
   const int32_t need = std::max({Bench::kv_tokens(o.depth + max_p), Bench::kv_tokens(o.depth + max_g),
                                   max_b * Bench::kv_tokens(o.depth + o.batch_steps)});
   const KvTypes types = o.kv_types.types();
@@ -165,9 +179,10 @@ int run_bench(const BenchModelOptions& o) {
   };
   for (int32_t p : o.n_prompt)
     if (p > 0) measure(Result{"pp" + std::to_string(p) + at, p, 0, p, {}}, [&] { return bench.prompt(p, o.depth); }, p);
-  for (int32_t g : o.n_gen)
+  // An encoder generates nothing: its tests are the prompt ones only.
+  for (int32_t g : encoder ? std::vector<int32_t>{} : o.n_gen)
     if (g > 0) measure(Result{"tg" + std::to_string(g) + at, 0, g, 1, {}}, [&] { return bench.decode(1, g, o.depth); }, g);
-  for (int32_t b : o.batch)
+  for (int32_t b : encoder ? std::vector<int32_t>{} : o.batch)
     if (b > 0)
       measure(Result{"decode b" + std::to_string(b) + at, 0, o.batch_steps, b, {}},
               [&] { return bench.decode(b, o.batch_steps, o.depth); }, double(b) * o.batch_steps);
@@ -187,7 +202,8 @@ int run_bench(const BenchModelOptions& o) {
   note("Memory after load: resident %.1f MiB = model file %.1f + other %.1f MiB (KV cache of %.1f MiB: resident as it "
        "fills)\n",
        rss_mib, file_mib, rss_mib - file_mib, kv_mib);
-  if (o.roofline) {
+  if (encoder) note("An encoder (embeddings only): prompt tests only, each one sequence in one forward.\n");
+  if (o.roofline && !encoder) {
     const double weights = double(model->weight_bytes_per_token()), bw = bench.read_bandwidth();
     note("Generation roofline: %.1f MiB of weights per token / %.1f GB/s measured read bandwidth (%d threads) = "
          "at most %.1f t/s",

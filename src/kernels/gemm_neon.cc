@@ -6,6 +6,7 @@
 #if defined(__aarch64__)
 #include <arm_neon.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -142,9 +143,34 @@ struct V {
 
 #include "kernels/gemm_tiles.h"
 
+// The 8 lanes of a float dot (kernels/gemm_float.h) in two 4-lane vectors: 3 x 3 tiles keep
+// 18 accumulators and both operands' 12 vectors in the 32 registers. vfmaq_f32 is the fused
+// multiply-add the order asks for (-ffp-contract=off fuses nothing else).
+struct FV {
+  static constexpr int kLanes = 4, kVecs = 2;
+  static constexpr int kRows = 3, kTokens = 3, kGemvRows = 4;
+  using F = float32x4_t;
+  static F zero() { return vdupq_n_f32(0.0f); }
+  static F fma(F a, F b, F c) { return vfmaq_f32(c, a, b); }
+  static F load_f32(const float* p) { return vld1q_f32(p); }
+  static F load_f16(const uint16_t* p) { return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p))); }
+  static F load_bf16(const uint16_t* p) { return vreinterpretq_f32_u32(vshll_n_u16(vld1_u16(p), 16)); }
+  // Lanes 0-3 in acc[0], 4-7 in acc[1]; folded in halves.
+  static float fold8(const F* acc) {
+    const F s4 = vaddq_f32(acc[0], acc[1]);
+    const float32x2_t s2 = vadd_f32(vget_low_f32(s4), vget_high_f32(s4));
+    return vget_lane_f32(s2, 0) + vget_lane_f32(s2, 1);
+  }
+};
+
+#include "kernels/gemm_float.h"
+
 }  // namespace
 
-void register_neon_gemm(KernelTable& k) { register_gemm(k); }
+void register_neon_gemm(KernelTable& k) {
+  register_gemm(k);
+  register_float_kernels(k);
+}
 
 }  // namespace nagare
 #endif

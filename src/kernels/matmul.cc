@@ -103,6 +103,8 @@ void QuantizedActivations::copy_row(int64_t t, const QuantizedActivations& src, 
 
 namespace {
 
+bool is_float_type(GgmlType t) { return t == GgmlType::F32 || t == GgmlType::F16 || t == GgmlType::BF16; }
+
 // One job cut into tasks: packed groups x token ranges, or rows x token tiles of vec_dot.
 class JobTasks {
  public:
@@ -111,12 +113,19 @@ class JobTasks {
     const WeightMatrix& w = *job.w;
     const QuantizedActivations& x = *job.x;
     if (x.act_type() != activation_type_for(w.type) || x.cols() != w.cols) throw Error("matmul: activations quantized for another weight");
-    gemm_ = w.packed ? kernels.gemm_fn(w.type) : nullptr;
+    // Float weights take their ISA's tile kernels where the file keeps them (kernels/gemm_float.h):
+    // the view's groups are 16 consecutive rows.
+    const bool float_rows = !w.packed && is_float_type(w.type);
+    gemm_ = w.packed || float_rows ? kernels.gemm_fn(w.type) : nullptr;
     if (gemm_ != nullptr) {
-      const PackedWeights& p = *w.packed;
-      wv_ = GemmWeightsView{p.group(0), p.layout().group_bytes, p.layout(), p.rows(), p.cols() / p.layout().block.elements};
+      if (float_rows) {
+        wv_ = GemmWeightsView{w.data, w.row_stride * kGemmRows, PackedLayout{}, w.rows, w.cols};
+      } else {
+        const PackedWeights& p = *w.packed;
+        wv_ = GemmWeightsView{p.group(0), p.layout().group_bytes, p.layout(), p.rows(), p.cols() / p.layout().block.elements};
+      }
       xv_ = GemmActView{static_cast<const uint8_t*>(x.row(0)), x.row_bytes(), x.extras(0), x.extra_bytes()};
-      groups_ = p.groups();
+      groups_ = (w.rows + kGemmRows - 1) / kGemmRows;
       // Small matrices in smaller pieces, so every thread gets a share.
       groups_per_task_ = std::clamp<int64_t>(groups_ / (4 * int64_t(n_threads)), 1, kGroupsPerTask);
       row_tasks_ = (groups_ + groups_per_task_ - 1) / groups_per_task_;

@@ -27,7 +27,8 @@ struct WeightMatrix {
   int64_t cols = 0;
   size_t row_stride = 0;  // bytes per row
   // Row-interleaved copy for the SIMD tile kernels, made by pack_for_gemm(); without it
-  // matmul() takes one vec_dot per output element (same results, slower).
+  // matmul() takes one vec_dot per output element (same results, slower). Float weights
+  // (F32/F16/BF16) need none: their tiles read the rows where they are.
   std::shared_ptr<const PackedWeights> packed;
 };
 

@@ -21,9 +21,11 @@ size_t row_bytes(GgmlType type, int64_t n);
 // Supported for every weight type above and for Q8_1 and Q8_K.
 void dequantize_row(GgmlType type, const void* src, float* dst, int64_t n);
 
-// The format a weight type's dot product takes its activations in, as llama.cpp chooses it
-// (so numerics match the reference): Q8_0 for Q4_0/Q5_0/Q8_0/IQ4_NL/MXFP4, Q8_1 for Q4_1/Q5_1,
-// Q8_K for the K-quants (Q2_K ... Q6_K) and IQ4_XS, F16 for F16, BF16 for BF16, F32 for F32.
+// The format a weight type's dot product takes its activations in: for the quantized types as
+// llama.cpp chooses it (so numerics match the reference): Q8_0 for Q4_0/Q5_0/Q8_0/IQ4_NL/MXFP4,
+// Q8_1 for Q4_1/Q5_1, Q8_K for the K-quants (Q2_K ... Q6_K) and IQ4_XS; F32 for F32, F16 and
+// BF16 (llama.cpp rounds to F16 / BF16 there; unrounded, the F16 SmolLM2 comes 3x closer to the
+// exact forward, docs/accuracy.md, and the tiles read the activations without converting them).
 GgmlType activation_type_for(GgmlType weight_type);
 
 // Quantizes n floats into `act_type` (one of Q8_0, Q8_1, Q8_K, F16, BF16, F32) with ggml's
@@ -36,11 +38,9 @@ void quantize_row(GgmlType act_type, const float* src, void* dst, int64_t n);
 // kernels' float order for Q4_0/Q4_1/Q5_0/Q5_1/Q8_0/IQ4_NL/MXFP4, IQ4_XS (one step per
 // 32-element sub-block, kernels/quant_iq.cc) and Q2_K (one step per super-block,
 // kernels/quant_k_low.cc), and for Q3_K/Q4_K/Q5_K/Q6_K one float step per super-block
-// (kernels/quant_k.cc, quant_k_low.cc); F32/F16/BF16 accumulate float products in double, as ggml's
-// scalar ggml_vec_dot_f32/f16/bf16. The SIMD kernels (AVX2, AVX-512, NEON) and matmul()'s tile
-// kernels give the scalar bits for every quantized format (IQ4_NL, IQ4_XS, Q2_K, Q3_K and MXFP4
-// have no tile kernels: matmul() takes their vec_dot per element); for the float types they
-// have one float order of their own, the same on every SIMD ISA.
+// (kernels/quant_k.cc, quant_k_low.cc); F32/F16/BF16 in 8 lanes of fused multiply-adds, folded
+// in halves (kernels/quant.cc, kernels/gemm_float.h). The SIMD kernels (AVX2, AVX-512, NEON) and
+// matmul()'s tile kernels give the scalar bits for every type.
 float vec_dot(GgmlType weight_type, const void* w_row, const void* act_row, int64_t n);
 
 // The three entry points above throw Error for a type they do not support or an n that is not

@@ -333,47 +333,6 @@ float vec_dot_iq4_xs(const void* w, const void* a, int64_t n) {
 
 #include "kernels/quant_neon_low.h"
 
-// ---- F32 / F16 / BF16: the products in 32 double lanes (lane = i mod 32, in chunks of 8 that
-// start at multiples of 8, the last one zero-padded), then the lanes added in quant_x86.h's
-// fixed tree, so the result equals the x86 kernels' bit for bit ----
-
-inline float32x4_t load4_f32(const void* p, int64_t i) { return vld1q_f32(static_cast<const float*>(p) + i); }
-inline float32x4_t load4_f16(const void* p, int64_t i) { return load4_half(static_cast<const uint16_t*>(p) + i); }
-inline float32x4_t load4_bf16(const void* p, int64_t i) {
-  return vreinterpretq_f32_u32(vshll_n_u16(vld1_u16(static_cast<const uint16_t*>(p) + i), 16));
-}
-
-template <float32x4_t (*kLoad)(const void*, int64_t), size_t kElem>
-float vec_dot_float(const void* w, const void* a, int64_t n) {
-  // acc[set][k]: doubles of elements 2k, 2k + 1 of the chunks of lane set `set` (chunk c of each
-  // 32 elements is set c).
-  float64x2_t acc[4][4];
-  for (auto& set : acc)
-    for (auto& v : set) v = vdupq_n_f64(0.0);
-  auto add_chunk = [&](int set, const void* wp, const void* ap, int64_t i) {
-    for (int h = 0; h < 2; ++h) {
-      const float32x4_t p = vmulq_f32(kLoad(wp, i + 4 * h), kLoad(ap, i + 4 * h));
-      acc[set][2 * h] = vaddq_f64(acc[set][2 * h], vcvt_f64_f32(vget_low_f32(p)));
-      acc[set][2 * h + 1] = vaddq_f64(acc[set][2 * h + 1], vcvt_high_f64_f32(p));
-    }
-  };
-  int64_t i = 0;
-  for (; i + 32 <= n; i += 32)
-    for (int c = 0; c < 4; ++c) add_chunk(c, w, a, i + 8 * c);
-  int set = 0;
-  for (; i + 8 <= n; i += 8, ++set) add_chunk(set, w, a, i);
-  if (i < n) {  // the last partial chunk, zero-padded
-    alignas(16) uint8_t wb[32] = {}, ab[32] = {};
-    std::memcpy(wb, static_cast<const uint8_t*>(w) + i * kElem, size_t(n - i) * kElem);
-    std::memcpy(ab, static_cast<const uint8_t*>(a) + i * kElem, size_t(n - i) * kElem);
-    add_chunk(set, wb, ab, 0);
-  }
-  double l[8];
-  for (int k = 0; k < 4; ++k)
-    vst1q_f64(l + 2 * k, vaddq_f64(vaddq_f64(acc[0][k], acc[1][k]), vaddq_f64(acc[2][k], acc[3][k])));
-  return float(((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7])));
-}
-
 // ---- float row operations: the scalar definitions of ops.cc, operation for operation ----
 
 // Eight running sums (element i in lane i mod 8: lanes 0-3 in a0, 4-7 in a1), combined
@@ -642,9 +601,6 @@ void register_neon_quant(KernelTable& k) {
   k.quantize[int(GgmlType::Q8_0)] = quantize_row_q8_0;
   k.quantize[int(GgmlType::Q8_1)] = quantize_row_q8_1;
   k.quantize[int(GgmlType::Q8_K)] = quantize_row_q8_k;
-  k.vec_dot[int(GgmlType::F32)] = vec_dot_float<load4_f32, 4>;
-  k.vec_dot[int(GgmlType::F16)] = vec_dot_float<load4_f16, 2>;
-  k.vec_dot[int(GgmlType::BF16)] = vec_dot_float<load4_bf16, 2>;
   k.vec_dot[int(GgmlType::Q4_0)] = vec_dot_q4_0;
   k.vec_dot[int(GgmlType::Q4_1)] = vec_dot_q4_1;
   k.vec_dot[int(GgmlType::Q5_0)] = vec_dot_q5_0;

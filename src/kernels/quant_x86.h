@@ -456,54 +456,6 @@ float vec_dot_q6_k(const void* w, const void* a, int64_t n) {
   return acc;
 }
 
-// ---- F32 / F16 / BF16 ----
-
-inline __m256 load8_f32(const void* p, int64_t i) { return _mm256_loadu_ps(static_cast<const float*>(p) + i); }
-inline __m256 load8_f16(const void* p, int64_t i) {
-  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(p) + i)));
-}
-inline __m256 load8_bf16(const void* p, int64_t i) {
-  const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(p) + i));
-  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
-}
-
-template <__m256 (*kLoad)(const void*, int64_t), size_t kElem>
-float vec_dot_float(const void* w, const void* a, int64_t n) {
-#if defined(__AVX512F__)
-  // The same double sums as below, acc[c][0] and acc[c][1] of a chunk side by side in one
-  // 512-bit vector: one widening and one add per 8 products instead of two each.
-  __m512d acc[4];
-  for (auto& v : acc) v = _mm512_setzero_pd();
-  auto add_chunk = [&](int set, __m256 p) { acc[set] = _mm512_add_pd(acc[set], _mm512_cvtps_pd(p)); };
-#else
-  __m256d acc[4][2];
-  for (auto& set : acc) set[0] = set[1] = _mm256_setzero_pd();
-  auto add_chunk = [&](int set, __m256 p) {
-    acc[set][0] = _mm256_add_pd(acc[set][0], _mm256_cvtps_pd(_mm256_castps256_ps128(p)));
-    acc[set][1] = _mm256_add_pd(acc[set][1], _mm256_cvtps_pd(_mm256_extractf128_ps(p, 1)));
-  };
-#endif
-  int64_t i = 0;
-  for (; i + 32 <= n; i += 32)
-    for (int c = 0; c < 4; ++c) add_chunk(c, _mm256_mul_ps(kLoad(w, i + 8 * c), kLoad(a, i + 8 * c)));
-  int set = 0;
-  for (; i + 8 <= n; i += 8, ++set) add_chunk(set, _mm256_mul_ps(kLoad(w, i), kLoad(a, i)));
-  if (i < n) {  // the last partial chunk, zero-padded
-    alignas(32) uint8_t wb[32] = {}, ab[32] = {};
-    std::memcpy(wb, static_cast<const uint8_t*>(w) + i * kElem, size_t(n - i) * kElem);
-    std::memcpy(ab, static_cast<const uint8_t*>(a) + i * kElem, size_t(n - i) * kElem);
-    add_chunk(set, _mm256_mul_ps(kLoad(wb, 0), kLoad(ab, 0)));
-  }
-  alignas(64) double l[8];
-#if defined(__AVX512F__)
-  _mm512_store_pd(l, _mm512_add_pd(_mm512_add_pd(acc[0], acc[1]), _mm512_add_pd(acc[2], acc[3])));
-#else
-  _mm256_store_pd(l, _mm256_add_pd(_mm256_add_pd(acc[0][0], acc[1][0]), _mm256_add_pd(acc[2][0], acc[3][0])));
-  _mm256_store_pd(l + 4, _mm256_add_pd(_mm256_add_pd(acc[0][1], acc[1][1]), _mm256_add_pd(acc[2][1], acc[3][1])));
-#endif
-  return float(((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7])));
-}
-
 // ---- Attention over a Q8_0 KV cache (kernels/quant.h) ----
 
 // The KV cache's quantized formats as the attention kernels below read a block: its 32 levels as
@@ -635,9 +587,6 @@ void register_quant(KernelTable& k) {
   k.quantize_act[int(GgmlType::Q8_0)] = quantize_act_q8_0;
   k.quantize_act[int(GgmlType::Q8_1)] = quantize_act_q8_1;
 #endif
-  k.vec_dot[int(GgmlType::F32)] = vec_dot_float<load8_f32, 4>;
-  k.vec_dot[int(GgmlType::F16)] = vec_dot_float<load8_f16, 2>;
-  k.vec_dot[int(GgmlType::BF16)] = vec_dot_float<load8_bf16, 2>;
   k.vec_dot[int(GgmlType::Q4_0)] = vec_dot_q4_0;
   k.vec_dot[int(GgmlType::Q4_1)] = vec_dot_q4_1;
   k.vec_dot[int(GgmlType::Q5_0)] = vec_dot_q5_0;

@@ -178,11 +178,7 @@ void Model::forward_encoder(const Batch& batch, float* hidden, ThreadPool& pool)
       const float inv = 1.0f / softmax_exp(sc, mx, nk);
       float* out = attn + t * qd + h * hd;
       std::fill(out, out + hd, 0.0f);
-      for (int64_t j = 0; j < nk; ++j) {
-        const float w = sc[j] * inv;
-        const float* vj = v + (f0 + j) * qd + h * hd;
-        for (int32_t e = 0; e < hd; ++e) out[e] += w * vj[e];
-      }
+      for (int64_t j = 0; j < nk; ++j) axpy_f32(out, sc[j] * inv, v + (f0 + j) * qd + h * hd, hd);
     });
     // x <- LayerNorm(proj + bias + x): the post-norm residual after attention and after the FFN.
     auto residual_norm = [&](const float* bias, const float* norm, const float* norm_b) {

@@ -122,9 +122,14 @@ TEST(Matmul, TileKernelsEqualVecDotOnEveryIsa) {
   std::mt19937 rng(21);
   ThreadPool pool(2);
   const int64_t row_counts[] = {1, 7, 16, 33, 50, 64, 100};
-  for (GgmlType t : kPackable) {
+  std::vector<GgmlType> types(std::begin(kPackable), std::end(kPackable));
+  types.insert(types.end(), {GgmlType::F32, GgmlType::F16, GgmlType::BF16});  // their rows as the file keeps them
+  for (GgmlType t : types) {
     const int64_t blk = block_elements(t);
-    for (int64_t cols : {blk, 3 * blk, blk == 32 ? int64_t(640) : int64_t(1024)}) {
+    // Float rows: shorter than the 16 lanes, a partial last 16, and whole ones.
+    const std::vector<int64_t> widths =
+        blk == 1 ? std::vector<int64_t>{5, 40, 1024} : std::vector<int64_t>{blk, 3 * blk, blk == 32 ? 640 : 1024};
+    for (int64_t cols : widths) {
       for (int64_t rows : row_counts) {
         Weights W(t, rows, cols, rng);
         // 1: the single-token (decode) tiles; 12 and 43: one-group tiles of 8 tokens (also past
@@ -311,7 +316,7 @@ TEST(Matmul, FusedJobsEqualSeparateCalls) {
     QuantizedActivations a8, ak, ah;
     a8.quantize(GgmlType::Q8_0, x.data(), n_tokens, cols, cols, pool);
     ak.quantize(GgmlType::Q8_K, x.data(), n_tokens, cols, cols, pool);
-    ah.quantize(GgmlType::F16, x.data(), n_tokens, cols, cols, pool);
+    ah.quantize(GgmlType::F32, x.data(), n_tokens, cols, cols, pool);
     const std::pair<const Weights*, const QuantizedActivations*> parts[] = {{&q, &a8}, {&k, &a8}, {&v, &a8}, {&kq, &ak}, {&f, &ah}};
     std::vector<std::vector<float>> fused, alone;
     std::vector<MatmulJob> jobs;

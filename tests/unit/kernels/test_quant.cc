@@ -65,8 +65,8 @@ TEST(Quant, TypeTables) {
   EXPECT_EQ(activation_type_for(GgmlType::Q6_K), GgmlType::Q8_K);
   EXPECT_EQ(activation_type_for(GgmlType::IQ4_NL), GgmlType::Q8_0);
   EXPECT_EQ(activation_type_for(GgmlType::IQ4_XS), GgmlType::Q8_K);
-  EXPECT_EQ(activation_type_for(GgmlType::F16), GgmlType::F16);
-  EXPECT_EQ(activation_type_for(GgmlType::BF16), GgmlType::BF16);
+  EXPECT_EQ(activation_type_for(GgmlType::F16), GgmlType::F32);  // float weights take the activations as they are
+  EXPECT_EQ(activation_type_for(GgmlType::BF16), GgmlType::F32);
   EXPECT_EQ(activation_type_for(GgmlType::F32), GgmlType::F32);
 
   EXPECT_EQ(row_bytes(GgmlType::F32, 7), 28u);

@@ -52,7 +52,11 @@ namespace {
 //   tiny-gptoss            0.8416      0.0453      0.0318    0.000968    0.99969
 //   tiny-gptoss.MXFP4_MOE  2.0710      0.0476      0.088     0.0011      0.99953
 //   tiny-phi3-long         0.2943      0.0546      0.00412   0.000894    0.99975
-//   tiny-gemma2          0.0266      0.0039      1.3e-6    4.6e-7      0.99998
+//   tiny-gemma2          0.0315      0.0050      2.14e-6   7.29e-7     0.99997
+// (tiny-gemma2 since float matrices take their activations unrounded (llama.cpp rounds them to
+// F16 for F16 weights) and sum in 8 float lanes: 0.0266 / 0.0039 / 1.3e-6 / 4.6e-7 before,
+// further from llama.cpp, not from the exact forward (docs/accuracy.md: KL to it 1.45e-4 ->
+// 1.44e-4; the F16 SmolLM2 check 2.30e-6 -> 6.97e-7); its bounds are 1.3x the new figures)
 //   tiny-phi3            0.2199      0.0306      0.00168   0.000317    0.99991
 // Since attention takes its keys in spans of 256 (model/attention.cc), the 30 positions past 256
 // of each tiny model's long case fold two spans' softmaxes, each with its weights rounded to half,
@@ -98,7 +102,7 @@ const std::map<std::string, Bounds> kBounds = {
     // One position of 440 where a router near-tie sends the token elsewhere: 1.07 behind.
     {"tiny-gptoss.MXFP4_MOE", {4.36, 0.0619, 0.22, 0.00198, 0.002, 1.4}},
     {"tiny-phi3-long", {0.383, 0.071, 0.00536, 0.00116, 0.002, 0.25}},
-    {"tiny-gemma2", {0.035, 0.0051, 1.7e-6, 6.0e-7, 0.002, 0.25}},
+    {"tiny-gemma2", {0.041, 0.0065, 2.8e-6, 9.5e-7, 0.002, 0.25}},
     {"tiny-phi3", {0.29, 0.040, 0.0022, 0.00042, 0.002, 0.25}},
 };
 
