@@ -247,6 +247,14 @@ void axpy_f32(float* y, float w, const float* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = std::fma(w, x[i], y[i]);
 }
 
+void dot_f32_rows(const float* a, const float* rows, int64_t stride, int64_t n_rows, int64_t n, float* out) {
+  for (int64_t r = 0; r < n_rows; ++r) out[r] = dot_f32(a, rows + r * stride, n);
+}
+
+void axpy_f32_rows(float* y, const float* w, const float* x, int64_t x_stride, int64_t n_rows, int64_t n) {
+  for (int64_t r = 0; r < n_rows; ++r) axpy_f32(y, w[r], x + r * x_stride, n);
+}
+
 void axpy_f16_rows(float* out, int64_t out_stride, const float* w, int64_t w_stride, int64_t n_heads, const uint16_t* v,
                    int64_t v_stride, int64_t n_rows, int64_t n) {
   for (int64_t h = 0; h < n_heads; ++h)
@@ -347,6 +355,16 @@ void axpy_f16(float* y, float w, const uint16_t* x, int64_t n) {
 void axpy_f32(float* y, float w, const float* x, int64_t n) {
   NAGARE_OP(axpy_f32);
   fn(y, w, x, n);
+}
+
+void dot_f32_rows(const float* a, const float* rows, int64_t stride, int64_t n_rows, int64_t n, float* out) {
+  NAGARE_OP(dot_f32_rows);
+  fn(a, rows, stride, n_rows, n, out);
+}
+
+void axpy_f32_rows(float* y, const float* w, const float* x, int64_t x_stride, int64_t n_rows, int64_t n) {
+  NAGARE_OP(axpy_f32_rows);
+  fn(y, w, x, x_stride, n_rows, n);
 }
 
 void axpy_f16_rows(float* out, int64_t out_stride, const float* w, int64_t w_stride, int64_t n_heads, const uint16_t* v,

@@ -70,6 +70,12 @@ float dot_f32_f16(const float* a, const uint16_t* b, int64_t n);
 void axpy_f16(float* y, float w, const uint16_t* x, int64_t n);
 // y[i] = fma(w, x[i], y[i]): attention's value pass over a quantized KV cache's dequantized rows.
 void axpy_f32(float* y, float w, const float* x, int64_t n);
+// dot_f32 of `a` with each of n_rows rows `stride` apart, out[r], the same bits (an encoder's
+// attention scores: one query against every key of its sequence).
+void dot_f32_rows(const float* a, const float* rows, int64_t stride, int64_t n_rows, int64_t n, float* out);
+// y[j] = fma(w[r], x[r * x_stride + j], y[j]) for r = 0, 1, ... in order, j < n: the same bits
+// as axpy_f32 row by row (an encoder's value pass).
+void axpy_f32_rows(float* y, const float* w, const float* x, int64_t x_stride, int64_t n_rows, int64_t n);
 // Attention's value pass for n_heads query heads sharing one run of half-precision value rows
 // (a GQA group) `v_stride` elements apart, the same bits as single-row axpy_f16 calls:
 //   out[h * out_stride + j] = fma(w[h * w_stride + i], float(v[i * v_stride + j]), out[h * out_stride + j])

@@ -47,6 +47,53 @@ void op_axpy_f32(float* y, float w, const float* x, int64_t n) {
   for (; i < n; ++i) y[i] = std::fma(w, x[i], y[i]);
 }
 
+// Eight rows' dot_f32 side by side (the query's vector loaded once for all), their lanes then
+// added pairwise by a horizontal-add tree, which takes the lanes in sum_lanes_pairwise's order:
+// ((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7)); the tails in order, as op_dot_f32.
+void op_dot_f32_rows(const float* a, const float* rows, int64_t stride, int64_t n_rows, int64_t n, float* out) {
+  int64_t r = 0;
+  for (; r + 8 <= n_rows; r += 8) {
+    const float* b[8];
+    for (int k = 0; k < 8; ++k) b[k] = rows + (r + k) * stride;
+    __m256 acc[8] = {};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+      const __m256 av = _mm256_loadu_ps(a + i);
+      for (int k = 0; k < 8; ++k) acc[k] = _mm256_add_ps(acc[k], _mm256_mul_ps(av, _mm256_loadu_ps(b[k] + i)));
+    }
+    // hadd(x, y) = [x0+x1, x2+x3, y0+y1, y2+y3 | x4+x5, x6+x7, y4+y5, y6+y7]
+    const __m256 h0 = _mm256_hadd_ps(_mm256_hadd_ps(acc[0], acc[1]), _mm256_hadd_ps(acc[2], acc[3]));
+    const __m256 h1 = _mm256_hadd_ps(_mm256_hadd_ps(acc[4], acc[5]), _mm256_hadd_ps(acc[6], acc[7]));
+    // Row k's (l0+l1)+(l2+l3) in lane k of the low halves, (l4+l5)+(l6+l7) in the high halves.
+    const __m256 lo = _mm256_permute2f128_ps(h0, h1, 0x20), hi = _mm256_permute2f128_ps(h0, h1, 0x31);
+    alignas(32) float s[8];
+    _mm256_store_ps(s, _mm256_add_ps(lo, hi));
+    for (int k = 0; k < 8; ++k) {
+      float sum = s[k];
+      for (int64_t j = i; j < n; ++j) sum += a[j] * b[k][j];
+      out[r + k] = sum;
+    }
+  }
+  for (; r < n_rows; ++r) out[r] = op_dot_f32(a, rows + r * stride, n);
+}
+
+// y[j] = fma(w[r], x_r[j], y[j]) over the rows in order, each chunk of y in registers meanwhile.
+void op_axpy_f32_rows(float* y, const float* w, const float* x, int64_t x_stride, int64_t n_rows, int64_t n) {
+  int64_t d = 0;
+  for (; d + 32 <= n; d += 32) {
+    __m256 acc[4];
+    for (int c = 0; c < 4; ++c) acc[c] = _mm256_loadu_ps(y + d + 8 * c);
+    const float* xr = x + d;
+    for (int64_t r = 0; r < n_rows; ++r, xr += x_stride) {
+      const __m256 wv = _mm256_set1_ps(w[r]);
+      for (int c = 0; c < 4; ++c) acc[c] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(xr + 8 * c), acc[c]);
+    }
+    for (int c = 0; c < 4; ++c) _mm256_storeu_ps(y + d + 8 * c, acc[c]);
+  }
+  if (d < n)
+    for (int64_t r = 0; r < n_rows; ++r) op_axpy_f32(y + d, w[r], x + r * x_stride + d, n - d);
+}
+
 // out[j] += w[r] * v_r[j] for rows r in order: each output chunk stays in registers over the rows.
 void axpy_rows_one_head(float* out, const float* w, const uint16_t* v, int64_t v_stride, int64_t n_rows, int64_t n) {
   int64_t d = 0;
@@ -382,6 +429,8 @@ void register_ops(KernelTable& k) {
   k.dot_f32_f16 = op_dot_f32_f16;
   k.axpy_f16 = op_axpy_f16;
   k.axpy_f32 = op_axpy_f32;
+  k.dot_f32_rows = op_dot_f32_rows;
+  k.axpy_f32_rows = op_axpy_f32_rows;
   k.axpy_f16_rows = op_axpy_f16_rows;
   k.dot_f32_f16_key_groups = op_dot_f32_f16_key_groups;
   k.max_f32 = op_max_f32;

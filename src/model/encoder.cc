@@ -170,15 +170,17 @@ void Model::forward_encoder(const Batch& batch, float* hidden, ThreadPool& pool)
       const int64_t f0 = first[batch.seq[t]], nk = count[batch.seq[t]];
       float* sc = ws_.scores.data() + thread * per_thread;
       const float* qt = q + t * qd + h * hd;
+      dot_f32_rows(qt, k + f0 * qd + h * hd, qd, nk, hd, sc);
       float mx = -INFINITY;
       for (int64_t j = 0; j < nk; ++j) {
-        sc[j] = dot_f32(qt, k + (f0 + j) * qd + h * hd, hd) * c.attn_scale;
+        sc[j] *= c.attn_scale;
         mx = std::max(mx, sc[j]);
       }
       const float inv = 1.0f / softmax_exp(sc, mx, nk);
+      for (int64_t j = 0; j < nk; ++j) sc[j] *= inv;
       float* out = attn + t * qd + h * hd;
       std::fill(out, out + hd, 0.0f);
-      for (int64_t j = 0; j < nk; ++j) axpy_f32(out, sc[j] * inv, v + (f0 + j) * qd + h * hd, hd);
+      axpy_f32_rows(out, sc, v + f0 * qd + h * hd, qd, nk, hd);
     });
     // x <- LayerNorm(proj + bias + x): the post-norm residual after attention and after the FFN.
     auto residual_norm = [&](const float* bias, const float* norm, const float* norm_b) {

@@ -363,6 +363,31 @@ TEST(Simd, RowOpsMatchTheirScalarDefinitions) {
   }
 }
 
+// The encoder's attention ops: many rows at once, the same bits as dot_f32 / axpy_f32 row by row
+// (rows a stride apart, as heads interleave; row counts around the eight-row tiles).
+TEST(Simd, F32RowOpsEqualSingleRows) {
+  std::mt19937 rng(19);
+  for (int64_t n : {5, 8, 32, 64, 70}) {
+    for (int64_t n_rows : {1, 7, 8, 13, 24}) {
+      const int64_t stride = n + 3;
+      const auto rows = random_row(rng, stride * n_rows, -3, 3);
+      const auto a = random_row(rng, n, -3, 3);
+      const auto w = random_row(rng, n_rows, -1, 1);
+      for (const KernelTable* k : simd_tables()) {
+        const std::string what = std::string(isa_name(k->isa)) + " n=" + std::to_string(n) + " rows=" + std::to_string(n_rows);
+        std::vector<float> got(static_cast<size_t>(n_rows));
+        k->dot_f32_rows(a.data(), rows.data(), stride, n_rows, n, got.data());
+        for (int64_t r = 0; r < n_rows; ++r)
+          ASSERT_EQ(float_bits(got[size_t(r)]), float_bits(spec_dot(a.data(), rows.data() + r * stride, n))) << what;
+        std::vector<float> y = a, want = a;
+        k->axpy_f32_rows(y.data(), w.data(), rows.data(), stride, n_rows, n);
+        for (int64_t r = 0; r < n_rows; ++r) scalar().axpy_f32(want.data(), w[size_t(r)], rows.data() + r * stride, n);
+        for (int64_t i = 0; i < n; ++i) ASSERT_EQ(float_bits(y[size_t(i)]), float_bits(want[size_t(i)])) << what;
+      }
+    }
+  }
+}
+
 TEST(Simd, RmsNormRowsEqualsOneRowAtATime) {
   std::mt19937 rng(19);
   for (int64_t n : {1, 7, 64, 256, 640}) {
