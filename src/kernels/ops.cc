@@ -108,9 +108,22 @@ void gelu_tanh_mul(const float* gate, const float* up, float* out, int64_t n) {
 
 void gelu(const float* x, float* y, int64_t n) {
   static const GeluTable table;
-  for (int64_t i = 0; i < n; ++i) {
-    const float v = x[i];
-    y[i] = v <= -10.0f ? 0.0f : v >= 10.0f ? v : fp16_to_fp32(table.values[fp32_to_fp16(v)]);
+  // In chunks: the conversions to and from half by the ISA's row kernels (the same bits as the
+  // scalar ones), the table in between, then the ends of the range.
+  constexpr int64_t kChunk = 256;
+  uint16_t h[kChunk];
+  for (int64_t c = 0; c < n; c += kChunk) {
+    const int64_t m = std::min(kChunk, n - c);
+    fp32_to_fp16_row(x + c, h, m);
+    for (int64_t i = 0; i < m; ++i) h[i] = table.values[h[i]];
+    float ends[kChunk];  // the inputs, kept for the ends of the range (y may alias x)
+    for (int64_t i = 0; i < m; ++i) ends[i] = x[c + i];
+    fp16_to_fp32_row(h, y + c, m);
+    for (int64_t i = 0; i < m; ++i) {
+      const float v = ends[i];
+      if (v <= -10.0f) y[c + i] = 0.0f;
+      else if (v >= 10.0f) y[c + i] = v;
+    }
   }
 }
 

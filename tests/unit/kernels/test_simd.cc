@@ -388,6 +388,30 @@ TEST(Simd, F32RowOpsEqualSingleRows) {
   }
 }
 
+// gelu (ops.h) in chunks with the ISA's half conversions: every element as it is alone, in place
+// too, with the ends of the table's range (x <= -10: 0, x >= 10: x) across the chunk edges.
+TEST(Simd, GeluRowEqualsOneElementAtATime) {
+  std::mt19937 rng(23);
+  auto x = random_row(rng, 700, -12, 12);
+  x[255] = -10.0f;
+  x[256] = 10.0f;
+  x[257] = -10.5f;
+  x[511] = 11.0f;
+  std::vector<float> y(x.size()), one(1), in_place = x;
+  gelu(x.data(), y.data(), int64_t(x.size()));
+  gelu(in_place.data(), in_place.data(), int64_t(x.size()));
+  for (size_t i = 0; i < x.size(); ++i) {
+    gelu(&x[i], one.data(), 1);
+    ASSERT_EQ(float_bits(y[i]), float_bits(one[0])) << i;
+    ASSERT_EQ(float_bits(in_place[i]), float_bits(one[0])) << i;
+    if (x[i] <= -10.0f) EXPECT_EQ(y[i], 0.0f) << i;
+    if (x[i] >= 10.0f) EXPECT_EQ(y[i], x[i]) << i;
+    // ggml's tanh form, to the half precision of the table
+    const double v = x[i], want = 0.5 * v * (1 + std::tanh(0.7978845608028654 * (v + 0.044715 * v * v * v)));
+    EXPECT_NEAR(y[i], want, 2e-3 * std::max(1.0, std::fabs(want)) + 2e-3) << i;
+  }
+}
+
 TEST(Simd, RmsNormRowsEqualsOneRowAtATime) {
   std::mt19937 rng(19);
   for (int64_t n : {1, 7, 64, 256, 640}) {
