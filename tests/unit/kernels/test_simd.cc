@@ -204,19 +204,18 @@ TEST(Simd, Bf16QuantizerKeepsNanInfAndRounding) {
 TEST(Simd, VecDotAgainstReference) {
   std::mt19937 rng(12);
   const auto tables = simd_tables();
-  const GgmlType exact_types[] = {GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q5_1,
-                                  GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K,
-                                  GgmlType::IQ4_NL, GgmlType::IQ4_XS, GgmlType::Q2_K, GgmlType::Q3_K,
-                                  GgmlType::MXFP4};
-  const GgmlType bounded_types[] = {GgmlType::F32, GgmlType::F16, GgmlType::BF16};
+  // Every type to the bit, the float ones included (8 lanes of fused multiply-adds, one order).
+  const GgmlType types[] = {GgmlType::Q4_0, GgmlType::Q4_1,   GgmlType::Q5_0,   GgmlType::Q5_1, GgmlType::Q8_0,
+                            GgmlType::Q4_K, GgmlType::Q5_K,   GgmlType::Q6_K,   GgmlType::IQ4_NL, GgmlType::IQ4_XS,
+                            GgmlType::Q2_K, GgmlType::Q3_K,   GgmlType::MXFP4,  GgmlType::F32,  GgmlType::F16,
+                            GgmlType::BF16};
   auto shapes_for = [](GgmlType t) -> std::vector<int64_t> {
     const int64_t blk = block_elements(t);
     if (blk == 1) return {1, 2, 3, 5, 7, 8, 9, 15, 17, 31, 32, 33, 63, 64, 65, 100, 255, 576, 1001, 4096};
     if (blk == 32) return {32, 64, 96, 320, 576, 640, 1536, 2048, 8192};
     return {256, 512, 768, 1024, 1536, 2048, 8192};
   };
-  double worst = 0;
-  for (GgmlType wt : exact_types) {
+  for (GgmlType wt : types) {
     const GgmlType at = activation_type_for(wt);
     for (int64_t n : shapes_for(wt))
       for (int trial = 0; trial < 4; ++trial) {
@@ -229,34 +228,6 @@ TEST(Simd, VecDotAgainstReference) {
               << isa_name(k->isa) << " " << name(wt) << " n=" << n;
       }
   }
-  for (GgmlType wt : bounded_types) {
-    const GgmlType at = activation_type_for(wt);
-    for (int64_t n : shapes_for(wt))
-      for (int trial = 0; trial < 4; ++trial) {
-        std::vector<uint8_t> w(row_bytes(wt, n)), a(row_bytes(at, n));
-        quantize_row(wt, random_row(rng, n, -3, 1).data(), w.data(), n);
-        quantize_row(at, random_row(rng, n, -4, 3).data(), a.data(), n);
-        std::vector<float> wf(static_cast<size_t>(n)), af(static_cast<size_t>(n));
-        dequantize_row(wt, w.data(), wf.data(), n);
-        dequantize_row(at, a.data(), af.data(), n);
-        double magnitude = 0;
-        for (size_t i = 0; i < wf.size(); ++i) magnitude += std::fabs(double(wf[i]) * af[i]);
-        const int64_t blocks = n / block_elements(wt);
-        const double bound = 2 * double(blocks + 16) * std::ldexp(magnitude, -24);
-        const float want = scalar().vec_dot_fn(wt)(w.data(), a.data(), n);
-        float first = 0;
-        for (size_t i = 0; i < tables.size(); ++i) {
-          const float got = tables[i]->vec_dot_fn(wt)(w.data(), a.data(), n);
-          ASSERT_LE(std::fabs(double(got) - want), bound) << isa_name(tables[i]->isa) << " " << name(wt) << " n=" << n;
-          if (magnitude > 0) worst = std::max(worst, std::fabs(double(got) - want) / magnitude);
-          // Every SIMD ISA has the same float order.
-          if (i == 0) first = got;
-          else ASSERT_EQ(float_bits(got), float_bits(first)) << isa_name(tables[i]->isa) << " " << name(wt) << " n=" << n;
-        }
-      }
-  }
-  std::printf("[ info ] worst |simd - ref| / sum|w*a| over float types: %.3g (2^%.1f)\n", worst,
-              worst > 0 ? std::log2(worst) : -INFINITY);
 }
 
 // Integer-valued blocks make each dot an exact integer: every ISA must return it exactly.
@@ -404,8 +375,12 @@ TEST(Simd, GeluRowEqualsOneElementAtATime) {
     gelu(&x[i], one.data(), 1);
     ASSERT_EQ(float_bits(y[i]), float_bits(one[0])) << i;
     ASSERT_EQ(float_bits(in_place[i]), float_bits(one[0])) << i;
-    if (x[i] <= -10.0f) EXPECT_EQ(y[i], 0.0f) << i;
-    if (x[i] >= 10.0f) EXPECT_EQ(y[i], x[i]) << i;
+    if (x[i] <= -10.0f) {
+      EXPECT_EQ(y[i], 0.0f) << i;
+    }
+    if (x[i] >= 10.0f) {
+      EXPECT_EQ(y[i], x[i]) << i;
+    }
     // ggml's tanh form, to the half precision of the table
     const double v = x[i], want = 0.5 * v * (1 + std::tanh(0.7978845608028654 * (v + 0.044715 * v * v * v)));
     EXPECT_NEAR(y[i], want, 2e-3 * std::max(1.0, std::fabs(want)) + 2e-3) << i;
