@@ -142,26 +142,11 @@ struct V {
 
 #include "kernels/gemm_tiles.h"
 
-// The 8 lanes of a float dot (kernels/gemm_float.h) in one vector: 3 x 3 tiles keep 9
-// accumulators and both operands' 6 vectors in the 16 registers.
-struct FV {
-  static constexpr int kLanes = 8, kVecs = 1;
-  static constexpr int kRows = 3, kTokens = 3, kGemvRows = 6;
-  using F = __m256;
-  static F zero() { return _mm256_setzero_ps(); }
-  static F fma(F a, F b, F c) { return _mm256_fmadd_ps(a, b, c); }
-  static F load_f32(const float* p) { return _mm256_loadu_ps(p); }
-  static F load_f16(const uint16_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
-  static F load_bf16(const uint16_t* p) {
-    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
-  }
-  static float fold8(const F* acc) {
-    const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(*acc), _mm256_extractf128_ps(*acc, 1));
-    const __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
-    return _mm_cvtss_f32(_mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1)));
-  }
-};
+#include "kernels/gemm_float_x86.h"
+
+// Float dots (kernels/gemm_float.h): 3 x 3 tiles keep 9 accumulators and both operands' 6 vectors
+// in the 16 registers; decode takes 6 rows at a time (8 spilled).
+using FV = FV256<3, 3, 6>;
 
 #include "kernels/gemm_float.h"
 

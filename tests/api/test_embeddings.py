@@ -236,7 +236,8 @@ def test_bert_encoder_model():
         assert len(data) == len(cases)
         for c, d in zip(cases, data):
             v, ref = np.asarray(d.embedding), np.asarray(c["mean"])
-            assert np.abs(v - ref).max() <= 0.0015 and v @ ref / np.linalg.norm(v) / np.linalg.norm(ref) >= 0.99998, c["name"]
+            # test_encoder_embeddings.cc's bounds for mean pooling (and why they are what they are)
+            assert np.abs(v - ref).max() <= 0.0038 and v @ ref / np.linalg.norm(v) / np.linalg.norm(ref) >= 0.99993, c["name"]
         with pytest.raises(openai.BadRequestError) as e:
             client.completions.create(model="bert", prompt="hello", max_tokens=4)
         assert "embedding" in str(e.value)

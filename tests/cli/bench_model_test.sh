@@ -67,4 +67,28 @@ elif ! grep -q "f16, q8_0 or q4_0" "$tmp/bad.err"; then
   echo "FAIL: --cache-type-k q5_0 refused without naming the choices: $(cat "$tmp/bad.err")" >&2
   status=1
 fi
+
+# An encoder: its prompt tests only (none of the generation tests asked for by default), and
+# refusals for a depth and for a prompt longer than its context.
+enc="$2/models/tiny/tiny-bert.gguf"
+"$nagare" bench-model -m "$enc" -p 16,32 -r 1 -t 2 -o json >"$tmp/e.out" 2>"$tmp/e.err" || {
+  echo "FAIL: bench-model on an encoder exited non-zero: $(cat "$tmp/e.err")" >&2
+  exit 1
+}
+python3 - "$tmp/e.out" <<'PY' || status=1
+import json, sys
+tests = [r["test"] for r in json.load(open(sys.argv[1]))]
+if tests != ["pp16", "pp32"]:
+    sys.exit(f"FAIL: an encoder's tests are {tests}, not pp16 and pp32")
+PY
+for args in "-p 16 -d 8" "-p 4096"; do
+  # shellcheck disable=SC2086
+  if "$nagare" bench-model -m "$enc" $args -r 1 >/dev/null 2>"$tmp/e.bad"; then
+    echo "FAIL: an encoder accepted bench-model $args" >&2
+    status=1
+  elif ! grep -qE "holds no context|longer than the encoder's context" "$tmp/e.bad"; then
+    echo "FAIL: bench-model $args on an encoder refused without the reason: $(cat "$tmp/e.bad")" >&2
+    status=1
+  fi
+done
 exit $status
