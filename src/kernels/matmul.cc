@@ -103,8 +103,6 @@ void QuantizedActivations::copy_row(int64_t t, const QuantizedActivations& src, 
 
 namespace {
 
-bool is_float_type(GgmlType t) { return t == GgmlType::F32 || t == GgmlType::F16 || t == GgmlType::BF16; }
-
 // One job cut into tasks: packed groups x token ranges, or rows x token tiles of vec_dot.
 class JobTasks {
  public:
@@ -113,12 +111,12 @@ class JobTasks {
     const WeightMatrix& w = *job.w;
     const QuantizedActivations& x = *job.x;
     if (x.act_type() != activation_type_for(w.type) || x.cols() != w.cols) throw Error("matmul: activations quantized for another weight");
-    // Float weights take their ISA's tile kernels where the file keeps them (kernels/gemm_float.h):
-    // the view's groups are 16 consecutive rows.
-    const bool float_rows = !w.packed && is_float_type(w.type);
-    gemm_ = w.packed || float_rows ? kernels.gemm_fn(w.type) : nullptr;
+    // A type without a packed layout whose ISA has tile kernels (the float weights,
+    // kernels/gemm_float.h) takes them where the file keeps the rows: groups of 16 rows.
+    const bool file_rows = !w.packed && !can_pack(w.type);
+    gemm_ = w.packed || file_rows ? kernels.gemm_fn(w.type) : nullptr;
     if (gemm_ != nullptr) {
-      if (float_rows) {
+      if (file_rows) {
         wv_ = GemmWeightsView{w.data, w.row_stride * kGemmRows, PackedLayout{}, w.rows, w.cols};
       } else {
         const PackedWeights& p = *w.packed;

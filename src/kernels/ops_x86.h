@@ -77,43 +77,38 @@ void op_dot_f32_rows(const float* a, const float* rows, int64_t stride, int64_t 
   for (; r < n_rows; ++r) out[r] = op_dot_f32(a, rows + r * stride, n);
 }
 
-// y[j] = fma(w[r], x_r[j], y[j]) over the rows in order, each chunk of y in registers meanwhile.
-void op_axpy_f32_rows(float* y, const float* w, const float* x, int64_t x_stride, int64_t n_rows, int64_t n) {
-  int64_t d = 0;
-  for (; d + 32 <= n; d += 32) {
-    __m256 acc[4];
-    for (int c = 0; c < 4; ++c) acc[c] = _mm256_loadu_ps(y + d + 8 * c);
-    const float* xr = x + d;
-    for (int64_t r = 0; r < n_rows; ++r, xr += x_stride) {
-      const __m256 wv = _mm256_set1_ps(w[r]);
-      for (int c = 0; c < 4; ++c) acc[c] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(xr + 8 * c), acc[c]);
-    }
-    for (int c = 0; c < 4; ++c) _mm256_storeu_ps(y + d + 8 * c, acc[c]);
+inline __m256 load8(const uint16_t* p) { return load8_half(p); }
+inline __m256 load8(const float* p) { return _mm256_loadu_ps(p); }
+inline float to_float(uint16_t h) { return _cvtsh_ss(h); }
+inline float to_float(float f) { return f; }
+
+// Output elements [d, d + 8C) of axpy_rows_one_head: C vectors in registers over the rows.
+template <int C, typename T>
+inline void axpy_rows_chunk(float* out, const float* w, const T* v, int64_t v_stride, int64_t n_rows) {
+  __m256 acc[C];
+  for (int c = 0; c < C; ++c) acc[c] = _mm256_loadu_ps(out + 8 * c);
+  for (int64_t r = 0; r < n_rows; ++r) {
+    const __m256 wv = _mm256_set1_ps(w[r]);
+    const T* vr = v + r * v_stride;
+    for (int c = 0; c < C; ++c) acc[c] = _mm256_fmadd_ps(wv, load8(vr + 8 * c), acc[c]);
   }
-  if (d < n)
-    for (int64_t r = 0; r < n_rows; ++r) op_axpy_f32(y + d, w[r], x + r * x_stride + d, n - d);
+  for (int c = 0; c < C; ++c) _mm256_storeu_ps(out + 8 * c, acc[c]);
 }
 
-// out[j] += w[r] * v_r[j] for rows r in order: each output chunk stays in registers over the rows.
-void axpy_rows_one_head(float* out, const float* w, const uint16_t* v, int64_t v_stride, int64_t n_rows, int64_t n) {
+// out[j] = fma(w[r], v_r[j], out[j]) for rows r in order, with half (a KV cache head) or float
+// values (an encoder's, ops.h's axpy_f32_rows): each output chunk stays in registers over the
+// rows, 64 elements at a time, then 32 (four independent chains, e.g. a head of 32), then 8.
+template <typename T>
+void axpy_rows_one_head(float* out, const float* w, const T* v, int64_t v_stride, int64_t n_rows, int64_t n) {
   int64_t d = 0;
-  for (; d + 64 <= n; d += 64) {
-    __m256 acc[8];
-    for (int c = 0; c < 8; ++c) acc[c] = _mm256_loadu_ps(out + d + 8 * c);
-    for (int64_t r = 0; r < n_rows; ++r) {
-      const __m256 wv = _mm256_set1_ps(w[r]);
-      const uint16_t* vr = v + r * v_stride + d;
-      for (int c = 0; c < 8; ++c) acc[c] = _mm256_fmadd_ps(wv, load8_half(vr + 8 * c), acc[c]);
-    }
-    for (int c = 0; c < 8; ++c) _mm256_storeu_ps(out + d + 8 * c, acc[c]);
+  for (; d + 64 <= n; d += 64) axpy_rows_chunk<8>(out + d, w, v + d, v_stride, n_rows);
+  if (d + 32 <= n) {
+    axpy_rows_chunk<4>(out + d, w, v + d, v_stride, n_rows);
+    d += 32;
   }
-  for (; d + 8 <= n; d += 8) {
-    __m256 acc = _mm256_loadu_ps(out + d);
-    for (int64_t r = 0; r < n_rows; ++r) acc = _mm256_fmadd_ps(_mm256_set1_ps(w[r]), load8_half(v + r * v_stride + d), acc);
-    _mm256_storeu_ps(out + d, acc);
-  }
+  for (; d + 8 <= n; d += 8) axpy_rows_chunk<1>(out + d, w, v + d, v_stride, n_rows);
   for (; d < n; ++d)
-    for (int64_t r = 0; r < n_rows; ++r) out[d] = std::fma(w[r], _cvtsh_ss(v[r * v_stride + d]), out[d]);
+    for (int64_t r = 0; r < n_rows; ++r) out[d] = std::fma(w[r], to_float(v[r * v_stride + d]), out[d]);
 }
 
 // The vector of the multi-head value kernel: 512 bits where the ISA has them, else 256.
@@ -430,7 +425,7 @@ void register_ops(KernelTable& k) {
   k.axpy_f16 = op_axpy_f16;
   k.axpy_f32 = op_axpy_f32;
   k.dot_f32_rows = op_dot_f32_rows;
-  k.axpy_f32_rows = op_axpy_f32_rows;
+  k.axpy_f32_rows = axpy_rows_one_head<float>;
   k.axpy_f16_rows = op_axpy_f16_rows;
   k.dot_f32_f16_key_groups = op_dot_f32_f16_key_groups;
   k.max_f32 = op_max_f32;
