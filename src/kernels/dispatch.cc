@@ -35,10 +35,10 @@ KernelTable scalar_table() {
   k.dot_f32_f16 = ref::dot_f32_f16;
   k.axpy_f16 = ref::axpy_f16;
   k.axpy_f32 = ref::axpy_f32;
-  k.dot_f32_rows = ref::dot_f32_rows;
   k.axpy_f32_rows = ref::axpy_f32_rows;
   k.axpy_f16_rows = ref::axpy_f16_rows;
   k.dot_f32_f16_key_groups = ref::dot_f32_f16_key_groups;
+  k.dot_f32_key_groups = ref::dot_f32_key_groups;
   k.max_f32 = ref::max_f32;
   k.softmax_exp = ref::softmax_exp;
   k.rms_norm_rows = ref::rms_norm_rows;

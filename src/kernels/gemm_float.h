@@ -10,8 +10,8 @@
 // the lanes folded in halves (lane l plus lane l + 4, then + 2, + 1). The tiles only choose how
 // many weight rows and tokens share each loaded vector, so a result does not depend on the tile,
 // the batch or the ISA. Eight lanes, not sixteen, so that a lane set is one AVX2 register and a
-// tile can hold both its operands and 3 x 3 accumulators in AVX2's 16 registers (one load per
-// 1.5 multiply-adds; sixteen lanes left 2 x 3 tiles reading an operand from memory for every
+// tile can hold 4 x 3 accumulators and its operands in AVX2's 16 registers (7 loads per 12
+// multiply-adds; sixteen lanes left 2 x 3 tiles reading an operand from memory for every
 // multiply-add, 0.5x the speed on Zen 3).
 //
 // The weights are read where the model file keeps them (no packed copy): one row per dot.
@@ -37,16 +37,17 @@ void float_tile(const uint8_t* const* w, const float* const* a, int64_t n, float
   for (auto& row : acc)
     for (auto& tok : row)
       for (auto& v : tok) v = FV::zero();
-  // Elements [i, i + 8) of every row and token: each loaded once, then every product.
+  // Elements [i, i + 8) of every row and token: each loaded once, the tokens' first, then a
+  // row's weights at a time with their products (R * T accumulators, T + 1 operand vectors).
   auto step = [&](const uint8_t* const* wr, const float* const* ar, int64_t i) {
-    F av[T][K], wv[R][K];
+    F av[T][K];
     for (int t = 0; t < T; ++t)
       for (int k = 0; k < K; ++k) av[t][k] = FV::load_f32(ar[t] + i + k * L);
     for (int r = 0; r < R; ++r)
-      for (int k = 0; k < K; ++k) wv[r][k] = load_weights<kType>(wr[r], i + k * L);
-    for (int r = 0; r < R; ++r)
-      for (int t = 0; t < T; ++t)
-        for (int k = 0; k < K; ++k) acc[r][t][k] = FV::fma(wv[r][k], av[t][k], acc[r][t][k]);
+      for (int k = 0; k < K; ++k) {
+        const F wv = load_weights<kType>(wr[r], i + k * L);
+        for (int t = 0; t < T; ++t) acc[r][t][k] = FV::fma(wv, av[t][k], acc[r][t][k]);
+      }
   };
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) step(w, a, i);

@@ -144,7 +144,7 @@ struct V {
 #include "kernels/gemm_tiles.h"
 
 // The 8 lanes of a float dot (kernels/gemm_float.h) in two 4-lane vectors: 3 x 3 tiles keep
-// 18 accumulators and both operands' 12 vectors in the 32 registers. vfmaq_f32 is the fused
+// 18 accumulators, the tokens' 6 vectors and one row's 2 in the 32 registers. vfmaq_f32 is the fused
 // multiply-add the order asks for (-ffp-contract=off fuses nothing else).
 struct FV {
   static constexpr int kLanes = 4, kVecs = 2;

@@ -260,29 +260,52 @@ void axpy_f32(float* y, float w, const float* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = std::fma(w, x[i], y[i]);
 }
 
-void dot_f32_rows(const float* a, const float* rows, int64_t stride, int64_t n_rows, int64_t n, float* out) {
-  for (int64_t r = 0; r < n_rows; ++r) out[r] = dot_f32(a, rows + r * stride, n);
-}
+namespace {
 
-void axpy_f32_rows(float* y, const float* w, const float* x, int64_t x_stride, int64_t n_rows, int64_t n) {
-  for (int64_t r = 0; r < n_rows; ++r) axpy_f32(y, w[r], x + r * x_stride, n);
-}
+inline float to_float(uint16_t h) { return fp16_to_fp32(h); }
+inline float to_float(float f) { return f; }
 
-void axpy_f16_rows(float* out, int64_t out_stride, const float* w, int64_t w_stride, int64_t n_heads, const uint16_t* v,
-                   int64_t v_stride, int64_t n_rows, int64_t n) {
+template <typename T>
+void axpy_rows(float* out, int64_t out_stride, const float* w, int64_t w_stride, int64_t n_heads, const T* v,
+               int64_t v_stride, int64_t n_rows, int64_t n) {
   for (int64_t h = 0; h < n_heads; ++h)
-    for (int64_t i = 0; i < n_rows; ++i) axpy_f16(out + h * out_stride, w[h * w_stride + i], v + i * v_stride, n);
+    for (int64_t i = 0; i < n_rows; ++i)
+      for (int64_t j = 0; j < n; ++j)
+        out[h * out_stride + j] = std::fma(w[h * w_stride + i], to_float(v[i * v_stride + j]), out[h * out_stride + j]);
 }
 
-void dot_f32_f16_key_groups(const float* q, int64_t n_q, int64_t q_stride, const uint16_t* const* groups, int64_t n_groups,
-                            int64_t stride, int64_t n, float scale, float* out, int64_t out_stride) {
+template <typename T>
+void key_groups(const float* q, int64_t n_q, int64_t q_stride, const T* const* groups, int64_t n_groups, int64_t stride,
+                int64_t n, float scale, float* out, int64_t out_stride) {
   for (int64_t j = 0; j < n_q; ++j)
     for (int64_t g = 0; g < n_groups; ++g)
       for (int l = 0; l < 8; ++l) {
         float s = 0.0f;
-        for (int64_t e = 0; e < n; ++e) s = std::fma(q[j * q_stride + e], fp16_to_fp32(groups[g][e * stride + l]), s);
+        for (int64_t e = 0; e < n; ++e) s = std::fma(q[j * q_stride + e], to_float(groups[g][e * stride + l]), s);
         out[j * out_stride + 8 * g + l] = s * scale;
       }
+}
+
+}  // namespace
+
+void axpy_f16_rows(float* out, int64_t out_stride, const float* w, int64_t w_stride, int64_t n_heads, const uint16_t* v,
+                   int64_t v_stride, int64_t n_rows, int64_t n) {
+  axpy_rows(out, out_stride, w, w_stride, n_heads, v, v_stride, n_rows, n);
+}
+
+void axpy_f32_rows(float* out, int64_t out_stride, const float* w, int64_t w_stride, int64_t n_heads, const float* v,
+                   int64_t v_stride, int64_t n_rows, int64_t n) {
+  axpy_rows(out, out_stride, w, w_stride, n_heads, v, v_stride, n_rows, n);
+}
+
+void dot_f32_f16_key_groups(const float* q, int64_t n_q, int64_t q_stride, const uint16_t* const* groups, int64_t n_groups,
+                            int64_t stride, int64_t n, float scale, float* out, int64_t out_stride) {
+  key_groups(q, n_q, q_stride, groups, n_groups, stride, n, scale, out, out_stride);
+}
+
+void dot_f32_key_groups(const float* q, int64_t n_q, int64_t q_stride, const float* const* groups, int64_t n_groups,
+                        int64_t stride, int64_t n, float scale, float* out, int64_t out_stride) {
+  key_groups(q, n_q, q_stride, groups, n_groups, stride, n, scale, out, out_stride);
 }
 
 float max_f32(const float* x, int64_t n, float init) {
@@ -370,25 +393,27 @@ void axpy_f32(float* y, float w, const float* x, int64_t n) {
   fn(y, w, x, n);
 }
 
-void dot_f32_rows(const float* a, const float* rows, int64_t stride, int64_t n_rows, int64_t n, float* out) {
-  NAGARE_OP(dot_f32_rows);
-  fn(a, rows, stride, n_rows, n, out);
-}
-
-void axpy_f32_rows(float* y, const float* w, const float* x, int64_t x_stride, int64_t n_rows, int64_t n) {
-  NAGARE_OP(axpy_f32_rows);
-  fn(y, w, x, x_stride, n_rows, n);
-}
-
 void axpy_f16_rows(float* out, int64_t out_stride, const float* w, int64_t w_stride, int64_t n_heads, const uint16_t* v,
                    int64_t v_stride, int64_t n_rows, int64_t n) {
   NAGARE_OP(axpy_f16_rows);
   fn(out, out_stride, w, w_stride, n_heads, v, v_stride, n_rows, n);
 }
 
+void axpy_f32_rows(float* out, int64_t out_stride, const float* w, int64_t w_stride, int64_t n_heads, const float* v,
+                   int64_t v_stride, int64_t n_rows, int64_t n) {
+  NAGARE_OP(axpy_f32_rows);
+  fn(out, out_stride, w, w_stride, n_heads, v, v_stride, n_rows, n);
+}
+
 void dot_f32_f16_key_groups(const float* q, int64_t n_q, int64_t q_stride, const uint16_t* const* groups, int64_t n_groups,
                             int64_t stride, int64_t n, float scale, float* out, int64_t out_stride) {
   NAGARE_OP(dot_f32_f16_key_groups);
+  fn(q, n_q, q_stride, groups, n_groups, stride, n, scale, out, out_stride);
+}
+
+void dot_f32_key_groups(const float* q, int64_t n_q, int64_t q_stride, const float* const* groups, int64_t n_groups,
+                        int64_t stride, int64_t n, float scale, float* out, int64_t out_stride) {
+  NAGARE_OP(dot_f32_key_groups);
   fn(q, n_q, q_stride, groups, n_groups, stride, n, scale, out, out_stride);
 }
 

@@ -70,26 +70,26 @@ float dot_f32_f16(const float* a, const uint16_t* b, int64_t n);
 void axpy_f16(float* y, float w, const uint16_t* x, int64_t n);
 // y[i] = fma(w, x[i], y[i]): attention's value pass over a quantized KV cache's dequantized rows.
 void axpy_f32(float* y, float w, const float* x, int64_t n);
-// dot_f32 of `a` with each of n_rows rows `stride` apart, out[r], the same bits (an encoder's
-// attention scores: one query against every key of its sequence).
-void dot_f32_rows(const float* a, const float* rows, int64_t stride, int64_t n_rows, int64_t n, float* out);
-// y[j] = fma(w[r], x[r * x_stride + j], y[j]) for r = 0, 1, ... in order, j < n: the same bits
-// as axpy_f32 row by row (an encoder's value pass).
-void axpy_f32_rows(float* y, const float* w, const float* x, int64_t x_stride, int64_t n_rows, int64_t n);
-// Attention's value pass for n_heads query heads sharing one run of half-precision value rows
-// (a GQA group) `v_stride` elements apart, the same bits as single-row axpy_f16 calls:
+// Attention's value pass for n_heads query rows sharing one run of value rows `v_stride` elements
+// apart (the query heads of a GQA group over half-precision KV cache rows, or an encoder's query
+// rows of one head over its float values), the same bits as single-row axpy_f16 / axpy_f32 calls:
 //   out[h * out_stride + j] = fma(w[h * w_stride + i], float(v[i * v_stride + j]), out[h * out_stride + j])
 // for i = 0, 1, ... (in that order), j < n, h < n_heads.
 void axpy_f16_rows(float* out, int64_t out_stride, const float* w, int64_t w_stride, int64_t n_heads, const uint16_t* v,
                    int64_t v_stride, int64_t n_rows, int64_t n);
+void axpy_f32_rows(float* out, int64_t out_stride, const float* w, int64_t w_stride, int64_t n_heads, const float* v,
+                   int64_t v_stride, int64_t n_rows, int64_t n);
 // Attention's scores: n_q query rows (q_stride apart, n elements each) against groups of eight
-// keys stored transposed, as the KV cache keeps them within a block: element e of key l of group
-// g at groups[g][e * stride + l]. For g < n_groups, l < 8:
+// keys stored transposed, as the KV cache keeps them within a block (half keys) and an encoder
+// lays out its float keys: element e of key l of group g at groups[g][e * stride + l]. For
+// g < n_groups, l < 8:
 //   out[j * out_stride + 8 * g + l] = scale * s, s = fma(q_j[n-1], k[n-1], ... fma(q_j[0], k[0], 0)),
 // one chain of fused multiply-adds per (row, key) in element order, so that a SIMD version can
 // give each (row, key) a lane and still compute the same bits, whatever its tiling.
 void dot_f32_f16_key_groups(const float* q, int64_t n_q, int64_t q_stride, const uint16_t* const* groups, int64_t n_groups,
                             int64_t stride, int64_t n, float scale, float* out, int64_t out_stride);
+void dot_f32_key_groups(const float* q, int64_t n_q, int64_t q_stride, const float* const* groups, int64_t n_groups,
+                        int64_t stride, int64_t n, float scale, float* out, int64_t out_stride);
 // The largest of init and x[0..n) (NaNs in x are passed over): a softmax's max.
 float max_f32(const float* x, int64_t n, float init);
 // Softmax numerators: x[i] = exp(x[i] - max) for i < n, returning their sum: eight running sums

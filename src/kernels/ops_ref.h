@@ -13,12 +13,14 @@ float dot_f32(const float* a, const float* b, int64_t n);
 float dot_f32_f16(const float* a, const uint16_t* b, int64_t n);
 void axpy_f16(float* y, float w, const uint16_t* x, int64_t n);
 void axpy_f32(float* y, float w, const float* x, int64_t n);
-void dot_f32_rows(const float* a, const float* rows, int64_t stride, int64_t n_rows, int64_t n, float* out);
-void axpy_f32_rows(float* y, const float* w, const float* x, int64_t x_stride, int64_t n_rows, int64_t n);
 void axpy_f16_rows(float* out, int64_t out_stride, const float* w, int64_t w_stride, int64_t n_heads, const uint16_t* v,
+                   int64_t v_stride, int64_t n_rows, int64_t n);
+void axpy_f32_rows(float* out, int64_t out_stride, const float* w, int64_t w_stride, int64_t n_heads, const float* v,
                    int64_t v_stride, int64_t n_rows, int64_t n);
 void dot_f32_f16_key_groups(const float* q, int64_t n_q, int64_t q_stride, const uint16_t* const* groups, int64_t n_groups,
                             int64_t stride, int64_t n, float scale, float* out, int64_t out_stride);
+void dot_f32_key_groups(const float* q, int64_t n_q, int64_t q_stride, const float* const* groups, int64_t n_groups,
+                        int64_t stride, int64_t n, float scale, float* out, int64_t out_stride);
 float max_f32(const float* x, int64_t n, float init);
 float softmax_exp(float* x, float max, int64_t n);
 float exp_softmax(float x);  // one exponential of softmax_exp (kernels/softmax_exp.h)

@@ -47,36 +47,6 @@ void op_axpy_f32(float* y, float w, const float* x, int64_t n) {
   for (; i < n; ++i) y[i] = std::fma(w, x[i], y[i]);
 }
 
-// Eight rows' dot_f32 side by side (the query's vector loaded once for all), their lanes then
-// added pairwise by a horizontal-add tree, which takes the lanes in sum_lanes_pairwise's order:
-// ((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7)); the tails in order, as op_dot_f32.
-void op_dot_f32_rows(const float* a, const float* rows, int64_t stride, int64_t n_rows, int64_t n, float* out) {
-  int64_t r = 0;
-  for (; r + 8 <= n_rows; r += 8) {
-    const float* b[8];
-    for (int k = 0; k < 8; ++k) b[k] = rows + (r + k) * stride;
-    __m256 acc[8] = {};
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-      const __m256 av = _mm256_loadu_ps(a + i);
-      for (int k = 0; k < 8; ++k) acc[k] = _mm256_add_ps(acc[k], _mm256_mul_ps(av, _mm256_loadu_ps(b[k] + i)));
-    }
-    // hadd(x, y) = [x0+x1, x2+x3, y0+y1, y2+y3 | x4+x5, x6+x7, y4+y5, y6+y7]
-    const __m256 h0 = _mm256_hadd_ps(_mm256_hadd_ps(acc[0], acc[1]), _mm256_hadd_ps(acc[2], acc[3]));
-    const __m256 h1 = _mm256_hadd_ps(_mm256_hadd_ps(acc[4], acc[5]), _mm256_hadd_ps(acc[6], acc[7]));
-    // Row k's (l0+l1)+(l2+l3) in lane k of the low halves, (l4+l5)+(l6+l7) in the high halves.
-    const __m256 lo = _mm256_permute2f128_ps(h0, h1, 0x20), hi = _mm256_permute2f128_ps(h0, h1, 0x31);
-    alignas(32) float s[8];
-    _mm256_store_ps(s, _mm256_add_ps(lo, hi));
-    for (int k = 0; k < 8; ++k) {
-      float sum = s[k];
-      for (int64_t j = i; j < n; ++j) sum += a[j] * b[k][j];
-      out[r + k] = sum;
-    }
-  }
-  for (; r < n_rows; ++r) out[r] = op_dot_f32(a, rows + r * stride, n);
-}
-
 inline __m256 load8(const uint16_t* p) { return load8_half(p); }
 inline __m256 load8(const float* p) { return _mm256_loadu_ps(p); }
 inline float to_float(uint16_t h) { return _cvtsh_ss(h); }
@@ -116,7 +86,7 @@ void axpy_rows_one_head(float* out, const float* w, const T* v, int64_t v_stride
 struct ValueVec {
   using F = __m512;
   static constexpr int kWidth = 16;
-  static F half(const uint16_t* p) { return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))); }
+  static F load(const uint16_t* p) { return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))); }
   static F load(const float* p) { return _mm512_loadu_ps(p); }
   static void store(float* p, F x) { _mm512_storeu_ps(p, x); }
   static F set1(const float* p) { return _mm512_set1_ps(*p); }
@@ -126,7 +96,7 @@ struct ValueVec {
 struct ValueVec {
   using F = __m256;
   static constexpr int kWidth = 8;
-  static F half(const uint16_t* p) { return load8_half(p); }
+  static F load(const uint16_t* p) { return load8_half(p); }
   static F load(const float* p) { return _mm256_loadu_ps(p); }
   static void store(float* p, F x) { _mm256_storeu_ps(p, x); }
   static F set1(const float* p) { return _mm256_broadcast_ss(p); }
@@ -134,12 +104,12 @@ struct ValueVec {
 };
 #endif
 
-// H heads of a GQA group over the same value rows: each row's chunk of four vectors is converted
-// once for all H heads (4 H accumulators, H broadcasts and one converted vector: H = 3 fills
-// AVX2's 16 registers). Per element the same products and sums, in row order, as the
-// single-head kernel.
-template <int H>
-void axpy_rows_heads(float* out, int64_t out_stride, const float* w, int64_t w_stride, const uint16_t* v, int64_t v_stride,
+// H heads of a GQA group (or an encoder's query rows of one head) over the same value rows: each
+// row's chunk of four vectors is loaded (and converted, if half) once for all H heads (4 H
+// accumulators, H broadcasts and one value vector: H = 3 fills AVX2's 16 registers). Per element
+// the same products and sums, in row order, as the single-head kernel.
+template <int H, typename T>
+void axpy_rows_heads(float* out, int64_t out_stride, const float* w, int64_t w_stride, const T* v, int64_t v_stride,
                      int64_t n_rows, int64_t n) {
   using V = ValueVec;
   constexpr int64_t kChunk = 4 * V::kWidth;
@@ -149,11 +119,11 @@ void axpy_rows_heads(float* out, int64_t out_stride, const float* w, int64_t w_s
     for (int h = 0; h < H; ++h)
       for (int c = 0; c < 4; ++c) acc[h][c] = V::load(out + h * out_stride + d + V::kWidth * c);
     for (int64_t r = 0; r < n_rows; ++r) {
-      const uint16_t* vr = v + r * v_stride + d;
+      const T* vr = v + r * v_stride + d;
       typename V::F wv[H];
       for (int h = 0; h < H; ++h) wv[h] = V::set1(w + h * w_stride + r);
       for (int c = 0; c < 4; ++c) {
-        const typename V::F x = V::half(vr + V::kWidth * c);
+        const typename V::F x = V::load(vr + V::kWidth * c);
         for (int h = 0; h < H; ++h) acc[h][c] = V::fma(wv[h], x, acc[h][c]);
       }
     }
@@ -164,8 +134,10 @@ void axpy_rows_heads(float* out, int64_t out_stride, const float* w, int64_t w_s
     for (int h = 0; h < H; ++h) axpy_rows_one_head(out + h * out_stride + d, w + h * w_stride, v + d, v_stride, n_rows, n - d);
 }
 
-void op_axpy_f16_rows(float* out, int64_t out_stride, const float* w, int64_t w_stride, int64_t n_heads, const uint16_t* v,
-                      int64_t v_stride, int64_t n_rows, int64_t n) {
+// ops.h's axpy_f16_rows (T = uint16_t) and axpy_f32_rows (T = float).
+template <typename T>
+void op_axpy_rows(float* out, int64_t out_stride, const float* w, int64_t w_stride, int64_t n_heads, const T* v,
+                  int64_t v_stride, int64_t n_rows, int64_t n) {
   int64_t h = 0;
   for (; h + 3 <= n_heads; h += 3) axpy_rows_heads<3>(out + h * out_stride, out_stride, w + h * w_stride, w_stride, v, v_stride, n_rows, n);
   if (n_heads - h == 2) axpy_rows_heads<2>(out + h * out_stride, out_stride, w + h * w_stride, w_stride, v, v_stride, n_rows, n);
@@ -176,10 +148,11 @@ void op_axpy_f16_rows(float* out, int64_t out_stride, const float* w, int64_t w_
 #endif
 }
 
-// Attention's scores (ops.h's dot_f32_f16_key_groups): a lane per (row, key), the rows' R * 8G
-// chains of fused multiply-adds run side by side over the elements; each element's eight halves
-// of a group are converted once for all R rows. Enough chains to hide the FMA latency, few
-// enough to stay in registers (R * G accumulators, R broadcasts, one key vector).
+// Attention's scores (ops.h's dot_f32_f16_key_groups, dot_f32_key_groups): a lane per (row, key),
+// the rows' R * 8G chains of fused multiply-adds run side by side over the elements; each
+// element's eight keys of a group are loaded (and converted, if half) once for all R rows. Enough
+// chains to hide the FMA latency, few enough to stay in registers (R * G accumulators, R
+// broadcasts, one key vector).
 struct KeyGroupTiles {
 #if defined(__AVX512F__)
   static constexpr int kRows = 6;  // 32 registers: up to 24 accumulators
@@ -188,21 +161,21 @@ struct KeyGroupTiles {
   static constexpr int kRows = 4;  // 16 registers: up to 12 accumulators
   template <int R> static constexpr int kGroups = R == 4 ? 2 : R == 3 ? 3 : R == 2 ? 5 : 8;
 #endif
-  template <int R, int G>
-  static void tile(const float* q, int64_t q_stride, const uint16_t* const* groups, int64_t stride, int64_t n, float scale,
+  template <int R, int G, typename T>
+  static void tile(const float* q, int64_t q_stride, const T* const* groups, int64_t stride, int64_t n, float scale,
                    float* out, int64_t out_stride) {
     // (In this form, with pointers stepped and accumulators zero-initialized, GCC 12 keeps the
     // accumulators in registers; indexing q and the groups by e made it store them every step.)
     __m256 acc[R][G] = {};
     const float* qr[R];
     for (int r = 0; r < R; ++r) qr[r] = q + r * q_stride;
-    const uint16_t* k[G];
+    const T* k[G];
     for (int g = 0; g < G; ++g) k[g] = groups[g];
     for (int64_t e = 0; e < n; ++e) {
       __m256 qe[R];
       for (int r = 0; r < R; ++r) qe[r] = _mm256_set1_ps(qr[r][e]);
       for (int g = 0; g < G; ++g) {
-        const __m256 kv = load8_half(k[g]);
+        const __m256 kv = load8(k[g]);
         k[g] += stride;
         for (int r = 0; r < R; ++r) acc[r][g] = _mm256_fmadd_ps(qe[r], kv, acc[r][g]);
       }
@@ -213,11 +186,6 @@ struct KeyGroupTiles {
 };
 
 #include "kernels/key_group_tiling.h"
-
-void op_dot_f32_f16_key_groups(const float* q, int64_t n_q, int64_t q_stride, const uint16_t* const* groups, int64_t n_groups,
-                               int64_t stride, int64_t n, float scale, float* out, int64_t out_stride) {
-  key_groups_tiled<KeyGroupTiles>(q, n_q, q_stride, groups, n_groups, stride, n, scale, out, out_stride);
-}
 
 // exp_glibc of ops.cc (kernels/expf_table.h), four at a time in double precision.
 inline __m128 exp4(__m128 x) {
@@ -424,10 +392,10 @@ void register_ops(KernelTable& k) {
   k.dot_f32_f16 = op_dot_f32_f16;
   k.axpy_f16 = op_axpy_f16;
   k.axpy_f32 = op_axpy_f32;
-  k.dot_f32_rows = op_dot_f32_rows;
-  k.axpy_f32_rows = axpy_rows_one_head<float>;
-  k.axpy_f16_rows = op_axpy_f16_rows;
-  k.dot_f32_f16_key_groups = op_dot_f32_f16_key_groups;
+  k.axpy_f16_rows = op_axpy_rows<uint16_t>;
+  k.axpy_f32_rows = op_axpy_rows<float>;
+  k.dot_f32_f16_key_groups = key_groups_tiled<KeyGroupTiles, uint16_t>;
+  k.dot_f32_key_groups = key_groups_tiled<KeyGroupTiles, float>;
   k.max_f32 = op_max_f32;
   k.softmax_exp = op_softmax_exp;
   k.rms_norm_rows = op_rms_norm_rows;

@@ -34,6 +34,11 @@ inline float h2f(uint16_t h) { return vgetq_lane_f32(vcvt_f32_f16(vreinterpret_f
 inline uint16_t f2h(float f) { return vget_lane_u16(vreinterpret_u16_f16(vcvt_f16_f32(vdupq_n_f32(f))), 0); }
 
 inline float32x4_t load4_half(const uint16_t* p) { return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p))); }
+// Four values of a half or float row as floats (attention's keys and values).
+inline float32x4_t load4(const uint16_t* p) { return load4_half(p); }
+inline float32x4_t load4(const float* p) { return vld1q_f32(p); }
+inline float to_float(uint16_t h) { return h2f(h); }
+inline float to_float(float f) { return f; }
 
 // acc + the products of the 16 signed bytes of w and a, pairwise widened into 4 lanes. Every
 // product fits 16 bits (|w|, |a| <= 128), so smull + sadalp is exact.
@@ -382,24 +387,24 @@ void op_axpy_f32(float* y, float w, const float* x, int64_t n) {
   for (; i < n; ++i) y[i] = std::fma(w, x[i], y[i]);
 }
 
-// Attention's scores (ops.h's dot_f32_f16_key_groups; ops_x86.h's twin): a lane per (row, key),
-// a group's eight keys in two vectors converted once per element for all R rows.
+// Attention's scores (ops.h's dot_f32_f16_key_groups and dot_f32_key_groups; ops_x86.h's twin): a
+// lane per (row, key), a group's eight keys in two vectors loaded once per element for all R rows.
 struct KeyGroupTiles {
   static constexpr int kRows = 4;  // 32 registers: up to 24 accumulators
   template <int R> static constexpr int kGroups = R == 4 ? 3 : R == 3 ? 4 : R == 2 ? 6 : 8;
-  template <int R, int G>
-  static void tile(const float* q, int64_t q_stride, const uint16_t* const* groups, int64_t stride, int64_t n, float scale,
+  template <int R, int G, typename T>
+  static void tile(const float* q, int64_t q_stride, const T* const* groups, int64_t stride, int64_t n, float scale,
                    float* out, int64_t out_stride) {
     float32x4_t acc[R][G][2] = {};
     const float* qr[R];
     for (int r = 0; r < R; ++r) qr[r] = q + r * q_stride;
-    const uint16_t* k[G];
+    const T* k[G];
     for (int g = 0; g < G; ++g) k[g] = groups[g];
     for (int64_t e = 0; e < n; ++e) {
       float32x4_t qe[R];
       for (int r = 0; r < R; ++r) qe[r] = vdupq_n_f32(qr[r][e]);
       for (int g = 0; g < G; ++g) {
-        const float32x4_t k0 = load4_half(k[g]), k1 = load4_half(k[g] + 4);
+        const float32x4_t k0 = load4(k[g]), k1 = load4(k[g] + 4);
         k[g] += stride;
         for (int r = 0; r < R; ++r) {
           acc[r][g][0] = vfmaq_f32(acc[r][g][0], qe[r], k0);
@@ -418,35 +423,34 @@ struct KeyGroupTiles {
 
 #include "kernels/key_group_tiling.h"
 
-void op_dot_f32_f16_key_groups(const float* q, int64_t n_q, int64_t q_stride, const uint16_t* const* groups, int64_t n_groups,
-                               int64_t stride, int64_t n, float scale, float* out, int64_t out_stride) {
-  key_groups_tiled<KeyGroupTiles>(q, n_q, q_stride, groups, n_groups, stride, n, scale, out, out_stride);
-}
-
-// out[j] += w[r] * v_r[j] for rows r in order: each output chunk stays in registers over the rows.
-void axpy_rows_one_head(float* out, const float* w, const uint16_t* v, int64_t v_stride, int64_t n_rows, int64_t n) {
+// out[j] += w[r] * v_r[j] for rows r in order, with half or float values: each output chunk stays
+// in registers over the rows.
+template <typename T>
+void axpy_rows_one_head(float* out, const float* w, const T* v, int64_t v_stride, int64_t n_rows, int64_t n) {
   int64_t d = 0;
   for (; d + 32 <= n; d += 32) {
     float32x4_t acc[8];
     for (int c = 0; c < 8; ++c) acc[c] = vld1q_f32(out + d + 4 * c);
     for (int64_t r = 0; r < n_rows; ++r) {
       const float32x4_t wv = vdupq_n_f32(w[r]);
-      const uint16_t* vr = v + r * v_stride + d;
-      for (int c = 0; c < 8; ++c) acc[c] = vfmaq_f32(acc[c], wv, load4_half(vr + 4 * c));
+      const T* vr = v + r * v_stride + d;
+      for (int c = 0; c < 8; ++c) acc[c] = vfmaq_f32(acc[c], wv, load4(vr + 4 * c));
     }
     for (int c = 0; c < 8; ++c) vst1q_f32(out + d + 4 * c, acc[c]);
   }
   for (; d + 4 <= n; d += 4) {
     float32x4_t acc = vld1q_f32(out + d);
-    for (int64_t r = 0; r < n_rows; ++r) acc = vfmaq_f32(acc, vdupq_n_f32(w[r]), load4_half(v + r * v_stride + d));
+    for (int64_t r = 0; r < n_rows; ++r) acc = vfmaq_f32(acc, vdupq_n_f32(w[r]), load4(v + r * v_stride + d));
     vst1q_f32(out + d, acc);
   }
   for (; d < n; ++d)
-    for (int64_t r = 0; r < n_rows; ++r) out[d] = std::fma(w[r], h2f(v[r * v_stride + d]), out[d]);
+    for (int64_t r = 0; r < n_rows; ++r) out[d] = std::fma(w[r], to_float(v[r * v_stride + d]), out[d]);
 }
 
-void op_axpy_f16_rows(float* out, int64_t out_stride, const float* w, int64_t w_stride, int64_t n_heads, const uint16_t* v,
-                      int64_t v_stride, int64_t n_rows, int64_t n) {
+// ops.h's axpy_f16_rows (T = uint16_t) and axpy_f32_rows (T = float).
+template <typename T>
+void op_axpy_rows(float* out, int64_t out_stride, const float* w, int64_t w_stride, int64_t n_heads, const T* v,
+                  int64_t v_stride, int64_t n_rows, int64_t n) {
   for (int64_t h = 0; h < n_heads; ++h) axpy_rows_one_head(out + h * out_stride, w + h * w_stride, v, v_stride, n_rows, n);
 }
 
@@ -619,8 +623,10 @@ void register_neon_quant(KernelTable& k) {
   k.dot_f32_f16 = op_dot_f32_f16;
   k.axpy_f16 = op_axpy_f16;
   k.axpy_f32 = op_axpy_f32;
-  k.axpy_f16_rows = op_axpy_f16_rows;
-  k.dot_f32_f16_key_groups = op_dot_f32_f16_key_groups;
+  k.axpy_f16_rows = op_axpy_rows<uint16_t>;
+  k.axpy_f32_rows = op_axpy_rows<float>;
+  k.dot_f32_f16_key_groups = key_groups_tiled<KeyGroupTiles, uint16_t>;
+  k.dot_f32_key_groups = key_groups_tiled<KeyGroupTiles, float>;
   k.max_f32 = op_max_f32;
   k.softmax_exp = op_softmax_exp;
   k.silu_mul = op_silu_mul;

@@ -112,7 +112,7 @@ void Model::forward_encoder(const Batch& batch, float* hidden, ThreadPool& pool)
       throw Error("position " + std::to_string(batch.positions[t]) + " is beyond the model's context of " + std::to_string(c.n_ctx_train));
     max_keys = std::max(max_keys, ++count[s]);
   }
-  ws_.reserve(c, n, 0, pool.size(), max_keys);
+  ws_.reserve(c, n, 0, pool.size());
   float* x = ws_.x.data();
   float* q = ws_.q.data();
   float* k = ws_.k.data();
@@ -144,7 +144,28 @@ void Model::forward_encoder(const Batch& batch, float* hidden, ThreadPool& pool)
     layer_norm(xt, embd_norm_, embd_norm_b_, xt, d, c.norm_eps);
   });
 
-  const int64_t per_thread = int64_t(ws_.scores.size()) / pool.size();
+  // Attention's layout: each sequence's keys of a head in groups of eight, transposed (element e
+  // of key l at [8e + l]; kernels/ops.h's dot_f32_key_groups), a sequence's last group padded
+  // with zero keys, which the buffer keeps from here on (no token writes there). The scores of a
+  // block of up to kQueriesPerTask queries against every group of its sequence, per thread.
+  constexpr int64_t kQueriesPerTask = 32;
+  const int64_t n_seq = int64_t(first.size());
+  std::vector<int64_t> group0(size_t(n_seq) + 1, 0);  // a sequence's first group
+  for (int64_t s = 0; s < n_seq; ++s) group0[s + 1] = group0[s] + (count[s] + 7) / 8;
+  const int64_t n_groups = group0[n_seq], per_thread = kQueriesPerTask * 8 * ((max_keys + 7) / 8);
+  grow(ws_.key_groups, size_t(H * n_groups * hd * 8));
+  grow(ws_.scores, size_t(pool.size() * per_thread));
+  float* key_groups = ws_.key_groups.data();
+  std::fill(key_groups, key_groups + H * n_groups * hd * 8, 0.0f);
+  std::vector<const float*> groups(size_t(H * n_groups));  // head h's group g at [h * n_groups + g]
+  for (int64_t i = 0; i < H * n_groups; ++i) groups[i] = key_groups + i * hd * 8;
+  // The first token of each block of queries of one sequence: a task is one head over one
+  // block, so that head's keys and values stay in the core's cache over the block's queries.
+  std::vector<int64_t> query_blocks;
+  for (int64_t s = 0; s < n_seq; ++s)
+    for (int64_t t = 0; t < count[s]; t += kQueriesPerTask) query_blocks.push_back(first[s] + t);
+  const int64_t n_blocks = int64_t(query_blocks.size());
+
   for (int32_t il = 0; il < c.n_layer; ++il) {
     const Layer& L = layers_[il];
     ws_.acts.reset(x, n, d);
@@ -161,26 +182,31 @@ void Model::forward_encoder(const Batch& batch, float* hidden, ThreadPool& pool)
         ropes_[0].rotate(q + t * qd, H, hd, cs, cs + half);
         ropes_[0].rotate(k + t * qd, H, hd, cs, cs + half);
       }
+      const int64_t s = batch.seq[t], p = t - first[s], lane = p % 8;
+      for (int32_t h = 0; h < H; ++h) {
+        float* dst = key_groups + ((h * n_groups + group0[s] + p / 8) * hd) * 8 + lane;
+        const float* src = k + t * qd + h * hd;
+        for (int32_t e = 0; e < hd; ++e) dst[8 * e] = src[e];
+      }
     });
     // Full-precision attention over every token of the sequence (llama.cpp keeps an encoder's
-    // K and V in F32, without a cache), keys in position order.
-    pool.parallel_for(n * H, [&](int64_t task, int thread) {
-      const int64_t t = task / H;
-      const int32_t h = int32_t(task % H);
-      const int64_t f0 = first[batch.seq[t]], nk = count[batch.seq[t]];
+    // K and V in F32, without a cache), keys in position order: scores for the block's queries
+    // at once (each key loaded once per tile of queries), their softmax, and the values for up
+    // to three queries at once.
+    pool.parallel_for(H * n_blocks, [&](int64_t task, int thread) {
+      const int32_t h = int32_t(task / n_blocks);
+      const int64_t t0 = query_blocks[task % n_blocks], s = batch.seq[t0];
+      const int64_t f0 = first[s], nk = count[s], t1 = std::min(f0 + nk, t0 + kQueriesPerTask);
+      const int64_t width = 8 * ((nk + 7) / 8);
       float* sc = ws_.scores.data() + thread * per_thread;
-      const float* qt = q + t * qd + h * hd;
-      dot_f32_rows(qt, k + f0 * qd + h * hd, qd, nk, hd, sc);
-      float mx = -INFINITY;
-      for (int64_t j = 0; j < nk; ++j) {
-        sc[j] *= c.attn_scale;
-        mx = std::max(mx, sc[j]);
+      dot_f32_key_groups(q + t0 * qd + h * hd, t1 - t0, qd, groups.data() + h * n_groups + group0[s], width / 8, 8, hd,
+                         c.attn_scale, sc, width);
+      for (int64_t r = 0; r < t1 - t0; ++r) {
+        float* row = sc + r * width;
+        scale_in_place(row, 1.0f / softmax_exp(row, max_f32(row, nk, -INFINITY), nk), nk);
+        std::fill(attn + (t0 + r) * qd + h * hd, attn + (t0 + r) * qd + (h + 1) * hd, 0.0f);
       }
-      const float inv = 1.0f / softmax_exp(sc, mx, nk);
-      for (int64_t j = 0; j < nk; ++j) sc[j] *= inv;
-      float* out = attn + t * qd + h * hd;
-      std::fill(out, out + hd, 0.0f);
-      axpy_f32_rows(out, sc, v + f0 * qd + h * hd, qd, nk, hd);
+      axpy_f32_rows(attn + t0 * qd + h * hd, qd, sc, width, t1 - t0, v + f0 * qd + h * hd, qd, nk, hd);
     });
     // x <- LayerNorm(proj + bias + x): the post-norm residual after attention and after the FFN.
     auto residual_norm = [&](const float* bias, const float* norm, const float* norm_b) {

@@ -27,9 +27,6 @@ int activation_slot(GgmlType act) {
   }
 }
 
-// Most heads one encoder attention call takes.
-constexpr int32_t kMaxHeadsPerTask = 64;
-
 template <typename T>
 void grow(std::vector<T>& v, size_t n) {
   if (v.size() < n) v.resize(n);
@@ -245,7 +242,7 @@ void Model::ActivationCache::produce(std::initializer_list<GgmlType> weight_type
   });
 }
 
-void Model::Workspace::reserve(const ModelConfig& c, int64_t n, int64_t n_logits, int n_threads, int64_t max_keys) {
+void Model::Workspace::reserve(const ModelConfig& c, int64_t n, int64_t n_logits, int n_threads) {
   grow(x, n * c.n_embd);
   grow(xn, n * std::max<int64_t>(c.n_embd, int64_t(c.n_head) * c.head_dim_v));
   grow(q, n * c.n_head * c.head_dim_k);
@@ -256,9 +253,6 @@ void Model::Workspace::reserve(const ModelConfig& c, int64_t n, int64_t n_logits
   grow(gate, n * c.n_ff);
   grow(up, n * c.n_ff);
   grow(final_in, n_logits * c.n_embd);
-  // The encoder's per thread: the scores for every key and the rounded query of each head one
-  // attention call handles (all of a token's, up to kMaxHeadsPerTask). max_keys 0: a decoder.
-  if (max_keys > 0) grow(scores, int64_t(n_threads) * std::min(c.n_head, kMaxHeadsPerTask) * (max_keys + c.head_dim_k));
   grow(attn_scratch, int64_t(n_threads) * int64_t(attention_scratch_floats(c)));
 }
 
@@ -354,7 +348,7 @@ void Model::forward(const Batch& batch, KvCache& kv, float* logits, ThreadPool& 
   }
   const int64_t n_logits = batch.n_logits();
   const bool decode_step = batch.one_token_per_sequence();
-  ws_.reserve(c, n, n_logits, pool.size(), 0);
+  ws_.reserve(c, n, n_logits, pool.size());
   const int64_t d = c.n_embd;
   float* x = ws_.x.data();
   float* xn = ws_.xn.data();

@@ -139,7 +139,7 @@ class Model {
   };
   struct Workspace {
     std::vector<float> x, xn, q, k, v, attn, proj, gate, up, final_in;
-    std::vector<float> scores;  // the encoder's, per thread
+    std::vector<float> key_groups, scores;  // the encoder's (kernels/ops.h's dot_f32_key_groups)
     std::vector<float> attn_scratch;  // per thread: attention_scratch_floats
     std::vector<AttentionTile> attn_tiles;
     std::vector<AttentionUnit> attn_units;
@@ -150,7 +150,7 @@ class Model {
     ActivationCache acts;
     ActivationCache ffn_acts;  // down's input, quantized while gate and up's pass still reads acts
     MoeScratch moe;
-    void reserve(const ModelConfig& c, int64_t n_tokens, int64_t n_logits, int n_threads, int64_t max_keys);
+    void reserve(const ModelConfig& c, int64_t n_tokens, int64_t n_logits, int n_threads);
   };
 
   Model() = default;

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <iterator>
 #include <limits>
+#include <type_traits>
 
 #include "kernels/cpu_features.h"
 #include "kernels/dispatch.h"
@@ -334,31 +335,6 @@ TEST(Simd, RowOpsMatchTheirScalarDefinitions) {
   }
 }
 
-// The encoder's attention ops: many rows at once, the same bits as dot_f32 / axpy_f32 row by row
-// (rows a stride apart, as heads interleave; row counts around the eight-row tiles).
-TEST(Simd, F32RowOpsEqualSingleRows) {
-  std::mt19937 rng(19);
-  for (int64_t n : {5, 8, 32, 64, 70}) {
-    for (int64_t n_rows : {1, 7, 8, 13, 24}) {
-      const int64_t stride = n + 3;
-      const auto rows = random_row(rng, stride * n_rows, -3, 3);
-      const auto a = random_row(rng, n, -3, 3);
-      const auto w = random_row(rng, n_rows, -1, 1);
-      for (const KernelTable* k : simd_tables()) {
-        const std::string what = std::string(isa_name(k->isa)) + " n=" + std::to_string(n) + " rows=" + std::to_string(n_rows);
-        std::vector<float> got(static_cast<size_t>(n_rows));
-        k->dot_f32_rows(a.data(), rows.data(), stride, n_rows, n, got.data());
-        for (int64_t r = 0; r < n_rows; ++r)
-          ASSERT_EQ(float_bits(got[size_t(r)]), float_bits(spec_dot(a.data(), rows.data() + r * stride, n))) << what;
-        std::vector<float> y = a, want = a;
-        k->axpy_f32_rows(y.data(), w.data(), rows.data(), stride, n_rows, n);
-        for (int64_t r = 0; r < n_rows; ++r) scalar().axpy_f32(want.data(), w[size_t(r)], rows.data() + r * stride, n);
-        for (int64_t i = 0; i < n; ++i) ASSERT_EQ(float_bits(y[size_t(i)]), float_bits(want[size_t(i)])) << what;
-      }
-    }
-  }
-}
-
 // gelu (ops.h) in chunks with the ISA's half conversions: every element as it is alone, in place
 // too, with the ends of the table's range (x <= -10: 0, x >= 10: x) across the chunk edges.
 TEST(Simd, GeluRowEqualsOneElementAtATime) {
@@ -419,19 +395,38 @@ TEST(Simd, RmsNormRowsEqualsOneRowAtATime) {
   }
 }
 
-// Runs of value rows with a stride, as attention reads them from the KV cache, for the 1 to 5
-// query heads of a GQA group at once: each head's output is the single-row sums in row order.
-TEST(Simd, AttentionValueRowsMatchSingleRows) {
+// Attention's keys and values as rows of half (the KV cache's) or float (an encoder's) values, and
+// what the kernels see of them as floats.
+template <typename T>
+std::vector<T> attention_rows(const std::vector<float>& x) {
+  if constexpr (std::is_same_v<T, float>) return x;
+  else return halves(x);
+}
+std::vector<float> as_floats(const std::vector<float>& x) { return x; }
+std::vector<float> as_floats(const std::vector<uint16_t>& x) { return widen(x); }
+
+template <typename T>
+void axpy_rows(const KernelTable& k, float* out, int64_t out_stride, const float* w, int64_t w_stride, int64_t heads,
+               const T* v, int64_t v_stride, int64_t rows, int64_t n) {
+  if constexpr (std::is_same_v<T, float>) k.axpy_f32_rows(out, out_stride, w, w_stride, heads, v, v_stride, rows, n);
+  else k.axpy_f16_rows(out, out_stride, w, w_stride, heads, v, v_stride, rows, n);
+}
+
+// Runs of value rows with a stride, as attention reads them from the KV cache (or an encoder from
+// its values), for the 1 to 5 query heads of a GQA group (or query rows) at once: each head's
+// output is the single-row sums in row order.
+template <typename T>
+void check_value_rows() {
   std::mt19937 rng(15);
   std::vector<const KernelTable*> tables = simd_tables();
   tables.push_back(&scalar());
-  for (int64_t n : {8, 12, 64, 72, 130, 256}) {
+  for (int64_t n : {8, 12, 32, 64, 72, 130, 256}) {
     for (int64_t rows : {1, 5, 8, 9, 16, 17}) {
       for (int64_t heads : {1, 2, 3, 4, 5}) {
         const int64_t stride = n + 24;                   // other KV heads' elements in between
         const int64_t out_stride = n + 3, w_stride = rows + 2;  // and other heads' outputs and weights
-        const auto v = halves(random_row(rng, rows * stride, -2, 2));
-        const auto vw = widen(v);
+        const auto v = attention_rows<T>(random_row(rng, rows * stride, -2, 2));
+        const auto vw = as_floats(v);
         const auto w = random_row(rng, heads * w_stride, -4, 0);
         std::vector<float> want(size_t(heads * out_stride), 0.5f);
         for (int64_t h = 0; h < heads; ++h)
@@ -444,7 +439,7 @@ TEST(Simd, AttentionValueRowsMatchSingleRows) {
           const std::string what = std::string(isa_name(k->isa)) + " n=" + std::to_string(n) + " rows=" +
                                    std::to_string(rows) + " heads=" + std::to_string(heads);
           std::vector<float> out(want.size(), 0.5f);
-          k->axpy_f16_rows(out.data(), out_stride, w.data(), w_stride, heads, v.data(), stride, rows, n);
+          axpy_rows(*k, out.data(), out_stride, w.data(), w_stride, heads, v.data(), stride, rows, n);
           for (size_t i = 0; i < out.size(); ++i) ASSERT_EQ(float_bits(out[i]), float_bits(want[i])) << what << " at " << i;
         }
       }
@@ -452,15 +447,27 @@ TEST(Simd, AttentionValueRowsMatchSingleRows) {
   }
 }
 
-// Keys stored transposed in groups of eight (the KV cache's layout within a block): every ISA
-// gives the bits of one fused multiply-add chain per (query, key) in element order, for 1 to 13
-// query rows (every row tiling of every ISA and its remainders) and 1 to 11 groups (every group
-// tiling and its remainders), in place in a block or in a group of their own.
-TEST(Simd, TransposedKeyScoresMatchSpec) {
+TEST(Simd, AttentionValueRowsMatchSingleRows) { check_value_rows<uint16_t>(); }
+TEST(Simd, EncoderValueRowsMatchSingleRows) { check_value_rows<float>(); }
+
+template <typename T>
+void key_groups(const KernelTable& k, const float* q, int64_t n_q, int64_t q_stride, const T* const* groups, int64_t n_groups,
+                int64_t stride, int64_t n, float scale, float* out, int64_t out_stride) {
+  if constexpr (std::is_same_v<T, float>) k.dot_f32_key_groups(q, n_q, q_stride, groups, n_groups, stride, n, scale, out, out_stride);
+  else k.dot_f32_f16_key_groups(q, n_q, q_stride, groups, n_groups, stride, n, scale, out, out_stride);
+}
+
+// Keys stored transposed in groups of eight (the KV cache's layout within a block, and the one an
+// encoder gives its float keys): every ISA gives the bits of one fused multiply-add chain per
+// (query, key) in element order, for 1 to 13 query rows (every row tiling of every ISA and its
+// remainders) and 1 to 11 groups (every group tiling and its remainders), in place in a block or
+// in a group of their own.
+template <typename T>
+void check_key_groups() {
   std::mt19937 rng(16);
   std::vector<const KernelTable*> tables = simd_tables();
   tables.push_back(&scalar());
-  for (int64_t n : {1, 8, 12, 64, 72, 128}) {
+  for (int64_t n : {1, 8, 12, 32, 64, 72, 128}) {
     for (int64_t stride : {8, 16, 40}) {
       for (int64_t heads : {1, 2, 3, 4, 5, 6, 7, 13}) {
         for (int64_t n_groups : {1, 2, 3, 5, 6, 11}) {
@@ -469,23 +476,26 @@ TEST(Simd, TransposedKeyScoresMatchSpec) {
           // The groups lie apart in blocks of `stride` slots, in another order than their outputs'.
           const int64_t per_block = stride / 8;
           const int64_t n_blocks = (n_groups + per_block - 1) / per_block;
-          const auto keys = halves(random_row(rng, n_blocks * n * stride, -2, 2));
-          std::vector<const uint16_t*> groups;
+          const auto keys = attention_rows<T>(random_row(rng, n_blocks * n * stride, -2, 2));
+          const auto kw = as_floats(keys);
+          std::vector<const T*> groups;
+          std::vector<int64_t> offsets;
           for (int64_t g = 0; g < n_groups; ++g) {
             const int64_t block = n_blocks - 1 - g / per_block, within = g % per_block;
-            groups.push_back(keys.data() + block * n * stride + 8 * within);
+            offsets.push_back(block * n * stride + 8 * within);
+            groups.push_back(keys.data() + offsets.back());
           }
           std::vector<float> want(size_t(heads * o_stride), -1.0f);
           for (int64_t h = 0; h < heads; ++h)
             for (int64_t g = 0; g < n_groups; ++g)
               for (int l = 0; l < 8; ++l) {
                 float s = 0.0f;
-                for (int64_t e = 0; e < n; ++e) s = std::fma(q[size_t(h * q_stride + e)], fp16_to_fp32(groups[size_t(g)][e * stride + l]), s);
+                for (int64_t e = 0; e < n; ++e) s = std::fma(q[size_t(h * q_stride + e)], kw[size_t(offsets[size_t(g)] + e * stride + l)], s);
                 want[size_t(h * o_stride + 8 * g + l)] = s * 0.125f;
               }
           for (const KernelTable* k : tables) {
             std::vector<float> got(want.size(), -1.0f);  // the gaps stay untouched
-            k->dot_f32_f16_key_groups(q.data(), heads, q_stride, groups.data(), n_groups, stride, n, 0.125f, got.data(), o_stride);
+            key_groups(*k, q.data(), heads, q_stride, groups.data(), n_groups, stride, n, 0.125f, got.data(), o_stride);
             for (size_t i = 0; i < got.size(); ++i)
               ASSERT_EQ(float_bits(got[i]), float_bits(want[i])) << isa_name(k->isa) << " n=" << n << " stride=" << stride
                                                                  << " heads=" << heads << " groups=" << n_groups << " i=" << i;
@@ -495,6 +505,9 @@ TEST(Simd, TransposedKeyScoresMatchSpec) {
     }
   }
 }
+
+TEST(Simd, TransposedKeyScoresMatchSpec) { check_key_groups<uint16_t>(); }
+TEST(Simd, EncoderKeyScoresMatchSpec) { check_key_groups<float>(); }
 
 // Attention over a quantized KV cache (Q8_0, Q4_0): the ISAs' kernels that take eight keys
 // (scores) or three heads (values) at a time give the bits of the per-row calls they stand for
