@@ -333,6 +333,7 @@ void Model::forward(const Batch& batch, KvCache& kv, float* logits, ThreadPool& 
   const bool any_hidden = batch.n_hidden() > 0;
   if (any_hidden && (hidden == nullptr || int64_t(batch.want_hidden.size()) != n))
     throw Error("the batch asks for hidden states but gives no room for them");
+  if (int64_t(batch.want_logits.size()) != n) throw Error("the batch does not say for every token whether it wants logits");
   for (int64_t t = 0; t < n; ++t) {
     if (batch.tokens[t] < 0 || batch.tokens[t] >= c.n_vocab) throw Error("token id " + std::to_string(batch.tokens[t]) + " is outside the vocabulary");
     if (batch.seq[t] < 0 || size_t(batch.seq[t]) >= batch.sequences.size()) throw Error("batch token names no sequence");
@@ -348,6 +349,12 @@ void Model::forward(const Batch& batch, KvCache& kv, float* logits, ThreadPool& 
   }
   const int64_t n_logits = batch.n_logits();
   const bool decode_step = batch.one_token_per_sequence();
+  // The tokens whose logits or hidden states are returned, in batch order.
+  std::vector<int64_t>& out_rows = ws_.out_rows;
+  out_rows.clear();
+  for (int64_t t = 0; t < n; ++t)
+    if (batch.want_logits[t] || (any_hidden && batch.want_hidden[t])) out_rows.push_back(t);
+  const int64_t m = int64_t(out_rows.size());
   ws_.reserve(c, n, n_logits, pool.size());
   const int64_t d = c.n_embd;
   float* x = ws_.x.data();
@@ -382,6 +389,17 @@ void Model::forward(const Batch& batch, KvCache& kv, float* logits, ThreadPool& 
 
     attention(batch, kv, il, L.wo.type, decode_step, pool);  // leaves its output as wo's activations
     matmul_into(L.wo, n, ws_.proj.data(), pool);
+    if (il + 1 == c.n_layer && m < n) {
+      // The last layer's FFN only for the tokens whose output is read (their keys and values are
+      // all in the cache by now), as llama.cpp does: a prompt's chunk computes it for its last
+      // token, or none. Rows are independent, so the kept ones get the same bits.
+      for (int64_t j = 0; j < m; ++j) {
+        std::copy(rows(x, out_rows[j], d), rows(x, out_rows[j] + 1, d), rows(x, j, d));
+        std::copy(rows(ws_.proj.data(), out_rows[j], d), rows(ws_.proj.data(), out_rows[j] + 1, d), rows(ws_.proj.data(), j, d));
+      }
+      if (m == 0) break;
+    }
+    const int64_t n_rows = il + 1 == c.n_layer ? m : n;
 
     auto ffn_input = [&](int64_t t0, int64_t t1) {
       float* p = rows(ws_.proj.data(), t0, d);
@@ -392,12 +410,12 @@ void Model::forward(const Batch& batch, KvCache& kv, float* logits, ThreadPool& 
       rms_norm_rows(rows(x, t0, d), L.ffn_norm, rows(xn, t0, d), t1 - t0, d, c.norm_eps);
     };
     if (!L.expert_gate.empty()) {
-      ws_.acts.produce({L.router.type, L.expert_gate[0].type, L.expert_up[0].type}, xn, n, d, pool, ffn_input);
-      moe_ffn(L, n, pool);
+      ws_.acts.produce({L.router.type, L.expert_gate[0].type, L.expert_up[0].type}, xn, n_rows, d, pool, ffn_input);
+      moe_ffn(L, n_rows, pool);
     } else {
-      ws_.acts.produce({L.gate.type, L.up.type}, xn, n, d, pool, ffn_input);
-      gate_up_activation(L, n, pool);
-      matmul(L.down, ws_.ffn_acts.get(L.down.type, pool), n, ws_.proj.data(), L.down.rows, pool);
+      ws_.acts.produce({L.gate.type, L.up.type}, xn, n_rows, d, pool, ffn_input);
+      gate_up_activation(L, n_rows, pool);
+      matmul(L.down, ws_.ffn_acts.get(L.down.type, pool), n_rows, ws_.proj.data(), L.down.rows, pool);
     }
 
     auto residual = [&](int64_t t0, int64_t t1) {
@@ -406,8 +424,8 @@ void Model::forward(const Batch& batch, KvCache& kv, float* logits, ThreadPool& 
       add_in_place(rows(x, t0, d), p, (t1 - t0) * d);
     };
     if (il + 1 == c.n_layer) {
-      pool.parallel_for((n + kRowsPerTask - 1) / kRowsPerTask, [&](int64_t task, int) {
-        residual(task * kRowsPerTask, std::min(n, (task + 1) * kRowsPerTask));
+      pool.parallel_for((n_rows + kRowsPerTask - 1) / kRowsPerTask, [&](int64_t task, int) {
+        residual(task * kRowsPerTask, std::min(n_rows, (task + 1) * kRowsPerTask));
       });
     } else {
       const Layer& next = layers_[il + 1];
@@ -418,15 +436,16 @@ void Model::forward(const Batch& batch, KvCache& kv, float* logits, ThreadPool& 
     }
   }
 
+  // Row j of x is now token out_rows[j]'s.
   if (any_hidden) {
     // The same norm of the same rows as the logits' input below, so an embedding is exactly
     // what the output projection would read.
-    for (int64_t t = 0, i = 0; t < n; ++t)
-      if (batch.want_hidden[t]) rms_norm(x + t * d, output_norm_, hidden + (i++) * d, d, c.norm_eps);
+    for (int64_t j = 0, i = 0; j < m; ++j)
+      if (batch.want_hidden[out_rows[j]]) rms_norm(x + j * d, output_norm_, hidden + (i++) * d, d, c.norm_eps);
   }
   if (n_logits == 0) return;
-  for (int64_t t = 0, i = 0; t < n; ++t)
-    if (batch.want_logits[t]) rms_norm(x + t * d, output_norm_, ws_.final_in.data() + (i++) * d, d, c.norm_eps);
+  for (int64_t j = 0, i = 0; j < m; ++j)
+    if (batch.want_logits[out_rows[j]]) rms_norm(x + j * d, output_norm_, ws_.final_in.data() + (i++) * d, d, c.norm_eps);
   ws_.acts.reset(ws_.final_in.data(), n_logits, d);
   matmul_into(output_, n_logits, logits, pool);
   if (c.final_softcap > 0) {

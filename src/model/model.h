@@ -147,6 +147,7 @@ class Model {
     std::vector<int64_t> attn_offsets; // and where its partials start in attn_partials
     std::vector<float> attn_partials;
     std::vector<float> rope_angles;  // per token and rope slot: cos[half], sin[half]
+    std::vector<int64_t> out_rows;   // the tokens whose logits or hidden states a forward returns
     ActivationCache acts;
     ActivationCache ffn_acts;  // down's input, quantized while gate and up's pass still reads acts
     MoeScratch moe;
