@@ -26,9 +26,9 @@ SHAPES = {
     "qwen2.5-0.5b-shape": ("qwen2", 8, 896, 4864, 14, 2, 64, {"biases": True}),
     "phi3-mini-shape": ("phi3", 2, 3072, 8192, 32, 32, 96, {"fused": True}),
     "gemma2-2b-shape": ("gemma2", 3, 2304, 9216, 8, 4, 256, {"post_norms": True}),
-    "qwen3-30b-a3b-shape": ("qwen3moe", 1, 2048, 6144, 32, 4, 128,
+    "qwen3-30b-a3b-shape": ("qwen3moe", 2, 2048, 6144, 32, 4, 128,
                             {"qk_norm": True, "experts": (128, 8, 768)}),
-    "gpt-oss-20b-shape": ("gpt-oss", 1, 2880, 2880, 64, 8, 64, {"biases": True, "experts": (32, 4, 2880)}),
+    "gpt-oss-20b-shape": ("gpt-oss", 2, 2880, 2880, 64, 8, 64, {"biases": True, "experts": (32, 4, 2880)}),
 }
 
 # name: (arch, layers, n_embd, n_ff, heads, context)

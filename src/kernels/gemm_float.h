@@ -37,17 +37,27 @@ void float_tile(const uint8_t* const* w, const float* const* a, int64_t n, float
   for (auto& row : acc)
     for (auto& tok : row)
       for (auto& v : tok) v = FV::zero();
-  // Elements [i, i + 8) of every row and token: each loaded once, the tokens' first, then a
-  // row's weights at a time with their products (R * T accumulators, T + 1 operand vectors).
+  // Elements [i, i + 8) of every row and token, each loaded once. A single token's rows are all
+  // loaded first (decode: more weight loads in flight while they come from memory); otherwise
+  // the tokens' first, then a row's weights at a time with their products (R * T accumulators
+  // and T + 1 operand vectors in registers).
   auto step = [&](const uint8_t* const* wr, const float* const* ar, int64_t i) {
     F av[T][K];
     for (int t = 0; t < T; ++t)
       for (int k = 0; k < K; ++k) av[t][k] = FV::load_f32(ar[t] + i + k * L);
-    for (int r = 0; r < R; ++r)
-      for (int k = 0; k < K; ++k) {
-        const F wv = load_weights<kType>(wr[r], i + k * L);
-        for (int t = 0; t < T; ++t) acc[r][t][k] = FV::fma(wv, av[t][k], acc[r][t][k]);
-      }
+    if constexpr (T == 1) {
+      F wv[R][K];
+      for (int r = 0; r < R; ++r)
+        for (int k = 0; k < K; ++k) wv[r][k] = load_weights<kType>(wr[r], i + k * L);
+      for (int r = 0; r < R; ++r)
+        for (int k = 0; k < K; ++k) acc[r][0][k] = FV::fma(wv[r][k], av[0][k], acc[r][0][k]);
+    } else {
+      for (int r = 0; r < R; ++r)
+        for (int k = 0; k < K; ++k) {
+          const F wv = load_weights<kType>(wr[r], i + k * L);
+          for (int t = 0; t < T; ++t) acc[r][t][k] = FV::fma(wv, av[t][k], acc[r][t][k]);
+        }
+    }
   };
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) step(w, a, i);
