@@ -6,7 +6,8 @@
 // the paths that differ: GQA groups of three (SmolLM2), sliding windows with attention sinks
 // (gpt-oss) and with soft-capped scores (gemma2), and Gemma 3's 512-token window over 1 KV head;
 // and the quantized KV cache types (q8_0, q4_0), whose keys meet a quantized query and whose
-// values are dequantized row by row.
+// values are dequantized row by row. The prefills want logits at scattered positions, so the
+// last layer's FFN, run only for those tokens, meets them at every place in a batch.
 #include <gtest/gtest.h>
 
 #include <cstring>
