@@ -140,7 +140,7 @@ void gemm_float(const GemmWeightsView& w, int64_t g0, int64_t g1, const GemmActV
   for (int64_t t = t0, tn = 0; t < t1; t += tn) {
     // A run that would end in a one-token tile (half the speed) ends in two shorter ones.
     const int64_t left = t1 - t;
-    tn = left > FV::kTokens && left % FV::kTokens == 1 ? FV::kTokens - 1 : std::min<int64_t>(FV::kTokens, left);
+    tn = left == FV::kTokens + 1 ? FV::kTokens - 1 : std::min<int64_t>(FV::kTokens, left);
     for (int k = 0; k < tn; ++k) acts[k] = reinterpret_cast<const float*>(x.rows + size_t(t + k) * x.row_bytes);
     for (int64_t r = r0; r < r1; r += FV::kRows) {
       const int rn = int(std::min<int64_t>(FV::kRows, r1 - r));
