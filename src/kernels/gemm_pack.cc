@@ -190,7 +190,7 @@ void unpack(GgmlType type, const uint8_t* src, RowBlock& o) {
 void pack_block(GgmlType type, const PackedLayout& L, const RowBlock* rb, uint8_t* group, int64_t b) {
   const int64_t E = L.block.elements;
   if (L.block.qs) {
-    uint8_t* qs = group + L.qs + size_t(b) * L.block.qs;
+    uint8_t* qs = group + L.qs + size_t(b) * L.block.record();
     if (type == GgmlType::Q8_0) {
       for (int g = 0; g < E / 4; ++g)
         for (int r = 0; r < kGemmRows; ++r)
@@ -203,7 +203,7 @@ void pack_block(GgmlType type, const PackedLayout& L, const RowBlock* rb, uint8_
     }
   }
   if (L.block.hb) {
-    uint8_t* hb = group + L.hb + size_t(b) * L.block.hb;
+    uint8_t* hb = group + L.hb + size_t(b) * L.block.record();
     for (int g = 0; g < E / 4; ++g) {
       uint64_t bits = 0;
       for (int r = 0; r < kGemmRows; ++r)
@@ -212,7 +212,7 @@ void pack_block(GgmlType type, const PackedLayout& L, const RowBlock* rb, uint8_
     }
   }
   if (L.block.h2) {
-    uint8_t* h2 = group + L.h2 + size_t(b) * L.block.h2;
+    uint8_t* h2 = group + L.h2 + size_t(b) * L.block.record();
     const int shift = type == GgmlType::Q2_K ? 0 : 4;  // Q2_K's quants, or bits 4-5 of Q6_K's
     for (int h = 0; h < E / 16; ++h)
       for (int r = 0; r < kGemmRows; ++r)
@@ -223,25 +223,25 @@ void pack_block(GgmlType type, const PackedLayout& L, const RowBlock* rb, uint8_
         }
   }
   if (L.block.sc) {
-    uint8_t* sc = group + L.sc + size_t(b) * L.block.sc;
+    uint8_t* sc = group + L.sc + size_t(b) * L.block.record();
     const int n_sub = int(L.block.sc / kGemmRows);
     for (int j = 0; j < n_sub; ++j)
       for (int r = 0; r < kGemmRows; ++r) sc[kGemmRows * j + r] = rb[r].sc[j];
   }
   if (L.block.mn) {
-    uint8_t* mn = group + L.mn + size_t(b) * L.block.mn;
+    uint8_t* mn = group + L.mn + size_t(b) * L.block.record();
     for (int p = 0; p < int(L.block.mn / (2 * kGemmRows)); ++p)
       for (int r = 0; r < kGemmRows; ++r)
         for (int k = 0; k < 2; ++k) mn[2 * kGemmRows * p + 2 * r + k] = rb[r].mn[2 * p + k];
   }
-  uint8_t* d = group + L.d + size_t(b) * L.block.d;
+  uint8_t* d = group + L.d + size_t(b) * L.block.record();
   const size_t d_bytes = L.block.d / kGemmRows;  // 2 (fp16), or 1 (MXFP4's exponent, the low byte)
   for (int r = 0; r < kGemmRows; ++r) {
     const uint8_t v[2] = {uint8_t(rb[r].d & 0xff), uint8_t(rb[r].d >> 8)};
     std::memcpy(d + d_bytes * r, v, d_bytes);
   }
   if (L.block.m) {
-    uint8_t* m = group + L.m + size_t(b) * L.block.m;
+    uint8_t* m = group + L.m + size_t(b) * L.block.record();
     for (int r = 0; r < kGemmRows; ++r) std::memcpy(m + 2 * r, &rb[r].m, 2);
   }
 }
@@ -257,13 +257,13 @@ PackedLayout packed_layout(GgmlType type, int64_t cols) {
   if (cols < 0 || cols % L.block.elements != 0)
     throw Error(std::to_string(cols) + " columns is not a whole number of " + std::string(ggml_type_name(type)) +
                 " blocks");
-  // Sections in this order keep the 64-byte-per-k-group ones 64-byte aligned (every per-block
-  // size above is a multiple of 32, the wide ones of 64).
+  // The quants first in a record: every record size is a multiple of 32, so their 32-byte
+  // halves of a k-group stay 32-byte aligned.
   const size_t nb = size_t(cols / L.block.elements);
   size_t off = 0;
   auto place = [&](size_t bytes, size_t& at) {
     at = off;
-    off += nb * bytes;
+    off += bytes;
   };
   place(L.block.qs, L.qs);
   place(L.block.hb, L.hb);
@@ -272,7 +272,7 @@ PackedLayout packed_layout(GgmlType type, int64_t cols) {
   place(L.block.mn, L.mn);
   place(L.block.d, L.d);
   place(L.block.m, L.m);
-  L.group_bytes = (off + 63) / 64 * 64;
+  L.group_bytes = (nb * off + 63) / 64 * 64;
   return L;
 }
 
@@ -323,7 +323,7 @@ PackedWeights::PackedWeights(GgmlType type, const uint8_t* data, int64_t rows, i
   }
   const int64_t nb = cols / layout_.block.elements;
   const size_t block_bytes = ggml_type_info(uint32_t(type))->block_bytes;
-  const size_t used = layout_.m + size_t(nb) * layout_.block.m;  // the last section ends here
+  const size_t used = size_t(nb) * layout_.block.record();  // the last record ends here
   auto pack_groups = [&](int64_t g0, int64_t g1) {
     RowBlock rb[kGemmRows];
     for (int64_t g = g0; g < g1; ++g) {
@@ -332,8 +332,8 @@ PackedWeights::PackedWeights(GgmlType type, const uint8_t* data, int64_t rows, i
       if (type == GgmlType::Q8_0 && (g + 1) * kGemmRows <= rows) {
         // The bulk of most models' bytes: a 4-byte transpose, done directly.
         for (int64_t b = 0; b < nb; ++b) {
-          uint8_t* qs = group + layout_.qs + size_t(b) * layout_.block.qs;
-          uint8_t* d = group + layout_.d + size_t(b) * layout_.block.d;
+          uint8_t* qs = group + layout_.qs + size_t(b) * layout_.block.record();
+          uint8_t* d = group + layout_.d + size_t(b) * layout_.block.record();
           for (int r = 0; r < kGemmRows; ++r) {
             const auto* blk = reinterpret_cast<const BlockQ8_0*>(data + size_t(g * kGemmRows + r) * row_stride) + b;
             std::memcpy(d + 2 * r, &blk->d, 2);

@@ -36,27 +36,19 @@ inline T load_as(const void* p) {
   return v;
 }
 
-// Asks for block b's weights of the G groups at pf (the next tile), so they stream in from
-// memory while this tile computes: the hardware prefetcher does not follow the section jumps.
+// Asks for block b's record of the G groups at pf (the next tile), so it streams in from memory
+// while this tile computes.
 template <GgmlType kType, int G>
 inline void prefetch_block(const uint8_t* pf, const GemmWeightsView& w, int64_t b) {
   if (pf == nullptr) return;
-  constexpr PackedBlockBytes kB = packed_block_bytes(kType);
-  const PackedLayout& L = w.layout;
-  // The quants into L2 (prefetcht1), not L1: L1 runs out of miss buffers, and a large matrix
-  // under a batch of 8-16 tokens then streamed at half the core's bandwidth (the 262k-row
-  // output matrix of Gemma 3 went 1.35x faster with the L2 hint).
+  constexpr size_t kRecord = packed_block_bytes(kType).record();
+  // Into L2 (prefetcht1), not L1: L1 runs out of miss buffers, and a large matrix under a batch
+  // of 8-16 tokens then streamed at half the core's bandwidth (the 262k-row output matrix of
+  // Gemma 3 went 1.35x faster with the L2 hint).
   for (int gi = 0; gi < G; ++gi) {
-    const uint8_t* p = pf + size_t(gi) * w.group_bytes;
-    for (size_t o = 0; o < kB.qs; o += 64) __builtin_prefetch(p + L.qs + b * kB.qs + o, 0, 2);
-    for (size_t o = 0; o < kB.hb; o += 64) __builtin_prefetch(p + L.hb + b * kB.hb + o, 0, 2);
-    for (size_t o = 0; o < kB.h2; o += 64) __builtin_prefetch(p + L.h2 + b * kB.h2 + o, 0, 2);
-    for (size_t o = 0; o < kB.sc; o += 64) __builtin_prefetch(p + L.sc + b * kB.sc + o, 0, 2);
-    for (size_t o = 0; o < kB.mn; o += 64) __builtin_prefetch(p + L.mn + b * kB.mn + o, 0, 2);
-    if (b % 2 == 0) {  // 32-byte scale rows: one line holds two blocks
-      __builtin_prefetch(p + L.d + b * kB.d);
-      if constexpr (kB.m != 0) __builtin_prefetch(p + L.m + b * kB.m);
-    }
+    const uint8_t* r = pf + size_t(gi) * w.group_bytes + size_t(b) * kRecord;
+    for (size_t o = 0; o < kRecord; o += 64) __builtin_prefetch(r + o, 0, 2);
+    __builtin_prefetch(r + kRecord - 1, 0, 2);  // the last line, where the record is not aligned
   }
 }
 
@@ -139,7 +131,7 @@ void tile_legacy(const GemmWeightsView& w, int64_t g, const GemmActView& x, int6
       for (int kg = 0; kg < 8; ++kg) {
         I wv[R], wa[R];
         for (int r = 0; r < R; ++r) {
-          wv[r] = V::load(grp[r / kVecs] + L.qs + b * kB.qs + 64 * kg, r % kVecs);
+          wv[r] = V::load(grp[r / kVecs] + L.qs + b * kB.record() + 64 * kg, r % kVecs);
           wa[r] = V::q8_prepare(wv[r]);
         }
         for (int tt = 0; tt < T; ++tt) {
@@ -151,7 +143,7 @@ void tile_legacy(const GemmWeightsView& w, int64_t g, const GemmActView& x, int6
       for (int i = 0; i < 4; ++i) {
         I w0[R], w1[R], a0[R], a1[R];
         for (int r = 0; r < R; ++r) {
-          const I raw = V::load(grp[r / kVecs] + L.qs + b * kB.qs + 64 * i, r % kVecs);
+          const I raw = V::load(grp[r / kVecs] + L.qs + b * kB.record() + 64 * i, r % kVecs);
           w0[r] = V::lut(table, V::lo(raw));
           w1[r] = V::lut(table, V::hi(raw));
           if constexpr (!V::kVnni) {
@@ -179,11 +171,11 @@ void tile_legacy(const GemmWeightsView& w, int64_t g, const GemmActView& x, int6
         I w0[R], w1[R];
         for (int r = 0; r < R; ++r) {
           const uint8_t* gp = grp[r / kVecs];
-          const I raw = V::load(gp + L.qs + b * kB.qs + 64 * i, r % kVecs);
+          const I raw = V::load(gp + L.qs + b * kB.record() + 64 * i, r % kVecs);
           w0[r] = V::lo(raw);
           w1[r] = V::hi(raw);
           if constexpr (kQ5) {
-            const uint8_t* hb = gp + L.hb + b * kB.hb + 16 * i;
+            const uint8_t* hb = gp + L.hb + b * kB.record() + 16 * i;
             w0[r] = V::add_bit4(w0[r], hb, r % kVecs);
             w1[r] = V::add_bit4(w1[r], hb + 8, r % kVecs);
           }
@@ -208,10 +200,10 @@ void tile_legacy(const GemmWeightsView& w, int64_t g, const GemmActView& x, int6
     for (int r = 0; r < R; ++r) {
       const uint8_t* gp = grp[r / kVecs];
       F dx;
-      if constexpr (kType == GgmlType::MXFP4) dx = V::load_e8m0_half(gp + L.d + b * kB.d, r % kVecs);
-      else dx = V::load_f16(gp + L.d + b * kB.d, r % kVecs);
+      if constexpr (kType == GgmlType::MXFP4) dx = V::load_e8m0_half(gp + L.d + b * kB.record(), r % kVecs);
+      else dx = V::load_f16(gp + L.d + b * kB.record(), r % kVecs);
       F mx = V::fzero();
-      if constexpr (kHasMin) mx = V::load_f16(gp + L.m + b * kB.m, r % kVecs);
+      if constexpr (kHasMin) mx = V::load_f16(gp + L.m + b * kB.record(), r % kVecs);
       for (int tt = 0; tt < T; ++tt) {
         const F sf = V::cvt(s[r][tt]);
         // Each activation scalar loaded on its own (not as a struct): it then broadcasts
@@ -269,11 +261,11 @@ void tile_q45_k(const GemmWeightsView& w, int64_t g, const GemmActView& x, int64
         I w0[R], w1[R];
         for (int r = 0; r < R; ++r) {
           const uint8_t* gp = grp[r / kVecs];
-          const I raw = V::load(gp + L.qs + b * kB.qs + 64 * i, r % kVecs);
+          const I raw = V::load(gp + L.qs + b * kB.record() + 64 * i, r % kVecs);
           w0[r] = V::lo(raw);
           w1[r] = V::hi(raw);
           if constexpr (kQ5) {
-            const uint8_t* hb = gp + L.hb + b * kB.hb + 16 * i;
+            const uint8_t* hb = gp + L.hb + b * kB.record() + 16 * i;
             w0[r] = V::add_bit4(w0[r], hb, r % kVecs);
             w1[r] = V::add_bit4(w1[r], hb + 8, r % kVecs);
           }
@@ -292,7 +284,7 @@ void tile_q45_k(const GemmWeightsView& w, int64_t g, const GemmActView& x, int64
         }
       }
       for (int r = 0; r < R; ++r) {
-        const uint8_t* scp = grp[r / kVecs] + L.sc + b * kB.sc + kGemmRows * j;
+        const uint8_t* scp = grp[r / kVecs] + L.sc + b * kB.record() + kGemmRows * j;
         if constexpr (kShort) {  // the 16-bit sums times the scale (< 64) in one pmaddwd
           const I sc = scale_pairs<V>(scp, r % kVecs);
           for (int tt = 0; tt < T; ++tt) isum[r][tt] = V::add(isum[r][tt], V::madd16(s[r][tt], sc));
@@ -307,7 +299,7 @@ void tile_q45_k(const GemmWeightsView& w, int64_t g, const GemmActView& x, int64
       for (auto& v : row) v = V::zero();
     for (int p = 0; p < 4; ++p) {
       for (int r = 0; r < R; ++r) {
-        const I mn = V::load_u8_i16(grp[r / kVecs] + L.mn + b * kB.mn + 2 * kGemmRows * p, r % kVecs);
+        const I mn = V::load_u8_i16(grp[r / kVecs] + L.mn + b * kB.record() + 2 * kGemmRows * p, r % kVecs);
         for (int tt = 0; tt < T; ++tt) {
           const int32_t pair = load_as<int32_t>(e[tt] + b * sizeof(ActExtrasQ8_K) + 4 * p);  // sub_sums[2p..2p+1]
           imin[r][tt] = V::add(imin[r][tt], V::madd16(mn, V::set1(pair)));
@@ -316,8 +308,8 @@ void tile_q45_k(const GemmWeightsView& w, int64_t g, const GemmActView& x, int64
     }
     for (int r = 0; r < R; ++r) {
       const uint8_t* gp = grp[r / kVecs];
-      const F dx = V::load_f16(gp + L.d + b * kB.d, r % kVecs);
-      const F dm = V::load_f16(gp + L.m + b * kB.m, r % kVecs);
+      const F dx = V::load_f16(gp + L.d + b * kB.record(), r % kVecs);
+      const F dm = V::load_f16(gp + L.m + b * kB.record(), r % kVecs);
       for (int tt = 0; tt < T; ++tt) {
         const F yd = V::fset1(load_as<float>(a[tt] + b * kQ8_KBytes));
         const F plus = V::fmul(V::fmul(dx, yd), V::cvt(isum[r][tt]));
@@ -373,7 +365,7 @@ void tile_k_subblocks16(const GemmWeightsView& w, int64_t g, const GemmActView& 
       }
       I h2[R];
       if constexpr (kQ6)
-        for (int r = 0; r < R; ++r) h2[r] = V::load(grp[r / kVecs] + L.h2 + b * kB.h2 + 64 * j, r % kVecs);
+        for (int r = 0; r < R; ++r) h2[r] = V::load(grp[r / kVecs] + L.h2 + b * kB.record() + 64 * j, r % kVecs);
       // With 16-bit dots (AVX2), the pair sums of the k-groups that provably fit 16 bits (Q6_K:
       // two, 2 * 2 * 63 * 127 < 2^15; Q3_K: all four) are added as they come and multiplied by
       // the sub-block scale in one pmaddwd; the offset term is scaled on its own. Exact integers
@@ -381,7 +373,7 @@ void tile_k_subblocks16(const GemmWeightsView& w, int64_t g, const GemmActView& 
       constexpr bool kPairs = V::kDot16;
       I sc[R], sc16[R];
       for (int r = 0; r < R; ++r) {
-        const uint8_t* scp = grp[r / kVecs] + L.sc + b * kB.sc + kGemmRows * j;
+        const uint8_t* scp = grp[r / kVecs] + L.sc + b * kB.record() + kGemmRows * j;
         sc[r] = V::load_s8_i32(scp, r % kVecs);
         if constexpr (kPairs) sc16[r] = scale_pairs<V>(scp, r % kVecs);
       }
@@ -390,7 +382,7 @@ void tile_k_subblocks16(const GemmWeightsView& w, int64_t g, const GemmActView& 
         const int i = 2 * j + ii;
         I w0[R], w1[R];
         for (int r = 0; r < R; ++r) {
-          const I raw = V::load(grp[r / kVecs] + L.qs + b * kB.qs + 64 * i, r % kVecs);
+          const I raw = V::load(grp[r / kVecs] + L.qs + b * kB.record() + 64 * i, r % kVecs);
           if constexpr (kQ6) {
             w0[r] = V::or_(V::lo(raw), V::bits45(h2[r], 2 * ii));
             w1[r] = V::or_(V::hi(raw), V::bits45(h2[r], 2 * ii + 1));
@@ -422,7 +414,7 @@ void tile_k_subblocks16(const GemmWeightsView& w, int64_t g, const GemmActView& 
         for (int tt = 0; tt < T; ++tt) isum[r][tt] = V::add(isum[r][tt], V::mullo(s[r][tt], sc[r]));
     }
     for (int r = 0; r < R; ++r) {
-      const F dx = V::load_f16(grp[r / kVecs] + L.d + b * kB.d, r % kVecs);
+      const F dx = V::load_f16(grp[r / kVecs] + L.d + b * kB.record(), r % kVecs);
       for (int tt = 0; tt < T; ++tt) {
         const F yd = V::fset1(load_as<float>(a[tt] + b * kQ8_KBytes));
         acc[r][tt] = V::fadd(acc[r][tt], V::fmul(V::fmul(dx, yd), V::cvt(isum[r][tt])));
@@ -461,7 +453,7 @@ void tile_q2_k(const GemmWeightsView& w, int64_t g, const GemmActView& x, int64_
       for (auto& row : s)
         for (auto& v : row) v = V::zero();
       I q2[R];
-      for (int r = 0; r < R; ++r) q2[r] = V::load(grp[r / kVecs] + L.h2 + b * kB.h2 + 64 * j, r % kVecs);
+      for (int r = 0; r < R; ++r) q2[r] = V::load(grp[r / kVecs] + L.h2 + b * kB.record() + 64 * j, r % kVecs);
       for (int c = 0; c < 4; ++c) {
         I wq[R];
         for (int r = 0; r < R; ++r) wq[r] = V::bits01(q2[r], c);
@@ -477,7 +469,7 @@ void tile_q2_k(const GemmWeightsView& w, int64_t g, const GemmActView& x, int64_
         for (auto& row : s)
           for (auto& v : row) v = V::widen16(v);
       for (int r = 0; r < R; ++r) {
-        const I sc = V::load_u8_i32(grp[r / kVecs] + L.sc + b * kB.sc + kGemmRows * j, r % kVecs);
+        const I sc = V::load_u8_i32(grp[r / kVecs] + L.sc + b * kB.record() + kGemmRows * j, r % kVecs);
         for (int tt = 0; tt < T; ++tt) isum[r][tt] = V::add(isum[r][tt], V::mullo(s[r][tt], sc));
       }
     }
@@ -486,7 +478,7 @@ void tile_q2_k(const GemmWeightsView& w, int64_t g, const GemmActView& x, int64_
       for (auto& v : row) v = V::zero();
     for (int p = 0; p < 8; ++p) {
       for (int r = 0; r < R; ++r) {
-        const I mn = V::load_u8_i16(grp[r / kVecs] + L.mn + b * kB.mn + 2 * kGemmRows * p, r % kVecs);
+        const I mn = V::load_u8_i16(grp[r / kVecs] + L.mn + b * kB.record() + 2 * kGemmRows * p, r % kVecs);
         for (int tt = 0; tt < T; ++tt) {
           const int32_t pair = load_as<int32_t>(a[tt] + b * kQ8_KBytes + kBsums + 4 * p);  // bsums[2p..2p+1]
           imin[r][tt] = V::add(imin[r][tt], V::madd16(mn, V::set1(pair)));
@@ -495,8 +487,8 @@ void tile_q2_k(const GemmWeightsView& w, int64_t g, const GemmActView& x, int64_
     }
     for (int r = 0; r < R; ++r) {
       const uint8_t* gp = grp[r / kVecs];
-      const F dx = V::load_f16(gp + L.d + b * kB.d, r % kVecs);
-      const F dm = V::load_f16(gp + L.m + b * kB.m, r % kVecs);
+      const F dx = V::load_f16(gp + L.d + b * kB.record(), r % kVecs);
+      const F dm = V::load_f16(gp + L.m + b * kB.record(), r % kVecs);
       for (int tt = 0; tt < T; ++tt) {
         const F yd = V::fset1(load_as<float>(a[tt] + b * kQ8_KBytes));
         const F plus = V::fmul(V::fmul(dx, yd), V::cvt(isum[r][tt]));
@@ -536,7 +528,7 @@ void tile_iq4_xs(const GemmWeightsView& w, int64_t g, const GemmActView& x, int6
     prefetch_block<GgmlType::IQ4_XS, G>(pf, w, b);
     F dd[R][T];  // d_w * d_a
     for (int r = 0; r < R; ++r) {
-      const F dx = V::load_f16(grp[r / kVecs] + L.d + b * kB.d, r % kVecs);
+      const F dx = V::load_f16(grp[r / kVecs] + L.d + b * kB.record(), r % kVecs);
       for (int tt = 0; tt < T; ++tt) dd[r][tt] = V::fmul(dx, V::fset1(load_as<float>(a[tt] + b * kQ8_KBytes)));
     }
     for (int j = 0; j < 8; ++j) {
@@ -551,7 +543,7 @@ void tile_iq4_xs(const GemmWeightsView& w, int64_t g, const GemmActView& x, int6
         const int i = 4 * j + ii;
         I w0[R], w1[R], a0[R], a1[R];
         for (int r = 0; r < R; ++r) {
-          const I raw = V::load(grp[r / kVecs] + L.qs + b * kB.qs + 64 * i, r % kVecs);
+          const I raw = V::load(grp[r / kVecs] + L.qs + b * kB.record() + 64 * i, r % kVecs);
           w0[r] = V::lut(table, V::lo(raw));
           w1[r] = V::lut(table, V::hi(raw));
           if constexpr (!V::kVnni) {
@@ -571,7 +563,7 @@ void tile_iq4_xs(const GemmWeightsView& w, int64_t g, const GemmActView& x, int6
         }
       }
       for (int r = 0; r < R; ++r) {
-        const F ls = V::cvt(V::load_s8_i32(grp[r / kVecs] + L.sc + b * kB.sc + kGemmRows * j, r % kVecs));
+        const F ls = V::cvt(V::load_s8_i32(grp[r / kVecs] + L.sc + b * kB.record() + kGemmRows * j, r % kVecs));
         for (int tt = 0; tt < T; ++tt)
           acc[r][tt] = V::fadd(acc[r][tt], V::fmul(V::fmul(dd[r][tt], ls), V::cvt(s[r][tt])));
       }
