@@ -257,8 +257,9 @@ PackedLayout packed_layout(GgmlType type, int64_t cols) {
   if (cols < 0 || cols % L.block.elements != 0)
     throw Error(std::to_string(cols) + " columns is not a whole number of " + std::string(ggml_type_name(type)) +
                 " blocks");
-  // The quants first in a record: every record size is a multiple of 32, so their 32-byte
-  // halves of a k-group stay 32-byte aligned.
+  // The quants first in a record. Records are not padded (decode streams every byte): their
+  // sizes are multiples of 32 (MXFP4's 272 bytes excepted), so the 32-byte halves of a k-group
+  // stay 32-byte aligned, and 64-byte aligned where the record is a multiple of 64.
   const size_t nb = size_t(cols / L.block.elements);
   size_t off = 0;
   auto place = [&](size_t bytes, size_t& at) {
