@@ -265,13 +265,15 @@ namespace {
 inline float to_float(uint16_t h) { return fp16_to_fp32(h); }
 inline float to_float(float f) { return f; }
 
+void axpy(float* y, float w, const uint16_t* x, int64_t n) { axpy_f16(y, w, x, n); }
+void axpy(float* y, float w, const float* x, int64_t n) { axpy_f32(y, w, x, n); }
+
+// The single-row calls, by definition.
 template <typename T>
 void axpy_rows(float* out, int64_t out_stride, const float* w, int64_t w_stride, int64_t n_heads, const T* v,
                int64_t v_stride, int64_t n_rows, int64_t n) {
   for (int64_t h = 0; h < n_heads; ++h)
-    for (int64_t i = 0; i < n_rows; ++i)
-      for (int64_t j = 0; j < n; ++j)
-        out[h * out_stride + j] = std::fma(w[h * w_stride + i], to_float(v[i * v_stride + j]), out[h * out_stride + j]);
+    for (int64_t i = 0; i < n_rows; ++i) axpy(out + h * out_stride, w[h * w_stride + i], v + i * v_stride, n);
 }
 
 template <typename T>

@@ -146,7 +146,7 @@ void Model::forward_encoder(const Batch& batch, float* hidden, ThreadPool& pool)
 
   // Attention's layout: each sequence's keys of a head in groups of eight, transposed (element e
   // of key l at [8e + l]; kernels/ops.h's dot_f32_key_groups), a sequence's last group padded
-  // with zero keys, which the buffer keeps from here on (no token writes there). The scores of a
+  // with zero keys, zeroed here and kept from here on (no token writes there). The scores of a
   // block of up to kQueriesPerTask queries against every group of its sequence, per thread.
   constexpr int64_t kQueriesPerTask = 32;
   const int64_t n_seq = int64_t(first.size());
@@ -156,7 +156,12 @@ void Model::forward_encoder(const Batch& batch, float* hidden, ThreadPool& pool)
   grow(ws_.key_groups, size_t(H * n_groups * hd * 8));
   grow(ws_.scores, size_t(pool.size() * per_thread));
   float* key_groups = ws_.key_groups.data();
-  std::fill(key_groups, key_groups + H * n_groups * hd * 8, 0.0f);
+  for (int64_t s = 0; s < n_seq; ++s)
+    if (count[s] % 8 != 0)
+      for (int32_t h = 0; h < H; ++h) {
+        float* last = key_groups + (h * n_groups + group0[s + 1] - 1) * hd * 8;
+        for (int32_t e = 0; e < hd; ++e) std::fill(last + 8 * e + count[s] % 8, last + 8 * e + 8, 0.0f);
+      }
   std::vector<const float*> groups(size_t(H * n_groups));  // head h's group g at [h * n_groups + g]
   for (int64_t i = 0; i < H * n_groups; ++i) groups[i] = key_groups + i * hd * 8;
   // The first token of each block of queries of one sequence: a task is one head over one
