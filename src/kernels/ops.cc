@@ -270,10 +270,13 @@ void axpy(float* y, float w, const float* x, int64_t n) { axpy_f32(y, w, x, n); 
 
 // The single-row calls, by definition.
 template <typename T>
-void axpy_rows(float* out, int64_t out_stride, const float* w, int64_t w_stride, int64_t n_heads, const T* v,
-               int64_t v_stride, int64_t n_rows, int64_t n) {
-  for (int64_t h = 0; h < n_heads; ++h)
-    for (int64_t i = 0; i < n_rows; ++i) axpy(out + h * out_stride, w[h * w_stride + i], v + i * v_stride, n);
+void axpy_rows(float* out, int64_t out_stride, const float* w, int64_t w_stride, int64_t n_heads, const RowRun<T>* runs,
+               int64_t n_runs, int64_t v_stride, int64_t n) {
+  for (int64_t h = 0; h < n_heads; ++h) {
+    int64_t i = 0;
+    for (int64_t j = 0; j < n_runs; ++j)
+      for (int64_t r = 0; r < runs[j].count; ++r, ++i) axpy(out + h * out_stride, w[h * w_stride + i], runs[j].rows + r * v_stride, n);
+  }
 }
 
 template <typename T>
@@ -290,14 +293,14 @@ void key_groups(const float* q, int64_t n_q, int64_t q_stride, const T* const* g
 
 }  // namespace
 
-void axpy_f16_rows(float* out, int64_t out_stride, const float* w, int64_t w_stride, int64_t n_heads, const uint16_t* v,
-                   int64_t v_stride, int64_t n_rows, int64_t n) {
-  axpy_rows(out, out_stride, w, w_stride, n_heads, v, v_stride, n_rows, n);
+void axpy_f16_rows(float* out, int64_t out_stride, const float* w, int64_t w_stride, int64_t n_heads,
+                   const RowRun<uint16_t>* runs, int64_t n_runs, int64_t v_stride, int64_t n) {
+  axpy_rows(out, out_stride, w, w_stride, n_heads, runs, n_runs, v_stride, n);
 }
 
-void axpy_f32_rows(float* out, int64_t out_stride, const float* w, int64_t w_stride, int64_t n_heads, const float* v,
-                   int64_t v_stride, int64_t n_rows, int64_t n) {
-  axpy_rows(out, out_stride, w, w_stride, n_heads, v, v_stride, n_rows, n);
+void axpy_f32_rows(float* out, int64_t out_stride, const float* w, int64_t w_stride, int64_t n_heads,
+                   const RowRun<float>* runs, int64_t n_runs, int64_t v_stride, int64_t n) {
+  axpy_rows(out, out_stride, w, w_stride, n_heads, runs, n_runs, v_stride, n);
 }
 
 void dot_f32_f16_key_groups(const float* q, int64_t n_q, int64_t q_stride, const uint16_t* const* groups, int64_t n_groups,
@@ -395,16 +398,16 @@ void axpy_f32(float* y, float w, const float* x, int64_t n) {
   fn(y, w, x, n);
 }
 
-void axpy_f16_rows(float* out, int64_t out_stride, const float* w, int64_t w_stride, int64_t n_heads, const uint16_t* v,
-                   int64_t v_stride, int64_t n_rows, int64_t n) {
+void axpy_f16_rows(float* out, int64_t out_stride, const float* w, int64_t w_stride, int64_t n_heads,
+                   const RowRun<uint16_t>* runs, int64_t n_runs, int64_t v_stride, int64_t n) {
   NAGARE_OP(axpy_f16_rows);
-  fn(out, out_stride, w, w_stride, n_heads, v, v_stride, n_rows, n);
+  fn(out, out_stride, w, w_stride, n_heads, runs, n_runs, v_stride, n);
 }
 
-void axpy_f32_rows(float* out, int64_t out_stride, const float* w, int64_t w_stride, int64_t n_heads, const float* v,
-                   int64_t v_stride, int64_t n_rows, int64_t n) {
+void axpy_f32_rows(float* out, int64_t out_stride, const float* w, int64_t w_stride, int64_t n_heads,
+                   const RowRun<float>* runs, int64_t n_runs, int64_t v_stride, int64_t n) {
   NAGARE_OP(axpy_f32_rows);
-  fn(out, out_stride, w, w_stride, n_heads, v, v_stride, n_rows, n);
+  fn(out, out_stride, w, w_stride, n_heads, runs, n_runs, v_stride, n);
 }
 
 void dot_f32_f16_key_groups(const float* q, int64_t n_q, int64_t q_stride, const uint16_t* const* groups, int64_t n_groups,

@@ -70,15 +70,24 @@ float dot_f32_f16(const float* a, const uint16_t* b, int64_t n);
 void axpy_f16(float* y, float w, const uint16_t* x, int64_t n);
 // y[i] = fma(w, x[i], y[i]): attention's value pass over a quantized KV cache's dequantized rows.
 void axpy_f32(float* y, float w, const float* x, int64_t n);
-// Attention's value pass for n_heads query rows sharing one run of value rows `v_stride` elements
-// apart (the query heads of a GQA group over half-precision KV cache rows, or an encoder's query
-// rows of one head over its float values), the same bits as single-row axpy_f16 / axpy_f32 calls:
-//   out[h * out_stride + j] = fma(w[h * w_stride + i], float(v[i * v_stride + j]), out[h * out_stride + j])
-// for i = 0, 1, ... (in that order), j < n, h < n_heads.
-void axpy_f16_rows(float* out, int64_t out_stride, const float* w, int64_t w_stride, int64_t n_heads, const uint16_t* v,
-                   int64_t v_stride, int64_t n_rows, int64_t n);
-void axpy_f32_rows(float* out, int64_t out_stride, const float* w, int64_t w_stride, int64_t n_heads, const float* v,
-                   int64_t v_stride, int64_t n_rows, int64_t n);
+// `count` value rows from `rows` on, a row stride apart: the rows of one KV head in one block of
+// the cache, or an encoder's values of one head.
+template <typename T>
+struct RowRun {
+  const T* rows;
+  int64_t count;
+};
+// Attention's value pass for n_heads query rows over the same value rows, taken run after run
+// (the query heads of a GQA group over half-precision KV cache rows, block after block, or an
+// encoder's query rows of one head over its float values), the same bits as single-row
+// axpy_f16 / axpy_f32 calls: with v_i the i-th row of the runs together,
+//   out[h * out_stride + j] = fma(w[h * w_stride + i], float(v_i[j]), out[h * out_stride + j])
+// for i = 0, 1, ... (in that order), j < n, h < n_heads. One call for a whole span's blocks keeps
+// each output chunk in registers over all of them.
+void axpy_f16_rows(float* out, int64_t out_stride, const float* w, int64_t w_stride, int64_t n_heads,
+                   const RowRun<uint16_t>* runs, int64_t n_runs, int64_t v_stride, int64_t n);
+void axpy_f32_rows(float* out, int64_t out_stride, const float* w, int64_t w_stride, int64_t n_heads,
+                   const RowRun<float>* runs, int64_t n_runs, int64_t v_stride, int64_t n);
 // Attention's scores: n_q query rows (q_stride apart, n elements each) against groups of eight
 // keys stored transposed, as the KV cache keeps them within a block (half keys) and an encoder
 // lays out its float keys: element e of key l of group g at groups[g][e * stride + l]. For

@@ -5,6 +5,8 @@
 #include <cmath>
 #include <cstdint>
 
+#include "kernels/ops.h"
+
 namespace nagare::ref {
 
 void fp16_to_fp32_row(const uint16_t* src, float* dst, int64_t n);
@@ -13,10 +15,10 @@ float dot_f32(const float* a, const float* b, int64_t n);
 float dot_f32_f16(const float* a, const uint16_t* b, int64_t n);
 void axpy_f16(float* y, float w, const uint16_t* x, int64_t n);
 void axpy_f32(float* y, float w, const float* x, int64_t n);
-void axpy_f16_rows(float* out, int64_t out_stride, const float* w, int64_t w_stride, int64_t n_heads, const uint16_t* v,
-                   int64_t v_stride, int64_t n_rows, int64_t n);
-void axpy_f32_rows(float* out, int64_t out_stride, const float* w, int64_t w_stride, int64_t n_heads, const float* v,
-                   int64_t v_stride, int64_t n_rows, int64_t n);
+void axpy_f16_rows(float* out, int64_t out_stride, const float* w, int64_t w_stride, int64_t n_heads,
+                   const RowRun<uint16_t>* runs, int64_t n_runs, int64_t v_stride, int64_t n);
+void axpy_f32_rows(float* out, int64_t out_stride, const float* w, int64_t w_stride, int64_t n_heads,
+                   const RowRun<float>* runs, int64_t n_runs, int64_t v_stride, int64_t n);
 void dot_f32_f16_key_groups(const float* q, int64_t n_q, int64_t q_stride, const uint16_t* const* groups, int64_t n_groups,
                             int64_t stride, int64_t n, float scale, float* out, int64_t out_stride);
 void dot_f32_key_groups(const float* q, int64_t n_q, int64_t q_stride, const float* const* groups, int64_t n_groups,

@@ -52,33 +52,41 @@ inline __m256 load8(const float* p) { return _mm256_loadu_ps(p); }
 inline float to_float(uint16_t h) { return _cvtsh_ss(h); }
 inline float to_float(float f) { return f; }
 
-// Output elements [d, d + 8C) of axpy_rows_one_head: C vectors in registers over the rows.
+// Output elements [d, d + 8C) of axpy_rows_one_head (out and w at d's output and the first
+// row's weight): C vectors in registers over all the runs' rows.
 template <int C, typename T>
-inline void axpy_rows_chunk(float* out, const float* w, const T* v, int64_t v_stride, int64_t n_rows) {
+inline void axpy_rows_chunk(float* out, const float* w, const RowRun<T>* runs, int64_t n_runs, int64_t v_stride, int64_t d) {
   __m256 acc[C];
   for (int c = 0; c < C; ++c) acc[c] = _mm256_loadu_ps(out + 8 * c);
-  for (int64_t r = 0; r < n_rows; ++r) {
-    const __m256 wv = _mm256_set1_ps(w[r]);
-    const T* vr = v + r * v_stride;
-    for (int c = 0; c < C; ++c) acc[c] = _mm256_fmadd_ps(wv, load8(vr + 8 * c), acc[c]);
+  for (int64_t j = 0; j < n_runs; ++j) {
+    const T* vr = runs[j].rows + d;
+    for (int64_t r = 0; r < runs[j].count; ++r, vr += v_stride) {
+      const __m256 wv = _mm256_set1_ps(*w++);
+      for (int c = 0; c < C; ++c) acc[c] = _mm256_fmadd_ps(wv, load8(vr + 8 * c), acc[c]);
+    }
   }
   for (int c = 0; c < C; ++c) _mm256_storeu_ps(out + 8 * c, acc[c]);
 }
 
-// out[j] = fma(w[r], v_r[j], out[j]) for rows r in order, with half (a KV cache head) or float
-// values (an encoder's, ops.h's axpy_f32_rows): each output chunk stays in registers over the
-// rows, 64 elements at a time, then 32 (four independent chains, e.g. a head of 32), then 8.
+// out[j] = fma(w_i, v_i[j], out[j]) for the runs' rows i in order, output elements [d0, n), with
+// half (a KV cache head) or float values (an encoder's, ops.h's axpy_f32_rows): each output
+// chunk stays in registers over the rows, 64 elements at a time, then 32 (four independent
+// chains, e.g. a head of 32), then 8.
 template <typename T>
-void axpy_rows_one_head(float* out, const float* w, const T* v, int64_t v_stride, int64_t n_rows, int64_t n) {
-  int64_t d = 0;
-  for (; d + 64 <= n; d += 64) axpy_rows_chunk<8>(out + d, w, v + d, v_stride, n_rows);
+void axpy_rows_one_head(float* out, const float* w, const RowRun<T>* runs, int64_t n_runs, int64_t v_stride, int64_t d0,
+                        int64_t n) {
+  int64_t d = d0;
+  for (; d + 64 <= n; d += 64) axpy_rows_chunk<8>(out + d, w, runs, n_runs, v_stride, d);
   if (d + 32 <= n) {
-    axpy_rows_chunk<4>(out + d, w, v + d, v_stride, n_rows);
+    axpy_rows_chunk<4>(out + d, w, runs, n_runs, v_stride, d);
     d += 32;
   }
-  for (; d + 8 <= n; d += 8) axpy_rows_chunk<1>(out + d, w, v + d, v_stride, n_rows);
-  for (; d < n; ++d)
-    for (int64_t r = 0; r < n_rows; ++r) out[d] = std::fma(w[r], to_float(v[r * v_stride + d]), out[d]);
+  for (; d + 8 <= n; d += 8) axpy_rows_chunk<1>(out + d, w, runs, n_runs, v_stride, d);
+  for (; d < n; ++d) {
+    int64_t i = 0;
+    for (int64_t j = 0; j < n_runs; ++j)
+      for (int64_t r = 0; r < runs[j].count; ++r, ++i) out[d] = std::fma(w[i], to_float(runs[j].rows[r * v_stride + d]), out[d]);
+  }
 }
 
 // The vector of the multi-head value kernel: 512 bits where the ISA has them, else 256.
@@ -106,11 +114,12 @@ struct ValueVec {
 
 // H heads of a GQA group (or an encoder's query rows of one head) over the same value rows: each
 // row's chunk of four vectors is loaded (and converted, if half) once for all H heads (4 H
-// accumulators, H broadcasts and one value vector: H = 3 fills AVX2's 16 registers). Per element
-// the same products and sums, in row order, as the single-head kernel.
+// accumulators, H broadcasts and one value vector: H = 3 fills AVX2's 16 registers), and stays
+// in registers over all the runs. Per element the same products and sums, in row order, as the
+// single-head kernel.
 template <int H, typename T>
-void axpy_rows_heads(float* out, int64_t out_stride, const float* w, int64_t w_stride, const T* v, int64_t v_stride,
-                     int64_t n_rows, int64_t n) {
+void axpy_rows_heads(float* out, int64_t out_stride, const float* w, int64_t w_stride, const RowRun<T>* runs,
+                     int64_t n_runs, int64_t v_stride, int64_t n) {
   using V = ValueVec;
   constexpr int64_t kChunk = 4 * V::kWidth;
   int64_t d = 0;
@@ -118,33 +127,37 @@ void axpy_rows_heads(float* out, int64_t out_stride, const float* w, int64_t w_s
     typename V::F acc[H][4];
     for (int h = 0; h < H; ++h)
       for (int c = 0; c < 4; ++c) acc[h][c] = V::load(out + h * out_stride + d + V::kWidth * c);
-    for (int64_t r = 0; r < n_rows; ++r) {
-      const T* vr = v + r * v_stride + d;
-      typename V::F wv[H];
-      for (int h = 0; h < H; ++h) wv[h] = V::set1(w + h * w_stride + r);
-      for (int c = 0; c < 4; ++c) {
-        const typename V::F x = V::load(vr + V::kWidth * c);
-        for (int h = 0; h < H; ++h) acc[h][c] = V::fma(wv[h], x, acc[h][c]);
+    const float* wr = w;
+    for (int64_t j = 0; j < n_runs; ++j) {
+      const T* vr = runs[j].rows + d;
+      for (int64_t r = 0; r < runs[j].count; ++r, vr += v_stride, ++wr) {
+        typename V::F wv[H];
+        for (int h = 0; h < H; ++h) wv[h] = V::set1(wr + h * w_stride);
+        for (int c = 0; c < 4; ++c) {
+          const typename V::F x = V::load(vr + V::kWidth * c);
+          for (int h = 0; h < H; ++h) acc[h][c] = V::fma(wv[h], x, acc[h][c]);
+        }
       }
     }
     for (int h = 0; h < H; ++h)
       for (int c = 0; c < 4; ++c) V::store(out + h * out_stride + d + V::kWidth * c, acc[h][c]);
   }
   if (d < n)  // the rest of the row (head sizes that are not a multiple of the chunk)
-    for (int h = 0; h < H; ++h) axpy_rows_one_head(out + h * out_stride + d, w + h * w_stride, v + d, v_stride, n_rows, n - d);
+    for (int h = 0; h < H; ++h) axpy_rows_one_head(out + h * out_stride, w + h * w_stride, runs, n_runs, v_stride, d, n);
 }
 
 // ops.h's axpy_f16_rows (T = uint16_t) and axpy_f32_rows (T = float).
 template <typename T>
-void op_axpy_rows(float* out, int64_t out_stride, const float* w, int64_t w_stride, int64_t n_heads, const T* v,
-                  int64_t v_stride, int64_t n_rows, int64_t n) {
+void op_axpy_rows(float* out, int64_t out_stride, const float* w, int64_t w_stride, int64_t n_heads, const RowRun<T>* runs,
+                  int64_t n_runs, int64_t v_stride, int64_t n) {
   int64_t h = 0;
-  for (; h + 3 <= n_heads; h += 3) axpy_rows_heads<3>(out + h * out_stride, out_stride, w + h * w_stride, w_stride, v, v_stride, n_rows, n);
-  if (n_heads - h == 2) axpy_rows_heads<2>(out + h * out_stride, out_stride, w + h * w_stride, w_stride, v, v_stride, n_rows, n);
+  for (; h + 3 <= n_heads; h += 3)
+    axpy_rows_heads<3>(out + h * out_stride, out_stride, w + h * w_stride, w_stride, runs, n_runs, v_stride, n);
+  if (n_heads - h == 2) axpy_rows_heads<2>(out + h * out_stride, out_stride, w + h * w_stride, w_stride, runs, n_runs, v_stride, n);
 #if defined(__AVX512F__)
-  if (n_heads - h == 1) axpy_rows_heads<1>(out + h * out_stride, out_stride, w + h * w_stride, w_stride, v, v_stride, n_rows, n);
+  if (n_heads - h == 1) axpy_rows_heads<1>(out + h * out_stride, out_stride, w + h * w_stride, w_stride, runs, n_runs, v_stride, n);
 #else
-  if (n_heads - h == 1) axpy_rows_one_head(out + h * out_stride, w + h * w_stride, v, v_stride, n_rows, n);
+  if (n_heads - h == 1) axpy_rows_one_head(out + h * out_stride, w + h * w_stride, runs, n_runs, v_stride, 0, n);
 #endif
 }
 
@@ -158,15 +171,20 @@ struct KeyGroupTiles {
   static constexpr int kRows = 6;  // 32 registers: up to 24 accumulators
   template <int R> static constexpr int kGroups = R >= 5 ? 3 : R == 4 ? 5 : R == 3 ? 6 : 8;
 #else
-  static constexpr int kRows = 4;  // 16 registers: up to 12 accumulators
-  template <int R> static constexpr int kGroups = R == 4 ? 2 : R == 3 ? 3 : R == 2 ? 5 : 8;
+  // 16 registers: up to 12 accumulators. Three rows of four groups (12 chains, 6 cycles of FMAs
+  // an element) beat four rows of two (8 chains, just the FMA latency: any stall shows) by ~8%.
+  static constexpr int kRows = 3;
+  template <int R> static constexpr int kGroups = R == 3 ? 4 : R == 2 ? 5 : 8;
 #endif
   template <int R, int G, typename T>
   static void tile(const float* q, int64_t q_stride, const T* const* groups, int64_t stride, int64_t n, float scale,
                    float* out, int64_t out_stride) {
-    // (In this form, with pointers stepped and accumulators zero-initialized, GCC 12 keeps the
-    // accumulators in registers; indexing q and the groups by e made it store them every step.)
-    __m256 acc[R][G] = {};
+    // (In this form, with pointers stepped, GCC 12 keeps the accumulators in registers; indexing
+    // q and the groups by e made it store them every step, and `= {}` zeroed a stack copy of
+    // them with rep stos on every call, ~9% of the tile's time.)
+    __m256 acc[R][G];
+    for (int r = 0; r < R; ++r)
+      for (int g = 0; g < G; ++g) acc[r][g] = _mm256_setzero_ps();
     const float* qr[R];
     for (int r = 0; r < R; ++r) qr[r] = q + r * q_stride;
     const T* k[G];
@@ -284,28 +302,64 @@ float op_max_f32(const float* x, int64_t n, float init) {
   return m;
 }
 
-// ref::exp_softmax (kernels/softmax_exp.h) on eight lanes, operation for operation.
-inline __m256 exp8_softmax(__m256 x) {
+// ref::exp_softmax (kernels/softmax_exp.h) on N vectors of eight lanes, operation for operation.
+// Each step is taken for all N before the next: the exponential is a chain of ~20 dependent
+// operations (~50 cycles), and one vector at a time kept the out-of-order window full of
+// waiting operations (19 cycles a vector on Zen 3); N chains side by side fill the pipes.
+// kInRange: the caller has checked that every lane lies in [kMin, kMax] (not NaN), where the
+// clamp and the special cases change nothing, so they are left out.
+template <int N, bool kInRange = false>
+inline void exp8_softmax(__m256* x) {
   using namespace softmax_exp_detail;
-  const __m256 xc = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(kMin)), _mm256_set1_ps(kMax));
-  const __m256 n = _mm256_sub_ps(_mm256_fmadd_ps(xc, _mm256_set1_ps(kLog2e), _mm256_set1_ps(kRound)), _mm256_set1_ps(kRound));
-  const __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(kLn2Lo), _mm256_fnmadd_ps(n, _mm256_set1_ps(kLn2Hi), xc));
-  __m256 p = _mm256_set1_ps(kPoly[0]);
-  for (int k = 1; k < 8; ++k) p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(kPoly[k]));
-  const __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-  __m256 e = _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
-  e = _mm256_blendv_ps(e, _mm256_setzero_ps(), _mm256_cmp_ps(x, _mm256_set1_ps(kMin), _CMP_LT_OQ));
-  e = _mm256_blendv_ps(e, _mm256_set1_ps(INFINITY), _mm256_cmp_ps(x, _mm256_set1_ps(kMax), _CMP_GT_OQ));
-  return _mm256_blendv_ps(e, x, _mm256_cmp_ps(x, x, _CMP_UNORD_Q));
+  __m256 xc[N], n[N], r[N], p[N];
+  for (int j = 0; j < N; ++j)
+    xc[j] = kInRange ? x[j] : _mm256_min_ps(_mm256_max_ps(x[j], _mm256_set1_ps(kMin)), _mm256_set1_ps(kMax));
+  // n + kRound, whose low mantissa bits are n's two's complement (|n| < 2^22)
+  for (int j = 0; j < N; ++j) n[j] = _mm256_fmadd_ps(xc[j], _mm256_set1_ps(kLog2e), _mm256_set1_ps(kRound));
+  for (int j = 0; j < N; ++j) r[j] = _mm256_fnmadd_ps(_mm256_sub_ps(n[j], _mm256_set1_ps(kRound)), _mm256_set1_ps(kLn2Hi), xc[j]);
+  for (int j = 0; j < N; ++j) r[j] = _mm256_fnmadd_ps(_mm256_sub_ps(n[j], _mm256_set1_ps(kRound)), _mm256_set1_ps(kLn2Lo), r[j]);
+  for (int j = 0; j < N; ++j) p[j] = _mm256_set1_ps(kPoly[0]);
+  for (int k = 1; k < 8; ++k)
+    for (int j = 0; j < N; ++j) p[j] = _mm256_fmadd_ps(p[j], r[j], _mm256_set1_ps(kPoly[k]));
+  for (int j = 0; j < N; ++j) {
+    // 2^n: (n + 127) << 23, from n + kRound's bits (kRound's own bits shift out)
+    const __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_castps_si256(n[j]), _mm256_set1_epi32(127)), 23);
+    __m256 e = _mm256_mul_ps(p[j], _mm256_castsi256_ps(bits));
+    if (!kInRange) {
+      e = _mm256_blendv_ps(e, _mm256_setzero_ps(), _mm256_cmp_ps(x[j], _mm256_set1_ps(kMin), _CMP_LT_OQ));
+      e = _mm256_blendv_ps(e, _mm256_set1_ps(INFINITY), _mm256_cmp_ps(x[j], _mm256_set1_ps(kMax), _CMP_GT_OQ));
+      e = _mm256_blendv_ps(e, x[j], _mm256_cmp_ps(x[j], x[j], _CMP_UNORD_Q));
+    }
+    x[j] = e;
+  }
 }
 
-// The exponentials eight at a time into the reference's eight running sums.
+// The exponentials, four vectors at a time, into the reference's eight running sums (added in
+// element order, as one vector at a time would). A softmax's inputs are almost always within
+// the range where the exponential has no special case: checked four vectors at a time.
 float op_softmax_exp(float* x, float max, int64_t n) {
+  using namespace softmax_exp_detail;
   const __m256 m = _mm256_set1_ps(max);
   __m256 acc = _mm256_setzero_ps();
   int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    __m256 e[4];
+    __m256 in_range = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
+    for (int j = 0; j < 4; ++j) {
+      e[j] = _mm256_sub_ps(_mm256_loadu_ps(x + i + 8 * j), m);
+      in_range = _mm256_and_ps(in_range, _mm256_and_ps(_mm256_cmp_ps(e[j], _mm256_set1_ps(kMin), _CMP_GE_OQ),
+                                                         _mm256_cmp_ps(e[j], _mm256_set1_ps(kMax), _CMP_LE_OQ)));
+    }
+    if (_mm256_movemask_ps(in_range) == 0xff) exp8_softmax<4, true>(e);
+    else exp8_softmax<4>(e);
+    for (int j = 0; j < 4; ++j) {
+      _mm256_storeu_ps(x + i + 8 * j, e[j]);
+      acc = _mm256_add_ps(acc, e[j]);
+    }
+  }
   for (; i + 8 <= n; i += 8) {
-    const __m256 e = exp8_softmax(_mm256_sub_ps(_mm256_loadu_ps(x + i), m));
+    __m256 e = _mm256_sub_ps(_mm256_loadu_ps(x + i), m);
+    exp8_softmax<1>(&e);
     _mm256_storeu_ps(x + i, e);
     acc = _mm256_add_ps(acc, e);
   }
@@ -313,7 +367,9 @@ float op_softmax_exp(float* x, float max, int64_t n) {
   if (i < n) {
     alignas(32) float tail[8] = {};
     for (int64_t j = i; j < n; ++j) tail[j - i] = x[j];
-    _mm256_store_ps(tail, exp8_softmax(_mm256_sub_ps(_mm256_load_ps(tail), m)));
+    __m256 e = _mm256_sub_ps(_mm256_load_ps(tail), m);
+    exp8_softmax<1>(&e);
+    _mm256_store_ps(tail, e);
     for (int64_t j = i; j < n; ++j) sum += x[j] = tail[j - i];
   }
   return sum;

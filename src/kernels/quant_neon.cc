@@ -423,35 +423,43 @@ struct KeyGroupTiles {
 
 #include "kernels/key_group_tiling.h"
 
-// out[j] += w[r] * v_r[j] for rows r in order, with half or float values: each output chunk stays
-// in registers over the rows.
+// out[j] += w_i * v_i[j] for the runs' rows i in order, with half or float values: each output
+// chunk stays in registers over all the rows.
 template <typename T>
-void axpy_rows_one_head(float* out, const float* w, const T* v, int64_t v_stride, int64_t n_rows, int64_t n) {
+void axpy_rows_one_head(float* out, const float* w, const RowRun<T>* runs, int64_t n_runs, int64_t v_stride, int64_t n) {
   int64_t d = 0;
   for (; d + 32 <= n; d += 32) {
     float32x4_t acc[8];
     for (int c = 0; c < 8; ++c) acc[c] = vld1q_f32(out + d + 4 * c);
-    for (int64_t r = 0; r < n_rows; ++r) {
-      const float32x4_t wv = vdupq_n_f32(w[r]);
-      const T* vr = v + r * v_stride + d;
-      for (int c = 0; c < 8; ++c) acc[c] = vfmaq_f32(acc[c], wv, load4(vr + 4 * c));
+    const float* wr = w;
+    for (int64_t j = 0; j < n_runs; ++j) {
+      const T* vr = runs[j].rows + d;
+      for (int64_t r = 0; r < runs[j].count; ++r, vr += v_stride) {
+        const float32x4_t wv = vdupq_n_f32(*wr++);
+        for (int c = 0; c < 8; ++c) acc[c] = vfmaq_f32(acc[c], wv, load4(vr + 4 * c));
+      }
     }
     for (int c = 0; c < 8; ++c) vst1q_f32(out + d + 4 * c, acc[c]);
   }
   for (; d + 4 <= n; d += 4) {
     float32x4_t acc = vld1q_f32(out + d);
-    for (int64_t r = 0; r < n_rows; ++r) acc = vfmaq_f32(acc, vdupq_n_f32(w[r]), load4(v + r * v_stride + d));
+    const float* wr = w;
+    for (int64_t j = 0; j < n_runs; ++j)
+      for (int64_t r = 0; r < runs[j].count; ++r) acc = vfmaq_f32(acc, vdupq_n_f32(*wr++), load4(runs[j].rows + r * v_stride + d));
     vst1q_f32(out + d, acc);
   }
-  for (; d < n; ++d)
-    for (int64_t r = 0; r < n_rows; ++r) out[d] = std::fma(w[r], to_float(v[r * v_stride + d]), out[d]);
+  for (; d < n; ++d) {
+    const float* wr = w;
+    for (int64_t j = 0; j < n_runs; ++j)
+      for (int64_t r = 0; r < runs[j].count; ++r) out[d] = std::fma(*wr++, to_float(runs[j].rows[r * v_stride + d]), out[d]);
+  }
 }
 
 // ops.h's axpy_f16_rows (T = uint16_t) and axpy_f32_rows (T = float).
 template <typename T>
-void op_axpy_rows(float* out, int64_t out_stride, const float* w, int64_t w_stride, int64_t n_heads, const T* v,
-                  int64_t v_stride, int64_t n_rows, int64_t n) {
-  for (int64_t h = 0; h < n_heads; ++h) axpy_rows_one_head(out + h * out_stride, w + h * w_stride, v, v_stride, n_rows, n);
+void op_axpy_rows(float* out, int64_t out_stride, const float* w, int64_t w_stride, int64_t n_heads, const RowRun<T>* runs,
+                  int64_t n_runs, int64_t v_stride, int64_t n) {
+  for (int64_t h = 0; h < n_heads; ++h) axpy_rows_one_head(out + h * out_stride, w + h * w_stride, runs, n_runs, v_stride, n);
 }
 
 // ref::exp_glibc (kernels/expf_table.h) for two values in double lanes: the same fused

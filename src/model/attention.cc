@@ -271,20 +271,29 @@ void Model::attention(const Batch& batch, KvCache& kv, int32_t il, GgmlType out_
         std::fill(pa + r0 * dv, pa + (r0 + nr) * dv, 0.0f);
       }
       if (r_lo > r_hi) continue;
+      // The range's value rows, block by block: half-precision ones in one call per head set
+      // (its outputs stay in registers over the whole span), quantized ones a block at a time.
+      RowRun<uint16_t> runs[kSpan];
+      int32_t n_runs = 0;
       for (int32_t p = r_lo; p <= r_hi;) {
         const int32_t off = p % bs, run = std::min(bs - off, r_hi - p + 1);
         const int64_t slot = int64_t(table[p / bs]) * bs + off;
-        for (int32_t k = 0; k < m; ++k) {
-          float* pa = part_of(k);
-          const float* sc = scores_of(k);
-          if (v_quantized) {
-            attention_values_quantized(types.v, pa + r0 * dv, dv, sc + r0 * kSpan + (p - base), kSpan, nr,
+        if (v_quantized) {
+          for (int32_t k = 0; k < m; ++k)
+            attention_values_quantized(types.v, part_of(k) + r0 * dv, dv, scores_of(k) + r0 * kSpan + (p - base), kSpan, nr,
                                        kv.value_row(il, slot, hs[k].g), v_head_bytes, run, dv);
-          } else {
-            axpy_f16_rows(pa + r0 * dv, dv, sc + r0 * kSpan + (p - base), kSpan, nr, kv.value(il, slot, hs[k].g), dv, run, dv);
-          }
+        } else {
+          runs[n_runs++] = {kv.value(il, slot, hs[0].g), run};
         }
         p += run;
+      }
+      for (int32_t k = 0; k < m && n_runs > 0; ++k) {
+        // Set k's rows are its head's, further into each block than set 0's (heads' rows of a
+        // block lie head after head).
+        const int64_t shift = int64_t(hs[k].g - hs[0].g) * bs * dv;
+        RowRun<uint16_t> head_runs[kSpan];
+        for (int32_t j = 0; j < n_runs; ++j) head_runs[j] = {runs[j].rows + shift, runs[j].count};
+        axpy_f16_rows(part_of(k) + r0 * dv, dv, scores_of(k) + r0 * kSpan + (r_lo - base), kSpan, nr, head_runs, n_runs, dv, dv);
       }
     }
   };

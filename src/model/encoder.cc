@@ -211,7 +211,8 @@ void Model::forward_encoder(const Batch& batch, float* hidden, ThreadPool& pool)
         scale_in_place(row, 1.0f / softmax_exp(row, max_f32(row, nk, -INFINITY), nk), nk);
         std::fill(attn + (t0 + r) * qd + h * hd, attn + (t0 + r) * qd + (h + 1) * hd, 0.0f);
       }
-      axpy_f32_rows(attn + t0 * qd + h * hd, qd, sc, width, t1 - t0, v + f0 * qd + h * hd, qd, nk, hd);
+      const RowRun<float> values{v + f0 * qd + h * hd, nk};
+      axpy_f32_rows(attn + t0 * qd + h * hd, qd, sc, width, t1 - t0, &values, 1, qd, hd);
     });
     // x <- LayerNorm(proj + bias + x): the post-norm residual after attention and after the FFN.
     auto residual_norm = [&](const float* bias, const float* norm, const float* norm_b) {

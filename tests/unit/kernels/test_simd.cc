@@ -407,21 +407,21 @@ std::vector<float> as_floats(const std::vector<uint16_t>& x) { return widen(x); 
 
 template <typename T>
 void axpy_rows(const KernelTable& k, float* out, int64_t out_stride, const float* w, int64_t w_stride, int64_t heads,
-               const T* v, int64_t v_stride, int64_t rows, int64_t n) {
-  if constexpr (std::is_same_v<T, float>) k.axpy_f32_rows(out, out_stride, w, w_stride, heads, v, v_stride, rows, n);
-  else k.axpy_f16_rows(out, out_stride, w, w_stride, heads, v, v_stride, rows, n);
+               const RowRun<T>* runs, int64_t n_runs, int64_t v_stride, int64_t n) {
+  if constexpr (std::is_same_v<T, float>) k.axpy_f32_rows(out, out_stride, w, w_stride, heads, runs, n_runs, v_stride, n);
+  else k.axpy_f16_rows(out, out_stride, w, w_stride, heads, runs, n_runs, v_stride, n);
 }
 
-// Runs of value rows with a stride, as attention reads them from the KV cache (or an encoder from
-// its values), for the 1 to 5 query heads of a GQA group (or query rows) at once: each head's
-// output is the single-row sums in row order.
+// Runs of value rows with a stride, as attention reads them from the KV cache block after block
+// (or an encoder from its values, one run), for the 1 to 5 query heads of a GQA group (or query
+// rows) at once: each head's output is the single-row sums in row order over all the runs.
 template <typename T>
 void check_value_rows() {
   std::mt19937 rng(15);
   std::vector<const KernelTable*> tables = simd_tables();
   tables.push_back(&scalar());
   for (int64_t n : {8, 12, 32, 64, 72, 130, 256}) {
-    for (int64_t rows : {1, 5, 8, 9, 16, 17}) {
+    for (int64_t rows : {1, 5, 8, 9, 16, 17, 40}) {
       for (int64_t heads : {1, 2, 3, 4, 5}) {
         const int64_t stride = n + 24;                   // other KV heads' elements in between
         const int64_t out_stride = n + 3, w_stride = rows + 2;  // and other heads' outputs and weights
@@ -435,13 +435,30 @@ void check_value_rows() {
               float& o = want[size_t(h * out_stride + j)];
               o = std::fma(w[size_t(h * w_stride + r)], vw[size_t(r * stride + j)], o);
             }
-        for (const KernelTable* k : tables) {
-          const std::string what = std::string(isa_name(k->isa)) + " n=" + std::to_string(n) + " rows=" +
-                                   std::to_string(rows) + " heads=" + std::to_string(heads);
-          std::vector<float> out(want.size(), 0.5f);
-          axpy_rows(*k, out.data(), out_stride, w.data(), w_stride, heads, v.data(), stride, rows, n);
-          for (size_t i = 0; i < out.size(); ++i) ASSERT_EQ(float_bits(out[i]), float_bits(want[i])) << what << " at " << i;
+        // The rows as one run, and cut into runs of 1 to 16 rows (blocks: the first starting
+        // mid-block), given in reverse memory order so that a kernel stepping through memory
+        // instead of through the runs fails.
+        std::vector<T> shuffled(v.size());
+        std::vector<RowRun<T>> cut;
+        const int64_t len = 1 + rows % 7 + (n % 3) * 4;
+        for (int64_t r = 0, end = int64_t(v.size()); r < rows;) {
+          const int64_t count = std::min(r == 0 ? len / 2 + 1 : len, rows - r);
+          end -= count * stride;
+          std::copy(v.begin() + r * stride, v.begin() + (r + count) * stride, shuffled.begin() + end);
+          cut.push_back({shuffled.data() + end, count});
+          r += count;
         }
+        const RowRun<T> whole{v.data(), rows};
+        for (const KernelTable* k : tables)
+          for (bool one_run : {true, false}) {
+            const std::string what = std::string(isa_name(k->isa)) + " n=" + std::to_string(n) + " rows=" +
+                                     std::to_string(rows) + " heads=" + std::to_string(heads) + " runs=" +
+                                     std::to_string(one_run ? 1 : cut.size());
+            std::vector<float> out(want.size(), 0.5f);
+            if (one_run) axpy_rows(*k, out.data(), out_stride, w.data(), w_stride, heads, &whole, 1, stride, n);
+            else axpy_rows(*k, out.data(), out_stride, w.data(), w_stride, heads, cut.data(), int64_t(cut.size()), stride, n);
+            for (size_t i = 0; i < out.size(); ++i) ASSERT_EQ(float_bits(out[i]), float_bits(want[i])) << what << " at " << i;
+          }
       }
     }
   }
@@ -616,11 +633,15 @@ TEST(Simd, MaxSameEveryIsa) {
 // sum in eight lanes added pairwise, then the tail in order.
 TEST(Simd, SoftmaxExpSameBitsEveryIsa) {
   std::mt19937 rng(17);
-  std::uniform_real_distribution<float> score(-110.0f, 5.0f);
-  for (int64_t n : {1, 5, 8, 9, 16, 31, 64, 100, 513}) {
+  // Scores reaching the exponential's special cases (underflow, -inf) in most runs of 32 and
+  // scores that never do (the SIMD versions' fast path), in runs of 32 with one out of range.
+  std::uniform_real_distribution<float> score(-110.0f, 5.0f), in_range(-80.0f, 0.0f);
+  for (int64_t n : {1, 5, 8, 9, 16, 31, 64, 100, 513, 32, 96, 200})
+  for (int mode = 0; mode < 3; ++mode) {
     std::vector<float> x(static_cast<size_t>(n));
-    for (auto& v : x) v = score(rng);
-    if (n > 3) x[3] = -INFINITY;
+    for (auto& v : x) v = mode == 0 ? score(rng) : in_range(rng);
+    if (mode == 0 && n > 3) x[3] = -INFINITY;
+    if (mode == 2) x[size_t(n) / 2] = -100.0f;
     const float max = *std::max_element(x.begin(), x.end());
     std::vector<float> want = x;
     float lanes[8] = {};
