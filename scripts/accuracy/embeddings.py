@@ -14,7 +14,8 @@ Markdown table (docs/accuracy.md, "Embeddings").
 Run (from the repository root, nagare built in build/):
   .venv/bin/python scripts/accuracy/embeddings.py [--skip-long gemma-3-270m-q4_k_m] [--json OUT.json]
                                                   [--port 18300] [model ...]
-Models are golden names (SmolLM2-135M-Instruct.Q4_1, gemma-3-270m-q4_k_m; default both) or
+Models are golden names (SmolLM2-135M-Instruct.Q4_1, gemma-3-270m-q4_k_m, and the encoders
+tiny-bert and tiny-nomic-bert, whose goldens hold the mean and cls poolings; default all) or
 SmolLM2-135M-Instruct.F16, a check of the reference: the Q4_1 golden's texts on the unquantized
 model, where the engines' 8-bit activation quantization is out, so both must come much closer;
 its llama.cpp vectors are computed here with the golden's settings (needs llama-cpp-python:
@@ -37,7 +38,7 @@ from exact_forward import ExactModel  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "tests" / "golden" / "embeddings"
-ORDER = ["SmolLM2-135M-Instruct.Q4_1", "gemma-3-270m-q4_k_m"]
+ORDER = ["SmolLM2-135M-Instruct.Q4_1", "gemma-3-270m-q4_k_m", "tiny-bert", "tiny-nomic-bert"]
 POOLINGS = ["mean", "cls", "last"]
 # Models without a golden of their own: (file under models/, the golden whose texts they run).
 EXTRA = {"SmolLM2-135M-Instruct.F16": ("SmolLM2-135M-Instruct.F16.gguf", "SmolLM2-135M-Instruct.Q4_1")}
@@ -80,7 +81,7 @@ def exact_vectors(model_path, cases):
     for c in cases:
         t0 = time.time()
         h = m.hidden(c["ids"])
-        out[c["name"]] = {p: pool(h, p) for p in POOLINGS}
+        out[c["name"]] = {p: pool(h, p) for p in POOLINGS}  # (an encoder's h is its output)
         print(f"  exact {c['name']}: {len(c['ids'])} tokens, {time.time() - t0:.1f}s", file=sys.stderr, flush=True)
     return out
 
@@ -95,7 +96,7 @@ def http_json(url, body=None, timeout=600):
 def nagare_vectors(model_path, cases, pooling, port):
     """{case name: vector} from build/nagare serve --pooling POOLING, all texts in one request."""
     cmd = [str(ROOT / "build" / "nagare"), "serve", "-m", model_path, "--port", str(port), "--no-audit",
-           "--ctx-size", "1024", "--pooling", pooling]
+           "--ctx-size", "1024" if "tiny" not in pathlib.Path(model_path).parts else "0", "--pooling", pooling]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         base = f"http://127.0.0.1:{port}"
@@ -156,7 +157,7 @@ def main():
         print(f"{name}: {len(cases)} texts{f' ({skipped} left out)' if skipped else ''}", file=sys.stderr, flush=True)
         exact = exact_vectors(path, cases)
         dump[name] = {"skipped": skipped, "poolings": {}}
-        for pooling in POOLINGS:
+        for pooling in [p for p in POOLINGS if file or p in cases[0]]:
             ref = {c["name"]: exact[c["name"]][pooling] for c in cases}
             nag = nagare_vectors(path, cases, pooling, args.port)
             if file:

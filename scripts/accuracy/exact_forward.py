@@ -16,7 +16,11 @@ sqrt(n_embd)), gemma3 (q/k norms, 5 local : 1 global layers, local rope base 100
 biased softmax-of-top-k router, biased experts with the clamped SwiGLU). phi3 with LongRoPE takes
 rope_factors_long when the context (n_ctx, 512 as in the goldens) exceeds the original context
 length, and scales q and k by rope.scaling.attn_factor. Every family but llama rotates the two
-halves of a head (NeoX).
+halves of a head (NeoX). Encoders: bert (token type 0 and learned absolute positions added to
+the embeddings, LayerNorm, then per layer bidirectional attention with biases, output projection,
+residual and LayerNorm, GELU FFN with biases, residual and LayerNorm; GELU is the exact erf form
+of BERT, where both engines take ggml's tanh form) and nomic-bert (fused qkv, NeoX rope, SwiGLU
+FFN without biases).
 
 Use as a module (ExactModel(path).forward(ids) -> float64 [n_tokens, n_vocab]; .hidden(ids) -> the
 final-normed hidden states [n_tokens, n_embd], for embeddings) or:
@@ -82,7 +86,7 @@ class ExactModel:
         self.tensors = {t.name: t for t in self.reader.tensors}
         self._cache = {}
         a = self.arch = self._meta("general.architecture")
-        supported = ("llama", "qwen2", "qwen3", "qwen3moe", "phi3", "gemma2", "gemma3", "gpt-oss")
+        supported = ("llama", "qwen2", "qwen3", "qwen3moe", "phi3", "gemma2", "gemma3", "gpt-oss", "bert", "nomic-bert")
         if a not in supported:
             raise ValueError(f"unsupported architecture {a}")
         m = lambda k, d=None: self._meta(f"{a}.{k}", d)
@@ -94,7 +98,8 @@ class ExactModel:
         self.head_dim_v = int(m("attention.value_length", self.n_embd // self.n_head))
         self.n_ff = int(m("expert_feed_forward_length" if a == "gpt-oss" else "feed_forward_length"))
         self.rope_dims = int(m("rope.dimension_count", self.head_dim_k))
-        self.eps = float(m("attention.layer_norm_rms_epsilon", 1e-5))
+        self.encoder = a in ("bert", "nomic-bert")
+        self.eps = float(m("attention.layer_norm_epsilon" if self.encoder else "attention.layer_norm_rms_epsilon", 1e-5))
         self.rope_base = float(m("rope.freq_base", 10000.0))
         self.rope_scale = 1.0
         self.yarn = None
@@ -323,10 +328,60 @@ class ExactModel:
                 out[t] += weights[t, kk] * y
         return out
 
+    def layer_norm(self, x, name):
+        mu = x.mean(axis=-1, keepdims=True)
+        var = ((x - mu) ** 2).mean(axis=-1, keepdims=True)
+        return (x - mu) / np.sqrt(var + self.eps) * self.W(name + ".weight") + self.W(name + ".bias")
+
+    def bias(self, name):
+        return self.W(name) if self.has(name) else 0.0
+
+    def encoder_hidden(self, ids):
+        """An encoder's output (the last layer's, after its LayerNorm: what llama.cpp pools),
+        float64 [n, n_embd], of one whole sequence."""
+        ids = np.asarray(ids, dtype=np.int64)
+        n, H, D = len(ids), self.n_head, self.head_dim_k
+        pos = np.arange(n)
+        x = self.W("token_embd.weight")[ids]
+        if self.has("token_types.weight"):
+            x = x + self.W("token_types.weight")[0]
+        if self.arch == "bert":
+            x = x + self.W("position_embd.weight")[pos]
+        x = self.layer_norm(x, "token_embd_norm")
+        for il in range(self.n_layer):
+            p = f"blk.{il}."
+            if self.has(p + "attn_qkv.weight"):
+                qkv = x @ self.W(p + "attn_qkv.weight").T + self.bias(p + "attn_qkv.bias")
+                q, k, v = qkv[:, :H * D], qkv[:, H * D:2 * H * D], qkv[:, 2 * H * D:]
+            else:
+                q, k, v = (x @ self.W(p + f"attn_{w}.weight").T + self.bias(p + f"attn_{w}.bias") for w in "qkv")
+            q, k, v = q.reshape(n, H, D), k.reshape(n, H, D), v.reshape(n, H, D)
+            if self.arch == "nomic-bert":
+                q = self.rope(q, pos, self.rope_base, 1.0, None)
+                k = self.rope(k, pos, self.rope_base, 1.0, None)
+            s = np.einsum("qhd,khd->hqk", q, k) * self.attn_scale
+            s = np.exp(s - s.max(axis=-1, keepdims=True))
+            w = s / s.sum(axis=-1, keepdims=True)
+            a = np.einsum("hqk,khd->qhd", w, v).reshape(n, H * D)
+            a = a @ self.W(p + "attn_output.weight").T + self.bias(p + "attn_output.bias")
+            x = self.layer_norm(x + a, p + "attn_output_norm")
+            up = x @ self.W(p + "ffn_up.weight").T + self.bias(p + "ffn_up.bias")
+            if self.has(p + "ffn_gate.weight"):  # SwiGLU
+                g = x @ self.W(p + "ffn_gate.weight").T
+                f = g / (1.0 + np.exp(-g)) * up
+            else:  # BERT's GELU, the exact erf form
+                f = 0.5 * up * (1.0 + np.vectorize(math.erf)(up / math.sqrt(2.0)))
+            f = f @ self.W(p + "ffn_down.weight").T + self.bias(p + "ffn_down.bias")
+            x = self.layer_norm(x + f, p + "layer_output_norm")
+        return x
+
     def hidden(self, ids, want=None):
         """The final-normed hidden states (after output_norm, before the output projection; what
         llama.cpp's embeddings pool for a decoder model), float64 [len(want) or n, n_embd], of one
-        sequence from position 0."""
+        sequence from position 0. An encoder's: its output (encoder_hidden)."""
+        if self.encoder:
+            x = self.encoder_hidden(ids)
+            return x if want is None else x[np.asarray(want)]
         ids = np.asarray(ids, dtype=np.int64)
         pos = np.arange(len(ids))
         x = self.W("token_embd.weight")[ids] * self.embed_scale

@@ -287,14 +287,16 @@ void Model::attention(const Batch& batch, KvCache& kv, int32_t il, GgmlType out_
         }
         p += run;
       }
-      for (int32_t k = 0; k < m && n_runs > 0; ++k) {
-        // Set k's rows are its head's, further into each block than set 0's (heads' rows of a
-        // block lie head after head).
-        const int64_t shift = int64_t(hs[k].g - hs[0].g) * bs * dv;
-        RowRun<uint16_t> head_runs[kSpan];
-        for (int32_t j = 0; j < n_runs; ++j) head_runs[j] = {runs[j].rows + shift, runs[j].count};
-        axpy_f16_rows(part_of(k) + r0 * dv, dv, scores_of(k) + r0 * kSpan + (r_lo - base), kSpan, nr, head_runs, n_runs, dv, dv);
-      }
+      // Set k's rows are its head's, further into each block than set 0's (heads' rows of a
+      // block lie head after head). Several sets (a decode step's KV heads, reading memory)
+      // take a block's heads one after another, one run of memory; one set all its blocks.
+      const float* w0 = scores_of(0) + r0 * kSpan + (r_lo - base);
+      if (m == 1 && n_runs > 0) axpy_f16_rows(part_of(0) + r0 * dv, dv, w0, kSpan, nr, runs, n_runs, dv, dv);
+      for (int32_t j = 0, first = 0; m > 1 && j < n_runs; first += int32_t(runs[j++].count))
+        for (int32_t k = 0; k < m; ++k) {
+          const RowRun<uint16_t> run{runs[j].rows + int64_t(hs[k].g - hs[0].g) * bs * dv, runs[j].count};
+          axpy_f16_rows(part_of(k) + r0 * dv, dv, scores_of(k) + r0 * kSpan + (r_lo - base) + first, kSpan, nr, &run, 1, dv, dv);
+        }
     }
   };
   // The rows' queries of the head sets hs[0..m) (rounded to half by rotate_and_cache), side by
