@@ -271,32 +271,29 @@ void Model::attention(const Batch& batch, KvCache& kv, int32_t il, GgmlType out_
         std::fill(pa + r0 * dv, pa + (r0 + nr) * dv, 0.0f);
       }
       if (r_lo > r_hi) continue;
-      // The range's value rows, block by block: half-precision ones in one call per head set
-      // (its outputs stay in registers over the whole span), quantized ones a block at a time.
+      // The range's value rows, block by block. Several head sets (a decode step's KV heads,
+      // reading memory) take a block's heads one after another, one run of memory; one set
+      // collects its blocks for one call, its outputs in registers over the whole span.
       RowRun<uint16_t> runs[kSpan];
       int32_t n_runs = 0;
       for (int32_t p = r_lo; p <= r_hi;) {
         const int32_t off = p % bs, run = std::min(bs - off, r_hi - p + 1);
         const int64_t slot = int64_t(table[p / bs]) * bs + off;
-        if (v_quantized) {
-          for (int32_t k = 0; k < m; ++k)
-            attention_values_quantized(types.v, part_of(k) + r0 * dv, dv, scores_of(k) + r0 * kSpan + (p - base), kSpan, nr,
-                                       kv.value_row(il, slot, hs[k].g), v_head_bytes, run, dv);
-        } else {
-          runs[n_runs++] = {kv.value(il, slot, hs[0].g), run};
+        for (int32_t k = 0; k < m; ++k) {
+          float* pa = part_of(k) + r0 * dv;
+          const float* w = scores_of(k) + r0 * kSpan + (p - base);
+          if (v_quantized) {
+            attention_values_quantized(types.v, pa, dv, w, kSpan, nr, kv.value_row(il, slot, hs[k].g), v_head_bytes, run, dv);
+          } else if (m > 1) {
+            const RowRun<uint16_t> rows{kv.value(il, slot, hs[k].g), run};
+            axpy_f16_rows(pa, dv, w, kSpan, nr, &rows, 1, dv, dv);
+          } else {
+            runs[n_runs++] = {kv.value(il, slot, hs[k].g), run};
+          }
         }
         p += run;
       }
-      // Set k's rows are its head's, further into each block than set 0's (heads' rows of a
-      // block lie head after head). Several sets (a decode step's KV heads, reading memory)
-      // take a block's heads one after another, one run of memory; one set all its blocks.
-      const float* w0 = scores_of(0) + r0 * kSpan + (r_lo - base);
-      if (m == 1 && n_runs > 0) axpy_f16_rows(part_of(0) + r0 * dv, dv, w0, kSpan, nr, runs, n_runs, dv, dv);
-      for (int32_t j = 0, first = 0; m > 1 && j < n_runs; first += int32_t(runs[j++].count))
-        for (int32_t k = 0; k < m; ++k) {
-          const RowRun<uint16_t> run{runs[j].rows + int64_t(hs[k].g - hs[0].g) * bs * dv, runs[j].count};
-          axpy_f16_rows(part_of(k) + r0 * dv, dv, scores_of(k) + r0 * kSpan + (r_lo - base) + first, kSpan, nr, &run, 1, dv, dv);
-        }
+      if (n_runs > 0) axpy_f16_rows(part_of(0) + r0 * dv, dv, scores_of(0) + r0 * kSpan + (r_lo - base), kSpan, nr, runs, n_runs, dv, dv);
     }
   };
   // The rows' queries of the head sets hs[0..m) (rounded to half by rotate_and_cache), side by
