@@ -8,6 +8,7 @@
 #endif
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 
@@ -108,23 +109,16 @@ void gelu_tanh_mul(const float* gate, const float* up, float* out, int64_t n) {
 
 void gelu(const float* x, float* y, int64_t n) {
   static const GeluTable table;
-  // In chunks: the conversions to and from half by the ISA's row kernels (the same bits as the
-  // scalar ones), the table in between, then the ends of the range.
+  static const auto fn = active_kernels().gelu_table_mul;
+  // gelu_tanh_mul's GELU times ones (g * 1 is g), in chunks: the ISA's table lookup, ends of the
+  // range included.
   constexpr int64_t kChunk = 256;
-  uint16_t h[kChunk];
-  for (int64_t c = 0; c < n; c += kChunk) {
-    const int64_t m = std::min(kChunk, n - c);
-    fp32_to_fp16_row(x + c, h, m);
-    for (int64_t i = 0; i < m; ++i) h[i] = table.values[h[i]];
-    float ends[kChunk];  // the inputs, kept for the ends of the range (y may alias x)
-    for (int64_t i = 0; i < m; ++i) ends[i] = x[c + i];
-    fp16_to_fp32_row(h, y + c, m);
-    for (int64_t i = 0; i < m; ++i) {
-      const float v = ends[i];
-      if (v <= -10.0f) y[c + i] = 0.0f;
-      else if (v >= 10.0f) y[c + i] = v;
-    }
-  }
+  static const std::array<float, kChunk> ones = [] {
+    std::array<float, kChunk> a;
+    a.fill(1.0f);
+    return a;
+  }();
+  for (int64_t c = 0; c < n; c += kChunk) fn(table.values, x + c, ones.data(), y + c, std::min(kChunk, n - c));
 }
 
 void layer_norm(const float* x, const float* weight, const float* bias, float* y, int64_t n, float eps) {
@@ -147,6 +141,10 @@ void add_in_place(float* x, const float* y, int64_t n) {
 
 void scale_in_place(float* x, float s, int64_t n) {
   for (int64_t i = 0; i < n; ++i) x[i] *= s;
+}
+
+void blend_in_place(float* x, float a, const float* y, float b, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) x[i] = x[i] * a + y[i] * b;
 }
 
 void soft_cap(float* x, float cap, int64_t n) {

@@ -54,6 +54,9 @@ void gelu(const float* x, float* y, int64_t n);
 void layer_norm(const float* x, const float* weight, const float* bias, float* y, int64_t n, float eps);
 void add_in_place(float* x, const float* y, int64_t n);
 void scale_in_place(float* x, float s, int64_t n);
+// x <- x * a + y * b, a multiply, a multiply and an add per element (no fused multiply-add): the
+// fold of two softmax partials.
+void blend_in_place(float* x, float a, const float* y, float b, int64_t n);
 // x <- cap * tanh(x / cap), as ggml computes it (scale by 1 / cap, tanh, scale by cap): Gemma 2's
 // soft-capping of attention scores and logits.
 void soft_cap(float* x, float cap, int64_t n);

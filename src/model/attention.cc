@@ -67,22 +67,38 @@ struct TaskScratch {
   }
 };
 
-// Folds one span's partial (max m, sum l of exp(score - m), output a: the values weighted by its
-// softmax) into a row's running state (st, o). One fixed sequence of float operations, so the
-// result depends only on the partials and their order; the first span's output is taken as it is.
-void fold(RowState& st, float* o, float m, float l, const float* a, int64_t dv) {
-  if (st.sum == 0.f) {
-    st = {m, l};
-    std::memcpy(o, a, size_t(dv) * sizeof(float));
-    return;
+// Folds span partials into rows' running states: row r's partial (max m[r], sum l[r] of
+// exp(score - m[r]), output a + r * dv: the values weighted by its softmax) into st[r] and its
+// output row, for rows of `heads` heads a token: o + (r / heads) * token_stride + (r % heads) * dv.
+// One fixed sequence of float operations per row, so its result depends only on its partials and
+// their order; a row's first span is taken as it is. The exponentials of all rows are one
+// softmax_exp call (elementwise: the same bits as a call per row, exp(d - 0) being exp(d)).
+void fold(RowState* st, float* o, int64_t heads, int64_t token_stride, const float* m, const float* l, const float* a,
+          int64_t rows, int64_t dv) {
+  constexpr int64_t kChunk = 32;
+  for (int64_t r0 = 0; r0 < rows; r0 += kChunk) {
+    const int64_t r1 = std::min(rows, r0 + kChunk);
+    float e[2 * kChunk];  // per row: exp(max - mx), exp(m - mx)
+    for (int64_t r = r0; r < r1; ++r) {
+      const float mx = std::max(st[r].max, m[r]);
+      e[2 * (r - r0)] = st[r].max - mx;
+      e[2 * (r - r0) + 1] = m[r] - mx;
+    }
+    softmax_exp(e, 0.0f, 2 * (r1 - r0));
+    for (int64_t r = r0; r < r1; ++r) {
+      if (l[r] == 0.f) continue;  // no key of this row in the span
+      const float* ar = a + r * dv;
+      float* out = o + (r / heads) * token_stride + (r % heads) * dv;
+      if (st[r].sum == 0.f) {
+        st[r] = {m[r], l[r]};
+        std::memcpy(out, ar, size_t(dv) * sizeof(float));
+        continue;
+      }
+      const float wo = st[r].sum * e[2 * (r - r0)], wa = l[r] * e[2 * (r - r0) + 1], sum = wo + wa;
+      st[r] = {std::max(st[r].max, m[r]), sum};
+      blend_in_place(out, wo / sum, ar, wa / sum, dv);
+    }
   }
-  const float mx = std::max(st.max, m);
-  float e[2] = {st.max, m};
-  softmax_exp(e, mx, 2);  // exp(max - mx), exp(m - mx), as every softmax exponential is computed
-  const float wo = st.sum * e[0], wa = l * e[1], sum = wo + wa;
-  const float so = wo / sum, sa = wa / sum;
-  st = {mx, sum};
-  for (int64_t d = 0; d < dv; ++d) o[d] = o[d] * so + a[d] * sa;
 }
 
 }  // namespace
@@ -312,10 +328,7 @@ void Model::attention(const Batch& batch, KvCache& kv, int32_t il, GgmlType out_
   // states and outputs.
   auto fold_rows = [&](const AttentionTile& tile, const Heads& heads, RowState* st, const float* pa) {
     const int64_t rows = (tile.end - tile.begin) * heads.count;
-    const float *pm = pa + rows * dv, *pl = pm + rows;
-    for (int64_t r = 0; r < rows; ++r)
-      if (pl[r] != 0.f)
-        fold(st[r], out_row(tile.begin + r / heads.count, heads.first + int32_t(r % heads.count)), pm[r], pl[r], pa + r * dv, dv);
+    fold(st, out_row(tile.begin, heads.first), heads.count, o_dim, pa + rows * dv, pa + rows * dv + rows, pa, rows, dv);
   };
   auto span_range = [&](const AttentionTile& tile, int32_t* s0, int32_t* s1) {
     *s0 = tile.first_key / kSpan;
