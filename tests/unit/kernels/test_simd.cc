@@ -335,6 +335,22 @@ TEST(Simd, RowOpsMatchTheirScalarDefinitions) {
   }
 }
 
+// blend_in_place (attention's fold of two softmax partials): a multiply, a multiply and an add per
+// element, unfused, at every length (the vectorized body and its tail).
+TEST(Simd, BlendInPlaceIsTwoProductsAndASum) {
+  std::mt19937 rng(29);
+  for (int64_t n : {1, 3, 4, 7, 8, 64, 67}) {
+    auto x = random_row(rng, n, -4, 4), y = random_row(rng, n, -4, 4);
+    const float a = 0.3f, b = 0.7f;
+    auto got = x;
+    blend_in_place(got.data(), a, y.data(), b, n);
+    for (int64_t i = 0; i < n; ++i) {
+      const float xa = x[size_t(i)] * a, yb = y[size_t(i)] * b;
+      ASSERT_EQ(float_bits(got[size_t(i)]), float_bits(xa + yb)) << n << " " << i;
+    }
+  }
+}
+
 // gelu (ops.h) in chunks with the ISA's half conversions: every element as it is alone, in place
 // too, with the ends of the table's range (x <= -10: 0, x >= 10: x) across the chunk edges.
 TEST(Simd, GeluRowEqualsOneElementAtATime) {
