@@ -95,8 +95,10 @@ def http_json(url, body=None, timeout=600):
 
 def nagare_vectors(model_path, cases, pooling, port):
     """{case name: vector} from build/nagare serve --pooling POOLING, all texts in one request."""
+    # 1,024 tokens, or the model's trained context where that is shorter (nagare refuses more).
+    ctx = min(1024, ExactModel(model_path).n_ctx_train or 1024)
     cmd = [str(ROOT / "build" / "nagare"), "serve", "-m", model_path, "--port", str(port), "--no-audit",
-           "--ctx-size", "1024" if "tiny" not in pathlib.Path(model_path).parts else "0", "--pooling", pooling]
+           "--ctx-size", str(ctx), "--pooling", pooling]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         base = f"http://127.0.0.1:{port}"

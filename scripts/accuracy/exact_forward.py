@@ -91,6 +91,7 @@ class ExactModel:
             raise ValueError(f"unsupported architecture {a}")
         m = lambda k, d=None: self._meta(f"{a}.{k}", d)
         self.n_embd = int(m("embedding_length"))
+        self.n_ctx_train = int(m("context_length", 0))
         self.n_layer = int(m("block_count"))
         self.n_head = int(m("attention.head_count"))
         self.n_head_kv = int(m("attention.head_count_kv", self.n_head))

@@ -108,17 +108,15 @@ void gelu_tanh_mul(const float* gate, const float* up, float* out, int64_t n) {
 }
 
 void gelu(const float* x, float* y, int64_t n) {
-  static const GeluTable table;
-  static const auto fn = active_kernels().gelu_table_mul;
-  // gelu_tanh_mul's GELU times ones (g * 1 is g), in chunks: the ISA's table lookup, ends of the
-  // range included.
+  // gelu_tanh_mul's GELU times ones (g * 1 is g), a chunk of ones at a time: the ISA's table
+  // lookup, ends of the range included.
   constexpr int64_t kChunk = 256;
   static const std::array<float, kChunk> ones = [] {
     std::array<float, kChunk> a;
     a.fill(1.0f);
     return a;
   }();
-  for (int64_t c = 0; c < n; c += kChunk) fn(table.values, x + c, ones.data(), y + c, std::min(kChunk, n - c));
+  for (int64_t c = 0; c < n; c += kChunk) gelu_tanh_mul(x + c, ones.data(), y + c, std::min(kChunk, n - c));
 }
 
 void layer_norm(const float* x, const float* weight, const float* bias, float* y, int64_t n, float eps) {

@@ -72,17 +72,19 @@ struct TaskScratch {
 // output row, for rows of `heads` heads a token: o + (r / heads) * token_stride + (r % heads) * dv.
 // One fixed sequence of float operations per row, so its result depends only on its partials and
 // their order; a row's first span is taken as it is. The exponentials of all rows are one
-// softmax_exp call (elementwise: the same bits as a call per row, exp(d - 0) being exp(d)).
+// softmax_exp call (elementwise: the same bits as a call per row, exp(d - 0) being exp(d)); a row
+// that does not blend takes exp(0), unused, so that no -inf or NaN leaves the call's fast path.
 void fold(RowState* st, float* o, int64_t heads, int64_t token_stride, const float* m, const float* l, const float* a,
           int64_t rows, int64_t dv) {
   constexpr int64_t kChunk = 32;
   for (int64_t r0 = 0; r0 < rows; r0 += kChunk) {
     const int64_t r1 = std::min(rows, r0 + kChunk);
-    float e[2 * kChunk];  // per row: exp(max - mx), exp(m - mx)
+    float e[2 * kChunk];  // per row that blends: exp(max - mx), exp(m - mx); others exp(0)
     for (int64_t r = r0; r < r1; ++r) {
+      const bool blends = l[r] != 0.f && st[r].sum != 0.f;
       const float mx = std::max(st[r].max, m[r]);
-      e[2 * (r - r0)] = st[r].max - mx;
-      e[2 * (r - r0) + 1] = m[r] - mx;
+      e[2 * (r - r0)] = blends ? st[r].max - mx : 0.f;
+      e[2 * (r - r0) + 1] = blends ? m[r] - mx : 0.f;
     }
     softmax_exp(e, 0.0f, 2 * (r1 - r0));
     for (int64_t r = r0; r < r1; ++r) {
